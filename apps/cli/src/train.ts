@@ -1,0 +1,167 @@
+// `hypersweep train`: one local training run with per-epoch progress, optional checkpoint and export.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { loadCsvFile, loadDataset } from '@hypersweep/datasets';
+import {
+  exportTfjs,
+  parseCheckpoint,
+  serializeCheckpoint,
+  TrainingSession,
+  type Activation,
+  type Dataset,
+  type EpochMetrics,
+  type ModelSpecInput,
+} from '@hypersweep/nn';
+
+export const TRAIN_USAGE = `hypersweep train [options]
+  --dataset <mnist|spirals|file.csv>   dataset (default mnist)
+  --label <column>                     label column of a CSV (name or 1-based index; default: last)
+  --task <classification|regression>   CSV task (default classification)
+  --limit <n>                          train on a class-balanced subset of n examples
+  --model <spec.json>                  model spec (default: an MLP from --hidden/--activation/--dropout)
+  --hidden <512,512>                   hidden layer sizes of the default MLP
+  --activation <relu>                  hidden activation of the default MLP
+  --dropout <0.2>                      dropout after each hidden layer of the default MLP
+  --optimizer <adam|adamw|sgd|rmsprop> (default adam)   --lr <rate> (default: the optimizer's)
+  --epochs <n> (default 5)   --batch-size <n> (default 128)   --seed <n> (default 1)
+  --patience <n>                       early stopping on validation loss, restoring the best weights
+  --clip-norm <x>                      global-norm gradient clipping
+  --relaxed-simd                       use relaxed-SIMD FMA kernels when the runtime supports them
+  --checkpoint <dir>                   write a checkpoint after every epoch
+  --resume <dir>                       continue from a checkpoint written by --checkpoint
+  --export <dir>                       write the trained model as TensorFlow.js model.json + weights.bin`;
+
+function num(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name}: "${v}" is not a number`);
+  return n;
+}
+
+export async function runTrain(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      dataset: { type: 'string', default: 'mnist' },
+      label: { type: 'string' },
+      task: { type: 'string', default: 'classification' },
+      limit: { type: 'string' },
+      model: { type: 'string' },
+      hidden: { type: 'string', default: '512,512' },
+      activation: { type: 'string', default: 'relu' },
+      dropout: { type: 'string', default: '0.2' },
+      optimizer: { type: 'string', default: 'adam' },
+      lr: { type: 'string' },
+      epochs: { type: 'string', default: '5' },
+      'batch-size': { type: 'string', default: '128' },
+      seed: { type: 'string', default: '1' },
+      patience: { type: 'string' },
+      'clip-norm': { type: 'string' },
+      'relaxed-simd': { type: 'boolean', default: false },
+      checkpoint: { type: 'string' },
+      resume: { type: 'string' },
+      export: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(TRAIN_USAGE);
+    return 0;
+  }
+  // Relaxed SIMD is behind a flag on Node 20; it must be set before the kernels compile.
+  if (values['relaxed-simd']) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const seed = num('seed', values.seed, 1);
+  const limit = values.limit === undefined ? undefined : num('limit', values.limit, 0);
+
+  const started = performance.now();
+  let dataset: Dataset;
+  if (values.dataset.endsWith('.csv')) {
+    const task = values.task === 'regression' ? 'regression' : 'classification';
+    const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) - 1 : values.label;
+    dataset = await loadCsvFile(values.dataset, { task, seed, labelColumn: label ?? -1 });
+  } else if (values.dataset === 'mnist' || values.dataset === 'spirals') {
+    dataset = await loadDataset(values.dataset, { seed, ...(limit === undefined ? {} : { limitTrain: limit }) });
+  } else {
+    throw new Error(`--dataset: "${values.dataset}" is neither a built-in dataset (mnist, spirals) nor a .csv file`);
+  }
+  console.log(
+    `dataset ${dataset.name}: ${dataset.train.count} train, ${dataset.validation.count} validation, ${dataset.test.count} test` +
+      ` (loaded in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+
+  const classification = dataset.task === 'classification';
+  const model: ModelSpecInput = values.model
+    ? (JSON.parse(readFileSync(values.model, 'utf8')) as ModelSpecInput)
+    : {
+        inputShape: [...dataset.featureShape],
+        layers: [
+          ...(dataset.featureShape.length > 1 ? [{ type: 'flatten' as const }] : []),
+          ...values.hidden
+            .split(',')
+            .filter((s) => s.trim() !== '')
+            .flatMap((h) => {
+              const dense = { type: 'dense' as const, units: num('hidden', h, 0), activation: values.activation as Activation };
+              const rate = num('dropout', values.dropout, 0);
+              return rate > 0 ? [dense, { type: 'dropout' as const, rate }] : [dense];
+            }),
+          { type: 'dense', units: classification ? (dataset.numClasses ?? 2) : (dataset.targetDim ?? 1) },
+        ],
+        loss: classification ? 'softmax_cross_entropy' : 'mse',
+      };
+  const resumeFrom = values.resume
+    ? parseCheckpoint(readFileSync(join(values.resume, 'manifest.json'), 'utf8'), new Uint8Array(readFileSync(join(values.resume, 'tensors.bin'))))
+    : undefined;
+
+  const epochs = num('epochs', values.epochs, 5);
+  const line = (m: EpochMetrics) => {
+    const acc = (v: number | null) => (v === null ? '' : ` ${(v * 100).toFixed(2)}%`);
+    const val = m.valLoss === null ? '' : `  val_loss ${m.valLoss.toFixed(4)}${acc(m.valAccuracy)}`;
+    return (
+      `epoch ${String(m.epoch).padStart(String(epochs).length)}/${epochs}  loss ${m.trainLoss.toFixed(4)}${acc(m.trainAccuracy)}${val}` +
+      `  lr ${m.learningRate.toPrecision(3)}  ${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s  ${m.seconds.toFixed(1)} s`
+    );
+  };
+  const session = await TrainingSession.create({
+    model,
+    optimizer: { type: values.optimizer as 'adam', ...(values.lr === undefined ? {} : { learningRate: num('lr', values.lr, 0) }) },
+    dataset,
+    epochs,
+    batchSize: num('batch-size', values['batch-size'], 128),
+    seed,
+    ...(values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) }),
+    ...(values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } }),
+    kernels: { relaxedSimd: values['relaxed-simd'] },
+    ...(resumeFrom ? { resumeFrom } : {}),
+    onEpoch: (m) => {
+      console.log(line(m));
+      if (values.checkpoint) {
+        const { manifestJson, data } = serializeCheckpoint(session.checkpoint());
+        mkdirSync(values.checkpoint, { recursive: true });
+        writeFileSync(join(values.checkpoint, 'tensors.bin'), data);
+        writeFileSync(join(values.checkpoint, 'manifest.json'), manifestJson);
+      }
+    },
+  });
+  console.log(`model: ${session.model.trainableCount.toLocaleString('en-US')} parameters; ${session.model.layers.length} layers`);
+  if (resumeFrom) console.log(`resumed after epoch ${session.epoch}`);
+  const result = await session.fit();
+  if (result.stoppedBy === 'early_stopping') console.log(`early stopping after epoch ${result.epochsRun}; best epoch ${result.bestEpoch}`);
+  const test = session.evaluate('test');
+  console.log(
+    `test: loss ${test.loss.toFixed(4)}${test.accuracy === null ? '' : `  accuracy ${(test.accuracy * 100).toFixed(2)}%`} on ${test.count} examples`,
+  );
+  if (values.export) {
+    const out = exportTfjs(session.model, session.paramsView().slice(), {
+      normalization: dataset.normalization,
+      classNames: dataset.classNames ?? null,
+    });
+    mkdirSync(values.export, { recursive: true });
+    writeFileSync(join(values.export, 'model.json'), JSON.stringify(out.modelJson));
+    writeFileSync(join(values.export, 'weights.bin'), out.weights);
+    console.log(`exported TensorFlow.js model to ${values.export}`);
+  }
+  return 0;
+}

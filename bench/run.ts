@@ -1,0 +1,33 @@
+// `npm run bench -- <name>`: runs bench/<name>.ts and writes bench/results/<name>.json.
+import { writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export type BenchMetrics = Record<string, number>;
+export interface BenchModule {
+  /** Returns the metrics; may also return extra JSON that is stored beside them. */
+  run(args: string[]): Promise<BenchMetrics | { metrics: BenchMetrics; details?: unknown }>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const [name, ...args] = process.argv.slice(2);
+if (!name || !/^[a-z0-9-]+$/.test(name)) {
+  console.error('usage: npm run bench -- <name> [args]   (a file bench/<name>.ts)');
+  process.exit(2);
+}
+const file = join(here, `${name}.ts`);
+if (!existsSync(file)) {
+  console.error(`no benchmark named "${name}" (expected ${file})`);
+  process.exit(2);
+}
+const mod = (await import(pathToFileURL(file).href)) as BenchModule;
+const out = await mod.run(args);
+const metrics = 'metrics' in out && typeof out.metrics === 'object' ? (out.metrics as BenchMetrics) : (out as BenchMetrics);
+const details = 'metrics' in out && typeof out.metrics === 'object' ? (out as { details?: unknown }).details : undefined;
+for (const [k, v] of Object.entries(metrics)) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`metric ${k} is not a finite number: ${String(v)}`);
+}
+const result = { name, date: new Date().toISOString(), node: process.version, metrics, ...(details === undefined ? {} : { details }) };
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results', `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+console.log(JSON.stringify(result, null, 2));

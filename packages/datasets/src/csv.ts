@@ -1,0 +1,370 @@
+// CSV datasets: an RFC 4180 record parser, and parseCsv which turns a table into a split,
+// training-standardised Dataset with errors that name the offending line and column.
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import type { Dataset, DataSplit } from '@hypersweep/nn';
+import { DatasetError, describeColumn, type ColumnRef, type DatasetErrorCode } from './errors.ts';
+import { assertSeed } from './random.ts';
+import { gatherRows, randomPartition, standardizationStats, standardize, stratifiedPartition, type Partition } from './split.ts';
+
+// ---------------------------------------------------------------------------------------
+// Records
+
+export interface CsvRecord {
+  fields: string[];
+  /** 1-based line on which the record starts. */
+  line: number;
+  /** 1-based start line of each field; present only when a quoted field spans lines. */
+  fieldLines?: number[];
+}
+
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Splits text into records per RFC 4180: fields in double quotes may hold the delimiter,
+ * line breaks and "" (an escaped quote). CRLF, LF and a lone CR all end a record. A
+ * leading byte-order mark is ignored. Blank lines come out as a record with one empty field.
+ */
+export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
+  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+    throw new DatasetError('INVALID_OPTION', `delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`);
+  }
+  const delim = delimiter.charCodeAt(0);
+  const n = text.length;
+  const records: CsvRecord[] = [];
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let line = 1;
+
+  while (i < n) {
+    const recordLine = line;
+    const fields: string[] = [];
+    let fieldLines: number[] | undefined;
+    for (;;) {
+      const fieldLine = line;
+      let value: string;
+      if (text.charCodeAt(i) === QUOTE) {
+        i++;
+        value = '';
+        let start = i;
+        for (;;) {
+          if (i >= n) {
+            throw new DatasetError('CSV_BAD_QUOTING', `line ${fieldLine}, column ${fields.length + 1}: quoted field is never closed`, {
+              line: fieldLine,
+              column: fields.length + 1,
+            });
+          }
+          const ch = text.charCodeAt(i);
+          if (ch === QUOTE) {
+            if (text.charCodeAt(i + 1) === QUOTE) {
+              value += text.slice(start, i + 1);
+              i += 2;
+              start = i;
+              continue;
+            }
+            value += text.slice(start, i);
+            i++;
+            break;
+          }
+          if (ch === LF || (ch === CR && text.charCodeAt(i + 1) !== LF)) line++;
+          i++;
+        }
+        const next = text.charCodeAt(i);
+        if (i < n && next !== delim && next !== LF && next !== CR) {
+          throw new DatasetError(
+            'CSV_BAD_QUOTING',
+            `line ${line}, column ${fields.length + 1}: unexpected ${JSON.stringify(text[i])} after a closing quote (write "" for a quote inside a quoted field)`,
+            { line, column: fields.length + 1 },
+          );
+        }
+      } else {
+        const start = i;
+        for (; i < n; i++) {
+          const ch = text.charCodeAt(i);
+          if (ch === delim || ch === LF || ch === CR) break;
+        }
+        value = text.slice(start, i);
+      }
+      if (fieldLines === undefined && fieldLine !== recordLine) fieldLines = new Array<number>(fields.length).fill(recordLine);
+      fields.push(value);
+      fieldLines?.push(fieldLine);
+
+      if (i < n && text.charCodeAt(i) === delim) {
+        i++;
+        continue;
+      }
+      // End of record: consume CRLF, LF or CR.
+      if (i < n) {
+        if (text.charCodeAt(i) === CR && text.charCodeAt(i + 1) === LF) i++;
+        i++;
+        line++;
+      }
+      break;
+    }
+    records.push(fieldLines === undefined ? { fields, line: recordLine } : { fields, line: recordLine, fieldLines });
+  }
+  return records;
+}
+
+function isBlank(record: CsvRecord): boolean {
+  return record.fields.length === 1 && record.fields[0]!.trim() === '';
+}
+
+// ---------------------------------------------------------------------------------------
+// Numbers
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE_TEXT = /^[+-]?(?:nan|inf|infinity)$/i;
+
+/** Whether a field reads as a number, finite or not (used to tell a header from data). */
+function looksNumeric(raw: string): boolean {
+  const t = raw.trim();
+  return DECIMAL.test(t) || NON_FINITE_TEXT.test(t);
+}
+
+// ---------------------------------------------------------------------------------------
+// Datasets
+
+export interface CsvOptions {
+  /** The label column: its header name, or its 0-based index (negative counts from the end: -1 is the last). */
+  labelColumn: string | number;
+  task: 'classification' | 'regression';
+  /** Whether the first record is a header. 'auto' (default): yes when labelColumn is a name, or when a field of the first record that must be numeric is not. */
+  header?: boolean | 'auto';
+  /** Field separator, one character. Default ','. */
+  delimiter?: string;
+  /** Share of rows held out for validation. Default 0.1. */
+  validationFraction?: number;
+  /** Share of rows held out as the test set. Default 0.2. */
+  testFraction?: number;
+  /** Seeds the split. Default 0. */
+  seed?: number;
+  /** Dataset name. Default 'csv'. */
+  name?: string;
+  /** Prefixes error messages, e.g. the file name. */
+  source?: string;
+}
+
+export interface CsvDataset extends Dataset {
+  /** One name per feature: header names, or "column N" (1-based) without a header. */
+  readonly featureNames: readonly string[];
+  readonly labelName: string;
+}
+
+function checkFraction(value: number, what: string): number {
+  if (!Number.isFinite(value) || value < 0 || value >= 1) {
+    throw new DatasetError('INVALID_OPTION', `${what} must be in [0, 1), got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Sorted class names: numerically when every name is a number ("2" before "10"), else by code unit (locale-free, so stable everywhere). */
+function sortClassNames(names: string[]): string[] {
+  const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  if (names.every((s) => DECIMAL.test(s))) return names.sort((a, b) => Number(a) - Number(b) || byCodeUnit(a, b));
+  return names.sort(byCodeUnit);
+}
+
+/**
+ * Parses a CSV table into a Dataset: features standardised per column with the training
+ * split's mean and std, classification labels mapped to ids of the sorted class names,
+ * regression labels as float32 (targetDim 1). The split into train / validation / test is
+ * deterministic by seed and stratified by class for classification.
+ */
+export function parseCsv(text: string, options: CsvOptions): CsvDataset {
+  const delimiter = options.delimiter ?? ',';
+  const seed = options.seed ?? 0;
+  assertSeed(seed);
+  const validationFraction = checkFraction(options.validationFraction ?? 0.1, 'validationFraction');
+  const testFraction = checkFraction(options.testFraction ?? 0.2, 'testFraction');
+  if (validationFraction + testFraction >= 1) {
+    throw new DatasetError('INVALID_OPTION', `validationFraction + testFraction must be below 1, got ${validationFraction + testFraction}`);
+  }
+  if (options.task !== 'classification' && options.task !== 'regression') {
+    throw new DatasetError('INVALID_OPTION', `task must be 'classification' or 'regression', got ${String(options.task)}`);
+  }
+  const prefix = options.source === undefined ? '' : `${options.source}: `;
+  const fail = (code: DatasetErrorCode, message: string, line?: number, column?: ColumnRef): never => {
+    const where = [line === undefined ? '' : `line ${line}`, column === undefined ? '' : describeColumn(column)].filter(Boolean).join(', ');
+    throw new DatasetError(code, `${prefix}${where === '' ? '' : `${where}: `}${message}`, {
+      ...(line === undefined ? {} : { line }),
+      ...(column === undefined ? {} : { column }),
+    });
+  };
+
+  // Errors raised by helpers (record parser, partitions) get the same source prefix.
+  const withSource = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof DatasetError && prefix !== '') {
+        throw new DatasetError(error.code, prefix + error.message, {
+          ...(error.line === undefined ? {} : { line: error.line }),
+          ...(error.column === undefined ? {} : { column: error.column }),
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  };
+
+  const records = withSource(() => parseCsvRecords(text, delimiter)).filter((r) => !isBlank(r));
+  const first = records[0];
+  if (first === undefined) return fail('CSV_EMPTY', 'the file has no rows');
+  const width = first.fields.length;
+
+  // Resolve the label column and whether there is a header.
+  const labelColumn = options.labelColumn;
+  let hasHeader: boolean;
+  let labelIndex: number;
+  if (typeof labelColumn === 'string') {
+    if (options.header === false) {
+      return fail('CSV_MISSING_LABEL_COLUMN', `labelColumn "${labelColumn}" is a name but the file is read without a header`);
+    }
+    hasHeader = true;
+    const names = first.fields.map((f) => f.trim());
+    labelIndex = names.indexOf(labelColumn.trim());
+    if (labelIndex < 0) {
+      return fail('CSV_MISSING_LABEL_COLUMN', `no column named "${labelColumn}" in the header (${names.map((s) => `"${s}"`).join(', ')})`, first.line);
+    }
+  } else {
+    if (!Number.isInteger(labelColumn) || labelColumn >= width || labelColumn < -width) {
+      return fail('CSV_MISSING_LABEL_COLUMN', `labelColumn ${labelColumn} is outside the ${width} columns (0-based; -1 is the last)`, first.line);
+    }
+    labelIndex = labelColumn < 0 ? width + labelColumn : labelColumn;
+    // A header is a first row with text where the data must be numbers (classification labels may be text anyway).
+    hasHeader =
+      options.header === true ||
+      (options.header !== false &&
+        first.fields.some((f, j) => (j !== labelIndex || options.task === 'regression') && f.trim() !== '' && !looksNumeric(f)));
+  }
+  if (width < 2) return fail('CSV_NO_FEATURES', `the table has only the label column; it needs at least one feature column`, first.line);
+
+  const headerNames = hasHeader ? first.fields.map((f) => f.trim()) : undefined;
+  // `||` on purpose: an empty header cell is named by its position instead.
+  const columnRef = (j: number): ColumnRef => headerNames?.[j] || j + 1;
+  const featureColumns: number[] = [];
+  for (let j = 0; j < width; j++) if (j !== labelIndex) featureColumns.push(j);
+  const dim = featureColumns.length;
+
+  const rows = hasHeader ? records.slice(1) : records;
+  if (rows.length === 0) return fail('CSV_EMPTY', 'the file has a header but no data rows');
+  const count = rows.length;
+
+  const lineOf = (r: CsvRecord, j: number): number => r.fieldLines?.[j] ?? r.line;
+  const parseNumber = (r: CsvRecord, j: number, what: string): number => {
+    const raw = r.fields[j]!;
+    const t = raw.trim();
+    if (t === '') return fail('CSV_MISSING_VALUE', `${what} is empty`, lineOf(r, j), columnRef(j));
+    if (NON_FINITE_TEXT.test(t)) return fail('CSV_NON_FINITE', `${what} is ${JSON.stringify(t)}; only finite numbers are allowed`, lineOf(r, j), columnRef(j));
+    if (!DECIMAL.test(t)) return fail('CSV_NON_NUMERIC', `${what} ${JSON.stringify(raw)} is not a number`, lineOf(r, j), columnRef(j));
+    const v = Number(t);
+    if (!Number.isFinite(v)) return fail('CSV_NON_FINITE', `${what} ${JSON.stringify(t)} overflows to ${v}`, lineOf(r, j), columnRef(j));
+    return v;
+  };
+
+  const values = new Float64Array(count * dim);
+  const rawLabels: string[] = [];
+  const numericLabels = new Float64Array(options.task === 'regression' ? count : 0);
+  rows.forEach((r, i) => {
+    if (r.fields.length !== width) {
+      fail('CSV_FIELD_COUNT', `expected ${width} fields${hasHeader ? ' (as in the header)' : ' (as on the first row)'}, found ${r.fields.length}`, r.line);
+    }
+    featureColumns.forEach((j, k) => {
+      values[i * dim + k] = parseNumber(r, j, 'feature');
+    });
+    if (options.task === 'regression') {
+      numericLabels[i] = parseNumber(r, labelIndex, 'label');
+    } else {
+      const label = r.fields[labelIndex]!.trim();
+      if (label === '') fail('CSV_MISSING_VALUE', 'label is empty', lineOf(r, labelIndex), columnRef(labelIndex));
+      rawLabels.push(label);
+    }
+  });
+
+  const holdouts = [Math.round(testFraction * count), Math.round(validationFraction * count)];
+  const labelColumnRef = columnRef(labelIndex);
+  let partition: Partition;
+  let classNames: string[] | undefined;
+  let classIds: Int32Array | undefined;
+  if (options.task === 'classification') {
+    const names = sortClassNames([...new Set(rawLabels)]);
+    const idOf = new Map(names.map((name, id) => [name, id]));
+    const ids = Int32Array.from(rawLabels, (name) => idOf.get(name)!);
+    classNames = names;
+    classIds = ids;
+    if (names.length < 2) {
+      return fail('CLASS_TOO_SMALL', `classification needs at least 2 classes, found only "${names[0]!}"`, undefined, labelColumnRef);
+    }
+    // Checked here rather than left to the partition so the message can point at a row.
+    const needed = 1 + holdouts.filter((h) => h > 0).length;
+    const perClass = new Array<number>(names.length).fill(0);
+    const firstLine = new Array<number>(names.length).fill(0);
+    ids.forEach((c, i) => {
+      if (perClass[c]!++ === 0) firstLine[c] = lineOf(rows[i]!, labelIndex);
+    });
+    perClass.forEach((n, c) => {
+      if (n < needed) {
+        fail(
+          'CLASS_TOO_SMALL',
+          `class "${names[c]!}" has ${n} row${n === 1 ? '' : 's'}; a stratified split into train, validation and test with these fractions needs at least ${needed}`,
+          firstLine[c],
+          labelColumnRef,
+        );
+      }
+    });
+    partition = withSource(() =>
+      stratifiedPartition(ids, {
+        numClasses: names.length,
+        classNames: names,
+        seed,
+        stream: 'csv-split',
+        holdouts,
+        holdoutNames: ['test', 'validation'],
+        restName: 'train',
+      }),
+    );
+  } else {
+    if (holdouts[0]! + holdouts[1]! >= count) {
+      return fail('SPLIT_TOO_SMALL', `${count} rows leave no training rows after holding out ${holdouts[0]} for test and ${holdouts[1]} for validation`);
+    }
+    partition = withSource(() => randomPartition(count, { seed, stream: 'csv-split', holdouts, holdoutNames: ['test', 'validation'], restName: 'train' }));
+  }
+
+  // Standardise with training statistics only, so validation and test never leak into the model inputs.
+  const stats = standardizationStats(values, dim, partition.rest);
+  const makeSplit = (indices: Int32Array): DataSplit => ({
+    count: indices.length,
+    features: standardize(gatherRows(values, dim, indices), dim, stats),
+    labels: classIds !== undefined ? gatherRows(classIds, 1, indices) : Float32Array.from(gatherRows(numericLabels, 1, indices)),
+  });
+
+  const featureNames = featureColumns.map((j) => headerNames?.[j] || `column ${j + 1}`);
+  const labelName = headerNames?.[labelIndex] || `column ${labelIndex + 1}`;
+  const common = {
+    name: options.name ?? 'csv',
+    featureShape: [dim],
+    featureNames,
+    labelName,
+    normalization: { kind: 'standardized' as const, mean: stats.mean, std: stats.std },
+    train: makeSplit(partition.rest),
+    validation: makeSplit(partition.holdouts[1]!),
+    test: makeSplit(partition.holdouts[0]!),
+  };
+  return classNames !== undefined
+    ? { ...common, task: 'classification', numClasses: classNames.length, classNames }
+    : { ...common, task: 'regression', targetDim: 1 };
+}
+
+/** Reads a CSV (or, by extension, tab-separated .tsv) file and parses it with parseCsv. */
+export async function loadCsvFile(path: string, options: CsvOptions): Promise<CsvDataset> {
+  const text = await readFile(path, 'utf8');
+  const ext = extname(path).toLowerCase();
+  return parseCsv(text, {
+    ...options,
+    delimiter: options.delimiter ?? (ext === '.tsv' ? '\t' : ','),
+    name: options.name ?? basename(path, extname(path)),
+    source: options.source ?? basename(path),
+  });
+}

@@ -1,0 +1,58 @@
+// Public API of @hypersweep/datasets: the dataset registry, loaders (MNIST IDX, CSV, two
+// spirals), deterministic splits, training-only normalisation and shared-memory placement.
+export { DatasetError, describeColumn, type ColumnRef, type DatasetErrorCode, type DatasetErrorDetails } from './errors.ts';
+export { SeededRandom, deriveSeed } from './random.ts';
+export { parseIdx, encodeIdx, type IdxDtype, type IdxData, type IdxTensor } from './idx.ts';
+export {
+  loadMnist,
+  buildMnistDataset,
+  readMnistFiles,
+  mnistDataDir,
+  MNIST_FILE_NAMES,
+  MNIST_CLASSES,
+  MNIST_IMAGE_SHAPE,
+  MNIST_TRAIN_SIZE,
+  MNIST_TEST_SIZE,
+  type MnistOptions,
+  type MnistFiles,
+} from './mnist.ts';
+export { parseCsv, parseCsvRecords, loadCsvFile, type CsvOptions, type CsvDataset, type CsvRecord } from './csv.ts';
+export { twoSpirals, type TwoSpiralsOptions } from './spirals.ts';
+export {
+  stratifiedSplit,
+  stratifiedSubset,
+  stratifiedPartition,
+  randomPartition,
+  resolveHoldoutCount,
+  gatherRows,
+  affineNormalization,
+  standardizationStats,
+  standardize,
+  type HoldoutSize,
+  type Partition,
+  type PartitionOptions,
+  type StratifiedPartitionOptions,
+  type StratifiedSplitOptions,
+  type StandardizationStats,
+} from './split.ts';
+export {
+  datasetBytes,
+  placedDatasetBytes,
+  placeSplit,
+  placeDataset,
+  splitView,
+  PLACEMENT_ALIGN,
+  type SplitPlacement,
+  type DatasetPlacement,
+  type PlacedFeatureType,
+  type PlacedLabelType,
+} from './placement.ts';
+export {
+  builtinDatasets,
+  loadDataset,
+  isBuiltinDatasetId,
+  type BuiltinDatasetId,
+  type BuiltinDatasetInfo,
+  type BuiltinDatasetOptions,
+} from './registry.ts';
+export type { Dataset, DataSplit, FeatureNormalization } from '@hypersweep/nn';

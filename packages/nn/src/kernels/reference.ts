@@ -1,0 +1,499 @@
+// The plain-TypeScript twin of every WASM kernel: generic math over Float32Array | Float64Array
+// (so gradient checks can run in float64), and `ReferenceKernels`, which applies it to a memory.
+import {
+  ACTIVATION_CODES,
+  dropoutHash,
+  dropoutThreshold,
+  type ElementwiseActivation,
+  type Kernels,
+  type Ptr,
+} from './types.ts';
+
+/** A float tensor view; offsets below are in elements, not bytes. */
+export type FloatArray = Float32Array | Float64Array;
+/** Any 4-byte-or-wider numeric view gather32 may move (features or labels). */
+export type WordArray = Float32Array | Float64Array | Int32Array;
+
+// Reads through noUncheckedIndexedAccess: every index below is in range by construction.
+const at = (a: ArrayLike<number>, i: number): number => a[i] as number;
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: C[m×n] (+)= op(A)·op(B), row-major with leading dimensions.
+
+export function gemmNN(m: number, n: number, k: number, A: FloatArray, aOff: number, lda: number, B: FloatArray, bOff: number, ldb: number, C: FloatArray, cOff: number, ldc: number, accumulate: boolean): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += at(A, aOff + i * lda + p) * at(B, bOff + p * ldb + j);
+      const ci = cOff + i * ldc + j;
+      C[ci] = accumulate ? at(C, ci) + s : s;
+    }
+  }
+}
+
+export function gemmNT(m: number, n: number, k: number, A: FloatArray, aOff: number, lda: number, B: FloatArray, bOff: number, ldb: number, C: FloatArray, cOff: number, ldc: number, accumulate: boolean): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += at(A, aOff + i * lda + p) * at(B, bOff + j * ldb + p);
+      const ci = cOff + i * ldc + j;
+      C[ci] = accumulate ? at(C, ci) + s : s;
+    }
+  }
+}
+
+export function gemmTN(m: number, n: number, k: number, A: FloatArray, aOff: number, lda: number, B: FloatArray, bOff: number, ldb: number, C: FloatArray, cOff: number, ldc: number, accumulate: boolean): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += at(A, aOff + p * lda + i) * at(B, bOff + p * ldb + j);
+      const ci = cOff + i * ldc + j;
+      C[ci] = accumulate ? at(C, ci) + s : s;
+    }
+  }
+}
+
+export function transpose(src: WordArray, sOff: number, rows: number, cols: number, dst: WordArray, dOff: number): void {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[dOff + c * rows + r] = at(src, sOff + r * cols + c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias.
+
+export function biasAdd(y: FloatArray, yOff: number, bias: FloatArray, bOff: number, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[yOff + r * cols + c] = at(y, yOff + r * cols + c) + at(bias, bOff + c);
+}
+
+/** db[c] (+)= Σ_r dy[r,c]; rows are summed in order from 0, then added to db. */
+export function biasGrad(dy: FloatArray, dyOff: number, db: FloatArray, dbOff: number, rows: number, cols: number, accumulate: boolean): void {
+  for (let c = 0; c < cols; c++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += at(dy, dyOff + r * cols + c);
+    db[dbOff + c] = accumulate ? at(db, dbOff + c) + s : s;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations.
+
+// GELU x·Φ(x) with erfc by Abramowitz & Stegun 7.1.26, the same formula as the WASM kernel.
+const ERFC_P = 0.3275911;
+const ERFC_A = [0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429] as const;
+
+/** Φ(x), the standard normal CDF, computed from erfc(|x|/√2) so the negative tail keeps precision. */
+export function normalCdf(x: number): number {
+  const z = Math.abs(x) * Math.SQRT1_2;
+  const t = 1 / (1 + ERFC_P * z);
+  const poly = t * (ERFC_A[0] + t * (ERFC_A[1] + t * (ERFC_A[2] + t * (ERFC_A[3] + t * ERFC_A[4]))));
+  const q = 0.5 * poly * Math.exp(-z * z);
+  return x > 0 ? 1 - q : q;
+}
+
+/** dΦ/dx of normalCdf's approximation itself, so GELU's gradient matches its forward pass exactly. */
+export function normalCdfGrad(x: number): number {
+  const z = Math.abs(x) * Math.SQRT1_2;
+  const t = 1 / (1 + ERFC_P * z);
+  const poly = t * (ERFC_A[0] + t * (ERFC_A[1] + t * (ERFC_A[2] + t * (ERFC_A[3] + t * ERFC_A[4]))));
+  const dpoly = ERFC_A[0] + t * (2 * ERFC_A[1] + t * (3 * ERFC_A[2] + t * (4 * ERFC_A[3] + t * 5 * ERFC_A[4])));
+  return (Math.exp(-z * z) * (dpoly * ERFC_P * t * t + 2 * z * poly)) / (2 * Math.SQRT2);
+}
+
+/** f(x) of one element. */
+export function activate(kind: ElementwiseActivation, x: number, alpha: number): number {
+  switch (kind) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return x > 0 ? x : 0;
+    case 'leaky_relu':
+      return x > 0 ? x : alpha * x;
+    case 'elu':
+      return x > 0 ? x : alpha * Math.expm1(x);
+    case 'gelu':
+      return x * normalCdf(x);
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-x));
+    case 'tanh':
+      return Math.tanh(x);
+  }
+}
+
+/** f'(x)·dy of one element, given x and y = f(x). */
+export function activateGrad(kind: ElementwiseActivation, x: number, y: number, dy: number, alpha: number): number {
+  switch (kind) {
+    case 'linear':
+      return dy;
+    case 'relu':
+      return x > 0 ? dy : 0;
+    case 'leaky_relu':
+      return x > 0 ? dy : alpha * dy;
+    case 'elu':
+      return x > 0 ? dy : dy * (y + alpha);
+    case 'gelu':
+      // d/dx x·Φ(x) = Φ(x) + x·Φ'(x).
+      return dy * (normalCdf(x) + x * normalCdfGrad(x));
+    case 'sigmoid':
+      return dy * y * (1 - y);
+    case 'tanh':
+      return dy * (1 - y * y);
+  }
+}
+
+export function activation(kind: ElementwiseActivation, x: FloatArray, xOff: number, y: FloatArray, yOff: number, n: number, alpha: number): void {
+  for (let i = 0; i < n; i++) y[yOff + i] = activate(kind, at(x, xOff + i), alpha);
+}
+
+export function activationGrad(kind: ElementwiseActivation, x: FloatArray, xOff: number, y: FloatArray, yOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, n: number, alpha: number): void {
+  for (let i = 0; i < n; i++) dx[dxOff + i] = activateGrad(kind, at(x, xOff + i), at(y, yOff + i), at(dy, dyOff + i), alpha);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax family.
+
+/** Row maximum; NaNs never win (`v > m`), an all-NaN or empty row gives −∞. */
+function rowMax(x: FloatArray, off: number, cols: number): number {
+  let m = -Infinity;
+  for (let c = 0; c < cols; c++) {
+    const v = at(x, off + c);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+export function softmax(x: FloatArray, xOff: number, y: FloatArray, yOff: number, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = xOff + r * cols;
+    const yr = yOff + r * cols;
+    const m = rowMax(x, xr, cols);
+    let s = 0;
+    for (let c = 0; c < cols; c++) {
+      const e = Math.exp(at(x, xr + c) - m);
+      y[yr + c] = e;
+      s += e;
+    }
+    for (let c = 0; c < cols; c++) y[yr + c] = at(y, yr + c) / s;
+  }
+}
+
+export function softmaxGrad(y: FloatArray, yOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    for (let c = 0; c < cols; c++) dot += at(dy, dyOff + r * cols + c) * at(y, yOff + r * cols + c);
+    for (let c = 0; c < cols; c++) dx[dxOff + r * cols + c] = at(y, yOff + r * cols + c) * (at(dy, dyOff + r * cols + c) - dot);
+  }
+}
+
+/**
+ * Σ_rows −log softmax(logits)[label] (rows in order); a label outside [0, cols) makes that row's
+ * loss NaN. Writes dlogits = (softmax − onehot)·gradScale when dlogits is given.
+ */
+export function softmaxXent(logits: FloatArray, lOff: number, labels: Int32Array, labOff: number, dlogits: FloatArray | null, dOff: number, rows: number, cols: number, gradScale: number): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const xr = lOff + r * cols;
+    const label = at(labels, labOff + r);
+    const valid = label >= 0 && label < cols;
+    const m = rowMax(logits, xr, cols);
+    const xl = valid ? at(logits, xr + label) : NaN;
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += Math.exp(at(logits, xr + c) - m);
+    total += Math.log(s) - (xl - m);
+    if (dlogits) {
+      for (let c = 0; c < cols; c++) {
+        const p = Math.exp(at(logits, xr + c) - m) / s;
+        dlogits[dOff + r * cols + c] = (p - (c === label ? 1 : 0)) * gradScale;
+      }
+    }
+  }
+  return total;
+}
+
+/** Rows whose argmax (first maximum wins; NaN never wins over column 0) equals the label. */
+export function countCorrect(logits: FloatArray, lOff: number, labels: Int32Array, labOff: number, rows: number, cols: number): number {
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    if (cols === 0) continue;
+    const xr = lOff + r * cols;
+    let best = 0;
+    let bv = at(logits, xr);
+    for (let c = 1; c < cols; c++) {
+      const v = at(logits, xr + c);
+      if (v > bv) {
+        bv = v;
+        best = c;
+      }
+    }
+    if (best === at(labels, labOff + r)) count++;
+  }
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions.
+
+/**
+ * The fixed f64 summation order of every reduction kernel: term i < n − n%8 goes to partial
+ * i%8, partials combine as ((s0+s4) + (s2+s6)) + ((s1+s5) + (s3+s7)), then the last n%8 terms
+ * are added in order. The WASM kernels follow it exactly, so results are bit-identical.
+ */
+export function fixedOrderSum(n: number, term: (i: number) => number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+  const n8 = n - (n % 8);
+  for (let i = 0; i < n8; i += 8) {
+    s0 += term(i);
+    s1 += term(i + 1);
+    s2 += term(i + 2);
+    s3 += term(i + 3);
+    s4 += term(i + 4);
+    s5 += term(i + 5);
+    s6 += term(i + 6);
+    s7 += term(i + 7);
+  }
+  let total = (s0 + s4 + (s2 + s6)) + (s1 + s5 + (s3 + s7));
+  for (let i = n8; i < n; i++) total += term(i);
+  return total;
+}
+
+export function sum(x: FloatArray, xOff: number, n: number): number {
+  return fixedOrderSum(n, (i) => at(x, xOff + i));
+}
+
+export function sumSquares(x: FloatArray, xOff: number, n: number): number {
+  return fixedOrderSum(n, (i) => at(x, xOff + i) * at(x, xOff + i));
+}
+
+/** Σ (pred − target)² in the fixed order; dpred = 2·(pred − target)·gradScale when given. */
+export function mse(pred: FloatArray, pOff: number, target: FloatArray, tOff: number, dpred: FloatArray | null, dOff: number, n: number, gradScale: number): number {
+  if (dpred) for (let i = 0; i < n; i++) dpred[dOff + i] = 2 * (at(pred, pOff + i) - at(target, tOff + i)) * gradScale;
+  return fixedOrderSum(n, (i) => {
+    const d = at(pred, pOff + i) - at(target, tOff + i);
+    return d * d;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise and data movement.
+
+/**
+ * Inverted dropout with the counter-based mask of types.ts. The keep scale is rounded to f32,
+ * as the mask is defined in f32 memory, so float32 and float64 callers see the same mask.
+ */
+export function dropout(x: FloatArray, xOff: number, y: FloatArray, yOff: number, mask: FloatArray, mOff: number, n: number, rate: number, seedLo: number, seedHi: number): void {
+  const thr = dropoutThreshold(rate);
+  const scale = Math.fround(1 / (1 - rate));
+  for (let i = 0; i < n; i++) {
+    const keep = dropoutHash(i, seedLo, seedHi) >= thr ? scale : 0;
+    mask[mOff + i] = keep;
+    y[yOff + i] = at(x, xOff + i) * keep;
+  }
+}
+
+export function mul(a: FloatArray, aOff: number, b: FloatArray, bOff: number, out: FloatArray, oOff: number, n: number): void {
+  for (let i = 0; i < n; i++) out[oOff + i] = at(a, aOff + i) * at(b, bOff + i);
+}
+
+export function axpy(n: number, alpha: number, x: FloatArray, xOff: number, y: FloatArray, yOff: number): void {
+  for (let i = 0; i < n; i++) y[yOff + i] = at(y, yOff + i) + alpha * at(x, xOff + i);
+}
+
+export function scale(n: number, alpha: number, x: FloatArray, xOff: number): void {
+  for (let i = 0; i < n; i++) x[xOff + i] = at(x, xOff + i) * alpha;
+}
+
+export function fill(x: FloatArray, xOff: number, n: number, value: number): void {
+  x.fill(value, xOff, xOff + n);
+}
+
+/** Copies n elements; overlapping ranges behave like memmove. */
+export function copy(src: WordArray, sOff: number, dst: WordArray, dOff: number, n: number): void {
+  if (src === dst) {
+    dst.copyWithin(dOff, sOff, sOff + n);
+    return;
+  }
+  // Through a copy, in case the two views share (and overlap in) one buffer.
+  const tmp = src.slice(sOff, sOff + n);
+  for (let i = 0; i < n; i++) dst[dOff + i] = at(tmp, i);
+}
+
+export function gatherU8(src: Uint8Array, sOff: number, rowLen: number, indices: Int32Array, iOff: number, count: number, dst: FloatArray, dOff: number, scale: number, shift: number): void {
+  for (let r = 0; r < count; r++) {
+    const s = sOff + at(indices, iOff + r) * rowLen;
+    for (let j = 0; j < rowLen; j++) dst[dOff + r * rowLen + j] = at(src, s + j) * scale + shift;
+  }
+}
+
+export function gather32(src: WordArray, sOff: number, rowLen: number, indices: Int32Array, iOff: number, count: number, dst: WordArray, dOff: number): void {
+  for (let r = 0; r < count; r++) {
+    const s = sOff + at(indices, iOff + r) * rowLen;
+    for (let j = 0; j < rowLen; j++) dst[dOff + r * rowLen + j] = at(src, s + j);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizers (formulas exactly as documented on `Kernels`).
+
+export function sgd(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, vel: FloatArray | null, vOff: number, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void {
+  for (let i = 0; i < n; i++) {
+    const pi = at(p, pOff + i);
+    const g1 = at(g, gOff + i) * gradScale + weightDecay * pi;
+    if (momentum === 0 || !vel) {
+      p[pOff + i] = pi - lr * g1;
+      continue;
+    }
+    const v = momentum * at(vel, vOff + i) + g1;
+    vel[vOff + i] = v;
+    p[pOff + i] = pi - lr * (nesterov ? g1 + momentum * v : v);
+  }
+}
+
+export function adam(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, m: FloatArray, mOff: number, v: FloatArray, vOff: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void {
+  for (let i = 0; i < n; i++) {
+    const pi = at(p, pOff + i);
+    const g1 = at(g, gOff + i) * gradScale + (decoupled ? 0 : weightDecay * pi);
+    const mi = beta1 * at(m, mOff + i) + (1 - beta1) * g1;
+    const vi = beta2 * at(v, vOff + i) + (1 - beta2) * g1 * g1;
+    m[mOff + i] = mi;
+    v[vOff + i] = vi;
+    p[pOff + i] = pi - lr * ((mi * bc1) / (Math.sqrt(vi * bc2) + eps) + (decoupled ? weightDecay * pi : 0));
+  }
+}
+
+export function rmsprop(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, sq: FloatArray, sqOff: number, mom: FloatArray | null, momOff: number, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void {
+  for (let i = 0; i < n; i++) {
+    const pi = at(p, pOff + i);
+    const g1 = at(g, gOff + i) * gradScale + weightDecay * pi;
+    const s = rho * at(sq, sqOff + i) + (1 - rho) * g1 * g1;
+    sq[sqOff + i] = s;
+    const step = g1 / (Math.sqrt(s) + eps);
+    if (momentum === 0 || !mom) {
+      p[pOff + i] = pi - lr * step;
+      continue;
+    }
+    const mv = momentum * at(mom, momOff + i) + step;
+    mom[momOff + i] = mv;
+    p[pOff + i] = pi - lr * mv;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const f32 = Math.fround;
+const ACTIVATIONS = new Set(Object.keys(ACTIVATION_CODES));
+
+/**
+ * `Kernels` in plain TypeScript on a WebAssembly.Memory. Views are re-created on every call
+ * because the memory may grow. Scalar arguments that the WASM kernels receive as f32 are
+ * rounded to f32 here too, so both implementations see the same hyperparameters.
+ */
+export class ReferenceKernels implements Kernels {
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  private f(): Float32Array {
+    return new Float32Array(this.memory.buffer);
+  }
+  private i(): Int32Array {
+    return new Int32Array(this.memory.buffer);
+  }
+
+  gemmNN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void {
+    const f = this.f();
+    gemmNN(m, n, k, f, a >>> 2, lda, f, b >>> 2, ldb, f, c >>> 2, ldc, accumulate);
+  }
+  gemmNT(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void {
+    const f = this.f();
+    gemmNT(m, n, k, f, a >>> 2, lda, f, b >>> 2, ldb, f, c >>> 2, ldc, accumulate);
+  }
+  gemmTN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void {
+    const f = this.f();
+    gemmTN(m, n, k, f, a >>> 2, lda, f, b >>> 2, ldb, f, c >>> 2, ldc, accumulate);
+  }
+  transpose(src: Ptr, rows: number, cols: number, dst: Ptr): void {
+    const w = this.i();
+    transpose(w, src >>> 2, rows, cols, w, dst >>> 2);
+  }
+  biasAdd(y: Ptr, bias: Ptr, rows: number, cols: number): void {
+    const f = this.f();
+    biasAdd(f, y >>> 2, f, bias >>> 2, rows, cols);
+  }
+  biasGrad(dy: Ptr, db: Ptr, rows: number, cols: number, accumulate: boolean): void {
+    const f = this.f();
+    biasGrad(f, dy >>> 2, f, db >>> 2, rows, cols, accumulate);
+  }
+  activation(kind: ElementwiseActivation, x: Ptr, y: Ptr, n: number, alpha: number): void {
+    if (!ACTIVATIONS.has(kind)) throw new RangeError(`unknown activation ${String(kind)}`);
+    const f = this.f();
+    activation(kind, f, x >>> 2, f, y >>> 2, n, f32(alpha));
+  }
+  activationGrad(kind: ElementwiseActivation, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr, n: number, alpha: number): void {
+    if (!ACTIVATIONS.has(kind)) throw new RangeError(`unknown activation ${String(kind)}`);
+    const f = this.f();
+    activationGrad(kind, f, x >>> 2, f, y >>> 2, f, dy >>> 2, f, dx >>> 2, n, f32(alpha));
+  }
+  softmax(x: Ptr, y: Ptr, rows: number, cols: number): void {
+    const f = this.f();
+    softmax(f, x >>> 2, f, y >>> 2, rows, cols);
+  }
+  softmaxGrad(y: Ptr, dy: Ptr, dx: Ptr, rows: number, cols: number): void {
+    const f = this.f();
+    softmaxGrad(f, y >>> 2, f, dy >>> 2, f, dx >>> 2, rows, cols);
+  }
+  softmaxXent(logits: Ptr, labels: Ptr, dlogits: Ptr, rows: number, cols: number, gradScale: number): number {
+    const f = this.f();
+    return softmaxXent(f, logits >>> 2, this.i(), labels >>> 2, dlogits === 0 ? null : f, dlogits >>> 2, rows, cols, f32(gradScale));
+  }
+  countCorrect(logits: Ptr, labels: Ptr, rows: number, cols: number): number {
+    return countCorrect(this.f(), logits >>> 2, this.i(), labels >>> 2, rows, cols);
+  }
+  mse(pred: Ptr, target: Ptr, dpred: Ptr, n: number, gradScale: number): number {
+    const f = this.f();
+    return mse(f, pred >>> 2, f, target >>> 2, dpred === 0 ? null : f, dpred >>> 2, n, f32(gradScale));
+  }
+  dropout(x: Ptr, y: Ptr, mask: Ptr, n: number, rate: number, seedLo: number, seedHi: number): void {
+    const f = this.f();
+    dropout(f, x >>> 2, f, y >>> 2, f, mask >>> 2, n, rate, seedLo, seedHi);
+  }
+  mul(a: Ptr, b: Ptr, out: Ptr, n: number): void {
+    const f = this.f();
+    mul(f, a >>> 2, f, b >>> 2, f, out >>> 2, n);
+  }
+  axpy(n: number, alpha: number, x: Ptr, y: Ptr): void {
+    const f = this.f();
+    axpy(n, f32(alpha), f, x >>> 2, f, y >>> 2);
+  }
+  scale(n: number, alpha: number, x: Ptr): void {
+    scale(n, f32(alpha), this.f(), x >>> 2);
+  }
+  sum(x: Ptr, n: number): number {
+    return sum(this.f(), x >>> 2, n);
+  }
+  sumSquares(x: Ptr, n: number): number {
+    return sumSquares(this.f(), x >>> 2, n);
+  }
+  fill(x: Ptr, n: number, value: number): void {
+    fill(this.f(), x >>> 2, n, value);
+  }
+  copy(src: Ptr, dst: Ptr, n: number): void {
+    // Through int32 views: a bit copy, like memory.copy (NaN payloads survive).
+    const w = this.i();
+    copy(w, src >>> 2, w, dst >>> 2, n);
+  }
+  gatherU8(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr, scale: number, shift: number): void {
+    gatherU8(new Uint8Array(this.memory.buffer), src, rowLen, this.i(), indices >>> 2, count, this.f(), dst >>> 2, f32(scale), f32(shift));
+  }
+  gather32(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr): void {
+    const w = this.i();
+    gather32(w, src >>> 2, rowLen, w, indices >>> 2, count, w, dst >>> 2);
+  }
+  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void {
+    const f = this.f();
+    sgd(n, f, p >>> 2, f, g >>> 2, f32(momentum) === 0 ? null : f, vel >>> 2, f32(lr), f32(momentum), nesterov, f32(weightDecay), f32(gradScale));
+  }
+  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void {
+    const f = this.f();
+    adam(n, f, p >>> 2, f, g >>> 2, f, m >>> 2, f, v >>> 2, f32(lr), f32(beta1), f32(beta2), f32(eps), f32(weightDecay), decoupled, f32(gradScale), f32(bc1), f32(bc2));
+  }
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void {
+    const f = this.f();
+    rmsprop(n, f, p >>> 2, f, g >>> 2, f, sq >>> 2, f32(momentum) === 0 ? null : f, mom >>> 2, f32(lr), f32(rho), f32(eps), f32(momentum), f32(weightDecay), f32(gradScale));
+  }
+}

@@ -1,0 +1,117 @@
+// The kernel contract: every hot loop of training, addressed by byte offsets into one
+// WebAssembly.Memory. Two implementations exist: WASM SIMD (wasm.ts) and the plain
+// TypeScript reference twin (reference.ts) used by tests.
+
+/** A byte offset into the kernel memory. f32 / i32 data is 4-byte aligned. */
+export type Ptr = number;
+
+/** Element-wise activations with a fused forward/backward pair. Softmax is separate. */
+export const ACTIVATION_CODES = {
+  linear: 0,
+  relu: 1,
+  leaky_relu: 2,
+  elu: 3,
+  gelu: 4,
+  sigmoid: 5,
+  tanh: 6,
+} as const;
+export type ElementwiseActivation = keyof typeof ACTIVATION_CODES;
+
+export interface Kernels {
+  /** C[m×n] (+)= A[m×k]·B[k×n]. Row-major with leading dimensions (row strides, in elements). */
+  gemmNN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void;
+  /** C[m×n] (+)= A[m×k]·B[n×k]ᵀ. */
+  gemmNT(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void;
+  /** C[m×n] (+)= A[k×m]ᵀ·B[k×n]. */
+  gemmTN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void;
+  /** dst[cols×rows] = src[rows×cols]ᵀ (dense, no leading dimensions). */
+  transpose(src: Ptr, rows: number, cols: number, dst: Ptr): void;
+
+  /** y[r,c] += bias[c]. */
+  biasAdd(y: Ptr, bias: Ptr, rows: number, cols: number): void;
+  /** db[c] (+)= Σ_r dy[r,c]. */
+  biasGrad(dy: Ptr, db: Ptr, rows: number, cols: number, accumulate: boolean): void;
+
+  /** y = f(x) element-wise; x may equal y. alpha: leaky_relu slope, elu alpha. */
+  activation(kind: ElementwiseActivation, x: Ptr, y: Ptr, n: number, alpha: number): void;
+  /** dx = dy · f'(x), given x (pre-activation) and y = f(x); dx may equal dy. */
+  activationGrad(kind: ElementwiseActivation, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr, n: number, alpha: number): void;
+  /** Row-wise softmax, numerically stable (subtracts the row max). */
+  softmax(x: Ptr, y: Ptr, rows: number, cols: number): void;
+  /** dx[r,:] = y[r,:] ⊙ (dy[r,:] − Σ_c dy[r,c]·y[r,c]). */
+  softmaxGrad(y: Ptr, dy: Ptr, dx: Ptr, rows: number, cols: number): void;
+
+  /**
+   * Fused softmax cross-entropy on logits with int32 class labels. Returns Σ_rows loss (f64).
+   * Writes dlogits = (softmax(logits) − onehot(label)) · gradScale unless dlogits is 0.
+   */
+  softmaxXent(logits: Ptr, labels: Ptr, dlogits: Ptr, rows: number, cols: number, gradScale: number): number;
+  /** Number of rows whose argmax (first maximum wins) equals the int32 label. */
+  countCorrect(logits: Ptr, labels: Ptr, rows: number, cols: number): number;
+  /** Returns Σ (pred − target)² (f64); writes dpred = 2·(pred − target)·gradScale unless dpred is 0. */
+  mse(pred: Ptr, target: Ptr, dpred: Ptr, n: number, gradScale: number): number;
+
+  /**
+   * Inverted dropout with a counter-based mask: element i is kept iff
+   * dropoutHash(i, seedLo, seedHi) ≥ floor(rate·2³²) (unsigned). mask[i] = kept ? 1/(1−rate) : 0;
+   * y = x ⊙ mask. Deterministic in (seed, i) alone, so any thread computes the same mask.
+   */
+  dropout(x: Ptr, y: Ptr, mask: Ptr, n: number, rate: number, seedLo: number, seedHi: number): void;
+  /** out = a ⊙ b (out may alias a or b). */
+  mul(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+
+  /** y += alpha·x. */
+  axpy(n: number, alpha: number, x: Ptr, y: Ptr): void;
+  /** x *= alpha. */
+  scale(n: number, alpha: number, x: Ptr): void;
+  /** Σ x (f64 result; fixed summation order). */
+  sum(x: Ptr, n: number): number;
+  /** Σ x² (f64 result; fixed summation order). */
+  sumSquares(x: Ptr, n: number): number;
+  fill(x: Ptr, n: number, value: number): void;
+  copy(src: Ptr, dst: Ptr, n: number): void;
+
+  /** dst[r,j] = f32(src[idx[r]·rowLen + j])·scale + shift, src uint8, idx int32. */
+  gatherU8(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr, scale: number, shift: number): void;
+  /** dst[r,j] = src[idx[r]·rowLen + j] for 4-byte elements (f32 features, i32 labels). */
+  gather32(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr): void;
+
+  /**
+   * SGD with optional (Nesterov) momentum. g' = g·gradScale + weightDecay·p;
+   * vel = momentum·vel + g'; p −= lr·(nesterov ? g' + momentum·vel : vel). vel unused if momentum = 0.
+   */
+  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void;
+  /**
+   * Adam / AdamW. g' = g·gradScale (+ weightDecay·p unless decoupled);
+   * m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
+   * p −= lr·( (m·bc1) / (sqrt(v·bc2) + eps) + (decoupled ? weightDecay·p : 0) ),
+   * where bc1 = 1/(1−β1ᵗ), bc2 = 1/(1−β2ᵗ) are computed by the caller.
+   */
+  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void;
+  /**
+   * RMSprop (Keras/PyTorch form). g' = g·gradScale + weightDecay·p; sq = ρ·sq + (1−ρ)·g'²;
+   * step = g' / (sqrt(sq) + eps); with momentum: mom = momentum·mom + step, p −= lr·mom;
+   * else p −= lr·step. mom unused if momentum = 0.
+   */
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void;
+}
+
+/** lowbias32 (Chris Wellons): a strong 32-bit integer hash, cheap in i32x4 SIMD. */
+export function lowbias32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The dropout mask hash of element i; shared by both kernel implementations. */
+export function dropoutHash(i: number, seedLo: number, seedHi: number): number {
+  return lowbias32(lowbias32((Math.imul(i, 0x9e3779b1) + seedLo) | 0) ^ seedHi);
+}
+
+/** Unsigned keep-threshold of a dropout rate in [0, 1). */
+export function dropoutThreshold(rate: number): number {
+  return Math.min(0xffffffff, Math.floor(rate * 4294967296)) >>> 0;
+}

@@ -1,0 +1,69 @@
+// Optimizer updates over the flat parameter block, tensor by tensor (weight decay is per tensor),
+// optionally restricted to an element range so a data-parallel trainer can shard the update.
+import type { Kernels, Ptr } from './kernels/types.ts';
+import type { CompiledModel } from './model.ts';
+import type { OptimizerSpec } from './spec.ts';
+
+/** Float blocks of optimizer state per parameter (e.g. Adam keeps m and v). */
+export function optimizerStateSlots(spec: OptimizerSpec): number {
+  switch (spec.type) {
+    case 'sgd':
+      return spec.momentum > 0 ? 1 : 0;
+    case 'adam':
+    case 'adamw':
+      return 2;
+    case 'rmsprop':
+      return spec.momentum > 0 ? 2 : 1;
+  }
+}
+
+export interface UpdateArgs {
+  readonly params: Ptr;
+  readonly grads: Ptr;
+  readonly state: readonly Ptr[];
+  /** 1-based count of updates including this one (Adam's bias correction). */
+  readonly t: number;
+  readonly learningRate: number;
+  /** Multiplies every gradient first: 1/microbatches, global-norm clipping. */
+  readonly gradScale: number;
+  /** Element range [start, end) of the parameter block to update; all of it by default. */
+  readonly range?: readonly [number, number];
+}
+
+export function applyUpdate(k: Kernels, model: CompiledModel, spec: OptimizerSpec, a: UpdateArgs): void {
+  const [start, end] = a.range ?? [0, model.paramCount];
+  for (const tensor of model.params) {
+    const lo = Math.max(start, tensor.offset);
+    const hi = Math.min(end, tensor.offset + tensor.size);
+    if (hi <= lo) continue;
+    const n = hi - lo;
+    const off = lo * 4;
+    const wd = tensor.decay ? spec.weightDecay : 0;
+    const p = a.params + off;
+    const g = a.grads + off;
+    const s0 = (a.state[0] ?? 0) === 0 ? 0 : a.state[0]! + off;
+    const s1 = (a.state[1] ?? 0) === 0 ? 0 : a.state[1]! + off;
+    switch (spec.type) {
+      case 'sgd':
+        k.sgd(n, p, g, s0, a.learningRate, spec.momentum, spec.nesterov, wd, a.gradScale);
+        break;
+      case 'adam':
+      case 'adamw': {
+        const bc1 = 1 / (1 - Math.pow(spec.beta1, a.t));
+        const bc2 = 1 / (1 - Math.pow(spec.beta2, a.t));
+        k.adam(n, p, g, s0, s1, a.learningRate, spec.beta1, spec.beta2, spec.epsilon, wd, spec.type === 'adamw', a.gradScale, bc1, bc2);
+        break;
+      }
+      case 'rmsprop':
+        k.rmsprop(n, p, g, s0, s1, a.learningRate, spec.rho, spec.epsilon, spec.momentum, wd, a.gradScale);
+        break;
+    }
+  }
+}
+
+/** Scale that brings the global gradient norm down to clipNorm (1 when already below it). */
+export function clipScale(k: Kernels, grads: Ptr, count: number, gradScale: number, clipNorm: number | undefined): number {
+  if (clipNorm === undefined) return 1;
+  const norm = Math.sqrt(k.sumSquares(grads, count)) * gradScale;
+  return norm > clipNorm ? clipNorm / norm : 1;
+}

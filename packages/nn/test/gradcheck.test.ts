@@ -1,0 +1,178 @@
+// Finite-difference gradient checks in float64: the real Replica (forward, loss, backward) runs on
+// the reference kernels over a Float64Array, so every layer, activation and loss is checked
+// against central differences with a tight tolerance.
+import { describe, expect, it } from 'vitest';
+import * as R from '../src/kernels/reference.ts';
+import type { ElementwiseActivation, Kernels, Ptr } from '../src/kernels/types.ts';
+import { Arena, planActivations, planParameters } from '../src/memory.ts';
+import { compileModel } from '../src/model.ts';
+import { Replica } from '../src/replica.ts';
+import { keyFromSeed, Rng } from '../src/rng.ts';
+
+/** The reference math on float64 storage; a pointer p addresses element p >> 2. */
+class Float64Kernels implements Kernels {
+  readonly f: Float64Array;
+  readonly i: Int32Array;
+  constructor(bytes: number) {
+    this.f = new Float64Array(bytes >> 2);
+    this.i = new Int32Array(bytes >> 2);
+  }
+  gemmNN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: boolean) {
+    R.gemmNN(m, n, k, this.f, a >> 2, lda, this.f, b >> 2, ldb, this.f, c >> 2, ldc, acc);
+  }
+  gemmNT(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: boolean) {
+    R.gemmNT(m, n, k, this.f, a >> 2, lda, this.f, b >> 2, ldb, this.f, c >> 2, ldc, acc);
+  }
+  gemmTN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: boolean) {
+    R.gemmTN(m, n, k, this.f, a >> 2, lda, this.f, b >> 2, ldb, this.f, c >> 2, ldc, acc);
+  }
+  biasAdd(y: Ptr, bias: Ptr, rows: number, cols: number) {
+    R.biasAdd(this.f, y >> 2, this.f, bias >> 2, rows, cols);
+  }
+  biasGrad(dy: Ptr, db: Ptr, rows: number, cols: number, acc: boolean) {
+    R.biasGrad(this.f, dy >> 2, this.f, db >> 2, rows, cols, acc);
+  }
+  activation(kind: ElementwiseActivation, x: Ptr, y: Ptr, n: number, alpha: number) {
+    R.activation(kind, this.f, x >> 2, this.f, y >> 2, n, alpha);
+  }
+  activationGrad(kind: ElementwiseActivation, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr, n: number, alpha: number) {
+    R.activationGrad(kind, this.f, x >> 2, this.f, y >> 2, this.f, dy >> 2, this.f, dx >> 2, n, alpha);
+  }
+  softmax(x: Ptr, y: Ptr, rows: number, cols: number) {
+    R.softmax(this.f, x >> 2, this.f, y >> 2, rows, cols);
+  }
+  softmaxGrad(y: Ptr, dy: Ptr, dx: Ptr, rows: number, cols: number) {
+    R.softmaxGrad(this.f, y >> 2, this.f, dy >> 2, this.f, dx >> 2, rows, cols);
+  }
+  softmaxXent(logits: Ptr, labels: Ptr, dl: Ptr, rows: number, cols: number, gs: number) {
+    return R.softmaxXent(this.f, logits >> 2, this.i, labels >> 2, dl === 0 ? null : this.f, dl >> 2, rows, cols, gs);
+  }
+  countCorrect(logits: Ptr, labels: Ptr, rows: number, cols: number) {
+    return R.countCorrect(this.f, logits >> 2, this.i, labels >> 2, rows, cols);
+  }
+  mse(pred: Ptr, target: Ptr, dpred: Ptr, n: number, gs: number) {
+    return R.mse(this.f, pred >> 2, this.f, target >> 2, dpred === 0 ? null : this.f, dpred >> 2, n, gs);
+  }
+  dropout(x: Ptr, y: Ptr, mask: Ptr, n: number, rate: number, lo: number, hi: number) {
+    R.dropout(this.f, x >> 2, this.f, y >> 2, this.f, mask >> 2, n, rate, lo, hi);
+  }
+  mul(a: Ptr, b: Ptr, out: Ptr, n: number) {
+    R.mul(this.f, a >> 2, this.f, b >> 2, this.f, out >> 2, n);
+  }
+  // The rest is not used by a forward/backward pass.
+  transpose(): void {
+    throw new Error('unused');
+  }
+  axpy(): void {
+    throw new Error('unused');
+  }
+  scale(): void {
+    throw new Error('unused');
+  }
+  sum(): number {
+    throw new Error('unused');
+  }
+  sumSquares(): number {
+    throw new Error('unused');
+  }
+  fill(): void {
+    throw new Error('unused');
+  }
+  copy(): void {
+    throw new Error('unused');
+  }
+  gatherU8(): void {
+    throw new Error('unused');
+  }
+  gather32(): void {
+    throw new Error('unused');
+  }
+  sgd(): void {
+    throw new Error('unused');
+  }
+  adam(): void {
+    throw new Error('unused');
+  }
+  rmsprop(): void {
+    throw new Error('unused');
+  }
+}
+
+/** Analytic gradient of every parameter against central differences of the float64 loss. */
+function gradCheck(layers: object[], loss: 'softmax_cross_entropy' | 'mse', seed: number): number {
+  const rows = 3;
+  const model = compileModel({ inputShape: [2, 3], layers: [{ type: 'flatten' }, { type: 'dense', units: 5, activation: 'tanh' }, ...layers, { type: 'dense', units: 4 }], loss });
+  const arena = new Arena();
+  const plan = planParameters(arena, model, 0);
+  const acts = planActivations(arena, model, rows);
+  const k = new Float64Kernels(arena.size);
+  const replica = new Replica(k, model, acts, plan.params);
+  const rng = Rng.fromSeed(seed);
+  const p0 = plan.params >> 2;
+  for (const t of model.params) for (let j = 0; j < t.size; j++) k.f[p0 + t.offset + j] = rng.normal() * 0.7;
+  for (let j = 0; j < rows * 6; j++) k.f[(acts.input >> 2) + j] = rng.normal();
+  for (let r = 0; r < rows; r++) k.i[(acts.targets >> 2) + r] = rng.int(4);
+  if (loss === 'mse') for (let j = 0; j < rows * 4; j++) k.f[(acts.targets >> 2) + j] = rng.normal();
+  const dropoutKey = keyFromSeed(seed);
+
+  const lossAt = () => {
+    replica.forward(rows, { training: true, dropoutKey });
+    return replica.loss(1 / rows, false).lossSum / rows;
+  };
+  replica.forward(rows, { training: true, dropoutKey });
+  replica.loss(1 / rows);
+  replica.backward(plan.grads, false);
+  let worst = 0;
+  const h = 1e-6;
+  for (const t of model.params) {
+    for (let j = 0; j < t.size; j++) {
+      const at = p0 + t.offset + j;
+      const v = k.f[at]!;
+      k.f[at] = v + h;
+      const up = lossAt();
+      k.f[at] = v - h;
+      const down = lossAt();
+      k.f[at] = v;
+      const numeric = (up - down) / (2 * h);
+      const analytic = k.f[(plan.grads >> 2) + t.offset + j]!;
+      worst = Math.max(worst, Math.abs(numeric - analytic) / Math.max(1e-4, Math.abs(numeric) + Math.abs(analytic)));
+    }
+  }
+  return worst;
+}
+
+const ACTS = ['linear', 'relu', 'leaky_relu', 'elu', 'gelu', 'sigmoid', 'tanh', 'softmax'] as const;
+
+describe('finite-difference gradient checks (float64)', () => {
+  describe.each(['softmax_cross_entropy', 'mse'] as const)('loss %s', (loss) => {
+    it.each(ACTS)('dense with %s', (activation) => {
+      const alpha = activation === 'leaky_relu' ? { alpha: 0.1 } : activation === 'elu' ? { alpha: 0.7 } : {};
+      expect(gradCheck([{ type: 'dense', units: 6, activation, ...alpha }], loss, 1)).toBeLessThan(1e-5);
+    });
+    it.each(ACTS.filter((a) => a !== 'linear'))('activation layer %s', (activation) => {
+      expect(gradCheck([{ type: 'activation', activation }], loss, 2)).toBeLessThan(1e-5);
+    });
+    it('dropout (training mode, fixed mask)', () => {
+      expect(gradCheck([{ type: 'dropout', rate: 0.4 }, { type: 'dense', units: 6, activation: 'relu' }], loss, 3)).toBeLessThan(1e-5);
+    });
+    it('flatten and a dense without bias', () => {
+      expect(gradCheck([{ type: 'flatten' }, { type: 'dense', units: 3, useBias: false, activation: 'sigmoid' }], loss, 4)).toBeLessThan(1e-5);
+    });
+  });
+
+  it('detects a wrong gradient (the check can fail)', () => {
+    // Break the relu derivative in the float64 kernels and expect the check to notice.
+    const original = R.activationGrad;
+    const k = Float64Kernels.prototype;
+    const saved = k.activationGrad;
+    k.activationGrad = function (kind, x, y, dy, dx, n, alpha) {
+      original(kind, this.f, x >> 2, this.f, y >> 2, this.f, dy >> 2, this.f, dx >> 2, n, alpha);
+      for (let i = 0; i < n; i++) this.f[(dx >> 2) + i]! *= 1.01;
+    };
+    try {
+      expect(gradCheck([{ type: 'dense', units: 6, activation: 'relu' }], 'mse', 1)).toBeGreaterThan(1e-3);
+    } finally {
+      k.activationGrad = saved;
+    }
+  });
+});

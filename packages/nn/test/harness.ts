@@ -1,0 +1,146 @@
+// Test harness: a compiled model with its parameters, one replica and kernel access on one memory.
+import { createKernels, type KernelOptions } from '../src/backend.ts';
+import type { Kernels } from '../src/kernels/types.ts';
+import { Arena, createMemory, planActivations, planParameters, type ActivationPlan, type ParameterPlan } from '../src/memory.ts';
+import { compileModel, type CompiledModel } from '../src/model.ts';
+import { Replica } from '../src/replica.ts';
+import { initializeParams } from '../src/init.ts';
+import { Rng } from '../src/rng.ts';
+import type { DataSplit, Dataset } from '../src/data.ts';
+
+export interface Harness {
+  model: CompiledModel;
+  memory: WebAssembly.Memory;
+  kernels: Kernels;
+  plan: ParameterPlan;
+  acts: ActivationPlan;
+  replica: Replica;
+  params(): Float32Array;
+  grads(): Float32Array;
+  input(): Float32Array;
+  labels(): Int32Array;
+  targets(): Float32Array;
+}
+
+export async function harness(spec: unknown, rows: number, kernels: KernelOptions = {}, seed = 1, stateSlots = 0): Promise<Harness> {
+  const model = compileModel(spec);
+  const arena = new Arena();
+  const plan = planParameters(arena, model, stateSlots);
+  const acts = planActivations(arena, model, rows);
+  const memory = createMemory(arena.size, false);
+  const k = await createKernels(memory, kernels);
+  const h: Harness = {
+    model,
+    memory,
+    kernels: k,
+    plan,
+    acts,
+    replica: new Replica(k, model, acts, plan.params),
+    params: () => new Float32Array(memory.buffer, plan.params, model.paramCount),
+    grads: () => new Float32Array(memory.buffer, plan.grads, model.paramCount),
+    input: () => new Float32Array(memory.buffer, acts.input, rows * model.inputSize),
+    labels: () => new Int32Array(memory.buffer, acts.targets, rows),
+    targets: () => new Float32Array(memory.buffer, acts.targets, rows * model.outputSize),
+  };
+  initializeParams(model, Rng.fromSeed(seed), h.params());
+  return h;
+}
+
+/** max|a − b| / max|b|: the error relative to the tensor's scale (robust to entries near 0). */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+export function randomFill(out: { length: number; [i: number]: number }, rng: Rng, scale = 1): void {
+  for (let i = 0; i < out.length; i++) out[i] = (rng.float() * 2 - 1) * scale;
+}
+
+/** Gaussian blobs: `classes` clusters in `dims` dimensions, float32 features (already standardised). */
+export function blobs(opts: { count: number; dims: number; classes: number; seed: number; spread?: number }): Dataset {
+  const rng = Rng.fromSeed(opts.seed);
+  const centers = Array.from({ length: opts.classes }, () => Array.from({ length: opts.dims }, () => rng.normal() * 2));
+  const make = (count: number): DataSplit => {
+    const features = new Float32Array(count * opts.dims);
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const c = i % opts.classes;
+      labels[i] = c;
+      for (let j = 0; j < opts.dims; j++) features[i * opts.dims + j] = centers[c]![j]! + rng.normal() * (opts.spread ?? 1);
+    }
+    return { count, features, labels };
+  };
+  return {
+    name: 'blobs',
+    task: 'classification',
+    featureShape: [opts.dims],
+    numClasses: opts.classes,
+    normalization: { kind: 'standardized', mean: new Array<number>(opts.dims).fill(0), std: new Array<number>(opts.dims).fill(1) },
+    train: make(opts.count),
+    validation: make(Math.ceil(opts.count / 4)),
+    test: make(Math.ceil(opts.count / 4)),
+  };
+}
+
+/** Tiny uint8 "images" whose class is the bright quadrant: exercises the uint8 gather path. */
+export function quadrants(opts: { count: number; side: number; seed: number }): Dataset {
+  const rng = Rng.fromSeed(opts.seed);
+  const s = opts.side;
+  const make = (count: number): DataSplit => {
+    const features = new Uint8Array(count * s * s);
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const c = rng.int(4);
+      labels[i] = c;
+      for (let y = 0; y < s; y++) {
+        for (let x = 0; x < s; x++) {
+          const q = (y < s / 2 ? 0 : 2) + (x < s / 2 ? 0 : 1);
+          features[i * s * s + y * s + x] = Math.min(255, rng.int(120) + (q === c ? 100 : 0));
+        }
+      }
+    }
+    return { count, features, labels };
+  };
+  return {
+    name: 'quadrants',
+    task: 'classification',
+    featureShape: [s, s],
+    numClasses: 4,
+    normalization: { kind: 'affine', scale: 1 / 80, shift: -1 },
+    train: make(opts.count),
+    validation: make(Math.ceil(opts.count / 4)),
+    test: make(Math.ceil(opts.count / 4)),
+  };
+}
+
+/** A regression set: y = sin(x0) + x1·x2 with noise. */
+export function waves(opts: { count: number; seed: number }): Dataset {
+  const rng = Rng.fromSeed(opts.seed);
+  const make = (count: number): DataSplit => {
+    const features = new Float32Array(count * 3);
+    const labels = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      const x = [rng.normal(), rng.normal(), rng.normal()];
+      features.set(x, i * 3);
+      labels[i] = Math.sin(x[0]!) + x[1]! * x[2]! + rng.normal() * 0.05;
+    }
+    return { count, features, labels };
+  };
+  return {
+    name: 'waves',
+    task: 'regression',
+    featureShape: [3],
+    targetDim: 1,
+    normalization: { kind: 'standardized', mean: [0, 0, 0], std: [1, 1, 1] },
+    train: make(opts.count),
+    validation: make(Math.ceil(opts.count / 4)),
+    test: make(Math.ceil(opts.count / 4)),
+  };
+}
