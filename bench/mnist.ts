@@ -1,5 +1,5 @@
-// MNIST accuracy: MLP 784-512-512-10 (relu, dropout 0.2, Adam 1e-3, batch 128), at most 20 epochs,
-// early stopping on validation loss with the best weights restored, then one test-set evaluation.
+// MNIST accuracy: MLP 784-512-512-10 (relu, dropout 0.2, Adam 1e-3 with cosine decay, batch 128),
+// 20 epochs; the weights of the best validation-accuracy epoch are kept, then one test-set evaluation.
 import { loadDataset } from '@hypersweep/datasets';
 import { TrainingSession } from '@hypersweep/nn';
 
@@ -20,11 +20,14 @@ export async function run(args: string[]) {
       loss: 'softmax_cross_entropy',
     },
     optimizer: { type: 'adam', learningRate: 1e-3 },
+    // A constant 1e-3 plateaus near 0.978 as the validation loss starts rising after ~9 epochs.
+    schedule: { type: 'cosine' },
     dataset: ds,
     epochs: maxEpochs,
     batchSize: 128,
     seed: 1,
-    earlyStopping: { patience: 4, monitor: 'val_loss', restoreBestWeights: true },
+    // Patience as long as the run: never stops, only keeps the best epoch's weights.
+    earlyStopping: { patience: maxEpochs, monitor: 'val_accuracy', restoreBestWeights: true },
     onEpoch: (m) =>
       console.error(
         `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(4)} acc ${m.trainAccuracy?.toFixed(4)} val_loss ${m.valLoss?.toFixed(4)} val_acc ${m.valAccuracy?.toFixed(4)} ${Math.round(m.samplesPerSec)} samples/s`,
