@@ -49,7 +49,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/nn/src/**/*.ts', 'packages/search/src/**/*.ts'],
+    // The trainer's numeric core (plan, control block, protocol) is pure too; pool and thread entry are wiring.
+    files: ['packages/nn/src/**/*.ts', 'packages/search/src/**/*.ts', 'packages/trainer/src/{plan,control,protocol}.ts'],
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,
   },

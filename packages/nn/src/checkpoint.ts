@@ -30,7 +30,14 @@ export const CheckpointManifestSchema = z.object({
   model: z.unknown(),
   optimizer: z.unknown(),
   schedule: z.unknown(),
-  training: z.object({ epochs: z.int(), batchSize: z.int(), seed: z.number(), clipNorm: z.number().nullable() }),
+  training: z.object({
+    epochs: z.int(),
+    batchSize: z.int(),
+    seed: z.number(),
+    clipNorm: z.number().nullable(),
+    /** Microbatches per step: part of the arithmetic, so a resume must use the same number. */
+    microbatches: z.int().min(1).default(1),
+  }),
   dataset: z.object({
     name: z.string(),
     trainCount: z.int(),

@@ -3,6 +3,7 @@ export * from './data.ts';
 export * from './errors.ts';
 export * from './kernels/index.ts';
 export * from './rng.ts';
+export * from './streams.ts';
 export * from './spec.ts';
 export * from './model.ts';
 export * from './memory.ts';

@@ -9,7 +9,8 @@ import { Arena, createMemory, planActivations, planParameters, type ActivationPl
 import { compileModel, type CompiledModel } from './model.ts';
 import { applyUpdate, clipScale, optimizerStateSlots } from './optimizer.ts';
 import { Replica } from './replica.ts';
-import { deriveKey, keyFromSeed, Rng, type RngKey } from './rng.ts';
+import { keyFromSeed, type RngKey } from './rng.ts';
+import { dropoutKey, epochPermutation, initRng } from './streams.ts';
 import { learningRateAt } from './schedule.ts';
 import { parseOptimizerSpec, parseScheduleSpec, type OptimizerSpec, type ScheduleSpec } from './spec.ts';
 import { checkDatasetFits } from './compat.ts';
@@ -173,7 +174,7 @@ export class TrainingSession {
     const splits = { train: place(placed.train), validation: place(placed.validation), test: place(placed.test) };
     const session = new TrainingSession(options, model, memory, kernels, paramPlan, acts, splits);
     if (options.resumeFrom) session.restore(options.resumeFrom);
-    else initializeParams(model, Rng.fromKey(deriveKey(session.root, 'init')), session.paramsView());
+    else initializeParams(model, initRng(session.root), session.paramsView());
     return session;
   }
 
@@ -210,9 +211,7 @@ export class TrainingSession {
     const train = this.splits.train;
     const B = o.batchSize;
     const steps = this.stepsPerEpoch;
-    const epochKey = deriveKey(deriveKey(this.root, 'epoch'), this.epoch);
-    const perm = Rng.fromKey(deriveKey(epochKey, 'shuffle')).permutation(train.count);
-    const dropKey = deriveKey(epochKey, 'dropout');
+    const perm = epochPermutation(this.root, this.epoch, train.count);
     const started = performance.now();
     let lossSum = 0;
     let correct = 0;
@@ -223,8 +222,8 @@ export class TrainingSession {
         throw new NnError('ABORTED', `training aborted at epoch ${this.epoch + 1}, step ${s + 1}`, undefined, { cause: o.signal.reason });
       }
       const rows = this.loadBatch(train, perm.subarray(s * B, Math.min((s + 1) * B, train.count)));
-      // Microbatch 0 of step s: the key a data-parallel run derives for the same rows.
-      this.replica.forward(rows, { training: true, dropoutKey: deriveKey(deriveKey(dropKey, s), 0) });
+      // One microbatch per step: the key a data-parallel run with M = 1 derives for the same rows.
+      this.replica.forward(rows, { training: true, dropoutKey: dropoutKey(this.root, this.epoch, s, 0) });
       const r = this.replica.loss(1 / rows);
       if (!Number.isFinite(r.lossSum)) {
         throw new NnError(
@@ -352,6 +351,7 @@ export class TrainingSession {
         batchSize: this.options.batchSize,
         seed: this.options.seed,
         clipNorm: this.options.clipNorm ?? null,
+        microbatches: 1,
       },
       dataset: { name: ds.name, trainCount: ds.train.count, normalization: ds.normalization, classNames: ds.classNames ? [...ds.classNames] : null },
       epoch: this.epoch,
@@ -377,6 +377,7 @@ export class TrainingSession {
     if (JSON.stringify(m.optimizer) !== JSON.stringify(this.optimizer)) mismatch('optimizer', m.optimizer, this.optimizer);
     if (m.training.batchSize !== o.batchSize) mismatch('batchSize', m.training.batchSize, o.batchSize);
     if (m.training.seed !== o.seed) mismatch('seed', m.training.seed, o.seed);
+    if (m.training.microbatches !== 1) mismatch('microbatches', m.training.microbatches, 1);
     if (m.dataset.trainCount !== o.dataset.train.count) mismatch('training-set size', m.dataset.trainCount, o.dataset.train.count);
     if (m.paramCount !== this.model.paramCount) mismatch('paramCount', m.paramCount, this.model.paramCount);
     const tensors = decodeTensors(ckpt);
