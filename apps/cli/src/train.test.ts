@@ -41,6 +41,19 @@ describe('hypersweep train', () => {
     expect(more.out.split('\n').filter((l) => l.startsWith('epoch '))).toEqual([expect.stringMatching(/^epoch 4\/4 /)]);
   });
 
+  it('trains data-parallel: 2 threads print exactly what 1 thread prints for the same microbatches', () => {
+    const args = ['train', '--dataset', 'mnist', '--limit', '2000', '--epochs', '2', '--hidden', '64', '--microbatches', '2'];
+    const one = cli([...args, '--threads', '1']);
+    const two = cli([...args, '--threads', '2']);
+    expect(two.code, two.err).toBe(0);
+    expect(two.out).toContain('2 replica threads, 2 microbatches per step');
+    expect(two.out).toMatch(/step [\d.]+\/[\d.]+\/[\d.]+ ms compute\/reduce\/wait/);
+    // Loss and accuracy columns (everything before the timing) are identical, bit for bit.
+    const metrics = (out: string) => out.split('\n').filter((l) => l.startsWith('epoch ') || l.startsWith('test:')).map((l) => l.split('  lr ')[0]);
+    expect(metrics(two.out)).toHaveLength(3);
+    expect(metrics(two.out)).toEqual(metrics(one.out));
+  });
+
   it.each([
     [['train', '--dataset', 'imagenet'], 'neither a built-in dataset'],
     [['train', '--epochs', 'many'], '--epochs: "many" is not a number'],

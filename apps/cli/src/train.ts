@@ -5,15 +5,20 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { loadCsvFile, loadDataset } from '@hypersweep/datasets';
 import {
+  compileModel,
   exportTfjs,
   parseCheckpoint,
   serializeCheckpoint,
   TrainingSession,
   type Activation,
+  type Checkpoint,
+  type CompiledModel,
   type Dataset,
   type EpochMetrics,
+  type EvalResult,
   type ModelSpecInput,
 } from '@hypersweep/nn';
+import { ReplicaPool } from '@hypersweep/trainer';
 
 export const TRAIN_USAGE = `hypersweep train [options]
   --dataset <mnist|spirals|file.csv>   dataset (default mnist)
@@ -28,6 +33,9 @@ export const TRAIN_USAGE = `hypersweep train [options]
   --epochs <n> (default 5)   --batch-size <n> (default 128)   --seed <n> (default 1)
   --patience <n>                       early stopping on validation loss, restoring the best weights
   --clip-norm <x>                      global-norm gradient clipping
+  --threads <n>                        train data-parallel on n replica threads (default 1)
+  --microbatches <m>                   microbatches per step (default: threads); fixes the arithmetic,
+                                       so any thread count gives the same weights for the same m
   --relaxed-simd                       use relaxed-SIMD FMA kernels when the runtime supports them
   --checkpoint <dir>                   write a checkpoint after every epoch
   --resume <dir>                       continue from a checkpoint written by --checkpoint
@@ -61,6 +69,8 @@ export async function runTrain(argv: string[]): Promise<number> {
       patience: { type: 'string' },
       'clip-norm': { type: 'string' },
       'relaxed-simd': { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      microbatches: { type: 'string' },
       checkpoint: { type: 'string' },
       resume: { type: 'string' },
       export: { type: 'string' },
@@ -124,44 +134,81 @@ export async function runTrain(argv: string[]): Promise<number> {
       `  lr ${m.learningRate.toPrecision(3)}  ${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s  ${m.seconds.toFixed(1)} s`
     );
   };
+  const optimizer = { type: values.optimizer as 'adam', ...(values.lr === undefined ? {} : { learningRate: num('lr', values.lr, 0) }) };
+  const batchSize = num('batch-size', values['batch-size'], 128);
+  const clip = values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) };
+  const saveCheckpoint = (ckpt: Checkpoint) => {
+    if (!values.checkpoint) return;
+    const { manifestJson, data } = serializeCheckpoint(ckpt);
+    mkdirSync(values.checkpoint, { recursive: true });
+    writeFileSync(join(values.checkpoint, 'tensors.bin'), data);
+    writeFileSync(join(values.checkpoint, 'manifest.json'), manifestJson);
+  };
+  const report = (model: CompiledModel, params: Float32Array, test: EvalResult) => {
+    console.log(
+      `test: loss ${test.loss.toFixed(4)}${test.accuracy === null ? '' : `  accuracy ${(test.accuracy * 100).toFixed(2)}%`} on ${test.count} examples`,
+    );
+    if (!values.export) return;
+    const out = exportTfjs(model, params, { normalization: dataset.normalization, classNames: dataset.classNames ?? null });
+    mkdirSync(values.export, { recursive: true });
+    writeFileSync(join(values.export, 'model.json'), JSON.stringify(out.modelJson));
+    writeFileSync(join(values.export, 'weights.bin'), out.weights);
+    console.log(`exported TensorFlow.js model to ${values.export}`);
+  };
+
+  const threads = values.threads === undefined ? 1 : num('threads', values.threads, 1);
+  if (threads > 1 || values.microbatches !== undefined) {
+    if (values.patience !== undefined) throw new Error('--patience: early stopping runs single-threaded; drop --threads or --patience');
+    const compiled = compileModel(model);
+    const microbatches = values.microbatches === undefined ? threads : num('microbatches', values.microbatches, 1);
+    const pool = await ReplicaPool.create({ threads, relaxedSimd: values['relaxed-simd'] });
+    try {
+      console.log(`model: ${compiled.trainableCount.toLocaleString('en-US')} parameters; ${threads} replica threads, ${microbatches} microbatches per step`);
+      if (resumeFrom) console.log(`resumed after epoch ${resumeFrom.manifest.epoch}`);
+      const result = await pool.train({
+        model,
+        optimizer,
+        dataset,
+        epochs,
+        batchSize,
+        microbatches,
+        seed,
+        ...clip,
+        ...(resumeFrom ? { resumeFrom } : {}),
+        evaluateTest: true,
+        onEpoch: (m) => {
+          const t = m.stepTiming;
+          console.log(`${line(m)}  step ${t.computeMs.toFixed(1)}/${t.reduceMs.toFixed(1)}/${t.waitMs.toFixed(1)} ms compute/reduce/wait`);
+          saveCheckpoint(pool.checkpoint());
+        },
+      });
+      report(compiled, result.params, result.test!);
+    } finally {
+      await pool.close();
+    }
+    return 0;
+  }
+
   const session = await TrainingSession.create({
     model,
-    optimizer: { type: values.optimizer as 'adam', ...(values.lr === undefined ? {} : { learningRate: num('lr', values.lr, 0) }) },
+    optimizer,
     dataset,
     epochs,
-    batchSize: num('batch-size', values['batch-size'], 128),
+    batchSize,
     seed,
-    ...(values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) }),
+    ...clip,
     ...(values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } }),
     kernels: { relaxedSimd: values['relaxed-simd'] },
     ...(resumeFrom ? { resumeFrom } : {}),
     onEpoch: (m) => {
       console.log(line(m));
-      if (values.checkpoint) {
-        const { manifestJson, data } = serializeCheckpoint(session.checkpoint());
-        mkdirSync(values.checkpoint, { recursive: true });
-        writeFileSync(join(values.checkpoint, 'tensors.bin'), data);
-        writeFileSync(join(values.checkpoint, 'manifest.json'), manifestJson);
-      }
+      saveCheckpoint(session.checkpoint());
     },
   });
   console.log(`model: ${session.model.trainableCount.toLocaleString('en-US')} parameters; ${session.model.layers.length} layers`);
   if (resumeFrom) console.log(`resumed after epoch ${session.epoch}`);
   const result = await session.fit();
   if (result.stoppedBy === 'early_stopping') console.log(`early stopping after epoch ${result.epochsRun}; best epoch ${result.bestEpoch}`);
-  const test = session.evaluate('test');
-  console.log(
-    `test: loss ${test.loss.toFixed(4)}${test.accuracy === null ? '' : `  accuracy ${(test.accuracy * 100).toFixed(2)}%`} on ${test.count} examples`,
-  );
-  if (values.export) {
-    const out = exportTfjs(session.model, session.paramsView().slice(), {
-      normalization: dataset.normalization,
-      classNames: dataset.classNames ?? null,
-    });
-    mkdirSync(values.export, { recursive: true });
-    writeFileSync(join(values.export, 'model.json'), JSON.stringify(out.modelJson));
-    writeFileSync(join(values.export, 'weights.bin'), out.weights);
-    console.log(`exported TensorFlow.js model to ${values.export}`);
-  }
+  report(session.model, session.paramsView().slice(), session.evaluate('test'));
   return 0;
 }

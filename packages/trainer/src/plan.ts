@@ -41,7 +41,8 @@ export interface TrialPlan {
   readonly threads: number;
   readonly microbatches: number;
   readonly batchSize: number;
-  readonly model: unknown;
+  /** The compiled model: threads use it as it is, without the spec parser. */
+  readonly model: CompiledModel;
   readonly optimizer: OptimizerSpec;
   readonly schedule: ScheduleSpec;
   readonly epochs: number;
@@ -115,7 +116,7 @@ export function planTrial(args: {
       threads: args.threads,
       microbatches: args.microbatches,
       batchSize: args.batchSize,
-      model: compiled.spec,
+      model: compiled,
       optimizer: args.optimizer,
       schedule: args.schedule,
       epochs: args.epochs,

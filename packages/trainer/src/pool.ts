@@ -134,7 +134,9 @@ export class ReplicaPool {
     const fresh: number[] = [];
     for (let r = 0; r < this.threads; r++) {
       if (this.workers[r]) continue;
-      const w = new Worker(THREAD_ENTRY);
+      // The entry is plain JS: no loader flags of the parent (tsx) are inherited. A replica keeps
+      // its tensors in the shared memory, so a small young generation is enough.
+      const w = new Worker(THREAD_ENTRY, { execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
       w.on('message', (m: FromReplica) => this.onReply(m));
       w.on('error', (e) => this.onThreadDeath(r, w, e));
       w.on('exit', (code) => this.onThreadDeath(r, w, new Error(`replica thread ${r} exited with code ${code}`)));
@@ -322,7 +324,8 @@ export class ReplicaPool {
     }
   }
 
-  private async trainTrial(o: ParallelTrainOptions): Promise<ParallelTrainResult> {
+  /** Validates the options, places the dataset, plans the trial and sends the plan to every replica. */
+  private async prepare(o: ParallelTrainOptions) {
     const optimizer = parseOptimizerSpec(o.optimizer);
     const schedule = parseScheduleSpec(o.schedule ?? { type: 'constant' });
     const check = (name: string, v: number, max: number) => {
@@ -356,10 +359,8 @@ export class ReplicaPool {
       stepTimeoutMs: this.stepTimeoutMs,
     });
     this.reserve(plan.bytes);
-    const buf = this.memory.buffer;
     const P = plan.paramCount;
-    const paramsView = () => new Float32Array(this.memory.buffer, plan.params, P);
-    for (const s of plan.state) new Float32Array(buf, s, P).fill(0);
+    for (const s of plan.state) new Float32Array(this.memory.buffer, s, P).fill(0);
     let epoch = 0;
     let step = 0;
     let history: ParallelEpochMetrics[] = [];
@@ -369,10 +370,18 @@ export class ReplicaPool {
       step = r.step;
       history = r.history;
     } else {
-      initializeParams(compiled, initRng(root), paramsView());
+      initializeParams(compiled, initRng(root), new Float32Array(this.memory.buffer, plan.params, P));
     }
     await this.all((id) => ({ type: 'plan', id, plan }), o.signal);
+    return { plan, compiled, root, M, placed, epoch, step, history };
+  }
 
+  private async trainTrial(o: ParallelTrainOptions): Promise<ParallelTrainResult> {
+    const prepared = await this.prepare(o);
+    const { plan, compiled, root, M, placed, history } = prepared;
+    let { epoch, step } = prepared;
+    const P = plan.paramCount;
+    const paramsView = () => new Float32Array(this.memory.buffer, plan.params, P);
     const classification = compiled.spec.loss === 'softmax_cross_entropy';
     const N = placed.train.count;
     const steps = Math.ceil(N / o.batchSize);
@@ -436,12 +445,12 @@ export class ReplicaPool {
     const view = (ptr: number) => new Float32Array(this.memory.buffer, ptr, plan.paramCount);
     const tensors = [{ name: 'params', data: view(plan.params) }, ...plan.state.map((ptr, i) => ({ name: `optimizer/${i}`, data: view(ptr) }))];
     const { index, data } = encodeTensors(tensors);
-    const compiled = compileModel(plan.model);
+    const compiled = plan.model;
     const ds = o.dataset;
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
-      model: plan.model,
+      model: compiled.spec,
       optimizer: plan.optimizer,
       schedule: plan.schedule,
       training: { epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, clipNorm: o.clipNorm ?? null, microbatches: s.M },
@@ -465,7 +474,7 @@ export class ReplicaPool {
     const mismatch = (what: string, a: unknown, b: unknown): never => {
       throw new NnError('INVALID_CHECKPOINT', `checkpoint ${what} is ${JSON.stringify(a)} but this run has ${JSON.stringify(b)}`);
     };
-    if (JSON.stringify(m.model) !== JSON.stringify(plan.model)) mismatch('model', m.model, plan.model);
+    if (JSON.stringify(m.model) !== JSON.stringify(plan.model.spec)) mismatch('model', m.model, plan.model.spec);
     if (JSON.stringify(m.optimizer) !== JSON.stringify(plan.optimizer)) mismatch('optimizer', m.optimizer, plan.optimizer);
     if (m.training.batchSize !== o.batchSize) mismatch('batchSize', m.training.batchSize, o.batchSize);
     if (m.training.microbatches !== M) mismatch('microbatches', m.training.microbatches, M);
@@ -482,6 +491,22 @@ export class ReplicaPool {
     plan.state.forEach((ptr, i) => new Float32Array(this.memory.buffer, ptr, plan.paramCount).set(get(`optimizer/${i}`)));
     const history = m.history.map((h) => ({ ...h, threads: this.threads, stepTiming: { computeMs: 0, reduceMs: 0, waitMs: 0 } }));
     return { epoch: m.epoch, step: m.step, history };
+  }
+
+  /**
+   * Milliseconds of one reduce-scatter + sharded optimizer update of the trial's parameters
+   * across the pool's threads, barriers included (mean over `iterations` rounds).
+   */
+  async measureReduce(o: ParallelTrainOptions, iterations: number): Promise<number> {
+    if (this.busy) throw new TrainerError('INVALID_OPTIONS', 'the pool is already training a trial');
+    this.busy = true;
+    try {
+      const { plan } = await this.prepare(o);
+      await this.all((id) => ({ type: 'reduce-bench', id, iterations }));
+      return this.f64()[plan.epochStats / 8]!;
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Test hook: makes replica `rank` throw or stall at step `step` of the next epoch. */

@@ -15,6 +15,8 @@ export type ToReplica =
       steps: number;
     }
   | { type: 'evaluate'; id: number; split: 'validation' | 'test' | 'train' }
+  /** Benchmark: repeated reduce-scatter + optimizer update rounds on the planned trial. */
+  | { type: 'reduce-bench'; id: number; iterations: number }
   /** Test hook (fault injection): throw, or stall without checking the abort word, at step `step` of the next epoch. */
   | { type: 'fault'; id: number; step: number; fault: ReplicaFault };
 

@@ -3,7 +3,6 @@
 import { parentPort } from 'node:worker_threads';
 import {
   applyUpdate,
-  compileModel,
   dropoutKey,
   learningRateAt,
   microbatchRows,
@@ -24,6 +23,9 @@ interface TrialState {
   words: Int32Array;
   f64: Float64Array;
 }
+
+/** Chunks reduced and updated together: 8 × 16 KiB per vector stays within L2. */
+const BLOCK_CHUNKS = 8;
 
 let rank = -1;
 let memory: WebAssembly.Memory | undefined;
@@ -56,15 +58,12 @@ function gather(t: TrialState, split: PlacedSplit, indices: number, rows: number
 
 function runEpoch(t: TrialState, epoch: number, stepBase: number, steps: number): void {
   const k = need(kernels, 'epoch');
-  const { plan, model, replica, words, f64 } = t;
+  const { plan, replica, words, f64 } = t;
   const T = plan.threads;
   const M = plan.microbatches;
   const B = plan.batchSize;
   const P = plan.paramCount;
   const N = plan.dataset.train.count;
-  const [shardStart, shardEnd] = shardRange(plan, rank);
-  const firstChunk = Math.floor((rank * plan.chunks) / T);
-  const lastChunk = Math.floor(((rank + 1) * plan.chunks) / T);
   const timing = plan.timing / 8 + rank * 3;
   const stats = plan.stepStats / 8;
   const sync = () => {
@@ -115,37 +114,7 @@ function runEpoch(t: TrialState, epoch: number, stepBase: number, steps: number)
       );
     }
 
-    // Reduce-scatter: this replica sums, in microbatch order, the chunks of its own shard.
-    const t2 = performance.now();
-    const g0 = plan.gradSlots[0]!;
-    for (let c = firstChunk; c < lastChunk; c++) {
-      const start = c * CHUNK;
-      const n = Math.min(CHUNK, P - start);
-      for (let j = 1; j < M; j++) k.axpy(n, 1, plan.gradSlots[j]! + start * 4, g0 + start * 4);
-      if (plan.clipNorm !== null) f64[plan.chunkNorms / 8 + c] = k.sumSquares(g0 + start * 4, n);
-    }
-    let gradScale = 1;
-    if (plan.clipNorm !== null) {
-      f64[timing + 1]! += performance.now() - t2;
-      sync();
-      let sq = 0;
-      for (let c = 0; c < plan.chunks; c++) sq += f64[plan.chunkNorms / 8 + c]!;
-      const norm = Math.sqrt(sq);
-      if (norm > plan.clipNorm) gradScale = plan.clipNorm / norm;
-    }
-    const t3 = performance.now();
-    const step = stepBase + s;
-    if (shardEnd > shardStart) {
-      applyUpdate(k, model, plan.optimizer, {
-        params: plan.params,
-        grads: g0,
-        state: plan.state,
-        t: step + 1,
-        learningRate: learningRateAt(plan.schedule, plan.optimizer.learningRate, step, steps, plan.epochs),
-        gradScale,
-        range: [shardStart, shardEnd],
-      });
-    }
+    reduceAndUpdate(t, stepBase + s, steps, sync);
     if (rank === 0) {
       for (let j = 0; j < M; j++) {
         epochLoss += f64[stats + 2 * j]!;
@@ -153,13 +122,75 @@ function runEpoch(t: TrialState, epoch: number, stepBase: number, steps: number)
       }
       Atomics.store(words, WORD.progress, s + 1);
     }
-    f64[timing + 1]! += performance.now() - t3;
     sync();
   }
   if (rank === 0) {
     f64[plan.epochStats / 8] = epochLoss;
     f64[plan.epochStats / 8 + 1] = epochCorrect;
   }
+}
+
+/**
+ * Reduce-scatter and sharded update of global step `step`: this replica sums, in microbatch order,
+ * the chunks of its own shard into slot 0, then applies the optimizer to that shard (ZeRO-1).
+ */
+function reduceAndUpdate(t: TrialState, step: number, stepsPerEpoch: number, sync: () => void): void {
+  const k = need(kernels, 'reduce');
+  const { plan, model, f64 } = t;
+  const T = plan.threads;
+  const M = plan.microbatches;
+  const P = plan.paramCount;
+  const timing = plan.timing / 8 + rank * 3;
+  const [shardStart, shardEnd] = shardRange(plan, rank);
+  const firstChunk = Math.floor((rank * plan.chunks) / T);
+  const lastChunk = Math.floor(((rank + 1) * plan.chunks) / T);
+  const t0 = performance.now();
+  const g0 = plan.gradSlots[0]!;
+  const learningRate = learningRateAt(plan.schedule, plan.optimizer.learningRate, step, stepsPerEpoch, plan.epochs);
+  const update = (start: number, end: number, gradScale: number) =>
+    applyUpdate(k, model, plan.optimizer, { params: plan.params, grads: g0, state: plan.state, t: step + 1, learningRate, gradScale, range: [start, end] });
+  /** Sums the M slots of chunks [c, c + count) into slot 0, in microbatch order. */
+  const reduceChunks = (c: number, count: number): [number, number] => {
+    const start = c * CHUNK;
+    const n = Math.min(count * CHUNK, P - start);
+    for (let j = 1; j < M; j++) k.axpy(n, 1, plan.gradSlots[j]! + start * 4, g0 + start * 4);
+    return [start, start + n];
+  };
+  if (plan.clipNorm === null) {
+    // No global norm to wait for: update each block right after reducing it, while it is in cache.
+    for (let c = firstChunk; c < lastChunk; c += BLOCK_CHUNKS) {
+      const [start, end] = reduceChunks(c, Math.min(BLOCK_CHUNKS, lastChunk - c));
+      update(start, end, 1);
+    }
+    f64[timing + 1]! += performance.now() - t0;
+    return;
+  }
+  for (let c = firstChunk; c < lastChunk; c++) {
+    const [start, end] = reduceChunks(c, 1);
+    f64[plan.chunkNorms / 8 + c] = k.sumSquares(g0 + start * 4, end - start);
+  }
+  f64[timing + 1]! += performance.now() - t0;
+  sync();
+  const t1 = performance.now();
+  // Every replica sums the chunk norms in chunk order: the same number for any T.
+  let sq = 0;
+  for (let c = 0; c < plan.chunks; c++) sq += f64[plan.chunkNorms / 8 + c]!;
+  const norm = Math.sqrt(sq);
+  if (shardEnd > shardStart) update(shardStart, shardEnd, norm > plan.clipNorm ? plan.clipNorm / norm : 1);
+  f64[timing + 1]! += performance.now() - t1;
+}
+
+/** Benchmark: `iterations` reduce-scatter + update rounds between barriers; rank 0 stores ms per round. */
+function runReduceBench(t: TrialState, iterations: number): void {
+  const { plan, words, f64 } = t;
+  const sync = () => void barrier(words, plan.threads, plan.spin, plan.stepTimeoutMs);
+  sync();
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    reduceAndUpdate(t, i, iterations, sync);
+    sync();
+  }
+  if (rank === 0) f64[plan.epochStats / 8] = (performance.now() - started) / iterations;
 }
 
 function runEvaluate(t: TrialState, which: 'validation' | 'test' | 'train'): void {
@@ -190,7 +221,7 @@ port.on('message', (msg: ToReplica) => {
         break;
       case 'plan': {
         const mem = need(memory, 'plan');
-        const model = compileModel(msg.plan.model);
+        const model = msg.plan.model;
         trial = {
           plan: msg.plan,
           model,
@@ -206,6 +237,9 @@ port.on('message', (msg: ToReplica) => {
         break;
       case 'evaluate':
         runEvaluate(need(trial, 'evaluate'), msg.split);
+        break;
+      case 'reduce-bench':
+        runReduceBench(need(trial, 'reduce-bench'), msg.iterations);
         break;
       case 'fault':
         fault = { step: msg.step, fault: msg.fault };

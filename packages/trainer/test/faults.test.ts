@@ -103,6 +103,15 @@ describe('faults', () => {
     expect(p.replicaThread(1)).not.toBe(stuck);
   });
 
+  it('a loss that becomes NaN/Inf stops every replica with an error naming the step', async () => {
+    const p = await pool(2);
+    const e = await failure(p.train({ ...base, optimizer: { type: 'sgd', learningRate: 1e9 } }));
+    expect(e.code).toBe('NON_FINITE_LOSS');
+    expect(e.message).toMatch(/at epoch 1, step \d+/);
+    const ok = await p.train({ ...base, epochs: 1 });
+    expect(ok.epochsRun).toBe(1);
+  });
+
   it('rejects bad options with a clear error', async () => {
     const p = await pool(1);
     await expect(p.train({ ...base, microbatches: 0 })).rejects.toThrow('microbatches');
