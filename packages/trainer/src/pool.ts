@@ -253,6 +253,31 @@ export class ReplicaPool {
     );
   }
 
+  /**
+   * Barriers time out when a peer stalls; this covers the case where no replica reaches a
+   * barrier (every replica stuck, or a single thread): no step finished within the step timeout.
+   */
+  private async watchProgress(running: Promise<void>): Promise<void> {
+    let last = Atomics.load(this.words, WORD.progress);
+    let lastChange = performance.now();
+    const timer = setInterval(() => {
+      const now = Atomics.load(this.words, WORD.progress);
+      if (now !== last) {
+        last = now;
+        lastChange = performance.now();
+      } else if (performance.now() - lastChange > this.stepTimeoutMs && Atomics.load(this.words, WORD.abort) === ABORT.none) {
+        raiseAbort(this.words, ABORT.timeout);
+        const p = this.pending;
+        if (p) this.settle(p);
+      }
+    }, Math.min(1000, Math.max(50, this.stepTimeoutMs / 4)));
+    try {
+      await running;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   /** Grows the shared memory to at least `bytes`; views are re-created by their users. */
   private reserve(bytes: number): void {
     const have = this.memory.buffer.byteLength;
@@ -391,7 +416,7 @@ export class ReplicaPool {
       new Int32Array(this.memory.buffer, plan.perm, N).set(epochPermutation(root, epoch, N));
       new Float64Array(this.memory.buffer, plan.timing, 3 * this.threads).fill(0);
       const started = performance.now();
-      await this.all((id) => ({ type: 'epoch', id, epoch, stepBase: step, steps }), o.signal);
+      await this.watchProgress(this.all((id) => ({ type: 'epoch', id, epoch, stepBase: step, steps }), o.signal));
       const seconds = (performance.now() - started) / 1000;
       const f = this.f64();
       const lossSum = f[plan.epochStats / 8]!;

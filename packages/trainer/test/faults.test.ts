@@ -103,6 +103,17 @@ describe('faults', () => {
     expect(p.replicaThread(1)).not.toBe(stuck);
   });
 
+  it('a single replica stuck in a step is timed out by the progress watchdog', async () => {
+    const p = await pool(1, 300);
+    await p.injectFault(0, 2, { kind: 'stall', ms: 60_000 });
+    const started = Date.now();
+    const e = await failure(p.train(base));
+    expect(e.code).toBe('TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(2500);
+    const ok = await p.train({ ...base, epochs: 1 });
+    expect(ok.epochsRun).toBe(1);
+  });
+
   it('a loss that becomes NaN/Inf stops every replica with an error naming the step', async () => {
     const p = await pool(2);
     const e = await failure(p.train({ ...base, optimizer: { type: 'sgd', learningRate: 1e9 } }));
