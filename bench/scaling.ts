@@ -38,7 +38,7 @@ async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<
         return time >= seconds ? 'stop' : undefined;
       },
     });
-    const samples = epochs.reduce((a, m) => a + ds.train.count, 0);
+    const samples = epochs.length * ds.train.count;
     const mean = (k: 'computeMs' | 'reduceMs' | 'waitMs') => epochs.reduce((a, m) => a + m.stepTiming[k], 0) / epochs.length;
     return { samplesPerSec: samples / time, computeMs: mean('computeMs'), reduceMs: mean('reduceMs'), waitMs: mean('waitMs') };
   } finally {

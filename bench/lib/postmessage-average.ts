@@ -1,6 +1,6 @@
 // The postMessage peer of the allreduce benchmark: two threads each hold a gradient vector, send
 // it to the other (structured clone) and average what they receive into their own, round after round.
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');

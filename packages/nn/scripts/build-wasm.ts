@@ -1235,50 +1235,96 @@ function vectorOps(mb: ModuleBuilder): void {
 
 // ---------------------------------------------------------------------------------------------
 // Optimizers. Branches on flags sit outside the loops; unused state pointers are never touched.
+// The gradient may be the sum of several slots (params $slots, $stride): each optimizer branches
+// once on the slot count, so one slot runs exactly the plain streaming loop it always had.
+
+/** The params every optimizer ends with: gradient slot count and their distance in bytes. */
+const SLOT_PARAMS = [['slots', 'i32'], ['stride', 'i32']] as const;
+
+/**
+ * The gradient vector at the stream position. One slot: slot 0 itself. Several: slot 0, then
+ * slot_j (j = 1 … slots−1, each `stride` bytes further) added in slot order, each add being
+ * f32(slot_j + acc) like axpy's f32(1·x + y) with 1·x exact, so the sum is bit-identical to
+ * reducing the slots with axpy first. The slots are only read.
+ */
+function slotGrad(f: Func, io: StreamIO, multi: SlotMode): string {
+  if (multi === 1) return io.load('g');
+  // Two slots (one thread pair, the common case): no inner loop.
+  if (multi === 2) return fadd(loadLanes(`(i32.add ${get('g')} ${get('stride')})`, 0, io.lanes), io.load('g'));
+  f.declare('v128', 'gsum');
+  f.declare('i32', 'gs_p', 'gs_k');
+  f.emit(set('gsum', io.load('g')), set('gs_p', get('g')), set('gs_k', sub(get('slots'), i32(1))));
+  // Entered with slots ≥ 2, so a do-while: at least one more slot.
+  const l = f.label('S');
+  f.emit(`(loop $${l}`);
+  f.emit(addTo('gs_p', get('stride')));
+  f.emit(set('gsum', fadd(io.load('gs_p'), get('gsum'))));
+  f.emit(`(br_if $${l} (local.tee $gs_k ${sub(get('gs_k'), i32(1))})))`);
+  return get('gsum');
+}
+
+/** How a loop reads the gradient: one slot, exactly two, or any number ≥ 2 (an inner loop). */
+type SlotMode = 1 | 2 | 'many';
+
+/** Emits the kernel's loops for one slot, two slots and more, chosen once at entry. */
+function bySlots(f: Func, loops: (multi: SlotMode) => void): void {
+  f.emit(`(if (i32.gt_s ${get('slots')} ${i32(2)}) (then`);
+  loops('many');
+  f.emit(`) (else (if (i32.eq ${get('slots')} ${i32(2)}) (then`);
+  loops(2);
+  f.emit(') (else');
+  loops(1);
+  f.emit('))))');
+}
 
 function optimizers(mb: ModuleBuilder): void {
   {
-    const f = mb.func('sgd', [['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['vel', 'i32'], ['lr', 'f32'], ['momentum', 'f32'], ['nesterov', 'i32'], ['wd', 'f32'], ['gs', 'f32']], null);
+    const f = mb.func('sgd', [['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['vel', 'i32'], ['lr', 'f32'], ['momentum', 'f32'], ['nesterov', 'i32'], ['wd', 'f32'], ['gs', 'f32'], ...SLOT_PARAMS], null);
     f.declare('v128', 'vlr', 'vmom', 'vwd', 'vgs', 'pv', 'g1', 'vv');
     f.emit(set('vlr', `(f32x4.splat ${get('lr')})`), set('vmom', `(f32x4.splat ${get('momentum')})`));
     f.emit(set('vwd', `(f32x4.splat ${get('wd')})`), set('vgs', `(f32x4.splat ${get('gs')})`));
-    const grad = (io: StreamIO): void => {
-      f.emit(set('pv', io.load('p')));
-      f.emit(set('g1', fmadd(io.load('g'), get('vgs'), fmul(get('vwd'), get('pv')))));
-    };
-    f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
-    stream(f, 'n', ['p', 'g'], (io) => {
-      grad(io);
-      io.store('p', fsub(get('pv'), fmul(get('vlr'), get('g1'))));
+    bySlots(f, (multi) => {
+      const grad = (io: StreamIO): void => {
+        const gv = slotGrad(f, io, multi);
+        f.emit(set('pv', io.load('p')));
+        f.emit(set('g1', fmadd(gv, get('vgs'), fmul(get('vwd'), get('pv')))));
+      };
+      f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
+      stream(f, 'n', ['p', 'g'], (io) => {
+        grad(io);
+        io.store('p', fsub(get('pv'), fmul(get('vlr'), get('g1'))));
+      });
+      f.emit(') (else (if (i32.eqz (local.get $nesterov)) (then');
+      stream(f, 'n', ['p', 'g', 'vel'], (io) => {
+        grad(io);
+        f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
+        io.store('vel', get('vv'));
+        io.store('p', fsub(get('pv'), fmul(get('vlr'), get('vv'))));
+      });
+      f.emit(') (else');
+      stream(f, 'n', ['p', 'g', 'vel'], (io) => {
+        grad(io);
+        f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
+        io.store('vel', get('vv'));
+        io.store('p', fsub(get('pv'), fmul(get('vlr'), fmadd(get('vmom'), get('vv'), get('g1')))));
+      });
+      f.emit('))))');
     });
-    f.emit(') (else (if (i32.eqz (local.get $nesterov)) (then');
-    stream(f, 'n', ['p', 'g', 'vel'], (io) => {
-      grad(io);
-      f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
-      io.store('vel', get('vv'));
-      io.store('p', fsub(get('pv'), fmul(get('vlr'), get('vv'))));
-    });
-    f.emit(') (else');
-    stream(f, 'n', ['p', 'g', 'vel'], (io) => {
-      grad(io);
-      f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
-      io.store('vel', get('vv'));
-      io.store('p', fsub(get('pv'), fmul(get('vlr'), fmadd(get('vmom'), get('vv'), get('g1')))));
-    });
-    f.emit('))))');
   }
   {
     const f = mb.func('adam', [
       ['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['m', 'i32'], ['v', 'i32'], ['lr', 'f32'], ['b1', 'f32'], ['omb1', 'f32'],
       ['b2', 'f32'], ['omb2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['decoupled', 'i32'], ['gs', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'],
+      ...SLOT_PARAMS,
     ], null);
     const vars = ['lr', 'b1', 'omb1', 'b2', 'omb2', 'eps', 'wd', 'gs', 'bc1', 'bc2'];
     for (const v of vars) f.emit(set(f.local(`v${v}`, 'v128'), `(f32x4.splat ${get(v)})`));
     f.declare('v128', 'pv', 'g1', 'mv', 'vv', 'upd');
-    const loop = (decoupled: boolean): void => {
+    const loop = (decoupled: boolean, multi: SlotMode): void => {
       stream(f, 'n', ['p', 'g', 'm', 'v'], (io) => {
+        const gv = slotGrad(f, io, multi);
         f.emit(set('pv', io.load('p')));
-        f.emit(set('g1', decoupled ? fmul(io.load('g'), get('vgs')) : fmadd(io.load('g'), get('vgs'), fmul(get('vwd'), get('pv')))));
+        f.emit(set('g1', decoupled ? fmul(gv, get('vgs')) : fmadd(gv, get('vgs'), fmul(get('vwd'), get('pv')))));
         f.emit(set('mv', fmadd(get('vb1'), io.load('m'), fmul(get('vomb1'), get('g1')))));
         f.emit(set('vv', fmadd(get('vb2'), io.load('v'), fmul(get('vomb2'), fmul(get('g1'), get('g1'))))));
         io.store('m', get('mv'));
@@ -1288,23 +1334,26 @@ function optimizers(mb: ModuleBuilder): void {
         io.store('p', fsub(get('pv'), fmul(get('vlr'), get('upd'))));
       });
     };
-    f.emit(`(if ${get('decoupled')} (then`);
-    loop(true);
-    f.emit(') (else');
-    loop(false);
-    f.emit('))');
+    bySlots(f, (multi) => {
+      f.emit(`(if ${get('decoupled')} (then`);
+      loop(true, multi);
+      f.emit(') (else');
+      loop(false, multi);
+      f.emit('))');
+    });
   }
   {
     const f = mb.func('rmsprop', [
       ['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['sq', 'i32'], ['mom', 'i32'], ['lr', 'f32'], ['rho', 'f32'], ['omrho', 'f32'],
-      ['eps', 'f32'], ['momentum', 'f32'], ['wd', 'f32'], ['gs', 'f32'],
+      ['eps', 'f32'], ['momentum', 'f32'], ['wd', 'f32'], ['gs', 'f32'], ...SLOT_PARAMS,
     ], null);
     for (const v of ['lr', 'rho', 'omrho', 'eps', 'momentum', 'wd', 'gs']) f.emit(set(f.local(`v${v}`, 'v128'), `(f32x4.splat ${get(v)})`));
     f.declare('v128', 'pv', 'g1', 'sv', 'step', 'mv');
-    const loop = (withMomentum: boolean): void => {
+    const loop = (withMomentum: boolean, multi: SlotMode): void => {
       stream(f, 'n', withMomentum ? ['p', 'g', 'sq', 'mom'] : ['p', 'g', 'sq'], (io) => {
+        const gv = slotGrad(f, io, multi);
         f.emit(set('pv', io.load('p')));
-        f.emit(set('g1', fmadd(io.load('g'), get('vgs'), fmul(get('vwd'), get('pv')))));
+        f.emit(set('g1', fmadd(gv, get('vgs'), fmul(get('vwd'), get('pv')))));
         f.emit(set('sv', fmadd(get('vrho'), io.load('sq'), fmul(get('vomrho'), fmul(get('g1'), get('g1'))))));
         io.store('sq', get('sv'));
         f.emit(set('step', fdiv(get('g1'), fadd(`(f32x4.sqrt ${get('sv')})`, get('veps')))));
@@ -1317,11 +1366,13 @@ function optimizers(mb: ModuleBuilder): void {
         }
       });
     };
-    f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
-    loop(false);
-    f.emit(') (else');
-    loop(true);
-    f.emit('))');
+    bySlots(f, (multi) => {
+      f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
+      loop(false, multi);
+      f.emit(') (else');
+      loop(true, multi);
+      f.emit('))');
+    });
   }
 }
 

@@ -28,10 +28,20 @@ export interface UpdateArgs {
   readonly gradScale: number;
   /** Element range [start, end) of the parameter block to update; all of it by default. */
   readonly range?: readonly [number, number];
+  /**
+   * Gradient blocks to sum, slot order, in the same pass as the update (default 1): `grads` is
+   * slot 0, slot j starts j·slotStride bytes after it. Bit-identical to reducing them into slot 0
+   * with axpy first; the slots are only read.
+   */
+  readonly gradSlots?: number;
+  /** Bytes between consecutive gradient slots (ignored for one slot; default 0). */
+  readonly slotStride?: number;
 }
 
 export function applyUpdate(k: Kernels, model: CompiledModel, spec: OptimizerSpec, a: UpdateArgs): void {
   const [start, end] = a.range ?? [0, model.paramCount];
+  const slots = a.gradSlots ?? 1;
+  const stride = a.slotStride ?? 0;
   for (const tensor of model.params) {
     const lo = Math.max(start, tensor.offset);
     const hi = Math.min(end, tensor.offset + tensor.size);
@@ -45,17 +55,17 @@ export function applyUpdate(k: Kernels, model: CompiledModel, spec: OptimizerSpe
     const s1 = (a.state[1] ?? 0) === 0 ? 0 : a.state[1]! + off;
     switch (spec.type) {
       case 'sgd':
-        k.sgd(n, p, g, s0, a.learningRate, spec.momentum, spec.nesterov, wd, a.gradScale);
+        k.sgd(n, p, g, s0, a.learningRate, spec.momentum, spec.nesterov, wd, a.gradScale, slots, stride);
         break;
       case 'adam':
       case 'adamw': {
         const bc1 = 1 / (1 - Math.pow(spec.beta1, a.t));
         const bc2 = 1 / (1 - Math.pow(spec.beta2, a.t));
-        k.adam(n, p, g, s0, s1, a.learningRate, spec.beta1, spec.beta2, spec.epsilon, wd, spec.type === 'adamw', a.gradScale, bc1, bc2);
+        k.adam(n, p, g, s0, s1, a.learningRate, spec.beta1, spec.beta2, spec.epsilon, wd, spec.type === 'adamw', a.gradScale, bc1, bc2, slots, stride);
         break;
       }
       case 'rmsprop':
-        k.rmsprop(n, p, g, s0, s1, a.learningRate, spec.rho, spec.epsilon, spec.momentum, wd, a.gradScale);
+        k.rmsprop(n, p, g, s0, s1, a.learningRate, spec.rho, spec.epsilon, spec.momentum, wd, a.gradScale, slots, stride);
         break;
     }
   }

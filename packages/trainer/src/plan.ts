@@ -51,8 +51,9 @@ export interface TrialPlan {
   readonly dataset: PlacedDataset;
   readonly paramCount: number;
   readonly params: Ptr;
-  /** One gradient block per microbatch; slot 0 receives the reduced sum. */
+  /** One gradient block per microbatch, `slotStride` bytes apart; slot 0 may receive the reduced sum. */
   readonly gradSlots: readonly Ptr[];
+  readonly slotStride: number;
   readonly state: readonly Ptr[];
   /** One activation plan per replica, for up to ceil(batchSize / microbatches) rows. */
   readonly acts: readonly ActivationPlan[];
@@ -99,6 +100,11 @@ export function planTrial(args: {
   const P = compiled.paramCount;
   const params = arena.allocF32(P);
   const gradSlots = Array.from({ length: args.microbatches }, () => arena.allocF32(P));
+  // The fused optimizer kernels address slot j at slot 0 + j·stride: the slots must be evenly spaced.
+  const slotStride = gradSlots.length > 1 ? gradSlots[1]! - gradSlots[0]! : 0;
+  gradSlots.forEach((ptr, j) => {
+    if (ptr !== gradSlots[0]! + j * slotStride) throw new Error('gradient slots are not evenly spaced');
+  });
   const state = Array.from({ length: optimizerStateSlots(args.optimizer) }, () => arena.allocF32(P));
   const rows = evalRows(args);
   const acts = Array.from({ length: args.threads }, () => planActivations(arena, compiled, rows));
@@ -126,6 +132,7 @@ export function planTrial(args: {
       paramCount: P,
       params,
       gradSlots,
+      slotStride,
       state,
       acts,
       perm,

@@ -24,9 +24,6 @@ interface TrialState {
   f64: Float64Array;
 }
 
-/** Chunks reduced and updated together: 8 × 16 KiB per vector stays within L2. */
-const BLOCK_CHUNKS = 8;
-
 let rank = -1;
 let memory: WebAssembly.Memory | undefined;
 let kernels: Kernels | undefined;
@@ -147,24 +144,34 @@ function reduceAndUpdate(t: TrialState, step: number, stepsPerEpoch: number, syn
   const t0 = performance.now();
   const g0 = plan.gradSlots[0]!;
   const learningRate = learningRateAt(plan.schedule, plan.optimizer.learningRate, step, stepsPerEpoch, plan.epochs);
+  if (plan.clipNorm === null) {
+    // No global norm to wait for: one pass in which the optimizer reads the M slots and sums
+    // them in microbatch order (the same bits as reducing into slot 0 first).
+    if (shardEnd > shardStart) {
+      applyUpdate(k, model, plan.optimizer, {
+        params: plan.params,
+        grads: g0,
+        gradSlots: M,
+        slotStride: plan.slotStride,
+        state: plan.state,
+        t: step + 1,
+        learningRate,
+        gradScale: 1,
+        range: [shardStart, shardEnd],
+      });
+    }
+    f64[timing + 1]! += performance.now() - t0;
+    return;
+  }
   const update = (start: number, end: number, gradScale: number) =>
     applyUpdate(k, model, plan.optimizer, { params: plan.params, grads: g0, state: plan.state, t: step + 1, learningRate, gradScale, range: [start, end] });
-  /** Sums the M slots of chunks [c, c + count) into slot 0, in microbatch order. */
+  /** Sums the M slots of chunk c into slot 0, in microbatch order. */
   const reduceChunks = (c: number, count: number): [number, number] => {
     const start = c * CHUNK;
     const n = Math.min(count * CHUNK, P - start);
     for (let j = 1; j < M; j++) k.axpy(n, 1, plan.gradSlots[j]! + start * 4, g0 + start * 4);
     return [start, start + n];
   };
-  if (plan.clipNorm === null) {
-    // No global norm to wait for: update each block right after reducing it, while it is in cache.
-    for (let c = firstChunk; c < lastChunk; c += BLOCK_CHUNKS) {
-      const [start, end] = reduceChunks(c, Math.min(BLOCK_CHUNKS, lastChunk - c));
-      update(start, end, 1);
-    }
-    f64[timing + 1]! += performance.now() - t0;
-    return;
-  }
   for (let c = firstChunk; c < lastChunk; c++) {
     const [start, end] = reduceChunks(c, 1);
     f64[plan.chunkNorms / 8 + c] = k.sumSquares(g0 + start * 4, end - start);

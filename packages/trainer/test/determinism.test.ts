@@ -46,6 +46,13 @@ describe('determinism across thread counts', () => {
     expect(bytes((await run(2, { seed: 12 })).params).equals(reference)).toBe(false);
   });
 
+  it('without clipping (the fused one-pass update) T = 1 and T = 3 give the same bytes', async () => {
+    const a = await run(1, { clipNorm: undefined });
+    const b = await run(3, { clipNorm: undefined });
+    expect(bytes(b.params).equals(bytes(a.params))).toBe(true);
+    expect(metricsOf(b.history)).toEqual(metricsOf(a.history));
+  });
+
   it('a run resumed on a different thread count gives the same bytes', async () => {
     const straight = await run(1);
     // Two epochs on 2 threads, then the last one on 3 threads from the serialised checkpoint.

@@ -131,20 +131,56 @@ describe('reference kernels (float64)', () => {
 
   it('optimizer steps follow their documented formulas', () => {
     const p = Float64Array.of(1), g = Float64Array.of(0.5), vel = Float64Array.of(0.2);
-    ref.sgd(1, p, 0, g, 0, vel, 0, 0.1, 0.9, true, 0.01, 2);
+    ref.sgd(1, p, 0, g, 0, vel, 0, 0.1, 0.9, true, 0.01, 2, 1, 0);
     const g1 = 0.5 * 2 + 0.01 * 1;
     const v = 0.9 * 0.2 + g1;
     expect(vel[0]).toBeCloseTo(v, 14);
     expect(p[0]).toBeCloseTo(1 - 0.1 * (g1 + 0.9 * v), 14);
 
     const pa = Float64Array.of(1), m = Float64Array.of(0), va = Float64Array.of(0);
-    ref.adam(1, pa, 0, Float64Array.of(0.5), 0, m, 0, va, 0, 0.1, 0.9, 0.999, 1e-8, 0.01, true, 1, 1 / (1 - 0.9), 1 / (1 - 0.999));
+    ref.adam(1, pa, 0, Float64Array.of(0.5), 0, m, 0, va, 0, 0.1, 0.9, 0.999, 1e-8, 0.01, true, 1, 1 / (1 - 0.9), 1 / (1 - 0.999), 1, 0);
     // First Adam step moves by ≈ lr·sign(g) (plus decoupled decay lr·wd·p).
     expect(pa[0]).toBeCloseTo(1 - 0.1 * (1 + 0.01), 6);
 
     const pr = Float64Array.of(1), sq = Float64Array.of(0);
-    ref.rmsprop(1, pr, 0, Float64Array.of(0.5), 0, sq, 0, null, 0, 0.01, 0.9, 1e-8, 0, 0, 1);
+    ref.rmsprop(1, pr, 0, Float64Array.of(0.5), 0, sq, 0, null, 0, 0.01, 0.9, 1e-8, 0, 0, 1, 1, 0);
     expect(sq[0]).toBeCloseTo(0.1 * 0.25, 14);
     expect(pr[0]).toBeCloseTo(1 - 0.01 * (0.5 / Math.sqrt(0.025)), 8);
+  });
+  it('optimizers sum gradient slots in order, equal to axpy into slot 0 then one slot (f32, bit for bit)', () => {
+    const n = 13, stride = 17, slots = 4;
+    // Magnitudes far apart make f32 rounding depend on the summation order.
+    const g0 = Float32Array.from(values(slots * stride, 31), (x, i) => x * 10 ** ((i % 5) - 2));
+    // p, then two state blocks; the second one (Adam v, RMSprop sq) must be non-negative.
+    const start = Float32Array.from(values(3 * n, 32), (x, i) => (i >= 2 * n ? Math.abs(x) : x));
+    const fresh = (): { state: Float32Array; g: Float32Array } => ({ state: start.slice(), g: g0.slice() });
+    type Step = (st: Float32Array, g: Float32Array, slots: number, stride: number) => void;
+    const steps: Record<string, Step> = {
+      sgd: (st, g, k, s) => ref.sgd(n, st, 0, g, 0, st, n, 0.1, 0.9, true, 0.01, 0.5, k, s),
+      adam: (st, g, k, s) => ref.adam(n, st, 0, g, 0, st, n, st, 2 * n, 1e-3, 0.9, 0.999, 1e-8, 0.01, false, 0.25, 2, 3, k, s),
+      rmsprop: (st, g, k, s) => ref.rmsprop(n, st, 0, g, 0, st, 2 * n, st, n, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 1, k, s),
+    };
+    for (const [name, step] of Object.entries(steps)) {
+      const fused = fresh();
+      step(fused.state, fused.g, slots, stride);
+      expect(fused.g, `${name} leaves the slots alone`).toEqual(g0);
+      const twoPass = fresh();
+      for (let j = 1; j < slots; j++) ref.axpy(n, 1, twoPass.g, j * stride, twoPass.g, 0);
+      step(twoPass.state, twoPass.g, 1, 0);
+      expect(new Int32Array(fused.state.buffer), name).toEqual(new Int32Array(twoPass.state.buffer));
+      // The sum must differ from a reordered one somewhere, or this test could not see the order.
+      const reordered = fresh();
+      for (let j = slots - 1; j >= 1; j--) ref.axpy(n, 1, reordered.g, j * stride, reordered.g, 0);
+      expect(reordered.g.subarray(0, n), 'order-sensitive data').not.toEqual(twoPass.g.subarray(0, n));
+    }
+  });
+
+  it('float64 slots are summed in float64', () => {
+    const tiny = 2 ** -30; // lost in an f32 sum with 1, kept in f64
+    const p = Float64Array.of(0, 0), g = Float64Array.of(1, 2, tiny, 0.5, 0.25, 3);
+    // Three slots at stride 2: g = [1 + tiny + 0.25, 2 + 0.5 + 3]; plain SGD p −= lr·g.
+    ref.sgd(2, p, 0, g, 0, null, 0, 1, 0, false, 0, 1, 3, 2);
+    expect(Array.from(p)).toEqual([-(1.25 + tiny), -5.5]);
+    expect(Array.from(g)).toEqual([1, 2, tiny, 0.5, 0.25, 3]);
   });
 });

@@ -330,12 +330,30 @@ export function gather32(src: WordArray, sOff: number, rowLen: number, indices: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Optimizers (formulas exactly as documented on `Kernels`).
+// Optimizers (formulas exactly as documented on `Kernels`). The gradient is the sum of gradSlots
+// slots, slot j at gOff + j·slotStride (in elements here, not bytes).
 
-export function sgd(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, vel: FloatArray | null, vOff: number, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void {
+const identity = (x: number): number => x;
+
+/**
+ * Element i of the slot sum: slot 0, then slots 1 … gradSlots−1 added in order. Each add is rounded
+ * to the array's precision, exactly as axpy(1, slot_j, slot0) stores it, so the fused sum equals
+ * the two-pass one bit for bit (an f64 add rounded to f32 is the f32 add: 53 ≥ 2·24 + 2 bits).
+ */
+function slotSum(g: FloatArray, gOff: number, i: number, gradSlots: number, slotStride: number, round: (x: number) => number): number {
+  let s = at(g, gOff + i);
+  for (let j = 1; j < gradSlots; j++) s = round(s + at(g, gOff + j * slotStride + i));
+  return s;
+}
+
+/** The rounding of one stored element of g: f32 for Float32Array, none for Float64Array. */
+const roundingOf = (g: FloatArray): ((x: number) => number) => (g instanceof Float32Array ? Math.fround : identity);
+
+export function sgd(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, vel: FloatArray | null, vOff: number, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+  const round = roundingOf(g);
   for (let i = 0; i < n; i++) {
     const pi = at(p, pOff + i);
-    const g1 = at(g, gOff + i) * gradScale + weightDecay * pi;
+    const g1 = slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + weightDecay * pi;
     if (momentum === 0 || !vel) {
       p[pOff + i] = pi - lr * g1;
       continue;
@@ -346,10 +364,11 @@ export function sgd(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff:
   }
 }
 
-export function adam(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, m: FloatArray, mOff: number, v: FloatArray, vOff: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void {
+export function adam(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, m: FloatArray, mOff: number, v: FloatArray, vOff: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void {
+  const round = roundingOf(g);
   for (let i = 0; i < n; i++) {
     const pi = at(p, pOff + i);
-    const g1 = at(g, gOff + i) * gradScale + (decoupled ? 0 : weightDecay * pi);
+    const g1 = slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + (decoupled ? 0 : weightDecay * pi);
     const mi = beta1 * at(m, mOff + i) + (1 - beta1) * g1;
     const vi = beta2 * at(v, vOff + i) + (1 - beta2) * g1 * g1;
     m[mOff + i] = mi;
@@ -358,10 +377,11 @@ export function adam(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff
   }
 }
 
-export function rmsprop(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, sq: FloatArray, sqOff: number, mom: FloatArray | null, momOff: number, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void {
+export function rmsprop(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, sq: FloatArray, sqOff: number, mom: FloatArray | null, momOff: number, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+  const round = roundingOf(g);
   for (let i = 0; i < n; i++) {
     const pi = at(p, pOff + i);
-    const g1 = at(g, gOff + i) * gradScale + weightDecay * pi;
+    const g1 = slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + weightDecay * pi;
     const s = rho * at(sq, sqOff + i) + (1 - rho) * g1 * g1;
     sq[sqOff + i] = s;
     const step = g1 / (Math.sqrt(s) + eps);
@@ -484,16 +504,17 @@ export class ReferenceKernels implements Kernels {
     const w = this.i();
     gather32(w, src >>> 2, rowLen, w, indices >>> 2, count, w, dst >>> 2);
   }
-  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void {
+  // Slot counts and strides are i32 in the WASM kernels: `| 0` and `>> 2` convert them the same way.
+  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
     const f = this.f();
-    sgd(n, f, p >>> 2, f, g >>> 2, f32(momentum) === 0 ? null : f, vel >>> 2, f32(lr), f32(momentum), nesterov, f32(weightDecay), f32(gradScale));
+    sgd(n, f, p >>> 2, f, g >>> 2, f32(momentum) === 0 ? null : f, vel >>> 2, f32(lr), f32(momentum), nesterov, f32(weightDecay), f32(gradScale), gradSlots | 0, slotStride >> 2);
   }
-  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void {
+  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void {
     const f = this.f();
-    adam(n, f, p >>> 2, f, g >>> 2, f, m >>> 2, f, v >>> 2, f32(lr), f32(beta1), f32(beta2), f32(eps), f32(weightDecay), decoupled, f32(gradScale), f32(bc1), f32(bc2));
+    adam(n, f, p >>> 2, f, g >>> 2, f, m >>> 2, f, v >>> 2, f32(lr), f32(beta1), f32(beta2), f32(eps), f32(weightDecay), decoupled, f32(gradScale), f32(bc1), f32(bc2), gradSlots | 0, slotStride >> 2);
   }
-  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void {
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
     const f = this.f();
-    rmsprop(n, f, p >>> 2, f, g >>> 2, f, sq >>> 2, f32(momentum) === 0 ? null : f, mom >>> 2, f32(lr), f32(rho), f32(eps), f32(momentum), f32(weightDecay), f32(gradScale));
+    rmsprop(n, f, p >>> 2, f, g >>> 2, f, sq >>> 2, f32(momentum) === 0 ? null : f, mom >>> 2, f32(lr), f32(rho), f32(eps), f32(momentum), f32(weightDecay), f32(gradScale), gradSlots | 0, slotStride >> 2);
   }
 }

@@ -76,24 +76,33 @@ export interface Kernels {
   /** dst[r,j] = src[idx[r]·rowLen + j] for 4-byte elements (f32 features, i32 labels). */
   gather32(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr): void;
 
+  // Gradient slots (all three optimizers). The gradient g of element i is the sum of `gradSlots`
+  // (≥ 1) blocks `slotStride` bytes apart, starting at g: g = g[i], then g = g + slot_j[i] for
+  // j = 1 … gradSlots−1, in that order, in f32. That is bit-identical to first reducing the slots
+  // into slot 0 with `axpy(n, 1, slot_j, g)` for j = 1, 2, … and then updating with one slot, but
+  // reads memory once; the slots themselves are never written. slotStride is ignored for one slot.
+
   /**
    * SGD with optional (Nesterov) momentum. g' = g·gradScale + weightDecay·p;
    * vel = momentum·vel + g'; p −= lr·(nesterov ? g' + momentum·vel : vel). vel unused if momentum = 0.
+   * g is the sum of gradSlots slots slotStride bytes apart (see above).
    */
-  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void;
+  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void;
   /**
    * Adam / AdamW. g' = g·gradScale (+ weightDecay·p unless decoupled);
    * m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
    * p −= lr·( (m·bc1) / (sqrt(v·bc2) + eps) + (decoupled ? weightDecay·p : 0) ),
    * where bc1 = 1/(1−β1ᵗ), bc2 = 1/(1−β2ᵗ) are computed by the caller.
+   * g is the sum of gradSlots slots slotStride bytes apart (see above).
    */
-  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void;
+  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void;
   /**
    * RMSprop (Keras/PyTorch form). g' = g·gradScale + weightDecay·p; sq = ρ·sq + (1−ρ)·g'²;
    * step = g' / (sqrt(sq) + eps); with momentum: mom = momentum·mom + step, p −= lr·mom;
    * else p −= lr·step. mom unused if momentum = 0.
+   * g is the sum of gradSlots slots slotStride bytes apart (see above).
    */
-  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void;
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void;
 }
 
 /** lowbias32 (Chris Wellons): a strong 32-bit integer hash, cheap in i32x4 SIMD. */

@@ -58,6 +58,8 @@ interface Region {
 interface KernelCase {
   readonly regions: Record<string, Region>;
   readonly run: (k: Kernels, p: Record<string, Ptr>) => number | void;
+  /** What the twin runs instead of `run`, if different (e.g. an equivalent multi-kernel path). */
+  readonly twinRun?: (k: Kernels, p: Record<string, Ptr>) => number | void;
   /** Tolerance on the returned number, if any. */
   readonly result?: Tolerance;
 }
@@ -70,6 +72,8 @@ interface Env {
   readonly name: string;
   wasm: WasmKernels;
   reference: ReferenceKernels;
+  /** A second instance of the same WASM variant on its own memory: a twin for WASM-vs-WASM cases. */
+  wasmTwin: WasmKernels;
   rng: Rng;
 }
 
@@ -84,9 +88,9 @@ function within(actual: number, expected: number, tol: Tolerance, i: number): bo
 /**
  * Runs one case on both implementations. Regions are placed with random 4-byte gaps (so vectors
  * start at any alignment) from the end of memory, a random one flush with the end, so a read
- * past it traps; gaps hold NaN sentinels.
+ * past it traps; gaps hold NaN sentinels. The twin is the reference unless `twin` says otherwise.
  */
-function checkKernel(env: Env, c: KernelCase, label: string): number | void {
+function checkKernel(env: Env, c: KernelCase, label: string, twin: Kernels & { readonly memory: WebAssembly.Memory } = env.reference): number | void {
   const { rng } = env;
   const names = Object.keys(c.regions);
   const last = rng.pick(names);
@@ -118,15 +122,15 @@ function checkKernel(env: Env, c: KernelCase, label: string): number | void {
       else f32[base + i] = r.gen ? r.gen(rng, i) : rng.float();
     }
   }
-  const load = (k: Kernels & { memory: WebAssembly.Memory }): Int32Array => {
+  const load = (k: Kernels & { readonly memory: WebAssembly.Memory }): Int32Array => {
     const view = new Int32Array(k.memory.buffer, begin * 4, end - begin);
     view.set(init);
     return view;
   };
   const wasmView = load(env.wasm);
-  const refView = load(env.reference);
+  const refView = load(twin);
   const got = c.run(env.wasm, ptrs);
-  const want = c.run(env.reference, ptrs);
+  const want = (c.twinRun ?? c.run)(twin, ptrs);
   if (c.result !== undefined && !within(got as number, want as number, c.result, 0)) {
     expect.fail(`${label}: returned ${String(got)}, twin ${String(want)}`);
   }
@@ -170,6 +174,58 @@ function memoryFor(shared: boolean): WebAssembly.Memory {
 const ulps = (n: number, abs = 0): Tolerance => ({ rel: n * ULP, abs });
 
 const ACTIVATIONS = Object.keys(ACTIVATION_CODES) as ElementwiseActivation[];
+
+/** An optimizer configuration run over gradient slots (g is slot 0). */
+interface OptimizerCase {
+  readonly name: string;
+  /** State regions; those not written must stay untouched. */
+  readonly state: Readonly<Record<string, { readonly written: boolean; readonly gen?: (rng: Rng) => number }>>;
+  readonly run: (k: Kernels, p: Record<string, Ptr>, n: number, gradSlots: number, slotStride: number) => void;
+}
+
+/** A stride one slot must ignore: used, it would read a gigabyte past the gradient and trap. */
+const IGNORED_STRIDE = 1 << 30;
+const variance = (r: Rng): number => r.float(0, 1e-2);
+const adamStep = 7;
+const BC1 = 1 / (1 - 0.9 ** adamStep), BC2 = 1 / (1 - 0.999 ** adamStep);
+
+const OPTIMIZER_CASES: readonly OptimizerCase[] = [
+  {
+    name: 'sgd',
+    state: { vel: { written: false } },
+    run: (k, p, n, s, st) => k.sgd(n, p.p as Ptr, p.g as Ptr, p.vel as Ptr, 0.1, 0, false, 0.01, 0.5, s, st),
+  },
+  {
+    name: 'sgd momentum',
+    state: { vel: { written: true } },
+    run: (k, p, n, s, st) => k.sgd(n, p.p as Ptr, p.g as Ptr, p.vel as Ptr, 0.1, 0.9, false, 1e-4, 0.5, s, st),
+  },
+  {
+    name: 'sgd nesterov',
+    state: { vel: { written: true } },
+    run: (k, p, n, s, st) => k.sgd(n, p.p as Ptr, p.g as Ptr, p.vel as Ptr, 0.05, 0.9, true, 0.01, 1 / 3, s, st),
+  },
+  {
+    name: 'adam (coupled decay)',
+    state: { m: { written: true }, v: { written: true, gen: variance } },
+    run: (k, p, n, s, st) => k.adam(n, p.p as Ptr, p.g as Ptr, p.m as Ptr, p.v as Ptr, 1e-3, 0.9, 0.999, 1e-8, 0.01, false, 1 / 8, BC1, BC2, s, st),
+  },
+  {
+    name: 'adamw (decoupled decay)',
+    state: { m: { written: true }, v: { written: true, gen: variance } },
+    run: (k, p, n, s, st) => k.adam(n, p.p as Ptr, p.g as Ptr, p.m as Ptr, p.v as Ptr, 1e-3, 0.9, 0.999, 1e-8, 0.01, true, 1 / 8, BC1, BC2, s, st),
+  },
+  {
+    name: 'rmsprop',
+    state: { sq: { written: true, gen: variance }, mom: { written: false } },
+    run: (k, p, n, s, st) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, 0, 1e-4, 1, s, st),
+  },
+  {
+    name: 'rmsprop momentum',
+    state: { sq: { written: true, gen: variance }, mom: { written: true } },
+    run: (k, p, n, s, st) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 0.25, s, st),
+  },
+];
 /** Input ranges that cover every branch of each activation without overflowing. */
 const ACTIVATION_RANGE: Record<ElementwiseActivation, number> = {
   linear: 10, relu: 10, leaky_relu: 10, elu: 10, gelu: 8, sigmoid: 20, tanh: 12,
@@ -201,6 +257,7 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
   beforeAll(() => {
     env.wasm = new WasmKernels(compileKernelModuleSync({ shared, relaxed }), memoryFor(shared));
     env.reference = new ReferenceKernels(memoryFor(shared));
+    env.wasmTwin = new WasmKernels(compileKernelModuleSync({ shared, relaxed }), memoryFor(shared));
     expect(env.wasm.relaxed).toBe(relaxed);
   });
   /** A fresh, seeded stream per test, so a failure reproduces in isolation. */
@@ -597,7 +654,7 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
       const wd = e.rng.pick([0, 1e-4, 0.01]);
       checkKernel(e, {
         regions: { p: { len: n, out: stepTol }, g: { len: n }, vel: { len: n, ...(momentum ? { out: stepTol } : {}) } },
-        run: (k, p) => k.sgd(n, p.p as Ptr, p.g as Ptr, p.vel as Ptr, 0.1, momentum, nesterov, wd, 0.5),
+        run: (k, p) => k.sgd(n, p.p as Ptr, p.g as Ptr, p.vel as Ptr, 0.1, momentum, nesterov, wd, 0.5, 1, 0),
       }, `sgd n=${n} momentum=${momentum} nesterov=${nesterov}`);
     }
   });
@@ -611,7 +668,7 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
       const bc1 = 1 / (1 - 0.9 ** step), bc2 = 1 / (1 - 0.999 ** step);
       checkKernel(e, {
         regions: { p: { len: n, out: stepTol }, g: { len: n }, m: { len: n, out: stepTol }, v: { len: n, gen: (r) => r.float(0, 1e-2), out: stepTol } },
-        run: (k, p) => k.adam(n, p.p as Ptr, p.g as Ptr, p.m as Ptr, p.v as Ptr, 1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 1 / 8, bc1, bc2),
+        run: (k, p) => k.adam(n, p.p as Ptr, p.g as Ptr, p.m as Ptr, p.v as Ptr, 1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 1 / 8, bc1, bc2, 1, 0),
       }, `adam n=${n} decoupled=${decoupled}`);
     }
   });
@@ -627,8 +684,41 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
           sq: { len: n, gen: (r) => r.float(0, 1e-2), out: stepTol },
           mom: { len: n, ...(momentum ? { out: stepTol } : {}) },
         },
-        run: (k, p) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, momentum, 1e-4, 1),
+        run: (k, p) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, momentum, 1e-4, 1, 1, 0),
       }, `rmsprop n=${n} momentum=${momentum}`);
+    }
+  });
+
+  // Fused slot reduction: each optimizer reads its gradient as the sum of gradSlots blocks.
+  it.each(OPTIMIZER_CASES)('$name over gradSlots 1, 2, 3, 5: matches the twin, bit-identical to axpy + one slot, slots read-only', (o) => {
+    const e = seeded(93 + OPTIMIZER_CASES.indexOf(o));
+    for (const slots of [1, 2, 3, 5]) {
+      for (let t = 0; t < 6; t++) {
+        const n = t === 0 ? 1 : sizeOf(e.rng, 100);
+        // Slots contiguous or with gaps, so each slot starts at its own alignment.
+        const strideEl = n + e.rng.pick([0, 0, 1, 2, 3, 6, 17]);
+        const stride = 4 * strideEl;
+        const label = `${o.name} n=${n} slots=${slots} stride=${stride}`;
+        // Gaps between slots hold NaN, so reading one poisons the update. g is never an output, so
+        // checkKernel also proves the fused kernel leaves every slot (and gap) bit-identical.
+        const g: Region = { len: (slots - 1) * strideEl + n, gen: (r, i) => (i % strideEl < n ? r.float() : NaN) };
+        const regions = (tol: Tolerance): Record<string, Region> => {
+          const rs: Record<string, Region> = { p: { len: n, out: tol }, g };
+          for (const [name, st] of Object.entries(o.state)) rs[name] = { len: n, ...(st.gen ? { gen: st.gen } : {}), ...(st.written ? { out: tol } : {}) };
+          return rs;
+        };
+        checkKernel(e, { regions: regions(stepTol), run: (k, p) => o.run(k, p, n, slots, stride) }, `${label} vs twin`);
+        // The determinism guarantee of the data-parallel trainer: one fused pass equals reducing
+        // the slots into slot 0 with axpy (slot order), then updating from slot 0 alone.
+        checkKernel(e, {
+          regions: regions('exact'),
+          run: (k, p) => o.run(k, p, n, slots, stride),
+          twinRun: (k, p) => {
+            for (let j = 1; j < slots; j++) k.axpy(n, 1, (p.g as Ptr) + j * stride, p.g as Ptr);
+            o.run(k, p, n, 1, IGNORED_STRIDE);
+          },
+        }, `${label} vs axpy + one slot`, e.wasmTwin);
+      }
     }
   });
 

@@ -80,9 +80,9 @@ interface KernelExports {
   copy(src: I, dst: I, n: I): void;
   gather_u8(src: I, rowLen: I, indices: I, count: I, dst: I, scale: F, shift: F): void;
   gather32(src: I, rowLen: I, indices: I, count: I, dst: I): void;
-  sgd(n: I, p: I, g: I, vel: I, lr: F, momentum: F, nesterov: I, wd: F, gs: F): void;
-  adam(n: I, p: I, g: I, m: I, v: I, lr: F, b1: F, omb1: F, b2: F, omb2: F, eps: F, wd: F, decoupled: I, gs: F, bc1: F, bc2: F): void;
-  rmsprop(n: I, p: I, g: I, sq: I, mom: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F): void;
+  sgd(n: I, p: I, g: I, vel: I, lr: F, momentum: F, nesterov: I, wd: F, gs: F, slots: I, stride: I): void;
+  adam(n: I, p: I, g: I, m: I, v: I, lr: F, b1: F, omb1: F, b2: F, omb2: F, eps: F, wd: F, decoupled: I, gs: F, bc1: F, bc2: F, slots: I, stride: I): void;
+  rmsprop(n: I, p: I, g: I, sq: I, mom: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F, slots: I, stride: I): void;
   peak_madd(iters: I): number;
   variant(): number;
 }
@@ -204,13 +204,13 @@ export class WasmKernels implements Kernels {
   gather32(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr): void {
     this.x.gather32(src, rowLen, indices, count, dst);
   }
-  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number): void {
-    this.x.sgd(n, p, g, vel, lr, momentum, nesterov ? 1 : 0, weightDecay, gradScale);
+  sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+    this.x.sgd(n, p, g, vel, lr, momentum, nesterov ? 1 : 0, weightDecay, gradScale, gradSlots, slotStride);
   }
-  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number): void {
-    this.x.adam(n, p, g, m, v, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, decoupled ? 1 : 0, gradScale, bc1, bc2);
+  adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void {
+    this.x.adam(n, p, g, m, v, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, decoupled ? 1 : 0, gradScale, bc1, bc2, gradSlots, slotStride);
   }
-  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number): void {
-    this.x.rmsprop(n, p, g, sq, mom, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale);
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+    this.x.rmsprop(n, p, g, sq, mom, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale, gradSlots, slotStride);
   }
 }
