@@ -151,12 +151,14 @@ export class ReplicaPool {
     if (this.workers[rank] !== w) return;
     this.workers[rank] = null;
     if (this.closed) return;
+    const p = this.pending;
+    // Between commands a dead thread is only replaced before the next one (ensureThreads).
+    if (!p) return;
     const err = new TrainerError('THREAD_DIED', `replica thread ${rank} died: ${e.message}`, { rank }, { cause: e });
     // A thread the watchdog killed after a timeout or cancellation is not the cause.
     if (Atomics.load(this.words, WORD.abort) === ABORT.none) this.failure ??= err;
     raiseAbort(this.words, ABORT.threadDied);
-    const p = this.pending;
-    if (p && !p.replies.has(rank)) {
+    if (!p.replies.has(rank)) {
       p.replies.set(rank, { type: 'error', id: p.id, rank, message: err.message });
       this.settle(p);
     }
@@ -212,6 +214,7 @@ export class ReplicaPool {
   private command(ranks: number[], make: (id: number, rank: number) => ToReplica, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new TrainerError('POOL_CLOSED', 'the replica pool is closed'));
     const id = this.nextId++;
+    this.failure = undefined;
     Atomics.store(this.words, WORD.abort, ABORT.none);
     Atomics.store(this.words, WORD.barrierCount, 0);
     Atomics.store(this.words, WORD.progress, 0);
@@ -415,6 +418,8 @@ export class ReplicaPool {
       if (o.signal?.aborted) throw new TrainerError('ABORTED', 'training was cancelled');
       new Int32Array(this.memory.buffer, plan.perm, N).set(epochPermutation(root, epoch, N));
       new Float64Array(this.memory.buffer, plan.timing, 3 * this.threads).fill(0);
+      // From here until the epoch completes the parameters are between two epoch boundaries.
+      this.lastState = undefined;
       const started = performance.now();
       await this.watchProgress(this.all((id) => ({ type: 'epoch', id, epoch, stepBase: step, steps }), o.signal));
       const seconds = (performance.now() - started) / 1000;
@@ -460,8 +465,9 @@ export class ReplicaPool {
   private lastState: { plan: TrialPlan; epoch: number; step: number; history: ParallelEpochMetrics[]; o: ParallelTrainOptions; M: number } | undefined;
 
   /**
-   * A checkpoint of the trial at its last completed epoch (call it from onEpoch, or after
-   * train). It does not depend on the number of threads: resume it on any pool.
+   * A checkpoint of the trial at its last completed epoch: call it from onEpoch, or after train
+   * returned (not after a failure: the parameters may then be mid-epoch). It does not depend on
+   * the number of threads: resume it on any pool.
    */
   checkpoint(): Checkpoint {
     const s = this.lastState;

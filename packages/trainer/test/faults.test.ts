@@ -72,6 +72,15 @@ describe('faults', () => {
     expect(p.replicaThread(1)).not.toBeNull();
   });
 
+  it('a thread that dies between trials is replaced before the next one', async () => {
+    const p = await pool(2);
+    await p.train({ ...base, epochs: 1 });
+    await p.replicaThread(0)!.terminate();
+    const ok = await p.train({ ...base, epochs: 1 });
+    expect(ok.epochsRun).toBe(1);
+    expect(() => p.checkpoint()).not.toThrow();
+  });
+
   it('an abort signal stops training within one step', async () => {
     const p = await pool(2);
     const ac = new AbortController();
