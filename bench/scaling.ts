@@ -3,19 +3,8 @@
 // exactly the same weights).
 import { loadDataset } from '@hypersweep/datasets';
 import { ReplicaPool, type ParallelEpochMetrics } from '@hypersweep/trainer';
+import { MNIST_MLP } from './lib/models.ts';
 
-const MODEL = {
-  inputShape: [28, 28],
-  layers: [
-    { type: 'flatten' },
-    { type: 'dense', units: 512, activation: 'relu' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 512, activation: 'relu' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 10 },
-  ],
-  loss: 'softmax_cross_entropy',
-};
 
 /** Trains whole epochs until `seconds` of training are measured after one warm-up epoch. */
 async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<typeof loadDataset>>) {
@@ -24,7 +13,7 @@ async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<
     const epochs: ParallelEpochMetrics[] = [];
     let time = 0;
     await pool.train({
-      model: MODEL,
+      model: MNIST_MLP,
       optimizer: { type: 'adam', learningRate: 1e-3 },
       dataset: ds,
       epochs: 1000,

@@ -5,27 +5,16 @@ import { loadDataset } from '@hypersweep/datasets';
 import { TrainingSession, type Dataset } from '@hypersweep/nn';
 import { maddCeilingGflops } from './lib/ceiling.ts';
 import { tfjsThroughput } from './lib/tfjs-peer.ts';
+import { MNIST_MLP } from './lib/models.ts';
 
 // Relaxed SIMD must be enabled before the first module compiles; the plain path stays the default.
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-const MODEL = {
-  inputShape: [28, 28],
-  layers: [
-    { type: 'flatten' },
-    { type: 'dense', units: 512, activation: 'relu' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 512, activation: 'relu' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 10 },
-  ],
-  loss: 'softmax_cross_entropy',
-};
 
 /** Trains whole epochs until at least `seconds` of training (after one warm-up epoch) are measured. */
 async function ours(ds: Dataset, relaxed: boolean, seconds: number) {
   const session = await TrainingSession.create({
-    model: MODEL,
+    model: MNIST_MLP,
     optimizer: { type: 'adam', learningRate: 1e-3 },
     dataset: ds,
     epochs: 1000,

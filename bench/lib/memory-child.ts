@@ -3,28 +3,17 @@
 import { loadDataset } from '@hypersweep/datasets';
 import { Arena, compileModel, planActivations } from '@hypersweep/nn';
 import { ReplicaPool } from '@hypersweep/trainer';
+import { MNIST_MLP } from './models.ts';
 
-export const MEMORY_MODEL = {
-  inputShape: [28, 28],
-  layers: [
-    { type: 'flatten' },
-    { type: 'dense', units: 512, activation: 'relu' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 512, activation: 'relu' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 10 },
-  ],
-  loss: 'softmax_cross_entropy',
-};
 const BATCH = 256;
 const MICROBATCHES = 4;
 
 const threads = Number(process.argv[2]);
 const ds = await loadDataset('mnist', { seed: 1 });
 const pool = await ReplicaPool.create({ threads });
-await pool.train({ model: MEMORY_MODEL, optimizer: { type: 'adam' }, dataset: ds, epochs: 1, batchSize: BATCH, microbatches: MICROBATCHES, seed: 1 });
+await pool.train({ model: MNIST_MLP, optimizer: { type: 'adam' }, dataset: ds, epochs: 1, batchSize: BATCH, microbatches: MICROBATCHES, seed: 1 });
 const rss = process.memoryUsage().rss;
-const compiled = compileModel(MEMORY_MODEL);
+const compiled = compileModel(MNIST_MLP);
 const arena = new Arena(0);
 planActivations(arena, compiled, Math.ceil(BATCH / MICROBATCHES));
 const out = { rss, activationBytes: arena.size, gradientBytes: compiled.paramCount * 4, sharedBytes: pool.stats.memoryBytes };
