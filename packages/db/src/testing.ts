@@ -1,0 +1,39 @@
+// Test support: a throwaway database per test file, created on the server's `postgres` database.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/** Server to create test databases on; TEST_DATABASE_ADMIN_URL overrides the local default. */
+export const testAdminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+function withDatabase(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function runAdminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an empty database `hs_test_<random>`; `drop()` removes it even if connections linger. */
+export async function createTestDatabase(adminUrl: string = testAdminUrl): Promise<TestDatabase> {
+  const name = `hs_test_${randomBytes(6).toString('hex')}`;
+  await runAdminQuery(adminUrl, `CREATE DATABASE "${name}"`);
+  return {
+    name,
+    url: withDatabase(adminUrl, name),
+    drop: () => runAdminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+  };
+}
