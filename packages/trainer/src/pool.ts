@@ -91,6 +91,8 @@ export interface ParallelTrainResult {
 
 interface Pending {
   id: number;
+  /** The ranks that must answer. */
+  ranks: number[];
   replies: Map<number, FromReplica>;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -110,6 +112,10 @@ export class ReplicaPool {
   private readonly stepTimeoutMs: number;
   /** The first fatal error of the running command (thread death, replica error). */
   private failure: Error | undefined;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private placements = 0;
+  /** The trial's state at its last completed epoch (what checkpoint() saves); unset mid-epoch. */
+  private lastState: { plan: TrialPlan; epoch: number; step: number; history: ParallelEpochMetrics[]; o: ParallelTrainOptions; M: number } | undefined;
 
   private constructor(readonly options: PoolOptions) {
     this.threads = options.threads ?? availableParallelism();
@@ -179,7 +185,7 @@ export class ReplicaPool {
   }
 
   private settle(p: Pending): void {
-    const expected = (p as Pending & { ranks: number[] }).ranks;
+    const expected = p.ranks;
     if (!expected.every((r) => p.replies.has(r))) {
       if (Atomics.load(this.words, WORD.abort) !== ABORT.none) this.armWatchdog(p, expected);
       return;
@@ -196,8 +202,6 @@ export class ReplicaPool {
     else if (reason !== ABORT.none) p.reject(new TrainerError('REPLICA_FAILED', `command aborted (reason ${reason})`));
     else p.resolve();
   }
-
-  private watchdog: ReturnType<typeof setTimeout> | undefined;
 
   /** After an abort, a replica that has not answered within the step timeout is stuck: terminate it. */
   private armWatchdog(p: Pending, ranks: number[]): void {
@@ -224,7 +228,7 @@ export class ReplicaPool {
         signal?.removeEventListener('abort', onAbort);
         fn();
       };
-      const p: Pending & { ranks: number[] } = {
+      const p: Pending = {
         id,
         ranks,
         replies: new Map(),
@@ -462,7 +466,6 @@ export class ReplicaPool {
     return { history, epochsRun: epoch, stoppedBy, test, params: paramsView().slice(), checkpoint: this.checkpoint() };
   }
 
-  private lastState: { plan: TrialPlan; epoch: number; step: number; history: ParallelEpochMetrics[]; o: ParallelTrainOptions; M: number } | undefined;
 
   /**
    * A checkpoint of the trial at its last completed epoch: call it from onEpoch, or after train
@@ -554,7 +557,6 @@ export class ReplicaPool {
   get stats(): { memoryBytes: number; datasetPlacements: number } {
     return { memoryBytes: this.memory.buffer.byteLength, datasetPlacements: this.placements };
   }
-  private placements = 0;
 
   /** Optimizer steps finished in the running epoch. */
   get progress(): number {
