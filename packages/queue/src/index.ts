@@ -1,0 +1,32 @@
+// Public API of @hypersweep/queue: queue names, job payloads, Redis connections, queues, workers and cancel signals.
+export { QUEUES, JOB_NAMES, DEFAULT_PREFIX, trialJobId, parseTrialJobId, cancelChannel } from './names.ts';
+export type { QueueName } from './names.ts';
+export {
+  TrialJobSchema,
+  SweepAdvanceJobSchema,
+  SweepAdvanceReasonSchema,
+  TrialJobResultSchema,
+  CancelSignalSchema,
+  cancelSignalMatches,
+} from './payloads.ts';
+export type { TrialJob, SweepAdvanceJob, SweepAdvanceReason, TrialJobResult, CancelSignal } from './payloads.ts';
+export { QueueError, TrialCancelled, ReleaseTrial } from './errors.ts';
+export type { QueueErrorCode } from './errors.ts';
+export { createRedis, parseRedisUrl, reconnectDelayMs } from './connection.ts';
+export type { RedisRole, RedisAddress, CreateRedisOptions } from './connection.ts';
+export {
+  createQueues,
+  JobQueues,
+  LIVE_JOB_STATES,
+  DEFAULT_TRIAL_JOB_OPTIONS,
+  DEFAULT_SWEEP_JOB_OPTIONS,
+} from './queues.ts';
+export type { CreateQueuesOptions, EnqueueTrialOptions, QueueDepth, DepthState, TrialQueue, SweepQueue } from './queues.ts';
+export { createTrialWorker, TrialWorker } from './trial-worker.ts';
+export type { CreateTrialWorkerOptions, TrialHandler, TrialJobContext, TrialBullJob } from './trial-worker.ts';
+export { createSweepWorker, SweepWorker } from './sweep-worker.ts';
+export type { CreateSweepWorkerOptions, SweepAdvanceHandler, SweepAdvanceContext, SweepAdvanceBullJob } from './sweep-worker.ts';
+export { publishCancel, subscribeCancels } from './cancels.ts';
+export type { CancelChannelOptions, CancelSubscription, SubscribeCancelsOptions } from './cancels.ts';
+export type { QueueLogger } from './logger.ts';
+export { UnrecoverableError } from 'bullmq';

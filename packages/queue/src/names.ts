@@ -1,0 +1,44 @@
+// The only place that names Hypersweep's queues, job names, job ids and pub/sub channels in Redis.
+
+/** BullMQ queue names. Queue names may not contain ':' (BullMQ rejects them). */
+export const QUEUES = {
+  trials: 'hypersweep-trials',
+  sweeps: 'hypersweep-sweeps',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** Job names inside the queues (one kind of job per queue). */
+export const JOB_NAMES = {
+  trial: 'trial',
+  sweepAdvance: 'sweep-advance',
+} as const;
+
+/** Default key prefix; every key this package writes starts with `<prefix>:`. */
+export const DEFAULT_PREFIX = 'hypersweep';
+
+/**
+ * Job id of one attempt of a trial. BullMQ ignores an `add` whose job id already exists, so
+ * enqueueing the same attempt twice runs it once.
+ *
+ * The separator is '_' and not ':' on purpose: BullMQ 6.7 rejects custom job ids containing ':'
+ * unless they happen to split into exactly three parts (a compatibility hack for legacy repeatable
+ * jobs that its source marks for removal in a future major).
+ */
+export function trialJobId(trialId: string, attempt: number): string {
+  return `trial_${trialId}_${attempt}`;
+}
+
+const trialJobIdPattern = /^trial_(.+)_(\d+)$/;
+
+/** Inverse of {@link trialJobId}; `undefined` for ids this package did not make. */
+export function parseTrialJobId(jobId: string): { trialId: string; attempt: number } | undefined {
+  const match = trialJobIdPattern.exec(jobId);
+  if (!match?.[1] || match[2] === undefined) return undefined;
+  return { trialId: match[1], attempt: Number(match[2]) };
+}
+
+/** Pub/sub channel of cancellation signals under a prefix. */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:cancels`;
+}

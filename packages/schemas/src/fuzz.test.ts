@@ -1,0 +1,93 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { zodIssuesToDetails } from './common.ts';
+import { mnistTpeAshaSweep } from './fixtures.ts';
+import { CreateSweepRequest } from './sweep.ts';
+
+type Json = Record<string, unknown>;
+
+/** Every [path, value] location of a JSON tree, so a property can replace one of them. */
+function locations(value: unknown, path: (string | number)[] = []): (string | number)[][] {
+  const here = [path];
+  if (Array.isArray(value)) return [...here, ...value.flatMap((v, i) => locations(v, [...path, i]))];
+  if (value && typeof value === 'object') return [...here, ...Object.entries(value).flatMap(([k, v]) => locations(v, [...path, k]))];
+  return here;
+}
+
+function replaced(root: unknown, path: readonly (string | number)[], value: unknown): unknown {
+  if (path.length === 0) return value;
+  const copy = structuredClone(root) as Json;
+  let node = copy as Json;
+  for (const key of path.slice(0, -1)) node = node[key as string] as Json;
+  node[path.at(-1) as string] = value;
+  return copy;
+}
+
+const VALID = mnistTpeAshaSweep();
+const PATHS = locations(VALID);
+
+/** Parsing never throws; a failure always has details with a message; an accepted request survives a JSON round trip. */
+function check(input: unknown): void {
+  const r = CreateSweepRequest.safeParse(input);
+  if (!r.success) {
+    const details = zodIssuesToDetails(r.error);
+    expect(details.length).toBeGreaterThan(0);
+    for (const d of details) expect(typeof d.path === 'string' && d.message.length > 0).toBe(true);
+    return;
+  }
+  // Stored as JSON (Postgres jsonb) and parsed again, the request is unchanged: its JSON is a fixed
+  // point. (Compared as JSON because JSON itself turns -0 into 0.)
+  const stored = JSON.stringify(r.data);
+  const again = CreateSweepRequest.parse(JSON.parse(stored));
+  expect(JSON.stringify(again)).toBe(stored);
+}
+
+const anyValue = fc.oneof(
+  fc.jsonValue(),
+  fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e308, -1e308, 2 ** 53, '', '\u0000', '__proto__', null, [], {}),
+  fc.double(),
+  fc.integer(),
+);
+
+describe('CreateSweepRequest under fuzzing', () => {
+  it('never throws on arbitrary JSON', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => check(v)), { numRuns: 500 });
+  });
+
+  it('never throws on arbitrary objects with the request\'s keys', () => {
+    const keys = ['name', 'dataset', 'model', 'training', 'search', 'objective'];
+    fc.assert(fc.property(fc.dictionary(fc.constantFrom(...keys), fc.jsonValue()), (v) => check(v)), { numRuns: 300 });
+  });
+
+  it('never throws when one field of a valid request is replaced by anything', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...PATHS), anyValue, (path, value) => check(replaced(VALID, path, value))),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('accepts and round-trips valid requests with varied numbers', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.double({ min: 1e-6, max: 1e-3, noNaN: true }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.string({ minLength: 1, maxLength: 200 }).filter((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s)), // eslint-disable-line no-control-regex
+        (epochs, maxTrials, low, seed, name) => {
+          const req = structuredClone(VALID) as Json & { training: Json; search: Json & { budget: Json; space: Json } };
+          req.name = name;
+          req.training.epochs = epochs;
+          req.search.budget = { maxTrials, maxConcurrentTrials: 1 };
+          req.search.seed = seed;
+          req.search.space.learningRate = { type: 'loguniform', low, high: 0.1 };
+          const r = CreateSweepRequest.safeParse(req);
+          // ASHA needs a rung below maxResource (= epochs): one epoch leaves none.
+          expect(r.success).toBe(epochs > 1);
+          check(req);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

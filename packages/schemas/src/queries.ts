@@ -1,0 +1,180 @@
+// Query strings of the list and metrics routes (values arrive as strings and are coerced), the
+// headers the API reads, and the opaque keyset cursor.
+import { z } from 'zod';
+import { MetricName, int, zodIssuesToDetails } from './common.ts';
+import { SchemaError } from './errors.ts';
+import { SweepStatus, TrialStatus } from './responses.ts';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Cursor
+// ---------------------------------------------------------------------------------------------
+
+/** What a cursor holds: the sort it belongs to and the last row's key (value, then id as tie-break). */
+export const CursorPayload = z.strictObject({
+  sort: z.string().max(32),
+  order: z.enum(['asc', 'desc']),
+  /** The last row's sort value; null when it had none (nulls sort last). */
+  value: z.union([z.number(), z.string().max(256), z.null()]),
+  /** The last row's tie-breaker: its id, or its trial number. */
+  after: z.union([z.string().max(64), z.int().min(0)]),
+});
+export type CursorPayload = z.infer<typeof CursorPayload>;
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64Url(s: string): Uint8Array {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+/** An opaque base64url string for the next page. */
+export function encodeCursor(payload: CursorPayload): string {
+  return toBase64Url(new TextEncoder().encode(JSON.stringify(CursorPayload.parse(payload))));
+}
+
+/** Reads a cursor back; throws SchemaError INVALID_CURSOR for anything a client made up or mangled. */
+export function decodeCursor(cursor: string): CursorPayload {
+  const invalid = (why: string): never => {
+    throw new SchemaError('INVALID_CURSOR', [{ path: 'cursor', message: `is not a cursor returned by this API (${why})` }]);
+  };
+  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) invalid('not base64url');
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(fromBase64Url(cursor)));
+  } catch {
+    return invalid('undecodable');
+  }
+  const r = CursorPayload.safeParse(json);
+  if (!r.success) invalid(zodIssuesToDetails(r.error).map((d) => `${d.path}: ${d.message}`).join('; '));
+  return r.data!;
+}
+
+/** A cursor query parameter: decoded and checked, so handlers receive the payload. */
+export const Cursor = z
+  .string()
+  .max(1024, 'is not a cursor returned by this API (too long)')
+  .transform((s, ctx) => {
+    try {
+      return decodeCursor(s);
+    } catch (err) {
+      if (!(err instanceof SchemaError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.details[0]!.message });
+      return z.NEVER;
+    }
+  })
+  .meta({ description: 'Opaque base64url cursor from the previous page (nextCursor).' });
+
+// ---------------------------------------------------------------------------------------------
+// Query strings
+// ---------------------------------------------------------------------------------------------
+
+const limit = z.coerce
+  .number({ error: 'must be an integer' })
+  .pipe(int(1, MAX_PAGE_SIZE))
+  .default(DEFAULT_PAGE_SIZE);
+
+/** "running,queued" → ["running", "queued"]; one value is a list of one. */
+function csvOf<T extends z.ZodType<unknown, string>>(item: T, max: number) {
+  return z
+    .string()
+    .max(1024)
+    .transform((s) => s.split(',').map((v) => v.trim()).filter((v) => v !== ''))
+    .pipe(z.array(item).min(1, 'must name at least one value').max(max, `at most ${max} values`));
+}
+
+const order = z.enum(['asc', 'desc']);
+
+/** A cursor only continues the listing it came from. */
+function sameListing(q: { cursor?: CursorPayload | undefined; sort: string; order: string }, ctx: z.RefinementCtx): void {
+  if (q.cursor && (q.cursor.sort !== q.sort || q.cursor.order !== q.order)) {
+    ctx.addIssue({ code: 'custom', path: ['cursor'], message: `belongs to sort=${q.cursor.sort}&order=${q.cursor.order}, not sort=${q.sort}&order=${q.order}` });
+  }
+}
+
+export const ListSweepsQuery = z
+  .strictObject({
+    limit,
+    cursor: Cursor.optional(),
+    status: csvOf(SweepStatus, 5).optional(),
+    sort: z.enum(['createdAt', 'name']).default('createdAt'),
+    order: order.default('desc'),
+  })
+  .superRefine(sameListing);
+export type ListSweepsQuery = z.infer<typeof ListSweepsQuery>;
+
+/** Trials of a sweep: by number, or by the objective value (bestValue / finalValue; nulls last). */
+export const TRIAL_SORTS = ['number', 'bestValue', 'finalValue', 'createdAt'] as const;
+export const ListTrialsQuery = z
+  .strictObject({
+    limit,
+    cursor: Cursor.optional(),
+    status: csvOf(TrialStatus, 6).optional(),
+    sort: z.enum(TRIAL_SORTS).default('number'),
+    order: order.default('asc'),
+  })
+  .superRefine(sameListing);
+export type ListTrialsQuery = z.infer<typeof ListTrialsQuery>;
+
+export const DEFAULT_MAX_POINTS = 500;
+export const MetricsQuery = z
+  .strictObject({
+    /** Comma-separated metric names; absent: every metric of the trial. */
+    names: csvOf(MetricName, 32).optional(),
+    /** Curves longer than this are downsampled (LTTB) to this many points, first and last kept. */
+    maxPoints: z.coerce.number({ error: 'must be an integer' }).pipe(int(3, 10_000)).default(DEFAULT_MAX_POINTS),
+    fromStep: z.coerce.number({ error: 'must be an integer' }).pipe(int(0, 1_000_000)).optional(),
+    toStep: z.coerce.number({ error: 'must be an integer' }).pipe(int(0, 1_000_000)).optional(),
+  })
+  .refine((q) => q.fromStep === undefined || q.toStep === undefined || q.fromStep <= q.toStep, {
+    message: 'must be ≥ fromStep',
+    path: ['toStep'],
+  });
+export type MetricsQuery = z.infer<typeof MetricsQuery>;
+
+/** CSV upload (POST /datasets with a text/csv body): what the query string says about the file. */
+export const CsvUploadQuery = z.strictObject({
+  name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(100, 'must be at most 100 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space, _ . - only'),
+  /** The label column: a header name, or a 0-based index (negative from the end). */
+  labelColumn: z.string().min(1).max(200),
+  task: z.enum(['classification', 'regression']),
+  header: z.enum(['true', 'false', 'auto']).default('auto'),
+  delimiter: z.string().length(1, 'must be one character').default(','),
+  validationFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().min(0).lt(1)).optional(),
+  testFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().min(0).lt(1)).optional(),
+});
+export type CsvUploadQuery = z.infer<typeof CsvUploadQuery>;
+
+// ---------------------------------------------------------------------------------------------
+// Path parameters and headers
+// ---------------------------------------------------------------------------------------------
+
+export const SweepPathParams = z.strictObject({ sweepId: z.uuid({ error: 'must be a UUID' }) });
+export const TrialPathParams = SweepPathParams.extend({ trialId: z.uuid({ error: 'must be a UUID' }) });
+export const DatasetPathParams = z.strictObject({ datasetId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a dataset id') });
+export const TokenPathParams = z.strictObject({ tokenId: z.uuid({ error: 'must be a UUID' }) });
+
+/** Idempotency-Key header of POST /sweeps: the same key and body create one sweep. */
+export const IdempotencyKey = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+/** Last-Event-ID header of the SSE stream: resume after this event id. */
+export const LastEventId = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be an event id (a non-negative integer)')
+  .transform(Number);
+

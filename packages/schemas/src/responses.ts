@@ -1,0 +1,264 @@
+// What the API returns: sweeps, trials, pages, metric curves, the cluster view, tokens,
+// datasets, model exports and predictions, health. Responses are built by the API and parsed in
+// tests and by clients (CLI, dashboard), so they are strict too.
+import { z } from 'zod';
+import { Id, MetricName, Timestamp, TrialParams, finite, int, text } from './common.ts';
+import { CreateSweepRequest, ObjectiveSpec } from './sweep.ts';
+
+export const SWEEP_STATUSES = ['pending', 'running', 'completed', 'cancelled', 'failed'] as const;
+export const SweepStatus = z.enum(SWEEP_STATUSES);
+export type SweepStatus = z.infer<typeof SweepStatus>;
+
+/** Trial states; `stopped` means stopped early by the scheduler, never "completed". */
+export const TRIAL_STATUSES = ['queued', 'running', 'completed', 'stopped', 'failed', 'cancelled'] as const;
+export const TrialStatus = z.enum(TRIAL_STATUSES);
+export type TrialStatus = z.infer<typeof TrialStatus>;
+
+const count = () => int(0, Number.MAX_SAFE_INTEGER);
+
+export const TrialCounts = z.strictObject({
+  queued: count(),
+  running: count(),
+  completed: count(),
+  stopped: count(),
+  failed: count(),
+  cancelled: count(),
+  total: count(),
+});
+export type TrialCounts = z.infer<typeof TrialCounts>;
+
+export const SweepProgress = z.strictObject({
+  /** Trials in a final state (completed, stopped, failed, cancelled). */
+  trialsFinished: count(),
+  maxTrials: count(),
+  epochsDone: count(),
+  /** null without an epoch budget. */
+  maxTotalEpochs: count().nullable(),
+  /** 0..1: the larger of the trial and epoch fractions used; 1 once the sweep is finished. */
+  fraction: finite().min(0).max(1),
+});
+export type SweepProgress = z.infer<typeof SweepProgress>;
+
+export const BestTrial = z.strictObject({
+  trialId: Id,
+  number: count(),
+  /** The objective value that made it best. */
+  value: finite(),
+  params: TrialParams,
+});
+
+export const TestResult = z.strictObject({
+  trialId: Id,
+  /** Test-set metrics of the best trial, e.g. {test_loss, test_accuracy}. */
+  metrics: z.record(MetricName, finite()),
+  evaluatedAt: Timestamp,
+});
+
+export const Sweep = z.strictObject({
+  id: Id,
+  name: z.string(),
+  description: z.string().nullable(),
+  status: SweepStatus,
+  objective: ObjectiveSpec,
+  seed: count(),
+  /** The submitted request with defaults applied. */
+  spec: CreateSweepRequest,
+  counts: TrialCounts,
+  progress: SweepProgress,
+  best: BestTrial.nullable(),
+  testResult: TestResult.nullable(),
+  /** Why the sweep failed, when it did. */
+  error: z.string().nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  finishedAt: Timestamp.nullable(),
+});
+export type Sweep = z.infer<typeof Sweep>;
+
+/** A sweep in lists: no spec, to keep pages small. */
+export const SweepSummary = Sweep.omit({ spec: true });
+export type SweepSummary = z.infer<typeof SweepSummary>;
+
+export const Trial = z.strictObject({
+  id: Id,
+  sweepId: Id,
+  number: count(),
+  params: TrialParams,
+  status: TrialStatus,
+  /** Deliveries so far: above 1 when a worker died and another resumed the trial from its checkpoint. */
+  attempt: count(),
+  workerId: z.string().nullable(),
+  epochsDone: count(),
+  bestValue: finite().nullable(),
+  finalValue: finite().nullable(),
+  /** Latest value of every metric (val_loss, train_accuracy, …). */
+  lastMetrics: z.record(MetricName, finite()),
+  /** Why it stopped early (scheduler verdict) or failed. */
+  reason: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: Timestamp,
+  startedAt: Timestamp.nullable(),
+  finishedAt: Timestamp.nullable(),
+});
+export type Trial = z.infer<typeof Trial>;
+
+/** A page of a keyset-paginated list; `nextCursor` is null on the last page. */
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.strictObject({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+export const SweepPage = pageOf(SweepSummary);
+export type SweepPage = z.infer<typeof SweepPage>;
+export const TrialPage = pageOf(Trial);
+export type TrialPage = z.infer<typeof TrialPage>;
+
+export const MetricPoint = z.strictObject({
+  step: count(),
+  /** null where the stored value is not finite (a diverged loss); JSON has no NaN. */
+  value: finite().nullable(),
+});
+export const MetricSeriesItem = z.strictObject({
+  name: MetricName,
+  points: z.array(MetricPoint),
+  /** Points stored; more than `points.length` when downsampled. */
+  totalPoints: count(),
+  downsampled: z.boolean(),
+});
+export const MetricSeries = z.strictObject({
+  trialId: Id,
+  series: z.array(MetricSeriesItem),
+});
+export type MetricSeries = z.infer<typeof MetricSeries>;
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+// ---------------------------------------------------------------------------------------------
+
+export const WorkerTrialRef = z.strictObject({ sweepId: Id, trialId: Id, attempt: count(), epoch: count() });
+
+/** What a worker publishes every few seconds (Redis, with a TTL). */
+export const WorkerHeartbeat = z.strictObject({
+  workerId: text(128),
+  host: text(255),
+  pid: int(1, 4_194_304),
+  /** Replica threads per trial. */
+  threads: int(1, 1024),
+  currentTrial: WorkerTrialRef.nullable(),
+  samplesPerSecond: finite().min(0),
+  startedAt: Timestamp,
+  at: Timestamp,
+});
+export type WorkerHeartbeat = z.infer<typeof WorkerHeartbeat>;
+
+export const WorkerStatus = WorkerHeartbeat.extend({
+  /** Its last heartbeat is recent enough. */
+  alive: z.boolean(),
+});
+
+export const ClusterView = z.strictObject({
+  workers: z.array(WorkerStatus),
+  totals: z.strictObject({
+    workers: count(),
+    alive: count(),
+    busy: count(),
+    threads: count(),
+    samplesPerSecond: finite().min(0),
+  }),
+});
+export type ClusterView = z.infer<typeof ClusterView>;
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+export const CreateApiTokenRequest = z.strictObject({ name: text(100) });
+export type CreateApiTokenRequest = z.infer<typeof CreateApiTokenRequest>;
+
+/** A token as listed: never the secret, only the prefix that identifies it. */
+export const ApiTokenInfo = z.strictObject({
+  id: Id,
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+export type ApiTokenInfo = z.infer<typeof ApiTokenInfo>;
+
+/** The response to creating a token: the only time `token` is shown; only its hash is stored. */
+export const ApiTokenCreated = z.strictObject({
+  id: Id,
+  name: z.string(),
+  prefix: z.string(),
+  token: z.string(),
+  createdAt: Timestamp,
+});
+export type ApiTokenCreated = z.infer<typeof ApiTokenCreated>;
+
+export const ApiTokenList = z.strictObject({ items: z.array(ApiTokenInfo) });
+
+// ---------------------------------------------------------------------------------------------
+// Datasets
+// ---------------------------------------------------------------------------------------------
+
+export const DatasetInfo = z.strictObject({
+  /** A built-in id ("mnist") or the UUID of an uploaded CSV dataset. */
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['builtin', 'csv']),
+  description: z.string().nullable(),
+  task: z.enum(['classification', 'regression']),
+  featureShape: z.array(count()),
+  numClasses: count().nullable(),
+  /** Examples with default options (train before the validation hold-out, and test). */
+  sizes: z.strictObject({ train: count(), test: count() }),
+  createdAt: Timestamp.nullable(),
+});
+export type DatasetInfo = z.infer<typeof DatasetInfo>;
+export const DatasetList = z.strictObject({ items: z.array(DatasetInfo) });
+
+// ---------------------------------------------------------------------------------------------
+// Model export and prediction
+// ---------------------------------------------------------------------------------------------
+
+/** A trial's model in the TensorFlow.js Layers format: model.json and weights.bin (base64). */
+export const TrialModelExport = z.strictObject({
+  modelJson: z.looseObject({
+    format: z.literal('layers-model'),
+    modelTopology: z.record(z.string(), z.unknown()),
+    weightsManifest: z.array(z.unknown()),
+  }),
+  weightsBase64: z.string(),
+});
+
+export const MAX_PREDICT_ROWS = 1024;
+export const MAX_PREDICT_VALUES = 1 << 20;
+
+export const PredictRequest = z.strictObject({
+  /** One row of features per example, flattened (a 28×28 image is 784 numbers). */
+  inputs: z
+    .array(z.array(finite()).min(1, 'a row needs at least one feature').max(MAX_PREDICT_VALUES))
+    .min(1, 'needs at least one row')
+    .max(MAX_PREDICT_ROWS, `at most ${MAX_PREDICT_ROWS} rows per request`)
+    .refine((rows) => rows.reduce((n, r) => n + r.length, 0) <= MAX_PREDICT_VALUES, `at most ${MAX_PREDICT_VALUES} values in total`)
+    .refine((rows) => rows.every((r) => r.length === rows[0]!.length), 'every row must have the same length'),
+});
+export type PredictRequest = z.infer<typeof PredictRequest>;
+
+export const PredictResponse = z.strictObject({
+  /** Probabilities (classification) or values (regression), one row per input. */
+  outputs: z.array(z.array(finite())),
+  /** The most probable class per input; null for regression models. */
+  classes: z.array(count()).nullable(),
+});
+export type PredictResponse = z.infer<typeof PredictResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------------------------
+
+export const HealthResponse = z.strictObject({ status: z.literal('ok') });
+export const ReadyResponse = z.strictObject({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.record(z.string(), z.strictObject({ ok: z.boolean(), latencyMs: finite().min(0).nullable(), error: z.string().nullable() })),
+});
+export type ReadyResponse = z.infer<typeof ReadyResponse>;

@@ -1,0 +1,320 @@
+// The sweep submission (POST /api/v1/sweeps): dataset, model, training recipe, search and
+// objective, validated as a whole so every error names its field ("model.layers[2].units").
+import { ModelSpecSchema, NnError, OptimizerSpecSchema, ScheduleSpecSchema, parseModelSpec } from '@hypersweep/nn';
+import {
+  SearchError,
+  createSampler,
+  createScheduler,
+  parseSpace,
+  type SamplerConfig,
+  type SchedulerConfig,
+  type SearchSpace,
+} from '@hypersweep/search';
+import { z } from 'zod';
+import { checkSpaceBindings } from './bindings.ts';
+import { MAX_SEED, finite, int, parsePath, text } from './common.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Dataset
+// ---------------------------------------------------------------------------------------------
+
+const validationFraction = finite().min(0, 'must be in [0, 0.9]').max(0.9, 'must be in [0, 0.9]');
+const oneHoldout = (v: { validationFraction?: number | undefined; validationCount?: number | undefined }) =>
+  v.validationFraction === undefined || v.validationCount === undefined;
+const oneHoldoutError = { message: 'give validationFraction or validationCount, not both', path: ['validationCount'] };
+
+/** MNIST from the bundled IDX files. `dataDir` of the loader is deliberately absent: no paths from users. */
+export const MnistDatasetRef = z
+  .strictObject({
+    type: z.literal('mnist'),
+    /** A class-balanced subset of the official training file (before the validation hold-out). */
+    limitTrain: int(10, 60_000).optional(),
+    limitTest: int(10, 10_000).optional(),
+    validationFraction: validationFraction.optional(),
+    validationCount: int(0, 59_999).optional(),
+    seed: int(0, MAX_SEED).optional(),
+  })
+  .refine(oneHoldout, oneHoldoutError);
+
+export const SpiralsDatasetRef = z
+  .strictObject({
+    type: z.literal('spirals'),
+    count: int(10, 1_000_000).optional(),
+    testCount: int(1, 1_000_000).optional(),
+    noise: finite().min(0, 'must be in [0, 10]').max(10, 'must be in [0, 10]').optional(),
+    turns: finite().gt(0, 'must be > 0').max(100, 'must be ≤ 100').optional(),
+    seed: int(0, MAX_SEED).optional(),
+    validationFraction: validationFraction.optional(),
+    validationCount: int(0, 999_999).optional(),
+  })
+  .refine(oneHoldout, oneHoldoutError);
+
+/** A CSV dataset uploaded before (POST /api/v1/datasets), by id. */
+export const CsvDatasetRef = z.strictObject({ type: z.literal('csv'), id: z.uuid({ error: 'must be a UUID' }) });
+
+export const BUILTIN_DATASET_IDS = ['mnist', 'spirals'] as const;
+export const DatasetRef = z.discriminatedUnion('type', [MnistDatasetRef, SpiralsDatasetRef, CsvDatasetRef]);
+export type DatasetRef = z.infer<typeof DatasetRef>;
+
+// ---------------------------------------------------------------------------------------------
+// Model and training
+// ---------------------------------------------------------------------------------------------
+
+/** nn's model schema plus its shape rules between layers (parseModelSpec), as zod issues with paths. */
+export const ModelSpec = ModelSpecSchema.superRefine((spec, ctx) => {
+  try {
+    parseModelSpec(spec);
+  } catch (err) {
+    if (!(err instanceof NnError)) throw err;
+    const issues = (err.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? [];
+    if (issues.length === 0) ctx.addIssue({ code: 'custom', message: err.message, path: [] });
+    for (const i of issues) ctx.addIssue({ code: 'custom', message: i.message, path: parsePath(i.path) });
+  }
+});
+
+export const MAX_EPOCHS = 1000;
+export const MAX_BATCH_SIZE = 65_536;
+export const MAX_MICROBATCHES = 64;
+
+export const TrainingSpec = z.strictObject({
+  epochs: int(1, MAX_EPOCHS),
+  batchSize: int(1, MAX_BATCH_SIZE).default(32),
+  /** Data-parallel split of each batch over the trial's replica threads. */
+  microbatches: int(1, MAX_MICROBATCHES).default(1),
+  /** The base optimizer; the search space may override its type and fields (see bindings.ts). */
+  optimizer: OptimizerSpecSchema.prefault({ type: 'adam' }),
+  schedule: ScheduleSpecSchema,
+});
+export type TrainingSpec = z.infer<typeof TrainingSpec>;
+
+// ---------------------------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------------------------
+
+export const MAX_SPACE_PARAMS = 64;
+
+/**
+ * A search space as @hypersweep/search reads it (parameter name → definition; see its README).
+ * Validated by its own parser; the first problem is reported with its path inside the space.
+ */
+export const SearchSpaceSpec = z
+  .record(z.string().max(64, 'a parameter name has at most 64 characters'), z.unknown())
+  .superRefine((input, ctx) => {
+    let space: SearchSpace;
+    try {
+      space = parseSpace(input);
+    } catch (err) {
+      if (!(err instanceof SearchError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message.slice(err.path ? err.path.length + 2 : 0), path: parsePath(err.path) });
+      return;
+    }
+    if (space.params.length > MAX_SPACE_PARAMS) {
+      ctx.addIssue({ code: 'custom', message: `has ${space.params.length} parameters; at most ${MAX_SPACE_PARAMS}`, path: [] });
+    }
+  })
+  .meta({
+    description:
+      'Parameter name → {type: uniform|loguniform|int|intlog|quniform|categorical|fixed, ...}; categorical choices may be {value, params} with a conditional sub-space. Names bind to training settings (learningRate, batchSize, dropout, activation, optimizer, momentum, weightDecay, hidden).',
+  });
+
+const bool = () => z.boolean({ error: 'must be true or false' });
+
+/** Samplers as a sweep names them; seed and direction come from search.seed and objective.mode. */
+export const SamplerSpec = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('random') }),
+  z.strictObject({ type: z.literal('quasi-random') }),
+  z.strictObject({
+    type: z.literal('grid'),
+    pointsPerParam: z.union([int(1, 100), z.record(z.string().max(64), int(1, 100))]).optional(),
+    shuffle: bool().optional(),
+    maxCells: int(1, 100_000).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('tpe'),
+    nStartupTrials: int(0, 10_000).optional(),
+    nEiCandidates: int(1, 1000).optional(),
+    priorWeight: finite().gt(0, 'must be > 0').max(1000, 'must be ≤ 1000').optional(),
+    considerPrior: bool().optional(),
+    considerMagicClip: bool().optional(),
+    considerEndpoints: bool().optional(),
+    multivariate: bool().optional(),
+    constantLiar: bool().optional(),
+  }),
+]);
+export type SamplerSpec = z.infer<typeof SamplerSpec>;
+
+const resource = () => finite().gt(0, 'must be > 0').max(MAX_EPOCHS, `must be ≤ ${MAX_EPOCHS}`);
+const ashaFields = {
+  reductionFactor: finite().gt(1, 'must be > 1').max(100, 'must be ≤ 100').optional(),
+  minResource: resource().optional(),
+  /** Defaults to training.epochs. */
+  maxResource: resource().optional(),
+  gracePeriod: finite().min(0, 'must be ≥ 0').max(MAX_EPOCHS, `must be ≤ ${MAX_EPOCHS}`).optional(),
+};
+
+/** Schedulers (early stopping) as a sweep names them; direction comes from objective.mode, epochs are the resource. */
+export const SchedulerSpec = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('fifo') }),
+  z.strictObject({
+    type: z.literal('median'),
+    gracePeriod: finite().min(0, 'must be ≥ 0').max(MAX_EPOCHS, `must be ≤ ${MAX_EPOCHS}`).optional(),
+    minSamplesRequired: int(1, 10_000).optional(),
+    interval: resource().optional(),
+  }),
+  z.strictObject({ type: z.literal('asha'), ...ashaFields }),
+  z.strictObject({
+    type: z.literal('hyperband'),
+    ...ashaFields,
+    brackets: int(1, 64).optional(),
+    bracketAssignment: z.enum(['proportional', 'roundRobin']).optional(),
+  }),
+]);
+export type SchedulerSpec = z.infer<typeof SchedulerSpec>;
+
+export const BudgetSpec = z.strictObject({
+  maxTrials: int(1, 100_000),
+  maxConcurrentTrials: int(1, 1024).default(1),
+  /** Epochs over all trials; null or absent: no limit. */
+  maxTotalEpochs: int(1, 100_000_000).nullable().default(null),
+  failedCountTowardsBudget: bool().default(true),
+  maxFailedTrials: int(1, 100_000).nullable().default(null),
+});
+export type BudgetSpec = z.infer<typeof BudgetSpec>;
+
+export const SearchSpec = z.strictObject({
+  space: SearchSpaceSpec,
+  sampler: SamplerSpec.default({ type: 'random' }),
+  scheduler: SchedulerSpec.default({ type: 'fifo' }),
+  budget: BudgetSpec,
+  seed: int(0, MAX_SEED).default(0),
+});
+export type SearchSpec = z.infer<typeof SearchSpec>;
+
+// ---------------------------------------------------------------------------------------------
+// Objective
+// ---------------------------------------------------------------------------------------------
+
+export const OBJECTIVE_METRICS = ['val_loss', 'val_accuracy', 'train_loss', 'train_accuracy'] as const;
+export const ObjectiveMetric = z.enum(OBJECTIVE_METRICS);
+export type ObjectiveMetric = z.infer<typeof ObjectiveMetric>;
+export const ObjectiveMode = z.enum(['minimize', 'maximize']);
+export type ObjectiveMode = z.infer<typeof ObjectiveMode>;
+
+/** The direction that makes sense for a metric: losses go down, accuracies up. */
+export function naturalMode(metric: ObjectiveMetric): ObjectiveMode {
+  return metric.endsWith('_accuracy') ? 'maximize' : 'minimize';
+}
+
+export const ObjectiveSpec = z
+  .strictObject({
+    metric: ObjectiveMetric,
+    /** Defaults to the metric's natural direction; the opposite one is refused (it would prune the best trials). */
+    mode: ObjectiveMode.optional(),
+  })
+  .transform((o) => ({ metric: o.metric, mode: o.mode ?? naturalMode(o.metric) }))
+  .pipe(
+    z
+      .strictObject({ metric: ObjectiveMetric, mode: ObjectiveMode })
+      .refine((o) => o.mode === naturalMode(o.metric), {
+        message: 'contradicts the metric: losses are minimized and accuracies maximized',
+        path: ['mode'],
+      }),
+  );
+export type ObjectiveSpec = z.infer<typeof ObjectiveSpec>;
+
+// ---------------------------------------------------------------------------------------------
+// The request
+// ---------------------------------------------------------------------------------------------
+
+export const SWEEP_NAME_MAX = 200;
+
+const CreateSweepShape = z.strictObject({
+  name: text(SWEEP_NAME_MAX),
+  description: text(2000, 0).optional(),
+  dataset: DatasetRef,
+  model: ModelSpec,
+  training: TrainingSpec,
+  search: SearchSpec,
+  objective: ObjectiveSpec,
+});
+
+/** The sampler config @hypersweep/search's createSampler takes: the sweep's seed and direction added. */
+export function samplerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'objective'>): SamplerConfig {
+  const s = request.search.sampler;
+  const seed = request.search.seed;
+  switch (s.type) {
+    case 'tpe':
+      return { ...s, seed, direction: request.objective.mode };
+    case 'grid':
+      return { ...s, seed };
+    default:
+      return { type: s.type, seed };
+  }
+}
+
+/** The scheduler config createScheduler takes: direction from the objective, maxResource defaulting to the epochs. */
+export function schedulerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'objective' | 'training'>): SchedulerConfig {
+  const s = request.search.scheduler;
+  const direction = request.objective.mode;
+  switch (s.type) {
+    case 'fifo':
+      return { type: 'fifo' };
+    case 'median':
+      return { ...s, direction };
+    case 'asha':
+    case 'hyperband':
+      return { ...s, direction, maxResource: s.maxResource ?? request.training.epochs };
+  }
+}
+
+function searchIssue(ctx: z.RefinementCtx, at: PropertyKey[], err: unknown): void {
+  if (!(err instanceof SearchError)) throw err;
+  const message = err.path ? err.message.slice(err.path.length + 2) : err.message;
+  ctx.addIssue({ code: 'custom', message, path: [...at, ...parsePath(err.path)] });
+}
+
+export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
+  const { training, search, objective, model } = req;
+
+  if (objective.metric.endsWith('_accuracy') && model.loss !== 'softmax_cross_entropy') {
+    ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `accuracy needs a classification model (loss softmax_cross_entropy), not ${model.loss}` });
+  }
+  if (training.microbatches > training.batchSize) {
+    ctx.addIssue({ code: 'custom', path: ['training', 'microbatches'], message: `must be ≤ batchSize (${training.batchSize})` });
+  }
+  const { maxTotalEpochs, maxTrials, maxConcurrentTrials } = search.budget;
+  if (maxTotalEpochs !== null && maxTotalEpochs < training.epochs) {
+    ctx.addIssue({ code: 'custom', path: ['search', 'budget', 'maxTotalEpochs'], message: `must be ≥ training.epochs (${training.epochs}), or no trial could train to the end` });
+  }
+  if (maxConcurrentTrials > maxTrials) {
+    ctx.addIssue({ code: 'custom', path: ['search', 'budget', 'maxConcurrentTrials'], message: `must be ≤ maxTrials (${maxTrials})` });
+  }
+
+  const sched = search.scheduler;
+  if ((sched.type === 'asha' || sched.type === 'hyperband') && sched.maxResource !== undefined && sched.maxResource > training.epochs) {
+    ctx.addIssue({ code: 'custom', path: ['search', 'scheduler', 'maxResource'], message: `must be ≤ training.epochs (${training.epochs})` });
+  } else {
+    try {
+      createScheduler(schedulerConfigFor(req));
+    } catch (err) {
+      searchIssue(ctx, ['search', 'scheduler'], err);
+    }
+  }
+
+  let space: SearchSpace;
+  try {
+    space = parseSpace(search.space);
+  } catch {
+    return; // reported by SearchSpaceSpec
+  }
+  try {
+    createSampler(space, samplerConfigFor(req));
+  } catch (err) {
+    searchIssue(ctx, ['search', 'sampler'], err);
+  }
+  for (const issue of checkSpaceBindings(space, req)) {
+    ctx.addIssue({ code: 'custom', message: issue.message, path: ['search', 'space', ...parsePath(issue.path)] });
+  }
+});
+export type CreateSweepRequest = z.infer<typeof CreateSweepRequest>;
+export type CreateSweepRequestInput = z.input<typeof CreateSweepRequest>;
