@@ -1,6 +1,6 @@
 // The Prisma client factory: every Postgres connection of the app goes through here (DESIGN.md §1).
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from './generated/prisma/client.ts';
+import { Prisma, PrismaClient } from './generated/prisma/client.ts';
 
 export type Db = PrismaClient;
 
@@ -13,4 +13,26 @@ export interface CreateDbOptions {
 export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db {
   const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
   return new PrismaClient({ adapter });
+}
+
+/** What repository functions take: the client itself or the `tx` of an interactive transaction. */
+export type DbClient = PrismaClient | Prisma.TransactionClient;
+
+/** Interactive transactions wait longer than Prisma's defaults (2 s / 5 s): pools are small and callers queue. */
+export const transactionOptions = { maxWait: 15_000, timeout: 30_000 } as const;
+
+/**
+ * Runs `fn` in a transaction: a new one on a client, or the caller's when `client` is already a
+ * transaction client, so repository functions compose inside `withSweepLock` and friends.
+ */
+export async function inTransaction<T>(client: DbClient, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  if ('$transaction' in client) return client.$transaction(fn, transactionOptions);
+  return fn(client);
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are uuid columns: anything else cannot exist, and Postgres would reject it with a 5xx-looking error. */
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
 }

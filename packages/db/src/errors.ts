@@ -8,6 +8,9 @@ export type DbErrorCode =
   | 'constraint_violation'
   | 'value_too_long'
   | 'serialization_failure'
+  | 'illegal_transition'
+  | 'sweep_not_active'
+  | 'invalid_argument'
   | 'connection_failed'
   | 'database_error';
 

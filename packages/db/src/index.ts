@@ -1,5 +1,5 @@
 // Public API of @hypersweep/db: the only package that imports the Prisma client.
-export { createDb, type Db, type CreateDbOptions } from './client.ts';
+export { createDb, inTransaction, isUuid, transactionOptions, type Db, type DbClient, type CreateDbOptions } from './client.ts';
 export {
   applyMigrations,
   diffMigrationsAgainstSchema,
@@ -12,3 +12,69 @@ export { DbError, toDbError, mapDbErrors, isUniqueViolation, type DbErrorCode } 
 export { Prisma } from './generated/prisma/client.ts';
 export type { ApiToken, Dataset, Sweep, Trial, Metric, Checkpoint } from './generated/prisma/client.ts';
 export { DatasetKind, ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
+export {
+  SWEEP_TRANSITIONS,
+  TRIAL_TRANSITIONS,
+  TERMINAL_SWEEP_STATUSES,
+  TERMINAL_TRIAL_STATUSES,
+  canTransition,
+  assertTransition,
+  legalSources,
+  setSweepStatus,
+  setTrialStatus,
+  type Entity,
+  type TransitionOptions,
+  type TransitionResult,
+  type SetSweepStatusOptions,
+  type SetTrialStatusOptions,
+} from './states.ts';
+export {
+  createSweep,
+  getSweep,
+  listSweeps,
+  trialCounts,
+  recordBest,
+  recordTestResult,
+  lockSweep,
+  type CreateSweepInput,
+  type CreateSweepResult,
+  type ListSweepsOptions,
+  type KeysetCursor,
+  type Page,
+  type TrialCounts,
+  type RecordBestResult,
+} from './sweeps.ts';
+export {
+  createTrial,
+  getTrial,
+  claimTrial,
+  releaseTrial,
+  finishTrial,
+  retryTrial,
+  recordEpoch,
+  recordEpochs,
+  listTrials,
+  trialsForSearch,
+  runnableTrials,
+  type CreateTrialInput,
+  type FinishedTrialStatus,
+  type FinishTrialOptions,
+  type EpochRecord,
+  type RecordEpochResult,
+  type TrialSort,
+  type ListTrialsOptions,
+  type FrozenTrialRecord,
+  type RunnableTrial,
+} from './trials.ts';
+export { metricSeries, lttb, type MetricPoint, type MetricSeriesItem, type MetricSeriesResult, type MetricSeriesOptions } from './metrics.ts';
+export { saveCheckpoint, latestCheckpoint, pruneCheckpoints } from './checkpoints.ts';
+export {
+  createApiToken,
+  verifyApiToken,
+  revokeApiToken,
+  listApiTokens,
+  hashApiToken,
+  type ApiTokenInfo,
+  type CreatedApiToken,
+} from './tokens.ts';
+export { withSweepLock, sweepLockKey, type SweepLockOptions } from './locks.ts';

@@ -1,6 +1,8 @@
 // Test support: a throwaway database per test file, created on the server's `postgres` database.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createDb, type Db } from './client.ts';
+import { applyMigrations } from './migrate.ts';
 
 /** Server to create test databases on; TEST_DATABASE_ADMIN_URL overrides the local default. */
 export const testAdminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -35,5 +37,32 @@ export async function createTestDatabase(adminUrl: string = testAdminUrl): Promi
     name,
     url: withDatabase(adminUrl, name),
     drop: () => runAdminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+  };
+}
+
+export interface MigratedTestDatabase {
+  database: TestDatabase;
+  db: Db;
+  /** Disconnects the client and drops the database. */
+  close(): Promise<void>;
+}
+
+/** A fresh database with every migration applied and a client on it (for repository tests). */
+export async function createMigratedTestDatabase(options: { maxConnections?: number } = {}): Promise<MigratedTestDatabase> {
+  const database = await createTestDatabase();
+  try {
+    await applyMigrations(database.url);
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  const db = createDb(database.url, { maxConnections: options.maxConnections ?? 8 });
+  return {
+    database,
+    db,
+    close: async () => {
+      await db.$disconnect();
+      await database.drop();
+    },
   };
 }

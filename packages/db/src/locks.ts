@@ -1,0 +1,43 @@
+// Per-sweep serialisation across processes with Postgres transaction-scoped advisory locks.
+import { createHash } from 'node:crypto';
+import { type Db } from './client.ts';
+import { mapDbErrors } from './errors.ts';
+import type { Prisma } from './generated/prisma/client.ts';
+
+/** The advisory-lock key of a sweep: the first 8 bytes of sha256('hypersweep:sweep:' + id), signed. */
+export function sweepLockKey(sweepId: string): bigint {
+  const digest = createHash('sha256').update(`hypersweep:sweep:${sweepId}`).digest();
+  return digest.readBigInt64BE(0);
+}
+
+export interface SweepLockOptions {
+  /** How long `fn` may run before Prisma aborts the transaction (default 60 s). */
+  timeoutMs?: number;
+  /** How long to wait for a pooled connection (default 15 s). Waiting for the lock itself is not bounded by this. */
+  maxWaitMs?: number;
+}
+
+/**
+ * Runs `fn` inside a transaction holding `pg_advisory_xact_lock` on the sweep, so callers on any
+ * process run one at a time per sweep. The lock is released when the transaction ends (commit,
+ * rollback or a dropped connection), so a crashed process never leaves it held. `fn` gets the
+ * transaction client; repository functions accept it and then run inside the same transaction.
+ */
+export async function withSweepLock<T>(
+  db: Db,
+  sweepId: string,
+  fn: (tx: Prisma.TransactionClient) => Promise<T>,
+  options: SweepLockOptions = {},
+): Promise<T> {
+  const key = sweepLockKey(sweepId);
+  return mapDbErrors(() =>
+    db.$transaction(
+      async (tx) => {
+        // $executeRaw: the function returns void, a type the driver adapter does not map as a result column.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(${key}::bigint)`;
+        return fn(tx);
+      },
+      { timeout: options.timeoutMs ?? 60_000, maxWait: options.maxWaitMs ?? 15_000 },
+    ),
+  );
+}

@@ -1,0 +1,107 @@
+// Metric curves for the API: one trial's series, downsampled server-side with LTTB.
+import { isUuid, type DbClient } from './client.ts';
+import { DbError, mapDbErrors } from './errors.ts';
+
+export interface MetricPoint {
+  step: number;
+  value: number;
+}
+
+export interface MetricSeriesItem {
+  name: string;
+  points: MetricPoint[];
+  /** Points stored for this metric. */
+  totalPoints: number;
+  downsampled: boolean;
+}
+
+export interface MetricSeriesResult {
+  trialId: string;
+  series: MetricSeriesItem[];
+}
+
+/**
+ * Largest-Triangle-Three-Buckets (Steinarsson 2013): keeps the first and last points and, from
+ * each of `threshold - 2` equal buckets in between, the point forming the largest triangle with
+ * the previously kept point and the next bucket's average. Deterministic; preserves peaks.
+ */
+export function lttb(points: readonly MetricPoint[], threshold: number): MetricPoint[] {
+  if (!Number.isInteger(threshold) || threshold < 3) throw new DbError('invalid_argument', `LTTB needs at least 3 points, got ${threshold}`);
+  if (points.length <= threshold) return points.slice();
+  const sampled: MetricPoint[] = [points[0]!];
+  const bucketSize = (points.length - 2) / (threshold - 2);
+  let previous = 0;
+  for (let bucket = 0; bucket < threshold - 2; bucket++) {
+    // The next bucket's average is the triangle's third vertex (the last point for the last bucket).
+    const nextStart = Math.floor((bucket + 1) * bucketSize) + 1;
+    const nextEnd = Math.min(Math.floor((bucket + 2) * bucketSize) + 1, points.length);
+    let avgStep = 0;
+    let avgValue = 0;
+    for (let i = nextStart; i < nextEnd; i++) {
+      avgStep += points[i]!.step;
+      avgValue += points[i]!.value;
+    }
+    const nextCount = nextEnd - nextStart;
+    avgStep /= nextCount;
+    avgValue /= nextCount;
+
+    const start = Math.floor(bucket * bucketSize) + 1;
+    const end = Math.floor((bucket + 1) * bucketSize) + 1;
+    const a = points[previous]!;
+    let maxArea = -1;
+    let chosen = start;
+    for (let i = start; i < end; i++) {
+      const p = points[i]!;
+      const area = Math.abs((a.step - avgStep) * (p.value - a.value) - (a.step - p.step) * (avgValue - a.value));
+      if (area > maxArea) {
+        maxArea = area;
+        chosen = i;
+      }
+    }
+    sampled.push(points[chosen]!);
+    previous = chosen;
+  }
+  sampled.push(points[points.length - 1]!);
+  return sampled;
+}
+
+export interface MetricSeriesOptions {
+  /** Most points per series (≥ 3); default 500. */
+  maxPoints?: number;
+}
+
+/**
+ * The named metrics of a trial (every stored name when `names` is empty), by step, each
+ * downsampled to `maxPoints` with LTTB. Names without points are returned empty.
+ */
+export async function metricSeries(
+  db: DbClient,
+  trialId: string,
+  names: readonly string[] = [],
+  options: MetricSeriesOptions = {},
+): Promise<MetricSeriesResult> {
+  const maxPoints = options.maxPoints ?? 500;
+  if (!Number.isInteger(maxPoints) || maxPoints < 3) throw new DbError('invalid_argument', `maxPoints must be an integer ≥ 3, got ${maxPoints}`);
+  if (!isUuid(trialId)) return { trialId, series: [] };
+  const rows = await mapDbErrors(() =>
+    db.metric.findMany({
+      where: { trialId, ...(names.length > 0 ? { name: { in: [...names] } } : {}) },
+      select: { name: true, step: true, value: true },
+      orderBy: [{ name: 'asc' }, { step: 'asc' }],
+    }),
+  );
+  const byName = new Map<string, MetricPoint[]>();
+  for (const name of names) byName.set(name, []);
+  for (const row of rows) {
+    const points = byName.get(row.name) ?? [];
+    points.push({ step: row.step, value: row.value });
+    byName.set(row.name, points);
+  }
+  const series = [...byName].map(([name, points]) => ({
+    name,
+    points: lttb(points, maxPoints),
+    totalPoints: points.length,
+    downsampled: points.length > maxPoints,
+  }));
+  return { trialId, series };
+}

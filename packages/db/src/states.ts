@@ -1,0 +1,117 @@
+// The Sweep and Trial state machines, and the only two functions that write a status.
+import { DbError, mapDbErrors } from './errors.ts';
+import { isUuid, type DbClient } from './client.ts';
+import type { Prisma, Sweep, Trial } from './generated/prisma/client.ts';
+import type { SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
+
+/** Legal sweep transitions, from → to. Terminal states have none. */
+export const SWEEP_TRANSITIONS: Readonly<Record<SweepStatus, readonly SweepStatus[]>> = {
+  pending: ['running', 'cancelled'],
+  running: ['completed', 'cancelled', 'failed'],
+  completed: [],
+  cancelled: [],
+  failed: [],
+};
+
+/**
+ * Legal trial transitions, from → to. running → queued is a release (graceful shutdown, or a
+ * redelivered job taking over a dead worker's trial). failed → queued is deliberately absent: it
+ * is legal only for an explicit retry (`{ retry: true }`, see `retryTrial`).
+ */
+export const TRIAL_TRANSITIONS: Readonly<Record<TrialStatus, readonly TrialStatus[]>> = {
+  queued: ['running', 'cancelled'],
+  running: ['completed', 'stopped', 'failed', 'cancelled', 'queued'],
+  completed: [],
+  stopped: [],
+  failed: [],
+  cancelled: [],
+};
+
+export const TERMINAL_SWEEP_STATUSES: readonly SweepStatus[] = ['completed', 'cancelled', 'failed'];
+export const TERMINAL_TRIAL_STATUSES: readonly TrialStatus[] = ['completed', 'stopped', 'failed', 'cancelled'];
+
+export interface TransitionOptions {
+  /** Trial only: allows failed → queued, the one transition reserved for an explicit retry. */
+  retry?: boolean;
+}
+
+type StatusOf = { sweep: SweepStatus; trial: TrialStatus };
+export type Entity = keyof StatusOf;
+
+export function canTransition<E extends Entity>(entity: E, from: StatusOf[E], to: StatusOf[E], options: TransitionOptions = {}): boolean {
+  if (entity === 'sweep') return SWEEP_TRANSITIONS[from as SweepStatus]?.includes(to as SweepStatus) ?? false;
+  if (options.retry === true && from === 'failed' && to === 'queued') return true;
+  return TRIAL_TRANSITIONS[from as TrialStatus]?.includes(to as TrialStatus) ?? false;
+}
+
+/** Throws DbError('illegal_transition') naming the entity, from and to. */
+export function assertTransition<E extends Entity>(entity: E, from: StatusOf[E], to: StatusOf[E], options: TransitionOptions = {}): void {
+  if (!canTransition(entity, from, to, options)) {
+    throw new DbError('illegal_transition', `illegal ${entity} transition: ${from} → ${to}`);
+  }
+}
+
+/** Every status from which `to` is legal. */
+export function legalSources<E extends Entity>(entity: E, to: StatusOf[E], options: TransitionOptions = {}): StatusOf[E][] {
+  const table = (entity === 'sweep' ? SWEEP_TRANSITIONS : TRIAL_TRANSITIONS) as Record<StatusOf[E], readonly StatusOf[E][]>;
+  return (Object.keys(table) as StatusOf[E][]).filter((from) => canTransition(entity, from, to, options));
+}
+
+/** `row` is the updated row when `changed`, otherwise the current one (null if it does not exist). */
+export interface TransitionResult<Row> {
+  changed: boolean;
+  row: Row | null;
+}
+
+function sourcesFor<E extends Entity>(entity: E, to: StatusOf[E], from: readonly StatusOf[E][] | undefined, options: TransitionOptions) {
+  if (from === undefined) return legalSources(entity, to, options);
+  for (const status of from) assertTransition(entity, status, to, options);
+  return [...from];
+}
+
+export interface SetSweepStatusOptions {
+  /** Restricts the sources further (each must be legal); defaults to every legal source. */
+  from?: readonly SweepStatus[];
+  /** Other columns written in the same statement. `finishedAt` defaults to now for terminal states. */
+  data?: Omit<Prisma.SweepUpdateManyMutationInput, 'status'>;
+}
+
+/**
+ * The only writer of `Sweep.status`: one conditional UPDATE (`WHERE id AND status IN sources`),
+ * so concurrent callers cannot both win and no read-then-write race exists.
+ */
+export async function setSweepStatus(db: DbClient, sweepId: string, to: SweepStatus, options: SetSweepStatusOptions = {}): Promise<TransitionResult<Sweep>> {
+  const sources = sourcesFor('sweep', to, options.from, {});
+  if (!isUuid(sweepId)) return { changed: false, row: null };
+  const data: Prisma.SweepUpdateManyMutationInput = { ...options.data, status: to };
+  if (TERMINAL_SWEEP_STATUSES.includes(to) && data.finishedAt === undefined) data.finishedAt = new Date();
+  return mapDbErrors(async () => {
+    const [row] = await db.sweep.updateManyAndReturn({ where: { id: sweepId, status: { in: sources } }, data });
+    if (row) return { changed: true, row };
+    return { changed: false, row: await db.sweep.findUnique({ where: { id: sweepId } }) };
+  });
+}
+
+export interface SetTrialStatusOptions extends TransitionOptions {
+  from?: readonly TrialStatus[];
+  /** Other columns written in the same statement. `finishedAt` defaults to now for terminal states. */
+  data?: Omit<Prisma.TrialUpdateManyMutationInput, 'status'>;
+  /** Extra conditions, e.g. `{ workerId }` so only the holder releases its trial. */
+  where?: Omit<Prisma.TrialWhereInput, 'id' | 'status'>;
+}
+
+/** The only writer of `Trial.status`; same contract as `setSweepStatus`. */
+export async function setTrialStatus(db: DbClient, trialId: string, to: TrialStatus, options: SetTrialStatusOptions = {}): Promise<TransitionResult<Trial>> {
+  const sources = sourcesFor('trial', to, options.from, options);
+  if (!isUuid(trialId)) return { changed: false, row: null };
+  const data: Prisma.TrialUpdateManyMutationInput = { ...options.data, status: to };
+  if (TERMINAL_TRIAL_STATUSES.includes(to) && data.finishedAt === undefined) data.finishedAt = new Date();
+  return mapDbErrors(async () => {
+    const [row] = await db.trial.updateManyAndReturn({
+      where: { ...options.where, id: trialId, status: { in: sources } },
+      data,
+    });
+    if (row) return { changed: true, row };
+    return { changed: false, row: await db.trial.findUnique({ where: { id: trialId } }) };
+  });
+}

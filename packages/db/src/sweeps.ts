@@ -1,0 +1,184 @@
+// Sweep repository: submission (idempotent), reads, keyset listing, counts, best trial and test result.
+import { inTransaction, isUuid, type DbClient } from './client.ts';
+import { DbError, isUniqueViolation, mapDbErrors, toDbError } from './errors.ts';
+import type { Prisma, Sweep } from './generated/prisma/client.ts';
+import type { ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
+import { setSweepStatus } from './states.ts';
+
+export { setSweepStatus };
+
+/** A keyset cursor, the payload of @hypersweep/schemas' `encodeCursor`: last row's sort value and tiebreak. */
+export interface KeysetCursor {
+  sort: string;
+  order: 'asc' | 'desc';
+  value: number | string | null;
+  after: number | string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Null on the last page. */
+  nextCursor: KeysetCursor | null;
+}
+
+export interface CreateSweepInput {
+  name: string;
+  spec: Prisma.InputJsonValue;
+  seed: number;
+  objective: { metric: string; mode: ObjectiveMode };
+  budget: Prisma.InputJsonValue;
+  /** The client's Idempotency-Key: a second submission with the same key returns the first sweep. */
+  idempotencyKey?: string | null;
+}
+
+export interface CreateSweepResult {
+  sweep: Sweep;
+  /** False when the idempotency key matched an existing sweep. */
+  created: boolean;
+}
+
+/**
+ * Creates a pending sweep. With an idempotency key, a concurrent or retried submission hits the
+ * unique index and gets the existing sweep back (never an error). The stored body is not compared:
+ * the key alone identifies the submission.
+ */
+export async function createSweep(db: DbClient, input: CreateSweepInput): Promise<CreateSweepResult> {
+  const idempotencyKey = input.idempotencyKey ?? null;
+  try {
+    const sweep = await db.sweep.create({
+      data: {
+        name: input.name,
+        spec: input.spec,
+        seed: input.seed,
+        objectiveMetric: input.objective.metric,
+        objectiveMode: input.objective.mode,
+        budget: input.budget,
+        idempotencyKey,
+      },
+    });
+    return { sweep, created: true };
+  } catch (error) {
+    if (idempotencyKey !== null && isUniqueViolation(error)) {
+      const existing = await mapDbErrors(() => db.sweep.findUnique({ where: { idempotencyKey } }));
+      if (existing) return { sweep: existing, created: false };
+    }
+    throw toDbError(error);
+  }
+}
+
+export async function getSweep(db: DbClient, sweepId: string): Promise<Sweep | null> {
+  if (!isUuid(sweepId)) return null;
+  return mapDbErrors(() => db.sweep.findUnique({ where: { id: sweepId } }));
+}
+
+export interface ListSweepsOptions {
+  limit?: number;
+  cursor?: KeysetCursor | null;
+  status?: readonly SweepStatus[];
+}
+
+/** Newest first, keyset on (createdAt desc, id desc): stable under inserts, no offset scans. */
+export async function listSweeps(db: DbClient, options: ListSweepsOptions = {}): Promise<Page<Sweep>> {
+  const limit = clampLimit(options.limit);
+  const where: Prisma.SweepWhereInput = {};
+  if (options.status && options.status.length > 0) where.status = { in: [...options.status] };
+  const cursor = options.cursor;
+  if (cursor) {
+    if (cursor.sort !== 'createdAt' || cursor.order !== 'desc' || typeof cursor.value !== 'string' || typeof cursor.after !== 'string') {
+      throw new DbError('invalid_argument', 'this cursor does not continue a sweep listing');
+    }
+    const createdAt = new Date(cursor.value);
+    if (Number.isNaN(createdAt.getTime()) || !isUuid(cursor.after)) throw new DbError('invalid_argument', 'malformed sweep cursor');
+    where.OR = [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: cursor.after } }];
+  }
+  const rows = await mapDbErrors(() =>
+    db.sweep.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit + 1 }),
+  );
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  const nextCursor: KeysetCursor | null =
+    rows.length > limit && last ? { sort: 'createdAt', order: 'desc', value: last.createdAt.toISOString(), after: last.id } : null;
+  return { items, nextCursor };
+}
+
+export function clampLimit(limit: number | undefined): number {
+  if (limit === undefined) return 50;
+  if (!Number.isInteger(limit) || limit < 1) throw new DbError('invalid_argument', `limit must be a positive integer, got ${limit}`);
+  return Math.min(limit, 1000);
+}
+
+export type TrialCounts = Record<TrialStatus, number> & { total: number };
+
+/** Trials of a sweep per status (every status present, zeros included) and the total. */
+export async function trialCounts(db: DbClient, sweepId: string): Promise<TrialCounts> {
+  const counts: TrialCounts = { queued: 0, running: 0, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 0 };
+  if (!isUuid(sweepId)) return counts;
+  const groups = await mapDbErrors(() => db.trial.groupBy({ by: ['status'], where: { sweepId }, _count: { _all: true } }));
+  for (const group of groups) {
+    counts[group.status] = group._count._all;
+    counts.total += group._count._all;
+  }
+  return counts;
+}
+
+function isBetter(mode: ObjectiveMode, candidate: number, incumbent: number): boolean {
+  return mode === 'minimize' ? candidate < incumbent : candidate > incumbent;
+}
+
+export interface RecordBestResult {
+  changed: boolean;
+  bestTrialId: string | null;
+}
+
+/**
+ * Makes `trialId` the sweep's best trial if `value` beats the current best trial's value
+ * (its finalValue, else its bestValue) under the sweep's objective mode, or if there is none.
+ * The sweep row is locked, so concurrent trial-ended events cannot overwrite a better best.
+ */
+export async function recordBest(db: DbClient, sweepId: string, trialId: string, value: number): Promise<RecordBestResult> {
+  if (!Number.isFinite(value)) throw new DbError('invalid_argument', `best value must be finite, got ${value}`);
+  if (!isUuid(sweepId) || !isUuid(trialId)) throw new DbError('not_found', 'no such sweep or trial');
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const sweep = await lockSweep(tx, sweepId);
+      const trial = await tx.trial.findUnique({ where: { id: trialId }, select: { sweepId: true } });
+      if (!trial || trial.sweepId !== sweepId) throw new DbError('not_found', `trial ${trialId} is not in sweep ${sweepId}`);
+      if (sweep.bestTrialId === trialId) return { changed: false, bestTrialId: trialId };
+      if (sweep.bestTrialId !== null) {
+        const incumbent = await tx.trial.findUnique({ where: { id: sweep.bestTrialId }, select: { finalValue: true, bestValue: true } });
+        const incumbentValue = incumbent?.finalValue ?? incumbent?.bestValue ?? null;
+        if (incumbentValue !== null && !isBetter(sweep.objectiveMode, value, incumbentValue)) {
+          return { changed: false, bestTrialId: sweep.bestTrialId };
+        }
+      }
+      await tx.sweep.update({ where: { id: sweepId }, data: { bestTrialId: trialId } });
+      return { changed: true, bestTrialId: trialId };
+    }),
+  );
+}
+
+/** Stores the best trial's test-set evaluation (any JSON, e.g. `{loss, accuracy, trialId}`). */
+export async function recordTestResult(db: DbClient, sweepId: string, result: Prisma.InputJsonValue): Promise<Sweep> {
+  if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
+  return mapDbErrors(() => db.sweep.update({ where: { id: sweepId }, data: { testResult: result } }));
+}
+
+interface LockedSweep {
+  id: string;
+  status: SweepStatus;
+  objectiveMode: ObjectiveMode;
+  bestTrialId: string | null;
+}
+
+/**
+ * Locks the sweep row for the rest of the transaction (FOR NO KEY UPDATE: conflicts with status
+ * writes and other lockers, not with inserts of trials referencing it). Throws not_found.
+ */
+export async function lockSweep(tx: Prisma.TransactionClient, sweepId: string): Promise<LockedSweep> {
+  const rows = await tx.$queryRaw<{ id: string; status: SweepStatus; objective_mode: ObjectiveMode; best_trial_id: string | null }[]>`
+    SELECT id::text AS id, status::text AS status, objective_mode::text AS objective_mode, best_trial_id::text AS best_trial_id
+    FROM sweeps WHERE id = ${sweepId}::uuid FOR NO KEY UPDATE`;
+  const row = rows[0];
+  if (!row) throw new DbError('not_found', `no sweep ${sweepId}`);
+  return { id: row.id, status: row.status, objectiveMode: row.objective_mode, bestTrialId: row.best_trial_id };
+}

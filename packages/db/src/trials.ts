@@ -1,0 +1,290 @@
+// Trial repository: creation with per-sweep numbering, claim/release/finish, idempotent epoch metrics, listings.
+import { inTransaction, isUuid, type DbClient } from './client.ts';
+import { DbError, mapDbErrors } from './errors.ts';
+import type { Prisma, Trial } from './generated/prisma/client.ts';
+import type { TrialStatus } from './generated/prisma/enums.ts';
+import { setTrialStatus, type TransitionResult } from './states.ts';
+import { clampLimit, lockSweep, type KeysetCursor, type Page } from './sweeps.ts';
+
+export { setTrialStatus };
+
+export interface CreateTrialInput {
+  params: Prisma.InputJsonValue;
+  /** Grid cell identity; a second trial with the same key in the sweep is refused (unique_violation). */
+  cellKey?: string | null;
+}
+
+/**
+ * Creates the sweep's next trial (queued). The sweep row is locked for the transaction, so
+ * concurrent creators get consecutive numbers 0, 1, 2… and a cancel (a status write on the same
+ * row) cannot interleave: a trial is never created for a sweep that is no longer pending or running.
+ */
+export async function createTrial(db: DbClient, sweepId: string, input: CreateTrialInput): Promise<Trial> {
+  if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const sweep = await lockSweep(tx, sweepId);
+      if (sweep.status !== 'pending' && sweep.status !== 'running') {
+        throw new DbError('sweep_not_active', `sweep ${sweepId} is ${sweep.status}; no new trials`);
+      }
+      const last = await tx.trial.findFirst({ where: { sweepId }, orderBy: { number: 'desc' }, select: { number: true } });
+      return tx.trial.create({
+        data: { sweepId, number: (last?.number ?? -1) + 1, params: input.params, cellKey: input.cellKey ?? null },
+      });
+    }),
+  );
+}
+
+export async function getTrial(db: DbClient, trialId: string): Promise<Trial | null> {
+  if (!isUuid(trialId)) return null;
+  return mapDbErrors(() => db.trial.findUnique({ where: { id: trialId } }));
+}
+
+/**
+ * queued → running for `workerId`, incrementing `attempt` (the BullMQ job id's attempt). Of
+ * concurrent claimers exactly one gets `changed: true`. A redelivered job whose trial is still
+ * `running` (its worker died) first calls `releaseTrial(trialId)` and then claims.
+ */
+export async function claimTrial(db: DbClient, trialId: string, workerId: string): Promise<TransitionResult<Trial>> {
+  return setTrialStatus(db, trialId, 'running', {
+    from: ['queued'],
+    data: { workerId, attempt: { increment: 1 }, startedAt: new Date(), error: null },
+  });
+}
+
+/** running → queued; with `workerId`, only if that worker holds the trial (graceful shutdown). */
+export async function releaseTrial(db: DbClient, trialId: string, options: { workerId?: string } = {}): Promise<TransitionResult<Trial>> {
+  return setTrialStatus(db, trialId, 'queued', {
+    from: ['running'],
+    data: { workerId: null },
+    ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
+  });
+}
+
+export type FinishedTrialStatus = 'completed' | 'stopped' | 'failed' | 'cancelled';
+
+export interface FinishTrialOptions {
+  finalValue?: number | null;
+  error?: string | null;
+  /** Only if this worker holds the trial. */
+  workerId?: string;
+}
+
+/** running → completed | stopped | failed | cancelled, and queued → cancelled. */
+export async function finishTrial(
+  db: DbClient,
+  trialId: string,
+  status: FinishedTrialStatus,
+  options: FinishTrialOptions = {},
+): Promise<TransitionResult<Trial>> {
+  if (options.finalValue !== undefined && options.finalValue !== null && !Number.isFinite(options.finalValue)) {
+    throw new DbError('invalid_argument', `finalValue must be finite, got ${options.finalValue}`);
+  }
+  const data: Prisma.TrialUpdateManyMutationInput = {};
+  if (options.finalValue !== undefined) data.finalValue = options.finalValue;
+  if (options.error !== undefined) data.error = options.error;
+  return setTrialStatus(db, trialId, status, {
+    data,
+    ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
+  });
+}
+
+/** failed → queued: the one explicit retry. The attempt counter keeps counting. */
+export async function retryTrial(db: DbClient, trialId: string): Promise<TransitionResult<Trial>> {
+  return setTrialStatus(db, trialId, 'queued', { retry: true, from: ['failed'], data: { workerId: null, finishedAt: null } });
+}
+
+export interface EpochRecord {
+  /** Epochs completed so far (1-based); the metric rows' `step`. */
+  epoch: number;
+  metrics: Readonly<Record<string, number>>;
+}
+
+export interface RecordEpochResult {
+  epochsDone: number;
+  bestValue: number | null;
+}
+
+/**
+ * Upserts the metric rows of one or more epochs and updates `epochsDone = max(epochsDone, epoch)`
+ * and `bestValue` (recomputed from the stored objective series, so a rewritten epoch stays
+ * correct), in one transaction. Retrying the same write changes nothing.
+ */
+export async function recordEpochs(db: DbClient, trialId: string, epochs: readonly EpochRecord[]): Promise<RecordEpochResult> {
+  const names: string[] = [];
+  const steps: number[] = [];
+  const values: number[] = [];
+  for (const { epoch, metrics } of epochs) {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2_147_483_647) throw new DbError('invalid_argument', `epoch must be a non-negative integer, got ${epoch}`);
+    for (const [name, value] of Object.entries(metrics)) {
+      if (!Number.isFinite(value)) throw new DbError('invalid_argument', `metric ${name} at epoch ${epoch} is not finite (${value})`);
+      names.push(name);
+      steps.push(epoch);
+      values.push(value);
+    }
+  }
+  if (epochs.length === 0) throw new DbError('invalid_argument', 'no epochs to record');
+  const maxEpoch = Math.max(...epochs.map((e) => e.epoch));
+  if (!isUuid(trialId)) throw new DbError('not_found', `no trial ${trialId}`);
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const trial = await tx.trial.findUnique({
+        where: { id: trialId },
+        select: { sweep: { select: { objectiveMetric: true, objectiveMode: true } } },
+      });
+      if (!trial) throw new DbError('not_found', `no trial ${trialId}`);
+      if (names.length > 0) {
+        await tx.$executeRaw`
+          INSERT INTO metrics (trial_id, name, step, value)
+          SELECT ${trialId}::uuid, m.name, m.step, m.value
+          FROM unnest(${names}::text[], ${steps}::int[], ${values}::float8[]) AS m(name, step, value)
+          ON CONFLICT (trial_id, name, step) DO UPDATE SET value = EXCLUDED.value`;
+      }
+      const { objectiveMetric, objectiveMode } = trial.sweep;
+      const best =
+        objectiveMode === 'minimize'
+          ? tx.$queryRaw<{ v: number | null }[]>`SELECT min(value) AS v FROM metrics WHERE trial_id = ${trialId}::uuid AND name = ${objectiveMetric}`
+          : tx.$queryRaw<{ v: number | null }[]>`SELECT max(value) AS v FROM metrics WHERE trial_id = ${trialId}::uuid AND name = ${objectiveMetric}`;
+      const bestValue = (await best)[0]?.v ?? null;
+      const updated = await tx.$queryRaw<{ epochs_done: number; best_value: number | null }[]>`
+        UPDATE trials SET epochs_done = GREATEST(epochs_done, ${maxEpoch}::int), best_value = ${bestValue}::float8, updated_at = now()
+        WHERE id = ${trialId}::uuid RETURNING epochs_done, best_value`;
+      const row = updated[0];
+      if (!row) throw new DbError('not_found', `no trial ${trialId}`);
+      return { epochsDone: row.epochs_done, bestValue: row.best_value };
+    }),
+  );
+}
+
+/** `recordEpochs` for one epoch. */
+export async function recordEpoch(db: DbClient, trialId: string, epoch: number, metrics: Readonly<Record<string, number>>): Promise<RecordEpochResult> {
+  return recordEpochs(db, trialId, [{ epoch, metrics }]);
+}
+
+export type TrialSort = 'number' | 'bestValue' | 'finalValue' | 'createdAt';
+
+export interface ListTrialsOptions {
+  status?: readonly TrialStatus[];
+  sort?: TrialSort;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  cursor?: KeysetCursor | null;
+}
+
+const trialSorts: readonly TrialSort[] = ['number', 'bestValue', 'finalValue', 'createdAt'];
+
+/**
+ * A sweep's trials, keyset-paginated. Sorting by a value puts trials without one last and breaks
+ * ties by `number` ascending, so pages neither skip nor repeat a trial.
+ */
+export async function listTrials(db: DbClient, sweepId: string, options: ListTrialsOptions = {}): Promise<Page<Trial>> {
+  const sort = options.sort ?? 'number';
+  const order = options.order ?? 'asc';
+  const limit = clampLimit(options.limit);
+  if (!trialSorts.includes(sort)) throw new DbError('invalid_argument', `cannot sort trials by ${String(sort)}`);
+  if (!isUuid(sweepId)) return { items: [], nextCursor: null };
+  const conditions: Prisma.TrialWhereInput[] = [{ sweepId }];
+  if (options.status && options.status.length > 0) conditions.push({ status: { in: [...options.status] } });
+  if (options.cursor) conditions.push(afterCursor(sort, order, options.cursor));
+  const orderBy: Prisma.TrialOrderByWithRelationInput[] =
+    sort === 'number'
+      ? [{ number: order }]
+      : sort === 'createdAt'
+        ? [{ createdAt: order }, { number: 'asc' }]
+        : [{ [sort]: { sort: order, nulls: 'last' } }, { number: 'asc' }];
+  const rows = await mapDbErrors(() => db.trial.findMany({ where: { AND: conditions }, orderBy, take: limit + 1 }));
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  let nextCursor: KeysetCursor | null = null;
+  if (rows.length > limit && last) {
+    const value = sort === 'number' ? last.number : sort === 'createdAt' ? last.createdAt.toISOString() : last[sort];
+    nextCursor = { sort, order, value, after: last.number };
+  }
+  return { items, nextCursor };
+}
+
+function afterCursor(sort: TrialSort, order: 'asc' | 'desc', cursor: KeysetCursor): Prisma.TrialWhereInput {
+  const after = cursor.after;
+  if (cursor.sort !== sort || cursor.order !== order || typeof after !== 'number' || !Number.isInteger(after)) {
+    throw new DbError('invalid_argument', `this cursor does not continue a listing sorted by ${sort} ${order}`);
+  }
+  const beyond = order === 'asc' ? 'gt' : 'lt';
+  if (sort === 'number') return { number: { [beyond]: after } };
+  if (sort === 'createdAt') {
+    const createdAt = typeof cursor.value === 'string' ? new Date(cursor.value) : new Date(Number.NaN);
+    if (Number.isNaN(createdAt.getTime())) throw new DbError('invalid_argument', 'malformed createdAt cursor');
+    return { OR: [{ createdAt: { [beyond]: createdAt } }, { createdAt, number: { gt: after } }] };
+  }
+  if (cursor.value === null) return { [sort]: null, number: { gt: after } };
+  if (typeof cursor.value !== 'number') throw new DbError('invalid_argument', `malformed ${sort} cursor`);
+  return { OR: [{ [sort]: { [beyond]: cursor.value } }, { [sort]: cursor.value, number: { gt: after } }, { [sort]: null }] };
+}
+
+/** @hypersweep/search's `FrozenTrial`, structurally (db does not depend on search). */
+export interface FrozenTrialRecord {
+  number: number;
+  params: Record<string, number | string | boolean>;
+  state: TrialStatus;
+  reports: { step: number; value: number }[];
+  value?: number;
+  cellKey?: string;
+}
+
+/**
+ * The sweep's trials as samplers and schedulers see them, rebuilt from Postgres: reports are the
+ * objective metric per step; `value` is the final value of a completed trial (else its last
+ * report), the last report of a stopped one (else its final value), undefined otherwise.
+ */
+export async function trialsForSearch(db: DbClient, sweepId: string): Promise<FrozenTrialRecord[]> {
+  if (!isUuid(sweepId)) return [];
+  return mapDbErrors(async () => {
+    const sweep = await db.sweep.findUnique({ where: { id: sweepId }, select: { objectiveMetric: true } });
+    if (!sweep) throw new DbError('not_found', `no sweep ${sweepId}`);
+    const trials = await db.trial.findMany({ where: { sweepId }, orderBy: { number: 'asc' } });
+    const metrics = await db.metric.findMany({
+      where: { name: sweep.objectiveMetric, trial: { sweepId } },
+      select: { trialId: true, step: true, value: true },
+      orderBy: [{ trialId: 'asc' }, { step: 'asc' }],
+    });
+    const reportsByTrial = new Map<string, { step: number; value: number }[]>();
+    for (const metric of metrics) {
+      const reports = reportsByTrial.get(metric.trialId) ?? [];
+      reports.push({ step: metric.step, value: metric.value });
+      reportsByTrial.set(metric.trialId, reports);
+    }
+    return trials.map((trial) => {
+      const reports = reportsByTrial.get(trial.id) ?? [];
+      const lastReport = reports.at(-1)?.value;
+      let value: number | undefined;
+      if (trial.status === 'completed') value = trial.finalValue ?? lastReport;
+      else if (trial.status === 'stopped') value = lastReport ?? trial.finalValue ?? undefined;
+      const frozen: FrozenTrialRecord = {
+        number: trial.number,
+        params: trial.params as FrozenTrialRecord['params'],
+        state: trial.status,
+        reports,
+      };
+      if (value !== undefined) frozen.value = value;
+      if (trial.cellKey !== null) frozen.cellKey = trial.cellKey;
+      return frozen;
+    });
+  });
+}
+
+export type RunnableTrial = Pick<Trial, 'id' | 'sweepId' | 'number' | 'status' | 'attempt' | 'workerId'>;
+
+/** Trials Postgres holds as queued or running (for the reconciler), by sweep and number. */
+export async function runnableTrials(db: DbClient, options: { sweepId?: string } = {}): Promise<RunnableTrial[]> {
+  const where: Prisma.TrialWhereInput = { status: { in: ['queued', 'running'] } };
+  if (options.sweepId !== undefined) {
+    if (!isUuid(options.sweepId)) return [];
+    where.sweepId = options.sweepId;
+  }
+  return mapDbErrors(() =>
+    db.trial.findMany({
+      where,
+      select: { id: true, sweepId: true, number: true, status: true, attempt: true, workerId: true },
+      orderBy: [{ sweepId: 'asc' }, { number: 'asc' }],
+    }),
+  );
+}
