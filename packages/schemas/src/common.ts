@@ -1,6 +1,7 @@
 // Building blocks shared by every schema: finite numbers with sane bounds, bounded strings,
 // ids and timestamps, and the API's error body with zod issues turned into path/message pairs.
 import { z } from 'zod';
+import { formatPath } from '@hypersweep/nn';
 
 /** A number that must be finite; NaN and ±Infinity get a message that says so. */
 export function finite(): z.ZodNumber {
@@ -111,15 +112,8 @@ export const ApiError = z.strictObject({
 });
 export type ApiError = z.infer<typeof ApiError>;
 
-/** "spec.model.layers[2].units" from a zod path (nn's formatPath, with an optional prefix). */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out;
-}
+/** "spec.model.layers[2].units" from a zod path: the same format nn uses for its own errors. */
+export { formatPath };
 
 /** "a.b[2].c" back to ["a", "b", 2, "c"] (for paths reported by search and nn as strings). */
 export function parsePath(path: string): PropertyKey[] {
