@@ -1,0 +1,52 @@
+// The worker's configuration: process.env parsed once with zod; everything below takes options.
+import { availableParallelism, hostname } from 'node:os';
+import { z } from 'zod';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().min(1, 'is required (postgresql://…)'),
+  REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('hypersweep'),
+  WORKER_ID: z.string().min(1).max(200).optional(),
+  THREADS_PER_TRIAL: positiveInt(availableParallelism()),
+  CONCURRENCY: positiveInt(1),
+  STEP_TIMEOUT_MS: positiveInt(30_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
+
+export interface WorkerConfig {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  workerId: string;
+  threadsPerTrial: number;
+  concurrency: number;
+  stepTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+/** Parses an environment (process.env at the edge) into the worker's config; throws naming every problem. */
+export function parseEnv(env: Record<string, string | undefined>): WorkerConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`invalid worker environment: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    workerId: e.WORKER_ID ?? `${hostname()}-${process.pid}`,
+    threadsPerTrial: e.THREADS_PER_TRIAL,
+    concurrency: e.CONCURRENCY,
+    stepTimeoutMs: e.STEP_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

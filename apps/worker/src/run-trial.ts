@@ -1,0 +1,331 @@
+// Runs one trial job: claim it, train it on the replica pool (resuming from its last checkpoint),
+// record each epoch, ask the sweep's scheduler, and finish it — or release it on shutdown.
+import { deriveSeed } from '@hypersweep/datasets';
+import {
+  DbError,
+  claimTrial,
+  finishTrial,
+  getSweep,
+  getTrial,
+  latestCheckpoint,
+  pruneCheckpoints,
+  recordEpoch,
+  releaseTrial,
+  saveCheckpoint,
+  trialsForSearch,
+  type Db,
+  type Prisma,
+  type Trial,
+} from '@hypersweep/db';
+import { isDeepStrictEqual } from 'node:util';
+import { compileModel, parseCheckpoint, parseOptimizerSpec, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
+import { ReleaseTrial, TrialCancelled, type TrialJob } from '@hypersweep/queue';
+import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric, type TrialConfig } from '@hypersweep/schemas';
+import { createScheduler, type Scheduler } from '@hypersweep/search';
+import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
+import type { DatasetCache } from './dataset-cache.ts';
+import type { Logger } from './logger.ts';
+
+export interface RunTrialDeps {
+  db: Db;
+  pool: ReplicaPool;
+  datasets: DatasetCache;
+  logger: Logger;
+  now: () => number;
+  workerId: string;
+  /** How often Postgres is asked whether the trial or its sweep was cancelled (default 500 ms). */
+  cancelPollMs?: number;
+  /** Checkpoints kept per trial (default 3); older ones are pruned after each save. */
+  keepCheckpoints?: number;
+}
+
+/** What runTrial needs of the queue's job context. */
+export interface RunTrialContext {
+  /** Aborted when a cancel signal for this trial or its sweep arrives over Redis. */
+  cancelled: AbortSignal;
+  /** Aborted when the worker shuts down gracefully. */
+  shutdown: AbortSignal;
+}
+
+export type TrialOutcome = 'completed' | 'stopped' | 'failed' | 'cancelled' | 'skipped';
+
+type AbortReason = 'cancelled' | 'shutdown';
+
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'stopped', 'failed', 'cancelled']);
+
+/**
+ * Executes a trial job. Returns the outcome for a finished trial; throws TrialCancelled when the
+ * trial or its sweep was cancelled and ReleaseTrial after a graceful shutdown (the job goes back
+ * to the queue and the next worker resumes from the last epoch's checkpoint). Infrastructure
+ * errors (Postgres) are rethrown so the queue retries the job; training errors fail the trial.
+ */
+export async function runTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialContext): Promise<TrialOutcome> {
+  const { db, workerId } = deps;
+  const logger = deps.logger.child({ sweepId: job.sweepId, trialId: job.trialId });
+  const started = deps.now();
+
+  const trial = await getTrial(db, job.trialId);
+  if (!trial) throw new TrialCancelled(`trial ${job.trialId} does not exist`);
+  const sweep = await getSweep(db, trial.sweepId);
+  if (!sweep) throw new TrialCancelled(`sweep ${trial.sweepId} does not exist`);
+  if (TERMINAL.has(trial.status)) {
+    logger.info({ status: trial.status }, 'trial already finished; nothing to do');
+    return 'skipped';
+  }
+  if (sweep.status === 'cancelled' || sweep.status === 'completed' || sweep.status === 'failed') {
+    await finishTrial(db, trial.id, 'cancelled', { error: `sweep ${sweep.status}` });
+    throw new TrialCancelled(`sweep ${sweep.id} is ${sweep.status}`);
+  }
+
+  // A redelivered job whose trial is still running: its worker died. Release, then claim anew.
+  if (trial.status === 'running') {
+    logger.warn({ previousWorker: trial.workerId, attempt: trial.attempt }, 'trial still running from a previous delivery; releasing it');
+    await releaseTrial(db, trial.id);
+  }
+  const claim = await claimTrial(db, trial.id, workerId);
+  if (!claim.changed || !claim.row) {
+    logger.warn({ status: claim.row?.status, holder: claim.row?.workerId }, 'trial could not be claimed; another worker has it');
+    return 'skipped';
+  }
+  const claimed = claim.row;
+  logger.info({ attempt: claimed.attempt, workerId }, 'trial claimed');
+
+  const abort = new AbortController();
+  const abortWith = (reason: AbortReason) => {
+    if (!abort.signal.aborted) abort.abort(reason);
+  };
+  const onCancelled = () => abortWith('cancelled');
+  const onShutdown = () => abortWith('shutdown');
+  ctx.cancelled.addEventListener('abort', onCancelled);
+  ctx.shutdown.addEventListener('abort', onShutdown);
+  if (ctx.cancelled.aborted) onCancelled();
+  if (ctx.shutdown.aborted) onShutdown();
+  const poller = pollCancellation(deps, claimed, abortWith, logger);
+
+  try {
+    const outcome = await train(deps, claimed, sweep.spec, sweep.seed, abort, logger);
+    logger.info({ outcome: outcome.status, epochs: outcome.epochs, ms: Math.round(deps.now() - started) }, 'trial finished');
+    return outcome.status;
+  } catch (error) {
+    if (error instanceof Aborted) return endAborted(deps, claimed, error.reason, logger);
+    if (error instanceof DbError || error instanceof ReleaseTrial || error instanceof TrialCancelled) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error({ err: error }, 'trial failed');
+    await finishTrial(db, claimed.id, 'failed', { error: message, workerId });
+    return 'failed';
+  } finally {
+    poller.stop();
+    ctx.cancelled.removeEventListener('abort', onCancelled);
+    ctx.shutdown.removeEventListener('abort', onShutdown);
+  }
+}
+
+/** Training stopped because the worker or a user asked, not because it failed. */
+class Aborted extends Error {
+  constructor(readonly reason: AbortReason) {
+    super(`trial ${reason}`);
+  }
+}
+
+async function endAborted(deps: RunTrialDeps, trial: Trial, reason: AbortReason, logger: Logger): Promise<never> {
+  if (reason === 'shutdown') {
+    // The last completed epoch's checkpoint is already stored; the next worker resumes from it.
+    await releaseTrial(deps.db, trial.id, { workerId: deps.workerId });
+    logger.info({}, 'trial released for another worker');
+    throw new ReleaseTrial(`worker ${deps.workerId} is shutting down`);
+  }
+  const result = await finishTrial(deps.db, trial.id, 'cancelled', { workerId: deps.workerId });
+  logger.info({ status: result.row?.status }, 'trial cancelled');
+  throw new TrialCancelled('trial or sweep cancelled');
+}
+
+interface TrainOutcome {
+  status: 'completed' | 'stopped';
+  epochs: number;
+}
+
+async function train(
+  deps: RunTrialDeps,
+  trial: Trial,
+  storedSpec: Prisma.JsonValue,
+  sweepSeed: number,
+  abort: AbortController,
+  logger: Logger,
+): Promise<TrainOutcome> {
+  const { db, pool } = deps;
+  const spec = CreateSweepRequest.parse(storedSpec);
+  const config = resolveTrialConfig(spec, trial.params as Record<string, number | string | boolean>);
+  const objective = config.objective.metric;
+  const scheduler = createScheduler(schedulerConfigFor(spec));
+  const dataset = await deps.datasets.get(config.dataset);
+  const resumeFrom = await loadCheckpoint(db, trial.id, config);
+  if (resumeFrom) logger.info({ epoch: resumeFrom.manifest.epoch }, 'resuming from checkpoint');
+
+  // A checkpoint written just before a crash may not have been shown to the scheduler yet.
+  const resumedEpoch = resumeFrom?.manifest.epoch ?? 0;
+  if (resumedEpoch > 0 && resumedEpoch < config.epochs && (await askScheduler(db, scheduler, trial)) === 'stop') {
+    const last = resumeFrom?.manifest.history.at(-1);
+    await finishWith(deps, trial, 'stopped', last ? objectiveOf(last, objective) : null);
+    return { status: 'stopped', epochs: resumedEpoch };
+  }
+
+  let stoppedByScheduler = false;
+  let lastValue: number | null = null;
+  const keep = deps.keepCheckpoints ?? 3;
+  const onEpoch = async (m: ParallelEpochMetrics): Promise<'stop' | void> => {
+    const metrics = epochMetrics(m);
+    await recordEpoch(db, trial.id, m.epoch, metrics);
+    const { manifestJson, data } = serializeCheckpoint(pool.checkpoint());
+    await saveCheckpoint(db, trial.id, m.epoch, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
+    await pruneCheckpoints(db, trial.id, keep);
+    lastValue = objectiveOf(m, objective);
+    logger.debug({ epoch: m.epoch, ...metrics }, 'epoch');
+    if (abort.signal.aborted) return 'stop';
+    if (m.epoch < config.epochs && (await askScheduler(db, scheduler, trial)) === 'stop') {
+      stoppedByScheduler = true;
+      return 'stop';
+    }
+  };
+
+  let result;
+  try {
+    result = await pool.train({
+      model: config.model,
+      optimizer: config.optimizer,
+      schedule: config.schedule,
+      dataset,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      // Fixed by the sweep spec, never by this worker's thread count: a resume elsewhere is bit-identical.
+      microbatches: config.microbatches,
+      seed: trialSeed(sweepSeed, trial.number),
+      onEpoch,
+      signal: abort.signal,
+      ...(resumeFrom ? { resumeFrom } : {}),
+    });
+  } catch (error) {
+    if (abort.signal.aborted && (!(error instanceof TrainerError) || error.code === 'ABORTED')) {
+      throw new Aborted(abort.signal.reason as AbortReason);
+    }
+    throw error;
+  }
+  if (abort.signal.aborted && result.stoppedBy === 'callback' && !stoppedByScheduler) {
+    throw new Aborted(abort.signal.reason as AbortReason);
+  }
+  const last = result.history.at(-1);
+  const finalValue = lastValue ?? (last ? objectiveOf(last, objective) : null);
+  const status = stoppedByScheduler ? 'stopped' : 'completed';
+  await finishWith(deps, trial, status, finalValue);
+  return { status, epochs: result.epochsRun };
+}
+
+async function finishWith(deps: RunTrialDeps, trial: Trial, status: 'completed' | 'stopped', finalValue: number | null): Promise<void> {
+  const result = await finishTrial(deps.db, trial.id, status, { finalValue, workerId: deps.workerId });
+  if (!result.changed) {
+    // Someone else ended the trial meanwhile (a user stopped it): their status stands.
+    throw new TrialCancelled(`trial is ${result.row?.status ?? 'gone'}; not marking it ${status}`);
+  }
+}
+
+async function askScheduler(db: Db, scheduler: Scheduler, trial: Trial): Promise<'stop' | 'continue'> {
+  const trials = await trialsForSearch(db, trial.sweepId);
+  const me = trials.find((t) => t.number === trial.number);
+  if (!me) return 'continue';
+  return scheduler.onReport(me, trials);
+}
+
+/**
+ * The trial's latest checkpoint. Postgres' jsonb reorders object keys and the trainer compares
+ * the manifest's model and optimizer as JSON text, so when they equal the trial's own (as values)
+ * they are replaced by the trial's, in the trainer's key order; a real mismatch is left for the
+ * trainer to report.
+ */
+async function loadCheckpoint(db: Db, trialId: string, config: TrialConfig): Promise<Checkpoint | null> {
+  const row = await latestCheckpoint(db, trialId);
+  if (!row) return null;
+  const checkpoint = parseCheckpoint(JSON.stringify(row.manifest), new Uint8Array(row.data));
+  const model = compileModel(config.model).spec;
+  const optimizer = parseOptimizerSpec(config.optimizer);
+  const manifest = { ...checkpoint.manifest };
+  if (isDeepStrictEqual(manifest.model, model)) manifest.model = model;
+  if (isDeepStrictEqual(manifest.optimizer, optimizer)) manifest.optimizer = optimizer;
+  return { ...checkpoint, manifest };
+}
+
+/** The trial's training seed: a function of the sweep's seed and the trial's number only. */
+export function trialSeed(sweepSeed: number, trialNumber: number): number {
+  return deriveSeed(sweepSeed, `trial-${trialNumber}`);
+}
+
+interface EpochValues {
+  trainLoss: number;
+  trainAccuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+}
+
+function objectiveOf(m: EpochValues, metric: ObjectiveMetric): number | null {
+  switch (metric) {
+    case 'train_loss':
+      return m.trainLoss;
+    case 'train_accuracy':
+      return m.trainAccuracy;
+    case 'val_loss':
+      return m.valLoss;
+    case 'val_accuracy':
+      return m.valAccuracy;
+  }
+}
+
+/** An epoch's metric rows; the names of the four objectives match ObjectiveMetric. */
+export function epochMetrics(m: ParallelEpochMetrics): Record<string, number> {
+  const metrics: Record<string, number | null> = {
+    train_loss: m.trainLoss,
+    train_accuracy: m.trainAccuracy,
+    val_loss: m.valLoss,
+    val_accuracy: m.valAccuracy,
+    learning_rate: m.learningRate,
+    samples_per_sec: m.samplesPerSec,
+    epoch_seconds: m.seconds,
+    step_compute_ms: m.stepTiming.computeMs,
+    step_reduce_ms: m.stepTiming.reduceMs,
+    step_wait_ms: m.stepTiming.waitMs,
+  };
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(metrics)) {
+    if (value === null) continue;
+    if (!Number.isFinite(value)) throw new Error(`epoch ${m.epoch}: ${name} is not finite (${value})`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Watches Postgres for a cancelled trial or sweep (Redis signals are only a fast nudge). */
+function pollCancellation(
+  deps: RunTrialDeps,
+  trial: Trial,
+  abortWith: (reason: AbortReason) => void,
+  logger: Logger,
+): { stop(): void } {
+  let busy = false;
+  const check = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const [current, sweep] = await Promise.all([getTrial(deps.db, trial.id), getSweep(deps.db, trial.sweepId)]);
+      const lost = !current || current.status !== 'running' || current.workerId !== deps.workerId;
+      const sweepOver = !sweep || sweep.status === 'cancelled' || sweep.status === 'failed' || sweep.status === 'completed';
+      if (lost || sweepOver) {
+        logger.info({ trialStatus: current?.status, sweepStatus: sweep?.status }, 'cancellation seen in Postgres');
+        abortWith('cancelled');
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'cancellation check failed; retrying');
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void check(), deps.cancelPollMs ?? 500);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
