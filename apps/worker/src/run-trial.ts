@@ -17,10 +17,9 @@ import {
   type Prisma,
   type Trial,
 } from '@hypersweep/db';
-import { isDeepStrictEqual } from 'node:util';
-import { compileModel, parseCheckpoint, parseOptimizerSpec, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
+import { parseCheckpoint, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
 import { ReleaseTrial, TrialCancelled, type TrialJob } from '@hypersweep/queue';
-import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric, type TrialConfig } from '@hypersweep/schemas';
+import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric } from '@hypersweep/schemas';
 import { createScheduler, type Scheduler } from '@hypersweep/search';
 import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
 import type { DatasetCache } from './dataset-cache.ts';
@@ -158,7 +157,7 @@ async function train(
   const objective = config.objective.metric;
   const scheduler = createScheduler(schedulerConfigFor(spec));
   const dataset = await deps.datasets.get(config.dataset);
-  const resumeFrom = await loadCheckpoint(db, trial.id, config);
+  const resumeFrom = await loadCheckpoint(db, trial.id);
   if (resumeFrom) logger.info({ epoch: resumeFrom.manifest.epoch }, 'resuming from checkpoint');
 
   // A checkpoint written just before a crash may not have been shown to the scheduler yet.
@@ -234,22 +233,11 @@ async function askScheduler(db: Db, scheduler: Scheduler, trial: Trial): Promise
   return scheduler.onReport(me, trials);
 }
 
-/**
- * The trial's latest checkpoint. Postgres' jsonb reorders object keys and the trainer compares
- * the manifest's model and optimizer as JSON text, so when they equal the trial's own (as values)
- * they are replaced by the trial's, in the trainer's key order; a real mismatch is left for the
- * trainer to report.
- */
-async function loadCheckpoint(db: Db, trialId: string, config: TrialConfig): Promise<Checkpoint | null> {
+/** The trial's latest checkpoint, if any (the trainer compares its specs by value, not key order). */
+async function loadCheckpoint(db: Db, trialId: string): Promise<Checkpoint | null> {
   const row = await latestCheckpoint(db, trialId);
   if (!row) return null;
-  const checkpoint = parseCheckpoint(JSON.stringify(row.manifest), new Uint8Array(row.data));
-  const model = compileModel(config.model).spec;
-  const optimizer = parseOptimizerSpec(config.optimizer);
-  const manifest = { ...checkpoint.manifest };
-  if (isDeepStrictEqual(manifest.model, model)) manifest.model = model;
-  if (isDeepStrictEqual(manifest.optimizer, optimizer)) manifest.optimizer = optimizer;
-  return { ...checkpoint, manifest };
+  return parseCheckpoint(JSON.stringify(row.manifest), new Uint8Array(row.data));
 }
 
 /** The trial's training seed: a function of the sweep's seed and the trial's number only. */

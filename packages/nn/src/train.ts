@@ -15,7 +15,7 @@ import { learningRateAt } from './schedule.ts';
 import { parseOptimizerSpec, parseScheduleSpec, type OptimizerSpec, type ScheduleSpec } from './spec.ts';
 import { checkDatasetFits } from './compat.ts';
 import type { Checkpoint, CheckpointManifest, EarlyStoppingState } from './checkpoint.ts';
-import { encodeTensors, decodeTensors, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.ts';
+import { encodeTensors, decodeTensors, jsonEqual, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.ts';
 
 export interface EarlyStoppingOptions {
   /** Metric to watch (default val_loss). */
@@ -373,8 +373,8 @@ export class TrainingSession {
     const mismatch = (what: string, a: unknown, b: unknown) => {
       throw new NnError('INVALID_CHECKPOINT', `checkpoint ${what} is ${JSON.stringify(a)} but this run has ${JSON.stringify(b)}`);
     };
-    if (JSON.stringify(m.model) !== JSON.stringify(this.model.spec)) mismatch('model', m.model, this.model.spec);
-    if (JSON.stringify(m.optimizer) !== JSON.stringify(this.optimizer)) mismatch('optimizer', m.optimizer, this.optimizer);
+    if (!jsonEqual(m.model, this.model.spec)) mismatch('model', m.model, this.model.spec);
+    if (!jsonEqual(m.optimizer, this.optimizer)) mismatch('optimizer', m.optimizer, this.optimizer);
     if (m.training.batchSize !== o.batchSize) mismatch('batchSize', m.training.batchSize, o.batchSize);
     if (m.training.seed !== o.seed) mismatch('seed', m.training.seed, o.seed);
     if (m.training.microbatches !== 1) mismatch('microbatches', m.training.microbatches, 1);

@@ -75,3 +75,29 @@ describe('checkpoints', () => {
     await expect(TrainingSession.create({ ...base, resumeFrom: truncated })).rejects.toThrow('past the 10-byte buffer');
   });
 });
+
+describe('checkpoint specs compared by value', () => {
+  it('resumes from a manifest whose keys were reordered (as a jsonb column returns them)', async () => {
+    const ds = blobs({ count: 60, dims: 4, classes: 2, seed: 1 });
+    const base: TrainOptions = {
+      model: { inputShape: [4], layers: [{ type: 'dense', units: 3, activation: 'relu' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      dataset: ds,
+      epochs: 2,
+      batchSize: 8,
+      seed: 1,
+    };
+    const s = await TrainingSession.create(base);
+    await s.runEpoch();
+    const ckpt = s.checkpoint();
+    const reverse = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(reverse) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverse(x)])) : v;
+    const manifest = reverse(ckpt.manifest) as typeof ckpt.manifest;
+    expect(JSON.stringify(manifest.model)).not.toBe(JSON.stringify(ckpt.manifest.model));
+    const resumed = await TrainingSession.create({ ...base, resumeFrom: { manifest, data: ckpt.data } });
+    expect(resumed.epoch).toBe(1);
+    // A real difference is still refused.
+    const other = { ...manifest, optimizer: { ...(manifest.optimizer as object), learningRate: 0.02 } };
+    await expect(TrainingSession.create({ ...base, resumeFrom: { manifest: other, data: ckpt.data } })).rejects.toThrow('checkpoint optimizer');
+  });
+});

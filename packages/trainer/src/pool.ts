@@ -14,6 +14,7 @@ import {
   epochPermutation,
   initializeParams,
   initRng,
+  jsonEqual,
   keyFromSeed,
   learningRateAt,
   NnError,
@@ -508,8 +509,8 @@ export class ReplicaPool {
     const mismatch = (what: string, a: unknown, b: unknown): never => {
       throw new NnError('INVALID_CHECKPOINT', `checkpoint ${what} is ${JSON.stringify(a)} but this run has ${JSON.stringify(b)}`);
     };
-    if (JSON.stringify(m.model) !== JSON.stringify(plan.model.spec)) mismatch('model', m.model, plan.model.spec);
-    if (JSON.stringify(m.optimizer) !== JSON.stringify(plan.optimizer)) mismatch('optimizer', m.optimizer, plan.optimizer);
+    if (!jsonEqual(m.model, plan.model.spec)) mismatch('model', m.model, plan.model.spec);
+    if (!jsonEqual(m.optimizer, plan.optimizer)) mismatch('optimizer', m.optimizer, plan.optimizer);
     if (m.training.batchSize !== o.batchSize) mismatch('batchSize', m.training.batchSize, o.batchSize);
     if (m.training.microbatches !== M) mismatch('microbatches', m.training.microbatches, M);
     if (m.training.seed !== o.seed) mismatch('seed', m.training.seed, o.seed);
