@@ -1,7 +1,8 @@
-// The worker process: env → Postgres, Redis, replica pools → a trial worker; SIGTERM releases work.
+// The worker process: env → Postgres, Redis, replica pools → a trial worker and a sweep worker; SIGTERM releases work.
 import { createDb } from '@hypersweep/db';
-import { createRedis, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
+import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
 import { ReplicaPool } from '@hypersweep/trainer';
+import { advanceSweep } from './advance-sweep.ts';
 import { DatasetCache } from './dataset-cache.ts';
 import { parseEnv } from './env.ts';
 import { createJsonLogger } from './logger.ts';
@@ -12,6 +13,7 @@ const logger = createJsonLogger({ level: config.logLevel, fields: { workerId: co
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, { role: 'worker' });
 const datasets = new DatasetCache();
+const queues = createQueues({ connection: redis, prefix: config.queuePrefix });
 
 // A pool trains one trial at a time; with CONCURRENCY > 1 each slot gets its own pool.
 const pools = await Promise.all(
@@ -29,10 +31,20 @@ const worker = createTrialWorker({
     const pool = idle.pop();
     if (!pool) throw new Error('no idle replica pool (concurrency exceeded)');
     try {
-      await runTrial({ db, pool, datasets, logger, now: () => performance.now(), workerId: config.workerId }, job, ctx);
+      await runTrial({ db, pool, datasets, logger, now: () => performance.now(), workerId: config.workerId, queues }, job, ctx);
     } finally {
       idle.push(pool);
     }
+  },
+});
+// Advancing a sweep (new trials, its end) is serialised per sweep by a Postgres advisory lock.
+const sweepWorker = createSweepWorker({
+  connection: redis,
+  prefix: config.queuePrefix,
+  name: config.workerId,
+  logger,
+  handler: async (advance) => {
+    await advanceSweep({ db, queues, datasets, logger }, advance.sweepId);
   },
 });
 const cancels = await subscribeCancels({ connection: redis, prefix: config.queuePrefix, logger, handler: (signal) => worker.cancel(signal) });
@@ -50,7 +62,9 @@ async function shutdown(signal: string): Promise<void> {
   timeout.unref();
   try {
     await worker.shutdown();
+    await sweepWorker.close();
     await cancels.close();
+    await queues.close();
     await Promise.all(pools.map((pool) => pool.close()));
     await db.$disconnect();
     await redis.quit();

@@ -18,7 +18,7 @@ import {
   type Trial,
 } from '@hypersweep/db';
 import { parseCheckpoint, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
-import { ReleaseTrial, TrialCancelled, type TrialJob } from '@hypersweep/queue';
+import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
 import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric } from '@hypersweep/schemas';
 import { createScheduler, type Scheduler } from '@hypersweep/search';
 import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
@@ -36,6 +36,8 @@ export interface RunTrialDeps {
   cancelPollMs?: number;
   /** Checkpoints kept per trial (default 3); older ones are pruned after each save. */
   keepCheckpoints?: number;
+  /** When given, a SweepAdvance {reason: 'trial-ended'} is enqueued after a trial ends (or was found ended). */
+  queues?: Pick<JobQueues, 'enqueueSweepAdvance'>;
 }
 
 /** What runTrial needs of the queue's job context. */
@@ -59,6 +61,30 @@ const TERMINAL: ReadonlySet<string> = new Set(['completed', 'stopped', 'failed',
  * errors (Postgres) are rethrown so the queue retries the job; training errors fail the trial.
  */
 export async function runTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialContext): Promise<TrialOutcome> {
+  try {
+    const outcome = await executeTrial(deps, job, ctx);
+    await requestAdvance(deps, job, outcome);
+    return outcome;
+  } catch (error) {
+    if (error instanceof TrialCancelled) await requestAdvance(deps, job, 'cancelled');
+    throw error;
+  }
+}
+
+/**
+ * Asks for the sweep to be advanced (new trials, or its end). Best effort: the trial's outcome is
+ * already in Postgres, and a lost request is made good by the next advance or the reconciler.
+ */
+async function requestAdvance(deps: RunTrialDeps, job: TrialJob, outcome: TrialOutcome): Promise<void> {
+  if (!deps.queues) return;
+  try {
+    await deps.queues.enqueueSweepAdvance({ sweepId: job.sweepId, reason: 'trial-ended' });
+  } catch (error) {
+    deps.logger.warn({ err: error, sweepId: job.sweepId, trialId: job.trialId, outcome }, 'could not request a sweep advance');
+  }
+}
+
+async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialContext): Promise<TrialOutcome> {
   const { db, workerId } = deps;
   const logger = deps.logger.child({ sweepId: job.sweepId, trialId: job.trialId });
   const started = deps.now();

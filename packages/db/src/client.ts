@@ -26,8 +26,19 @@ export const transactionOptions = { maxWait: 15_000, timeout: 30_000 } as const;
  * transaction client, so repository functions compose inside `withSweepLock` and friends.
  */
 export async function inTransaction<T>(client: DbClient, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-  if ('$transaction' in client) return client.$transaction(fn, transactionOptions);
-  return fn(client);
+  // Not `'$transaction' in client`: Prisma 7's transaction client answers true to that too, and a
+  // nested $transaction on it breaks the shared client ("Transaction already closed").
+  if (transactionClients.has(client)) return fn(client);
+  return (client as PrismaClient).$transaction((tx) => fn(markTransaction(tx)), transactionOptions);
+}
+
+/** The `tx` objects of the interactive transactions this package opened. */
+const transactionClients = new WeakSet<object>();
+
+/** Registers `tx` as an open transaction client, so nested repository calls reuse it. */
+export function markTransaction(tx: Prisma.TransactionClient): Prisma.TransactionClient {
+  transactionClients.add(tx);
+  return tx;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

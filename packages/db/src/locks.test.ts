@@ -27,6 +27,23 @@ describe('withSweepLock', () => {
     return rows[0]?.n ?? 0;
   }
 
+  it('repository calls inside the lock use its transaction, and the shared client stays usable', async () => {
+    const { sweep } = await createSweep(t.db, { name: 'tx', spec: {}, seed: 1, objective: { metric: 'val_loss', mode: 'minimize' }, budget: {} });
+    // Committed with the lock's transaction.
+    await withSweepLock(t.db, sweep.id, (tx) => createTrial(tx, sweep.id, { params: { a: 1 } }));
+    // Rolled back with it: the trial was written in the lock's transaction, not a nested one.
+    await expect(
+      withSweepLock(t.db, sweep.id, async (tx) => {
+        await createTrial(tx, sweep.id, { params: { a: 2 } });
+        throw new Error('abort the advance');
+      }),
+    ).rejects.toThrow('abort the advance');
+    // Later transactions on the shared client still work (a nested $transaction used to break it).
+    const later = await createTrial(t.db, sweep.id, { params: { a: 3 } });
+    expect(later.number).toBe(1);
+    expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(2);
+  });
+
   it('hashes sweep ids to stable, distinct bigint keys', () => {
     const a = sweepLockKey('00000000-0000-4000-8000-000000000001');
     expect(sweepLockKey('00000000-0000-4000-8000-000000000001')).toBe(a);

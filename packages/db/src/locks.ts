@@ -1,6 +1,6 @@
 // Per-sweep serialisation across processes with Postgres transaction-scoped advisory locks.
 import { createHash } from 'node:crypto';
-import { type Db } from './client.ts';
+import { type Db, markTransaction } from './client.ts';
 import { mapDbErrors } from './errors.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 
@@ -35,7 +35,7 @@ export async function withSweepLock<T>(
       async (tx) => {
         // $executeRaw: the function returns void, a type the driver adapter does not map as a result column.
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(${key}::bigint)`;
-        return fn(tx);
+        return fn(markTransaction(tx));
       },
       { timeout: options.timeoutMs ?? 60_000, maxWait: options.maxWaitMs ?? 15_000 },
     ),

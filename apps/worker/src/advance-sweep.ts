@@ -1,0 +1,248 @@
+// Advances a sweep: starts it, samples new trials up to the budget, and finishes it (best trial,
+// one test-set evaluation). Serialised per sweep with a Postgres advisory lock; every decision is
+// derived from Postgres, so any worker may run it, after a restart, as often as it likes.
+import {
+  DbError,
+  createTrial,
+  getSweep,
+  latestCheckpoint,
+  listTrials,
+  recordBest,
+  recordTestResult,
+  runnableTrials,
+  setSweepStatus,
+  trialsForSearch,
+  withSweepLock,
+  type Db,
+  type FrozenTrialRecord,
+  type KeysetCursor,
+  type Prisma,
+  type Sweep,
+  type Trial,
+} from '@hypersweep/db';
+import { TrainingSession, parseCheckpoint, type Checkpoint } from '@hypersweep/nn';
+import type { JobQueues } from '@hypersweep/queue';
+import { CreateSweepRequest, resolveTrialConfig, samplerConfigFor } from '@hypersweep/schemas';
+import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
+import type { DatasetCache } from './dataset-cache.ts';
+import type { Logger } from './logger.ts';
+import { trialSeed } from './run-trial.ts';
+
+export interface AdvanceSweepDeps {
+  db: Db;
+  queues: Pick<JobQueues, 'enqueueTrial'>;
+  datasets: DatasetCache;
+  logger: Logger;
+  /** How long the locked section may run, test evaluation included (default 10 min). */
+  lockTimeoutMs?: number;
+  /** Whole-advance retries after a refused grid cell (unique_violation) (default 5). */
+  maxRetries?: number;
+}
+
+export interface AdvanceResult {
+  /** The sweep's status after the advance; null when the sweep does not exist. */
+  status: Sweep['status'] | null;
+  /** Trials created by this advance. */
+  created: number;
+  /** Trial jobs handed to the queue (new trials, and queued never-claimed ones of an advance that died before enqueueing). */
+  enqueued: number;
+  /** Set when this advance ended the sweep. */
+  finished?: 'completed' | 'failed';
+}
+
+const TERMINAL_SWEEP: ReadonlySet<string> = new Set(['completed', 'cancelled', 'failed']);
+
+/** Advances the sweep once; running it again right away changes nothing. */
+export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Promise<AdvanceResult> {
+  const logger = deps.logger.child({ sweepId });
+  const maxRetries = deps.maxRetries ?? 5;
+  // The lock's transaction is only the mutex: the work below writes through `deps.db`, each write
+  // committed on its own (see README: repository calls that open a transaction, nested in the lock's, break the client).
+  const result = await withSweepLock(deps.db, sweepId, () => advanceLocked(deps, sweepId, logger, maxRetries), {
+    timeoutMs: deps.lockTimeoutMs ?? 600_000,
+  });
+  if (result.status === null || TERMINAL_SWEEP.has(result.status)) return { ...result, enqueued: 0 };
+  // Enqueue once the trials are committed: a job must never reach a worker before its trial exists.
+  const enqueued = await enqueueUnclaimed(deps, sweepId);
+  if (result.created > 0 || result.finished) logger.info({ ...result, enqueued }, 'sweep advanced');
+  return { ...result, enqueued };
+}
+
+/** Queued trials never claimed (attempt 0) get job attempt 1; the job id makes this idempotent. */
+async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string): Promise<number> {
+  const runnable = await runnableTrials(deps.db, { sweepId });
+  let count = 0;
+  for (const trial of runnable) {
+    // A claimed trial (attempt ≥ 1) has or had a job; a second job would take it from its worker.
+    if (trial.status !== 'queued' || trial.attempt !== 0) continue;
+    await deps.queues.enqueueTrial({ sweepId, trialId: trial.id, attempt: 1 });
+    count++;
+  }
+  return count;
+}
+
+
+async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Logger, maxRetries: number): Promise<Omit<AdvanceResult, 'enqueued'>> {
+  const { db } = deps;
+  let sweep = await getSweep(db, sweepId);
+  if (!sweep) return { status: null, created: 0 };
+  if (TERMINAL_SWEEP.has(sweep.status)) return { status: sweep.status, created: 0 };
+  if (sweep.status === 'pending') {
+    const moved = await setSweepStatus(db, sweepId, 'running', { from: ['pending'] });
+    if (!moved.row) return { status: null, created: 0 };
+    sweep = moved.row;
+    if (sweep.status !== 'running') return { status: sweep.status, created: 0 };
+    logger.info({}, 'sweep started');
+  }
+
+  const parsed = CreateSweepRequest.safeParse(sweep.spec);
+  if (!parsed.success) {
+    return failSweep(db, sweepId, `the stored sweep spec is invalid: ${parsed.error.message}`, logger);
+  }
+  const spec = parsed.data;
+  const sampler = createSampler(parseSpace(spec.search.space), samplerConfigFor(spec));
+  const budget = createBudget(sweep.budget as unknown as BudgetOptions);
+  const account = (t: readonly FrozenTrialRecord[]) => accountBudget(budget, t, { maxEpochsPerTrial: spec.training.epochs });
+
+  let trials = await trialsForSearch(db, sweepId);
+  let created = 0;
+  let refused = 0;
+  let exhausted = false;
+  while (account(trials).canStart > 0) {
+    const suggestion = sampler.ask(trials, trials.length);
+    if (suggestion === null) {
+      exhausted = true;
+      break;
+    }
+    try {
+      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null });
+      created++;
+      logger.debug({ trialId: trial.id, number: trial.number, params: suggestion.params }, 'trial created');
+    } catch (error) {
+      // The cell was taken by a writer outside this lock: re-read the trials and ask again.
+      if (!(error instanceof DbError && error.code === 'unique_violation') || refused >= maxRetries) throw error;
+      refused++;
+      logger.warn({ cellKey: suggestion.cellKey, refused }, 'grid cell already taken; asking again');
+    }
+    trials = await trialsForSearch(db, sweepId);
+  }
+
+  const state = account(trials);
+  const pending = state.counts.queued + state.counts.running;
+  if (pending > 0 || !(state.done || exhausted)) return { status: 'running', created };
+  return { ...(await finishSweep(deps, db, sweep, spec, trials, logger)), created };
+}
+
+async function failSweep(db: Db, sweepId: string, message: string, logger: Logger): Promise<Omit<AdvanceResult, 'enqueued'>> {
+  // Sweep has no error column: the message is kept in testResult (see README).
+  await recordTestResult(db, sweepId, { error: message });
+  const result = await setSweepStatus(db, sweepId, 'failed', { from: ['running'] });
+  logger.error({ message }, 'sweep failed');
+  return { status: result.row?.status ?? 'failed', created: 0, finished: 'failed' };
+}
+
+/** Best trial: completed ones by value first; stopped ones with a value only when none completed. */
+export function pickBest(trials: readonly FrozenTrialRecord[], mode: 'minimize' | 'maximize'): FrozenTrialRecord | null {
+  const better = (a: number, b: number) => (mode === 'minimize' ? a < b : a > b);
+  for (const state of ['completed', 'stopped'] as const) {
+    let best: FrozenTrialRecord | null = null;
+    for (const t of trials) {
+      if (t.state !== state || t.value === undefined || !Number.isFinite(t.value)) continue;
+      if (best === null || better(t.value, best.value as number)) best = t;
+    }
+    if (best) return best;
+  }
+  return null;
+}
+
+async function finishSweep(
+  deps: AdvanceSweepDeps,
+  db: Db,
+  sweep: Sweep,
+  spec: CreateSweepRequest,
+  trials: readonly FrozenTrialRecord[],
+  logger: Logger,
+): Promise<Omit<AdvanceResult, 'enqueued' | 'created'>> {
+  const best = pickBest(trials, sweep.objectiveMode);
+  if (!best) {
+    const failed = trials.filter((t) => t.state === 'failed').length;
+    const rows = await allTrials(db, sweep.id);
+    const lastError = rows.filter((t) => t.status === 'failed' && t.error).at(-1)?.error;
+    const message =
+      trials.length === 0
+        ? 'the sweep ended without any trial'
+        : `no trial produced an objective value: ${failed} of ${trials.length} trials failed${lastError ? ` (last error: ${lastError})` : ''}`;
+    return failSweep(db, sweep.id, message, logger);
+  }
+  const row = (await allTrials(db, sweep.id)).find((t) => t.number === best.number);
+  if (!row) throw new Error(`trial number ${best.number} of sweep ${sweep.id} vanished`);
+  await recordBest(db, sweep.id, row.id, best.value as number);
+  // A previous advance that evaluated but died before completing the sweep left its result.
+  if (sweep.testResult === null) {
+    const testResult = await evaluateOnTestSet(deps, db, sweep, spec, row, logger);
+    await recordTestResult(db, sweep.id, testResult);
+  }
+  const done = await setSweepStatus(db, sweep.id, 'completed', { from: ['running'] });
+  logger.info({ bestTrialId: row.id, bestValue: best.value }, 'sweep completed');
+  return { status: done.row?.status ?? 'completed', finished: 'completed' };
+}
+
+async function allTrials(db: Db, sweepId: string): Promise<Trial[]> {
+  const out: Trial[] = [];
+  let cursor: KeysetCursor | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof listTrials>> = await listTrials(db, sweepId, { sort: 'number', order: 'asc', limit: 1000, cursor });
+    out.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+/**
+ * The best trial's weights (its latest checkpoint) evaluated once on the test split, single
+ * thread. A failed evaluation is recorded as `{trialId, error}`; Postgres errors are rethrown.
+ */
+async function evaluateOnTestSet(
+  deps: AdvanceSweepDeps,
+  db: Db,
+  sweep: Sweep,
+  spec: CreateSweepRequest,
+  trial: Trial,
+  logger: Logger,
+): Promise<Prisma.InputJsonValue> {
+  try {
+    const stored = await latestCheckpoint(db, trial.id);
+    if (!stored) throw new Error(`trial ${trial.id} has no checkpoint`);
+    const checkpoint = parseCheckpoint(JSON.stringify(stored.manifest), new Uint8Array(stored.data));
+    const config = resolveTrialConfig(spec, trial.params as Record<string, number | string | boolean>);
+    const dataset = await deps.datasets.get(config.dataset);
+    const session = await TrainingSession.create({
+      model: config.model,
+      optimizer: config.optimizer,
+      schedule: config.schedule,
+      dataset,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      seed: trialSeed(sweep.seed, trial.number),
+      resumeFrom: forSingleThread(checkpoint),
+    });
+    const test = session.evaluate('test');
+    logger.info({ trialId: trial.id, ...test }, 'best trial evaluated on the test set');
+    return { trialId: trial.id, trialNumber: trial.number, epoch: stored.epoch, loss: test.loss, accuracy: test.accuracy, count: test.count };
+  } catch (error) {
+    if (error instanceof DbError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error({ err: error, trialId: trial.id }, 'test-set evaluation failed');
+    return { trialId: trial.id, trialNumber: trial.number, error: message };
+  }
+}
+
+/**
+ * The replica pool's checkpoints record their microbatch count, which a single-thread
+ * TrainingSession refuses to resume. Evaluation needs only the weights, which do not depend on
+ * it, so the copy claims one microbatch. (nn could offer an evaluation-only restore instead.)
+ */
+function forSingleThread(checkpoint: Checkpoint): Checkpoint {
+  const manifest = checkpoint.manifest;
+  return { ...checkpoint, manifest: { ...manifest, training: { ...manifest.training, microbatches: 1 } } };
+}
