@@ -154,6 +154,8 @@ function checkKernel(env: Env, c: KernelCase, label: string, twin: Kernels & { r
       expect.fail(`${label}: word ${w - ((startOf[last] as number) - begin)} relative to ${last} changed (${init[w]} → ${wasmView[w]})`);
     }
   }
+  // Counted as an assertion: the case compared at least one output word (or a returned value).
+  expect(outWords.size + (c.result === undefined ? 0 : 1), `${label}: nothing was compared`).toBeGreaterThan(0);
   return got;
 }
 
