@@ -2,7 +2,6 @@
 // optimizer state and each replica's activations live. Plain data, posted once per trial.
 import {
   Arena,
-  compileModel,
   optimizerStateSlots,
   planActivations,
   type ActivationPlan,
@@ -82,7 +81,7 @@ export function evalRows(plan: Pick<TrialPlan, 'batchSize' | 'microbatches'>): n
 }
 
 export function planTrial(args: {
-  model: unknown;
+  model: CompiledModel;
   optimizer: OptimizerSpec;
   schedule: ScheduleSpec;
   threads: number;
@@ -95,7 +94,7 @@ export function planTrial(args: {
   spin: number;
   stepTimeoutMs: number;
 }): { plan: TrialPlan; compiled: CompiledModel } {
-  const compiled = compileModel(args.model);
+  const compiled = args.model;
   const arena = new Arena(args.dataset.end);
   const P = compiled.paramCount;
   const params = arena.allocF32(P);

@@ -372,13 +372,14 @@ export class ReplicaPool {
     if (o.clipNorm !== undefined && !(o.clipNorm > 0 && Number.isFinite(o.clipNorm))) {
       throw new NnError('INVALID_SPEC', `clipNorm: must be a finite number > 0, got ${o.clipNorm}`);
     }
-    checkDatasetFits(compileModel(o.model), o.dataset);
+    const model = compileModel(o.model);
+    checkDatasetFits(model, o.dataset);
     await this.ensureThreads();
 
     const placed = this.placeDataset(o.dataset);
     const root = keyFromSeed(o.seed);
     const { plan, compiled } = planTrial({
-      model: o.model,
+      model,
       optimizer,
       schedule,
       threads: this.threads,
