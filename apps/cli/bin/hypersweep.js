@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx (the workspace is not compiled ahead of time).
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// Runs the TypeScript entry point in this very process through tsx's loader: no child process in
+// between, so signals (Ctrl-C, SIGTERM) and the exit code are the command's own.
+import { register } from 'tsx/esm/api';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx/cli');
-const entry = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const r = spawnSync(process.execPath, [tsx, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+register();
+await import('../src/main.ts');

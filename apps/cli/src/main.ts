@@ -1,37 +1,39 @@
-// The `hypersweep` command: dispatches subcommands. Until the orchestrator exists it trains locally.
-import { runTrain, TRAIN_USAGE } from './train.ts';
+// The `hypersweep` process: reads the environment, the terminal and signals here only, then runs the command.
+import { reportError, type CommandContext } from './command.ts';
+import { runCli } from './cli.ts';
 
-const USAGE = `usage: hypersweep <command> [options]
+const argv = process.argv.slice(2);
+const interrupt = new AbortController();
+const ctx: CommandContext = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  isTTY: process.stdout.isTTY === true,
+  columns: process.stdout.columns || 100,
+  rows: process.stdout.rows || 40,
+  signal: interrupt.signal,
+  cwd: process.cwd(),
+};
 
-commands:
-  train     train one model locally and print per-epoch progress
-
-${TRAIN_USAGE}`;
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'train':
-      return runTrain(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      console.error(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
-  }
+// `start` passes signals on to its child and `train` keeps Node's default (they end it); the API commands stop
+// what they are doing on the first SIGINT/SIGTERM and exit at once on the second.
+if (argv[0] !== 'start' && argv[0] !== 'train') {
+  const onSignal = () => {
+    if (interrupt.signal.aborted) {
+      if (ctx.isTTY) process.stdout.write('\x1b[?25h'); // a live view hid the cursor
+      process.exit(130);
+    }
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
-main(process.argv.slice(2)).then(
+runCli(argv, ctx).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    const e = err as { code?: string; message?: string };
-    console.error(`error${e.code ? ` [${e.code}]` : ''}: ${e.message ?? String(err)}`);
-    process.exitCode = 1;
+    process.exitCode = reportError(err, ctx);
   },
 );

@@ -24,8 +24,8 @@ import { TrainingSession, parseCheckpoint, type Checkpoint } from '@hypersweep/n
 import type { JobQueues } from '@hypersweep/queue';
 import { CreateSweepRequest, resolveTrialConfig, samplerConfigFor } from '@hypersweep/schemas';
 import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
-import type { DatasetCache } from './dataset-cache.ts';
-import type { Logger } from './logger.ts';
+import type { DatasetCache } from '@hypersweep/datasets';
+import type { Logger } from '@hypersweep/log';
 import { trialSeed } from './run-trial.ts';
 
 export interface AdvanceSweepDeps {
@@ -134,9 +134,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
 }
 
 async function failSweep(db: Db, sweepId: string, message: string, logger: Logger): Promise<Omit<AdvanceResult, 'enqueued'>> {
-  // Sweep has no error column: the message is kept in testResult (see README).
-  await recordTestResult(db, sweepId, { error: message });
-  const result = await setSweepStatus(db, sweepId, 'failed', { from: ['running'] });
+  const result = await setSweepStatus(db, sweepId, 'failed', { from: ['running'], data: { error: message } });
   logger.error({ message }, 'sweep failed');
   return { status: result.row?.status ?? 'failed', created: 0, finished: 'failed' };
 }

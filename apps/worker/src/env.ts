@@ -8,11 +8,18 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1, 'is required (postgresql://…)'),
   REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('hypersweep'),
-  WORKER_ID: z.string().min(1).max(200).optional(),
+  // At most 128 characters: the heartbeat schema's limit (WorkerHeartbeat.workerId).
+  WORKER_ID: z.string().min(1).max(128).optional(),
   THREADS_PER_TRIAL: positiveInt(availableParallelism()),
   CONCURRENCY: positiveInt(1),
   STEP_TIMEOUT_MS: positiveInt(30_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt(30_000),
+  /** A trial job's lock lives this long without renewal: a killed worker's trial is retaken after it. */
+  JOB_LOCK_MS: positiveInt(30_000),
+  /** How often this worker looks for stalled jobs of dead workers. */
+  STALLED_CHECK_MS: positiveInt(30_000),
+  HEARTBEAT_MS: positiveInt(2_000),
+  RECONCILE_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -27,6 +34,12 @@ export interface WorkerConfig {
   concurrency: number;
   stepTimeoutMs: number;
   shutdownTimeoutMs: number;
+  jobLockMs: number;
+  stalledCheckMs: number;
+  /** How often the worker publishes its heartbeat; the heartbeat expires after 3× this. */
+  heartbeatMs: number;
+  /** How often the worker tries to reconcile Redis with Postgres (one worker of the cluster at a time). */
+  reconcileMs: number;
   logLevel: LogLevel;
 }
 
@@ -42,11 +55,15 @@ export function parseEnv(env: Record<string, string | undefined>): WorkerConfig 
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
-    workerId: e.WORKER_ID ?? `${hostname()}-${process.pid}`,
+    workerId: e.WORKER_ID ?? `${hostname().slice(0, 100)}-${process.pid}`,
     threadsPerTrial: e.THREADS_PER_TRIAL,
     concurrency: e.CONCURRENCY,
     stepTimeoutMs: e.STEP_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    jobLockMs: e.JOB_LOCK_MS,
+    stalledCheckMs: e.STALLED_CHECK_MS,
+    heartbeatMs: e.HEARTBEAT_MS,
+    reconcileMs: e.RECONCILE_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

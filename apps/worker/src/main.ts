@@ -1,18 +1,23 @@
-// The worker process: env → Postgres, Redis, replica pools → a trial worker and a sweep worker; SIGTERM releases work.
-import { createDb } from '@hypersweep/db';
+// The worker process: env → Postgres, Redis, replica pools → a trial worker, a sweep worker, a heartbeat and
+// the reconciler; SIGTERM releases work.
+import { hostname } from 'node:os';
+import { createDb, getDataset } from '@hypersweep/db';
 import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
 import { ReplicaPool } from '@hypersweep/trainer';
 import { advanceSweep } from './advance-sweep.ts';
-import { DatasetCache } from './dataset-cache.ts';
+import { DatasetCache, storedCsv } from '@hypersweep/datasets';
 import { parseEnv } from './env.ts';
-import { createJsonLogger } from './logger.ts';
+import { Heartbeat, waitForHandover } from './heartbeat.ts';
+import { createJsonLogger } from '@hypersweep/log';
+import { reconcile } from './reconcile.ts';
 import { runTrial } from './run-trial.ts';
 
 const config = parseEnv(process.env);
 const logger = createJsonLogger({ level: config.logLevel, fields: { workerId: config.workerId } });
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, { role: 'worker' });
-const datasets = new DatasetCache();
+// Uploaded CSV datasets are read from Postgres once per process.
+const datasets = new DatasetCache(async (id) => storedCsv(id, await getDataset(db, id)));
 const queues = createQueues({ connection: redis, prefix: config.queuePrefix });
 
 // A pool trains one trial at a time; with CONCURRENCY > 1 each slot gets its own pool.
@@ -20,19 +25,53 @@ const pools = await Promise.all(
   Array.from({ length: config.concurrency }, () => ReplicaPool.create({ threads: config.threadsPerTrial, stepTimeoutMs: config.stepTimeoutMs })),
 );
 const idle = [...pools];
+// A takeover waits at most this long for the previous holder to stop (it polls Postgres every 500 ms).
+const handoverTimeoutMs = 3 * config.heartbeatMs + 2_000;
+const heartbeat = new Heartbeat({
+  redis,
+  prefix: config.queuePrefix,
+  workerId: config.workerId,
+  host: hostname(),
+  pid: process.pid,
+  threads: config.threadsPerTrial,
+  intervalMs: config.heartbeatMs,
+  logger,
+});
 
 const worker = createTrialWorker({
   connection: redis,
   prefix: config.queuePrefix,
   concurrency: config.concurrency,
+  lockDuration: config.jobLockMs,
+  stalledInterval: config.stalledCheckMs,
   name: config.workerId,
   logger,
   handler: async (job, ctx) => {
     const pool = idle.pop();
     if (!pool) throw new Error('no idle replica pool (concurrency exceeded)');
     try {
-      await runTrial({ db, pool, datasets, logger, now: () => performance.now(), workerId: config.workerId, queues }, job, ctx);
+      await runTrial(
+        {
+          db,
+          pool,
+          datasets,
+          logger,
+          now: () => performance.now(),
+          workerId: config.workerId,
+          queues,
+          onProgress: (progress) => heartbeat.progress(ctx.jobId, progress),
+          // Taken over from a delivery in this process (or from an earlier process with this WORKER_ID,
+          // which is dead): watch the local deliveries. From another worker: watch its heartbeat.
+          awaitHandover: (previous) =>
+            previous.workerId === config.workerId
+              ? heartbeat.whenReleasedLocally(previous.trialId, ctx.jobId, { timeoutMs: handoverTimeoutMs })
+              : waitForHandover({ redis, prefix: config.queuePrefix, heartbeatMs: config.heartbeatMs, timeoutMs: handoverTimeoutMs, logger }, previous),
+        },
+        job,
+        ctx,
+      );
     } finally {
+      heartbeat.trialEnded(ctx.jobId);
       idle.push(pool);
     }
   },
@@ -48,9 +87,26 @@ const sweepWorker = createSweepWorker({
   },
 });
 const cancels = await subscribeCancels({ connection: redis, prefix: config.queuePrefix, logger, handler: (signal) => worker.cancel(signal) });
-logger.info({ threads: config.threadsPerTrial, concurrency: config.concurrency, prefix: config.queuePrefix }, 'worker started');
+await heartbeat.start();
 
+// Redis may have lost work (a flush, a restart without persistence): re-enqueue it from Postgres now
+// and every RECONCILE_MS. One worker of the cluster runs it at a time (a Redis lock); errors are retried next time.
 let stopping = false;
+let reconciling: Promise<void> | undefined;
+function reconcileSoon(): void {
+  if (reconciling || stopping) return;
+  reconciling = reconcile({ db, redis, queues, logger, workerId: config.workerId, minIntervalMs: config.reconcileMs })
+    .then(() => undefined, (error: unknown) => logger.warn({ err: error }, 'reconcile failed; retrying at the next interval'))
+    .finally(() => (reconciling = undefined));
+}
+const reconcileTimer = setInterval(reconcileSoon, config.reconcileMs);
+reconcileTimer.unref();
+reconcileSoon();
+logger.info(
+  { threads: config.threadsPerTrial, concurrency: config.concurrency, prefix: config.queuePrefix, heartbeatMs: config.heartbeatMs, reconcileMs: config.reconcileMs },
+  'worker started',
+);
+
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -61,7 +117,10 @@ async function shutdown(signal: string): Promise<void> {
   }, config.shutdownTimeoutMs);
   timeout.unref();
   try {
+    clearInterval(reconcileTimer);
+    await reconciling;
     await worker.shutdown();
+    await heartbeat.stop();
     await sweepWorker.close();
     await cancels.close();
     await queues.close();

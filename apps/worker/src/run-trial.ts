@@ -22,8 +22,8 @@ import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hy
 import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric } from '@hypersweep/schemas';
 import { createScheduler, type Scheduler } from '@hypersweep/search';
 import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
-import type { DatasetCache } from './dataset-cache.ts';
-import type { Logger } from './logger.ts';
+import type { DatasetCache } from '@hypersweep/datasets';
+import type { Logger } from '@hypersweep/log';
 
 export interface RunTrialDeps {
   db: Db;
@@ -38,6 +38,28 @@ export interface RunTrialDeps {
   keepCheckpoints?: number;
   /** When given, a SweepAdvance {reason: 'trial-ended'} is enqueued after a trial ends (or was found ended). */
   queues?: Pick<JobQueues, 'enqueueSweepAdvance'>;
+  /** Told when the trial is claimed and after each recorded epoch (the worker's heartbeat shows it). */
+  onProgress?: (progress: TrialProgress) => void;
+  /**
+   * Called after this delivery took over a trial still held (`running`) by a previous one, before it
+   * loads the checkpoint: resolves once that holder stopped training it (it notices the takeover at
+   * its next Postgres poll) or is presumed dead, so a trial never trains twice at once.
+   * `previous.workerId` may be this worker's own id: another delivery in this process (CONCURRENCY
+   * > 1), or an earlier process that ran under the same WORKER_ID.
+   */
+  awaitHandover?: (previous: { workerId: string; trialId: string }) => Promise<void>;
+}
+
+/** Where a trial this worker holds stands: the claim's attempt, epochs done, last epoch's speed. */
+export interface TrialProgress {
+  sweepId: string;
+  trialId: string;
+  /** The claim's attempt (Postgres' counter). */
+  attempt: number;
+  /** Epochs done, including those resumed from a checkpoint. */
+  epoch: number;
+  /** Training samples per second of the last epoch this worker ran; 0 before the first. */
+  samplesPerSecond: number;
 }
 
 /** What runTrial needs of the queue's job context. */
@@ -50,7 +72,8 @@ export interface RunTrialContext {
 
 export type TrialOutcome = 'completed' | 'stopped' | 'failed' | 'cancelled' | 'skipped';
 
-type AbortReason = 'cancelled' | 'shutdown';
+/** cancelled: by a user or the sweep's end; shutdown: this worker stops; lost: another worker took the trial over. */
+type AbortReason = 'cancelled' | 'shutdown' | 'lost';
 
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'stopped', 'failed', 'cancelled']);
 
@@ -102,7 +125,10 @@ async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialCont
     throw new TrialCancelled(`sweep ${sweep.id} is ${sweep.status}`);
   }
 
-  // A redelivered job whose trial is still running: its worker died. Release, then claim anew.
+  // A redelivered job whose trial is still running: its worker died — or lives on but lost its job
+  // (a Redis flush, then the reconciler's re-enqueue). Release, then claim anew; the previous holder
+  // sees the claim at its next poll and stops.
+  const previousHolder = trial.status === 'running' ? trial.workerId : null;
   if (trial.status === 'running') {
     logger.warn({ previousWorker: trial.workerId, attempt: trial.attempt }, 'trial still running from a previous delivery; releasing it');
     await releaseTrial(db, trial.id);
@@ -114,6 +140,10 @@ async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialCont
   }
   const claimed = claim.row;
   logger.info({ attempt: claimed.attempt, workerId }, 'trial claimed');
+  reportProgress(deps, claimed, claimed.epochsDone, 0, logger);
+  if (previousHolder !== null && deps.awaitHandover) {
+    await deps.awaitHandover({ workerId: previousHolder, trialId: claimed.id });
+  }
 
   const abort = new AbortController();
   const abortWith = (reason: AbortReason) => {
@@ -153,6 +183,13 @@ class Aborted extends Error {
 }
 
 async function endAborted(deps: RunTrialDeps, trial: Trial, reason: AbortReason, logger: Logger): Promise<never> {
+  if (reason === 'lost') {
+    // Another delivery of this trial (e.g. re-enqueued by the reconciler after Redis lost its job)
+    // released and claimed it: the trial is theirs now. Write nothing more; end this job for good.
+    const current = await getTrial(deps.db, trial.id);
+    logger.warn({ status: current?.status, holder: current?.workerId }, 'trial taken over by another worker; stopped training it');
+    throw new TrialCancelled(`trial taken over by ${current?.workerId ?? 'another worker'}`);
+  }
   if (reason === 'shutdown') {
     // The last completed epoch's checkpoint is already stored; the next worker resumes from it.
     await releaseTrial(deps.db, trial.id, { workerId: deps.workerId });
@@ -188,27 +225,36 @@ async function train(
 
   // A checkpoint written just before a crash may not have been shown to the scheduler yet.
   const resumedEpoch = resumeFrom?.manifest.epoch ?? 0;
-  if (resumedEpoch > 0 && resumedEpoch < config.epochs && (await askScheduler(db, scheduler, trial)) === 'stop') {
+  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await askScheduler(db, scheduler, trial) : null;
+  if (verdict?.decision === 'stop') {
     const last = resumeFrom?.manifest.history.at(-1);
-    await finishWith(deps, trial, 'stopped', last ? objectiveOf(last, objective) : null);
+    await finishWith(deps, trial, 'stopped', last ? objectiveOf(last, objective) : null, verdict.reason);
     return { status: 'stopped', epochs: resumedEpoch };
   }
 
   let stoppedByScheduler = false;
+  let stopReason: string | null = null;
   let lastValue: number | null = null;
   const keep = deps.keepCheckpoints ?? 3;
   const onEpoch = async (m: ParallelEpochMetrics): Promise<'stop' | void> => {
+    // A worker that lost the trial writes no more epochs (its successor rewrites the same rows anyway).
+    if (abort.signal.aborted && abort.signal.reason === 'lost') return 'stop';
     const metrics = epochMetrics(m);
     await recordEpoch(db, trial.id, m.epoch, metrics);
     const { manifestJson, data } = serializeCheckpoint(pool.checkpoint());
     await saveCheckpoint(db, trial.id, m.epoch, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
     await pruneCheckpoints(db, trial.id, keep);
+    reportProgress(deps, trial, m.epoch, m.samplesPerSec, logger);
     lastValue = objectiveOf(m, objective);
     logger.debug({ epoch: m.epoch, ...metrics }, 'epoch');
     if (abort.signal.aborted) return 'stop';
-    if (m.epoch < config.epochs && (await askScheduler(db, scheduler, trial)) === 'stop') {
-      stoppedByScheduler = true;
-      return 'stop';
+    if (m.epoch < config.epochs) {
+      const asked = await askScheduler(db, scheduler, trial);
+      if (asked.decision === 'stop') {
+        stoppedByScheduler = true;
+        stopReason = asked.reason;
+        return 'stop';
+      }
     }
   };
 
@@ -240,23 +286,38 @@ async function train(
   const last = result.history.at(-1);
   const finalValue = lastValue ?? (last ? objectiveOf(last, objective) : null);
   const status = stoppedByScheduler ? 'stopped' : 'completed';
-  await finishWith(deps, trial, status, finalValue);
+  await finishWith(deps, trial, status, finalValue, stopReason);
   return { status, epochs: result.epochsRun };
 }
 
-async function finishWith(deps: RunTrialDeps, trial: Trial, status: 'completed' | 'stopped', finalValue: number | null): Promise<void> {
-  const result = await finishTrial(deps.db, trial.id, status, { finalValue, workerId: deps.workerId });
+async function finishWith(deps: RunTrialDeps, trial: Trial, status: 'completed' | 'stopped', finalValue: number | null, reason: string | null = null): Promise<void> {
+  const result = await finishTrial(deps.db, trial.id, status, { finalValue, workerId: deps.workerId, reason });
   if (!result.changed) {
     // Someone else ended the trial meanwhile (a user stopped it): their status stands.
     throw new TrialCancelled(`trial is ${result.row?.status ?? 'gone'}; not marking it ${status}`);
   }
 }
 
-async function askScheduler(db: Db, scheduler: Scheduler, trial: Trial): Promise<'stop' | 'continue'> {
+/** Schedulers that can say why (ASHA, Hyperband, median) offer `explain`. */
+type ExplainingScheduler = Scheduler & { explain?(...args: Parameters<Scheduler['onReport']>): { reason?: string } };
+
+/** The scheduler's verdict for the trial's latest report; a stop carries the reason stored with the trial. */
+async function askScheduler(db: Db, scheduler: ExplainingScheduler, trial: Trial): Promise<{ decision: 'stop' | 'continue'; reason: string }> {
   const trials = await trialsForSearch(db, trial.sweepId);
   const me = trials.find((t) => t.number === trial.number);
-  if (!me) return 'continue';
-  return scheduler.onReport(me, trials);
+  if (!me) return { decision: 'continue', reason: '' };
+  const decision = scheduler.onReport(me, trials);
+  const why = decision === 'stop' ? scheduler.explain?.(me, trials).reason : undefined;
+  return { decision, reason: `${scheduler.name} stopped it after epoch ${me.reports.at(-1)?.step ?? 0}${why ? `: ${why}` : ''}` };
+}
+
+function reportProgress(deps: RunTrialDeps, trial: Trial, epoch: number, samplesPerSecond: number, logger: Logger): void {
+  if (!deps.onProgress) return;
+  try {
+    deps.onProgress({ sweepId: trial.sweepId, trialId: trial.id, attempt: trial.attempt, epoch, samplesPerSecond });
+  } catch (error) {
+    logger.warn({ err: error }, 'progress callback failed');
+  }
 }
 
 /** The trial's latest checkpoint, if any (the trainer compares its specs by value, not key order). */
@@ -327,11 +388,18 @@ function pollCancellation(
     busy = true;
     try {
       const [current, sweep] = await Promise.all([getTrial(deps.db, trial.id), getSweep(deps.db, trial.sweepId)]);
-      const lost = !current || current.status !== 'running' || current.workerId !== deps.workerId;
       const sweepOver = !sweep || sweep.status === 'cancelled' || sweep.status === 'failed' || sweep.status === 'completed';
-      if (lost || sweepOver) {
+      const ended = !current || TERMINAL.has(current.status);
+      // Queued again, or claimed anew (another worker, or another delivery in this process: the
+      // attempt moved on): a second delivery released and re-claimed it.
+      const takenOver =
+        !!current && !ended && (current.status !== 'running' || current.workerId !== deps.workerId || current.attempt !== trial.attempt);
+      if (ended || sweepOver) {
         logger.info({ trialStatus: current?.status, sweepStatus: sweep?.status }, 'cancellation seen in Postgres');
         abortWith('cancelled');
+      } else if (takenOver) {
+        logger.warn({ trialStatus: current.status, holder: current.workerId, attempt: current.attempt }, 'trial no longer held by this delivery');
+        abortWith('lost');
       }
     } catch (error) {
       logger.warn({ err: error }, 'cancellation check failed; retrying');

@@ -17,8 +17,8 @@ import { ReplicaPool } from '@hypersweep/trainer';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { advanceSweep, pickBest, type AdvanceSweepDeps } from '../src/advance-sweep.ts';
-import { DatasetCache } from '../src/dataset-cache.ts';
-import { silentLogger } from '../src/logger.ts';
+import { DatasetCache } from '@hypersweep/datasets';
+import { silentLogger } from '@hypersweep/log';
 import { runTrial } from '../src/run-trial.ts';
 import { spiralsSweep } from './fixtures.ts';
 
@@ -231,7 +231,8 @@ describe('advanceSweep', () => {
     const done = await sweepNow(sweep.id);
     expect(done.status).toBe('failed');
     expect(done.bestTrialId).toBeNull();
-    expect((done.testResult as { error: string }).error).toMatch(/3 of 3 trials failed \(last error: loss became/);
+    expect(done.testResult).toBeNull();
+    expect(done.error).toMatch(/3 of 3 trials failed \(last error: loss became/);
     const trials = await trialsOf(sweep.id);
     expect(trials.map((t) => t.status)).toEqual(['failed', 'failed', 'failed']);
   });

@@ -1,7 +1,7 @@
 // Test fixtures: a tiny spirals sweep, sweeps and trials in Postgres, and a log recorder.
 import { createSweep, createTrial, setSweepStatus, type Db } from '@hypersweep/db';
 import { CreateSweepRequest, type CreateSweepRequestInput } from '@hypersweep/schemas';
-import { createJsonLogger, type Logger } from '../src/logger.ts';
+import { createJsonLogger, type Logger } from '@hypersweep/log';
 
 /** A small spirals sweep: an epoch takes a few tens of milliseconds on two threads. */
 export function spiralsSweep(edit: (req: CreateSweepRequestInput) => void = () => undefined): CreateSweepRequestInput {
@@ -24,8 +24,8 @@ export function spiralsSweep(edit: (req: CreateSweepRequestInput) => void = () =
   return req;
 }
 
-/** Stores a (running) sweep from a request, the way the API would. */
-export async function storeSweep(db: Db, input: CreateSweepRequestInput, seed = 11) {
+/** Stores a sweep from a request, the way the API would; running unless asked to stay pending. */
+export async function storeSweep(db: Db, input: CreateSweepRequestInput, seed = 11, status: 'pending' | 'running' = 'running') {
   const spec = CreateSweepRequest.parse(input);
   const { sweep } = await createSweep(db, {
     name: spec.name,
@@ -34,7 +34,7 @@ export async function storeSweep(db: Db, input: CreateSweepRequestInput, seed = 
     objective: { metric: spec.objective.metric, mode: spec.objective.mode },
     budget: JSON.parse(JSON.stringify(spec.search.budget)),
   });
-  await setSweepStatus(db, sweep.id, 'running');
+  if (status === 'running') await setSweepStatus(db, sweep.id, 'running');
   return sweep;
 }
 

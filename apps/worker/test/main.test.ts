@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { getTrial, latestCheckpoint } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
-import { createQueues, createRedis, type JobQueues } from '@hypersweep/queue';
+import { createQueues, createRedis, listWorkers, type JobQueues } from '@hypersweep/queue';
 import { deleteKeysWithPrefix, randomTestPrefix, sleepUntil } from '@hypersweep/queue/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,7 @@ describe('worker process', () => {
         QUEUE_PREFIX: prefix,
         WORKER_ID: 'process-worker',
         THREADS_PER_TRIAL: '1',
+        HEARTBEAT_MS: '200',
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -69,9 +70,18 @@ describe('worker process', () => {
 
     await sleepUntil(async () => ((await getTrial(database.db, trial.id))?.epochsDone ?? 0) >= 2, { timeoutMs: 60_000, what: 'two epochs in the worker process' });
     expect(await getTrial(database.db, trial.id)).toMatchObject({ status: 'running', workerId: 'process-worker', attempt: 1 });
+    // Its heartbeat shows the trial it trains, the epoch and the last epoch's speed.
+    await sleepUntil(async () => ((await listWorkers(redis, prefix)).workers[0]?.currentTrial?.epoch ?? 0) >= 2, { what: 'the heartbeat to show epoch 2' });
+    const cluster = await listWorkers(redis, prefix);
+    expect(cluster.workers).toMatchObject([
+      { workerId: 'process-worker', alive: true, pid: proc.pid, threads: 1, currentTrial: { sweepId: sweep.id, trialId: trial.id, attempt: 1 } },
+    ]);
+    expect(cluster.totals.samplesPerSecond).toBeGreaterThan(0);
     proc.kill('SIGTERM');
     await sleepUntil(() => exitCode !== null, { timeoutMs: 15_000, what: 'worker process exit' });
     expect(exitCode).toBe(0);
+    // A graceful stop removes the heartbeat at once.
+    expect((await listWorkers(redis, prefix)).workers).toEqual([]);
 
     const released = await getTrial(database.db, trial.id);
     expect(released).toMatchObject({ status: 'queued', workerId: null, attempt: 1 });
@@ -81,5 +91,7 @@ describe('worker process', () => {
     const logs = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(logs.find((l) => l.msg === 'trial claimed')).toMatchObject({ trialId: trial.id, sweepId: sweep.id, workerId: 'process-worker' });
     expect(logs.some((l) => l.msg === 'trial released for another worker' && l.trialId === trial.id)).toBe(true);
+    // The reconciler ran at start (debug-level summary) without finding anything to re-enqueue.
+    expect(logs.some((l) => l.msg === 'reconciled: re-enqueued trials Redis had lost')).toBe(false);
   });
 });

@@ -17,8 +17,8 @@ import { deleteKeysWithPrefix, randomTestPrefix, sleepUntil } from '@hypersweep/
 import { ReplicaPool } from '@hypersweep/trainer';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetCache } from '../src/dataset-cache.ts';
-import { silentLogger, type Logger } from '../src/logger.ts';
+import { DatasetCache } from '@hypersweep/datasets';
+import { silentLogger, type Logger } from '@hypersweep/log';
 import { runTrial, type RunTrialDeps } from '../src/run-trial.ts';
 import { recordingLogger, spiralsSweep, storeSweep, storeTrial } from './fixtures.ts';
 

@@ -56,3 +56,4 @@ export {
   type BuiltinDatasetOptions,
 } from './registry.ts';
 export type { Dataset, DataSplit, FeatureNormalization } from '@hypersweep/nn';
+export { DatasetCache, canonicalJson, storedCsv, type DatasetReference, type StoredCsv } from './cache.ts';

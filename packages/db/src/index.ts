@@ -10,7 +10,7 @@ export {
 } from './migrate.ts';
 export { DbError, toDbError, mapDbErrors, isUniqueViolation, type DbErrorCode } from './errors.ts';
 export { Prisma } from './generated/prisma/client.ts';
-export type { ApiToken, Dataset, Sweep, Trial, Metric, Checkpoint } from './generated/prisma/client.ts';
+export type { ApiToken, Dataset, Sweep, Trial, Metric, Checkpoint, SweepEventRow } from './generated/prisma/client.ts';
 export { DatasetKind, ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 export {
   SWEEP_TRANSITIONS,
@@ -36,6 +36,8 @@ export {
   recordBest,
   recordTestResult,
   lockSweep,
+  cancelSweep,
+  type CancelSweepResult,
   type CreateSweepInput,
   type CreateSweepResult,
   type ListSweepsOptions,
@@ -66,7 +68,7 @@ export {
   type FrozenTrialRecord,
   type RunnableTrial,
 } from './trials.ts';
-export { metricSeries, lttb, type MetricPoint, type MetricSeriesItem, type MetricSeriesResult, type MetricSeriesOptions } from './metrics.ts';
+export { metricSeries, latestMetrics, lttb, type MetricPoint, type MetricSeriesItem, type MetricSeriesResult, type MetricSeriesOptions } from './metrics.ts';
 export { saveCheckpoint, latestCheckpoint, pruneCheckpoints } from './checkpoints.ts';
 export {
   createApiToken,
@@ -78,3 +80,15 @@ export {
   type CreatedApiToken,
 } from './tokens.ts';
 export { withSweepLock, sweepLockKey, type SweepLockOptions } from './locks.ts';
+export {
+  SWEEP_EVENTS_CHANNEL,
+  USER_STOP_REASON,
+  SWEEP_CANCELLED_REASON,
+  appendSweepEvent,
+  appendSweepUpdated,
+  sweepEventsAfter,
+  type SweepEventType,
+  type StoredSweepEvent,
+} from './events.ts';
+export { sweepSnapshots, sweepSnapshotIn, type SweepSnapshot, type SweepProgressSnapshot, type BestTrialSnapshot } from './snapshot.ts';
+export { createDataset, getDataset, listDatasets, type CreateDatasetInput } from './datasets.ts';

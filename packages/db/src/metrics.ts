@@ -68,6 +68,9 @@ export function lttb(points: readonly MetricPoint[], threshold: number): MetricP
 export interface MetricSeriesOptions {
   /** Most points per series (≥ 3); default 500. */
   maxPoints?: number;
+  /** Steps in [fromStep, toStep] only (inclusive; either end optional). */
+  fromStep?: number;
+  toStep?: number;
 }
 
 /**
@@ -85,7 +88,13 @@ export async function metricSeries(
   if (!isUuid(trialId)) return { trialId, series: [] };
   const rows = await mapDbErrors(() =>
     db.metric.findMany({
-      where: { trialId, ...(names.length > 0 ? { name: { in: [...names] } } : {}) },
+      where: {
+        trialId,
+        ...(names.length > 0 ? { name: { in: [...names] } } : {}),
+        ...(options.fromStep !== undefined || options.toStep !== undefined
+          ? { step: { ...(options.fromStep !== undefined ? { gte: options.fromStep } : {}), ...(options.toStep !== undefined ? { lte: options.toStep } : {}) } }
+          : {}),
+      },
       select: { name: true, step: true, value: true },
       orderBy: [{ name: 'asc' }, { step: 'asc' }],
     }),
@@ -104,4 +113,24 @@ export async function metricSeries(
     downsampled: points.length > maxPoints,
   }));
   return { trialId, series };
+}
+
+/** The latest value of every metric of each trial (one query for a whole page of trials). */
+export async function latestMetrics(db: DbClient, trialIds: readonly string[]): Promise<Map<string, Record<string, number>>> {
+  const ids = trialIds.filter(isUuid);
+  const out = new Map<string, Record<string, number>>();
+  if (ids.length === 0) return out;
+  const rows = await mapDbErrors(() =>
+    db.$queryRaw<{ trial_id: string; name: string; value: number }[]>`
+      SELECT DISTINCT ON (trial_id, name) trial_id::text AS trial_id, name, value
+      FROM metrics WHERE trial_id = ANY(${ids}::uuid[])
+      ORDER BY trial_id, name, step DESC`,
+  );
+  for (const row of rows) {
+    if (!Number.isFinite(row.value)) continue;
+    const metrics = out.get(row.trial_id) ?? {};
+    metrics[row.name] = row.value;
+    out.set(row.trial_id, metrics);
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 // The Sweep and Trial state machines, and the only two functions that write a status.
 import { DbError, mapDbErrors } from './errors.ts';
-import { isUuid, type DbClient } from './client.ts';
+import { inTransaction, isUuid, type DbClient } from './client.ts';
+import { appendSweepUpdated, appendTrialTransition, withSweepRowLock } from './events.ts';
 import type { Prisma, Sweep, Trial } from './generated/prisma/client.ts';
 import type { SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 
@@ -85,11 +86,14 @@ export async function setSweepStatus(db: DbClient, sweepId: string, to: SweepSta
   if (!isUuid(sweepId)) return { changed: false, row: null };
   const data: Prisma.SweepUpdateManyMutationInput = { ...options.data, status: to };
   if (TERMINAL_SWEEP_STATUSES.includes(to) && data.finishedAt === undefined) data.finishedAt = new Date();
-  return mapDbErrors(async () => {
-    const [row] = await db.sweep.updateManyAndReturn({ where: { id: sweepId, status: { in: sources } }, data });
-    if (row) return { changed: true, row };
-    return { changed: false, row: await db.sweep.findUnique({ where: { id: sweepId } }) };
-  });
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const [row] = await tx.sweep.updateManyAndReturn({ where: { id: sweepId, status: { in: sources } }, data });
+      if (!row) return { changed: false, row: await tx.sweep.findUnique({ where: { id: sweepId } }) };
+      await appendSweepUpdated(tx, sweepId);
+      return { changed: true, row };
+    }),
+  );
 }
 
 export interface SetTrialStatusOptions extends TransitionOptions {
@@ -107,11 +111,17 @@ export async function setTrialStatus(db: DbClient, trialId: string, to: TrialSta
   const data: Prisma.TrialUpdateManyMutationInput = { ...options.data, status: to };
   if (TERMINAL_TRIAL_STATUSES.includes(to) && data.finishedAt === undefined) data.finishedAt = new Date();
   return mapDbErrors(async () => {
-    const [row] = await db.trial.updateManyAndReturn({
-      where: { ...options.where, id: trialId, status: { in: sources } },
-      data,
+    const head = await db.trial.findUnique({ where: { id: trialId }, select: { sweepId: true } });
+    if (!head) return { changed: false, row: null };
+    // Sweep row first, then the trial: the lock order of every writer of sweep events.
+    return withSweepRowLock(db, head.sweepId, async (tx) => {
+      const [row] = await tx.trial.updateManyAndReturn({
+        where: { ...options.where, id: trialId, status: { in: sources } },
+        data,
+      });
+      if (!row) return { changed: false, row: await tx.trial.findUnique({ where: { id: trialId } }) };
+      await appendTrialTransition(tx, row);
+      return { changed: true, row };
     });
-    if (row) return { changed: true, row };
-    return { changed: false, row: await db.trial.findUnique({ where: { id: trialId } }) };
   });
 }

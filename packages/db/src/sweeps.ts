@@ -3,6 +3,7 @@ import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { DbError, isUniqueViolation, mapDbErrors, toDbError } from './errors.ts';
 import type { Prisma, Sweep } from './generated/prisma/client.ts';
 import type { ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
+import { SWEEP_CANCELLED_REASON, appendSweepEvent, appendSweepUpdated } from './events.ts';
 import { setSweepStatus } from './states.ts';
 
 export { setSweepStatus };
@@ -152,6 +153,7 @@ export async function recordBest(db: DbClient, sweepId: string, trialId: string,
         }
       }
       await tx.sweep.update({ where: { id: sweepId }, data: { bestTrialId: trialId } });
+      await appendSweepUpdated(tx, sweepId);
       return { changed: true, bestTrialId: trialId };
     }),
   );
@@ -160,7 +162,52 @@ export async function recordBest(db: DbClient, sweepId: string, trialId: string,
 /** Stores the best trial's test-set evaluation (any JSON, e.g. `{loss, accuracy, trialId}`). */
 export async function recordTestResult(db: DbClient, sweepId: string, result: Prisma.InputJsonValue): Promise<Sweep> {
   if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
-  return mapDbErrors(() => db.sweep.update({ where: { id: sweepId }, data: { testResult: result } }));
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const sweep = await tx.sweep.update({ where: { id: sweepId }, data: { testResult: result } });
+      await appendSweepUpdated(tx, sweepId);
+      return sweep;
+    }),
+  );
+}
+
+export interface CancelSweepResult {
+  changed: boolean;
+  sweep: Sweep | null;
+  /** Queued trials cancelled with the sweep; running ones are ended by their workers. */
+  cancelledTrials: number;
+}
+
+/**
+ * pending|running → cancelled, and its queued trials → cancelled, in one transaction: no trial
+ * can be created or claimed for the sweep afterwards (both take the sweep's row lock).
+ */
+export async function cancelSweep(db: DbClient, sweepId: string): Promise<CancelSweepResult> {
+  if (!isUuid(sweepId)) return { changed: false, sweep: null, cancelledTrials: 0 };
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const [sweep] = await tx.sweep.updateManyAndReturn({
+        where: { id: sweepId, status: { in: ['pending', 'running'] } },
+        data: { status: 'cancelled', finishedAt: new Date() },
+      });
+      if (!sweep) return { changed: false, sweep: await tx.sweep.findUnique({ where: { id: sweepId } }), cancelledTrials: 0 };
+      const trials = await tx.trial.updateManyAndReturn({
+        where: { sweepId, status: 'queued' },
+        data: { status: 'cancelled', finishedAt: new Date(), reason: SWEEP_CANCELLED_REASON },
+      });
+      for (const trial of trials) {
+        await appendSweepEvent(tx, sweepId, 'trial.stopped', {
+          trialId: trial.id,
+          number: trial.number,
+          epochsDone: trial.epochsDone,
+          reason: SWEEP_CANCELLED_REASON,
+          byUser: true,
+        });
+      }
+      await appendSweepUpdated(tx, sweepId);
+      return { changed: true, sweep, cancelledTrials: trials.length };
+    }),
+  );
 }
 
 interface LockedSweep {

@@ -3,6 +3,7 @@ import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { DbError, mapDbErrors } from './errors.ts';
 import type { Prisma, Trial } from './generated/prisma/client.ts';
 import type { TrialStatus } from './generated/prisma/enums.ts';
+import { appendSweepEvent, appendSweepUpdated } from './events.ts';
 import { setTrialStatus, type TransitionResult } from './states.ts';
 import { clampLimit, lockSweep, type KeysetCursor, type Page } from './sweeps.ts';
 
@@ -28,9 +29,12 @@ export async function createTrial(db: DbClient, sweepId: string, input: CreateTr
         throw new DbError('sweep_not_active', `sweep ${sweepId} is ${sweep.status}; no new trials`);
       }
       const last = await tx.trial.findFirst({ where: { sweepId }, orderBy: { number: 'desc' }, select: { number: true } });
-      return tx.trial.create({
+      const trial = await tx.trial.create({
         data: { sweepId, number: (last?.number ?? -1) + 1, params: input.params, cellKey: input.cellKey ?? null },
       });
+      await appendSweepEvent(tx, sweepId, 'trial.created', { trialId: trial.id, number: trial.number, params: input.params });
+      await appendSweepUpdated(tx, sweepId);
+      return trial;
     }),
   );
 }
@@ -66,6 +70,8 @@ export type FinishedTrialStatus = 'completed' | 'stopped' | 'failed' | 'cancelle
 export interface FinishTrialOptions {
   finalValue?: number | null;
   error?: string | null;
+  /** Why it ended early, e.g. the scheduler's verdict or USER_STOP_REASON. */
+  reason?: string | null;
   /** Only if this worker holds the trial. */
   workerId?: string;
 }
@@ -83,6 +89,7 @@ export async function finishTrial(
   const data: Prisma.TrialUpdateManyMutationInput = {};
   if (options.finalValue !== undefined) data.finalValue = options.finalValue;
   if (options.error !== undefined) data.error = options.error;
+  if (options.reason !== undefined) data.reason = options.reason;
   return setTrialStatus(db, trialId, status, {
     data,
     ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
@@ -130,9 +137,11 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
     inTransaction(db, async (tx) => {
       const trial = await tx.trial.findUnique({
         where: { id: trialId },
-        select: { sweep: { select: { objectiveMetric: true, objectiveMode: true } } },
+        select: { number: true, sweepId: true, sweep: { select: { objectiveMetric: true, objectiveMode: true } } },
       });
       if (!trial) throw new DbError('not_found', `no trial ${trialId}`);
+      // The sweep row before the trial row: the lock order of every writer of sweep events.
+      await lockSweep(tx, trial.sweepId);
       if (names.length > 0) {
         await tx.$executeRaw`
           INSERT INTO metrics (trial_id, name, step, value)
@@ -151,6 +160,9 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
         WHERE id = ${trialId}::uuid RETURNING epochs_done, best_value`;
       const row = updated[0];
       if (!row) throw new DbError('not_found', `no trial ${trialId}`);
+      for (const { epoch, metrics } of epochs) {
+        await appendSweepEvent(tx, trial.sweepId, 'trial.epoch', { trialId, number: trial.number, epoch, metrics: { ...metrics } });
+      }
       return { epochsDone: row.epochs_done, bestValue: row.best_value };
     }),
   );

@@ -1,5 +1,16 @@
-// Public API of @hypersweep/queue: queue names, job payloads, Redis connections, queues, workers and cancel signals.
-export { QUEUES, JOB_NAMES, DEFAULT_PREFIX, trialJobId, parseTrialJobId, cancelChannel } from './names.ts';
+// Public API of @hypersweep/queue: queue names, job payloads, Redis connections, queues, workers, cancel signals, heartbeats and locks.
+export {
+  QUEUES,
+  JOB_NAMES,
+  DEFAULT_PREFIX,
+  trialJobId,
+  parseTrialJobId,
+  cancelChannel,
+  workerHeartbeatKey,
+  workersIndexKey,
+  lastHeartbeatsKey,
+  reconcileLockKey,
+} from './names.ts';
 export type { QueueName } from './names.ts';
 export {
   TrialJobSchema,
@@ -28,5 +39,16 @@ export { createSweepWorker, SweepWorker } from './sweep-worker.ts';
 export type { CreateSweepWorkerOptions, SweepAdvanceHandler, SweepAdvanceContext, SweepAdvanceBullJob } from './sweep-worker.ts';
 export { publishCancel, subscribeCancels } from './cancels.ts';
 export type { CancelChannelOptions, CancelSubscription, SubscribeCancelsOptions } from './cancels.ts';
+export {
+  publishHeartbeat,
+  removeHeartbeat,
+  listWorkers,
+  getHeartbeat,
+  DEFAULT_ALIVE_WITHIN_MS,
+  DEFAULT_FORGET_AFTER_MS,
+} from './heartbeats.ts';
+export type { ListWorkersOptions, WorkerStatusView } from './heartbeats.ts';
+export { withRedisLock } from './locks.ts';
+export type { RedisLockOptions, RedisLockResult } from './locks.ts';
 export type { QueueLogger } from './logger.ts';
 export { UnrecoverableError } from 'bullmq';

@@ -42,3 +42,29 @@ export function parseTrialJobId(jobId: string): { trialId: string; attempt: numb
 export function cancelChannel(prefix: string): string {
   return `${prefix}:cancels`;
 }
+
+/**
+ * Liveness key of one worker: its latest heartbeat (JSON) with a TTL, so it disappears on its own
+ * when the worker stops publishing. Worker ids may contain ':'; the key is only ever built here.
+ */
+export function workerHeartbeatKey(prefix: string, workerId: string): string {
+  return `${prefix}:workers:${workerId}`;
+}
+
+/** Sorted set of worker ids scored by the time (ms) of their latest heartbeat: the cluster index. */
+export function workersIndexKey(prefix: string): string {
+  return `${prefix}:workers`;
+}
+
+/**
+ * Hash of worker id → latest heartbeat, without a TTL, so a worker whose liveness key expired can
+ * still be shown (as not alive) until it is pruned from the index.
+ */
+export function lastHeartbeatsKey(prefix: string): string {
+  return `${prefix}:worker-heartbeats`;
+}
+
+/** The cluster-wide reconciler lock (SET NX PX): one worker re-enqueues from Postgres at a time. */
+export function reconcileLockKey(prefix: string): string {
+  return `${prefix}:reconcile-lock`;
+}

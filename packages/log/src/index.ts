@@ -1,5 +1,5 @@
 // A small JSON-lines logger with scoped children (fields such as sweepId and trialId ride along).
-import type { LogLevel } from './env.ts';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
   debug(fields: object, message: string): void;

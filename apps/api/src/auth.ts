@@ -1,0 +1,58 @@
+// Bearer-token authentication. Tokens are verified against their sha256 in Postgres; a verified
+// token is remembered for a few seconds so a busy client does not cost a query per request.
+import { verifyApiToken, type ApiTokenInfo, type Db } from '@hypersweep/db';
+import type { RequestHandler } from 'express';
+import { HttpError } from './errors.ts';
+
+export interface Authenticator {
+  middleware: RequestHandler;
+  /** Forget cached verifications (after a revoke). */
+  forget(): void;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The verified token, when auth is on. */
+    token?: ApiTokenInfo;
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]{16,512}=*)$/;
+
+export function createAuthenticator(db: Db, options: { enabled: boolean; cacheMs?: number; now?: () => number }): Authenticator {
+  const cacheMs = options.cacheMs ?? 5_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { info: ApiTokenInfo; until: number }>();
+
+  const middleware: RequestHandler = (req, _res, next) => {
+    if (!options.enabled) return next();
+    const header = req.get('authorization');
+    if (header === undefined) {
+      return next(new HttpError('unauthorized', 'missing bearer token', [{ path: 'headers.authorization', message: 'is required: Authorization: Bearer <token>' }], { 'WWW-Authenticate': 'Bearer' }));
+    }
+    const match = BEARER.exec(header);
+    if (!match?.[1]) {
+      return next(new HttpError('unauthorized', 'malformed Authorization header', [{ path: 'headers.authorization', message: 'must be "Bearer <token>"' }], { 'WWW-Authenticate': 'Bearer error="invalid_request"' }));
+    }
+    const token = match[1];
+    const hit = cache.get(token);
+    if (hit && hit.until > now()) {
+      req.token = hit.info;
+      return next();
+    }
+    verifyApiToken(db, token).then(
+      (info) => {
+        if (!info) {
+          cache.delete(token);
+          return next(new HttpError('unauthorized', 'invalid or revoked token', [{ path: 'headers.authorization', message: 'is not a valid token' }], { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
+        }
+        if (cache.size > 10_000) cache.clear();
+        cache.set(token, { info, until: now() + cacheMs });
+        req.token = info;
+        next();
+      },
+      (error: unknown) => next(error),
+    );
+  };
+  return { middleware, forget: () => cache.clear() };
+}

@@ -1,0 +1,81 @@
+// Database rows → the response shapes of @hypersweep/schemas (the only place that knows both).
+import { latestMetrics, sweepSnapshots, type Db, type Sweep as SweepRow, type SweepSnapshot, type Trial as TrialRow } from '@hypersweep/db';
+import type { CreateSweepRequest, Sweep, SweepSummary, Trial } from '@hypersweep/schemas';
+
+type TrialParams = Trial['params'];
+
+function testResultOf(row: SweepRow): Sweep['testResult'] {
+  const stored = row.testResult as Record<string, unknown> | null;
+  if (!stored || typeof stored !== 'object' || typeof stored.trialId !== 'string' || 'error' in stored) return null;
+  const metrics: Record<string, number> = {};
+  const put = (name: string, value: unknown) => {
+    if (typeof value === 'number' && Number.isFinite(value)) metrics[name] = value;
+  };
+  put('test_loss', stored.loss);
+  put('test_accuracy', stored.accuracy);
+  return { trialId: stored.trialId, metrics, evaluatedAt: (row.finishedAt ?? row.updatedAt).toISOString() };
+}
+
+/** A failed test evaluation is reported as the sweep's error when the sweep has none of its own. */
+function errorOf(row: SweepRow): string | null {
+  if (row.error) return row.error;
+  const stored = row.testResult as Record<string, unknown> | null;
+  if (stored && typeof stored === 'object' && typeof stored.error === 'string') return `test evaluation failed: ${stored.error}`;
+  return null;
+}
+
+export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSummary {
+  const spec = row.spec as unknown as CreateSweepRequest;
+  return {
+    id: row.id,
+    name: row.name,
+    description: spec.description ?? null,
+    status: row.status,
+    objective: { metric: spec.objective.metric, mode: spec.objective.mode },
+    seed: row.seed,
+    counts: snapshot.counts,
+    progress: snapshot.progress,
+    best: snapshot.best ? { ...snapshot.best, params: snapshot.best.params as TrialParams } : null,
+    testResult: testResultOf(row),
+    error: errorOf(row),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export function presentSweep(row: SweepRow, snapshot: SweepSnapshot): Sweep {
+  return { ...presentSummary(row, snapshot), spec: row.spec as unknown as CreateSweepRequest };
+}
+
+export async function presentSweeps(db: Db, rows: readonly SweepRow[]): Promise<SweepSummary[]> {
+  const snapshots = await sweepSnapshots(db, rows);
+  return rows.map((row, i) => presentSummary(row, snapshots[i]!));
+}
+
+export async function presentSweepFull(db: Db, row: SweepRow): Promise<Sweep> {
+  const [snapshot] = await sweepSnapshots(db, [row]);
+  return presentSweep(row, snapshot!);
+}
+
+export async function presentTrials(db: Db, rows: readonly TrialRow[]): Promise<Trial[]> {
+  const metrics = await latestMetrics(db, rows.map((r) => r.id));
+  return rows.map((row) => ({
+    id: row.id,
+    sweepId: row.sweepId,
+    number: row.number,
+    params: row.params as TrialParams,
+    status: row.status,
+    attempt: row.attempt,
+    workerId: row.workerId,
+    epochsDone: row.epochsDone,
+    bestValue: row.bestValue,
+    finalValue: row.finalValue,
+    lastMetrics: metrics.get(row.id) ?? {},
+    reason: row.reason,
+    error: row.error,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+  }));
+}

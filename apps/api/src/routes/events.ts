@@ -1,0 +1,89 @@
+// GET /sweeps/:id/events: the sweep's event log as server-sent events. Every event comes from
+// Postgres in id order; Last-Event-ID (header, or ?lastEventId= for EventSource's first
+// connection) resumes after that id, so a client that reconnects, even to another API
+// process or after a restart, misses nothing and sees nothing twice.
+import { getSweep, sweepEventsAfter, type StoredSweepEvent } from '@hypersweep/db';
+import { LastEventId, SweepPathParams, formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.ts';
+import { HttpError } from '../errors.ts';
+import { parseHeader, parseParams, parseQuery } from '../validate.ts';
+
+const EventsQuery = z.strictObject({ lastEventId: LastEventId.optional() });
+/** A comment line keeps proxies from closing an idle stream; each ping also re-reads, covering a lost NOTIFY. */
+const PING_MS = 15_000;
+
+function toSse(event: StoredSweepEvent): string {
+  const body = { id: event.id, type: event.type, sweepId: event.sweepId, at: event.at.toISOString(), data: event.data } as SweepEvent;
+  return formatSseEvent(body);
+}
+
+export function eventRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.get('/sweeps/:sweepId/events', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    const fromHeader = parseHeader(LastEventId, req, 'Last-Event-ID');
+    const q = parseQuery(EventsQuery, req);
+    let lastId = fromHeader ?? q.lastEventId ?? 0;
+    if (!(await getSweep(deps.db, sweepId))) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    res.write('retry: 2000\n\n');
+
+    let closed = false;
+    let pending = true;
+    let wakeUp: (() => void) | null = null;
+    const wake = () => {
+      pending = true;
+      wakeUp?.();
+    };
+    const stream = { end: () => ((closed = true), wake()) };
+    deps.streams.add(stream);
+    const unsubscribe = deps.hub.subscribe(sweepId, wake);
+    const ping = setInterval(() => {
+      if (!closed) res.write(': ping\n\n');
+      wake();
+    }, PING_MS);
+    req.on('close', stream.end);
+
+    try {
+      while (!closed) {
+        if (!pending) {
+          await new Promise<void>((resolve) => (wakeUp = resolve));
+          wakeUp = null;
+          continue;
+        }
+        pending = false;
+        for (;;) {
+          const events = await sweepEventsAfter(deps.db, sweepId, lastId, 500);
+          for (const event of events) {
+            if (closed) break;
+            if (!res.write(toSse(event))) {
+              await new Promise<void>((resolve) => {
+                res.once('drain', resolve);
+                res.once('close', resolve);
+              });
+            }
+            lastId = event.id;
+          }
+          if (events.length < 500 || closed) break;
+        }
+      }
+    } catch (error) {
+      deps.logger.warn({ err: error, sweepId }, 'event stream ended by an error');
+    } finally {
+      clearInterval(ping);
+      unsubscribe();
+      deps.streams.delete(stream);
+      res.end();
+    }
+  });
+  return router;
+}

@@ -1,0 +1,78 @@
+// Liveness, readiness, Prometheus metrics, the OpenAPI document and the cluster view.
+import { listWorkers } from '@hypersweep/queue';
+import { buildOpenApiDocument, type ReadyResponse } from '@hypersweep/schemas';
+import { Router } from 'express';
+import type { ApiDeps } from '../deps.ts';
+import { renderGauge } from '../prometheus.ts';
+
+const WORKER_ALIVE_MS = 15_000;
+
+async function check(fn: () => Promise<unknown>): Promise<ReadyResponse['checks'][string]> {
+  const started = performance.now();
+  try {
+    await fn();
+    return { ok: true, latencyMs: performance.now() - started, error: null };
+  } catch (error) {
+    return { ok: false, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Public routes, mounted before authentication. */
+export function publicRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const [postgres, redis] = await Promise.all([check(() => deps.db.$queryRaw`SELECT 1`), check(() => deps.redis.ping())]);
+    const ready = postgres.ok && redis.ok;
+    const body: ReadyResponse = { status: ready ? 'ready' : 'not_ready', checks: { postgres, redis } };
+    res.status(ready ? 200 : 503).json(body);
+  });
+  router.get('/metrics', async (_req, res) => {
+    const [trials, sweeps, depth, cluster] = await Promise.all([
+      deps.db.trial.groupBy({ by: ['status'], _count: { _all: true } }),
+      deps.db.sweep.groupBy({ by: ['status'], _count: { _all: true } }),
+      deps.queues.depth().catch(() => null),
+      listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS }).catch(() => null),
+    ]);
+    const parts = [
+      deps.metrics.requests.render(),
+      deps.metrics.latency.render(),
+      renderGauge('hypersweep_trials', 'Trials by state', trials.map((g) => ({ labels: { state: g.status }, value: g._count._all }))),
+      renderGauge('hypersweep_sweeps', 'Sweeps by state', sweeps.map((g) => ({ labels: { state: g.status }, value: g._count._all }))),
+      renderGauge('hypersweep_sse_clients', 'Open event streams', [{ value: deps.hub.subscribers }]),
+    ];
+    if (depth) {
+      const samples = Object.entries(depth).flatMap(([queue, states]) => Object.entries(states).map(([state, value]) => ({ labels: { queue, state }, value })));
+      parts.push(renderGauge('hypersweep_queue_jobs', 'Jobs per queue and state', samples));
+    }
+    if (cluster) {
+      parts.push(renderGauge('hypersweep_workers', 'Workers with a recent heartbeat', [{ value: cluster.totals.alive }]));
+      parts.push(renderGauge('hypersweep_workers_busy', 'Workers training a trial', [{ value: cluster.totals.busy }]));
+      parts.push(renderGauge('hypersweep_samples_per_second', 'Training throughput of all workers', [{ value: cluster.totals.samplesPerSecond }]));
+      parts.push(
+        renderGauge(
+          'hypersweep_worker_samples_per_second',
+          'Training throughput per worker',
+          cluster.workers.filter((w) => w.alive).map((w) => ({ labels: { worker: w.workerId }, value: w.samplesPerSecond })),
+        ),
+      );
+    }
+    res.type('text/plain; version=0.0.4').send(`${parts.join('\n')}\n`);
+  });
+  return router;
+}
+
+/** Authenticated meta routes under /api/v1. */
+export function metaRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const document = buildOpenApiDocument();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  router.get('/workers', async (_req, res) => {
+    res.json(await listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS }));
+  });
+  return router;
+}

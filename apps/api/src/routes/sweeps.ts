@@ -1,0 +1,158 @@
+// Sweeps and their trials: submit (idempotent), list, get, cancel; trials list/detail/stop; metrics.
+import {
+  USER_STOP_REASON,
+  cancelSweep,
+  createSweep,
+  finishTrial,
+  getDataset,
+  getSweep,
+  getTrial,
+  listSweeps,
+  listTrials,
+  metricSeries,
+  type Prisma,
+  type Trial as TrialRow,
+} from '@hypersweep/db';
+import { jsonEqual } from '@hypersweep/nn';
+import { publishCancel } from '@hypersweep/queue';
+import {
+  CreateSweepRequest,
+  IdempotencyKey,
+  ListSweepsQuery,
+  ListTrialsQuery,
+  MetricsQuery,
+  SweepPathParams,
+  TrialPathParams,
+  encodeCursor,
+} from '@hypersweep/schemas';
+import { Router, type Request } from 'express';
+import type { ApiDeps } from '../deps.ts';
+import { HttpError } from '../errors.ts';
+import { presentSweepFull, presentSweeps, presentTrials } from '../present.ts';
+import { parseHeader, parseJsonBody, parseParams, parseQuery } from '../validate.ts';
+
+export function sweepRoutes(deps: ApiDeps): Router {
+  const { db, queues, logger } = deps;
+  const router = Router();
+
+  const requireSweep = async (sweepId: string) => {
+    const sweep = await getSweep(db, sweepId);
+    if (!sweep) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+    return sweep;
+  };
+  const requireTrial = async (req: Request): Promise<TrialRow> => {
+    const { sweepId, trialId } = parseParams(TrialPathParams, req);
+    const trial = await getTrial(db, trialId);
+    if (!trial || trial.sweepId !== sweepId) throw new HttpError('not_found', `no trial ${trialId} in sweep ${sweepId}`, [{ path: 'trialId', message: 'no such trial in this sweep' }]);
+    return trial;
+  };
+  /** Asks a worker to advance the sweep; a lost request is repaired by the reconciler. */
+  const advance = async (sweepId: string, reason: 'started' | 'trial-ended' | 'cancelled') => {
+    try {
+      await queues.enqueueSweepAdvance({ sweepId, reason });
+    } catch (error) {
+      logger.warn({ err: error, sweepId }, 'could not enqueue a sweep advance; the reconciler will');
+    }
+  };
+
+  router.post('/sweeps', async (req, res) => {
+    const key = parseHeader(IdempotencyKey, req, 'Idempotency-Key');
+    const spec = parseJsonBody(CreateSweepRequest, req);
+    if (spec.dataset.type === 'csv' && !(await getDataset(db, spec.dataset.id))) {
+      throw new HttpError('invalid_request', `no dataset ${spec.dataset.id}`, [{ path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' }]);
+    }
+    // JSON round trip: the stored spec has no undefined members, so a retry compares equal.
+    const stored = JSON.parse(JSON.stringify(spec)) as Prisma.InputJsonValue;
+    const { sweep, created } = await createSweep(db, {
+      name: spec.name,
+      spec: stored,
+      seed: spec.search.seed,
+      objective: spec.objective,
+      budget: spec.search.budget as unknown as Prisma.InputJsonValue,
+      idempotencyKey: key ?? null,
+    });
+    if (!created && !jsonEqual(sweep.spec, stored)) {
+      throw new HttpError('idempotency_conflict', 'this Idempotency-Key was used for a different sweep', [
+        { path: 'headers.Idempotency-Key', message: `already used for sweep ${sweep.id} with another body` },
+      ]);
+    }
+    if (created) {
+      logger.info({ sweepId: sweep.id, name: sweep.name }, 'sweep submitted');
+      await advance(sweep.id, 'started');
+    }
+    res.status(created ? 201 : 200).location(`/api/v1/sweeps/${sweep.id}`).json(await presentSweepFull(db, sweep));
+  });
+
+  router.get('/sweeps', async (req, res) => {
+    const q = parseQuery(ListSweepsQuery, req);
+    const page = await listSweeps(db, { limit: q.limit, cursor: q.cursor ?? null, ...(q.status ? { status: q.status } : {}) });
+    res.json({ items: await presentSweeps(db, page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
+  });
+
+  router.get('/sweeps/:sweepId', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    res.json(await presentSweepFull(db, await requireSweep(sweepId)));
+  });
+
+  router.post('/sweeps/:sweepId/cancel', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    await requireSweep(sweepId);
+    const result = await cancelSweep(db, sweepId);
+    if (!result.changed || !result.sweep) {
+      throw new HttpError('invalid_state', `sweep ${sweepId} is ${result.sweep?.status ?? 'gone'}; it cannot be cancelled`, [{ path: 'sweepId', message: 'already finished' }]);
+    }
+    logger.info({ sweepId, cancelledQueued: result.cancelledTrials }, 'sweep cancelled');
+    await publishCancel({ connection: deps.redis, prefix: deps.config.queuePrefix }, { scope: 'sweep', sweepId }).catch((error: unknown) => {
+      logger.warn({ err: error, sweepId }, 'cancel signal not published; workers will see it in Postgres');
+    });
+    res.json(await presentSweepFull(db, result.sweep));
+  });
+
+  router.get('/sweeps/:sweepId/trials', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    const q = parseQuery(ListTrialsQuery, req);
+    await requireSweep(sweepId);
+    const page = await listTrials(db, sweepId, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
+    res.json({ items: await presentTrials(db, page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
+  });
+
+  router.get('/sweeps/:sweepId/trials/:trialId', async (req, res) => {
+    const trial = await requireTrial(req);
+    const [presented] = await presentTrials(db, [trial]);
+    res.json(presented);
+  });
+
+  router.post('/sweeps/:sweepId/trials/:trialId/stop', async (req, res) => {
+    const trial = await requireTrial(req);
+    // A queued trial never ran: it is cancelled. A running one is stopped; its worker sees it.
+    const result =
+      trial.status === 'queued'
+        ? await finishTrial(db, trial.id, 'cancelled', { reason: USER_STOP_REASON })
+        : trial.status === 'running'
+          ? await finishTrial(db, trial.id, 'stopped', { reason: USER_STOP_REASON })
+          : { changed: false, row: trial };
+    if (!result.changed || !result.row) {
+      throw new HttpError('invalid_state', `trial ${trial.id} is ${result.row?.status ?? 'gone'}; it cannot be stopped`, [{ path: 'trialId', message: 'already finished' }]);
+    }
+    await publishCancel({ connection: deps.redis, prefix: deps.config.queuePrefix }, { scope: 'trial', sweepId: trial.sweepId, trialId: trial.id }).catch(
+      (error: unknown) => logger.warn({ err: error, trialId: trial.id }, 'stop signal not published; the worker will see it in Postgres'),
+    );
+    await advance(trial.sweepId, 'trial-ended');
+    const [presented] = await presentTrials(db, [result.row]);
+    res.json(presented);
+  });
+
+  router.get('/sweeps/:sweepId/trials/:trialId/metrics', async (req, res) => {
+    const q = parseQuery(MetricsQuery, req);
+    const trial = await requireTrial(req);
+    res.json(
+      await metricSeries(db, trial.id, q.names ?? [], {
+        maxPoints: q.maxPoints,
+        ...(q.fromStep !== undefined ? { fromStep: q.fromStep } : {}),
+        ...(q.toStep !== undefined ? { toStep: q.toStep } : {}),
+      }),
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,54 @@
+// The command table of `hypersweep` and its dispatcher: argv + context in, exit code out (errors printed).
+import { reportError, writeLines, type CommandContext } from './command.ts';
+import { runStart, START_USAGE } from './start.ts';
+import { runSubmit, SUBMIT_USAGE } from './submit.ts';
+import { CANCEL_USAGE, EXPORT_USAGE, LIST_USAGE, runCancel, runExport, runList, runShow, runStop, SHOW_USAGE, STOP_USAGE } from './sweeps.ts';
+import { runToken, TOKEN_USAGE } from './token.ts';
+import { runTrain, TRAIN_USAGE } from './train.ts';
+import { runWatch, WATCH_USAGE } from './watch.ts';
+
+type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
+
+export const COMMANDS: Readonly<Record<string, { run: Command; summary: string; usage: string }>> = {
+  submit: { run: runSubmit, summary: 'validate a sweep file (YAML or JSON) and submit it', usage: SUBMIT_USAGE },
+  watch: { run: runWatch, summary: 'follow a sweep live until it ends', usage: WATCH_USAGE },
+  list: { run: runList, summary: 'list sweeps', usage: LIST_USAGE },
+  show: { run: runShow, summary: 'a sweep with all its trials', usage: SHOW_USAGE },
+  cancel: { run: runCancel, summary: 'cancel a sweep', usage: CANCEL_USAGE },
+  stop: { run: runStop, summary: 'stop one trial', usage: STOP_USAGE },
+  export: { run: runExport, summary: "a sweep's trials as CSV or JSON", usage: EXPORT_USAGE },
+  token: { run: runToken, summary: 'create, list and revoke API tokens (in Postgres)', usage: TOKEN_USAGE },
+  start: { run: runStart, summary: 'run the API server or a worker from this checkout', usage: START_USAGE },
+  train: { run: (argv) => runTrain(argv), summary: 'train one model locally and print per-epoch progress', usage: TRAIN_USAGE },
+};
+
+export const USAGE = `usage: hypersweep <command> [options]      (hypersweep <command> --help for its options)
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .join('\n')}
+
+API commands take --url (env HYPERSWEEP_URL, default http://127.0.0.1:8080) and
+--token (env HYPERSWEEP_TOKEN). Create the first token with \`hypersweep token create\`.`;
+
+/** Runs one command line; every error is printed here and becomes the exit code (2 for usage errors). */
+export async function runCli(argv: readonly string[], ctx: CommandContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const topic = name === 'help' && rest[0] ? COMMANDS[rest[0]] : undefined;
+    writeLines(ctx.stdout, [topic ? topic.usage : USAGE]);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    writeLines(ctx.stderr, [`unknown command "${name}"`, '', USAGE]);
+    return 2;
+  }
+  try {
+    return await command.run(rest, ctx);
+  } catch (error) {
+    if (ctx.signal?.aborted) return 130;
+    return reportError(error, ctx);
+  }
+}

@@ -1,0 +1,122 @@
+// What every command runs with (its output streams, terminal, environment), the options the API
+// commands share (--url, --token), and how errors are printed.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ErrorDetail } from '@hypersweep/schemas';
+import { ApiClientError, ApiRequestError, type ApiConnection } from './client.ts';
+import type { TextSink } from './render.ts';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+/** Everything a command touches outside itself, so tests can run commands in-process. */
+export interface CommandContext {
+  readonly stdout: TextSink;
+  readonly stderr: TextSink;
+  /** process.env, read only here at the edge. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** stdout is a terminal: live redraws instead of one line per event. */
+  readonly isTTY: boolean;
+  readonly columns: number;
+  readonly rows: number;
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal?: AbortSignal;
+  /** Replaces global fetch (tests). */
+  readonly fetch?: typeof fetch;
+  readonly cwd: string;
+}
+
+/** A command line that cannot be run: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+  constructor(
+    message: string,
+    readonly usage?: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Local validation failures (a sweep file, an id): a message and the path of each problem; exit code 1. */
+export class ValidationFailure extends Error {
+  readonly code = 'INVALID';
+  constructor(
+    message: string,
+    readonly details: readonly ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'ValidationFailure';
+  }
+}
+
+export const CONNECTION_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+export const CONNECTION_USAGE = `  --url <url>               API base URL (env HYPERSWEEP_URL, default ${DEFAULT_API_URL})
+  --token <token>           API token (env HYPERSWEEP_TOKEN), sent as "Authorization: Bearer <token>"`;
+
+/** The API connection from --url/--token, falling back to HYPERSWEEP_URL/HYPERSWEEP_TOKEN. */
+export function connectionFrom(values: { url?: string | undefined; token?: string | undefined }, ctx: CommandContext): ApiConnection {
+  const baseUrl = values.url ?? ctx.env.HYPERSWEEP_URL ?? DEFAULT_API_URL;
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw new UsageError(`--url: "${baseUrl}" is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--url: "${baseUrl}" is not an http(s) URL`);
+  const token = values.token ?? ctx.env.HYPERSWEEP_TOKEN;
+  return { baseUrl, token: token === '' ? undefined : token, ...(ctx.fetch ? { fetch: ctx.fetch } : {}) };
+}
+
+/** node:util parseArgs with its errors turned into UsageErrors carrying the command's usage. */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), usage);
+  }
+}
+
+export function positiveInt(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new UsageError(`--${name}: "${value}" must be an integer from 1 to ${max}`);
+  return Number(value);
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function requireUuid(what: string, value: string | undefined, usage: string): string {
+  if (value === undefined) throw new UsageError(`missing ${what}`, usage);
+  if (!UUID_PATTERN.test(value)) throw new UsageError(`${what} "${value}" is not a UUID`, usage);
+  return value;
+}
+
+export function writeLines(sink: TextSink, lines: readonly string[]): void {
+  if (lines.length > 0) sink.write(lines.join('\n') + '\n');
+}
+
+function detailLines(details: readonly ErrorDetail[]): string[] {
+  return details.map((d) => `  ${d.path === '' ? '(top level)' : d.path}: ${d.message}`);
+}
+
+/** Prints an error for a person: what went wrong, then the path of each problem. Returns the exit code. */
+export function reportError(error: unknown, ctx: Pick<CommandContext, 'stderr'>): number {
+  if (error instanceof UsageError) {
+    writeLines(ctx.stderr, [`error: ${error.message}`, ...(error.usage ? ['', error.usage] : [])]);
+    return 2;
+  }
+  if (error instanceof ApiRequestError) {
+    writeLines(ctx.stderr, [`error [${error.code}] (HTTP ${error.status}): ${error.message}`, ...detailLines(error.details)]);
+    return 1;
+  }
+  if (error instanceof ApiClientError || error instanceof ValidationFailure) {
+    writeLines(ctx.stderr, [`error: ${error.message}`, ...detailLines(error.details)]);
+    return 1;
+  }
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? ` [${e.code}]` : '';
+  writeLines(ctx.stderr, [`error${code}: ${typeof e?.message === 'string' ? e.message : String(error)}`]);
+  return 1;
+}

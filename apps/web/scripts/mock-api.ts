@@ -1,0 +1,377 @@
+// A stand-in for apps/api while developing the dashboard: the same routes and response shapes
+// (every body is checked against @hypersweep/schemas before it is sent), an in-memory sweep that
+// trains fake trials live over SSE, a finished 1,000-trial sweep for performance, and dist/ served
+// with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token: dev-token.
+import {
+  ClusterView, CreateSweepRequest, DatasetList, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepEvent, SweepPage, Trial, TrialModelExport, TrialPage,
+  formatSseEvent, validationError, type SweepStatus, type TrialCounts,
+} from '@hypersweep/schemas';
+import { compileModel, exportTfjs, Predictor } from '@hypersweep/nn';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { z } from 'zod';
+
+const PORT = Number(process.env['PORT'] ?? 5174);
+const TOKEN = process.env['MOCK_TOKEN'] ?? 'dev-token';
+const DIST = fileURLToPath(new URL('../dist', import.meta.url));
+const TICK_MS = Number(process.env['MOCK_TICK_MS'] ?? 400);
+
+/** Seeded noise so the fake curves are the same every run. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface MockSweep {
+  sweep: Sweep;
+  trials: Trial[];
+  metrics: Map<string, Map<string, { step: number; value: number }[]>>;
+  events: SweepEvent[];
+  listeners: Set<() => void>;
+}
+const sweeps = new Map<string, MockSweep>();
+const now = () => new Date().toISOString();
+
+function counts(trials: readonly Trial[]): TrialCounts {
+  const c: TrialCounts = { queued: 0, running: 0, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: trials.length };
+  for (const t of trials) c[t.status]++;
+  return c;
+}
+
+function better(a: number, b: number, mode: 'minimize' | 'maximize') {
+  return mode === 'minimize' ? a < b : a > b;
+}
+
+function refresh(m: MockSweep) {
+  const s = m.sweep;
+  s.counts = counts(m.trials);
+  const finished = m.trials.filter((t) => t.status !== 'queued' && t.status !== 'running').length;
+  const epochs = m.trials.reduce((n, t) => n + t.epochsDone, 0);
+  s.progress = { trialsFinished: finished, maxTrials: s.spec.search.budget.maxTrials, epochsDone: epochs, maxTotalEpochs: s.spec.search.budget.maxTotalEpochs, fraction: s.status === 'running' || s.status === 'pending' ? Math.min(1, finished / s.spec.search.budget.maxTrials) : 1 };
+  let best: Trial | undefined;
+  for (const t of m.trials) if (t.bestValue !== null && (!best || better(t.bestValue, best.bestValue!, s.objective.mode))) best = t;
+  s.best = best ? { trialId: best.id, number: best.number, value: best.bestValue!, params: best.params } : null;
+  s.updatedAt = now();
+}
+
+function emit(m: MockSweep, type: SweepEvent['type'], data: unknown) {
+  const event = SweepEvent.parse({ id: m.events.length + 1, type, sweepId: m.sweep.id, at: now(), data });
+  m.events.push(event);
+  for (const l of m.listeners) l();
+}
+
+function sweepUpdated(m: MockSweep) {
+  refresh(m);
+  emit(m, 'sweep.updated', { status: m.sweep.status, counts: m.sweep.counts, progress: m.sweep.progress, best: m.sweep.best });
+}
+
+function sampleParams(r: () => number): Trial['params'] {
+  return {
+    learningRate: 10 ** (-4 + 3 * r()),
+    batchSize: [32, 64, 128][Math.floor(r() * 3)]!,
+    dropout: 0.5 * r(),
+    activation: ['relu', 'tanh', 'gelu'][Math.floor(r() * 3)]!,
+  };
+}
+
+/** A fake but plausible curve: accuracy rises faster for learning rates near 3e-3. */
+function fakeEpoch(params: Trial['params'], epoch: number, r: () => number) {
+  const lr = params['learningRate'] as number;
+  const quality = Math.exp(-((Math.log10(lr) + 2.5) ** 2)) * (1 - 0.3 * (params['dropout'] as number)) * (params['activation'] === 'tanh' ? 0.9 : 1);
+  const acc = Math.min(0.995, 0.1 + (0.88 * quality + 0.02) * (1 - Math.exp(-epoch / 3)) + 0.01 * (r() - 0.5));
+  const loss = Math.max(0.02, 2.3 * (1 - acc) + 0.05 * r());
+  return { val_accuracy: acc, val_loss: loss, train_accuracy: Math.min(1, acc + 0.02), train_loss: loss * 0.9 };
+}
+
+function newTrial(m: MockSweep, params: Trial['params']): Trial {
+  const t: Trial = { id: randomUUID(), sweepId: m.sweep.id, number: m.trials.length, params, status: 'queued', attempt: 0, workerId: null, epochsDone: 0, bestValue: null, finalValue: null, lastMetrics: {}, reason: null, error: null, createdAt: now(), startedAt: null, finishedAt: null };
+  m.trials.push(t);
+  m.metrics.set(t.id, new Map());
+  emit(m, 'trial.created', { trialId: t.id, number: t.number, params });
+  return t;
+}
+
+function recordEpoch(m: MockSweep, t: Trial, metrics: Record<string, number>, live: boolean) {
+  t.epochsDone++;
+  const byName = m.metrics.get(t.id)!;
+  for (const [k, v] of Object.entries(metrics)) {
+    const list = byName.get(k) ?? [];
+    list.push({ step: t.epochsDone, value: v });
+    byName.set(k, list);
+  }
+  t.lastMetrics = metrics;
+  const v = metrics[m.sweep.objective.metric]!;
+  if (t.bestValue === null || better(v, t.bestValue, m.sweep.objective.mode)) t.bestValue = v;
+  if (live) emit(m, 'trial.epoch', { trialId: t.id, number: t.number, epoch: t.epochsDone, metrics });
+}
+
+function createMockSweep(request: CreateSweepRequest, name = request.name): MockSweep {
+  const sweep: Sweep = Sweep.parse({
+    id: randomUUID(), name, description: request.description ?? null, status: 'running', objective: request.objective, seed: request.search.seed, spec: request,
+    counts: counts([]), progress: { trialsFinished: 0, maxTrials: request.search.budget.maxTrials, epochsDone: 0, maxTotalEpochs: request.search.budget.maxTotalEpochs, fraction: 0 },
+    best: null, testResult: null, error: null, createdAt: now(), updatedAt: now(), finishedAt: null,
+  });
+  const m: MockSweep = { sweep, trials: [], metrics: new Map(), events: [], listeners: new Set() };
+  sweeps.set(sweep.id, m);
+  return m;
+}
+
+function finish(m: MockSweep, status: SweepStatus) {
+  m.sweep.status = status;
+  m.sweep.finishedAt = now();
+  refresh(m);
+  if (m.sweep.best) m.sweep.testResult = { trialId: m.sweep.best.trialId, metrics: { test_accuracy: Math.max(0, (m.sweep.best.value as number) - 0.01), test_loss: 0.12 }, evaluatedAt: now() };
+  sweepUpdated(m);
+}
+
+/** Advances a running sweep by one tick: start queued trials, train running ones an epoch, stop some early. */
+function tick(m: MockSweep, r: () => number) {
+  if (m.sweep.status !== 'running') return;
+  const spec = m.sweep.spec;
+  const running = m.trials.filter((t) => t.status === 'running');
+  while (m.trials.length < spec.search.budget.maxTrials && m.trials.filter((t) => t.status === 'running' || t.status === 'queued').length < spec.search.budget.maxConcurrentTrials) {
+    newTrial(m, sampleParams(r));
+  }
+  for (const t of m.trials.filter((x) => x.status === 'queued').slice(0, spec.search.budget.maxConcurrentTrials - running.length)) {
+    t.status = 'running';
+    t.attempt = 1;
+    t.workerId = `mock-worker-${1 + (t.number % 2)}`;
+    t.startedAt = now();
+    emit(m, 'trial.started', { trialId: t.id, number: t.number, attempt: 1, workerId: t.workerId, resumedFromEpoch: 0 });
+  }
+  for (const t of m.trials.filter((x) => x.status === 'running')) {
+    const metrics = fakeEpoch(t.params, t.epochsDone + 1, r);
+    recordEpoch(m, t, metrics, true);
+    const epochs = spec.training.epochs;
+    if (t.epochsDone >= epochs) {
+      t.status = 'completed';
+      t.finalValue = metrics[m.sweep.objective.metric]!;
+      t.finishedAt = now();
+      emit(m, 'trial.completed', { trialId: t.id, number: t.number, epochsDone: t.epochsDone, finalValue: t.finalValue, bestValue: t.bestValue });
+    } else if (t.epochsDone === 3 && t.bestValue !== null && (m.sweep.objective.mode === 'maximize' ? t.bestValue < 0.5 : t.bestValue > 1.2)) {
+      t.status = 'stopped';
+      t.reason = 'asha: below the rung-3 cutoff';
+      t.finishedAt = now();
+      emit(m, 'trial.stopped', { trialId: t.id, number: t.number, epochsDone: t.epochsDone, reason: t.reason, byUser: false });
+    }
+  }
+  sweepUpdated(m);
+  if (m.trials.length >= spec.search.budget.maxTrials && m.trials.every((t) => t.status !== 'running' && t.status !== 'queued')) finish(m, 'completed');
+}
+
+function mnistRequest(name: string, maxTrials: number, concurrency: number, epochs: number): CreateSweepRequest {
+  return CreateSweepRequest.parse({
+    name,
+    dataset: { type: 'mnist', limitTrain: 5000, limitTest: 1000 },
+    model: { inputShape: [28, 28], layers: [{ type: 'flatten' }, { type: 'dense', units: 128, activation: 'relu' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' },
+    training: { epochs, batchSize: 64 },
+    search: {
+      space: {
+        learningRate: { type: 'loguniform', low: 1e-4, high: 1e-1 },
+        batchSize: { type: 'categorical', choices: [32, 64, 128] },
+        dropout: { type: 'uniform', low: 0, high: 0.5 },
+        activation: { type: 'categorical', choices: ['relu', 'tanh', 'gelu'] },
+      },
+      sampler: { type: 'tpe', nStartupTrials: 8 },
+      scheduler: { type: 'asha', reductionFactor: 3, minResource: 1 },
+      budget: { maxTrials, maxConcurrentTrials: concurrency },
+      seed: 42,
+    },
+    objective: { metric: 'val_accuracy' },
+  });
+}
+
+// A finished 1,000-trial × 50-epoch sweep (performance), and a live one.
+{
+  const r = rng(1);
+  const big = createMockSweep(mnistRequest('big: 1000 trials × 50 epochs', 1000, 8, 50));
+  for (let i = 0; i < 1000; i++) {
+    const t = newTrial(big, sampleParams(r));
+    t.status = 'running';
+    t.attempt = 1;
+    t.workerId = 'mock-worker-1';
+    t.startedAt = now();
+    const stopAt = r() < 0.6 ? 3 + Math.floor(r() * 10) : 50;
+    for (let e = 1; e <= stopAt; e++) recordEpoch(big, t, fakeEpoch(t.params, e, r), true);
+    t.finishedAt = now();
+    if (stopAt < 50) {
+      t.status = 'stopped';
+      t.reason = 'asha';
+      emit(big, 'trial.stopped', { trialId: t.id, number: t.number, epochsDone: t.epochsDone, reason: 'asha', byUser: false });
+    } else {
+      t.status = 'completed';
+      t.finalValue = t.lastMetrics['val_accuracy']!;
+      emit(big, 'trial.completed', { trialId: t.id, number: t.number, epochsDone: t.epochsDone, finalValue: t.finalValue, bestValue: t.bestValue });
+    }
+  }
+  finish(big, 'completed');
+  const live = createMockSweep(mnistRequest('live: mnist mlp', 40, 4, 12));
+  const lr = rng(2);
+  setInterval(() => {
+    for (const m of sweeps.values()) tick(m, m === live ? lr : rng(m.events.length));
+  }, TICK_MS).unref();
+}
+
+// A small MNIST-shaped model with random weights, exported as the API would export a trial's model.
+const exportModel = compileModel({ inputShape: [28, 28], layers: [{ type: 'flatten' }, { type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' });
+const exportParams = new Float32Array(exportModel.paramCount).map((_, i) => Math.sin(i * 12.9898) * 0.05);
+const exported = exportTfjs(exportModel, exportParams, { normalization: { kind: 'affine', scale: 1 / 255, shift: 0 }, classNames: null });
+const predictorPromise = Predictor.fromTfjs(exported.modelJson, exported.weights);
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+function send<T>(res: ServerResponse, status: number, schema: z.ZodType<T> | null, body: unknown) {
+  const checked = schema ? schema.parse(body) : body;
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(checked));
+}
+function error(res: ServerResponse, status: number, code: string, message: string, details: { path: string; message: string }[] = []) {
+  send(res, status, null, { error: { code, message, details } });
+}
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+}
+
+/** Offset cursors (opaque to the client, as the real keyset ones are). */
+function page<T>(items: T[], url: URL) {
+  const limit = Math.min(200, Number(url.searchParams.get('limit') ?? 50));
+  const offset = Number(Buffer.from(url.searchParams.get('cursor') ?? 'MA', 'base64url').toString() || 0);
+  const slice = items.slice(offset, offset + limit);
+  return { items: slice, nextCursor: offset + limit < items.length ? Buffer.from(String(offset + limit)).toString('base64url') : null };
+}
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.svg': 'image/svg+xml', '.wasm': 'application/wasm' };
+
+function serveStatic(url: URL, res: ServerResponse) {
+  const path = normalize(join(DIST, decodeURIComponent(url.pathname)));
+  const file = path.startsWith(DIST) && existsSync(path) && statSync(path).isFile() ? path : join(DIST, 'index.html');
+  if (!existsSync(file)) return error(res, 404, 'not_found', 'build the dashboard first: npm run build -w @hypersweep/web');
+  res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+  createReadStream(file).pipe(res);
+}
+
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  if (!path.startsWith('/api/')) return serveStatic(url, res);
+  if (req.headers.authorization !== `Bearer ${TOKEN}`) return error(res, 401, 'unauthorized', 'missing or invalid bearer token');
+  const p = path.replace(/^\/api\/v1/, '');
+  const m = /^\/sweeps\/([^/]+)/.exec(p);
+  const ms = m ? sweeps.get(m[1]!) : undefined;
+  if (m && p !== '/sweeps' && !ms) return error(res, 404, 'not_found', `no sweep ${m[1]}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+  const tm = /^\/sweeps\/[^/]+\/trials\/([^/]+)/.exec(p);
+  const trial = tm && ms ? ms.trials.find((t) => t.id === tm[1]) : undefined;
+  if (tm && !trial) return error(res, 404, 'not_found', `no trial ${tm[1]}`);
+  try {
+    if (req.method === 'GET' && p === '/sweeps') {
+      const status = url.searchParams.get('status')?.split(',');
+      const list = [...sweeps.values()].map((x) => x.sweep).filter((s) => !status || status.includes(s.status)).reverse().map(({ spec: _s, ...rest }) => rest);
+      return send(res, 200, SweepPage, page(list, url));
+    }
+    if (req.method === 'POST' && p === '/sweeps') {
+      const parsed = CreateSweepRequest.safeParse(await readJson(req));
+      if (!parsed.success) return send(res, 400, null, validationError(parsed.error));
+      return send(res, 201, Sweep, createMockSweep(parsed.data).sweep);
+    }
+    if (ms && req.method === 'GET' && p === `/sweeps/${ms.sweep.id}`) return send(res, 200, Sweep, ms.sweep);
+    if (ms && req.method === 'POST' && p.endsWith('/cancel') && !tm) {
+      if (ms.sweep.status !== 'running' && ms.sweep.status !== 'pending') return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`);
+      for (const t of ms.trials) if (t.status === 'running' || t.status === 'queued') t.status = 'cancelled';
+      finish(ms, 'cancelled');
+      return send(res, 200, Sweep, ms.sweep);
+    }
+    if (ms && req.method === 'GET' && p.endsWith('/events')) {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+      res.write('retry: 2000\n\n');
+      let last = Number(req.headers['last-event-id'] ?? 0);
+      const flush = () => {
+        const out = ms.events.slice(last).map(formatSseEvent).join('');
+        last = ms.events.length;
+        if (out) res.write(out);
+      };
+      flush();
+      ms.listeners.add(flush);
+      req.on('close', () => ms.listeners.delete(flush));
+      return undefined;
+    }
+    if (ms && req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/trials`) {
+      const status = url.searchParams.get('status')?.split(',');
+      const sort = url.searchParams.get('sort') ?? 'number';
+      const dir = url.searchParams.get('order') === 'desc' ? -1 : 1;
+      const key = (t: Trial) => (sort === 'bestValue' ? t.bestValue : sort === 'finalValue' ? t.finalValue : t.number);
+      const list = ms.trials.filter((t) => !status || status.includes(t.status)).sort((a, b) => {
+        const ka = key(a), kb = key(b);
+        if (ka === null && kb === null) return a.number - b.number;
+        if (ka === null) return 1;
+        if (kb === null) return -1;
+        return (ka - kb) * dir || a.number - b.number;
+      });
+      return send(res, 200, TrialPage, page(list, url));
+    }
+    if (trial && ms) {
+      if (req.method === 'GET' && p.endsWith('/metrics')) {
+        const maxPoints = Number(url.searchParams.get('maxPoints') ?? 500);
+        const series = [...(ms.metrics.get(trial.id) ?? new Map()).entries()].map(([name, points]) => {
+          const step = Math.max(1, Math.ceil(points.length / maxPoints));
+          const kept = points.filter((_: unknown, i: number) => i % step === 0 || i === points.length - 1);
+          return { name, points: kept, totalPoints: points.length, downsampled: kept.length < points.length };
+        });
+        return send(res, 200, MetricSeries, { trialId: trial.id, series });
+      }
+      if (req.method === 'GET' && p.endsWith('/export')) {
+        if (trial.status !== 'completed' && trial.status !== 'stopped') return error(res, 409, 'invalid_state', 'the trial has no final model yet');
+        return send(res, 200, TrialModelExport, { modelJson: exported.modelJson, weightsBase64: Buffer.from(exported.weights).toString('base64') });
+      }
+      if (req.method === 'POST' && p.endsWith('/predict')) {
+        const body = PredictRequest.parse(await readJson(req));
+        const predictor = await predictorPromise;
+        const out = predictor.predictRaw(body.inputs.flat(), body.inputs.length);
+        const outputs = body.inputs.map((_, i) => Array.from(out.subarray(i * 10, i * 10 + 10)));
+        return send(res, 200, PredictResponse, { outputs, classes: outputs.map((o) => o.indexOf(Math.max(...o))) });
+      }
+      if (req.method === 'POST' && p.endsWith('/stop')) {
+        if (trial.status !== 'running' && trial.status !== 'queued') return error(res, 409, 'invalid_state', `the trial is ${trial.status}`);
+        trial.status = 'stopped';
+        trial.reason = 'stopped by a user';
+        trial.finishedAt = now();
+        emit(ms, 'trial.stopped', { trialId: trial.id, number: trial.number, epochsDone: trial.epochsDone, reason: trial.reason, byUser: true });
+        sweepUpdated(ms);
+        return send(res, 200, Trial, trial);
+      }
+      if (req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/trials/${trial.id}`) return send(res, 200, Trial, trial);
+    }
+    if (req.method === 'GET' && p === '/datasets') {
+      return send(res, 200, DatasetList, {
+        items: [
+          { id: 'mnist', name: 'MNIST', kind: 'builtin', description: 'handwritten digits', task: 'classification', featureShape: [28, 28], numClasses: 10, sizes: { train: 60000, test: 10000 }, createdAt: null },
+          { id: 'spirals', name: 'Two spirals', kind: 'builtin', description: null, task: 'classification', featureShape: [2], numClasses: 2, sizes: { train: 2000, test: 500 }, createdAt: null },
+        ],
+      });
+    }
+    if (req.method === 'GET' && p === '/workers') {
+      const running = [...sweeps.values()].flatMap((x) => x.trials.filter((t) => t.status === 'running'));
+      const workers = [1, 2].map((i) => {
+        const t = running.find((x) => x.workerId === `mock-worker-${i}`);
+        return { workerId: `mock-worker-${i}`, host: 'localhost', pid: 1000 + i, threads: 2, currentTrial: t ? { sweepId: t.sweepId, trialId: t.id, attempt: t.attempt, epoch: t.epochsDone } : null, samplesPerSecond: t ? 12_000 + i * 500 : 0, startedAt: now(), at: now(), alive: true };
+      });
+      return send(res, 200, ClusterView, { workers, totals: { workers: 2, alive: 2, busy: workers.filter((w) => w.currentTrial).length, threads: 4, samplesPerSecond: workers.reduce((s, w) => s + w.samplesPerSecond, 0) } });
+    }
+    return error(res, 404, 'not_found', `no route ${req.method} ${path}`);
+  } catch (err) {
+    return error(res, 500, 'internal', err instanceof Error ? err.message : String(err));
+  }
+});
+
+server.listen(PORT, '127.0.0.1', () => console.log(`mock API and dashboard on http://127.0.0.1:${PORT} (token: ${TOKEN})`));

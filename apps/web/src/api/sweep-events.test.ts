@@ -1,0 +1,145 @@
+import { formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
+import { describe, expect, it } from 'vitest';
+import { followSweepEvents, toSweepEvents, type StreamState } from './sweep-events.ts';
+
+const SWEEP_ID = '6f1c1f2e-8a43-4d59-9a41-0c0a6c3b7f10';
+const T1 = '00000000-0000-4000-8000-000000000001';
+
+function epoch(id: number): SweepEvent {
+  return { id, type: 'trial.epoch', sweepId: SWEEP_ID, at: '2026-01-01T00:00:00.000Z', data: { trialId: T1, number: 0, epoch: id, metrics: { val_loss: 1 / id } } };
+}
+
+/** A streaming response whose body yields the chunks, then ends (or errors). */
+function streamResponse(chunks: string[], opts: { fail?: boolean; status?: number } = {}): Response {
+  const queue = [...chunks];
+  // Pulled one chunk at a time: an error only after the reader took every chunk, as a reset would.
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = queue.shift();
+      if (next !== undefined) controller.enqueue(new TextEncoder().encode(next));
+      else if (opts.fail) controller.error(new Error('connection reset'));
+      else controller.close();
+    },
+  });
+  return new Response(body, { status: opts.status ?? 200, headers: { 'Content-Type': 'text/event-stream' } });
+}
+
+describe('toSweepEvents', () => {
+  it('keeps valid events after the last id and counts malformed ones', () => {
+    const msgs = [{ data: JSON.stringify(epoch(1)) }, { data: 'not json' }, { data: JSON.stringify({ id: 2, type: 'nope' }) }, { data: JSON.stringify(epoch(3)) }];
+    const r = toSweepEvents(msgs, 1);
+    expect(r.events.map((e) => e.id)).toEqual([3]);
+    expect(r.lastId).toBe(3);
+    expect(r.rejected).toBe(2);
+  });
+});
+
+describe('toSweepEvents with a type filter', () => {
+  it('skips other types without parsing them but moves past their ids', () => {
+    const updated = { id: 3, type: 'sweep.updated', sweepId: SWEEP_ID, at: '2026-01-01T00:00:00.000Z', data: { status: 'running', counts: { queued: 0, running: 1, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 1 }, progress: { trialsFinished: 0, maxTrials: 4, epochsDone: 2, maxTotalEpochs: null, fraction: 0 }, best: null } };
+    const msgs = [
+      { event: 'trial.epoch', data: 'not even json', lastEventId: '1' },
+      { event: 'trial.epoch', data: JSON.stringify(epoch(2)), lastEventId: '2' },
+      { event: 'sweep.updated', data: JSON.stringify(updated), lastEventId: '3' },
+      { event: 'trial.epoch', data: '{}', lastEventId: '4' },
+    ];
+    const r = toSweepEvents(msgs, 0, new Set(['sweep.updated']));
+    expect(r.events.map((e) => e.type)).toEqual(['sweep.updated']);
+    expect(r.lastId).toBe(4);
+    expect(r.rejected).toBe(0);
+  });
+
+  it('skips messages a prefilter refuses', () => {
+    const other = { ...epoch(2), data: { ...(epoch(2) as Extract<SweepEvent, { type: 'trial.epoch' }>).data, trialId: '00000000-0000-4000-8000-000000000002' } };
+    const msgs = [epoch(1), other, epoch(3)].map((e) => ({ event: e.type, data: JSON.stringify(e), lastEventId: String(e.id) }));
+    const r = toSweepEvents(msgs, 0, undefined, (m) => m.data.includes(T1));
+    expect(r.events.map((e) => e.id)).toEqual([1, 3]);
+    expect(r.lastId).toBe(3);
+  });
+});
+
+describe('followSweepEvents', () => {
+  it('reconnects with Last-Event-ID after a dropped stream and never delivers an event twice', async () => {
+    const controller = new AbortController();
+    const seenIds: (string | null)[] = [];
+    const delays: number[] = [];
+    const got: number[] = [];
+    const states: StreamState[] = [];
+    const frames = [1, 2, 3, 4, 5].map((i) => formatSseEvent(epoch(i)));
+    const responses = [
+      // First connection: two events, the third cut in half, then the connection drops.
+      () => streamResponse([frames[0]!, frames[1]!.slice(0, 10), frames[1]!.slice(10), frames[2]!.slice(0, 20)], { fail: true }),
+      // Server error: back off.
+      () => new Response('oops', { status: 503 }),
+      // Resumed: the server replays 2 (already seen) then 3, 4, 5; then ends.
+      () => streamResponse([frames[1]!, frames[2]! + frames[3]!, ': ping\n\n', frames[4]!]),
+    ];
+    const last = await followSweepEvents({
+      signal: controller.signal,
+      open: async (lastEventId) => {
+        seenIds.push(lastEventId);
+        const next = responses.shift();
+        if (!next) throw new Error('no more responses');
+        return next();
+      },
+      onEvents: (events) => got.push(...events.map((e) => e.id)),
+      onState: (s) => states.push(s),
+      shouldReconnect: () => false,
+      retryMs: 100,
+      delay: async (ms) => {
+        delays.push(ms);
+      },
+    });
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(seenIds).toEqual([null, '2', '2']);
+    expect(last).toBe(5);
+    expect(delays).toEqual([100, 200]);
+    expect(states[0]).toBe('connecting');
+    expect(states).toContain('open');
+    expect(states.at(-1)).toBe('closed');
+  });
+
+  it('stops on 401 and on abort', async () => {
+    const states: StreamState[] = [];
+    await followSweepEvents({
+      signal: new AbortController().signal,
+      open: async () => new Response('{}', { status: 401 }),
+      onEvents: () => undefined,
+      onState: (s) => states.push(s),
+    });
+    expect(states).toEqual(['connecting', 'unauthorized']);
+
+    const controller = new AbortController();
+    let opened = 0;
+    const done = followSweepEvents({
+      signal: controller.signal,
+      open: async () => {
+        opened++;
+        return streamResponse([]);
+      },
+      onEvents: () => undefined,
+      delay: async () => {
+        if (opened >= 3) controller.abort();
+      },
+    });
+    await expect(done).resolves.toBe(0);
+    expect(opened).toBe(3);
+  });
+
+  it('resumes after a given id', async () => {
+    const ids: (string | null)[] = [];
+    const got: number[] = [];
+    await followSweepEvents({
+      signal: new AbortController().signal,
+      lastEventId: 4,
+      open: async (id) => {
+        ids.push(id);
+        return streamResponse([formatSseEvent(epoch(4)), formatSseEvent(epoch(5))]);
+      },
+      onEvents: (events) => got.push(...events.map((e) => e.id)),
+      shouldReconnect: () => false,
+    });
+    expect(ids).toEqual(['4']);
+    expect(got).toEqual([5]);
+  });
+});

@@ -1,0 +1,86 @@
+// The shell: skip link, navigation, and the page for the current route.
+import { AppProvider, useApp } from './context.tsx';
+import { Link } from '../components/ui.tsx';
+import { ClusterPage } from '../pages/ClusterPage.tsx';
+import { LoginPage } from '../pages/LoginPage.tsx';
+import { NewSweepPage } from '../pages/NewSweepPage.tsx';
+import { PlaygroundPage } from '../pages/PlaygroundPage.tsx';
+import { SweepPage } from '../pages/SweepPage.tsx';
+import { SweepsPage } from '../pages/SweepsPage.tsx';
+import { TrialPage } from '../pages/TrialPage.tsx';
+import type { Route } from '../lib/routes.ts';
+
+const NAV: readonly { href: string; label: string; pages: readonly Route['page'][]; testId: string }[] = [
+  { href: '/', label: 'Sweeps', pages: ['sweeps', 'sweep', 'trial'], testId: 'nav-sweeps' },
+  { href: '/sweeps/new', label: 'New sweep', pages: ['new-sweep'], testId: 'nav-new-sweep' },
+  { href: '/cluster', label: 'Cluster', pages: ['cluster'], testId: 'nav-cluster' },
+  { href: '/playground', label: 'Playground', pages: ['playground'], testId: 'nav-playground' },
+];
+
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'login':
+      return <LoginPage next={route.next} />;
+    case 'sweeps':
+      return <SweepsPage />;
+    case 'new-sweep':
+      return <NewSweepPage />;
+    case 'sweep':
+      return <SweepPage key={route.sweepId} sweepId={route.sweepId} />;
+    case 'trial':
+      return <TrialPage key={route.trialId} sweepId={route.sweepId} trialId={route.trialId} />;
+    case 'cluster':
+      return <ClusterPage />;
+    case 'playground':
+      return <PlaygroundPage sweepId={route.sweepId} trialId={route.trialId} />;
+    case 'not-found':
+      return (
+        <main id="main" className="page" data-testid="not-found">
+          <h1>Not found</h1>
+          <p>
+            Nothing at <code>{route.path}</code>. <Link href="/">Back to the sweeps</Link>.
+          </p>
+        </main>
+      );
+  }
+}
+
+function Shell() {
+  const { route, token, signOut } = useApp();
+  if (!token || route.page === 'login') return <LoginPage next={route.page === 'login' ? route.next : null} />;
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link href="/" className="brand">
+          Hypersweep
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.href}>
+                <Link href={n.href} aria-current={n.pages.includes(route.page) ? 'page' : undefined} data-testid={n.testId}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <button type="button" className="link-button" onClick={signOut} data-testid="sign-out">
+          Sign out
+        </button>
+      </header>
+      <Page route={route} />
+    </>
+  );
+}
+
+export function App() {
+  return (
+    <AppProvider>
+      <Shell />
+    </AppProvider>
+  );
+}

@@ -1,0 +1,469 @@
+// New sweep: a form for the common case and a JSON editor, both validated client-side with the
+// API's own CreateSweepRequest schema; server errors are shown at the field their path names.
+import { ACTIVATIONS } from '@hypersweep/nn';
+import { CreateSweepRequest, OBJECTIVE_METRICS, OPTIMIZER_TYPES, zodIssuesToDetails, type ErrorDetail } from '@hypersweep/schemas';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { ApiRequestError } from '../api/client.ts';
+import { useApp } from '../app/context.tsx';
+import { useAsync } from '../app/hooks.ts';
+import { ErrorBanner, Field } from '../components/ui.tsx';
+import {
+  BUILTIN_DATASETS,
+  SAMPLER_TYPES,
+  SCHEDULER_TYPES,
+  SEARCHABLE_ACTIVATIONS,
+  TEMPLATES,
+  formToRequest,
+  modelOf,
+  placeErrors,
+  requestToForm,
+  type DatasetShape,
+  type FormField,
+  type HiddenActivation,
+  type OptimizerType,
+  type PlacedErrors,
+  type SweepForm,
+} from '../lib/sweep-form.ts';
+import { formatSpec, parseSpecText, type SpecFormat } from '../lib/spec-text.ts';
+
+type Tab = 'form' | 'json';
+
+function validate(request: unknown): ErrorDetail[] {
+  const r = CreateSweepRequest.safeParse(request);
+  return r.success ? [] : zodIssuesToDetails(r.error);
+}
+
+function newKey(): string {
+  return typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `k-${Date.now()}-${performance.now()}`;
+}
+
+export function NewSweepPage() {
+  const { api, navigate } = useApp();
+  const datasetsState = useAsync((signal) => api.listDatasets(signal), [api]);
+  const datasets: DatasetShape[] = useMemo(() => {
+    const items = datasetsState.data?.items;
+    if (!items) return [...BUILTIN_DATASETS];
+    return items.map((d) => ({
+      id: d.id,
+      kind: d.kind === 'csv' ? 'csv' : d.id === 'spirals' ? 'spirals' : 'mnist',
+      featureShape: d.featureShape,
+      numClasses: d.task === 'classification' ? d.numClasses : null,
+    }));
+  }, [datasetsState.data]);
+  const datasetNames = new Map((datasetsState.data?.items ?? []).map((d) => [d.id, d.name]));
+
+  const [tab, setTab] = useState<Tab>('form');
+  const [templateId, setTemplateId] = useState(TEMPLATES[0]!.id);
+  const [form, setForm] = useState<SweepForm>(() => TEMPLATES[0]!.form());
+  const [json, setJson] = useState('');
+  const [format, setFormat] = useState<SpecFormat>('json');
+  const [jsonNote, setJsonNote] = useState<string | null>(null);
+  const [showErrors, setShowErrors] = useState(false);
+  const [serverErrors, setServerErrors] = useState<ErrorDetail[] | null>(null);
+  const [submitError, setSubmitError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const idempotency = useRef<{ key: string; body: string } | null>(null);
+
+  const request = useMemo(() => formToRequest(form, datasets), [form, datasets]);
+  const { layerFields } = useMemo(() => modelOf(form, datasets), [form, datasets]);
+
+  // The editor's text parsed, or its syntax error with where it is.
+  const jsonParsed = useMemo((): { value: unknown } | { syntax: string } => {
+    const parsed = parseSpecText(json, format);
+    if ('value' in parsed) return parsed;
+    return { syntax: parsed.line !== null ? `line ${parsed.line}${parsed.column !== null ? `, column ${parsed.column}` : ''}: ${parsed.error}` : parsed.error };
+  }, [json, format]);
+
+  const clientDetails = useMemo(() => {
+    if (tab === 'form') return validate(request);
+    return 'value' in jsonParsed ? validate(jsonParsed.value) : [{ path: '', message: `invalid ${format.toUpperCase()}: ${jsonParsed.syntax}` }];
+  }, [tab, request, jsonParsed, format]);
+  const details = serverErrors ?? (showErrors ? clientDetails : []);
+  const placed: PlacedErrors = useMemo(() => placeErrors(details, layerFields), [details, layerFields]);
+  const err = (f: FormField) => placed.fields[f];
+
+  // Edits clear the server's verdict on the previous body.
+  useEffect(() => setServerErrors(null), [form, json]);
+
+  function applyTemplate(id: string) {
+    const t = TEMPLATES.find((x) => x.id === id);
+    if (!t) return;
+    setTemplateId(id);
+    const f = t.form();
+    setForm(f);
+    setJson(formatSpec(formToRequest(f, datasets), format));
+    setShowErrors(false);
+  }
+
+  function switchTab(next: Tab) {
+    if (next === tab) return;
+    if (next === 'json') {
+      setJson(formatSpec(request, format));
+      setJsonNote(null);
+      setTab('json');
+      return;
+    }
+    if (!('value' in jsonParsed)) {
+      setJsonNote(`Fix the ${format.toUpperCase()} first: ${jsonParsed.syntax}`);
+      return;
+    }
+    const back = requestToForm(jsonParsed.value);
+    if ('reason' in back) {
+      setJsonNote(`This request cannot be shown in the form (${back.reason}); keep editing it here.`);
+      return;
+    }
+    setForm(back.form);
+    setJsonNote(null);
+    setTab('form');
+  }
+
+  function changeFormat(next: SpecFormat) {
+    if (next === format) return;
+    if ('value' in jsonParsed) {
+      setJson(formatSpec(jsonParsed.value, next));
+      setJsonNote(null);
+    } else {
+      setJsonNote(`The text is kept as it is: fix it for ${next.toUpperCase()}.`);
+    }
+    setFormat(next);
+  }
+
+  async function submit(e: React.FormEvent) {
+    e.preventDefault();
+    setShowErrors(true);
+    setSubmitError(null);
+    const body = tab === 'form' ? request : 'value' in jsonParsed ? jsonParsed.value : undefined;
+    if (clientDetails.length > 0 || body === undefined) {
+      requestAnimationFrame(() => document.querySelector<HTMLElement>('[aria-invalid="true"], .form-summary')?.focus());
+      return;
+    }
+    const text = JSON.stringify(body);
+    if (!idempotency.current || idempotency.current.body !== text) idempotency.current = { key: newKey(), body: text };
+    setBusy(true);
+    try {
+      const sweep = await api.createSweep(body, idempotency.current.key);
+      navigate(`/sweeps/${sweep.id}`);
+    } catch (error) {
+      if (error instanceof ApiRequestError && error.details.length > 0) setServerErrors([...error.details]);
+      setSubmitError(error);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const set = <K extends keyof SweepForm>(key: K, value: SweepForm[K]) => setForm((f) => ({ ...f, [key]: value }));
+  const setSpace = <K extends keyof SweepForm['space']>(key: K, patch: Partial<SweepForm['space'][K]>) =>
+    setForm((f) => ({ ...f, space: { ...f.space, [key]: { ...f.space[key], ...patch } } }));
+  const text = (key: keyof SweepForm, path: FormField, label: string, opts: { hint?: string; inputMode?: 'numeric' | 'decimal'; placeholder?: string } = {}) => (
+    <Field label={label} path={path} errors={err(path)} hint={opts.hint}>
+      {(p) => (
+        <input {...p} type="text" inputMode={opts.inputMode} placeholder={opts.placeholder} value={form[key] as string} onChange={(e) => set(key, e.target.value as never)} />
+      )}
+    </Field>
+  );
+  const isMnist = datasets.find((d) => d.id === form.dataset)?.kind === 'mnist';
+
+  return (
+    <main id="main" className="page new-sweep">
+      <div className="page-head">
+        <h1>New sweep</h1>
+        <label className="template">
+          Template{' '}
+          <select value={templateId} onChange={(e) => applyTemplate(e.target.value)} data-testid="template-select">
+            {TEMPLATES.map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.title}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+
+      <div role="tablist" aria-label="Editor" className="tabs">
+        <button type="button" role="tab" id="tab-form" aria-selected={tab === 'form'} aria-controls="panel-form" onClick={() => switchTab('form')} data-testid="tab-form">
+          Form
+        </button>
+        <button type="button" role="tab" id="tab-json" aria-selected={tab === 'json'} aria-controls="panel-json" onClick={() => switchTab('json')} data-testid="tab-json">
+          JSON / YAML
+        </button>
+      </div>
+
+      <form onSubmit={submit} noValidate data-testid="new-sweep-form">
+        {details.length > 0 ? (
+          <div className="form-summary" role="alert" tabIndex={-1} data-testid="form-errors">
+            <p>
+              {serverErrors ? 'The API refused the sweep' : 'The sweep is not valid yet'}: {details.length} problem{details.length === 1 ? '' : 's'}.
+            </p>
+            {tab === 'json' || placed.general.length > 0 ? (
+              <ul>
+                {(tab === 'json' ? details : placed.general).map((d, i) => (
+                  <li key={i} data-testid="form-error" data-path={d.path}>
+                    {d.path ? <code>{d.path}</code> : 'request'}: {d.message}
+                  </li>
+                ))}
+              </ul>
+            ) : null}
+          </div>
+        ) : null}
+        {submitError && !(submitError instanceof ApiRequestError && submitError.details.length > 0) ? <ErrorBanner error={submitError} /> : null}
+
+        {tab === 'json' ? (
+          <div role="tabpanel" id="panel-json" aria-labelledby="tab-json">
+            {jsonNote ? (
+              <p className="note" role="status" data-testid="json-note">
+                {jsonNote}
+              </p>
+            ) : null}
+            <fieldset className="state-filter" data-testid="editor-format">
+              <legend>Format</legend>
+              {(['json', 'yaml'] as const).map((f) => (
+                <label key={f}>
+                  <input type="radio" name="format" checked={format === f} onChange={() => changeFormat(f)} data-testid={`editor-format-${f}`} />
+                  {f.toUpperCase()}
+                </label>
+              ))}
+            </fieldset>
+            <label htmlFor="sweep-json">CreateSweepRequest ({format.toUpperCase()})</label>
+            <textarea id="sweep-json" className="json-editor" spellCheck={false} value={json} onChange={(e) => setJson(e.target.value)} rows={28} data-testid="json-editor" aria-invalid={details.length > 0} />
+          </div>
+        ) : (
+          <div role="tabpanel" id="panel-form" aria-labelledby="tab-form" className="form-grid">
+            <fieldset>
+              <legend>Sweep</legend>
+              {text('name', 'name', 'Name')}
+              <Field label="Description" path="description" errors={err('description')}>
+                {(p) => <textarea {...p} rows={2} value={form.description} onChange={(e) => set('description', e.target.value)} />}
+              </Field>
+              <Field label="Objective" path="objective.metric" errors={[...(err('objective.metric') ?? []), ...(err('objective') ?? [])]} hint="Losses are minimised, accuracies maximised.">
+                {(p) => (
+                  <select {...p} value={form.objective} onChange={(e) => set('objective', e.target.value as SweepForm['objective'])}>
+                    {OBJECTIVE_METRICS.map((m) => (
+                      <option key={m}>{m}</option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+            </fieldset>
+
+            <fieldset>
+              <legend>Data</legend>
+              <Field label="Dataset" path="dataset" errors={err('dataset')}>
+                {(p) => (
+                  <select {...p} value={form.dataset} onChange={(e) => set('dataset', e.target.value)}>
+                    {datasets.map((d) => (
+                      <option key={d.id} value={d.id}>
+                        {datasetNames.get(d.id) ?? d.id}
+                        {d.kind === 'csv' ? ' (CSV)' : ''}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              {isMnist ? text('limitTrain', 'dataset.limitTrain', 'Training examples', { inputMode: 'numeric', placeholder: 'all 60000' }) : null}
+              {isMnist ? text('limitTest', 'dataset.limitTest', 'Test examples', { inputMode: 'numeric', placeholder: 'all 10000' }) : null}
+              {form.dataset === 'mnist' || form.dataset === 'spirals' ? text('validationFraction', 'dataset.validationFraction', 'Validation fraction', { inputMode: 'decimal', placeholder: 'default' }) : null}
+            </fieldset>
+
+            <fieldset>
+              <legend>Model</legend>
+              {text('hidden', 'model.hidden', 'Hidden layers (units)', { hint: 'Comma-separated, e.g. 128, 64' })}
+              <Field label="Hidden activation" path="model.activation" errors={err('model.activation')}>
+                {(p) => (
+                  <select {...p} value={form.activation} onChange={(e) => set('activation', e.target.value as HiddenActivation)}>
+                    {ACTIVATIONS.filter((a) => a !== 'softmax').map((a) => (
+                      <option key={a}>{a}</option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              <Field label="Dropout after each hidden layer" path="model.dropout" errors={err('model.dropout')}>
+                {(p) => (
+                  <span className="inline">
+                    <input {...p} type="checkbox" checked={form.dropoutLayer} onChange={(e) => set('dropoutLayer', e.target.checked)} />
+                    <input type="text" inputMode="decimal" aria-label="Dropout rate" value={form.dropoutRate} disabled={!form.dropoutLayer} onChange={(e) => set('dropoutRate', e.target.value)} data-testid="field-model.dropoutRate" />
+                  </span>
+                )}
+              </Field>
+            </fieldset>
+
+            <fieldset>
+              <legend>Training</legend>
+              {text('epochs', 'training.epochs', 'Epochs', { inputMode: 'numeric' })}
+              {text('batchSize', 'training.batchSize', 'Batch size', { inputMode: 'numeric' })}
+              {text('microbatches', 'training.microbatches', 'Microbatches', { inputMode: 'numeric', hint: 'Data-parallel split of each batch' })}
+              <Field label="Optimizer" path="training.optimizer.type" errors={err('training.optimizer.type')}>
+                {(p) => (
+                  <select {...p} value={form.optimizer} onChange={(e) => set('optimizer', e.target.value as OptimizerType)}>
+                    {OPTIMIZER_TYPES.map((o) => (
+                      <option key={o}>{o}</option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              {text('learningRate', 'training.optimizer.learningRate', 'Learning rate', { inputMode: 'decimal' })}
+            </fieldset>
+
+            <fieldset>
+              <legend>Sampler</legend>
+              <Field label="Sampler" path="search.sampler" errors={err('search.sampler')}>
+                {(p) => (
+                  <select {...p} value={form.sampler} onChange={(e) => set('sampler', e.target.value as SweepForm['sampler'])}>
+                    {SAMPLER_TYPES.map((s) => (
+                      <option key={s}>{s}</option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              {form.sampler === 'tpe' ? text('tpeStartupTrials', 'search.sampler.nStartupTrials', 'Random start-up trials', { inputMode: 'numeric', placeholder: 'default' }) : null}
+              {form.sampler === 'grid' ? text('gridPointsPerParam', 'search.sampler.pointsPerParam', 'Grid points per parameter', { inputMode: 'numeric', placeholder: 'default' }) : null}
+              {text('seed', 'search.seed', 'Seed', { inputMode: 'numeric' })}
+            </fieldset>
+
+            <fieldset>
+              <legend>Scheduler (early stopping)</legend>
+              <Field label="Scheduler" path="search.scheduler" errors={[...(err('search.scheduler') ?? []), ...(err('search.scheduler.maxResource') ?? [])]}>
+                {(p) => (
+                  <select {...p} value={form.scheduler} onChange={(e) => set('scheduler', e.target.value as SweepForm['scheduler'])}>
+                    {SCHEDULER_TYPES.map((s) => (
+                      <option key={s}>{s}</option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              {form.scheduler === 'asha' || form.scheduler === 'hyperband' ? (
+                <>
+                  {text('reductionFactor', 'search.scheduler.reductionFactor', 'Reduction factor', { inputMode: 'decimal', placeholder: 'default' })}
+                  {text('minResource', 'search.scheduler.minResource', 'Min epochs', { inputMode: 'decimal', placeholder: 'default' })}
+                </>
+              ) : null}
+              {form.scheduler === 'median' ? text('gracePeriod', 'search.scheduler.gracePeriod', 'Grace period (epochs)', { inputMode: 'decimal', placeholder: 'default' }) : null}
+            </fieldset>
+
+            <fieldset className="wide" data-testid="search-space">
+              <legend>Search space</legend>
+              {err('search.space') ? (
+                <p className="field-error" role="alert" data-testid="error-search.space">
+                  {err('search.space')!.join('; ')}
+                </p>
+              ) : null}
+              <div className="space-row">
+                <label className="toggle">
+                  <input type="checkbox" checked={form.space.learningRate.enabled} onChange={(e) => setSpace('learningRate', { enabled: e.target.checked })} data-testid="space-learningRate" />
+                  Learning rate
+                </label>
+                <Field label="low" path="search.space.learningRate.low" errors={[...(err('search.space.learningRate.low') ?? []), ...(err('search.space.learningRate') ?? [])]}>
+                  {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.learningRate.enabled} value={form.space.learningRate.low} onChange={(e) => setSpace('learningRate', { low: e.target.value })} />}
+                </Field>
+                <Field label="high" path="search.space.learningRate.high" errors={err('search.space.learningRate.high')}>
+                  {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.learningRate.enabled} value={form.space.learningRate.high} onChange={(e) => setSpace('learningRate', { high: e.target.value })} />}
+                </Field>
+                <label className="toggle">
+                  <input type="checkbox" checked={form.space.learningRate.log} disabled={!form.space.learningRate.enabled} onChange={(e) => setSpace('learningRate', { log: e.target.checked })} />
+                  log scale
+                </label>
+              </div>
+              <div className="space-row">
+                <label className="toggle">
+                  <input type="checkbox" checked={form.space.batchSize.enabled} onChange={(e) => setSpace('batchSize', { enabled: e.target.checked })} data-testid="space-batchSize" />
+                  Batch size
+                </label>
+                <Field label="choices" path="search.space.batchSize" errors={err('search.space.batchSize')} hint="Comma-separated integers">
+                  {(p) => <input {...p} type="text" disabled={!form.space.batchSize.enabled} value={form.space.batchSize.choices} onChange={(e) => setSpace('batchSize', { choices: e.target.value })} />}
+                </Field>
+              </div>
+              <div className="space-row">
+                <label className="toggle">
+                  <input type="checkbox" checked={form.space.dropout.enabled} onChange={(e) => setSpace('dropout', { enabled: e.target.checked })} data-testid="space-dropout" />
+                  Dropout
+                </label>
+                <Field label="low" path="search.space.dropout.low" errors={[...(err('search.space.dropout.low') ?? []), ...(err('search.space.dropout') ?? [])]}>
+                  {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.dropout.enabled} value={form.space.dropout.low} onChange={(e) => setSpace('dropout', { low: e.target.value })} />}
+                </Field>
+                <Field label="high" path="search.space.dropout.high" errors={err('search.space.dropout.high')}>
+                  {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.dropout.enabled} value={form.space.dropout.high} onChange={(e) => setSpace('dropout', { high: e.target.value })} />}
+                </Field>
+              </div>
+              <div className="space-row">
+                <label className="toggle">
+                  <input type="checkbox" checked={form.space.activation.enabled} onChange={(e) => setSpace('activation', { enabled: e.target.checked })} data-testid="space-activation" />
+                  Activation
+                </label>
+                <fieldset className="choices" data-field="search.space.activation" disabled={!form.space.activation.enabled} aria-describedby={err('search.space.activation') ? 'err-activation' : undefined}>
+                  <legend className="visually-hidden">Activation choices</legend>
+                  {SEARCHABLE_ACTIVATIONS.map((a) => (
+                    <label key={a}>
+                      <input
+                        type="checkbox"
+                        checked={form.space.activation.choices.includes(a)}
+                        onChange={(e) => setSpace('activation', { choices: e.target.checked ? [...form.space.activation.choices, a] : form.space.activation.choices.filter((c) => c !== a) })}
+                      />
+                      {a}
+                    </label>
+                  ))}
+                </fieldset>
+                {err('search.space.activation') ? (
+                  <span id="err-activation" className="field-error" data-testid="error-search.space.activation">
+                    {err('search.space.activation')!.join('; ')}
+                  </span>
+                ) : null}
+              </div>
+              <div className="space-row">
+                <label className="toggle">
+                  <input type="checkbox" checked={form.space.optimizer.enabled} onChange={(e) => setSpace('optimizer', { enabled: e.target.checked })} data-testid="space-optimizer" />
+                  Optimizer
+                </label>
+                <fieldset className="choices" data-field="search.space.optimizer" disabled={!form.space.optimizer.enabled}>
+                  <legend className="visually-hidden">Optimizer choices</legend>
+                  {OPTIMIZER_TYPES.map((o) => (
+                    <label key={o}>
+                      <input
+                        type="checkbox"
+                        checked={form.space.optimizer.choices.includes(o)}
+                        onChange={(e) => setSpace('optimizer', { choices: e.target.checked ? [...form.space.optimizer.choices, o] : form.space.optimizer.choices.filter((c) => c !== o) })}
+                      />
+                      {o}
+                    </label>
+                  ))}
+                </fieldset>
+                {err('search.space.optimizer') ? (
+                  <span className="field-error" data-testid="error-search.space.optimizer">
+                    {err('search.space.optimizer')!.join('; ')}
+                  </span>
+                ) : null}
+                <label className="toggle">
+                  <input
+                    type="checkbox"
+                    checked={form.space.optimizer.momentum.enabled}
+                    disabled={!form.space.optimizer.enabled || !form.space.optimizer.choices.includes('sgd')}
+                    onChange={(e) => setSpace('optimizer', { momentum: { ...form.space.optimizer.momentum, enabled: e.target.checked } })}
+                  />
+                  sgd momentum
+                </label>
+                <Field label="low" path="search.space.momentum.low" errors={[...(err('search.space.momentum.low') ?? []), ...(err('search.space.momentum') ?? [])]}>
+                  {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.optimizer.enabled || !form.space.optimizer.momentum.enabled} value={form.space.optimizer.momentum.low} onChange={(e) => setSpace('optimizer', { momentum: { ...form.space.optimizer.momentum, low: e.target.value } })} />}
+                </Field>
+                <Field label="high" path="search.space.momentum.high" errors={err('search.space.momentum.high')}>
+                  {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.optimizer.enabled || !form.space.optimizer.momentum.enabled} value={form.space.optimizer.momentum.high} onChange={(e) => setSpace('optimizer', { momentum: { ...form.space.optimizer.momentum, high: e.target.value } })} />}
+                </Field>
+              </div>
+            </fieldset>
+
+            <fieldset>
+              <legend>Budget</legend>
+              {text('maxTrials', 'search.budget.maxTrials', 'Max trials', { inputMode: 'numeric' })}
+              {text('maxConcurrentTrials', 'search.budget.maxConcurrentTrials', 'Trials at once', { inputMode: 'numeric' })}
+              {text('maxTotalEpochs', 'search.budget.maxTotalEpochs', 'Max epochs in total', { inputMode: 'numeric', placeholder: 'no limit' })}
+            </fieldset>
+          </div>
+        )}
+
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={busy} data-testid="submit-sweep">
+            {busy ? 'Submitting…' : 'Start sweep'}
+          </button>
+          {showErrors && clientDetails.length === 0 && !serverErrors ? <span className="ok">Valid</span> : null}
+        </div>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,342 @@
+// A sweep, live: header with progress and counts, best trial with its test result, learning curves
+// of every trial, optimisation history, parallel coordinates, hyperparameter importance and the
+// trial table. State lives in a SweepStore fed by the event stream; the page redraws at most once
+// per animation frame however many events arrive.
+import { TRIAL_STATUSES, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { fetchAllPages } from '../api/client.ts';
+import { useApp } from '../app/context.tsx';
+import { useFrameInvalidate, useSweepEvents } from '../app/hooks.ts';
+import { Importance } from '../components/Importance.tsx';
+import { LineChart, type ChartSeries } from '../components/LineChart.tsx';
+import { ParallelCoords } from '../components/ParallelCoords.tsx';
+import { TrialTable } from '../components/TrialTable.tsx';
+import { ErrorBanner, Link, Loading, Progress, StatusBadge, TrialCountsBar, downloadBlob } from '../components/ui.tsx';
+import { bestSoFar, formatValue, topK } from '../lib/chart.ts';
+import { trialsToCsv } from '../lib/csv.ts';
+import { base64ToBytes } from '../lib/digit.ts';
+import { logScaledParams, spaceParamNames } from '../lib/parallel.ts';
+import { BEST_COLOR, MUTED_LINE, OKABE_ITO, SERIES_COLORS } from '../lib/palette.ts';
+import { SweepStore, objectiveOf } from '../lib/sweep-store.ts';
+
+const FINISHED_SWEEP = new Set(['completed', 'cancelled', 'failed']);
+/** Top-K colours: the series palette without the best trial's colour. */
+const TOP_COLORS = SERIES_COLORS.filter((c) => c !== BEST_COLOR);
+
+export function SweepPage({ sweepId }: { sweepId: string }) {
+  const { api } = useApp();
+  // One store per sweep id: navigating to another sweep starts afresh.
+  const storeRef = useRef<{ sweepId: string; store: SweepStore } | null>(null);
+  if (storeRef.current?.sweepId !== sweepId) storeRef.current = { sweepId, store: new SweepStore() };
+  const store = storeRef.current.store;
+  const [frame, invalidate] = useFrameInvalidate();
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [trialsLoaded, setTrialsLoaded] = useState(false);
+
+  // Initial load: the sweep, then every trial (keyset pages). Curves come from the event stream,
+  // which replays the sweep's log from its first event: one streamed response instead of a metrics
+  // request per trial, and the same code path as the live updates.
+  useEffect(() => {
+    const controller = new AbortController();
+    const { signal } = controller;
+    (async () => {
+      try {
+        store.setSweep(await api.getSweep(sweepId, signal));
+        invalidate();
+        const trials = await fetchAllPages((cursor) => api.listTrials(sweepId, { limit: 200, cursor }, signal));
+        store.setTrials(trials);
+        setTrialsLoaded(true);
+        invalidate();
+      } catch (err) {
+        if (!signal.aborted) setLoadError(err);
+      }
+    })();
+    return () => controller.abort();
+  }, [api, sweepId, store, invalidate]);
+
+  const onEvents = useCallback(
+    (events: SweepEvent[]) => {
+      const before = store.sweep?.status;
+      store.apply(events);
+      const after = store.sweep?.status;
+      // Finishing brings the test result of the best trial: fetch the sweep once.
+      if (after && before !== after && FINISHED_SWEEP.has(after)) {
+        api.getSweep(sweepId).then((s) => {
+          store.setSweep(s);
+          invalidate();
+        }, () => undefined);
+      }
+      invalidate();
+    },
+    [api, sweepId, store, invalidate],
+  );
+  const streamState = useSweepEvents(sweepId, onEvents, { shouldReconnect: () => !FINISHED_SWEEP.has(store.sweep?.status ?? '') });
+
+  const sweep = store.sweep;
+  const [metric, setMetric] = useState<string | null>(null);
+  const [stateFilter, setStateFilter] = useState<ReadonlySet<TrialStatus>>(new Set(TRIAL_STATUSES));
+  const [k, setK] = useState(5);
+  const [logY, setLogY] = useState(false);
+
+  const trials = useMemo(() => store.trialList(), [store, frame]);
+  const mode = sweep?.objective.mode ?? 'minimize';
+  const objectiveName = sweep?.objective.metric ?? 'objective';
+  const chartMetric = metric ?? objectiveName;
+  const space = (sweep?.spec.search.space ?? {}) as Record<string, unknown>;
+  const paramNames = useMemo(() => spaceParamNames(space), [sweep?.spec]);
+  const logParams = useMemo(() => logScaledParams(space), [sweep?.spec]);
+  const metricNames = useMemo(() => {
+    const names = new Set<string>([objectiveName]);
+    for (const byName of store.curves.values()) for (const n of byName.keys()) names.add(n);
+    return [...names].sort();
+  }, [store, frame, objectiveName]);
+
+  const values = trials.map(objectiveOf);
+  const topIdx = topK(values, k, mode);
+  const topIds = new Set(topIdx.map((i) => trials[i]!.id));
+  const bestId = sweep?.best?.trialId ?? (topIdx[0] !== undefined ? trials[topIdx[0]]!.id : null);
+
+  // Learning curves: muted trials first (one batched path), then top-K, then the best on top.
+  const curveSeries: ChartSeries[] = [];
+  const highlighted: ChartSeries[] = [];
+  for (const t of trials) {
+    if (!stateFilter.has(t.status)) continue;
+    const points = store.curves.get(t.id)?.get(chartMetric);
+    if (!points || points.length === 0) continue;
+    const rank = topIdx.findIndex((i) => trials[i]!.id === t.id);
+    if (t.id === bestId) highlighted.push({ id: t.id, points, color: BEST_COLOR, width: 3, label: `#${t.number} (best)` });
+    else if (rank >= 0) highlighted.unshift({ id: t.id, points, color: TOP_COLORS[rank % TOP_COLORS.length]!, width: 1.75, label: `#${t.number}` });
+    else curveSeries.push({ id: t.id, points, color: MUTED_LINE, width: 1, label: `#${t.number}` });
+  }
+  curveSeries.push(...highlighted);
+
+  const finished = trials.filter((t) => (t.status === 'completed' || t.status === 'stopped') && objectiveOf(t) !== null);
+  const history: ChartSeries[] = [
+    { id: 'trials', points: finished.map((t) => ({ x: t.number, y: objectiveOf(t)! })), color: OKABE_ITO.skyBlue, markers: true, width: 0, label: 'trial' },
+    { id: 'best-so-far', points: bestSoFar(finished.map((t) => ({ x: t.number, value: objectiveOf(t) })), mode), color: BEST_COLOR, width: 2, step: true, label: 'best so far' },
+  ];
+  const finishedKey = finished.map((t) => `${t.id}:${objectiveOf(t)}`).join('|');
+
+  const { navigate } = useApp();
+  const pickTrial = useCallback((id: string) => {
+    if (id !== 'trials' && id !== 'best-so-far') navigate(`/sweeps/${sweepId}/trials/${id}`);
+  }, [navigate, sweepId]);
+
+  async function cancelSweep() {
+    if (!window.confirm('Cancel this sweep? Running trials stop and no new trial starts.')) return;
+    try {
+      store.setSweep(await api.cancelSweep(sweepId));
+      setActionError(null);
+      invalidate();
+    } catch (err) {
+      setActionError(err);
+    }
+  }
+
+  const stopTrial = useCallback(
+    async (t: Trial) => {
+      if (!window.confirm(`Stop trial #${t.number}?`)) return;
+      try {
+        store.upsertTrial(await api.stopTrial(sweepId, t.id));
+        store.version++;
+        setActionError(null);
+        invalidate();
+      } catch (err) {
+        setActionError(err);
+      }
+    },
+    [api, sweepId, store, invalidate],
+  );
+
+  async function downloadModel(trialId: string, number: number) {
+    try {
+      const exp = await api.exportModel(sweepId, trialId);
+      downloadBlob(`trial-${number}-model.json`, JSON.stringify(exp.modelJson, null, 2), 'application/json');
+      downloadBlob('weights.bin', base64ToBytes(exp.weightsBase64) as Uint8Array<ArrayBuffer>, 'application/octet-stream');
+    } catch (err) {
+      setActionError(err);
+    }
+  }
+
+  if (loadError && !sweep) return <main id="main" className="page"><ErrorBanner error={loadError} /></main>;
+  if (!sweep) return <main id="main" className="page"><Loading what="the sweep" /></main>;
+
+  const bestTrial = sweep.best ? store.trials.get(sweep.best.trialId) : undefined;
+  const active = sweep.status === 'running' || sweep.status === 'pending';
+
+  return (
+    <main id="main" className="page sweep-page" data-testid="sweep-page" data-sweep-id={sweep.id} data-status={sweep.status}>
+      <div className="page-head">
+        <div>
+          <p className="crumbs">
+            <Link href="/">Sweeps</Link> /
+          </p>
+          <h1 data-testid="sweep-name">{sweep.name}</h1>
+          {sweep.description ? <p className="hint">{sweep.description}</p> : null}
+        </div>
+        <div className="actions">
+          <StatusBadge status={sweep.status} />
+          <span className={`stream stream-${streamState}`} data-testid="stream-state" title="Live updates">
+            {streamState === 'open' ? 'live' : streamState}
+          </span>
+          <button type="button" onClick={() => downloadBlob(`${sweep.name.replace(/[^\w.-]+/g, '_')}-trials.csv`, trialsToCsv(trials), 'text/csv')} disabled={!trialsLoaded} data-testid="export-csv">
+            Export CSV
+          </button>
+          {active ? (
+            <button type="button" className="danger" onClick={() => void cancelSweep()} data-testid="cancel-sweep">
+              Cancel sweep
+            </button>
+          ) : null}
+        </div>
+      </div>
+      <ErrorBanner error={actionError} />
+      {sweep.error ? <div className="error-banner" role="alert">Sweep failed: {sweep.error}</div> : null}
+
+      <section className="summary-grid">
+        <div className="panel">
+          <h2>Progress</h2>
+          <Progress fraction={sweep.progress.fraction} label="Sweep progress" />
+          <p data-testid="sweep-progress">
+            {sweep.progress.trialsFinished}/{sweep.progress.maxTrials} trials finished · {sweep.progress.epochsDone}
+            {sweep.progress.maxTotalEpochs ? `/${sweep.progress.maxTotalEpochs}` : ''} epochs
+          </p>
+          <TrialCountsBar counts={sweep.counts} />
+          <p className="hint">
+            Objective: {sweep.objective.mode} {sweep.objective.metric} · sampler {sweep.spec.search.sampler.type} · scheduler {sweep.spec.search.scheduler.type}
+          </p>
+        </div>
+        <div className="panel best-card" data-testid="best-trial">
+          <h2>Best trial</h2>
+          {sweep.best ? (
+            <>
+              <p className="best-value">
+                <Link href={`/sweeps/${sweep.id}/trials/${sweep.best.trialId}`}>#{sweep.best.number}</Link>{' '}
+                <strong data-testid="best-value">{formatValue(sweep.best.value)}</strong> {sweep.objective.metric}
+              </p>
+              <dl className="params">
+                {Object.entries(sweep.best.params).map(([k2, v]) => (
+                  <div key={k2}>
+                    <dt>{k2}</dt>
+                    <dd>{typeof v === 'number' ? formatValue(v) : String(v)}</dd>
+                  </div>
+                ))}
+              </dl>
+              {sweep.testResult ? (
+                <div data-testid="test-result">
+                  <h3>Test set</h3>
+                  <dl className="params">
+                    {Object.entries(sweep.testResult.metrics).map(([k2, v]) => (
+                      <div key={k2}>
+                        <dt>{k2}</dt>
+                        <dd>{formatValue(v)}</dd>
+                      </div>
+                    ))}
+                  </dl>
+                </div>
+              ) : (
+                <p className="hint">{active ? 'The test set is evaluated once, when the sweep finishes.' : 'No test result.'}</p>
+              )}
+              <div className="row">
+                <button type="button" onClick={() => void downloadModel(sweep.best!.trialId, sweep.best!.number)} data-testid="download-best-model" disabled={bestTrial !== undefined && bestTrial.status !== 'completed' && bestTrial.status !== 'stopped'}>
+                  Download model (TF.js)
+                </button>
+                <Link href={`/playground?sweep=${sweep.id}&trial=${sweep.best.trialId}`} className="button">
+                  Try in playground
+                </Link>
+              </div>
+            </>
+          ) : (
+            <p className="hint">No trial has reported the objective yet.</p>
+          )}
+        </div>
+      </section>
+
+      <section className="panel" aria-labelledby="curves-heading">
+        <div className="panel-head">
+          <h2 id="curves-heading">Learning curves</h2>
+          <div className="controls">
+            <label>
+              Metric{' '}
+              <select value={chartMetric} onChange={(e) => setMetric(e.target.value)} data-testid="curve-metric">
+                {metricNames.map((m) => (
+                  <option key={m}>{m}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Highlight top{' '}
+              <select value={k} onChange={(e) => setK(Number(e.target.value))} data-testid="curve-topk">
+                {[1, 3, 5, 10, 20].map((n) => (
+                  <option key={n} value={n}>
+                    {n}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} data-testid="curve-log" /> log scale
+            </label>
+          </div>
+        </div>
+        <fieldset className="state-filter" data-testid="curve-state-filter">
+          <legend>Show trials</legend>
+          {TRIAL_STATUSES.map((s) => (
+            <label key={s}>
+              <input
+                type="checkbox"
+                checked={stateFilter.has(s)}
+                onChange={(e) => {
+                  const next = new Set(stateFilter);
+                  if (e.target.checked) next.add(s);
+                  else next.delete(s);
+                  setStateFilter(next);
+                }}
+                data-testid={`curve-filter-${s}`}
+              />
+              {s}
+            </label>
+          ))}
+        </fieldset>
+        <LineChart
+          series={curveSeries}
+          xLabel="epoch"
+          yLabel={chartMetric}
+          logY={logY}
+          height={320}
+          ariaLabel={`${chartMetric} per epoch for ${curveSeries.length} trials; best trial highlighted`}
+          testId="learning-curves"
+          integerX
+          onPick={pickTrial}
+          version={frame}
+        />
+        {highlighted.length > 0 ? (
+          <ol className="legend" aria-label="Highlighted trials">
+            {[...highlighted].reverse().map((s) => (
+              <li key={s.id}>
+                <span className="swatch" style={{ background: s.color }} aria-hidden="true" />
+                <Link href={`/sweeps/${sweep.id}/trials/${s.id}`}>{s.label}</Link>
+              </li>
+            ))}
+          </ol>
+        ) : null}
+      </section>
+
+      <div className="two-col">
+        <section className="panel" aria-labelledby="history-heading">
+          <h2 id="history-heading">Optimisation history</h2>
+          <LineChart series={history} xLabel="trial" yLabel={objectiveName} height={260} ariaLabel={`${objectiveName} of each finished trial by trial number, and the best so far`} testId="optimisation-history" integerX version={frame} />
+        </section>
+        <Importance trials={trials} paramNames={paramNames} objectiveOf={objectiveOf} finishedKey={finishedKey} />
+      </div>
+
+      <section className="panel" aria-labelledby="pc-heading">
+        <h2 id="pc-heading">Parameters vs {objectiveName}</h2>
+        <ParallelCoords trials={trials} paramNames={paramNames} logParams={logParams} objectiveName={objectiveName} objectiveOf={objectiveOf} topIds={topIds} bestId={bestId} version={frame} />
+      </section>
+
+      <TrialTable sweepId={sweep.id} paramNames={paramNames} objectiveName={objectiveName} counts={sweep.counts} live={store.trials} version={frame} onStop={stopTrial} bestId={bestId} mode={mode} />
+    </main>
+  );
+}
+

@@ -1,0 +1,72 @@
+// Datasets loaded once per process, keyed by their reference (a sweep's `dataset` object), so a
+// process parses MNIST or a CSV file once however many trials or requests use it.
+import type { Dataset } from '@hypersweep/nn';
+import { DatasetError } from './errors.ts';
+import { parseCsv, type CsvOptions } from './csv.ts';
+import { loadDataset } from './registry.ts';
+
+/** A dataset reference as sweeps write it: `{type: 'mnist', …options}`, `{type: 'csv', id}`. */
+export interface DatasetReference {
+  readonly type: string;
+  readonly [option: string]: unknown;
+}
+
+/** An uploaded CSV file and the options it was validated with. */
+export interface StoredCsv {
+  text: string;
+  options: CsvOptions;
+}
+
+export class DatasetCache {
+  private readonly loaded = new Map<string, Promise<Dataset>>();
+
+  /** `loadCsv` fetches an uploaded file by id (from Postgres, in the apps). */
+  constructor(private readonly loadCsv: (id: string) => Promise<StoredCsv> = noCsv) {}
+
+  /** The dataset a reference names; the same reference always yields the same object. */
+  get(ref: DatasetReference): Promise<Dataset> {
+    const key = canonicalJson(ref);
+    let dataset = this.loaded.get(key);
+    if (!dataset) {
+      dataset = this.load(ref);
+      // A failed load is not cached: the next caller tries again.
+      dataset.catch(() => this.loaded.delete(key));
+      this.loaded.set(key, dataset);
+    }
+    return dataset;
+  }
+
+  private async load(ref: DatasetReference): Promise<Dataset> {
+    const { type, ...options } = ref;
+    if (type === 'csv') {
+      if (typeof options.id !== 'string') throw new DatasetError('INVALID_OPTION', 'a csv dataset reference needs an id');
+      const stored = await this.loadCsv(options.id);
+      return parseCsv(stored.text, stored.options);
+    }
+    return loadDataset(type, options);
+  }
+}
+
+async function noCsv(id: string): Promise<StoredCsv> {
+  throw new DatasetError('UNKNOWN_DATASET', `csv dataset ${id}: no CSV store configured`);
+}
+
+/** JSON with sorted keys and undefined members dropped: equal references, equal keys. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * An uploaded dataset as stored (the file's bytes, and a spec whose `options` are the parse options
+ * it was validated with) → what DatasetCache parses. Throws UNKNOWN_DATASET for a missing row or file.
+ */
+export function storedCsv(id: string, row: { data: Uint8Array | null; spec: unknown } | null): StoredCsv {
+  const options = (row?.spec as { options?: CsvOptions } | null | undefined)?.options;
+  if (!row?.data || !options) throw new DatasetError('UNKNOWN_DATASET', `no csv dataset ${id}`);
+  return { text: new TextDecoder().decode(row.data), options };
+}
