@@ -224,7 +224,14 @@ describe('REST API', () => {
     }
     const cluster = ClusterView.parse(await (await t.request('/api/v1/workers')).json());
     expect(cluster.workers).toEqual([]);
+    const timed = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('timed') })).json());
+    await setSweepStatus(t.db, timed.id, 'running');
+    const trial = await createTrial(t.db, timed.id, { params: { learningRate: 0.01 } });
+    await claimTrial(t.db, trial.id, 'w');
+    await recordEpoch(t.db, trial.id, 1, { step_compute_ms: 12.5, step_reduce_ms: 0.25 });
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/^hypersweep_step_ms\{part="compute"\} 12\.5$/m);
+    expect(metrics).toMatch(/^hypersweep_step_ms\{part="reduce"\} 0\.25$/m);
     expect(metrics).toMatch(/^hypersweep_http_requests_total\{method="GET",route="\/api\/v1\/sweeps",status="200"\} \d+$/m);
     expect(metrics).toMatch(/^hypersweep_trials\{state="running"\} \d+$/m);
     expect(metrics).toMatch(/^hypersweep_queue_jobs\{queue="sweeps",state="waiting"\} \d+$/m);

@@ -1,4 +1,5 @@
 // Liveness, readiness, Prometheus metrics, the OpenAPI document and the cluster view.
+import { latestMetrics } from '@hypersweep/db';
 import { listWorkers } from '@hypersweep/queue';
 import { buildOpenApiDocument, type ReadyResponse } from '@hypersweep/schemas';
 import { Router } from 'express';
@@ -17,6 +18,20 @@ async function check(fn: () => Promise<unknown>): Promise<ReadyResponse['checks'
   }
 }
 
+const STEP_PARTS = { compute: 'step_compute_ms', reduce: 'step_reduce_ms', wait: 'step_wait_ms' } as const;
+
+/** Mean of the latest per-step timings over running trials (an empty map when none runs). */
+async function runningStepTimes(deps: ApiDeps): Promise<Record<string, number>> {
+  const running = await deps.db.trial.findMany({ where: { status: 'running' }, select: { id: true }, take: 1000 });
+  const latest = await latestMetrics(deps.db, running.map((t) => t.id));
+  const out: Record<string, number> = {};
+  for (const [part, name] of Object.entries(STEP_PARTS)) {
+    const values = [...latest.values()].map((m) => m[name]).filter((v): v is number => v !== undefined);
+    if (values.length > 0) out[part] = values.reduce((a, b) => a + b, 0) / values.length;
+  }
+  return out;
+}
+
 /** Public routes, mounted before authentication. */
 export function publicRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -30,9 +45,10 @@ export function publicRoutes(deps: ApiDeps): Router {
     res.status(ready ? 200 : 503).json(body);
   });
   router.get('/metrics', async (_req, res) => {
-    const [trials, sweeps, depth, cluster] = await Promise.all([
+    const [trials, sweeps, steps, depth, cluster] = await Promise.all([
       deps.db.trial.groupBy({ by: ['status'], _count: { _all: true } }),
       deps.db.sweep.groupBy({ by: ['status'], _count: { _all: true } }),
+      runningStepTimes(deps),
       deps.queues.depth().catch(() => null),
       listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS }).catch(() => null),
     ]);
@@ -42,6 +58,11 @@ export function publicRoutes(deps: ApiDeps): Router {
       renderGauge('hypersweep_trials', 'Trials by state', trials.map((g) => ({ labels: { state: g.status }, value: g._count._all }))),
       renderGauge('hypersweep_sweeps', 'Sweeps by state', sweeps.map((g) => ({ labels: { state: g.status }, value: g._count._all }))),
       renderGauge('hypersweep_sse_clients', 'Open event streams', [{ value: deps.hub.subscribers }]),
+      renderGauge(
+        'hypersweep_step_ms',
+        'Mean time per training step of the running trials, by part (latest epoch)',
+        Object.entries(steps).map(([part, value]) => ({ labels: { part }, value })),
+      ),
     ];
     if (depth) {
       const samples = Object.entries(depth).flatMap(([queue, states]) => Object.entries(states).map(([state, value]) => ({ labels: { queue, state }, value })));
