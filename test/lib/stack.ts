@@ -3,10 +3,10 @@
 // test-artifacts/. Processes can be killed, restarted and added while a sweep runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiToken, type Db } from '@hypersweep/db';
+import { freePort } from '@hypersweep/local/ports';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import { createRedis } from '@hypersweep/queue';
 import { deleteKeysWithPrefix, randomTestPrefix, sleepUntil } from '@hypersweep/queue/testing';
@@ -16,23 +16,14 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+export { freePort };
+
 export interface ManagedProcess {
   name: string;
   child: ChildProcess;
   exited: Promise<number | null>;
   /** Lines written so far (stdout and stderr). */
   output(): string;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Runs a TypeScript entry point of the repo with tsx, as `npm start` of that app does. */

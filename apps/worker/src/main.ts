@@ -8,7 +8,7 @@ import { advanceSweep } from './advance-sweep.ts';
 import { DatasetCache, storedCsv } from '@hypersweep/datasets';
 import { parseEnv } from './env.ts';
 import { Heartbeat, waitForHandover } from './heartbeat.ts';
-import { createJsonLogger } from '@hypersweep/log';
+import { createJsonLogger, onShutdownSignal } from '@hypersweep/log';
 import { reconcile } from './reconcile.ts';
 import { runTrial } from './run-trial.ts';
 
@@ -107,16 +107,13 @@ logger.info(
   'worker started',
 );
 
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down: releasing running trials');
-  const timeout = setTimeout(() => {
-    logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
-    process.exit(1);
-  }, config.shutdownTimeoutMs);
-  timeout.unref();
-  try {
+onShutdownSignal({
+  logger,
+  timeoutMs: config.shutdownTimeoutMs,
+  message: 'shutting down: releasing running trials',
+  done: 'worker stopped',
+  stop: async () => {
+    stopping = true;
     clearInterval(reconcileTimer);
     await reconciling;
     await worker.shutdown();
@@ -127,13 +124,5 @@ async function shutdown(signal: string): Promise<void> {
     await Promise.all(pools.map((pool) => pool.close()));
     await db.$disconnect();
     await redis.quit();
-    logger.info({}, 'worker stopped');
-  } catch (error) {
-    logger.error({ err: error }, 'error during shutdown');
-    process.exitCode = 1;
-  } finally {
-    clearTimeout(timeout);
-  }
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+  },
+});

@@ -49,3 +49,44 @@ export const silentLogger: Logger = {
   error: () => undefined,
   child: () => silentLogger,
 };
+
+export interface ShutdownOptions {
+  logger: Logger;
+  /** After this long the process exits with code 1, whatever is still pending. */
+  timeoutMs: number;
+  /** Logged when the first signal arrives, e.g. "shutting down: draining requests". */
+  message: string;
+  /** Logged once `stop` resolved. */
+  done: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Runs `stop` once on the first SIGTERM or SIGINT, bounded by a timeout; a failure sets exit code
+ * 1. The api and worker processes share this, so both drain the same way.
+ */
+export function onShutdownSignal(options: ShutdownOptions): void {
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    const { logger } = options;
+    logger.info({ signal }, options.message);
+    const timeout = setTimeout(() => {
+      logger.error({ timeoutMs: options.timeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, options.timeoutMs);
+    timeout.unref();
+    try {
+      await options.stop();
+      logger.info({}, options.done);
+    } catch (error) {
+      logger.error({ err: error }, 'error during shutdown');
+      process.exitCode = 1;
+    } finally {
+      clearTimeout(timeout);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
