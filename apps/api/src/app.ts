@@ -46,8 +46,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(publicRoutes(deps));
 
   const api = express.Router();
+  // Per address before auth (a flood of bad tokens never reaches Postgres), per token after it.
+  const { rps, burst } = deps.config.rateLimit;
+  api.use(rateLimit({ rps: rps * 4, burst: burst * 4, by: 'address' }));
   api.use(deps.auth.middleware);
-  api.use(rateLimit(deps.config.rateLimit));
+  api.use(rateLimit({ rps, burst, by: 'client' }));
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   api.use(sweepRoutes(deps));
   api.use(modelRoutes(deps));

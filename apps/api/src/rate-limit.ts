@@ -7,6 +7,8 @@ export interface RateLimitOptions {
   /** Sustained requests per second; 0 disables the limiter. */
   rps: number;
   burst: number;
+  /** `client`: per verified token, else per address (after auth). `address`: per address only. */
+  by?: 'client' | 'address';
   now?: () => number;
 }
 
@@ -15,7 +17,7 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return (req, res, next) => {
     if (options.rps <= 0) return next();
-    const key = req.token ? `t:${req.token.id}` : `ip:${req.ip ?? 'unknown'}`;
+    const key = options.by !== 'address' && req.token ? `t:${req.token.id}` : `ip:${req.ip ?? 'unknown'}`;
     const t = now();
     const bucket = buckets.get(key) ?? { tokens: options.burst, at: t };
     bucket.tokens = Math.min(options.burst, bucket.tokens + ((t - bucket.at) / 1000) * options.rps);

@@ -13,6 +13,8 @@ import { parseHeader, parseParams, parseQuery } from '../validate.ts';
 const EventsQuery = z.strictObject({ lastEventId: LastEventId.optional() });
 /** A comment line keeps proxies from closing an idle stream; each ping also re-reads, covering a lost NOTIFY. */
 const PING_MS = 15_000;
+/** Events read per query while catching up. */
+const PAGE = 2_000;
 
 function toSse(event: StoredSweepEvent): string {
   const body = { id: event.id, type: event.type, sweepId: event.sweepId, at: event.at.toISOString(), data: event.data } as SweepEvent;
@@ -62,18 +64,18 @@ export function eventRoutes(deps: ApiDeps): Router {
         }
         pending = false;
         for (;;) {
-          const events = await sweepEventsAfter(deps.db, sweepId, lastId, 500);
-          for (const event of events) {
-            if (closed) break;
-            if (!res.write(toSse(event))) {
-              await new Promise<void>((resolve) => {
-                res.once('drain', resolve);
-                res.once('close', resolve);
-              });
-            }
-            lastId = event.id;
+          const events = await sweepEventsAfter(deps.db, sweepId, lastId, PAGE);
+          if (closed || events.length === 0) break;
+          // One write per page: a replay of a long sweep is a few large writes, not one per event.
+          const ok = res.write(events.map(toSse).join(''));
+          lastId = events.at(-1)!.id;
+          if (!ok) {
+            await new Promise<void>((resolve) => {
+              res.once('drain', resolve);
+              res.once('close', resolve);
+            });
           }
-          if (events.length < 500 || closed) break;
+          if (events.length < PAGE) break;
         }
       }
     } catch (error) {
