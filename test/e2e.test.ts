@@ -45,6 +45,8 @@ describe('end to end', () => {
     expect(best.status === 'completed' || best.status === 'stopped').toBe(true);
     expect(done.testResult?.trialId).toBe(best.id);
     expect(done.testResult?.metrics.test_accuracy).toBeGreaterThan(0.8);
+    expect(done.testResult?.confusionMatrix).toHaveLength(10);
+    expect(done.testResult?.confusionMatrix?.flat().reduce((a, b) => a + b, 0)).toBe(500);
 
     expect(await watch.exited).toBe(0);
     const watched = watch.output();

@@ -13,7 +13,16 @@ function testResultOf(row: SweepRow): Sweep['testResult'] {
   };
   put('test_loss', stored.loss);
   put('test_accuracy', stored.accuracy);
-  return { trialId: stored.trialId, metrics, evaluatedAt: (row.finishedAt ?? row.updatedAt).toISOString() };
+  const matrix = stored.confusionMatrix;
+  const names = stored.classNames;
+  const isMatrix = Array.isArray(matrix) && matrix.every((r) => Array.isArray(r) && r.every((v) => Number.isInteger(v) && (v as number) >= 0));
+  return {
+    trialId: stored.trialId,
+    metrics,
+    ...(isMatrix ? { confusionMatrix: matrix as number[][] } : {}),
+    ...(isMatrix && Array.isArray(names) && names.every((n) => typeof n === 'string') ? { classNames: names as string[] } : {}),
+    evaluatedAt: (row.finishedAt ?? row.updatedAt).toISOString(),
+  };
 }
 
 /** A failed test evaluation is reported as the sweep's error when the sweep has none of its own. */

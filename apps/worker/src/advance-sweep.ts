@@ -20,12 +20,13 @@ import {
   type Sweep,
   type Trial,
 } from '@hypersweep/db';
-import { TrainingSession, parseCheckpoint, type Checkpoint } from '@hypersweep/nn';
+import { TrainingSession, decodeTensors, parseCheckpoint, type Checkpoint } from '@hypersweep/nn';
 import type { JobQueues } from '@hypersweep/queue';
 import { CreateSweepRequest, resolveTrialConfig, samplerConfigFor } from '@hypersweep/schemas';
 import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
+import { confusionMatrix } from './confusion.ts';
 import { trialSeed } from './run-trial.ts';
 
 export interface AdvanceSweepDeps {
@@ -225,8 +226,18 @@ async function evaluateOnTestSet(
       resumeFrom: forSingleThread(checkpoint),
     });
     const test = session.evaluate('test');
+    const params = decodeTensors(checkpoint).get('params');
+    const matrix = params ? await confusionMatrix(config.model, params, dataset) : null;
     logger.info({ trialId: trial.id, ...test }, 'best trial evaluated on the test set');
-    return { trialId: trial.id, trialNumber: trial.number, epoch: stored.epoch, loss: test.loss, accuracy: test.accuracy, count: test.count };
+    return {
+      trialId: trial.id,
+      trialNumber: trial.number,
+      epoch: stored.epoch,
+      loss: test.loss,
+      accuracy: test.accuracy,
+      count: test.count,
+      ...(matrix ? { confusionMatrix: matrix, classNames: dataset.classNames ? [...dataset.classNames] : matrix.map((_, i) => String(i)) } : {}),
+    };
   } catch (error) {
     if (error instanceof DbError) throw error;
     const message = error instanceof Error ? error.message : String(error);

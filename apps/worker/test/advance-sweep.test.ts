@@ -159,6 +159,12 @@ describe('advanceSweep', () => {
     expect(test.loss).toEqual(expect.any(Number));
     expect(test.accuracy as number).toBeGreaterThan(0);
     expect(test.accuracy as number).toBeLessThanOrEqual(1);
+    // The confusion matrix covers the whole test split and agrees with the accuracy.
+    const matrix = test.confusionMatrix as number[][];
+    const total = matrix.flat().reduce((a, b) => a + b, 0);
+    expect(total).toBe(test.count);
+    expect(matrix.reduce((sum, row, i) => sum + row[i]!, 0) / total).toBeCloseTo(test.accuracy as number, 6);
+    expect(test.classNames).toHaveLength(matrix.length);
 
     // Idempotent once finished: another advance changes nothing.
     const again = await advanceSweep(advanceDeps(), sweep.id);

@@ -51,6 +51,10 @@ export const TestResult = z.strictObject({
   trialId: Id,
   /** Test-set metrics of the best trial, e.g. {test_loss, test_accuracy}. */
   metrics: z.record(MetricName, finite()),
+  /** Classification: counts by true class (rows) and predicted class (columns). */
+  confusionMatrix: z.array(z.array(count())).optional(),
+  /** Names of the matrix's classes, in order. */
+  classNames: z.array(z.string()).optional(),
   evaluatedAt: Timestamp,
 });
 
