@@ -81,6 +81,11 @@ describe('REST API', () => {
 
     const page = SweepPage.parse(await (await t.request('/api/v1/sweeps?limit=1')).json());
     expect(page.items).toHaveLength(1);
+    await t.request('/api/v1/sweeps', { method: 'POST', json: { ...body, name: 'aardvark' } });
+    const byName = SweepPage.parse(await (await t.request('/api/v1/sweeps?sort=name&order=asc')).json());
+    expect(byName.items.map((s) => s.name)).toEqual(['aardvark', 'mnist tpe+asha']);
+    const wrongCursor = await t.request(`/api/v1/sweeps?sort=name&order=desc&cursor=${page.nextCursor}`);
+    expect(wrongCursor.status).toBe(400);
     const got = Sweep.parse(await (await t.request(`/api/v1/sweeps/${sweep.id}`)).json());
     expect(got.spec.search.budget.maxTrials).toBe(12);
     // The advance job is in Redis for a worker to pick up.

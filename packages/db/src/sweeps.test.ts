@@ -65,6 +65,24 @@ describe('sweeps repository', () => {
     await expect(listSweeps(t.db, { cursor: { sort: 'number', order: 'asc', value: 1, after: 1 } })).rejects.toMatchObject({ code: 'invalid_argument' });
   });
 
+  it('pages by name in both directions, ties broken by id', async () => {
+    await t.db.sweep.deleteMany({});
+    for (const name of ['b', 'a', 'c', 'b', 'a', 'd', 'b']) await createSweep(t.db, input(name));
+    for (const order of ['asc', 'desc'] as const) {
+      const all = await t.db.sweep.findMany({ orderBy: [{ name: order }, { id: order }] });
+      const seen: string[] = [];
+      let cursor: KeysetCursor | null = null;
+      do {
+        const page = await listSweeps(t.db, { limit: 3, cursor, sort: 'name', order });
+        seen.push(...page.items.map((s) => s.id));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect(seen).toEqual(all.map((s) => s.id));
+    }
+    const first = await listSweeps(t.db, { limit: 2, sort: 'name', order: 'asc' });
+    await expect(listSweeps(t.db, { cursor: first.nextCursor, sort: 'createdAt', order: 'asc' })).rejects.toMatchObject({ code: 'invalid_argument' });
+  });
+
   it('counts trials per status', async () => {
     const { sweep } = await createSweep(t.db, input('counts'));
     const trials = [];

@@ -76,29 +76,36 @@ export interface ListSweepsOptions {
   limit?: number;
   cursor?: KeysetCursor | null;
   status?: readonly SweepStatus[];
+  /** Default newest first: createdAt desc. */
+  sort?: 'createdAt' | 'name';
+  order?: 'asc' | 'desc';
 }
 
-/** Newest first, keyset on (createdAt desc, id desc): stable under inserts, no offset scans. */
+/** Keyset on (sort value, id) in the same direction: stable under inserts, no offset scans. */
 export async function listSweeps(db: DbClient, options: ListSweepsOptions = {}): Promise<Page<Sweep>> {
   const limit = clampLimit(options.limit);
+  const sort = options.sort ?? 'createdAt';
+  const order = options.order ?? 'desc';
+  if (sort !== 'createdAt' && sort !== 'name') throw new DbError('invalid_argument', `cannot sort sweeps by ${String(sort)}`);
   const where: Prisma.SweepWhereInput = {};
   if (options.status && options.status.length > 0) where.status = { in: [...options.status] };
   const cursor = options.cursor;
   if (cursor) {
-    if (cursor.sort !== 'createdAt' || cursor.order !== 'desc' || typeof cursor.value !== 'string' || typeof cursor.after !== 'string') {
-      throw new DbError('invalid_argument', 'this cursor does not continue a sweep listing');
+    if (cursor.sort !== sort || cursor.order !== order || typeof cursor.value !== 'string' || typeof cursor.after !== 'string') {
+      throw new DbError('invalid_argument', `this cursor does not continue a sweep listing sorted by ${sort} ${order}`);
     }
-    const createdAt = new Date(cursor.value);
-    if (Number.isNaN(createdAt.getTime()) || !isUuid(cursor.after)) throw new DbError('invalid_argument', 'malformed sweep cursor');
-    where.OR = [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: cursor.after } }];
+    const value = sort === 'createdAt' ? new Date(cursor.value) : cursor.value;
+    if ((value instanceof Date && Number.isNaN(value.getTime())) || !isUuid(cursor.after)) throw new DbError('invalid_argument', 'malformed sweep cursor');
+    const beyond = order === 'asc' ? 'gt' : 'lt';
+    where.OR = [{ [sort]: { [beyond]: value } }, { [sort]: value, id: { [beyond]: cursor.after } }];
   }
   const rows = await mapDbErrors(() =>
-    db.sweep.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit + 1 }),
+    db.sweep.findMany({ where, orderBy: [{ [sort]: order }, { id: order }], take: limit + 1 }),
   );
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   const nextCursor: KeysetCursor | null =
-    rows.length > limit && last ? { sort: 'createdAt', order: 'desc', value: last.createdAt.toISOString(), after: last.id } : null;
+    rows.length > limit && last ? { sort, order, value: sort === 'createdAt' ? last.createdAt.toISOString() : last.name, after: last.id } : null;
   return { items, nextCursor };
 }
 

@@ -85,7 +85,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.get('/sweeps', async (req, res) => {
     const q = parseQuery(ListSweepsQuery, req);
-    const page = await listSweeps(db, { limit: q.limit, cursor: q.cursor ?? null, ...(q.status ? { status: q.status } : {}) });
+    const page = await listSweeps(db, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
     res.json({ items: await presentSweeps(db, page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
   });
 
