@@ -33,7 +33,10 @@ describe('end to end', () => {
     // ASHA stopped some trials early; they are marked stopped with the scheduler's reason.
     const stopped = trials.filter((t) => t.status === 'stopped');
     expect(stopped.length).toBeGreaterThan(0);
-    for (const t of stopped) expect(t.epochsDone).toBeLessThan(spec.training.epochs);
+    for (const t of stopped) {
+      expect(t.epochsDone).toBeLessThan(spec.training.epochs);
+      expect(t.reason).toMatch(new RegExp(`^asha stopped it after epoch ${t.epochsDone}\\b`));
+    }
     for (const t of trials.filter((t) => t.status === 'completed')) expect(t.epochsDone).toBe(spec.training.epochs);
     // Both workers trained trials; the optimizer choice drove the conditional momentum.
     expect(new Set(trials.map((t) => t.workerId)).size).toBe(2);
