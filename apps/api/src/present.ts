@@ -47,6 +47,7 @@ export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSum
     best: snapshot.best ? { ...snapshot.best, params: snapshot.best.params as TrialParams } : null,
     testResult: testResultOf(row),
     error: errorOf(row),
+    lastEventId: row.eventSeq,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     finishedAt: row.finishedAt?.toISOString() ?? null,

@@ -9,6 +9,7 @@ import {
   DatasetList,
   MetricSeries,
   Sweep,
+  SweepCurves,
   SweepPage,
   Trial,
   TrialPage,
@@ -88,6 +89,7 @@ describe('REST API', () => {
     expect(wrongCursor.status).toBe(400);
     const got = Sweep.parse(await (await t.request(`/api/v1/sweeps/${sweep.id}`)).json());
     expect(got.spec.search.budget.maxTrials).toBe(12);
+    expect(got.lastEventId).toBe((await t.db.sweep.findUniqueOrThrow({ where: { id: sweep.id } })).eventSeq);
     // The advance job is in Redis for a worker to pick up.
     expect(await t.api.deps.queues.sweeps.getJobCounts('waiting', 'prioritized', 'delayed')).toSatisfy(
       (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0) >= 1,
@@ -97,7 +99,7 @@ describe('REST API', () => {
   it('pages trials with a keyset cursor, sorts by objective, filters by state and downsamples metrics', async () => {
     const sweep = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('paging') })).json());
     await setSweepStatus(t.db, sweep.id, 'running');
-    const trials = [];
+    const trials: Awaited<ReturnType<typeof createTrial>>[] = [];
     for (let i = 0; i < 7; i++) trials.push(await createTrial(t.db, sweep.id, { params: { learningRate: 0.01 * (i + 1) } }));
     for (const [i, trial] of trials.entries()) {
       if (i % 2 === 1) continue;
@@ -119,6 +121,20 @@ describe('REST API', () => {
     expect(running.items[0]?.lastMetrics).toMatchObject({ val_loss: 1 / 40 });
     const badCursor = await t.request(`/api/v1/sweeps/${sweep.id}/trials?sort=number&cursor=${cursor ?? 'eyJ4IjoxfQ'}`);
     expect(badCursor.status).toBe(400);
+
+    // All curves of the sweep at once, with the event id to follow the stream from.
+    const curves = SweepCurves.parse(await (await t.request(`/api/v1/sweeps/${sweep.id}/curves?names=val_loss,val_accuracy&maxPoints=5`)).json());
+    expect(curves.trials).toHaveLength(7);
+    expect(curves.lastEventId).toBe((await t.db.sweep.findUniqueOrThrow({ where: { id: sweep.id } })).eventSeq);
+    const c0 = curves.trials.find((c) => c.trialId === trials[0]!.id)!;
+    expect(c0.series.map((s) => [s.name, s.totalPoints, s.points.length])).toEqual([
+      ['val_loss', 40, 5],
+      ['val_accuracy', 40, 5],
+    ]);
+    expect(curves.trials.find((c) => c.trialId === trials[1]!.id)!.series[0]!.points).toEqual([]);
+    const objective = SweepCurves.parse(await (await t.request(`/api/v1/sweeps/${sweep.id}/curves`)).json());
+    expect(objective.trials[0]!.series.map((s) => s.name)).toEqual(['val_accuracy']);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/curves?names=a,b,c,d,e`)).status).toBe(400);
 
     const series = MetricSeries.parse(await (await t.request(`/api/v1/sweeps/${sweep.id}/trials/${trials[0]!.id}/metrics?names=val_loss&maxPoints=10`)).json());
     expect(series.series[0]).toMatchObject({ name: 'val_loss', totalPoints: 40, downsampled: true });

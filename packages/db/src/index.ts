@@ -68,7 +68,7 @@ export {
   type FrozenTrialRecord,
   type RunnableTrial,
 } from './trials.ts';
-export { metricSeries, latestMetrics, lttb, type MetricPoint, type MetricSeriesItem, type MetricSeriesResult, type MetricSeriesOptions } from './metrics.ts';
+export { metricSeries, latestMetrics, sweepCurves, lttb, type SweepCurvesResult, type MetricPoint, type MetricSeriesItem, type MetricSeriesResult, type MetricSeriesOptions } from './metrics.ts';
 export { saveCheckpoint, latestCheckpoint, pruneCheckpoints } from './checkpoints.ts';
 export {
   createApiToken,

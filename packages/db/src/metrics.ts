@@ -134,3 +134,47 @@ export async function latestMetrics(db: DbClient, trialIds: readonly string[]): 
   }
   return out;
 }
+
+export interface SweepCurvesResult {
+  lastEventId: number;
+  trials: { trialId: string; number: number; series: MetricSeriesItem[] }[];
+}
+
+/**
+ * The named metrics of every trial of a sweep, each series downsampled with LTTB, in two queries.
+ * `lastEventId` is read first: every metric row committed before that event is included (later
+ * ones may be too), so a client that applies the events after it as upserts misses nothing.
+ */
+export async function sweepCurves(db: DbClient, sweepId: string, names: readonly string[], options: MetricSeriesOptions = {}): Promise<SweepCurvesResult | null> {
+  const maxPoints = options.maxPoints ?? 100;
+  if (!Number.isInteger(maxPoints) || maxPoints < 3) throw new DbError('invalid_argument', `maxPoints must be an integer ≥ 3, got ${maxPoints}`);
+  if (!isUuid(sweepId)) return null;
+  return mapDbErrors(async () => {
+    const sweep = await db.sweep.findUnique({ where: { id: sweepId }, select: { eventSeq: true } });
+    if (!sweep) return null;
+    const trials = await db.trial.findMany({ where: { sweepId }, select: { id: true, number: true }, orderBy: { number: 'asc' } });
+    const rows = await db.$queryRaw<{ trial_id: string; name: string; step: number; value: number }[]>`
+      SELECT m.trial_id::text AS trial_id, m.name, m.step, m.value
+      FROM metrics m JOIN trials t ON t.id = m.trial_id
+      WHERE t.sweep_id = ${sweepId}::uuid AND m.name = ANY(${[...names]}::text[])
+      ORDER BY m.trial_id, m.name, m.step`;
+    const points = new Map<string, MetricPoint[]>();
+    for (const row of rows) {
+      const key = `${row.trial_id} ${row.name}`;
+      let list = points.get(key);
+      if (!list) points.set(key, (list = []));
+      list.push({ step: row.step, value: row.value });
+    }
+    return {
+      lastEventId: sweep.eventSeq,
+      trials: trials.map((trial) => ({
+        trialId: trial.id,
+        number: trial.number,
+        series: names.map((name) => {
+          const all = points.get(`${trial.id} ${name}`) ?? [];
+          return { name, points: lttb(all, maxPoints), totalPoints: all.length, downsampled: all.length > maxPoints };
+        }),
+      })),
+    };
+  });
+}

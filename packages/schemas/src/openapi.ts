@@ -11,6 +11,7 @@ import {
   ListSweepsQuery,
   ListTrialsQuery,
   MetricsQuery,
+  SweepCurvesQuery,
   SweepPathParams,
   TokenPathParams,
   TrialPathParams,
@@ -27,6 +28,7 @@ import {
   HealthResponse,
   MetricSeries,
   PredictRequest,
+  SweepCurves,
   PredictResponse,
   ReadyResponse,
   Sweep,
@@ -74,6 +76,7 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   Trial,
   TrialPage,
   MetricSeries,
+  SweepCurves,
   WorkerStatus,
   ClusterView,
   ApiTokenInfo,
@@ -156,6 +159,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/metrics`, operationId: 'getTrialMetrics', tag: 'trials', summary: 'Metric curves, downsampled to maxPoints',
     pathParams: TrialPathParams, query: MetricsQuery, responses: { 200: json('MetricSeries', 'The curves') }, errors: [...COMMON_ERRORS, 404],
+  },
+  {
+    method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/curves`, operationId: 'getSweepCurves', tag: 'sweeps', summary: "Every trial's curves, downsampled, and the event id to follow the stream from",
+    pathParams: SweepPathParams, query: SweepCurvesQuery, responses: { 200: json('SweepCurves', 'The curves') }, errors: [...COMMON_ERRORS, 404],
   },
   {
     method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/export`, operationId: 'exportTrialModel', tag: 'models', summary: "The trial's model in the TensorFlow.js Layers format",

@@ -139,6 +139,15 @@ export const MetricsQuery = z
   });
 export type MetricsQuery = z.infer<typeof MetricsQuery>;
 
+export const DEFAULT_CURVE_POINTS = 100;
+/** Curves of a whole sweep: a few metrics, each downsampled per trial. */
+export const SweepCurvesQuery = z.strictObject({
+  /** Comma-separated metric names (at most 4); absent: the sweep's objective metric. */
+  names: csvOf(MetricName, 4).optional(),
+  maxPoints: z.coerce.number({ error: 'must be an integer' }).pipe(int(3, 1_000)).default(DEFAULT_CURVE_POINTS),
+});
+export type SweepCurvesQuery = z.infer<typeof SweepCurvesQuery>;
+
 /** CSV upload (POST /datasets with a text/csv body): what the query string says about the file. */
 export const CsvUploadQuery = z.strictObject({
   name: z

@@ -73,6 +73,8 @@ export const Sweep = z.strictObject({
   testResult: TestResult.nullable(),
   /** Why the sweep failed, when it did. */
   error: z.string().nullable(),
+  /** The last event of the sweep when this was read: stream its events from here (Last-Event-ID). */
+  lastEventId: count().optional(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   finishedAt: Timestamp.nullable(),
@@ -132,6 +134,21 @@ export const MetricSeries = z.strictObject({
   series: z.array(MetricSeriesItem),
 });
 export type MetricSeries = z.infer<typeof MetricSeries>;
+
+/** Curves of every trial of a sweep at once, for a first render; events after `lastEventId` bring it up to date. */
+export const SweepCurves = z.strictObject({
+  sweepId: Id,
+  /** Every metric row written before this event is included; follow the event stream from here. */
+  lastEventId: count(),
+  trials: z.array(
+    z.strictObject({
+      trialId: Id,
+      number: count(),
+      series: z.array(MetricSeriesItem),
+    }),
+  ),
+});
+export type SweepCurves = z.infer<typeof SweepCurves>;
 
 // ---------------------------------------------------------------------------------------------
 // Workers

@@ -10,6 +10,7 @@ import {
   listSweeps,
   listTrials,
   metricSeries,
+  sweepCurves,
   type Prisma,
   type Trial as TrialRow,
 } from '@hypersweep/db';
@@ -21,6 +22,7 @@ import {
   ListSweepsQuery,
   ListTrialsQuery,
   MetricsQuery,
+  SweepCurvesQuery,
   SweepPathParams,
   TrialPathParams,
   encodeCursor,
@@ -92,6 +94,15 @@ export function sweepRoutes(deps: ApiDeps): Router {
   router.get('/sweeps/:sweepId', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     res.json(await presentSweepFull(db, await requireSweep(sweepId)));
+  });
+
+  router.get('/sweeps/:sweepId/curves', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    const q = parseQuery(SweepCurvesQuery, req);
+    const sweep = await requireSweep(sweepId);
+    const curves = await sweepCurves(db, sweepId, q.names ?? [sweep.objectiveMetric], { maxPoints: q.maxPoints });
+    if (!curves) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+    res.json({ sweepId, ...curves });
   });
 
   router.post('/sweeps/:sweepId/cancel', async (req, res) => {
