@@ -1,6 +1,6 @@
-import { formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
+import { SweepEvent, formatSseEvent } from '@hypersweep/schemas';
 import { describe, expect, it } from 'vitest';
-import { followSweepEvents, toSweepEvents, type StreamState } from './sweep-events.ts';
+import { fastEpochEvent, followSweepEvents, toSweepEvents, type StreamState } from './sweep-events.ts';
 
 const SWEEP_ID = '6f1c1f2e-8a43-4d59-9a41-0c0a6c3b7f10';
 const T1 = '00000000-0000-4000-8000-000000000001';
@@ -141,5 +141,33 @@ describe('followSweepEvents', () => {
     });
     expect(ids).toEqual(['4']);
     expect(got).toEqual([5]);
+  });
+});
+
+describe('fastEpochEvent', () => {
+  const valid = { id: 5, type: 'trial.epoch', sweepId: '3f1c2b9e-8a7d-4c6b-9e5f-1a2b3c4d5e6f', at: '2026-01-02T03:04:05.678Z', data: { trialId: '7a43c0da-64db-4406-951e-54431576d334', number: 3, epoch: 2, metrics: { val_loss: 0.5, val_accuracy: null } } };
+  const variants: [string, (e: Record<string, unknown> & { data: Record<string, unknown> & { metrics: Record<string, unknown> } }) => void][] = [
+    ['valid', () => undefined],
+    ['extra key', (e) => (e.extra = 1)],
+    ['extra data key', (e) => (e.data.extra = 1)],
+    ['missing at', (e) => delete e.at],
+    ['bad uuid', (e) => (e.data.trialId = 'nope')],
+    ['fractional epoch', (e) => (e.data.epoch = 1.5)],
+    ['epoch 0', (e) => (e.data.epoch = 0)],
+    ['id 0', (e) => (e.id = 0)],
+    ['bad metric name', (e) => (e.data.metrics['Val-Loss'] = 1)],
+    ['string metric', (e) => (e.data.metrics.val_loss = '1')],
+    ['local timestamp', (e) => (e.at = '2026-01-02T03:04:05+01:00')],
+    ['other type', (e) => (e.type = 'trial.created')],
+  ];
+  it.each(variants)('agrees with the schema: %s', (_, change) => {
+    const e = structuredClone(valid);
+    change(e as never);
+    const fast = fastEpochEvent(e);
+    const schema = SweepEvent.safeParse(e);
+    // The fast path never accepts what the schema refuses, and accepts every valid epoch event.
+    if (fast) expect(schema.success).toBe(true);
+    if (schema.success && e.type === 'trial.epoch') expect(fast).not.toBeNull();
+    expect(toSweepEvents([{ data: JSON.stringify(e) }], 0).events.length).toBe(schema.success ? 1 : 0);
   });
 });

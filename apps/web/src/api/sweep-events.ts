@@ -40,6 +40,43 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+const UTC_TIMESTAMP = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?Z$/;
+const METRIC_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function hasExactly(o: object, keys: number): boolean {
+  let n = 0;
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) n++;
+  return n === keys;
+}
+
+/**
+ * A `trial.epoch` event checked without zod, by the rules of `TrialEpochEvent` (strict objects,
+ * integer bounds, UUIDs, a UTC timestamp, lower_snake_case metric names, finite or null values).
+ * Returns null for anything else or anything it is not sure of: the caller then uses the schema.
+ * A replayed log of 1,000 trials × 50 epochs is 50,000 of these events.
+ */
+export function fastEpochEvent(json: unknown): SweepEvent | null {
+  if (typeof json !== 'object' || json === null) return null;
+  const e = json as { id?: unknown; type?: unknown; sweepId?: unknown; at?: unknown; data?: unknown };
+  if (e.type !== 'trial.epoch' || !hasExactly(e, 5) || !isInt(e.id, 1, Number.MAX_SAFE_INTEGER)) return null;
+  if (typeof e.sweepId !== 'string' || !UUID.test(e.sweepId) || typeof e.at !== 'string' || !UTC_TIMESTAMP.test(e.at)) return null;
+  const d = e.data as { trialId?: unknown; number?: unknown; epoch?: unknown; metrics?: unknown } | null;
+  if (typeof d !== 'object' || d === null || Array.isArray(d) || !hasExactly(d, 4)) return null;
+  if (typeof d.trialId !== 'string' || !UUID.test(d.trialId) || !isInt(d.number, 0, Number.MAX_SAFE_INTEGER) || !isInt(d.epoch, 1, 1_000_000)) return null;
+  const m = d.metrics;
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
+  for (const k in m) {
+    const v = (m as Record<string, unknown>)[k];
+    if (!METRIC_NAME.test(k) || (v !== null && (typeof v !== 'number' || !Number.isFinite(v)))) return null;
+  }
+  return json as SweepEvent;
+}
+
 /**
  * Parses SSE messages into sweep events, skipping malformed ones and ids already seen. With `types`,
  * messages of other event types are only counted past (not parsed): the stream replays a sweep's
@@ -67,14 +104,20 @@ export function toSweepEvents(
       rejected++;
       continue;
     }
-    const parsed = SweepEvent.safeParse(json);
-    if (!parsed.success) {
-      rejected++;
-      continue;
+    // trial.epoch is nine events in ten of a replayed log: checked by hand (the same rules as the
+    // schema); anything that does not pass goes through the schema, which decides.
+    let event: SweepEvent | null = fastEpochEvent(json);
+    if (!event) {
+      const parsed = SweepEvent.safeParse(json);
+      if (!parsed.success) {
+        rejected++;
+        continue;
+      }
+      event = parsed.data;
     }
-    if (parsed.data.id <= lastId) continue;
-    lastId = parsed.data.id;
-    events.push(parsed.data);
+    if (event.id <= lastId) continue;
+    lastId = event.id;
+    events.push(event);
   }
   return { events, lastId, rejected };
 }

@@ -1,14 +1,18 @@
 // The shell: skip link, navigation, and the page for the current route.
+import { Suspense, lazy } from 'react';
 import { AppProvider, useApp } from './context.tsx';
-import { Link } from '../components/ui.tsx';
+import { Link, Loading } from '../components/ui.tsx';
 import { ClusterPage } from '../pages/ClusterPage.tsx';
 import { LoginPage } from '../pages/LoginPage.tsx';
 import { NewSweepPage } from '../pages/NewSweepPage.tsx';
-import { PlaygroundPage } from '../pages/PlaygroundPage.tsx';
 import { SweepPage } from '../pages/SweepPage.tsx';
 import { SweepsPage } from '../pages/SweepsPage.tsx';
 import { TrialPage } from '../pages/TrialPage.tsx';
 import type { Route } from '../lib/routes.ts';
+
+// The playground carries the training engine (@hypersweep/nn and its WASM kernels): loaded only
+// when it is opened, so the other pages start sooner.
+const PlaygroundPage = lazy(() => import('../pages/PlaygroundPage.tsx').then((m) => ({ default: m.PlaygroundPage })));
 
 const NAV: readonly { href: string; label: string; pages: readonly Route['page'][]; testId: string }[] = [
   { href: '/', label: 'Sweeps', pages: ['sweeps', 'sweep', 'trial'], testId: 'nav-sweeps' },
@@ -32,7 +36,11 @@ function Page({ route }: { route: Route }) {
     case 'cluster':
       return <ClusterPage />;
     case 'playground':
-      return <PlaygroundPage sweepId={route.sweepId} trialId={route.trialId} />;
+      return (
+        <Suspense fallback={<main id="main" className="page"><Loading what="the playground" /></main>}>
+          <PlaygroundPage sweepId={route.sweepId} trialId={route.trialId} />
+        </Suspense>
+      );
     case 'not-found':
       return (
         <main id="main" className="page" data-testid="not-found">

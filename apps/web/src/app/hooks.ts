@@ -31,21 +31,48 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: rea
   return { ...state, reload };
 }
 
-/** A function that schedules one re-render on the next animation frame, however often it is called. */
-export function useFrameInvalidate(): [number, () => void] {
+/**
+ * A function that schedules one re-render on the next animation frame, however often it is called.
+ * With `minIntervalMs` (a number, or a function read at each call), re-renders are also at least
+ * that far apart: a page whose render is costly (the sweep page with 1,000 trials) stays responsive
+ * while a replayed event log streams in. The third element renders on the next frame regardless.
+ */
+export function useFrameInvalidate(minIntervalMs: number | (() => number) = 0): [number, () => void, () => void] {
   const [frame, setFrame] = useState(0);
-  const pending = useRef<number | null>(null);
+  const pending = useRef<{ raf: number | null; timer: ReturnType<typeof setTimeout> | null } | null>(null);
+  const last = useRef(-Infinity);
+  const interval = useRef(minIntervalMs);
+  interval.current = minIntervalMs;
   useEffect(() => () => {
-    if (pending.current !== null) cancelAnimationFrame(pending.current);
+    const p = pending.current;
+    if (p?.raf != null) cancelAnimationFrame(p.raf);
+    if (p?.timer != null) clearTimeout(p.timer);
   }, []);
-  const invalidate = useCallback(() => {
-    if (pending.current !== null) return;
-    pending.current = requestAnimationFrame(() => {
-      pending.current = null;
-      setFrame((f) => f + 1);
-    });
+  const schedule = useCallback((urgent: boolean) => {
+    let p = pending.current;
+    if (p !== null && (p.raf !== null || !urgent)) return;
+    if (p === null) {
+      p = { raf: null, timer: null };
+      pending.current = p;
+    }
+    const q = p;
+    const frameNow = () => {
+      if (q.timer !== null) clearTimeout(q.timer);
+      q.timer = null;
+      q.raf = requestAnimationFrame(() => {
+        pending.current = null;
+        last.current = performance.now();
+        setFrame((f) => f + 1);
+      });
+    };
+    const min = typeof interval.current === 'function' ? interval.current() : interval.current;
+    const wait = urgent ? 0 : last.current + min - performance.now();
+    if (wait > 0) q.timer = setTimeout(frameNow, wait);
+    else frameNow();
   }, []);
-  return [frame, invalidate];
+  const invalidate = useCallback(() => schedule(false), [schedule]);
+  const flush = useCallback(() => schedule(true), [schedule]);
+  return [frame, invalidate, flush];
 }
 
 /** Follows a sweep's events while mounted; `onEvents` receives each network chunk's events. */

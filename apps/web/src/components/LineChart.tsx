@@ -104,7 +104,10 @@ export function LineChart({ series, xLabel, yLabel, logY = false, height = 280, 
     }
     ctx.save();
     ctx.beginPath();
-    ctx.rect(MARGIN.left, MARGIN.top, width - MARGIN.left - MARGIN.right, height - MARGIN.top - MARGIN.bottom);
+    // A few pixels beyond the plot area, so markers on its edges (a trial stopped after its first
+    // epoch is a single dot at x = 1) are drawn whole rather than cut in half.
+    const pad = 4;
+    ctx.rect(MARGIN.left - pad, MARGIN.top - pad, width - MARGIN.left - MARGIN.right + 2 * pad, height - MARGIN.top - MARGIN.bottom + 2 * pad);
     ctx.clip();
     ctx.lineJoin = 'round';
     for (const group of groups.values()) {

@@ -22,6 +22,8 @@ interface Props {
   readonly bestId: string | null;
   /** The objective's direction: sorting by a value starts with the best trials. */
   readonly mode: 'minimize' | 'maximize';
+  /** Called after the first commit that shows trial rows. */
+  readonly onRowsShown?: () => void;
 }
 
 const ROW_HEIGHT = 34;
@@ -29,7 +31,7 @@ const VIEW_HEIGHT = 420;
 const OVERSCAN = 8;
 const PAGE = 100;
 
-export function TrialTable({ sweepId, paramNames, objectiveName, counts, live, version, onStop, bestId, mode }: Props) {
+export function TrialTable({ sweepId, paramNames, objectiveName, counts, live, version, onStop, bestId, mode, onRowsShown }: Props) {
   const { api } = useApp();
   const [sort, setSort] = useState<Sort>('number');
   const [order, setOrder] = useState<'asc' | 'desc'>('asc');
@@ -84,6 +86,11 @@ export function TrialTable({ sweepId, paramNames, objectiveName, counts, live, v
   useEffect(() => {
     if (!done && !loading && !error && last >= rows.length - OVERSCAN && rows.length > 0) void loadPage(cursor, false);
   }, [last, rows.length, done, loading, error, cursor, loadPage]);
+
+  const hasRows = visible.length > 0;
+  useEffect(() => {
+    if (hasRows) onRowsShown?.();
+  }, [hasRows, onRowsShown]);
 
   const sortBy = (s: Sort) => {
     if (s === sort) setOrder((o) => (o === 'asc' ? 'desc' : 'asc'));
