@@ -173,6 +173,10 @@ describe('dashboard in Chromium', () => {
     await page.goto(`/sweeps/${mnist.id}`);
     await page.getByTestId('test-result').waitFor();
     await expect.poll(() => page.getByTestId('trial-row').count()).toBe(12);
+    // The best trial's confusion matrix: 10 × 10 cells holding the 500 test images.
+    const cells = await page.getByTestId('confusion-matrix').locator('td').allTextContents();
+    expect(cells).toHaveLength(100);
+    expect(cells.reduce((sum, c) => sum + Number(c), 0)).toBe(500);
     await page.getByTestId('importance-item').first().waitFor();
     await page.evaluate(() => document.fonts.ready);
     await session.screenshot('sweep');

@@ -2,6 +2,7 @@
 // of every trial, optimisation history, parallel coordinates, hyperparameter importance and the
 // trial table. State lives in a SweepStore fed by the event stream; the page redraws at most once
 // per animation frame however many events arrive.
+import { ConfusionMatrix } from '../components/ConfusionMatrix.tsx';
 import { TRIAL_STATUSES, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { fetchAllPages } from '../api/client.ts';
@@ -298,6 +299,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
                       </div>
                     ))}
                   </dl>
+                  {sweep.testResult.confusionMatrix ? <ConfusionMatrix matrix={sweep.testResult.confusionMatrix} classNames={sweep.testResult.classNames} /> : null}
                 </div>
               ) : (
                 <p className="hint">{active ? 'The test set is evaluated once, when the sweep finishes.' : 'No test result.'}</p>
