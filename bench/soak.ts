@@ -6,7 +6,7 @@ import { spiralsSweep } from '../test/lib/sweeps.ts';
 import { Stack } from '../test/lib/stack.ts';
 
 const TRIALS = 200;
-const EPOCHS = 3;
+const EPOCHS = 30;
 
 function rssBytes(pid: number): number | null {
   try {
@@ -36,7 +36,7 @@ export async function run(): Promise<{ metrics: Record<string, number>; details:
     const t0 = Date.now();
     const sweep = await stack.json<Sweep>('/api/v1/sweeps', {
       method: 'POST',
-      json: spiralsSweep({ name: 'soak', count: 2000, epochs: EPOCHS, maxTrials: TRIALS, concurrency: 3 }),
+      json: spiralsSweep({ name: 'soak', count: 60_000, epochs: EPOCHS, maxTrials: TRIALS, concurrency: 3 }),
     });
     const done = await stack.waitForSweep<Sweep>(sweep.id, (s) => ['completed', 'failed', 'cancelled'].includes(s.status), 'the soak sweep to finish', 1_800_000);
     const minutes = (Date.now() - t0) / 60_000;
@@ -51,13 +51,17 @@ export async function run(): Promise<{ metrics: Record<string, number>; details:
       SELECT count(*) AS n FROM trials t WHERE t.sweep_id = ${sweep.id}::uuid
         AND (SELECT count(*) FROM metrics m WHERE m.trial_id = t.id AND m.name = 'val_accuracy') <> t.epochs_done`;
 
-    // RSS growth per worker: the median of its last 10 % of samples against the median of 10–20 %
-    // (after start-up, dataset loading and JIT warm-up), the worst worker reported.
+    // RSS growth per worker: the median of its last 10 % of samples against the median of 20–30 %
+    // of the run (after start-up, dataset loading, JIT warm-up and the heap's first growth), the
+    // worst worker reported.
     const growth = [...samples.values()].map((s) => {
       const n = s.length;
-      const base = median(s.slice(Math.floor(n * 0.1), Math.max(Math.floor(n * 0.2), Math.floor(n * 0.1) + 1)).map((x) => x.rss));
+      const base = median(s.slice(Math.floor(n * 0.2), Math.max(Math.floor(n * 0.3), Math.floor(n * 0.2) + 1)).map((x) => x.rss));
       const end = median(s.slice(Math.floor(n * 0.9)).map((x) => x.rss));
-      return { base, end, pct: ((end - base) / base) * 100 };
+      // Steady state: the middle tenth (45–55 %) against the last tenth. A leak keeps growing here;
+      // a heap that has reached its working set does not.
+      const mid = median(s.slice(Math.floor(n * 0.45), Math.max(Math.floor(n * 0.55), Math.floor(n * 0.45) + 1)).map((x) => x.rss));
+      return { base, end, pct: ((end - base) / base) * 100, secondHalfPct: ((end - mid) / mid) * 100 };
     });
     const metrics = {
       trials: trials.length,
@@ -65,11 +69,22 @@ export async function run(): Promise<{ metrics: Record<string, number>; details:
       duplicated_metric_rows: Number(dup?.n ?? 0),
       trials_with_missing_metrics: Number(missing?.n ?? 0),
       rss_growth_pct: Math.max(...growth.map((g) => g.pct)),
+      rss_growth_second_half_pct: Math.max(...growth.map((g) => g.secondHalfPct)),
       trials_per_min: finished.length / minutes,
       sweep_completed: done.status === 'completed' ? 1 : 0,
       retried_trials: trials.filter((t) => t.attempt > 1).length,
     };
-    return { metrics, details: { workers: 3, epochs: EPOCHS, minutes, rss: growth.map((g) => ({ base_mb: g.base / 2 ** 20, end_mb: g.end / 2 ** 20, pct: g.pct })) } };
+    return {
+      metrics,
+      details: {
+        workers: 3,
+        epochs: EPOCHS,
+        minutes,
+        rss: growth.map((g) => ({ base_mb: g.base / 2 ** 20, end_mb: g.end / 2 ** 20, pct: g.pct })),
+        // Each worker's RSS in MB at every tenth of the run, to see the trend.
+        rss_deciles_mb: [...samples.values()].map((s) => Array.from({ length: 10 }, (_, i) => Math.round(s[Math.floor((i * s.length) / 10)]!.rss / 2 ** 20))),
+      },
+    };
   } finally {
     clearInterval(timer);
     await stack.close();
