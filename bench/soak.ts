@@ -5,7 +5,8 @@ import type { Sweep } from '@hypersweep/schemas';
 import { spiralsSweep } from '../test/lib/sweeps.ts';
 import { Stack } from '../test/lib/stack.ts';
 
-const TRIALS = 200;
+// `npm run bench -- soak [trials]`: 200 by default; a longer run shows a slow trend better.
+const DEFAULT_TRIALS = 200;
 const EPOCHS = 30;
 
 function rssBytes(pid: number): number | null {
@@ -22,7 +23,9 @@ function median(values: readonly number[]): number {
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 }
 
-export async function run(): Promise<{ metrics: Record<string, number>; details: unknown }> {
+export async function run(args: string[] = []): Promise<{ metrics: Record<string, number>; details: unknown }> {
+  const TRIALS = args[0] ? Number(args[0]) : DEFAULT_TRIALS;
+  if (!Number.isInteger(TRIALS) || TRIALS < 10) throw new Error(`trials must be an integer >= 10, got ${args[0]}`);
   const stack = await Stack.start({ name: 'bench-soak', workers: 3, threads: 1 });
   const samples = new Map<number, { t: number; rss: number }[]>();
   const timer = setInterval(() => {
@@ -73,6 +76,9 @@ export async function run(): Promise<{ metrics: Record<string, number>; details:
       trials_per_min: finished.length / minutes,
       sweep_completed: done.status === 'completed' ? 1 : 0,
       retried_trials: trials.filter((t) => t.attempt > 1).length,
+      // trials_per_min depends on how many epochs the scheduler let the trials run.
+      epochs_trained: trials.reduce((sum, t) => sum + t.epochsDone, 0),
+      stopped_early: trials.filter((t) => t.status === 'stopped').length,
     };
     return {
       metrics,

@@ -11,12 +11,12 @@ import {
   recordTestResult,
   runnableTrials,
   setSweepStatus,
-  trialsForSearch,
   withSweepLock,
   type Db,
   type FrozenTrialRecord,
   type KeysetCursor,
   type Prisma,
+  type SearchTrialsCache,
   type Sweep,
   type Trial,
 } from '@hypersweep/db';
@@ -33,6 +33,8 @@ export interface AdvanceSweepDeps {
   db: Db;
   queues: Pick<JobQueues, 'enqueueTrial'>;
   datasets: DatasetCache;
+  /** The sweep's trials for the sampler and the budget, read incrementally (shared by the process). */
+  search: SearchTrialsCache;
   logger: Logger;
   /** How long the locked section may run, test evaluation included (default 10 min). */
   lockTimeoutMs?: number;
@@ -62,7 +64,11 @@ export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Pro
   const result = await withSweepLock(deps.db, sweepId, () => advanceLocked(deps, sweepId, logger, maxRetries), {
     timeoutMs: deps.lockTimeoutMs ?? 600_000,
   });
-  if (result.status === null || TERMINAL_SWEEP.has(result.status)) return { ...result, enqueued: 0 };
+  if (result.status === null || TERMINAL_SWEEP.has(result.status)) {
+    // A finished sweep is not asked about again: free its records.
+    deps.search.forget(sweepId);
+    return { ...result, enqueued: 0 };
+  }
   // Enqueue once the trials are committed: a job must never reach a worker before its trial exists.
   const enqueued = await enqueueUnclaimed(deps, sweepId);
   if (result.created > 0 || result.finished) logger.info({ ...result, enqueued }, 'sweep advanced');
@@ -105,7 +111,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
   const budget = createBudget(sweep.budget as unknown as BudgetOptions);
   const account = (t: readonly FrozenTrialRecord[]) => accountBudget(budget, t, { maxEpochsPerTrial: spec.training.epochs });
 
-  let trials = await trialsForSearch(db, sweepId);
+  let trials = await deps.search.trials(sweepId);
   let created = 0;
   let refused = 0;
   let exhausted = false;
@@ -125,7 +131,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
       refused++;
       logger.warn({ cellKey: suggestion.cellKey, refused }, 'grid cell already taken; asking again');
     }
-    trials = await trialsForSearch(db, sweepId);
+    trials = await deps.search.trials(sweepId);
   }
 
   const state = account(trials);

@@ -1,7 +1,7 @@
 // The worker process: env → Postgres, Redis, replica pools → a trial worker, a sweep worker, a heartbeat and
 // the reconciler; SIGTERM releases work.
 import { hostname } from 'node:os';
-import { createDb, getDataset } from '@hypersweep/db';
+import { SearchTrialsCache, createDb, getDataset } from '@hypersweep/db';
 import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
 import { ReplicaPool } from '@hypersweep/trainer';
 import { advanceSweep } from './advance-sweep.ts';
@@ -19,6 +19,8 @@ const redis = createRedis(config.redisUrl, { role: 'worker' });
 // Uploaded CSV datasets are read from Postgres once per process.
 const datasets = new DatasetCache(async (id) => storedCsv(id, await getDataset(db, id)));
 const queues = createQueues({ connection: redis, prefix: config.queuePrefix });
+// The trials of the sweeps this process schedules and samples, read incrementally after each epoch.
+const search = new SearchTrialsCache(db);
 
 // A pool trains one trial at a time; with CONCURRENCY > 1 each slot gets its own pool.
 const pools = await Promise.all(
@@ -55,6 +57,7 @@ const worker = createTrialWorker({
           db,
           pool,
           datasets,
+          search,
           logger,
           now: () => performance.now(),
           workerId: config.workerId,
@@ -83,7 +86,7 @@ const sweepWorker = createSweepWorker({
   name: config.workerId,
   logger,
   handler: async (advance) => {
-    await advanceSweep({ db, queues, datasets, logger }, advance.sweepId);
+    await advanceSweep({ db, queues, datasets, search, logger }, advance.sweepId);
   },
 });
 const cancels = await subscribeCancels({ connection: redis, prefix: config.queuePrefix, logger, handler: (signal) => worker.cancel(signal) });

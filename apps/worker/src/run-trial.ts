@@ -12,9 +12,9 @@ import {
   recordEpoch,
   releaseTrial,
   saveCheckpoint,
-  trialsForSearch,
   type Db,
   type Prisma,
+  type SearchTrialsCache,
   type Trial,
 } from '@hypersweep/db';
 import { parseCheckpoint, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
@@ -29,6 +29,8 @@ export interface RunTrialDeps {
   db: Db;
   pool: ReplicaPool;
   datasets: DatasetCache;
+  /** The sweep's trials for the scheduler after each epoch, read incrementally (shared by the process). */
+  search: SearchTrialsCache;
   logger: Logger;
   now: () => number;
   workerId: string;
@@ -225,7 +227,7 @@ async function train(
 
   // A checkpoint written just before a crash may not have been shown to the scheduler yet.
   const resumedEpoch = resumeFrom?.manifest.epoch ?? 0;
-  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await askScheduler(db, scheduler, trial) : null;
+  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await askScheduler(deps.search, scheduler, trial) : null;
   if (verdict?.decision === 'stop') {
     const last = resumeFrom?.manifest.history.at(-1);
     await finishWith(deps, trial, 'stopped', last ? objectiveOf(last, objective) : null, verdict.reason);
@@ -249,7 +251,7 @@ async function train(
     logger.debug({ epoch: m.epoch, ...metrics }, 'epoch');
     if (abort.signal.aborted) return 'stop';
     if (m.epoch < config.epochs) {
-      const asked = await askScheduler(db, scheduler, trial);
+      const asked = await askScheduler(deps.search, scheduler, trial);
       if (asked.decision === 'stop') {
         stoppedByScheduler = true;
         stopReason = asked.reason;
@@ -302,8 +304,8 @@ async function finishWith(deps: RunTrialDeps, trial: Trial, status: 'completed' 
 type ExplainingScheduler = Scheduler & { explain?(...args: Parameters<Scheduler['onReport']>): { reason?: string } };
 
 /** The scheduler's verdict for the trial's latest report; a stop carries the reason stored with the trial. */
-async function askScheduler(db: Db, scheduler: ExplainingScheduler, trial: Trial): Promise<{ decision: 'stop' | 'continue'; reason: string }> {
-  const trials = await trialsForSearch(db, trial.sweepId);
+async function askScheduler(search: SearchTrialsCache, scheduler: ExplainingScheduler, trial: Trial): Promise<{ decision: 'stop' | 'continue'; reason: string }> {
+  const trials = await search.trials(trial.sweepId);
   const me = trials.find((t) => t.number === trial.number);
   if (!me) return { decision: 'continue', reason: '' };
   const decision = scheduler.onReport(me, trials);

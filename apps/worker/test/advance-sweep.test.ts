@@ -1,6 +1,6 @@
 // advanceSweep against a real Postgres (own database) and Redis (own prefix): sweeps driven end to
 // end by in-process trial and sweep workers, concurrent advancers, grid exhaustion, failing sweeps.
-import { createSweep, getSweep, listTrials, metricSeries, type Sweep, type Trial } from '@hypersweep/db';
+import { SearchTrialsCache, createSweep, getSweep, listTrials, metricSeries, type Sweep, type Trial } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import {
   createQueues,
@@ -58,7 +58,7 @@ afterEach(async () => {
 });
 
 function advanceDeps(): AdvanceSweepDeps {
-  return { db: database.db, queues, datasets, logger: silentLogger };
+  return { db: database.db, queues, datasets, search: new SearchTrialsCache(database.db), logger: silentLogger };
 }
 
 /** Two trial workers (one single-thread pool each) and `sweepWorkerCount` sweep workers, as worker processes run them. */
@@ -72,7 +72,7 @@ function startWorkers(sweepWorkerCount = 1): void {
         name: workerId,
         handler: async (job, ctx) => {
           await runTrial(
-            { db: database.db, pool, datasets, logger: silentLogger, now: () => performance.now(), workerId, cancelPollMs: 200, queues },
+            { db: database.db, pool, datasets, search: new SearchTrialsCache(database.db), logger: silentLogger, now: () => performance.now(), workerId, cancelPollMs: 200, queues },
             job,
             ctx,
           );

@@ -1,7 +1,7 @@
 // The reconciler against real Postgres (own database) and Redis (own prefix): after Redis loses its
 // keys it re-enqueues exactly the runnable trials without a live job, past finished attempts, once
 // across concurrent reconcilers; and a trial re-enqueued under its running worker moves to the new one.
-import { claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, setSweepStatus } from '@hypersweep/db';
+import { SearchTrialsCache, claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, setSweepStatus } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import {
   TrialCancelled,
@@ -221,6 +221,7 @@ describe('reconcile', () => {
         db: database.db,
         pool,
         datasets,
+        search: new SearchTrialsCache(database.db),
         logger,
         now: () => performance.now(),
         workerId,
@@ -307,6 +308,7 @@ describe('reconcile', () => {
         db: database.db,
         pool,
         datasets: new DatasetCache(),
+        search: new SearchTrialsCache(database.db),
         logger: silentLogger,
         now: () => performance.now(),
         workerId: 'worker-same',

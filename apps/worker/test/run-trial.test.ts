@@ -1,5 +1,5 @@
 // runTrial against a real Postgres (own database) and Redis (own prefix): the trial execution path end to end.
-import { claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, recordEpochs, setSweepStatus } from '@hypersweep/db';
+import { SearchTrialsCache, claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, recordEpochs, setSweepStatus } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import { parseCheckpoint } from '@hypersweep/nn';
 import {
@@ -65,6 +65,7 @@ function deps(pool: ReplicaPool, workerId: string, options: { logger?: Logger; c
     db: database.db,
     pool,
     datasets,
+    search: new SearchTrialsCache(database.db),
     logger: options.logger ?? silentLogger,
     now: () => performance.now(),
     workerId,

@@ -79,6 +79,7 @@ export {
   type ApiTokenInfo,
   type CreatedApiToken,
 } from './tokens.ts';
+export { SearchTrialsCache, type SearchTrialsCacheOptions, type SearchTrialsCacheStats } from './search-cache.ts';
 export { withSweepLock, sweepLockKey, type SweepLockOptions } from './locks.ts';
 export {
   SWEEP_EVENTS_CHANNEL,

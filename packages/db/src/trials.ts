@@ -264,23 +264,28 @@ export async function trialsForSearch(db: DbClient, sweepId: string): Promise<Fr
       reports.push({ step: metric.step, value: metric.value });
       reportsByTrial.set(metric.trialId, reports);
     }
-    return trials.map((trial) => {
-      const reports = reportsByTrial.get(trial.id) ?? [];
-      const lastReport = reports.at(-1)?.value;
-      let value: number | undefined;
-      if (trial.status === 'completed') value = trial.finalValue ?? lastReport;
-      else if (trial.status === 'stopped') value = lastReport ?? trial.finalValue ?? undefined;
-      const frozen: FrozenTrialRecord = {
-        number: trial.number,
-        params: trial.params as FrozenTrialRecord['params'],
-        state: trial.status,
-        reports,
-      };
-      if (value !== undefined) frozen.value = value;
-      if (trial.cellKey !== null) frozen.cellKey = trial.cellKey;
-      return frozen;
-    });
+    return trials.map((trial) => frozenTrial(trial, reportsByTrial.get(trial.id) ?? []));
   });
+}
+
+/** The columns of a trial that `frozenTrial` reads. */
+export type SearchTrialRow = Pick<Trial, 'number' | 'params' | 'status' | 'finalValue' | 'cellKey'>;
+
+/** One trial as samplers and schedulers see it, from its row and its objective reports in step order. */
+export function frozenTrial(trial: SearchTrialRow, reports: { step: number; value: number }[]): FrozenTrialRecord {
+  const lastReport = reports.at(-1)?.value;
+  let value: number | undefined;
+  if (trial.status === 'completed') value = trial.finalValue ?? lastReport;
+  else if (trial.status === 'stopped') value = lastReport ?? trial.finalValue ?? undefined;
+  const frozen: FrozenTrialRecord = {
+    number: trial.number,
+    params: trial.params as FrozenTrialRecord['params'],
+    state: trial.status,
+    reports,
+  };
+  if (value !== undefined) frozen.value = value;
+  if (trial.cellKey !== null) frozen.cellKey = trial.cellKey;
+  return frozen;
 }
 
 export type RunnableTrial = Pick<Trial, 'id' | 'sweepId' | 'number' | 'status' | 'attempt' | 'workerId'>;
