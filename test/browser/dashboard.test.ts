@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Sweep, Trial } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
-import type { Page } from 'playwright-core';
+import type { Page, Request as BrowserRequest } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NARROW, describeProblems, openBrowser, type BrowserSession } from '../lib/browser.ts';
 import { allTrials, spiralsSweep } from '../lib/sweeps.ts';
@@ -170,9 +170,30 @@ describe('dashboard in Chromium', () => {
   it('shows the finished MNIST sweep at 1280×800 and at 390 px without horizontal overflow', async () => {
     const done = await stack.waitForSweep<Sweep>(mnist.id, (s) => FINISHED.includes(s.status), 'the MNIST sweep to finish', 120_000);
     expect(done.status).toBe('completed');
+    // The page loads curves in one request and follows the stream from the sweep's last event,
+    // instead of replaying the event log.
+    const requests: { path: string; query: URLSearchParams; lastEventId: string | undefined }[] = [];
+    const onRequest = (request: BrowserRequest) => {
+      const url = new URL(request.url());
+      if (url.pathname.startsWith(`/api/v1/sweeps/${mnist.id}/`)) requests.push({ path: url.pathname, query: url.searchParams, lastEventId: request.headers()['last-event-id'] });
+    };
+    page.on('request', onRequest);
     await page.goto(`/sweeps/${mnist.id}`);
     await page.getByTestId('test-result').waitFor();
     await expect.poll(() => page.getByTestId('trial-row').count()).toBe(12);
+    const curves = requests.filter((r) => r.path.endsWith('/curves'));
+    expect(curves.map((r) => r.query.get('names'))).toEqual([done.objective.metric]);
+    const streams = requests.filter((r) => r.path.endsWith('/events'));
+    expect(streams.length).toBeGreaterThan(0);
+    expect(streams[0]!.lastEventId).toBe(String(done.lastEventId));
+    // Charting another metric fetches its curves once and redraws.
+    const canvas = () => page.getByTestId('learning-curves').locator('canvas').evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+    const before = await canvas();
+    await page.getByTestId('curve-metric').selectOption('train_loss');
+    await expect.poll(() => requests.filter((r) => r.path.endsWith('/curves')).map((r) => r.query.get('names'))).toEqual([done.objective.metric, 'train_loss']);
+    await expect.poll(canvas).not.toBe(before);
+    page.off('request', onRequest);
+    await page.getByTestId('curve-metric').selectOption(done.objective.metric);
     // The best trial's confusion matrix: 10 × 10 cells holding the 500 test images.
     const cells = await page.getByTestId('confusion-matrix').locator('td').allTextContents();
     expect(cells).toHaveLength(100);
@@ -198,6 +219,8 @@ describe('dashboard in Chromium', () => {
     await page.waitForURL('**/cluster');
     await expect.poll(() => page.getByTestId('worker-row').count(), { timeout: 20_000 }).toBe(2);
     expect(await page.locator('[data-testid="worker-row"][data-alive="true"]').count()).toBe(2);
+    // Each worker reports its resident memory (tens of MiB at least: a Node process with its replicas).
+    for (const text of await page.getByTestId('worker-memory').allTextContents()) expect(Number(text.replace(/\D/g, ''))).toBeGreaterThan(30);
     await session.screenshot('cluster');
   });
 

@@ -9,6 +9,7 @@ import {
   MetricSeries,
   PredictResponse,
   Sweep,
+  SweepCurves,
   SweepPage,
   Trial,
   TrialModelExport,
@@ -185,6 +186,14 @@ export class ApiClient {
     return this.request('GET', `/sweeps/${encodeURIComponent(sweepId)}/trials/${encodeURIComponent(trialId)}/metrics`, {
       query: { names: params.names, maxPoints: params.maxPoints },
       schema: MetricSeries,
+      signal,
+    });
+  }
+  /** Every trial's curves of a few metrics, downsampled, with the event id they are current to. */
+  getCurves(sweepId: string, params: { names?: readonly string[]; maxPoints?: number } = {}, signal?: AbortSignal) {
+    return this.request('GET', `/sweeps/${encodeURIComponent(sweepId)}/curves`, {
+      query: { names: params.names, maxPoints: params.maxPoints },
+      schema: SweepCurves,
       signal,
     });
   }

@@ -1,11 +1,11 @@
 // A sweep, live: header with progress and counts, best trial with its test result, learning curves
 // of every trial, optimisation history, parallel coordinates, hyperparameter importance and the
-// trial table. State lives in a SweepStore fed by the event stream; the page redraws at most once
-// per animation frame however many events arrive.
+// trial table. State lives in a SweepStore loaded from the trial listing and GET /curves, then fed by
+// the event stream; the page redraws at most once per animation frame however many events arrive.
 import { ConfusionMatrix } from '../components/ConfusionMatrix.tsx';
 import { TRIAL_STATUSES, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { fetchAllPages } from '../api/client.ts';
+import { fetchAllPages, type ApiClient } from '../api/client.ts';
 import { useApp } from '../app/context.tsx';
 import { useFrameInvalidate, useSweepEvents } from '../app/hooks.ts';
 import { Importance } from '../components/Importance.tsx';
@@ -30,78 +30,57 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   const storeRef = useRef<{ sweepId: string; store: SweepStore } | null>(null);
   if (storeRef.current?.sweepId !== sweepId) storeRef.current = { sweepId, store: new SweepStore() };
   const store = storeRef.current.store;
-  // A render with 1,000 trials' curves costs tens of milliseconds and a replayed log delivers events
-  // much faster than that: at most ~8 renders a second, and ~2.5 while the replay catches up (then
-  // one at once, when it has).
-  const catchingUp = useRef(true);
-  const [frame, invalidate, flush] = useFrameInvalidate(() => (catchingUp.current ? 400 : 120));
-  /** The sweep as first loaded: its counts and epochs say when the replayed log has caught up. */
-  const loadedRef = useRef<{ trials: number; epochs: number } | null>(null);
+  // A render with 1,000 trials' curves costs tens of milliseconds: at most ~8 renders a second.
+  const [frame, invalidate, flush] = useFrameInvalidate(120);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [actionError, setActionError] = useState<unknown>(null);
+  /** The event id the stream follows from: the sweep's lastEventId when first loaded. */
+  const [streamFrom, setStreamFrom] = useState<{ sweepId: string; id: number } | null>(null);
   const [trialsLoaded, setTrialsLoaded] = useState(false);
+  /** Metric names whose curves have been fetched for every trial (the objective's at first). */
+  const fetchedCurves = useRef(new Set<string>());
+  const [curvesLoaded, setCurvesLoaded] = useState(false);
 
-  // The replayed log has caught up with the sweep as first loaded (see the mark below).
-  const [caughtUp, setCaughtUp] = useState(false);
-  const [listingDue, setListingDue] = useState(false);
-
-  // Initial load: the sweep. Trials and curves come from the event stream, which replays the sweep's
-  // log from its first event: one streamed response instead of a request per trial, and the same
-  // code path as the live updates. The listing of every trial (keyset pages) follows once the replay
-  // has caught up, or after a few seconds if it has not (a slow or broken stream): it fills in what
-  // events do not carry (e.g. the final value of a stopped trial) without competing with the replay.
+  // Initial load: the sweep, then at once every trial (keyset pages) and every trial's curve of the
+  // objective, downsampled (GET /curves), while the event stream follows from the sweep's
+  // lastEventId. Events that arrive meanwhile are applied as they come: the listing never rolls a
+  // trial back (SweepStore.upsertTrial) and curves merge point by point, so the order does not matter.
   useEffect(() => {
     const controller = new AbortController();
     const { signal } = controller;
-    api.getSweep(sweepId, signal).then(
-      (first) => {
-        loadedRef.current = { trials: first.counts.total, epochs: first.progress.epochsDone };
-        store.setSweep(first);
-        invalidate();
-      },
-      (err: unknown) => {
-        if (!signal.aborted) setLoadError(err);
-      },
-    );
-    const timer = setTimeout(() => setListingDue(true), 4000);
-    return () => {
-      controller.abort();
-      clearTimeout(timer);
-    };
-  }, [api, sweepId, store, invalidate]);
-
-  const startListing = caughtUp || listingDue;
-  useEffect(() => {
-    if (!startListing) return undefined;
-    const controller = new AbortController();
-    const { signal } = controller;
+    setTrialsLoaded(false);
+    setCurvesLoaded(false);
+    fetchedCurves.current = new Set();
     (async () => {
       try {
-        const trials = await fetchAllPages((cursor) => api.listTrials(sweepId, { limit: 200, cursor }, signal));
-        store.setTrials(trials);
-        setTrialsLoaded(true);
+        const first = await api.getSweep(sweepId, signal);
+        store.setSweep(first);
+        setStreamFrom({ sweepId, id: first.lastEventId ?? 0 });
         invalidate();
+        const metric = first.objective.metric;
+        await Promise.all([
+          fetchAllPages((cursor) => api.listTrials(sweepId, { limit: 200, cursor }, signal)).then((trials) => {
+            store.setTrials(trials);
+            setTrialsLoaded(true);
+          }),
+          loadCurves(api, store, sweepId, metric, signal).then(() => {
+            fetchedCurves.current.add(metric);
+            setCurvesLoaded(true);
+          }),
+        ]);
+        flush();
       } catch (err) {
         if (!signal.aborted) setLoadError(err);
       }
     })();
     return () => controller.abort();
-  }, [api, sweepId, store, invalidate, startListing]);
+  }, [api, sweepId, store, invalidate, flush]);
 
   const onEvents = useCallback(
     (events: SweepEvent[]) => {
       const before = store.sweep?.status;
       store.apply(events);
       const after = store.sweep?.status;
-      const loaded = loadedRef.current;
-      if (catchingUp.current && loaded && store.trials.size >= loaded.trials) {
-        let epochs = 0;
-        for (const t of store.trials.values()) epochs += t.epochsDone;
-        if (epochs >= loaded.epochs) {
-          catchingUp.current = false;
-          flush();
-        }
-      }
       // Finishing brings the test result of the best trial: fetch the sweep once.
       if (after && before !== after && FINISHED_SWEEP.has(after)) {
         api.getSweep(sweepId).then((s) => {
@@ -111,9 +90,13 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
       }
       invalidate();
     },
-    [api, sweepId, store, invalidate, flush],
+    [api, sweepId, store, invalidate],
   );
-  const streamState = useSweepEvents(sweepId, onEvents, { shouldReconnect: () => !FINISHED_SWEEP.has(store.sweep?.status ?? '') });
+  const following = streamFrom?.sweepId === sweepId ? streamFrom : null;
+  const streamState = useSweepEvents(following ? sweepId : null, onEvents, {
+    lastEventId: following?.id,
+    shouldReconnect: () => !FINISHED_SWEEP.has(store.sweep?.status ?? ''),
+  });
   const [tableShown, setTableShown] = useState(false);
   const onTableRows = useCallback(() => setTableShown(true), []);
 
@@ -132,9 +115,25 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   const logParams = useMemo(() => logScaledParams(space), [sweep?.spec]);
   const metricNames = useMemo(() => {
     const names = new Set<string>([objectiveName]);
-    for (const byName of store.curves.values()) for (const n of byName.keys()) names.add(n);
+    for (const t of trials) for (const n of Object.keys(t.lastMetrics)) names.add(n);
     return [...names].sort();
-  }, [store, frame, objectiveName]);
+  }, [trials, objectiveName]);
+
+  // Another metric's curves are fetched the first time it is charted (live events carry every metric).
+  useEffect(() => {
+    if (!curvesLoaded || fetchedCurves.current.has(chartMetric)) return undefined;
+    const controller = new AbortController();
+    loadCurves(api, store, sweepId, chartMetric, controller.signal).then(
+      () => {
+        fetchedCurves.current.add(chartMetric);
+        invalidate();
+      },
+      (err: unknown) => {
+        if (!controller.signal.aborted) setActionError(err);
+      },
+    );
+    return () => controller.abort();
+  }, [api, store, sweepId, chartMetric, curvesLoaded, invalidate]);
 
   const values = trials.map(objectiveOf);
   const topIdx = topK(values, k, mode);
@@ -161,26 +160,16 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
     { id: 'best-so-far', points: bestSoFar(finished.map((t) => ({ x: t.number, value: objectiveOf(t) })), mode), color: BEST_COLOR, width: 2, step: true, label: 'best so far' },
   ];
   // The "hypersweep:sweep-rendered" performance mark (bench/dashboard.ts reads it): set once, in the
-  // effect after the first commit in which the store holds every trial of the sweep as first loaded
-  // (all pages of the listing, or as many trials and epochs as the sweep counted, from the replayed
-  // log), every trial's curve of the charted metric has a point per epoch done, so the
-  // learning-curve canvas (whose effect runs before this one) has just been drawn with all of them,
-  // and the trial table shows rows.
+  // effect after the first commit that has every trial listed, every trial's curve of the charted
+  // metric loaded (so the learning-curve canvas, whose effect runs before this one, has just been
+  // drawn with all of them), and rows in the trial table.
   const renderedMark = useRef(false);
   useEffect(() => {
-    const loaded = loadedRef.current;
-    if (renderedMark.current || !loaded || !store.sweep) return;
-    let epochs = 0;
-    for (const t of store.trials.values()) {
-      if (t.epochsDone > 0 && (store.curves.get(t.id)?.get(chartMetric)?.length ?? 0) < t.epochsDone) return;
-      epochs += t.epochsDone;
-    }
-    const complete = store.trials.size >= loaded.trials && epochs >= loaded.epochs;
-    if (complete && !caughtUp) setCaughtUp(true);
-    if (!(complete || trialsLoaded) || (!tableShown && loaded.trials > 0)) return;
+    if (renderedMark.current || !store.sweep || !trialsLoaded || !curvesLoaded) return;
+    if (!tableShown && store.sweep.counts.total > 0) return;
     renderedMark.current = true;
     performance.mark('hypersweep:sweep-rendered', { detail: { trials: store.trials.size } });
-  }, [frame, trialsLoaded, tableShown, store, chartMetric, caughtUp]);
+  }, [frame, trialsLoaded, curvesLoaded, tableShown, store]);
 
   const finishedKey = finished.map((t) => `${t.id}:${objectiveOf(t)}`).join('|');
 
@@ -246,7 +235,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
           <span className={`stream stream-${streamState}`} data-testid="stream-state" title="Live updates">
             {streamState === 'open' ? 'live' : streamState}
           </span>
-          <button type="button" onClick={() => downloadBlob(`${sweep.name.replace(/[^\w.-]+/g, '_')}-trials.csv`, trialsToCsv(trials), 'text/csv')} disabled={!trialsLoaded && !caughtUp} data-testid="export-csv">
+          <button type="button" onClick={() => downloadBlob(`${sweep.name.replace(/[^\w.-]+/g, '_')}-trials.csv`, trialsToCsv(trials), 'text/csv')} disabled={!trialsLoaded} data-testid="export-csv">
             Export CSV
           </button>
           {active ? (
@@ -407,3 +396,9 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   );
 }
 
+
+/** Every trial's curve of `metric` (downsampled by the API) merged into the store. */
+async function loadCurves(api: ApiClient, store: SweepStore, sweepId: string, metric: string, signal: AbortSignal): Promise<void> {
+  const curves = await api.getCurves(sweepId, { names: [metric] }, signal);
+  for (const trial of curves.trials) for (const series of trial.series) store.setCurve(trial.trialId, series.name, series.points);
+}
