@@ -92,6 +92,8 @@ export class Heartbeat {
       currentTrial: first ? { sweepId: first.sweepId, trialId: first.trialId, attempt: first.attempt, epoch: first.epoch } : null,
       // An epoch timed at 0 s would report Infinity, which the schema (rightly) refuses.
       samplesPerSecond: trials.reduce((sum, t) => sum + (Number.isFinite(t.samplesPerSecond) && t.samplesPerSecond > 0 ? t.samplesPerSecond : 0), 0),
+      // Replica threads included in RSS: the figure to watch for a worker that keeps growing.
+      memory: this.memory(),
       startedAt: this.startedAt,
       at: new Date(this.now()).toISOString(),
     };
@@ -137,6 +139,11 @@ export class Heartbeat {
 
   private now(): number {
     return this.options.now ? this.options.now() : Date.now();
+  }
+
+  private memory(): { rssBytes: number; heapUsedBytes: number } {
+    const { heapUsed } = process.memoryUsage();
+    return { rssBytes: process.memoryUsage.rss(), heapUsedBytes: heapUsed };
   }
 }
 

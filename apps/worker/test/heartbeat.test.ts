@@ -43,6 +43,10 @@ describe('Heartbeat', () => {
     // Epoch progress rides along with the next beat; the snapshot has it at once.
     beat.progress('job-1', { ...trial, epoch: 2, samplesPerSecond: 5000 });
     expect(beat.snapshot()).toMatchObject({ currentTrial: { ...trial, epoch: 2 }, samplesPerSecond: 5000 });
+    // The process's memory rides along: RSS includes the heap.
+    const { memory } = beat.snapshot();
+    expect(memory!.heapUsedBytes).toBeGreaterThan(0);
+    expect(memory!.rssBytes).toBeGreaterThan(memory!.heapUsedBytes);
 
     beat.trialEnded('job-1');
     await sleepUntil(async () => (await current('hb-worker'))?.currentTrial === null, { what: 'the trial to leave the heartbeat' });

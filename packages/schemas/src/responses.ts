@@ -165,6 +165,8 @@ export const WorkerHeartbeat = z.strictObject({
   threads: int(1, 1024),
   currentTrial: WorkerTrialRef.nullable(),
   samplesPerSecond: finite().min(0),
+  /** The process's memory at the beat (absent from workers that predate it). */
+  memory: z.strictObject({ rssBytes: count(), heapUsedBytes: count() }).optional(),
   startedAt: Timestamp,
   at: Timestamp,
 });

@@ -79,6 +79,13 @@ export function publicRoutes(deps: ApiDeps): Router {
           cluster.workers.filter((w) => w.alive).map((w) => ({ labels: { worker: w.workerId }, value: w.samplesPerSecond })),
         ),
       );
+      parts.push(
+        renderGauge(
+          'hypersweep_worker_rss_bytes',
+          'Resident memory per worker process, replica threads included',
+          cluster.workers.filter((w) => w.alive && w.memory).map((w) => ({ labels: { worker: w.workerId }, value: w.memory!.rssBytes })),
+        ),
+      );
     }
     res.type('text/plain; version=0.0.4').send(`${parts.join('\n')}\n`);
   });

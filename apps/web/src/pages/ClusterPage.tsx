@@ -50,6 +50,7 @@ export function ClusterPage() {
                     <th scope="col">Threads</th>
                     <th scope="col">Current trial</th>
                     <th scope="col">Samples/s</th>
+                    <th scope="col">Memory</th>
                     <th scope="col">Last heartbeat</th>
                   </tr>
                 </thead>
@@ -72,6 +73,9 @@ export function ClusterPage() {
                         )}
                       </td>
                       <td className="num">{Math.round(w.samplesPerSecond).toLocaleString()}</td>
+                      <td className="num" data-testid="worker-memory" title={w.memory ? `heap ${formatMiB(w.memory.heapUsedBytes)}` : undefined}>
+                        {w.memory ? formatMiB(w.memory.rssBytes) : '—'}
+                      </td>
                       <td>
                         <time dateTime={w.at}>{new Date(w.at).toLocaleTimeString()}</time>
                       </td>
@@ -85,4 +89,8 @@ export function ClusterPage() {
       ) : null}
     </main>
   );
+}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20).toLocaleString()} MiB`;
 }
