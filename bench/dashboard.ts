@@ -7,12 +7,11 @@
 // - first_render_ms: from navigation start (performance.timeOrigin) to the `hypersweep:sweep-rendered`
 //   performance mark. The sweep page sets that mark once, in the effect that follows the first
 //   commit in which (a) every trial of the listing is in the store, (b) every trial's learning curve
-//   of the charted metric holds as many points as the trial has epochs (the replayed event log has
-//   caught up with the listing) and the learning-curve canvas has just been drawn from them, and
-//   (c) the trial table shows rows. It is the first full frame with all trials and all curves.
+//   of the charted metric is loaded (GET /curves) and the learning-curve canvas has just been drawn
+//   from them, and (c) the trial table shows rows. It is the first full frame with all trials and
+//   all curves.
 // - longest_task_ms: the longest 'longtask' PerformanceObserver entry (main-thread task over 50 ms)
-//   from navigation start to 10 s after it, while the event log streams in and after (0 when no
-//   task exceeded 50 ms).
+//   from navigation start to 10 s after it (0 when no task exceeded 50 ms).
 import { claimTrial, createSweep, createTrial, finishTrial, recordBest, recordEpochs, setSweepStatus, type Db, type Prisma } from '@hypersweep/db';
 import { CreateSweepRequest } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
