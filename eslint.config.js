@@ -13,7 +13,7 @@ const pureRestrictions = {
     {
       paths: [...ioModules, ...ioModules.map((m) => `node:${m}`), ...ioPackages].map((name) => ({
         name,
-        message: 'packages/nn and packages/search are pure: no I/O, no Node-only modules (they also run in the browser).',
+        message: 'packages/nn, packages/search and the shared SSE parser are pure: no I/O, no Node-only modules (they also run in the browser).',
       })),
       patterns: [{ group: ['node:*'], message: 'pure packages import no Node built-ins' }],
     },
@@ -50,7 +50,8 @@ export default tseslint.config(
   },
   {
     // The trainer's numeric core (plan, control block, protocol) is pure too; pool and thread entry are wiring.
-    files: ['packages/nn/src/**/*.ts', 'packages/search/src/**/*.ts', 'packages/trainer/src/{plan,control,protocol}.ts'],
+    // The SSE parser of @hypersweep/schemas/sse runs in the dashboard as well as in the CLI.
+    files: ['packages/nn/src/**/*.ts', 'packages/search/src/**/*.ts', 'packages/trainer/src/{plan,control,protocol}.ts', 'packages/schemas/src/sse.ts'],
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,
   },

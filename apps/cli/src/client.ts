@@ -14,7 +14,8 @@ import {
   type SweepStatus,
   type TrialStatus,
 } from '@hypersweep/schemas';
-import { describeError, followSse, type FollowSseOptions, type SseMessage } from './sse.ts';
+import type { SseMessage } from '@hypersweep/schemas/sse';
+import { describeError, followSse, type FollowSseOptions } from './sse.ts';
 
 export interface ApiConnection {
   /** e.g. "http://127.0.0.1:8080" (no /api/v1). */

@@ -212,6 +212,19 @@ describe('hypersweep watch', () => {
     expect(api.eventConnections).toEqual([]);
   });
 
+  it('ends cleanly when the server ends a finished sweep’s stream and then answers 204, without the terminal event', async () => {
+    api.events.pop(); // the sweep ends without a sweep.updated the CLI sees: only the server knows
+    api.finishOnReconnect = true;
+    const r = await cli(['watch', SWEEP_ID]);
+    expect(r.code).toBe(0);
+    const eventLines = r.out.split('\n').filter((l) => /^\[\d+\] /.test(l));
+    expect(eventLines.map((l) => Number(/^\[(\d+)\]/.exec(l)![1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Dropped after 3, ended by the server after 8, then 204: no fourth connection, no error.
+    expect(api.eventConnections).toEqual(['', '3', '8']);
+    expect(r.out).toContain('sweep spirals, "quoted" completed');
+    expect(r.err).not.toMatch(/error|not an event stream/i);
+  });
+
   it('stops watching on an interrupt with exit code 130', async () => {
     api.events.pop(); // no terminal event: the stream stays open (heartbeats) after event 8
     const interrupt = new AbortController();

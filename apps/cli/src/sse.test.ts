@@ -1,88 +1,7 @@
-// The event-stream parser at every chunk boundary, and the follower's reconnection (Last-Event-ID, backoff, give-up rules).
+// The follower's reconnection (Last-Event-ID, backoff, give-up rules, 204 as the end). The parser
+// itself is tested where it lives, in @hypersweep/schemas.
 import { describe, expect, it } from 'vitest';
-import { followSse, reconnectDelay, SseGiveUpError, SseParser, SseProtocolError, type SseMessage } from './sse.ts';
-
-/** A stream exercising every rule: BOM, comments, retry, ids, event names, multi-line data, CRLF, lone CR, unknown fields. */
-const STREAM = [
-  '\uFEFF: hello, a heartbeat comment\n',
-  'retry: 1500\n',
-  '\n', // a blank line with nothing pending dispatches nothing
-  'id: 1\nevent: sweep.updated\ndata: {"a":1}\n\n',
-  'id: 2\r\nevent: trial.epoch\r\ndata: line one\r\ndata:line two\r\ndata:  two spaces\r\n\r\n',
-  'id: 3\rdata: cr only\r\r',
-  ':heartbeat\n',
-  'data\n\n', // a field name without a colon: empty data
-  'id: 7\n\n', // no data: nothing dispatched, but the id is kept
-  'unknown: field\ndata: after unknown\n\n',
-  'event: custom\ndata: x\nid: 8\n\n',
-  'retry: soon\n', // not digits: ignored
-  'data: unterminated at the end', // no blank line: never dispatched
-].join('');
-
-const EXPECTED: SseMessage[] = [
-  { id: '1', event: 'sweep.updated', data: '{"a":1}' },
-  { id: '2', event: 'trial.epoch', data: 'line one\nline two\n two spaces' },
-  { id: '3', event: 'message', data: 'cr only' },
-  { id: '3', event: 'message', data: '' },
-  { id: '7', event: 'message', data: 'after unknown' },
-  { id: '8', event: 'custom', data: 'x' },
-];
-
-function parseInChunks(chunks: string[]): { messages: SseMessage[]; parser: SseParser } {
-  const parser = new SseParser();
-  const messages = chunks.flatMap((c) => parser.push(c));
-  return { messages, parser };
-}
-
-describe('SseParser', () => {
-  it('parses a whole stream: ids, event names, multi-line data, comments, retry, every line ending', () => {
-    const { messages, parser } = parseInChunks([STREAM]);
-    expect(messages).toEqual(EXPECTED);
-    expect(parser.lastEventId).toBe('8');
-    expect(parser.retryMs).toBe(1500);
-    expect(parser.comments).toBe(2);
-  });
-
-  it('gives the same events for a split at every position', () => {
-    for (let i = 0; i <= STREAM.length; i++) {
-      const { messages, parser } = parseInChunks([STREAM.slice(0, i), STREAM.slice(i)]);
-      expect(messages, `split at ${i}`).toEqual(EXPECTED);
-      expect(parser.lastEventId).toBe('8');
-    }
-  });
-
-  it('gives the same events for every pair of split positions and for one character at a time', () => {
-    for (let i = 0; i <= STREAM.length; i += 3) {
-      for (let j = i; j <= STREAM.length; j += 5) {
-        const { messages } = parseInChunks([STREAM.slice(0, i), STREAM.slice(i, j), STREAM.slice(j)]);
-        expect(messages, `split at ${i} and ${j}`).toEqual(EXPECTED);
-      }
-    }
-    expect(parseInChunks(Array.from(STREAM)).messages).toEqual(EXPECTED);
-  });
-
-  it('treats a CR at the end of a chunk and a LF at the start of the next as one line break', () => {
-    const { messages } = parseInChunks(['data: a\r', '\n', '\r', '\ndata: b\r\n\r\n']);
-    expect(messages).toEqual([
-      { id: '', event: 'message', data: 'a' },
-      { id: '', event: 'message', data: 'b' },
-    ]);
-  });
-
-  it('drops an incomplete frame on reset but keeps the last event id', () => {
-    const parser = new SseParser();
-    expect(parser.push('id: 4\ndata: {"complete":true}\n\nid: 5\ndata: {"cut')).toHaveLength(1);
-    parser.reset();
-    expect(parser.lastEventId).toBe('4');
-    expect(parser.push('id: 5\ndata: whole\n\n')).toEqual([{ id: '5', event: 'message', data: 'whole' }]);
-  });
-
-  it('ignores an id containing NUL', () => {
-    const parser = new SseParser();
-    parser.push('id: 1\n\nid: 2\u0000x\ndata: d\n\n');
-    expect(parser.lastEventId).toBe('1');
-  });
-});
+import { followSse, reconnectDelay, SseGiveUpError, SseProtocolError } from './sse.ts';
 
 describe('reconnectDelay', () => {
   it('doubles from the base up to the cap', () => {
@@ -142,8 +61,8 @@ describe('followSse', () => {
       sleep: async (ms) => void sleeps.push(ms),
       onDisconnect: (d) => disconnects.push(d.lastEventId),
     })) {
-      got.push(`${m.id}:${m.data}`);
-      if (m.id === '4') break;
+      got.push(`${m.lastEventId}:${m.data}`);
+      if (m.lastEventId === '4') break;
     }
     expect(got).toEqual(['1:one', '2:two', '3:three', '4:four']);
     expect(calls.map((h) => h.get('last-event-id'))).toEqual([null, '2', '2']);
@@ -159,8 +78,8 @@ describe('followSse', () => {
     ]);
     const got: string[] = [];
     for await (const m of followSse('http://x/events', { fetch: fakeFetch, lastEventId: '10', sleep: async () => undefined })) {
-      got.push(m.id);
-      if (m.id === '12') break;
+      got.push(m.lastEventId);
+      if (m.lastEventId === '12') break;
     }
     expect(got).toEqual(['11', '12']);
     expect(calls.map((h) => h.get('last-event-id'))).toEqual(['10', '11']);
@@ -203,12 +122,32 @@ describe('followSse', () => {
       sleep: async () => undefined,
       onDisconnect: (d) => reasons.push(String((d.error as Error).message)),
     })) {
-      got.push(m.id);
-      if (m.id === '2') break;
+      got.push(m.lastEventId);
+      if (m.lastEventId === '2') break;
     }
     expect(got).toEqual(['1', '2']);
     expect(reasons).toEqual(['no data for 50 ms']);
     expect(calls[1]!.get('last-event-id')).toBe('1');
+  });
+
+  it('ends without error or retry when the server answers 204 No Content, first or after a closed stream', async () => {
+    const { fakeFetch, calls } = scriptedFetch([
+      () => streamResponse(['id: 1\ndata: a\n\nid: 2\ndata: b\n\n'], 'close'),
+      () => new Response(null, { status: 204 }),
+    ]);
+    const sleeps: number[] = [];
+    const got: string[] = [];
+    for await (const m of followSse('http://x/events', { fetch: fakeFetch, sleep: async (ms) => void sleeps.push(ms) })) got.push(m.lastEventId);
+    expect(got).toEqual(['1', '2']);
+    expect(calls.map((h) => h.get('last-event-id'))).toEqual([null, '2']);
+    expect(sleeps).toHaveLength(1); // the wait after the closed stream; none after the 204
+
+    const once = scriptedFetch([() => new Response(null, { status: 204 })]);
+    const opened: number[] = [];
+    const stream = followSse('http://x/events', { fetch: once.fakeFetch, lastEventId: '9', onOpen: (o) => opened.push(o.attempt), sleep: async () => undefined });
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+    expect(once.calls.map((h) => h.get('last-event-id'))).toEqual(['9']);
+    expect(opened).toEqual([]);
   });
 
   it('stops without error when its signal aborts', async () => {
@@ -216,7 +155,7 @@ describe('followSse', () => {
     const controller = new AbortController();
     const got: string[] = [];
     for await (const m of followSse('http://x/events', { fetch: fakeFetch, signal: controller.signal })) {
-      got.push(m.id);
+      got.push(m.lastEventId);
       controller.abort();
     }
     expect(got).toEqual(['1']);

@@ -1,131 +1,6 @@
-// Server-sent events over fetch: an incremental text/event-stream parser (WHATWG HTML §9.2) and a
-// follower that reconnects with Last-Event-ID and exponential backoff when the connection drops.
-
-/** One dispatched event. `id` is the stream's last event id when it was dispatched ('' if none yet). */
-export interface SseMessage {
-  readonly id: string;
-  /** The `event:` field; 'message' when the frame had none. */
-  readonly event: string;
-  /** The `data:` lines joined with '\n'. */
-  readonly data: string;
-}
-
-/**
- * Incremental parser: feed it decoded text in chunks of any size (a chunk may end inside a line,
- * inside a CRLF, or inside a field name) and it returns the events completed so far. Comments
- * (lines starting with ':', used as heartbeats) are counted but dispatch nothing; a frame without
- * data lines dispatches nothing either, though its `id:` still sets the last event id.
- */
-export class SseParser {
-  /**
-   * The id of the last complete frame (an `id:` counts once its frame's blank line arrives), kept
-   * across frames and across reconnections: what Last-Event-ID sends.
-   */
-  get lastEventId(): string {
-    return this.committedId;
-  }
-  set lastEventId(id: string) {
-    this.committedId = id;
-    this.idBuffer = id;
-  }
-  /** The server's `retry:` in milliseconds, when it sent one. */
-  retryMs: number | undefined;
-  /** Comment lines seen (heartbeats). */
-  comments = 0;
-
-  private committedId = '';
-  /** The latest `id:` line, committed at the next blank line (the spec's "last event ID buffer"). */
-  private idBuffer = '';
-  private buffer = '';
-  private data: string[] = [];
-  private event = '';
-  private sawBom = false;
-  /** The previous chunk ended in '\r': a '\n' starting the next one belongs to the same line break. */
-  private pendingCr = false;
-
-  push(chunk: string): SseMessage[] {
-    if (chunk === '') return [];
-    let text = chunk;
-    if (!this.sawBom && text.length > 0) {
-      this.sawBom = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
-    if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
-    this.pendingCr = false;
-    this.buffer += text;
-
-    const out: SseMessage[] = [];
-    let start = 0;
-    for (;;) {
-      const cr = this.buffer.indexOf('\r', start);
-      const lf = this.buffer.indexOf('\n', start);
-      if (cr === -1 && lf === -1) break;
-      const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
-      const line = this.buffer.slice(start, end);
-      if (end === cr && cr === this.buffer.length - 1) {
-        // A trailing CR: the line is complete, but a LF may follow in the next chunk.
-        this.pendingCr = true;
-        start = end + 1;
-      } else {
-        start = end === cr && this.buffer[end + 1] === '\n' ? end + 2 : end + 1;
-      }
-      const message = this.line(line);
-      if (message) out.push(message);
-    }
-    this.buffer = this.buffer.slice(start);
-    return out;
-  }
-
-  /** The connection closed: an incomplete frame is discarded, its `id:` included, as the spec says. */
-  reset(): void {
-    this.idBuffer = this.committedId;
-    this.buffer = '';
-    this.data = [];
-    this.event = '';
-    this.pendingCr = false;
-    this.sawBom = false;
-  }
-
-  private line(line: string): SseMessage | undefined {
-    if (line === '') return this.dispatch();
-    if (line.startsWith(':')) {
-      this.comments++;
-      return undefined;
-    }
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'data':
-        this.data.push(value);
-        break;
-      case 'event':
-        this.event = value;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.idBuffer = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.retryMs = Number(value);
-        break;
-      default:
-        // Unknown fields are ignored.
-        break;
-    }
-    return undefined;
-  }
-
-  private dispatch(): SseMessage | undefined {
-    this.committedId = this.idBuffer;
-    const data = this.data;
-    const event = this.event;
-    this.data = [];
-    this.event = '';
-    if (data.length === 0) return undefined;
-    return { id: this.lastEventId, event: event === '' ? 'message' : event, data: data.join('\n') };
-  }
-}
+// Server-sent events over fetch: a follower that reconnects with Last-Event-ID and exponential
+// backoff when the connection drops. The text/event-stream parser is shared with the dashboard.
+import { SseParser, type SseMessage } from '@hypersweep/schemas/sse';
 
 /** Exponential backoff: base, 2·base, 4·base, … capped at maxMs. `failures` counts from 1. */
 export function reconnectDelay(failures: number, options: { baseMs: number; maxMs: number }): number {
@@ -225,10 +100,12 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 const defaultRetryable = (r: Response) => r.status === 429 || r.status >= 500;
 
 /**
- * Follows an event stream until the signal aborts or the consumer stops iterating. On a network
- * error, a closed connection, an idle connection or a retryable status it waits (backoff) and
- * reconnects with `Last-Event-ID`; the server replays what came after it. Events are yielded in
- * the order received; de-duplicating ids is the caller's business (ids are opaque strings here).
+ * Follows an event stream until the signal aborts, the consumer stops iterating, or the server
+ * answers 204 No Content (the spec's "do not reconnect": for the API, a finished sweep with
+ * nothing more to send), which ends the iteration normally. On a network error, a closed
+ * connection, an idle connection or a retryable status it waits (backoff) and reconnects with
+ * `Last-Event-ID`; the server replays what came after it. Events are yielded in the order
+ * received; de-duplicating ids is the caller's business (ids are opaque strings here).
  */
 export async function* followSse(url: string, options: FollowSseOptions = {}): AsyncGenerator<SseMessage, void, undefined> {
   const doFetch = options.fetch ?? fetch;
@@ -257,6 +134,10 @@ export async function* followSse(url: string, options: FollowSseOptions = {}): A
       if (parser.lastEventId !== '') headers['Last-Event-ID'] = parser.lastEventId;
       armIdle();
       const response = await doFetch(url, { headers, signal: controller.signal });
+      if (response.status === 204) {
+        await response.body?.cancel().catch(() => undefined);
+        return;
+      }
       if (!response.ok) {
         if (!isRetryable(response)) {
           throw options.toError ? await options.toError(response) : new SseHttpError(response.status);

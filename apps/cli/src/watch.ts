@@ -78,7 +78,7 @@ export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: Comm
         say(`connection lost (${describeError(error)}); reconnecting in ${delayMs < 1000 ? `${delayMs} ms` : `${(delayMs / 1000).toFixed(1)} s`} after event ${lastEventId || 'none'}`),
     })) {
       if (item.kind === 'unknown') {
-        say(`skipped an event the CLI does not understand (${item.message.event}, id ${item.message.id}): ${item.problem}`);
+        say(`skipped an event the CLI does not understand (${item.message.event}, id ${item.message.lastEventId}): ${item.problem}`);
         continue;
       }
       const event = item.event;
@@ -98,6 +98,8 @@ export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: Comm
     ctx.stderr.write(`stopped watching; the sweep goes on (hypersweep watch ${sweepId} to follow it again)\n`);
     return 130;
   }
+  // The stream also ends when the server answers 204 No Content: the sweep is over and every event
+  // was sent, even if none of them was a terminal sweep.updated we understood. The final read says how.
   const final = await getSweep(conn, sweepId);
   writeLines(ctx.stdout, [`sweep ${final.name} ${final.status}${final.error ? `: ${final.error}` : ''}`, ...renderOutcome(final)]);
   return 0;

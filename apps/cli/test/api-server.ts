@@ -23,6 +23,8 @@ export interface FakeApi {
   events: SweepEvent[];
   /** Last-Event-ID of each events connection ('' for none). */
   eventConnections: string[];
+  /** Marks the sweep completed when a second events connection opens (a sweep that ends while the client is away). */
+  finishOnReconnect: boolean;
   close(): Promise<void>;
 }
 
@@ -51,7 +53,7 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     n === 1 ? makeTrial(1, { status: 'running', epochsDone: 2, bestValue: 0.8, finalValue: null, finishedAt: null }) : makeTrial(n),
   );
   const events = sweepStory();
-  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], close: async () => undefined };
+  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], finishOnReconnect: false, close: async () => undefined };
   const idempotency = new Map<string, Sweep>();
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: unknown) => {
@@ -101,13 +103,24 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     return sendJson(res, 404, apiError('not_found', 'no such route'));
   };
 
-  /** The first connection sends events 1–3 and half of event 4, then drops; later ones replay after Last-Event-ID. */
+  /**
+   * The first connection sends events 1–3 and half of event 4, then drops; later ones replay after
+   * Last-Event-ID. As the API does, a finished sweep's stream ends once it has sent every event, and
+   * a request for one with nothing left to send gets 204.
+   */
   const streamEvents = (req: IncomingMessage, res: ServerResponse, sweep: Sweep) => {
     const lastEventId = String(req.headers['last-event-id'] ?? '');
     api.eventConnections.push(lastEventId);
+    if (api.finishOnReconnect && api.eventConnections.length === 2) sweep.status = 'completed';
+    const finished = () => sweep.status === 'completed' || sweep.status === 'cancelled' || sweep.status === 'failed';
+    const after = lastEventId === '' ? 0 : Number(lastEventId);
+    if (finished() && lastEventId !== '' && !events.some((e) => e.id > after)) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write('retry: 10\n: connected\n\n');
-    const after = lastEventId === '' ? 0 : Number(lastEventId);
     const pending = events.filter((e) => e.id > after);
     if (api.eventConnections.length === 1) {
       for (const e of pending.filter((e) => e.id <= 3)) res.write(formatSseEvent(e));
@@ -126,6 +139,10 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
         sweep.testResult = { trialId: trialId(2), metrics: { test_accuracy: 0.94, test_loss: 0.21 }, evaluatedAt: T0 };
       }
       res.write(formatSseEvent(e));
+    }
+    if (finished()) {
+      res.end();
+      return;
     }
     // Then stay open with heartbeats, as a live stream does, until the client goes away.
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 1000);

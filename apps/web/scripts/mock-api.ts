@@ -293,16 +293,26 @@ const server = createServer(async (req, res) => {
       return send(res, 200, Sweep, ms.sweep);
     }
     if (ms && req.method === 'GET' && p.endsWith('/events')) {
+      // As the API: a finished sweep's stream ends once caught up, and a resumption with nothing left gets 204.
+      const finished = () => ms.sweep.status === 'completed' || ms.sweep.status === 'cancelled' || ms.sweep.status === 'failed';
+      let last = Number(req.headers['last-event-id'] ?? 0);
+      if (req.headers['last-event-id'] !== undefined && finished() && last >= ms.events.length) {
+        res.writeHead(204);
+        return res.end();
+      }
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
       res.write('retry: 2000\n\n');
-      let last = Number(req.headers['last-event-id'] ?? 0);
       const flush = () => {
         const out = ms.events.slice(last).map(formatSseEvent).join('');
         last = ms.events.length;
         if (out) res.write(out);
+        if (finished()) {
+          ms.listeners.delete(flush);
+          res.end();
+        }
       };
       flush();
-      ms.listeners.add(flush);
+      if (!res.writableEnded) ms.listeners.add(flush);
       req.on('close', () => ms.listeners.delete(flush));
       return undefined;
     }

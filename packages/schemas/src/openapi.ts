@@ -176,7 +176,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
     method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/events`, operationId: 'streamSweepEvents', tag: 'sweeps', summary: 'Server-sent events of a sweep; resume with Last-Event-ID',
     pathParams: SweepPathParams,
     headers: [{ name: 'Last-Event-ID', schema: LastEventId, required: false, description: 'Replay the events after this id' }],
-    responses: { 200: { ref: 'SweepEvent', contentType: 'text/event-stream', description: 'One SSE frame per event: id, event (the type), data (this JSON)' } },
+    responses: {
+      200: {
+        ref: 'SweepEvent',
+        contentType: 'text/event-stream',
+        description:
+          'One SSE frame per event: id, event (the type), data (this JSON). A running sweep\'s stream stays open; a finished (completed, cancelled or failed) sweep\'s stream ends once every stored event is sent',
+      },
+      204: { description: 'The sweep is finished and Last-Event-ID is at or after its last event: nothing more will come, do not reconnect' },
+    },
     errors: [...COMMON_ERRORS, 404],
   },
   {

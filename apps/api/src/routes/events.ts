@@ -1,8 +1,10 @@
 // GET /sweeps/:id/events: the sweep's event log as server-sent events. Every event comes from
 // Postgres in id order; Last-Event-ID (header, or ?lastEventId= for EventSource's first
 // connection) resumes after that id, so a client that reconnects, even to another API
-// process or after a restart, misses nothing and sees nothing twice.
-import { getSweep, sweepEventsAfter, type StoredSweepEvent } from '@hypersweep/db';
+// process or after a restart, misses nothing and sees nothing twice. A finished sweep's stream
+// ends once it has sent every stored event, and a resumption with nothing left to send gets 204
+// No Content, which tells an SSE client to stop reconnecting.
+import { getSweep, sweepEventsAfter, TERMINAL_SWEEP_STATUSES, type StoredSweepEvent } from '@hypersweep/db';
 import { LastEventId, SweepPathParams, formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -27,8 +29,16 @@ export function eventRoutes(deps: ApiDeps): Router {
     const { sweepId } = parseParams(SweepPathParams, req);
     const fromHeader = parseHeader(LastEventId, req, 'Last-Event-ID');
     const q = parseQuery(EventsQuery, req);
-    let lastId = fromHeader ?? q.lastEventId ?? 0;
-    if (!(await getSweep(deps.db, sweepId))) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+    const resumeAfter = fromHeader ?? q.lastEventId;
+    let lastId = resumeAfter ?? 0;
+    const sweep = await getSweep(deps.db, sweepId);
+    if (!sweep) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+    // eventSeq is the id of the last stored event (bumped in each event's transaction), read in the
+    // same row as the status. Without Last-Event-ID a finished sweep still replays its whole log.
+    if (resumeAfter !== undefined && TERMINAL_SWEEP_STATUSES.includes(sweep.status) && resumeAfter >= sweep.eventSeq) {
+      res.status(204).end();
+      return;
+    }
 
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -55,6 +65,24 @@ export function eventRoutes(deps: ApiDeps): Router {
     }, PING_MS);
     req.on('close', stream.end);
 
+    /** Sends every stored event after lastId, a page at a time, until a page comes back short. */
+    const sendEventsAfterLastId = async (): Promise<void> => {
+      for (;;) {
+        const events = await sweepEventsAfter(deps.db, sweepId, lastId, PAGE);
+        if (closed || events.length === 0) return;
+        // One write per page: a replay of a long sweep is a few large writes, not one per event.
+        const ok = res.write(events.map(toSse).join(''));
+        lastId = events.at(-1)!.id;
+        if (!ok) {
+          await new Promise<void>((resolve) => {
+            res.once('drain', resolve);
+            res.once('close', resolve);
+          });
+        }
+        if (events.length < PAGE) return;
+      }
+    };
+
     try {
       while (!closed) {
         if (!pending) {
@@ -63,19 +91,15 @@ export function eventRoutes(deps: ApiDeps): Router {
           continue;
         }
         pending = false;
-        for (;;) {
-          const events = await sweepEventsAfter(deps.db, sweepId, lastId, PAGE);
-          if (closed || events.length === 0) break;
-          // One write per page: a replay of a long sweep is a few large writes, not one per event.
-          const ok = res.write(events.map(toSse).join(''));
-          lastId = events.at(-1)!.id;
-          if (!ok) {
-            await new Promise<void>((resolve) => {
-              res.once('drain', resolve);
-              res.once('close', resolve);
-            });
-          }
-          if (events.length < PAGE) break;
+        await sendEventsAfterLastId();
+        if (closed) break;
+        // Caught up. A finished sweep's stream ends here, but events may still follow its terminal
+        // sweep.updated (the best trial's test result, a late epoch): so the status is read first,
+        // then the log once more, and whatever was committed meanwhile is sent before the end.
+        const now = await getSweep(deps.db, sweepId);
+        if (!now || TERMINAL_SWEEP_STATUSES.includes(now.status)) {
+          await sendEventsAfterLastId();
+          break;
         }
       }
     } catch (error) {

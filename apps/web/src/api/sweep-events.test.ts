@@ -144,6 +144,81 @@ describe('followSweepEvents', () => {
   });
 });
 
+describe('followSweepEvents on a finished sweep', () => {
+  /** An `open` that answers with the next response and records each Last-Event-ID sent. */
+  function scriptedOpen(responses: (() => Response)[]) {
+    const ids: (string | null)[] = [];
+    const open = async (lastEventId: string | null) => {
+      ids.push(lastEventId);
+      const next = responses.shift();
+      if (!next) throw new Error('no more responses');
+      return next();
+    };
+    return { open, ids };
+  }
+
+  it('treats 204 No Content as the end: closed, no retry', async () => {
+    const { open, ids } = scriptedOpen([() => new Response(null, { status: 204 })]);
+    const states: StreamState[] = [];
+    const delays: number[] = [];
+    const last = await followSweepEvents({
+      signal: new AbortController().signal,
+      lastEventId: 7,
+      open,
+      onEvents: () => undefined,
+      onState: (s) => states.push(s),
+      delay: async (ms) => void delays.push(ms),
+    });
+    expect(last).toBe(7);
+    expect(ids).toEqual(['7']);
+    expect(states).toEqual(['connecting', 'closed']);
+    expect(delays).toEqual([]);
+  });
+
+  it('reconnects once after the server ends the replay, gets 204 and stops', async () => {
+    // No shouldReconnect: the client cannot tell a finished stream from a dropped one, the 204 does.
+    const { open, ids } = scriptedOpen([
+      () => streamResponse(['retry: 2000\n\n', formatSseEvent(epoch(1)) + formatSseEvent(epoch(2)), formatSseEvent(epoch(3))]),
+      () => new Response(null, { status: 204 }),
+    ]);
+    const states: StreamState[] = [];
+    const delays: number[] = [];
+    const got: number[] = [];
+    const last = await followSweepEvents({
+      signal: new AbortController().signal,
+      open,
+      onEvents: (events) => got.push(...events.map((e) => e.id)),
+      onState: (s) => states.push(s),
+      delay: async (ms) => void delays.push(ms),
+    });
+    expect(got).toEqual([1, 2, 3]);
+    expect(last).toBe(3);
+    expect(ids).toEqual([null, '3']);
+    expect(delays).toEqual([2000]); // the server's retry, once
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'closed']);
+  });
+
+  it('does not reconnect after the stream ends when shouldReconnect says the sweep is over', async () => {
+    const done = { ...epoch(2), type: 'sweep.updated', data: { status: 'completed', counts: { queued: 0, running: 0, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 1 }, progress: { trialsFinished: 1, maxTrials: 1, epochsDone: 1, maxTotalEpochs: null, fraction: 1 }, best: null } } as SweepEvent;
+    const { open, ids } = scriptedOpen([() => streamResponse([formatSseEvent(epoch(1)), formatSseEvent(done)])]);
+    let finished = false;
+    const states: StreamState[] = [];
+    await followSweepEvents({
+      signal: new AbortController().signal,
+      open,
+      onEvents: (events) => (finished ||= events.some((e) => e.type === 'sweep.updated' && e.data.status === 'completed')),
+      onState: (s) => states.push(s),
+      shouldReconnect: () => !finished,
+      delay: async () => {
+        throw new Error('must not wait to reconnect');
+      },
+    });
+    expect(finished).toBe(true);
+    expect(ids).toEqual([null]);
+    expect(states).toEqual(['connecting', 'open', 'closed']);
+  });
+});
+
 describe('fastEpochEvent', () => {
   const valid = { id: 5, type: 'trial.epoch', sweepId: '3f1c2b9e-8a7d-4c6b-9e5f-1a2b3c4d5e6f', at: '2026-01-02T03:04:05.678Z', data: { trialId: '7a43c0da-64db-4406-951e-54431576d334', number: 3, epoch: 2, metrics: { val_loss: 0.5, val_accuracy: null } } };
   const variants: [string, (e: Record<string, unknown> & { data: Record<string, unknown> & { metrics: Record<string, unknown> } }) => void][] = [

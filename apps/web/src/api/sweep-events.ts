@@ -1,8 +1,9 @@
 // A sweep's live event stream (GET /sweeps/{id}/events) read with fetch, so it can carry the bearer
 // token, and parsed incrementally. On a dropped connection it reconnects with Last-Event-ID, so no
-// event is missed; events at or below the last id seen are dropped, so none is applied twice.
+// event is missed; events at or below the last id seen are dropped, so none is applied twice. A
+// finished sweep's stream ends once caught up, and the reconnection then gets 204: the end.
 import { SweepEvent } from '@hypersweep/schemas';
-import { SseParser } from '../lib/sse.ts';
+import { SseParser } from '@hypersweep/schemas/sse';
 
 export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'unauthorized' | 'not_found';
 
@@ -123,9 +124,10 @@ export function toSweepEvents(
 }
 
 /**
- * Follows a sweep's events until `signal` aborts, the server refuses (401/404), or the stream ends
- * and `shouldReconnect` says no. Reconnects back off exponentially and reset after a good connection.
- * Resolves with the last event id seen.
+ * Follows a sweep's events until `signal` aborts, the server refuses (401/404), the server answers
+ * 204 No Content (the sweep is finished and everything up to Last-Event-ID was sent), or the stream
+ * ends and `shouldReconnect` says no. Reconnects back off exponentially and reset after a good
+ * connection. Resolves with the last event id seen.
  */
 export async function followSweepEvents(options: SweepStreamOptions): Promise<number> {
   const { signal, onEvents } = options;
@@ -150,6 +152,11 @@ export async function followSweepEvents(options: SweepStreamOptions): Promise<nu
         onState('not_found');
         return lastId;
       }
+      if (response.status === 204) {
+        // The SSE spec's "do not reconnect": the API says so for a finished sweep with nothing more to send.
+        onState('closed');
+        return lastId;
+      }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       onState('open');
       const parser = new SseParser(lastId > 0 ? String(lastId) : '');
@@ -158,7 +165,7 @@ export async function followSweepEvents(options: SweepStreamOptions): Promise<nu
         while (true) {
           const { value, done } = await reader.read();
           if (done) break;
-          const batch = toSweepEvents(parser.feed(value), lastId, options.types, options.prefilter);
+          const batch = toSweepEvents(parser.push(value), lastId, options.types, options.prefilter);
           serverRetry = parser.retryMs ?? serverRetry;
           if (batch.lastId > lastId) received = true;
           lastId = batch.lastId;
