@@ -16,6 +16,7 @@ import {
 } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, publishHeartbeat } from '@hypersweep/queue';
 import { startTestApi, type TestApi } from './harness.ts';
 
 const spiralsSweep = (name = 'spirals') => ({
@@ -250,7 +251,13 @@ describe('REST API', () => {
     const trial = await createTrial(t.db, timed.id, { params: { learningRate: 0.01 } });
     await claimTrial(t.db, trial.id, 'w');
     await recordEpoch(t.db, trial.id, 1, { step_compute_ms: 12.5, step_reduce_ms: 0.25 });
+    // A worker's heartbeat with its memory: the per-worker RSS gauge shows it.
+    const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { role: 'queue' });
+    const at = new Date().toISOString();
+    await publishHeartbeat(redis, t.prefix, { workerId: 'w-mem', host: 'box', pid: 42, threads: 1, currentTrial: null, samplesPerSecond: 0, memory: { rssBytes: 123_456_789, heapUsedBytes: 9_999 }, startedAt: at, at }, 60_000);
+    await redis.quit();
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/^hypersweep_worker_rss_bytes\{worker="w-mem"\} 123456789$/m);
     expect(metrics).toMatch(/^hypersweep_step_ms\{part="compute"\} 12\.5$/m);
     expect(metrics).toMatch(/^hypersweep_step_ms\{part="reduce"\} 0\.25$/m);
     expect(metrics).toMatch(/^hypersweep_http_requests_total\{method="GET",route="\/api\/v1\/sweeps",status="200"\} \d+$/m);
