@@ -113,6 +113,8 @@ interface Load {
   longest_task_ms: number;
   long_tasks: number;
   trial_rows: number;
+  /** API requests of the load: path (sweep id elided), start and end in ms from navigation start. */
+  requests: { path: string; start: number; end: number }[];
 }
 
 export async function run(): Promise<{ metrics: Record<string, number>; details: unknown }> {
@@ -145,13 +147,16 @@ export async function run(): Promise<{ metrics: Record<string, number>; details:
       const firstRender = await page.evaluate((mark) => performance.getEntriesByName(mark)[0]!.startTime, MARK);
       const now = await page.evaluate(() => performance.now());
       if (now < WINDOW_MS) await page.waitForTimeout(WINDOW_MS - now + 100); // the observation window is a fixed span of time
-      const { tasks, rows } = await page.evaluate(() => ({
+      const { tasks, rows, requests } = await page.evaluate(() => ({
         tasks: (window as unknown as { __longTasks: number[] }).__longTasks,
         rows: document.querySelectorAll('[data-testid="trial-row"]').length,
+        requests: (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+          .filter((e) => e.name.includes('/api/v1/'))
+          .map((e) => ({ path: new URL(e.name).pathname.replace(/[0-9a-f-]{36}/g, ':id'), start: Math.round(e.startTime), end: Math.round(e.responseEnd) })),
       }));
       await context.close();
-      const load = { first_render_ms: Math.round(firstRender), longest_task_ms: Math.round(Math.max(0, ...tasks)), long_tasks: tasks.length, trial_rows: rows };
-      console.error(`${i === 0 ? 'warm-up' : `load ${i}`}: ${JSON.stringify(load)}`);
+      const load = { first_render_ms: Math.round(firstRender), longest_task_ms: Math.round(Math.max(0, ...tasks)), long_tasks: tasks.length, trial_rows: rows, requests };
+      console.error(`${i === 0 ? 'warm-up' : `load ${i}`}: ${JSON.stringify({ ...load, requests: requests.length })}`);
       if (i > 0) loads.push(load);
     }
     if (problems.length > 0) throw new Error(`the page reported errors:\n${problems.map((p) => p.text).join('\n')}`);

@@ -1,5 +1,5 @@
 // Database rows → the response shapes of @hypersweep/schemas (the only place that knows both).
-import { latestMetrics, sweepSnapshots, type Db, type Sweep as SweepRow, type SweepSnapshot, type Trial as TrialRow } from '@hypersweep/db';
+import { sweepSnapshots, type Db, type Sweep as SweepRow, type SweepSnapshot, type Trial as TrialRow } from '@hypersweep/db';
 import type { CreateSweepRequest, Sweep, SweepSummary, Trial } from '@hypersweep/schemas';
 
 type TrialParams = Trial['params'];
@@ -68,8 +68,7 @@ export async function presentSweepFull(db: Db, row: SweepRow): Promise<Sweep> {
   return presentSweep(row, snapshot!);
 }
 
-export async function presentTrials(db: Db, rows: readonly TrialRow[]): Promise<Trial[]> {
-  const metrics = await latestMetrics(db, rows.map((r) => r.id));
+export function presentTrials(rows: readonly TrialRow[]): Trial[] {
   return rows.map((row) => ({
     id: row.id,
     sweepId: row.sweepId,
@@ -81,7 +80,8 @@ export async function presentTrials(db: Db, rows: readonly TrialRow[]): Promise<
     epochsDone: row.epochsDone,
     bestValue: row.bestValue,
     finalValue: row.finalValue,
-    lastMetrics: metrics.get(row.id) ?? {},
+    // Kept by recordEpochs on the trial row: a page of trials is one query.
+    lastMetrics: row.lastMetrics as Record<string, number>,
     reason: row.reason,
     error: row.error,
     createdAt: row.createdAt.toISOString(),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lttb, metricSeries, type MetricPoint } from './metrics.ts';
+import { latestMetrics, lttb, metricSeries, type MetricPoint } from './metrics.ts';
 import { createSweep } from './sweeps.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
 import { createTrial, recordEpochs } from './trials.ts';
@@ -80,5 +80,23 @@ describe('metricSeries', () => {
     const every = await metricSeries(t.db, trial.id, [], { maxPoints: 10 });
     expect(every.series.map((s) => s.name).sort()).toEqual(['train_loss', 'val_loss']);
     await expect(metricSeries(t.db, trial.id, [], { maxPoints: 1 })).rejects.toMatchObject({ code: 'invalid_argument' });
+  });
+
+  it('keeps each metric at its latest step on the trial row, through rewrites and partial epochs', async () => {
+    const sweep = (await createSweep(t.db, { name: 'latest', spec: {}, seed: 1, objective: { metric: 'val_loss', mode: 'minimize' }, budget: {} })).sweep;
+    const trial = await createTrial(t.db, sweep.id, { params: {} });
+    const other = await createTrial(t.db, sweep.id, { params: {} });
+    await recordEpochs(t.db, trial.id, [
+      { epoch: 1, metrics: { val_loss: 0.9, train_loss: 1.0, lr: 0.1 } },
+      { epoch: 2, metrics: { val_loss: 0.7, train_loss: 0.8 } },
+    ]);
+    // A resumed worker rewrites epoch 1: the latest values (epoch 2) stand; lr only ever had epoch 1.
+    await recordEpochs(t.db, trial.id, [{ epoch: 1, metrics: { val_loss: 0.95, lr: 0.2 } }]);
+    const latest = await latestMetrics(t.db, [trial.id, other.id, 'not-a-uuid']);
+    expect(latest.get(trial.id)).toEqual({ val_loss: 0.7, train_loss: 0.8, lr: 0.2 });
+    expect(latest.get(other.id)).toEqual({});
+    // The same as reading the metrics table.
+    const series = await metricSeries(t.db, trial.id, [], { maxPoints: 10 });
+    expect(Object.fromEntries(series.series.map((s) => [s.name, s.points.at(-1)!.value]))).toEqual(latest.get(trial.id));
   });
 });

@@ -156,7 +156,11 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
           : tx.$queryRaw<{ v: number | null }[]>`SELECT max(value) AS v FROM metrics WHERE trial_id = ${trialId}::uuid AND name = ${objectiveMetric}`;
       const bestValue = (await best)[0]?.v ?? null;
       const updated = await tx.$queryRaw<{ epochs_done: number; best_value: number | null }[]>`
-        UPDATE trials SET epochs_done = GREATEST(epochs_done, ${maxEpoch}::int), best_value = ${bestValue}::float8, updated_at = now()
+        UPDATE trials SET epochs_done = GREATEST(epochs_done, ${maxEpoch}::int), best_value = ${bestValue}::float8, updated_at = now(),
+          last_metrics = COALESCE((
+            SELECT jsonb_object_agg(d.name, d.value)
+            FROM (SELECT DISTINCT ON (name) name, value FROM metrics WHERE trial_id = ${trialId}::uuid ORDER BY name, step DESC) d
+          ), '{}'::jsonb)
         WHERE id = ${trialId}::uuid RETURNING epochs_done, best_value`;
       const row = updated[0];
       if (!row) throw new DbError('not_found', `no trial ${trialId}`);

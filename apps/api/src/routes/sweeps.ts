@@ -124,12 +124,12 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const q = parseQuery(ListTrialsQuery, req);
     await requireSweep(sweepId);
     const page = await listTrials(db, sweepId, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
-    res.json({ items: await presentTrials(db, page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
+    res.json({ items: presentTrials(page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
   });
 
   router.get('/sweeps/:sweepId/trials/:trialId', async (req, res) => {
     const trial = await requireTrial(req);
-    const [presented] = await presentTrials(db, [trial]);
+    const [presented] = presentTrials([trial]);
     res.json(presented);
   });
 
@@ -149,7 +149,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
       (error: unknown) => logger.warn({ err: error, trialId: trial.id }, 'stop signal not published; the worker will see it in Postgres'),
     );
     await advance(trial.sweepId, 'trial-ended');
-    const [presented] = await presentTrials(db, [result.row]);
+    const [presented] = presentTrials([result.row]);
     res.json(presented);
   });
 
