@@ -157,9 +157,10 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
       const bestValue = (await best)[0]?.v ?? null;
       const updated = await tx.$queryRaw<{ epochs_done: number; best_value: number | null }[]>`
         UPDATE trials SET epochs_done = GREATEST(epochs_done, ${maxEpoch}::int), best_value = ${bestValue}::float8, updated_at = now(),
-          last_metrics = COALESCE((
-            SELECT jsonb_object_agg(d.name, d.value)
-            FROM (SELECT DISTINCT ON (name) name, value FROM metrics WHERE trial_id = ${trialId}::uuid ORDER BY name, step DESC) d
+          -- Only the names written here can have a new latest value: one index probe per name.
+          last_metrics = last_metrics || COALESCE((
+            SELECT jsonb_object_agg(n.name, (SELECT m.value FROM metrics m WHERE m.trial_id = ${trialId}::uuid AND m.name = n.name ORDER BY m.step DESC LIMIT 1))
+            FROM unnest(${[...new Set(names)]}::text[]) AS n(name)
           ), '{}'::jsonb)
         WHERE id = ${trialId}::uuid RETURNING epochs_done, best_value`;
       const row = updated[0];
