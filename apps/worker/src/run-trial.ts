@@ -6,6 +6,7 @@ import {
   claimTrial,
   finishTrial,
   getSweep,
+  inTransaction,
   getTrial,
   latestCheckpoint,
   pruneCheckpoints,
@@ -242,9 +243,13 @@ async function train(
     // A worker that lost the trial writes no more epochs (its successor rewrites the same rows anyway).
     if (abort.signal.aborted && abort.signal.reason === 'lost') return 'stop';
     const metrics = epochMetrics(m);
-    await recordEpoch(db, trial.id, m.epoch, metrics);
     const { manifestJson, data } = serializeCheckpoint(pool.checkpoint());
-    await saveCheckpoint(db, trial.id, m.epoch, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
+    // The epoch's metrics and its checkpoint commit together: a worker killed in between leaves
+    // neither, so whoever resumes starts right after the last epoch anyone could see.
+    await inTransaction(db, async (tx) => {
+      await recordEpoch(tx, trial.id, m.epoch, metrics);
+      await saveCheckpoint(tx, trial.id, m.epoch, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
+    });
     await pruneCheckpoints(db, trial.id, keep);
     reportProgress(deps, trial, m.epoch, m.samplesPerSec, logger);
     lastValue = objectiveOf(m, objective);
