@@ -1,20 +1,9 @@
+import { Rng } from '@hypersweep/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SearchTrialsCache } from './search-cache.ts';
 import { cancelSweep, createSweep } from './sweeps.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
 import { claimTrial, createTrial, finishTrial, recordEpoch, releaseTrial, retryTrial, trialsForSearch } from './trials.ts';
-
-/** A small seeded generator, so a failing walk can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('SearchTrialsCache', () => {
   let t: MigratedTestDatabase;
@@ -29,7 +18,9 @@ describe('SearchTrialsCache', () => {
     (await createSweep(t.db, { name: 'search-cache', spec: {}, seed: 1, objective: { metric: 'val_loss', mode: 'minimize' }, budget: {} })).sweep;
 
   it.each([11, 23, 47])('agrees with trialsForSearch after every step of a random walk (seed %i)', async (seed) => {
-    const random = mulberry32(seed);
+    // Seeded, so a failing walk can be replayed from its seed.
+    const rng = Rng.fromSeed(seed);
+    const random = () => rng.double();
     const pick = <T,>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
     const sweep = await newSweep();
     const cache = new SearchTrialsCache(t.db);
