@@ -96,7 +96,8 @@ export function eventRoutes(deps: ApiDeps): Router {
         // Caught up. A finished sweep's stream ends here, but events may still follow its terminal
         // sweep.updated (the best trial's test result, a late epoch): so the status is read first,
         // then the log once more, and whatever was committed meanwhile is sent before the end.
-        const now = await getSweep(deps.db, sweepId);
+        // Only the status: this runs on every wake of every open stream.
+        const now = await deps.db.sweep.findUnique({ where: { id: sweepId }, select: { status: true } });
         if (!now || TERMINAL_SWEEP_STATUSES.includes(now.status)) {
           await sendEventsAfterLastId();
           break;
