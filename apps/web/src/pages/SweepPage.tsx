@@ -40,17 +40,42 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   /** Metric names whose curves have been fetched for every trial (the objective's at first). */
   const fetchedCurves = useRef(new Set<string>());
   const [curvesLoaded, setCurvesLoaded] = useState(false);
+  /** Events received while the listing and curves load; applied on top of them once both are in. */
+  const heldEvents = useRef<SweepEvent[] | null>([]);
+
+  const onEvents = useCallback(
+    (events: SweepEvent[]) => {
+      if (heldEvents.current) {
+        heldEvents.current.push(...events);
+        return;
+      }
+      const before = store.sweep?.status;
+      store.apply(events);
+      const after = store.sweep?.status;
+      // Finishing brings the test result of the best trial: fetch the sweep once.
+      if (after && before !== after && FINISHED_SWEEP.has(after)) {
+        api.getSweep(sweepId).then((s) => {
+          store.setSweep(s);
+          invalidate();
+        }, () => undefined);
+      }
+      invalidate();
+    },
+    [api, sweepId, store, invalidate],
+  );
 
   // Initial load: the sweep, then at once every trial (keyset pages) and every trial's curve of the
   // objective, downsampled (GET /curves), while the event stream follows from the sweep's
-  // lastEventId. Events that arrive meanwhile are applied as they come: the listing never rolls a
-  // trial back (SweepStore.upsertTrial) and curves merge point by point, so the order does not matter.
+  // lastEventId. Events that arrive meanwhile are held and applied after both: the listing may be
+  // older than some of them, and applying every event after lastEventId on top of it, in order,
+  // ends in the current state whatever the timing.
   useEffect(() => {
     const controller = new AbortController();
     const { signal } = controller;
     setTrialsLoaded(false);
     setCurvesLoaded(false);
     fetchedCurves.current = new Set();
+    heldEvents.current = [];
     (async () => {
       try {
         const first = await api.getSweep(sweepId, signal);
@@ -68,30 +93,19 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
             setCurvesLoaded(true);
           }),
         ]);
-        flush();
       } catch (err) {
         if (!signal.aborted) setLoadError(err);
       }
+      // Loaded, or failed (the banner says so): live updates go on either way.
+      if (signal.aborted) return;
+      const held = heldEvents.current ?? [];
+      heldEvents.current = null;
+      onEvents(held);
+      flush();
     })();
     return () => controller.abort();
-  }, [api, sweepId, store, invalidate, flush]);
+  }, [api, sweepId, store, invalidate, flush, onEvents]);
 
-  const onEvents = useCallback(
-    (events: SweepEvent[]) => {
-      const before = store.sweep?.status;
-      store.apply(events);
-      const after = store.sweep?.status;
-      // Finishing brings the test result of the best trial: fetch the sweep once.
-      if (after && before !== after && FINISHED_SWEEP.has(after)) {
-        api.getSweep(sweepId).then((s) => {
-          store.setSweep(s);
-          invalidate();
-        }, () => undefined);
-      }
-      invalidate();
-    },
-    [api, sweepId, store, invalidate],
-  );
   const following = streamFrom?.sweepId === sweepId ? streamFrom : null;
   const streamState = useSweepEvents(following ? sweepId : null, onEvents, {
     lastEventId: following?.id,
