@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
+import { FLUSH_THRESHOLD } from '../src/kernels/flush.ts';
 
 export interface Variant {
   readonly relaxed: boolean;
@@ -64,6 +65,23 @@ const select = (a: string, b: string, mask: string): string => `(v128.bitselect 
 const vload = (ptr: string, offset = 0): string => `(v128.load offset=${offset} align=4 ${ptr})`;
 const vstore = (ptr: string, value: string, offset = 0): string => `(v128.store offset=${offset} align=4 ${ptr} ${value})`;
 const splatLoad = (ptr: string, offset = 0): string => `(v128.load32_splat offset=${offset} align=4 ${ptr})`;
+
+// Flush to zero (see src/kernels/flush.ts): a lane whose magnitude is below the threshold becomes
+// +0; NaN and ±inf pass (|NaN| < τ is false). τ and τ² live in module globals so tests can turn
+// the flush off (`set_flush(0)`); every kernel reads them once at entry.
+/** Declares $vtau = splat(τ) and $vtau2 = splat(τ²), set at the current point of `f`. */
+function flushSetup(f: Func): void {
+  f.declare('v128', 'vtau', 'vtau2');
+  f.emit(set('vtau', '(f32x4.splat (global.get $tau))'), set('vtau2', '(f32x4.splat (f32.mul (global.get $tau) (global.get $tau)))'));
+}
+/** v with every lane |v| < τ (or τ² for second moments) set to +0; v must be a local read. */
+const ftz = (v: string, tau: 'vtau' | 'vtau2' = 'vtau'): string => `(v128.andnot ${v} (f32x4.lt (f32x4.abs ${v}) ${get(tau)}))`;
+/** The scalar rule on an f32 expression (evaluated once: select reads it as its first operand). */
+const ftzScalar = (x: string): string => `(call $ftz_f32 ${x})`;
+/** Flushes a v128 local in place. */
+function ftzLocal(f: Func, name: string, tau: 'vtau' | 'vtau2' = 'vtau'): void {
+  f.emit(set(name, ftz(get(name), tau)));
+}
 
 /** Loads `lanes` (1..4) f32 at ptr+offset into the low lanes, zeroing the rest; reads nothing beyond. */
 function loadLanes(ptr: string, offset: number, lanes: number): string {
@@ -215,7 +233,10 @@ class ModuleBuilder {
 
   text(): string {
     const mem = this.variant.shared ? '(memory 1 65536 shared)' : '(memory 1)';
-    return `(module\n(import "env" "memory" ${mem})\n${this.funcs.map((f) => f.text()).join('\n')}\n)`;
+    const tau = `(global $tau (mut f32) (f32.const ${f32lit(FLUSH_THRESHOLD)}))`;
+    const setter = '(func $set_flush (export "set_flush") (param $t f32) (global.set $tau (local.get $t)))';
+    const getter = '(func $flush_threshold (export "flush_threshold") (result f32) (global.get $tau))';
+    return `(module\n(import "env" "memory" ${mem})\n${tau}\n${setter}\n${getter}\n${this.funcs.map((f) => f.text()).join('\n')}\n)`;
   }
 }
 
@@ -742,8 +763,11 @@ function activationForward(mb: ModuleBuilder, kind: Activation): void {
     f.emit(`(memory.copy ${get('y')} ${get('x')} ${shl(get('n'), 2)})`);
     return;
   }
-  f.declare('v128', 'xv', 'va');
+  f.declare('v128', 'xv', 'va', 'yv');
   f.emit(set('va', `(f32x4.splat ${get('alpha')})`));
+  // The exponential tails of sigmoid and GELU reach below the normal range.
+  const flush = kind === 'sigmoid' || kind === 'gelu';
+  if (flush) flushSetup(f);
   const pos = `(f32x4.gt ${get('xv')} ${vzero})`;
   stream(f, 'n', ['x', 'y'], (io) => {
     f.emit(set('xv', io.load('x')));
@@ -768,6 +792,11 @@ function activationForward(mb: ModuleBuilder, kind: Activation): void {
         y = vtanh(f, get('xv'), 't');
         break;
     }
+    if (flush) {
+      f.emit(set('yv', y));
+      ftzLocal(f, 'yv');
+      y = get('yv');
+    }
     io.store('y', y);
   });
 }
@@ -778,8 +807,9 @@ function activationBackward(mb: ModuleBuilder, kind: Activation): void {
     f.emit(`(memory.copy ${get('dx')} ${get('dy')} ${shl(get('n'), 2)})`);
     return;
   }
-  f.declare('v128', 'xv', 'yv', 'dyv', 'va');
+  f.declare('v128', 'xv', 'yv', 'dyv', 'va', 'dxv');
   f.emit(set('va', `(f32x4.splat ${get('alpha')})`));
+  flushSetup(f);
   const pos = `(f32x4.gt ${get('xv')} ${vzero})`;
   stream(f, 'n', ['x', 'y', 'dy', 'dx'], (io) => {
     f.emit(set('dyv', io.load('dy')));
@@ -815,7 +845,9 @@ function activationBackward(mb: ModuleBuilder, kind: Activation): void {
         dx = fmul(get('dyv'), fmul(fsub(vf(1), get('yv')), fadd(vf(1), get('yv'))));
         break;
     }
-    io.store('dx', dx);
+    f.emit(set('dxv', dx));
+    ftzLocal(f, 'dxv');
+    io.store('dx', get('dxv'));
   });
 }
 
@@ -924,29 +956,42 @@ function logF64(mb: ModuleBuilder): void {
   f.emit(`(f64.add (f64.mul ${get('e')} ${f64(Math.LN2)}) (f64.mul (f64.mul ${f64(2)} ${get('t')}) ${get('poly')}))`);
 }
 
+/** The scalar flush rule (see ftz): +0 when |x| < τ. */
+function ftzF32(mb: ModuleBuilder): void {
+  const f = mb.func('ftz_f32', [['x', 'f32']], 'f32', false);
+  f.emit(`(select ${f32(0)} ${get('x')} (f32.lt (f32.abs ${get('x')}) (global.get $tau)))`);
+}
+
 function softmaxKernels(mb: ModuleBuilder): void {
   {
     const f = mb.func('softmax', [['x', 'i32'], ['y', 'i32'], ['rows', 'i32'], ['cols', 'i32']], null);
     f.declare('i32', 'r', 'xr', 'yr', 'xp', 'yp', 'cols4');
-    f.declare('v128', 'vm', 'sum', 'ev', 'vs');
+    f.declare('v128', 'vm', 'sum', 'ev', 'vs', 'yv');
+    flushSetup(f);
     f.emit(set('cols4', shl(get('cols'), 2)), set('xr', get('x')), set('yr', get('y')), set('r', get('rows')));
     f.whileLoop(get('r'), () => {
       rowMax(f, 'xr', 'cols');
       f.emit(set('vm', `(f32x4.splat ${get('mx')})`), set('sum', vzero), set('xp', get('xr')), set('yp', get('yr')));
       rowVectors(f, 'cols', ['xp', 'yp'], (io) => {
         f.emit(set('ev', vand(vexp(f, fsub(io.load('xp'), get('vm')), 'e'), io.mask)));
+        ftzLocal(f, 'ev');
         io.store('yp', get('ev'));
         f.emit(set('sum', fadd(get('sum'), get('ev'))));
       });
       f.emit(set('vs', `(f32x4.splat ${hsumExpr(f, get('sum'))})`), set('yp', get('yr')));
-      rowVectors(f, 'cols', ['yp'], (io) => io.store('yp', fdiv(io.load('yp'), get('vs'))));
+      rowVectors(f, 'cols', ['yp'], (io) => {
+        f.emit(set('yv', fdiv(io.load('yp'), get('vs'))));
+        ftzLocal(f, 'yv');
+        io.store('yp', get('yv'));
+      });
       f.emit(addTo('xr', get('cols4')), addTo('yr', get('cols4')), set('r', sub(get('r'), i32(1))));
     });
   }
   {
     const f = mb.func('softmax_grad', [['y', 'i32'], ['dy', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ['cols', 'i32']], null);
     f.declare('i32', 'r', 'yr', 'dyr', 'dxr', 'yp', 'dyp', 'dxp', 'cols4');
-    f.declare('v128', 'dot', 'vd');
+    f.declare('v128', 'dot', 'vd', 'dxv');
+    flushSetup(f);
     f.emit(set('cols4', shl(get('cols'), 2)), set('yr', get('y')), set('dyr', get('dy')), set('dxr', get('dx')), set('r', get('rows')));
     f.whileLoop(get('r'), () => {
       f.emit(set('dot', vzero), set('yp', get('yr')), set('dyp', get('dyr')));
@@ -954,16 +999,21 @@ function softmaxKernels(mb: ModuleBuilder): void {
       rowVectors(f, 'cols', ['yp', 'dyp'], (io) => f.emit(set('dot', fmadd(io.load('yp'), io.load('dyp'), get('dot')))));
       f.emit(set('vd', `(f32x4.splat ${hsumExpr(f, get('dot'))})`));
       f.emit(set('yp', get('yr')), set('dyp', get('dyr')), set('dxp', get('dxr')));
-      rowVectors(f, 'cols', ['yp', 'dyp', 'dxp'], (io) => io.store('dxp', fmul(io.load('yp'), fsub(io.load('dyp'), get('vd')))));
+      rowVectors(f, 'cols', ['yp', 'dyp', 'dxp'], (io) => {
+        f.emit(set('dxv', fmul(io.load('yp'), fsub(io.load('dyp'), get('vd')))));
+        ftzLocal(f, 'dxv');
+        io.store('dxp', get('dxv'));
+      });
       f.emit(addTo('yr', get('cols4')), addTo('dyr', get('cols4')), addTo('dxr', get('cols4')), set('r', sub(get('r'), i32(1))));
     });
   }
   {
     const f = mb.func('softmax_xent', [['x', 'i32'], ['labels', 'i32'], ['dl', 'i32'], ['rows', 'i32'], ['cols', 'i32'], ['gs', 'f32']], 'f64');
     f.declare('i32', 'r', 'xr', 'dr', 'xp', 'dp', 'cols4', 'label', 'valid');
-    f.declare('v128', 'vm', 'sum', 'ev', 'vs', 'vg');
+    f.declare('v128', 'vm', 'sum', 'ev', 'vs', 'vg', 'dv');
     f.declare('f32', 's', 'xl', 'el');
     f.declare('f64', 'loss', 'total');
+    flushSetup(f);
     f.emit(set('cols4', shl(get('cols'), 2)), set('xr', get('x')), set('dr', get('dl')), set('r', i32(0)), set('total', f64(0)));
     f.emit(set('vg', `(f32x4.splat ${get('gs')})`));
     f.whileLoop(`(i32.lt_u ${get('r')} ${get('rows')})`, () => {
@@ -976,12 +1026,16 @@ function softmaxKernels(mb: ModuleBuilder): void {
       f.emit(`(if ${get('dl')} (then`);
       rowVectors(f, 'cols', ['xp', 'dp'], (io) => {
         f.emit(set('ev', vand(vexp(f, fsub(io.load('xp'), get('vm')), 'e'), io.mask)));
+        ftzLocal(f, 'ev');
         io.store('dp', get('ev'));
         f.emit(set('sum', fadd(get('sum'), get('ev'))));
       });
       f.emit(') (else');
+      // The same flushed terms as with a gradient, so a loss never depends on the mode.
       rowVectors(f, 'cols', ['xp'], (io) => {
-        f.emit(set('sum', fadd(get('sum'), vand(vexp(f, fsub(io.load('xp'), get('vm')), 'e'), io.mask))));
+        f.emit(set('ev', vand(vexp(f, fsub(io.load('xp'), get('vm')), 'e'), io.mask)));
+        ftzLocal(f, 'ev');
+        f.emit(set('sum', fadd(get('sum'), get('ev'))));
       });
       f.emit('))');
       f.emit(set('s', hsumExpr(f, get('sum'))));
@@ -990,8 +1044,12 @@ function softmaxKernels(mb: ModuleBuilder): void {
       f.emit(`(if ${get('dl')} (then`);
       f.emit(`(if ${get('valid')} (then ${set('el', `(f32.load ${add(get('dr'), shl(get('label'), 2))})`)}))`);
       f.emit(set('vs', `(f32x4.splat ${get('s')})`), set('dp', get('dr')));
-      rowVectors(f, 'cols', ['dp'], (io) => io.store('dp', fmul(fdiv(io.load('dp'), get('vs')), get('vg'))));
-      f.emit(`(if ${get('valid')} (then (f32.store ${add(get('dr'), shl(get('label'), 2))} (f32.mul (f32.sub (f32.div ${get('el')} ${get('s')}) ${f32(1)}) ${get('gs')}))))`);
+      rowVectors(f, 'cols', ['dp'], (io) => {
+        f.emit(set('dv', fmul(fdiv(io.load('dp'), get('vs')), get('vg'))));
+        ftzLocal(f, 'dv');
+        io.store('dp', get('dv'));
+      });
+      f.emit(`(if ${get('valid')} (then (f32.store ${add(get('dr'), shl(get('label'), 2))} ${ftzScalar(`(f32.mul (f32.sub (f32.div ${get('el')} ${get('s')}) ${f32(1)}) ${get('gs')})`)})))`);
       f.emit('))');
       f.emit(addTo('xr', get('cols4')), addTo('dr', get('cols4')), addTo('r', i32(1)));
     });
@@ -1032,8 +1090,9 @@ function reduction(mb: ModuleBuilder, kind: ReduceKind): void {
       : [['x', 'i32'], ['n', 'i32']];
   const f = mb.func(kind, params, 'f64');
   f.declare('i32', 'blocks', 'rem');
-  f.declare('v128', 'A', 'B', 'C', 'D', 'v0', 'v1', 'w0', 'w1', 'g2');
+  f.declare('v128', 'A', 'B', 'C', 'D', 'v0', 'v1', 'w0', 'w1', 'g2', 'd0');
   f.declare('f64', 'total', 'e');
+  if (kind === 'mse') flushSetup(f);
   const hi = (v: string): string => shuffle32(v, v, [2, 3, 2, 3]);
   const promo = (v: string): string => `(f64x2.promote_low_f32x4 ${v})`;
   /** f64x2 term of two promoted lanes. */
@@ -1056,8 +1115,12 @@ function reduction(mb: ModuleBuilder, kind: ReduceKind): void {
         f.emit(set('C', `(f64x2.add ${get('C')} ${term(get('v1'), get('w1'))})`));
         f.emit(set('D', `(f64x2.add ${get('D')} ${term(hi(get('v1')), hi(get('w1')))})`));
         if (withGrad) {
-          f.emit(vstore(get('d'), fmul(fsub(get('v0'), get('w0')), get('g2'))));
-          f.emit(vstore(get('d'), fmul(fsub(get('v1'), get('w1')), get('g2')), 16));
+          f.emit(set('d0', fmul(fsub(get('v0'), get('w0')), get('g2'))));
+          ftzLocal(f, 'd0');
+          f.emit(vstore(get('d'), get('d0')));
+          f.emit(set('d0', fmul(fsub(get('v1'), get('w1')), get('g2'))));
+          ftzLocal(f, 'd0');
+          f.emit(vstore(get('d'), get('d0'), 16));
           f.emit(addTo('d', i32(32)));
         }
         f.emit(addTo('t', i32(32)));
@@ -1088,7 +1151,7 @@ function reduction(mb: ModuleBuilder, kind: ReduceKind): void {
     else if (kind === 'sum_squares') f.emit(set('e', `(f64.mul ${xs} ${xs})`));
     else {
       f.emit(set('e', `(f64.sub ${xs} (f64.promote_f32 (f32.load ${get('t')})))`));
-      f.emit(`(if ${get('d')} (then (f32.store ${get('d')} (f32.mul (f32.sub (f32.load ${get('x')}) (f32.load ${get('t')})) (f32x4.extract_lane 0 ${get('g2')}))) ${addTo('d', i32(4))}))`);
+      f.emit(`(if ${get('d')} (then (f32.store ${get('d')} ${ftzScalar(`(f32.mul (f32.sub (f32.load ${get('x')}) (f32.load ${get('t')})) (f32x4.extract_lane 0 ${get('g2')}))`)}) ${addTo('d', i32(4))}))`);
       f.emit(set('e', `(f64.mul ${get('e')} ${get('e')})`), addTo('t', i32(4)));
     }
     f.emit(set('total', `(f64.add ${get('total')} ${get('e')})`));
@@ -1281,6 +1344,7 @@ function optimizers(mb: ModuleBuilder): void {
   {
     const f = mb.func('sgd', [['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['vel', 'i32'], ['lr', 'f32'], ['momentum', 'f32'], ['nesterov', 'i32'], ['wd', 'f32'], ['gs', 'f32'], ...SLOT_PARAMS], null);
     f.declare('v128', 'vlr', 'vmom', 'vwd', 'vgs', 'pv', 'g1', 'vv');
+    flushSetup(f);
     f.emit(set('vlr', `(f32x4.splat ${get('lr')})`), set('vmom', `(f32x4.splat ${get('momentum')})`));
     f.emit(set('vwd', `(f32x4.splat ${get('wd')})`), set('vgs', `(f32x4.splat ${get('gs')})`));
     bySlots(f, (multi) => {
@@ -1288,6 +1352,12 @@ function optimizers(mb: ModuleBuilder): void {
         const gv = slotGrad(f, io, multi);
         f.emit(set('pv', io.load('p')));
         f.emit(set('g1', fmadd(gv, get('vgs'), fmul(get('vwd'), get('pv')))));
+        ftzLocal(f, 'g1');
+      };
+      const velocity = (io: StreamIO): void => {
+        f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
+        ftzLocal(f, 'vv');
+        io.store('vel', get('vv'));
       };
       f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
       stream(f, 'n', ['p', 'g'], (io) => {
@@ -1297,15 +1367,13 @@ function optimizers(mb: ModuleBuilder): void {
       f.emit(') (else (if (i32.eqz (local.get $nesterov)) (then');
       stream(f, 'n', ['p', 'g', 'vel'], (io) => {
         grad(io);
-        f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
-        io.store('vel', get('vv'));
+        velocity(io);
         io.store('p', fsub(get('pv'), fmul(get('vlr'), get('vv'))));
       });
       f.emit(') (else');
       stream(f, 'n', ['p', 'g', 'vel'], (io) => {
         grad(io);
-        f.emit(set('vv', fmadd(get('vmom'), io.load('vel'), get('g1'))));
-        io.store('vel', get('vv'));
+        velocity(io);
         io.store('p', fsub(get('pv'), fmul(get('vlr'), fmadd(get('vmom'), get('vv'), get('g1')))));
       });
       f.emit('))))');
@@ -1320,13 +1388,17 @@ function optimizers(mb: ModuleBuilder): void {
     const vars = ['lr', 'b1', 'omb1', 'b2', 'omb2', 'eps', 'wd', 'gs', 'bc1', 'bc2'];
     for (const v of vars) f.emit(set(f.local(`v${v}`, 'v128'), `(f32x4.splat ${get(v)})`));
     f.declare('v128', 'pv', 'g1', 'mv', 'vv', 'upd');
+    flushSetup(f);
     const loop = (decoupled: boolean, multi: SlotMode): void => {
       stream(f, 'n', ['p', 'g', 'm', 'v'], (io) => {
         const gv = slotGrad(f, io, multi);
         f.emit(set('pv', io.load('p')));
         f.emit(set('g1', decoupled ? fmul(gv, get('vgs')) : fmadd(gv, get('vgs'), fmul(get('vwd'), get('pv')))));
+        ftzLocal(f, 'g1');
         f.emit(set('mv', fmadd(get('vb1'), io.load('m'), fmul(get('vomb1'), get('g1')))));
+        ftzLocal(f, 'mv');
         f.emit(set('vv', fmadd(get('vb2'), io.load('v'), fmul(get('vomb2'), fmul(get('g1'), get('g1'))))));
+        ftzLocal(f, 'vv', 'vtau2');
         io.store('m', get('mv'));
         io.store('v', get('vv'));
         f.emit(set('upd', fdiv(fmul(get('mv'), get('vbc1')), fadd(`(f32x4.sqrt ${fmul(get('vv'), get('vbc2'))})`, get('veps')))));
@@ -1343,35 +1415,72 @@ function optimizers(mb: ModuleBuilder): void {
     });
   }
   {
+    // flags: bit 0 = ε inside the square root (tfjs, Keras 3), bit 1 = centred.
     const f = mb.func('rmsprop', [
-      ['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['sq', 'i32'], ['mom', 'i32'], ['lr', 'f32'], ['rho', 'f32'], ['omrho', 'f32'],
-      ['eps', 'f32'], ['momentum', 'f32'], ['wd', 'f32'], ['gs', 'f32'], ...SLOT_PARAMS,
+      ['n', 'i32'], ['p', 'i32'], ['g', 'i32'], ['sq', 'i32'], ['mom', 'i32'], ['mg', 'i32'], ['lr', 'f32'], ['rho', 'f32'], ['omrho', 'f32'],
+      ['eps', 'f32'], ['momentum', 'f32'], ['wd', 'f32'], ['gs', 'f32'], ['flags', 'i32'], ...SLOT_PARAMS,
     ], null);
     for (const v of ['lr', 'rho', 'omrho', 'eps', 'momentum', 'wd', 'gs']) f.emit(set(f.local(`v${v}`, 'v128'), `(f32x4.splat ${get(v)})`));
-    f.declare('v128', 'pv', 'g1', 'sv', 'step', 'mv');
-    const loop = (withMomentum: boolean, multi: SlotMode): void => {
-      stream(f, 'n', withMomentum ? ['p', 'g', 'sq', 'mom'] : ['p', 'g', 'sq'], (io) => {
+    f.declare('v128', 'pv', 'g1', 'sv', 'gv2', 'var', 'step', 'mv');
+    flushSetup(f);
+    const loop = (inside: boolean, centered: boolean, withMomentum: boolean, multi: SlotMode): void => {
+      const ptrs = ['p', 'g', 'sq', ...(withMomentum ? ['mom'] : []), ...(centered ? ['mg'] : [])];
+      stream(f, 'n', ptrs, (io) => {
         const gv = slotGrad(f, io, multi);
         f.emit(set('pv', io.load('p')));
         f.emit(set('g1', fmadd(gv, get('vgs'), fmul(get('vwd'), get('pv')))));
+        ftzLocal(f, 'g1');
         f.emit(set('sv', fmadd(get('vrho'), io.load('sq'), fmul(get('vomrho'), fmul(get('g1'), get('g1'))))));
+        ftzLocal(f, 'sv', 'vtau2');
         io.store('sq', get('sv'));
-        f.emit(set('step', fdiv(get('g1'), fadd(`(f32x4.sqrt ${get('sv')})`, get('veps')))));
-        if (withMomentum) {
-          f.emit(set('mv', fmadd(get('vmomentum'), io.load('mom'), get('step'))));
-          io.store('mom', get('mv'));
-          io.store('p', fsub(get('pv'), fmul(get('vlr'), get('mv'))));
+        if (centered) {
+          // Variance estimate E[g²] − E[g]², clamped at 0 where rounding would make it negative.
+          f.emit(set('gv2', fmadd(get('vrho'), io.load('mg'), fmul(get('vomrho'), get('g1')))));
+          ftzLocal(f, 'gv2');
+          io.store('mg', get('gv2'));
+          f.emit(set('var', `(f32x4.max ${fsub(get('sv'), fmul(get('gv2'), get('gv2')))} ${vzero})`));
         } else {
-          io.store('p', fsub(get('pv'), fmul(get('vlr'), get('step'))));
+          f.emit(set('var', get('sv')));
+        }
+        if (inside) {
+          // tfjs / Keras 3: lr·g/√(v + ε), the learning rate inside the momentum buffer.
+          f.emit(set('step', fdiv(fmul(get('g1'), get('vlr')), `(f32x4.sqrt ${fadd(get('var'), get('veps'))})`)));
+          if (withMomentum) {
+            f.emit(set('mv', fmadd(get('vmomentum'), io.load('mom'), get('step'))));
+            ftzLocal(f, 'mv');
+            io.store('mom', get('mv'));
+            io.store('p', fsub(get('pv'), get('mv')));
+          } else {
+            io.store('p', fsub(get('pv'), get('step')));
+          }
+        } else {
+          // PyTorch / Keras ≤ 2.3: g/(√v + ε), the learning rate applied after the momentum buffer.
+          f.emit(set('step', fdiv(get('g1'), fadd(`(f32x4.sqrt ${get('var')})`, get('veps')))));
+          if (withMomentum) {
+            f.emit(set('mv', fmadd(get('vmomentum'), io.load('mom'), get('step'))));
+            ftzLocal(f, 'mv');
+            io.store('mom', get('mv'));
+            io.store('p', fsub(get('pv'), fmul(get('vlr'), get('mv'))));
+          } else {
+            io.store('p', fsub(get('pv'), fmul(get('vlr'), get('step'))));
+          }
         }
       });
     };
     bySlots(f, (multi) => {
-      f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
-      loop(false, multi);
-      f.emit(') (else');
-      loop(true, multi);
-      f.emit('))');
+      for (const inside of [true, false]) {
+        f.emit(`(if (i32.${inside ? 'ne' : 'eq'} (i32.and ${get('flags')} ${i32(1)}) ${i32(0)}) (then`);
+        for (const centered of [true, false]) {
+          f.emit(`(if (i32.${centered ? 'ne' : 'eq'} (i32.and ${get('flags')} ${i32(2)}) ${i32(0)}) (then`);
+          f.emit(`(if (f32.eq ${get('momentum')} ${f32(0)}) (then`);
+          loop(inside, centered, false, multi);
+          f.emit(') (else');
+          loop(inside, centered, true, multi);
+          f.emit('))');
+          f.emit('))');
+        }
+        f.emit('))');
+      }
     });
   }
 }
@@ -1392,6 +1501,7 @@ export function kernelModuleText(v: Variant): string {
   }
   biasKernels(mb);
   logF64(mb);
+  ftzF32(mb);
   softmaxKernels(mb);
   reduction(mb, 'sum');
   reduction(mb, 'sum_squares');

@@ -9,6 +9,11 @@ export interface KernelOptions {
   readonly backend?: 'wasm' | 'reference';
   /** Use f32x4.relaxed_madd when the runtime validates it (Node 20 needs --experimental-wasm-relaxed-simd). */
   readonly relaxedSimd?: boolean;
+  /**
+   * Flush tiny gradients and optimizer state to zero (kernels/flush.ts; default true). Off, long
+   * runs slow down on subnormal floats: only for measuring what the flush changes.
+   */
+  readonly flushToZero?: boolean;
 }
 
 const modules = new Map<string, Promise<WebAssembly.Module>>();
@@ -28,7 +33,8 @@ export function isSharedMemory(memory: WebAssembly.Memory): boolean {
 }
 
 export async function createKernels(memory: WebAssembly.Memory, options: KernelOptions = {}): Promise<Kernels> {
-  if (options.backend === 'reference') return new ReferenceKernels(memory);
   const relaxed = options.relaxedSimd === true && relaxedSimdSupported();
-  return new WasmKernels(await kernelModule(isSharedMemory(memory), relaxed), memory);
+  const kernels = options.backend === 'reference' ? new ReferenceKernels(memory) : new WasmKernels(await kernelModule(isSharedMemory(memory), relaxed), memory);
+  if (options.flushToZero === false) kernels.setFlushThreshold(0);
+  return kernels;
 }

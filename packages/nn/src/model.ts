@@ -11,7 +11,7 @@ export interface ParamTensor {
   readonly offset: number;
   readonly size: number;
   readonly shape: readonly number[];
-  /** Weight decay applies to kernels only, never to biases. */
+  /** Kernels are decayed; biases only when the optimizer says `decayBiases`. */
   readonly decay: boolean;
   readonly init: Initializer;
   readonly fanIn: number;

@@ -13,8 +13,15 @@ export function optimizerStateSlots(spec: OptimizerSpec): number {
     case 'adamw':
       return 2;
     case 'rmsprop':
-      return spec.momentum > 0 ? 2 : 1;
+      return rmspropSlots(spec).count;
   }
+}
+
+/** RMSprop's state slots: mean square always, then the momentum buffer and the mean gradient when used. */
+function rmspropSlots(spec: Extract<OptimizerSpec, { type: 'rmsprop' }>): { count: number; mom: number; mg: number } {
+  const mom = spec.momentum > 0 ? 1 : -1;
+  const mg = spec.centered ? (mom > 0 ? 2 : 1) : -1;
+  return { count: 1 + (mom > 0 ? 1 : 0) + (spec.centered ? 1 : 0), mom, mg };
 }
 
 export interface UpdateArgs {
@@ -48,11 +55,12 @@ export function applyUpdate(k: Kernels, model: CompiledModel, spec: OptimizerSpe
     if (hi <= lo) continue;
     const n = hi - lo;
     const off = lo * 4;
-    const wd = tensor.decay ? spec.weightDecay : 0;
+    const wd = tensor.decay || spec.decayBiases ? spec.weightDecay : 0;
     const p = a.params + off;
     const g = a.grads + off;
     const s0 = (a.state[0] ?? 0) === 0 ? 0 : a.state[0]! + off;
     const s1 = (a.state[1] ?? 0) === 0 ? 0 : a.state[1]! + off;
+    const at = (slot: number) => (slot < 0 || (a.state[slot] ?? 0) === 0 ? 0 : a.state[slot]! + off);
     switch (spec.type) {
       case 'sgd':
         k.sgd(n, p, g, s0, a.learningRate, spec.momentum, spec.nesterov, wd, a.gradScale, slots, stride);
@@ -64,9 +72,12 @@ export function applyUpdate(k: Kernels, model: CompiledModel, spec: OptimizerSpe
         k.adam(n, p, g, s0, s1, a.learningRate, spec.beta1, spec.beta2, spec.epsilon, wd, spec.type === 'adamw', a.gradScale, bc1, bc2, slots, stride);
         break;
       }
-      case 'rmsprop':
-        k.rmsprop(n, p, g, s0, s1, a.learningRate, spec.rho, spec.epsilon, spec.momentum, wd, a.gradScale, slots, stride);
+      case 'rmsprop': {
+        const { mom, mg } = rmspropSlots(spec);
+        const inside = spec.epsilonPlacement === 'inside_sqrt';
+        k.rmsprop(n, p, g, s0, at(mom), at(mg), a.learningRate, spec.rho, spec.epsilon, spec.momentum, wd, a.gradScale, inside, spec.centered, slots, stride);
         break;
+      }
     }
   }
 }

@@ -12,7 +12,6 @@ export const Initializer = z.enum(INITIALIZERS);
 export type Initializer = z.infer<typeof Initializer>;
 
 const finite = () => z.number().refine(Number.isFinite, 'must be a finite number');
-const positive = () => finite().refine((v) => v > 0, 'must be > 0');
 /** Slope of leaky_relu (default 0.01, as PyTorch) or alpha of elu (default 1). */
 const alpha = finite().refine((v) => v >= 0 && v <= 10, 'must be in [0, 10]').optional();
 
@@ -50,61 +49,88 @@ export const ModelSpecSchema = z.strictObject({
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 export type ModelSpecInput = z.input<typeof ModelSpecSchema>;
 
+// Bounds keep every hyperparameter a normal float32 well inside the range where an update can
+// neither overflow nor vanish (a learning rate or ε of 1e−40 is 0 in float32; a weight decay of
+// 1e39 is ∞), so a spec that would make NaN or ∞ by its numbers alone is refused at submission.
+const learningRate = () => finite().refine((v) => v >= 1e-12 && v <= 100, 'must be in [1e-12, 100]');
+const epsilon = () => finite().refine((v) => v >= 1e-12 && v <= 10, 'must be in [1e-12, 10]');
+const decayRate = () => finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)');
+const weightDecay = () => finite().refine((v) => v >= 0 && v <= 10, 'must be in [0, 10]');
+/**
+ * Whether weight decay also applies to biases. Off by default, as Keras applies its regularizers to
+ * kernels only; PyTorch's optimizers decay every parameter of a group unless told otherwise.
+ */
+const decayBiases = () => z.boolean().default(false);
+
 export const OptimizerSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('sgd'),
-    learningRate: positive().default(0.01),
-    momentum: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0),
+    learningRate: learningRate().default(0.01),
+    momentum: decayRate().default(0),
     nesterov: z.boolean().default(false),
-    weightDecay: finite().refine((v) => v >= 0, 'must be ≥ 0').default(0),
+    weightDecay: weightDecay().default(0),
+    decayBiases: decayBiases(),
   }),
   z.strictObject({
     type: z.literal('adam'),
-    learningRate: positive().default(1e-3),
-    beta1: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0.9),
-    beta2: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0.999),
-    epsilon: positive().default(1e-7),
-    weightDecay: finite().refine((v) => v >= 0, 'must be ≥ 0').default(0),
+    learningRate: learningRate().default(1e-3),
+    beta1: decayRate().default(0.9),
+    beta2: decayRate().default(0.999),
+    epsilon: epsilon().default(1e-7),
+    weightDecay: weightDecay().default(0),
+    decayBiases: decayBiases(),
   }),
   z.strictObject({
     type: z.literal('adamw'),
-    learningRate: positive().default(1e-3),
-    beta1: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0.9),
-    beta2: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0.999),
-    epsilon: positive().default(1e-7),
-    weightDecay: finite().refine((v) => v >= 0, 'must be ≥ 0').default(0.01),
+    learningRate: learningRate().default(1e-3),
+    beta1: decayRate().default(0.9),
+    beta2: decayRate().default(0.999),
+    epsilon: epsilon().default(1e-7),
+    weightDecay: weightDecay().default(0.01),
+    decayBiases: decayBiases(),
   }),
   z.strictObject({
     type: z.literal('rmsprop'),
-    learningRate: positive().default(1e-3),
-    rho: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0.9),
-    epsilon: positive().default(1e-7),
-    momentum: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0),
-    weightDecay: finite().refine((v) => v >= 0, 'must be ≥ 0').default(0),
+    learningRate: learningRate().default(1e-3),
+    rho: decayRate().default(0.9),
+    epsilon: epsilon().default(1e-7),
+    /**
+     * 'inside_sqrt' (default): lr·g/√(v + ε), the learning rate inside the momentum buffer, as
+     * tfjs and Keras 3. 'outside_sqrt': g/(√v + ε), lr applied after the buffer, as PyTorch and
+     * Keras ≤ 2.3. The two agree when ε ≪ √v and the learning rate is constant.
+     */
+    epsilonPlacement: z.enum(['inside_sqrt', 'outside_sqrt']).default('inside_sqrt'),
+    /** Normalise by the gradient's variance estimate E[g²] − E[g]² instead of E[g²]. */
+    centered: z.boolean().default(false),
+    momentum: decayRate().default(0),
+    weightDecay: weightDecay().default(0),
+    decayBiases: decayBiases(),
   }),
 ]);
 export type OptimizerSpec = z.infer<typeof OptimizerSpecSchema>;
 export type OptimizerSpecInput = z.input<typeof OptimizerSpecSchema>;
 
+const warmupEpochs = () => finite().refine((v) => v >= 0 && v <= 100000, 'must be in [0, 100000]').default(0);
+
 /** Learning-rate schedules over fractional epochs; warm-up composes with any of them. */
 export const ScheduleSpecSchema = z
   .discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('constant'), warmupEpochs: finite().min(0).default(0) }),
+    z.strictObject({ type: z.literal('constant'), warmupEpochs: warmupEpochs() }),
     z.strictObject({
       type: z.literal('step'),
-      stepEpochs: z.int().min(1),
-      gamma: positive().default(0.1),
-      warmupEpochs: finite().min(0).default(0),
+      stepEpochs: z.int().min(1).max(100000),
+      gamma: finite().refine((v) => v >= 1e-6 && v <= 1, 'must be in [1e-6, 1]').default(0.1),
+      warmupEpochs: warmupEpochs(),
     }),
     z.strictObject({
       type: z.literal('exponential'),
-      gamma: positive().max(1).describe('multiplier per epoch'),
-      warmupEpochs: finite().min(0).default(0),
+      gamma: finite().refine((v) => v >= 1e-6 && v <= 1, 'must be in [1e-6, 1]').describe('multiplier per epoch'),
+      warmupEpochs: warmupEpochs(),
     }),
     z.strictObject({
       type: z.literal('cosine'),
-      minLearningRate: finite().min(0).default(0),
-      warmupEpochs: finite().min(0).default(0),
+      minLearningRate: finite().refine((v) => v >= 0 && v <= 100, 'must be in [0, 100]').default(0),
+      warmupEpochs: warmupEpochs(),
     }),
   ])
   .default({ type: 'constant', warmupEpochs: 0 });

@@ -11,6 +11,11 @@ import { keyFromSeed, Rng } from '../src/rng.ts';
 
 /** The reference math on float64 storage; a pointer p addresses element p >> 2. */
 class Float64Kernels implements Kernels {
+  // Float64 storage has no subnormal problem, and a flush would bias finite differences.
+  readonly flushThreshold = 0;
+  setFlushThreshold(): void {
+    throw new Error('the float64 gradient-check kernels never flush');
+  }
   readonly f: Float64Array;
   readonly i: Int32Array;
   constructor(bytes: number) {

@@ -125,7 +125,7 @@ describe('training', () => {
     const ds = waves({ count: 200, seed: 1 });
     const p = fit({
       model: { inputShape: [3], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 1 }], loss: 'mse' },
-      optimizer: { type: 'sgd', learningRate: 1e6 },
+      optimizer: { type: 'sgd', learningRate: 100 },
       dataset: ds,
       epochs: 3,
       batchSize: 20,

@@ -8,5 +8,6 @@ export {
   type KernelModuleOptions,
 } from './wasm.ts';
 export { ReferenceKernels } from './reference.ts';
+export { FLUSH_THRESHOLD, flushToZero } from './flush.ts';
 /** The reference math as generic functions over Float32Array | Float64Array (for float64 gradient checks). */
 export * as referenceMath from './reference.ts';

@@ -142,10 +142,19 @@ describe('reference kernels (float64)', () => {
     // First Adam step moves by ≈ lr·sign(g) (plus decoupled decay lr·wd·p).
     expect(pa[0]).toBeCloseTo(1 - 0.1 * (1 + 0.01), 6);
 
+    // RMSprop, ε outside the root (PyTorch) and inside it (tfjs, Keras 3): ε = 0.1 tells them apart.
     const pr = Float64Array.of(1), sq = Float64Array.of(0);
-    ref.rmsprop(1, pr, 0, Float64Array.of(0.5), 0, sq, 0, null, 0, 0.01, 0.9, 1e-8, 0, 0, 1, 1, 0);
+    ref.rmsprop(1, pr, 0, Float64Array.of(0.5), 0, sq, 0, null, 0, null, 0, 0.01, 0.9, 0.1, 0, 0, 1, { epsilonInside: false, centered: false }, 1, 0);
     expect(sq[0]).toBeCloseTo(0.1 * 0.25, 14);
-    expect(pr[0]).toBeCloseTo(1 - 0.01 * (0.5 / Math.sqrt(0.025)), 8);
+    expect(pr[0]).toBeCloseTo(1 - 0.01 * (0.5 / (Math.sqrt(0.025) + 0.1)), 12);
+    const pi = Float64Array.of(1), sqi = Float64Array.of(0);
+    ref.rmsprop(1, pi, 0, Float64Array.of(0.5), 0, sqi, 0, null, 0, null, 0, 0.01, 0.9, 0.1, 0, 0, 1, { epsilonInside: true, centered: false }, 1, 0);
+    expect(pi[0]).toBeCloseTo(1 - (0.01 * 0.5) / Math.sqrt(0.025 + 0.1), 12);
+    // Centred: the mean gradient 0.05 comes off the mean square, E[g²] − E[g]² = 0.025 − 0.0025.
+    const pc = Float64Array.of(1), sqc = Float64Array.of(0), mg = Float64Array.of(0);
+    ref.rmsprop(1, pc, 0, Float64Array.of(0.5), 0, sqc, 0, null, 0, mg, 0, 0.01, 0.9, 0.1, 0, 0, 1, { epsilonInside: true, centered: true }, 1, 0);
+    expect(mg[0]).toBeCloseTo(0.05, 14);
+    expect(pc[0]).toBeCloseTo(1 - (0.01 * 0.5) / Math.sqrt(0.025 - 0.0025 + 0.1), 12);
   });
   it('optimizers sum gradient slots in order, equal to axpy into slot 0 then one slot (f32, bit for bit)', () => {
     const n = 13, stride = 17, slots = 4;
@@ -158,7 +167,7 @@ describe('reference kernels (float64)', () => {
     const steps: Record<string, Step> = {
       sgd: (st, g, k, s) => ref.sgd(n, st, 0, g, 0, st, n, 0.1, 0.9, true, 0.01, 0.5, k, s),
       adam: (st, g, k, s) => ref.adam(n, st, 0, g, 0, st, n, st, 2 * n, 1e-3, 0.9, 0.999, 1e-8, 0.01, false, 0.25, 2, 3, k, s),
-      rmsprop: (st, g, k, s) => ref.rmsprop(n, st, 0, g, 0, st, 2 * n, st, n, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 1, k, s),
+      rmsprop: (st, g, k, s) => ref.rmsprop(n, st, 0, g, 0, st, 2 * n, st, n, null, 0, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 1, { epsilonInside: true, centered: false }, k, s),
     };
     for (const [name, step] of Object.entries(steps)) {
       const fused = fresh();

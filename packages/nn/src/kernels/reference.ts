@@ -8,6 +8,7 @@ import {
   type Kernels,
   type Ptr,
 } from './types.ts';
+import { FLUSH_THRESHOLD } from './flush.ts';
 
 /** A float tensor view; offsets below are in elements, not bytes. */
 export type FloatArray = Float32Array | Float64Array;
@@ -16,6 +17,17 @@ export type WordArray = Float32Array | Float64Array | Int32Array;
 
 // Reads through noUncheckedIndexedAccess: every index below is in range by construction.
 const at = (a: ArrayLike<number>, i: number): number => a[i] as number;
+
+/**
+ * The flush rule of flush.ts for a value stored into `a`: compared as `a` stores it (float32 for a
+ * Float32Array), +0 when below tau. tau = 0 (the default of the generic functions, as float64
+ * gradient checks use them) flushes nothing.
+ */
+function ftz(a: FloatArray, x: number, tau: number): number {
+  if (tau === 0) return x;
+  const stored = a instanceof Float32Array ? Math.fround(x) : x;
+  return Math.abs(stored) < tau ? 0 : x;
+}
 
 // ---------------------------------------------------------------------------------------------
 // GEMM: C[m×n] (+)= op(A)·op(B), row-major with leading dimensions.
@@ -139,12 +151,14 @@ export function activateGrad(kind: ElementwiseActivation, x: number, y: number, 
   }
 }
 
-export function activation(kind: ElementwiseActivation, x: FloatArray, xOff: number, y: FloatArray, yOff: number, n: number, alpha: number): void {
-  for (let i = 0; i < n; i++) y[yOff + i] = activate(kind, at(x, xOff + i), alpha);
+/** Forward outputs are flushed for the activations with exponential tails (sigmoid, GELU). */
+export function activation(kind: ElementwiseActivation, x: FloatArray, xOff: number, y: FloatArray, yOff: number, n: number, alpha: number, tau = 0): void {
+  const t = kind === 'sigmoid' || kind === 'gelu' ? tau : 0;
+  for (let i = 0; i < n; i++) y[yOff + i] = ftz(y, activate(kind, at(x, xOff + i), alpha), t);
 }
 
-export function activationGrad(kind: ElementwiseActivation, x: FloatArray, xOff: number, y: FloatArray, yOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, n: number, alpha: number): void {
-  for (let i = 0; i < n; i++) dx[dxOff + i] = activateGrad(kind, at(x, xOff + i), at(y, yOff + i), at(dy, dyOff + i), alpha);
+export function activationGrad(kind: ElementwiseActivation, x: FloatArray, xOff: number, y: FloatArray, yOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, n: number, alpha: number, tau = 0): void {
+  for (let i = 0; i < n; i++) dx[dxOff + i] = ftz(dx, activateGrad(kind, at(x, xOff + i), at(y, yOff + i), at(dy, dyOff + i), alpha), kind === 'linear' ? 0 : tau);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,26 +174,31 @@ function rowMax(x: FloatArray, off: number, cols: number): number {
   return m;
 }
 
-export function softmax(x: FloatArray, xOff: number, y: FloatArray, yOff: number, rows: number, cols: number): void {
+/** e^(x − m) of one softmax term, flushed as the kernels store it. */
+function softmaxTerm(store: FloatArray, x: number, m: number, tau: number): number {
+  return ftz(store, Math.exp(x - m), tau);
+}
+
+export function softmax(x: FloatArray, xOff: number, y: FloatArray, yOff: number, rows: number, cols: number, tau = 0): void {
   for (let r = 0; r < rows; r++) {
     const xr = xOff + r * cols;
     const yr = yOff + r * cols;
     const m = rowMax(x, xr, cols);
     let s = 0;
     for (let c = 0; c < cols; c++) {
-      const e = Math.exp(at(x, xr + c) - m);
+      const e = softmaxTerm(y, at(x, xr + c), m, tau);
       y[yr + c] = e;
       s += e;
     }
-    for (let c = 0; c < cols; c++) y[yr + c] = at(y, yr + c) / s;
+    for (let c = 0; c < cols; c++) y[yr + c] = ftz(y, at(y, yr + c) / s, tau);
   }
 }
 
-export function softmaxGrad(y: FloatArray, yOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, rows: number, cols: number): void {
+export function softmaxGrad(y: FloatArray, yOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, rows: number, cols: number, tau = 0): void {
   for (let r = 0; r < rows; r++) {
     let dot = 0;
     for (let c = 0; c < cols; c++) dot += at(dy, dyOff + r * cols + c) * at(y, yOff + r * cols + c);
-    for (let c = 0; c < cols; c++) dx[dxOff + r * cols + c] = at(y, yOff + r * cols + c) * (at(dy, dyOff + r * cols + c) - dot);
+    for (let c = 0; c < cols; c++) dx[dxOff + r * cols + c] = ftz(dx, at(y, yOff + r * cols + c) * (at(dy, dyOff + r * cols + c) - dot), tau);
   }
 }
 
@@ -187,7 +206,7 @@ export function softmaxGrad(y: FloatArray, yOff: number, dy: FloatArray, dyOff: 
  * Σ_rows −log softmax(logits)[label] (rows in order); a label outside [0, cols) makes that row's
  * loss NaN. Writes dlogits = (softmax − onehot)·gradScale when dlogits is given.
  */
-export function softmaxXent(logits: FloatArray, lOff: number, labels: Int32Array, labOff: number, dlogits: FloatArray | null, dOff: number, rows: number, cols: number, gradScale: number): number {
+export function softmaxXent(logits: FloatArray, lOff: number, labels: Int32Array, labOff: number, dlogits: FloatArray | null, dOff: number, rows: number, cols: number, gradScale: number, tau = 0): number {
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const xr = lOff + r * cols;
@@ -196,12 +215,12 @@ export function softmaxXent(logits: FloatArray, lOff: number, labels: Int32Array
     const m = rowMax(logits, xr, cols);
     const xl = valid ? at(logits, xr + label) : NaN;
     let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(at(logits, xr + c) - m);
+    for (let c = 0; c < cols; c++) s += softmaxTerm(logits, at(logits, xr + c), m, tau);
     total += Math.log(s) - (xl - m);
     if (dlogits) {
       for (let c = 0; c < cols; c++) {
-        const p = Math.exp(at(logits, xr + c) - m) / s;
-        dlogits[dOff + r * cols + c] = (p - (c === label ? 1 : 0)) * gradScale;
+        const p = softmaxTerm(logits, at(logits, xr + c), m, tau) / s;
+        dlogits[dOff + r * cols + c] = ftz(dlogits, (p - (c === label ? 1 : 0)) * gradScale, tau);
       }
     }
   }
@@ -263,8 +282,8 @@ export function sumSquares(x: FloatArray, xOff: number, n: number): number {
 }
 
 /** Σ (pred − target)² in the fixed order; dpred = 2·(pred − target)·gradScale when given. */
-export function mse(pred: FloatArray, pOff: number, target: FloatArray, tOff: number, dpred: FloatArray | null, dOff: number, n: number, gradScale: number): number {
-  if (dpred) for (let i = 0; i < n; i++) dpred[dOff + i] = 2 * (at(pred, pOff + i) - at(target, tOff + i)) * gradScale;
+export function mse(pred: FloatArray, pOff: number, target: FloatArray, tOff: number, dpred: FloatArray | null, dOff: number, n: number, gradScale: number, tau = 0): number {
+  if (dpred) for (let i = 0; i < n; i++) dpred[dOff + i] = ftz(dpred, 2 * (at(pred, pOff + i) - at(target, tOff + i)) * gradScale, tau);
   return fixedOrderSum(n, (i) => {
     const d = at(pred, pOff + i) - at(target, tOff + i);
     return d * d;
@@ -349,49 +368,74 @@ function slotSum(g: FloatArray, gOff: number, i: number, gradSlots: number, slot
 /** The rounding of one stored element of g: f32 for Float32Array, none for Float64Array. */
 const roundingOf = (g: FloatArray): ((x: number) => number) => (g instanceof Float32Array ? Math.fround : identity);
 
-export function sgd(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, vel: FloatArray | null, vOff: number, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+export function sgd(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, vel: FloatArray | null, vOff: number, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number, tau = 0): void {
   const round = roundingOf(g);
   for (let i = 0; i < n; i++) {
     const pi = at(p, pOff + i);
-    const g1 = slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + weightDecay * pi;
+    const g1 = ftz(g, slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + weightDecay * pi, tau);
     if (momentum === 0 || !vel) {
       p[pOff + i] = pi - lr * g1;
       continue;
     }
-    const v = momentum * at(vel, vOff + i) + g1;
+    const v = ftz(vel, momentum * at(vel, vOff + i) + g1, tau);
     vel[vOff + i] = v;
     p[pOff + i] = pi - lr * (nesterov ? g1 + momentum * v : v);
   }
 }
 
-export function adam(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, m: FloatArray, mOff: number, v: FloatArray, vOff: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void {
+export function adam(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, m: FloatArray, mOff: number, v: FloatArray, vOff: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number, tau = 0): void {
   const round = roundingOf(g);
   for (let i = 0; i < n; i++) {
     const pi = at(p, pOff + i);
-    const g1 = slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + (decoupled ? 0 : weightDecay * pi);
-    const mi = beta1 * at(m, mOff + i) + (1 - beta1) * g1;
-    const vi = beta2 * at(v, vOff + i) + (1 - beta2) * g1 * g1;
+    const g1 = ftz(g, slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + (decoupled ? 0 : weightDecay * pi), tau);
+    const mi = ftz(m, beta1 * at(m, mOff + i) + (1 - beta1) * g1, tau);
+    const vi = ftz(v, beta2 * at(v, vOff + i) + (1 - beta2) * g1 * g1, tau * tau);
     m[mOff + i] = mi;
     v[vOff + i] = vi;
     p[pOff + i] = pi - lr * ((mi * bc1) / (Math.sqrt(vi * bc2) + eps) + (decoupled ? weightDecay * pi : 0));
   }
 }
 
-export function rmsprop(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, sq: FloatArray, sqOff: number, mom: FloatArray | null, momOff: number, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+/** RMSprop's two forms and centring (see `Kernels.rmsprop`). */
+export interface RmspropForm {
+  /** ε inside the square root, learning rate inside the momentum buffer (tfjs, Keras 3). */
+  readonly epsilonInside: boolean;
+  readonly centered: boolean;
+}
+
+export function rmsprop(n: number, p: FloatArray, pOff: number, g: FloatArray, gOff: number, sq: FloatArray, sqOff: number, mom: FloatArray | null, momOff: number, mg: FloatArray | null, mgOff: number, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, form: RmspropForm, gradSlots: number, slotStride: number, tau = 0): void {
   const round = roundingOf(g);
   for (let i = 0; i < n; i++) {
     const pi = at(p, pOff + i);
-    const g1 = slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + weightDecay * pi;
-    const s = rho * at(sq, sqOff + i) + (1 - rho) * g1 * g1;
+    const g1 = ftz(g, slotSum(g, gOff, i, gradSlots, slotStride, round) * gradScale + weightDecay * pi, tau);
+    const s = ftz(sq, rho * at(sq, sqOff + i) + (1 - rho) * g1 * g1, tau * tau);
     sq[sqOff + i] = s;
-    const step = g1 / (Math.sqrt(s) + eps);
-    if (momentum === 0 || !mom) {
-      p[pOff + i] = pi - lr * step;
-      continue;
+    let variance = s;
+    if (form.centered && mg) {
+      const a = ftz(mg, rho * at(mg, mgOff + i) + (1 - rho) * g1, tau);
+      mg[mgOff + i] = a;
+      variance = Math.max(s - a * a, 0);
     }
-    const mv = momentum * at(mom, momOff + i) + step;
-    mom[momOff + i] = mv;
-    p[pOff + i] = pi - lr * mv;
+    const withMomentum = momentum !== 0 && mom !== null;
+    if (form.epsilonInside) {
+      const step = (g1 * lr) / Math.sqrt(variance + eps);
+      if (!withMomentum) {
+        p[pOff + i] = pi - step;
+        continue;
+      }
+      const mv = ftz(mom, momentum * at(mom, momOff + i) + step, tau);
+      mom[momOff + i] = mv;
+      p[pOff + i] = pi - mv;
+    } else {
+      const step = g1 / (Math.sqrt(variance) + eps);
+      if (!withMomentum) {
+        p[pOff + i] = pi - lr * step;
+        continue;
+      }
+      const mv = ftz(mom, momentum * at(mom, momOff + i) + step, tau);
+      mom[momOff + i] = mv;
+      p[pOff + i] = pi - lr * mv;
+    }
   }
 }
 
@@ -406,7 +450,15 @@ const ACTIVATIONS = new Set(Object.keys(ACTIVATION_CODES));
  * rounded to f32 here too, so both implementations see the same hyperparameters.
  */
 export class ReferenceKernels implements Kernels {
+  private tau = FLUSH_THRESHOLD;
   constructor(readonly memory: WebAssembly.Memory) {}
+
+  get flushThreshold(): number {
+    return this.tau;
+  }
+  setFlushThreshold(tau: number): void {
+    this.tau = f32(tau);
+  }
 
   private f(): Float32Array {
     return new Float32Array(this.memory.buffer);
@@ -442,31 +494,31 @@ export class ReferenceKernels implements Kernels {
   activation(kind: ElementwiseActivation, x: Ptr, y: Ptr, n: number, alpha: number): void {
     if (!ACTIVATIONS.has(kind)) throw new RangeError(`unknown activation ${String(kind)}`);
     const f = this.f();
-    activation(kind, f, x >>> 2, f, y >>> 2, n, f32(alpha));
+    activation(kind, f, x >>> 2, f, y >>> 2, n, f32(alpha), this.tau);
   }
   activationGrad(kind: ElementwiseActivation, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr, n: number, alpha: number): void {
     if (!ACTIVATIONS.has(kind)) throw new RangeError(`unknown activation ${String(kind)}`);
     const f = this.f();
-    activationGrad(kind, f, x >>> 2, f, y >>> 2, f, dy >>> 2, f, dx >>> 2, n, f32(alpha));
+    activationGrad(kind, f, x >>> 2, f, y >>> 2, f, dy >>> 2, f, dx >>> 2, n, f32(alpha), this.tau);
   }
   softmax(x: Ptr, y: Ptr, rows: number, cols: number): void {
     const f = this.f();
-    softmax(f, x >>> 2, f, y >>> 2, rows, cols);
+    softmax(f, x >>> 2, f, y >>> 2, rows, cols, this.tau);
   }
   softmaxGrad(y: Ptr, dy: Ptr, dx: Ptr, rows: number, cols: number): void {
     const f = this.f();
-    softmaxGrad(f, y >>> 2, f, dy >>> 2, f, dx >>> 2, rows, cols);
+    softmaxGrad(f, y >>> 2, f, dy >>> 2, f, dx >>> 2, rows, cols, this.tau);
   }
   softmaxXent(logits: Ptr, labels: Ptr, dlogits: Ptr, rows: number, cols: number, gradScale: number): number {
     const f = this.f();
-    return softmaxXent(f, logits >>> 2, this.i(), labels >>> 2, dlogits === 0 ? null : f, dlogits >>> 2, rows, cols, f32(gradScale));
+    return softmaxXent(f, logits >>> 2, this.i(), labels >>> 2, dlogits === 0 ? null : f, dlogits >>> 2, rows, cols, f32(gradScale), this.tau);
   }
   countCorrect(logits: Ptr, labels: Ptr, rows: number, cols: number): number {
     return countCorrect(this.f(), logits >>> 2, this.i(), labels >>> 2, rows, cols);
   }
   mse(pred: Ptr, target: Ptr, dpred: Ptr, n: number, gradScale: number): number {
     const f = this.f();
-    return mse(f, pred >>> 2, f, target >>> 2, dpred === 0 ? null : f, dpred >>> 2, n, f32(gradScale));
+    return mse(f, pred >>> 2, f, target >>> 2, dpred === 0 ? null : f, dpred >>> 2, n, f32(gradScale), this.tau);
   }
   dropout(x: Ptr, y: Ptr, mask: Ptr, n: number, rate: number, seedLo: number, seedHi: number): void {
     const f = this.f();
@@ -507,14 +559,16 @@ export class ReferenceKernels implements Kernels {
   // Slot counts and strides are i32 in the WASM kernels: `| 0` and `>> 2` convert them the same way.
   sgd(n: number, p: Ptr, g: Ptr, vel: Ptr, lr: number, momentum: number, nesterov: boolean, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
     const f = this.f();
-    sgd(n, f, p >>> 2, f, g >>> 2, f32(momentum) === 0 ? null : f, vel >>> 2, f32(lr), f32(momentum), nesterov, f32(weightDecay), f32(gradScale), gradSlots | 0, slotStride >> 2);
+    sgd(n, f, p >>> 2, f, g >>> 2, f32(momentum) === 0 ? null : f, vel >>> 2, f32(lr), f32(momentum), nesterov, f32(weightDecay), f32(gradScale), gradSlots | 0, slotStride >> 2, this.tau);
   }
   adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void {
     const f = this.f();
-    adam(n, f, p >>> 2, f, g >>> 2, f, m >>> 2, f, v >>> 2, f32(lr), f32(beta1), f32(beta2), f32(eps), f32(weightDecay), decoupled, f32(gradScale), f32(bc1), f32(bc2), gradSlots | 0, slotStride >> 2);
+    adam(n, f, p >>> 2, f, g >>> 2, f, m >>> 2, f, v >>> 2, f32(lr), f32(beta1), f32(beta2), f32(eps), f32(weightDecay), decoupled, f32(gradScale), f32(bc1), f32(bc2), gradSlots | 0, slotStride >> 2, this.tau);
   }
-  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, mg: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, epsilonInside: boolean, centered: boolean, gradSlots: number, slotStride: number): void {
     const f = this.f();
-    rmsprop(n, f, p >>> 2, f, g >>> 2, f, sq >>> 2, f32(momentum) === 0 ? null : f, mom >>> 2, f32(lr), f32(rho), f32(eps), f32(momentum), f32(weightDecay), f32(gradScale), gradSlots | 0, slotStride >> 2);
+    const form = { epsilonInside, centered };
+    rmsprop(n, f, p >>> 2, f, g >>> 2, f, sq >>> 2, f32(momentum) === 0 ? null : f, mom >>> 2, centered ? f : null, mg >>> 2, f32(lr), f32(rho), f32(eps), f32(momentum), f32(weightDecay), f32(gradScale), form, gradSlots | 0, slotStride >> 2, this.tau);
   }
+
 }

@@ -18,6 +18,11 @@ export const ACTIVATION_CODES = {
 export type ElementwiseActivation = keyof typeof ACTIVATION_CODES;
 
 export interface Kernels {
+  /** τ of the flush-to-zero rule (flush.ts); 0 means off. */
+  readonly flushThreshold: number;
+  /** Changes τ (tests: 0 turns the flush off to measure what it changes). Rounded to float32. */
+  setFlushThreshold(tau: number): void;
+
   /** C[m×n] (+)= A[m×k]·B[k×n]. Row-major with leading dimensions (row strides, in elements). */
   gemmNN(m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, accumulate: boolean): void;
   /** C[m×n] (+)= A[m×k]·B[n×k]ᵀ. */
@@ -97,12 +102,15 @@ export interface Kernels {
    */
   adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void;
   /**
-   * RMSprop (Keras/PyTorch form). g' = g·gradScale + weightDecay·p; sq = ρ·sq + (1−ρ)·g'²;
-   * step = g' / (sqrt(sq) + eps); with momentum: mom = momentum·mom + step, p −= lr·mom;
-   * else p −= lr·step. mom unused if momentum = 0.
-   * g is the sum of gradSlots slots slotStride bytes apart (see above).
+   * RMSprop. g' = g·gradScale + weightDecay·p; sq = ρ·sq + (1−ρ)·g'²; centred: mg = ρ·mg + (1−ρ)·g'
+   * and var = max(sq − mg², 0), else var = sq.
+   * ε inside (tfjs, Keras 3): step = lr·g' / √(var + ε); with momentum mom = momentum·mom + step,
+   * p −= mom; else p −= step.
+   * ε outside (PyTorch, Keras ≤ 2.3): step = g' / (√var + ε); with momentum
+   * mom = momentum·mom + step, p −= lr·mom; else p −= lr·step.
+   * mom is unused if momentum = 0, mg unless centred. g is the sum of gradSlots slots (see above).
    */
-  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void;
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, mg: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, epsilonInside: boolean, centered: boolean, gradSlots: number, slotStride: number): void;
 }
 
 /** lowbias32 (Chris Wellons): a strong 32-bit integer hash, cheap in i32x4 SIMD. */

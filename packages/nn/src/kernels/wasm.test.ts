@@ -2,6 +2,7 @@
 // (1, odd, not multiples of 4), with sentinels proving that nothing outside the outputs changes.
 import { setFlagsFromString } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng as SeededRng } from '../rng.ts';
 import * as ref from './reference.ts';
 import { ReferenceKernels } from './reference.ts';
 import { ACTIVATION_CODES, dropoutHash, dropoutThreshold, type ElementwiseActivation, type Kernels, type Ptr } from './types.ts';
@@ -14,27 +15,23 @@ setFlagsFromString('--experimental-wasm-relaxed-simd');
 // The helper: lay regions out in a memory, run the WASM kernel and the twin on identical copies,
 // compare outputs within tolerance and everything else bit for bit.
 
-/** mulberry32: a small seeded PRNG for test data. */
+/** Test-data draws (ranges, picks) on nn's seeded Rng. */
 class Rng {
-  private s: number;
+  private readonly r: SeededRng;
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    this.r = SeededRng.fromSeed(seed);
   }
   u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.r.nextU32();
   }
   float(lo = -1, hi = 1): number {
-    return lo + (this.u32() / 4294967296) * (hi - lo);
+    return lo + this.r.float() * (hi - lo);
   }
   int(lo: number, hi: number): number {
-    return lo + (this.u32() % (hi - lo + 1));
+    return lo + this.r.int(hi - lo + 1);
   }
   pick<T>(xs: readonly T[]): T {
-    return xs[this.u32() % xs.length] as T;
+    return xs[this.r.int(xs.length)] as T;
   }
 }
 
@@ -188,6 +185,8 @@ interface OptimizerCase {
 /** A stride one slot must ignore: used, it would read a gigabyte past the gradient and trap. */
 const IGNORED_STRIDE = 1 << 30;
 const variance = (r: Rng): number => r.float(0, 1e-2);
+/** Centred RMSprop's mean gradient: small beside √variance, as E[g]² ≤ E[g²] keeps it in training. */
+const meanGrad = (r: Rng): number => r.float(-1e-4, 1e-4);
 const adamStep = 7;
 const BC1 = 1 / (1 - 0.9 ** adamStep), BC2 = 1 / (1 - 0.999 ** adamStep);
 
@@ -217,16 +216,26 @@ const OPTIMIZER_CASES: readonly OptimizerCase[] = [
     state: { m: { written: true }, v: { written: true, gen: variance } },
     run: (k, p, n, s, st) => k.adam(n, p.p as Ptr, p.g as Ptr, p.m as Ptr, p.v as Ptr, 1e-3, 0.9, 0.999, 1e-8, 0.01, true, 1 / 8, BC1, BC2, s, st),
   },
-  {
-    name: 'rmsprop',
-    state: { sq: { written: true, gen: variance }, mom: { written: false } },
-    run: (k, p, n, s, st) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, 0, 1e-4, 1, s, st),
-  },
-  {
-    name: 'rmsprop momentum',
-    state: { sq: { written: true, gen: variance }, mom: { written: true } },
-    run: (k, p, n, s, st) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 0.25, s, st),
-  },
+  ...([true, false] as const).flatMap((inside) => [
+    {
+      name: `rmsprop ε ${inside ? 'inside' : 'outside'}`,
+      state: { sq: { written: true, gen: variance }, mom: { written: false }, mg: { written: false } },
+      run: (k: Kernels, p: Record<string, Ptr>, n: number, s: number, st: number) =>
+        k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, p.mg as Ptr, 1e-3, 0.9, 1e-7, 0, 1e-4, 1, inside, false, s, st),
+    },
+    {
+      name: `rmsprop ε ${inside ? 'inside' : 'outside'} momentum`,
+      state: { sq: { written: true, gen: variance }, mom: { written: true }, mg: { written: false } },
+      run: (k: Kernels, p: Record<string, Ptr>, n: number, s: number, st: number) =>
+        k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, p.mg as Ptr, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 0.25, inside, false, s, st),
+    },
+    {
+      name: `rmsprop ε ${inside ? 'inside' : 'outside'} centred momentum`,
+      state: { sq: { written: true, gen: variance }, mom: { written: true }, mg: { written: true, gen: meanGrad } },
+      run: (k: Kernels, p: Record<string, Ptr>, n: number, s: number, st: number) =>
+        k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, p.mg as Ptr, 1e-3, 0.9, 1e-7, 0.9, 1e-4, 0.25, inside, true, s, st),
+    },
+  ]),
 ];
 /** Input ranges that cover every branch of each activation without overflowing. */
 const ACTIVATION_RANGE: Record<ElementwiseActivation, number> = {
@@ -449,7 +458,7 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
       const rows = sizeOf(e.rng, 9), cols = sizeOf(e.rng, 50);
       const gen = (r: Rng): number => r.float(-20, 20);
       // e^(x − max) with x − max rounded in f32: relative error grows with |x − max| ≈ |ln y|.
-      const yTol: Tolerance = { rel: (4 + cols / 4) * ULP, abs: 1e-38, bound: (_, y) => 2 * ULP * Math.abs(y * Math.log(y)) };
+      const yTol: Tolerance = { rel: (4 + cols / 4) * ULP, abs: 1e-38, bound: (_, y) => (y > 0 ? 2 * ULP * Math.abs(y * Math.log(y)) : 0) };
       checkKernel(e, {
         regions: { x: { len: rows * cols, gen }, y: { len: rows * cols, out: yTol } },
         run: (k, p) => k.softmax(p.x as Ptr, p.y as Ptr, rows, cols),
@@ -675,19 +684,22 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
     }
   });
 
-  it('rmsprop with and without momentum; mom untouched without momentum', () => {
+  it('rmsprop: ε inside / outside the root, centred or not, with and without momentum; unused state untouched', () => {
     const e = seeded(92);
-    for (let t = 0; t < 24; t++) {
+    for (let t = 0; t < 32; t++) {
       const n = sizeOf(e.rng, 100);
       const momentum = t % 2 === 0 ? 0 : 0.9;
+      const inside = t % 4 < 2;
+      const centered = t % 8 < 4;
       checkKernel(e, {
         regions: {
           p: { len: n, out: stepTol }, g: { len: n },
           sq: { len: n, gen: (r) => r.float(0, 1e-2), out: stepTol },
           mom: { len: n, ...(momentum ? { out: stepTol } : {}) },
+          mg: { len: n, gen: meanGrad, ...(centered ? { out: stepTol } : {}) },
         },
-        run: (k, p) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, 1e-3, 0.9, 1e-7, momentum, 1e-4, 1, 1, 0),
-      }, `rmsprop n=${n} momentum=${momentum}`);
+        run: (k, p) => k.rmsprop(n, p.p as Ptr, p.g as Ptr, p.sq as Ptr, p.mom as Ptr, p.mg as Ptr, 1e-3, 0.9, 1e-7, momentum, 1e-4, 1, inside, centered, 1, 0),
+      }, `rmsprop n=${n} momentum=${momentum} inside=${inside} centered=${centered}`);
     }
   });
 

@@ -82,7 +82,9 @@ interface KernelExports {
   gather32(src: I, rowLen: I, indices: I, count: I, dst: I): void;
   sgd(n: I, p: I, g: I, vel: I, lr: F, momentum: F, nesterov: I, wd: F, gs: F, slots: I, stride: I): void;
   adam(n: I, p: I, g: I, m: I, v: I, lr: F, b1: F, omb1: F, b2: F, omb2: F, eps: F, wd: F, decoupled: I, gs: F, bc1: F, bc2: F, slots: I, stride: I): void;
-  rmsprop(n: I, p: I, g: I, sq: I, mom: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F, slots: I, stride: I): void;
+  rmsprop(n: I, p: I, g: I, sq: I, mom: I, mg: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F, flags: I, slots: I, stride: I): void;
+  set_flush(tau: F): void;
+  flush_threshold(): number;
   peak_madd(iters: I): number;
   variant(): number;
 }
@@ -210,7 +212,15 @@ export class WasmKernels implements Kernels {
   adam(n: number, p: Ptr, g: Ptr, m: Ptr, v: Ptr, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, gradScale: number, bc1: number, bc2: number, gradSlots: number, slotStride: number): void {
     this.x.adam(n, p, g, m, v, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, decoupled ? 1 : 0, gradScale, bc1, bc2, gradSlots, slotStride);
   }
-  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, gradSlots: number, slotStride: number): void {
-    this.x.rmsprop(n, p, g, sq, mom, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale, gradSlots, slotStride);
+  rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, mg: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, epsilonInside: boolean, centered: boolean, gradSlots: number, slotStride: number): void {
+    const flags = (epsilonInside ? 1 : 0) | (centered ? 2 : 0);
+    this.x.rmsprop(n, p, g, sq, mom, mg, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale, flags, gradSlots, slotStride);
   }
+  get flushThreshold(): number {
+    return this.x.flush_threshold();
+  }
+  setFlushThreshold(tau: number): void {
+    this.x.set_flush(tau);
+  }
+
 }
