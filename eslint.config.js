@@ -7,6 +7,8 @@ const ioModules = [
   'worker_threads', 'process', 'v8', 'vm', 'readline', 'zlib', 'stream',
 ];
 const ioPackages = ['ioredis', 'bullmq', 'express', '@prisma/client', 'pg', 'undici', 'node-fetch'];
+// Every random draw, in every package, app, benchmark and test, comes from @hypersweep/nn's seeded Rng.
+const mathRandom = { object: 'Math', property: 'random', message: "use @hypersweep/nn's seeded Rng: every draw must be reproducible" };
 const pureRestrictions = {
   'no-restricted-imports': [
     'error',
@@ -23,10 +25,7 @@ const pureRestrictions = {
     { name: 'process', message: 'pure packages take options; they never read process or process.env' },
     { name: 'require', message: 'pure packages use ES imports only' },
   ],
-  'no-restricted-properties': [
-    'error',
-    { object: 'Math', property: 'random', message: 'use the seeded Rng: every draw must be reproducible' },
-  ],
+  'no-restricted-properties': ['error', mathRandom],
 };
 
 export default tseslint.config(
@@ -46,6 +45,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
+      'no-restricted-properties': ['error', mathRandom],
     },
   },
   {

@@ -13,6 +13,7 @@
 // - longest_task_ms: the longest 'longtask' PerformanceObserver entry (main-thread task over 50 ms)
 //   from navigation start to 10 s after it (0 when no task exceeded 50 ms).
 import { claimTrial, createSweep, createTrial, finishTrial, recordBest, recordEpochs, setSweepStatus, type Db, type Prisma } from '@hypersweep/db';
+import { Rng } from '@hypersweep/nn';
 import { CreateSweepRequest } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { launchChromium, watchProblems, type PageProblem } from '../test/lib/browser.ts';
@@ -24,16 +25,10 @@ const LOADS = 3;
 const WINDOW_MS = 10_000;
 const MARK = 'hypersweep:sweep-rendered';
 
-/** A small seeded generator (mulberry32): the same sweep on every run. */
+/** Uniform draws in [0, 1) from nn's seeded Rng: the same sweep on every run. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = Rng.fromSeed(seed);
+  return () => r.double();
 }
 
 async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -5,6 +5,7 @@
 // Usage: npm run bench -- gemm [--quick] [--only nn|nt|tn] [--unshared]
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+import { Rng } from '@hypersweep/nn';
 import { compileKernelModuleSync, relaxedSimdSupported, WasmKernels } from '../packages/nn/src/kernels/wasm.ts';
 import { measure, type MeasureOptions } from './lib/measure.ts';
 
@@ -35,16 +36,10 @@ export const MLP_STEP_SHAPES: readonly Shape[] = [
 
 const shapeKey = (s: Shape): string => `${s.form}_${s.m}x${s.n}x${s.k}`;
 
-/** Small deterministic PRNG (mulberry32) for the operands. */
+/** Operands uniform in [-1, 1), the same on every run (nn's seeded Rng). */
 function fillRandom(view: Float32Array, seed: number): void {
-  let a = seed >>> 0;
-  for (let i = 0; i < view.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    view[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+  const rng = Rng.fromSeed(seed).split('gemm-operands');
+  for (let i = 0; i < view.length; i++) view[i] = rng.float() * 2 - 1;
 }
 
 interface ShapeResult {

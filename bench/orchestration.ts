@@ -3,6 +3,7 @@
 // sweep with 1,000 trials under 200 connections (autocannon), and metric rows written per second.
 import autocannon from 'autocannon';
 import { claimTrial, createSweep, createTrial, recordEpochs, setSweepStatus, type Db, type Prisma } from '@hypersweep/db';
+import { Rng } from '@hypersweep/nn';
 import { CreateSweepRequest, type CreateSweepRequestInput, type Sweep } from '@hypersweep/schemas';
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { Stack } from '../test/lib/stack.ts';
@@ -91,10 +92,11 @@ async function metricRowsPerSecond(db: Db, sweepId: string): Promise<number> {
   const perEpoch = 10;
   const t0 = performance.now();
   await Promise.all(
-    trials.map(async (t) => {
+    trials.map(async (t, i) => {
+      const rng = Rng.fromSeed(i).split('metric-values');
       for (let e = 2; e < 2 + epochs; e++) {
         const metrics: Record<string, number> = {};
-        for (let k = 0; k < perEpoch; k++) metrics[`m${k}`] = Math.random();
+        for (let k = 0; k < perEpoch; k++) metrics[`m${k}`] = rng.double();
         await recordEpochs(db, t.id, [{ epoch: e, metrics }]);
       }
     }),

@@ -1,8 +1,8 @@
-// Wakes SSE streams when their sweep has new events. One Postgres connection LISTENs on the
-// channel the db package NOTIFYs in each event's transaction; the events themselves are always
-// read back from Postgres, so a missed notification only delays a stream until its next ping.
-import { SWEEP_EVENTS_CHANNEL } from '@hypersweep/db';
-import pg from 'pg';
+// Wakes SSE streams when their sweep has new events. One Postgres connection (opened by
+// @hypersweep/db's listenSweepEvents) LISTENs on the channel the db package NOTIFYs in each
+// event's transaction; the events themselves are always read back from Postgres, so a missed
+// notification only delays a stream until its next ping.
+import { listenSweepEvents } from '@hypersweep/db';
 import type { Logger } from '@hypersweep/log';
 
 export interface EventHub {
@@ -14,51 +14,27 @@ export interface EventHub {
 
 export async function createEventHub(databaseUrl: string, logger: Logger): Promise<EventHub> {
   const listeners = new Map<string, Set<() => void>>();
-  let client: pg.Client | null = null;
-  let closed = false;
-  let retryMs = 250;
 
   const wakeAll = () => {
     for (const set of listeners.values()) for (const wake of set) wake();
   };
 
-  const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: databaseUrl });
-    c.on('notification', (msg) => {
-      const sweepId = msg.payload?.split(':')[0];
-      if (!sweepId) return;
+  const listener = await listenSweepEvents(
+    databaseUrl,
+    ({ sweepId }) => {
       const set = listeners.get(sweepId);
       if (set) for (const wake of set) wake();
-    });
-    c.on('error', (error) => {
-      logger.warn({ err: error }, 'event listener connection failed; reconnecting');
-    });
-    c.on('end', () => {
-      if (closed) return;
-      client = null;
-      setTimeout(() => void reconnect(), retryMs).unref();
-    });
-    await c.connect();
-    await c.query(`LISTEN ${SWEEP_EVENTS_CHANNEL}`);
-    client = c;
-    retryMs = 250;
-    // Events committed while disconnected were not notified: every stream re-reads.
-    wakeAll();
-  };
-
-  const reconnect = async (): Promise<void> => {
-    if (closed || client) return;
-    try {
-      await connect();
-      logger.info({}, 'event listener reconnected');
-    } catch (error) {
-      retryMs = Math.min(retryMs * 2, 5_000);
-      logger.warn({ err: error, retryMs }, 'event listener could not reconnect');
-      setTimeout(() => void reconnect(), retryMs).unref();
-    }
-  };
-
-  await connect();
+    },
+    {
+      onError: (error) => logger.warn({ err: error }, 'event listener connection failed; reconnecting'),
+      onReconnectFailed: (error, retryMs) => logger.warn({ err: error, retryMs }, 'event listener could not reconnect'),
+      onReconnect: () => {
+        logger.info({}, 'event listener reconnected');
+        // Events committed while disconnected were not notified: every stream re-reads.
+        wakeAll();
+      },
+    },
+  );
 
   return {
     subscribe(sweepId, wake) {
@@ -79,11 +55,9 @@ export async function createEventHub(databaseUrl: string, logger: Logger): Promi
       return n;
     },
     async close() {
-      closed = true;
-      const c = client;
-      client = null;
+      const closing = listener.close();
       wakeAll();
-      if (c) await c.end().catch(() => undefined);
+      await closing;
     },
   };
 }

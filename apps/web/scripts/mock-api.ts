@@ -6,7 +6,7 @@ import {
   ClusterView, CreateSweepRequest, DatasetList, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepEvent, SweepPage, Trial, TrialModelExport, TrialPage,
   formatSseEvent, validationError, type SweepStatus, type TrialCounts,
 } from '@hypersweep/schemas';
-import { compileModel, exportTfjs, Predictor } from '@hypersweep/nn';
+import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
 import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -19,15 +19,10 @@ const TOKEN = process.env['MOCK_TOKEN'] ?? 'dev-token';
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 const TICK_MS = Number(process.env['MOCK_TICK_MS'] ?? 400);
 
-/** Seeded noise so the fake curves are the same every run. */
+/** Seeded noise (nn's Rng) so the fake curves are the same every run. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = Rng.fromSeed(seed);
+  return () => r.double();
 }
 
 interface MockSweep {

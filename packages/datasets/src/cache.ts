@@ -2,10 +2,10 @@
 // process parses MNIST or a CSV file once however many trials or requests use it.
 import type { Dataset } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
-import { parseCsv, type CsvOptions } from './csv.ts';
+import { parseCsv, type CsvOptions, type CsvScaling } from './csv.ts';
 import { loadDataset } from './registry.ts';
 
-/** A dataset reference as sweeps write it: `{type: 'mnist', …options}`, `{type: 'csv', id}`. */
+/** A dataset reference as sweeps write it: `{type: 'mnist', …options}`, `{type: 'csv', id, scaling?}`. */
 export interface DatasetReference {
   readonly type: string;
   readonly [option: string]: unknown;
@@ -23,7 +23,11 @@ export class DatasetCache {
   /** `loadCsv` fetches an uploaded file by id (from Postgres, in the apps). */
   constructor(private readonly loadCsv: (id: string) => Promise<StoredCsv> = noCsv) {}
 
-  /** The dataset a reference names; the same reference always yields the same object. */
+  /**
+   * The dataset a reference names; the same reference always yields the same object. The key is
+   * the whole reference, its `scaling` included, so references that differ only in how inputs
+   * are scaled never share a dataset.
+   */
   get(ref: DatasetReference): Promise<Dataset> {
     const key = canonicalJson(ref);
     let dataset = this.loaded.get(key);
@@ -39,9 +43,11 @@ export class DatasetCache {
   private async load(ref: DatasetReference): Promise<Dataset> {
     const { type, ...options } = ref;
     if (type === 'csv') {
-      if (typeof options.id !== 'string') throw new DatasetError('INVALID_OPTION', 'a csv dataset reference needs an id');
-      const stored = await this.loadCsv(options.id);
-      return parseCsv(stored.text, stored.options);
+      const { id, scaling } = options;
+      if (typeof id !== 'string') throw new DatasetError('INVALID_OPTION', 'a csv dataset reference needs an id');
+      const stored = await this.loadCsv(id);
+      // The reference's scaling overrides the upload's; parseCsv checks the value (and refuses 'unit').
+      return parseCsv(stored.text, scaling === undefined ? stored.options : { ...stored.options, scaling: scaling as CsvScaling });
     }
     return loadDataset(type, options);
   }

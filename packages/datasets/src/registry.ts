@@ -50,6 +50,7 @@ const MNIST_OPTION_KEYS: Record<keyof MnistOptions, true> = {
   limitTrain: true,
   limitTest: true,
   dataDir: true,
+  scaling: true,
 };
 const SPIRALS_OPTION_KEYS: Record<keyof TwoSpiralsOptions, true> = {
   count: true,
@@ -59,6 +60,7 @@ const SPIRALS_OPTION_KEYS: Record<keyof TwoSpiralsOptions, true> = {
   seed: true,
   validationFraction: true,
   validationCount: true,
+  scaling: true,
 };
 const OPTION_KEYS: Readonly<Record<BuiltinDatasetId, readonly string[]>> = {
   mnist: Object.keys(MNIST_OPTION_KEYS),

@@ -1,8 +1,9 @@
 // Two interleaved spirals: a small synthetic 2-class, 2-feature dataset that a tiny MLP
 // can learn in seconds, deterministic by seed, for fast end-to-end tests.
-import type { Dataset, DataSplit } from '@hypersweep/nn';
+import type { Dataset, DataSplit, Rng } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
-import { assertSeed, SeededRandom } from './random.ts';
+import { assertSeed, streamRng } from './random.ts';
+import { checkScaling, type Scaling } from './scaling.ts';
 import { gatherRows, standardizationStats, standardize, stratifiedSplit } from './split.ts';
 
 export interface TwoSpiralsOptions {
@@ -19,19 +20,24 @@ export interface TwoSpiralsOptions {
   /** Default 0.1. */
   validationFraction?: number;
   validationCount?: number;
+  /** 'standardize' (default) with the training split's statistics, or 'none' (coordinates as drawn). */
+  scaling?: SpiralsScaling;
 }
 
+export const SPIRALS_SCALINGS = ['standardize', 'none'] as const satisfies readonly Scaling[];
+export type SpiralsScaling = (typeof SPIRALS_SCALINGS)[number];
+
 /** Draws `count` labelled points; point i belongs to spiral i mod 2. */
-function drawPoints(count: number, noise: number, turns: number, rng: SeededRandom): { points: Float64Array; labels: Int32Array } {
+function drawPoints(count: number, noise: number, turns: number, rng: Rng): { points: Float64Array; labels: Int32Array } {
   const points = new Float64Array(count * 2);
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const label = i % 2;
     // Starting a little away from the centre keeps the two spirals apart where they begin.
-    const t = 0.05 + 0.95 * rng.nextFloat();
+    const t = 0.05 + 0.95 * rng.double();
     const angle = 2 * Math.PI * turns * t + Math.PI * label;
-    points[2 * i] = t * Math.cos(angle) + noise * rng.nextNormal();
-    points[2 * i + 1] = t * Math.sin(angle) + noise * rng.nextNormal();
+    points[2 * i] = t * Math.cos(angle) + noise * rng.normal();
+    points[2 * i + 1] = t * Math.sin(angle) + noise * rng.normal();
     labels[i] = label;
   }
   return { points, labels };
@@ -51,18 +57,19 @@ export function twoSpirals(options: TwoSpiralsOptions = {}): Dataset {
   const turns = options.turns ?? 1.5;
   const seed = options.seed ?? 0;
   assertSeed(seed);
+  const scaling = checkScaling(options.scaling ?? 'standardize', SPIRALS_SCALINGS, 'spirals');
   if (!Number.isFinite(noise) || noise < 0) throw new DatasetError('INVALID_OPTION', `noise must be a finite number ≥ 0, got ${String(noise)}`);
   if (!Number.isFinite(turns) || turns <= 0) throw new DatasetError('INVALID_OPTION', `turns must be a finite number > 0, got ${String(turns)}`);
 
-  const pool = drawPoints(count, noise, turns, SeededRandom.fromSeed(seed, 'spirals-train'));
-  const held = drawPoints(testCount, noise, turns, SeededRandom.fromSeed(seed, 'spirals-test'));
+  const pool = drawPoints(count, noise, turns, streamRng(seed, 'spirals-train'));
+  const held = drawPoints(testCount, noise, turns, streamRng(seed, 'spirals-test'));
   const split = stratifiedSplit(pool.labels, 2, {
     seed,
     ...(options.validationFraction !== undefined ? { validationFraction: options.validationFraction } : {}),
     ...(options.validationCount !== undefined ? { validationCount: options.validationCount } : {}),
   });
 
-  const stats = standardizationStats(pool.points, 2, split.train);
+  const stats = scaling === 'standardize' ? standardizationStats(pool.points, 2, split.train) : { mean: [0, 0], std: [1, 1] };
   const makeSplit = (points: Float64Array, labels: Int32Array, rows: Int32Array | null): DataSplit => {
     const p = rows === null ? points : gatherRows(points, 2, rows);
     return { count: p.length / 2, features: standardize(p, 2, stats), labels: rows === null ? labels : gatherRows(labels, 1, rows) };

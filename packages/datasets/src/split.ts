@@ -1,7 +1,7 @@
 // Deterministic splits (stratified by class, or plain random for regression) and
 // normalisation statistics that are computed from the training split only.
 import { DatasetError } from './errors.ts';
-import { assertSeed, SeededRandom } from './random.ts';
+import { assertSeed, streamRng } from './random.ts';
 
 // ---------------------------------------------------------------------------------------
 // Sizes
@@ -91,7 +91,7 @@ export function randomPartition(total: number, options: PartitionOptions): Parti
   checkHoldouts(total, options);
   const order = new Int32Array(total);
   for (let i = 0; i < total; i++) order[i] = i;
-  SeededRandom.fromSeed(options.seed, options.stream).shuffle(order);
+  streamRng(options.seed, options.stream).shuffle(order);
   const holdouts: Int32Array[] = [];
   let at = 0;
   for (const size of options.holdouts) {
@@ -150,7 +150,7 @@ export function stratifiedPartition(labels: ArrayLike<number>, options: Stratifi
     }
     members[label]!.push(i);
   }
-  const rng = SeededRandom.fromSeed(options.seed, options.stream);
+  const rng = streamRng(options.seed, options.stream);
   for (const m of members) rng.shuffle(m);
   const sizes = members.map((m) => m.length);
 

@@ -1,4 +1,5 @@
-// The Prisma client factory: every Postgres connection of the app goes through here (DESIGN.md §1).
+// The Prisma client factory. Every Postgres connection of the apps is opened by this package: the
+// clients made here, the LISTEN connection of listen.ts, the migrations of schema-engine.ts.
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from './generated/prisma/client.ts';
 

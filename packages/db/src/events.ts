@@ -61,8 +61,8 @@ export async function appendSweepUpdated(tx: Prisma.TransactionClient, sweepId: 
   });
 }
 
-/** The events a trial's status change produces (besides `sweep.updated`). */
-export async function appendTrialTransition(tx: Prisma.TransactionClient, trial: Trial): Promise<void> {
+/** The event of a trial's status change, without `sweep.updated` (a bulk change appends that once). */
+export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Trial): Promise<void> {
   const ref = { trialId: trial.id, number: trial.number };
   switch (trial.status) {
     case 'running': {
@@ -100,6 +100,11 @@ export async function appendTrialTransition(tx: Prisma.TransactionClient, trial:
     case 'queued':
       break;
   }
+}
+
+/** The events of one trial's status change: its own, then `sweep.updated`. */
+export async function appendTrialTransition(tx: Prisma.TransactionClient, trial: Trial): Promise<void> {
+  await appendTrialEvent(tx, trial);
   await appendSweepUpdated(tx, trial.sweepId);
 }
 

@@ -91,5 +91,12 @@ export {
   type SweepEventType,
   type StoredSweepEvent,
 } from './events.ts';
+export {
+  listenSweepEvents,
+  parseSweepEventPayload,
+  type ListenSweepEventsOptions,
+  type SweepEventListener,
+  type SweepEventNotification,
+} from './listen.ts';
 export { sweepSnapshots, sweepSnapshotIn, type SweepSnapshot, type SweepProgressSnapshot, type BestTrialSnapshot } from './snapshot.ts';
 export { createDataset, getDataset, listDatasets, type CreateDatasetInput } from './datasets.ts';

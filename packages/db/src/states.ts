@@ -1,4 +1,5 @@
-// The Sweep and Trial state machines, and the only two functions that write a status.
+// The Sweep and Trial state machines, and the only two statements that write a status
+// (`updateSweepStatus`, `updateTrialStatuses`); every status change in this package goes through them.
 import { DbError, mapDbErrors } from './errors.ts';
 import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { appendSweepUpdated, appendTrialTransition, withSweepRowLock } from './events.ts';
@@ -78,17 +79,30 @@ export interface SetSweepStatusOptions {
 }
 
 /**
- * The only writer of `Sweep.status`: one conditional UPDATE (`WHERE id AND status IN sources`),
- * so concurrent callers cannot both win and no read-then-write race exists.
+ * The one statement that writes `Sweep.status`: a conditional UPDATE (`WHERE id AND status IN
+ * sources`) in the caller's transaction. Returns the updated row, or null when the sweep is
+ * missing or not in a legal source state. It appends no event: callers do, in the same
+ * transaction (`setSweepStatus`, or `cancelSweep` after the sweep's trials).
  */
-export async function setSweepStatus(db: DbClient, sweepId: string, to: SweepStatus, options: SetSweepStatusOptions = {}): Promise<TransitionResult<Sweep>> {
+export async function updateSweepStatus(tx: Prisma.TransactionClient, sweepId: string, to: SweepStatus, options: SetSweepStatusOptions = {}): Promise<Sweep | null> {
   const sources = sourcesFor('sweep', to, options.from, {});
-  if (!isUuid(sweepId)) return { changed: false, row: null };
+  if (!isUuid(sweepId)) return null;
   const data: Prisma.SweepUpdateManyMutationInput = { ...options.data, status: to };
   if (TERMINAL_SWEEP_STATUSES.includes(to) && data.finishedAt === undefined) data.finishedAt = new Date();
+  const [row] = await tx.sweep.updateManyAndReturn({ where: { id: sweepId, status: { in: sources } }, data });
+  return row ?? null;
+}
+
+/**
+ * A sweep's status change with its `sweep.updated` event: of concurrent callers exactly one
+ * wins, and no read-then-write race exists.
+ */
+export async function setSweepStatus(db: DbClient, sweepId: string, to: SweepStatus, options: SetSweepStatusOptions = {}): Promise<TransitionResult<Sweep>> {
+  sourcesFor('sweep', to, options.from, {}); // an illegal `from` throws even for an id that cannot exist
+  if (!isUuid(sweepId)) return { changed: false, row: null };
   return mapDbErrors(() =>
     inTransaction(db, async (tx) => {
-      const [row] = await tx.sweep.updateManyAndReturn({ where: { id: sweepId, status: { in: sources } }, data });
+      const row = await updateSweepStatus(tx, sweepId, to, options);
       if (!row) return { changed: false, row: await tx.sweep.findUnique({ where: { id: sweepId } }) };
       await appendSweepUpdated(tx, sweepId);
       return { changed: true, row };
@@ -104,21 +118,35 @@ export interface SetTrialStatusOptions extends TransitionOptions {
   where?: Omit<Prisma.TrialWhereInput, 'id' | 'status'>;
 }
 
-/** The only writer of `Trial.status`; same contract as `setSweepStatus`. */
-export async function setTrialStatus(db: DbClient, trialId: string, to: TrialStatus, options: SetTrialStatusOptions = {}): Promise<TransitionResult<Trial>> {
+/**
+ * The one statement that writes `Trial.status`: a conditional UPDATE of the trials matching
+ * `where` (one trial by id, or a sweep's trials) whose status is a legal source, in the caller's
+ * transaction, which holds the sweep row lock first. Returns the updated rows; appends no event
+ * (callers append each row's `appendTrialEvent` and one `sweep.updated`).
+ */
+export async function updateTrialStatuses(
+  tx: Prisma.TransactionClient,
+  where: Omit<Prisma.TrialWhereInput, 'status'>,
+  to: TrialStatus,
+  options: Omit<SetTrialStatusOptions, 'where'> = {},
+): Promise<Trial[]> {
   const sources = sourcesFor('trial', to, options.from, options);
-  if (!isUuid(trialId)) return { changed: false, row: null };
   const data: Prisma.TrialUpdateManyMutationInput = { ...options.data, status: to };
   if (TERMINAL_TRIAL_STATUSES.includes(to) && data.finishedAt === undefined) data.finishedAt = new Date();
+  return tx.trial.updateManyAndReturn({ where: { ...where, status: { in: sources } }, data });
+}
+
+/** A trial's status change with its events; same contract as `setSweepStatus`. */
+export async function setTrialStatus(db: DbClient, trialId: string, to: TrialStatus, options: SetTrialStatusOptions = {}): Promise<TransitionResult<Trial>> {
+  sourcesFor('trial', to, options.from, options); // an illegal `from` throws even for an id that cannot exist
+  if (!isUuid(trialId)) return { changed: false, row: null };
+  const { where, ...rest } = options;
   return mapDbErrors(async () => {
     const head = await db.trial.findUnique({ where: { id: trialId }, select: { sweepId: true } });
     if (!head) return { changed: false, row: null };
     // Sweep row first, then the trial: the lock order of every writer of sweep events.
     return withSweepRowLock(db, head.sweepId, async (tx) => {
-      const [row] = await tx.trial.updateManyAndReturn({
-        where: { ...options.where, id: trialId, status: { in: sources } },
-        data,
-      });
+      const [row] = await updateTrialStatuses(tx, { ...where, id: trialId }, to, rest);
       if (!row) return { changed: false, row: await tx.trial.findUnique({ where: { id: trialId } }) };
       await appendTrialTransition(tx, row);
       return { changed: true, row };

@@ -3,8 +3,8 @@ import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { DbError, isUniqueViolation, mapDbErrors, toDbError } from './errors.ts';
 import type { Prisma, Sweep } from './generated/prisma/client.ts';
 import type { ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
-import { SWEEP_CANCELLED_REASON, appendSweepEvent, appendSweepUpdated } from './events.ts';
-import { setSweepStatus } from './states.ts';
+import { SWEEP_CANCELLED_REASON, appendSweepUpdated, appendTrialEvent } from './events.ts';
+import { setSweepStatus, updateSweepStatus, updateTrialStatuses } from './states.ts';
 
 export { setSweepStatus };
 
@@ -193,24 +193,12 @@ export async function cancelSweep(db: DbClient, sweepId: string): Promise<Cancel
   if (!isUuid(sweepId)) return { changed: false, sweep: null, cancelledTrials: 0 };
   return mapDbErrors(() =>
     inTransaction(db, async (tx) => {
-      const [sweep] = await tx.sweep.updateManyAndReturn({
-        where: { id: sweepId, status: { in: ['pending', 'running'] } },
-        data: { status: 'cancelled', finishedAt: new Date() },
-      });
+      // Both writes go through the state machine: the sweep from any legal source, its trials
+      // only from queued (running ones are ended by their workers, terminal ones stay as they are).
+      const sweep = await updateSweepStatus(tx, sweepId, 'cancelled');
       if (!sweep) return { changed: false, sweep: await tx.sweep.findUnique({ where: { id: sweepId } }), cancelledTrials: 0 };
-      const trials = await tx.trial.updateManyAndReturn({
-        where: { sweepId, status: 'queued' },
-        data: { status: 'cancelled', finishedAt: new Date(), reason: SWEEP_CANCELLED_REASON },
-      });
-      for (const trial of trials) {
-        await appendSweepEvent(tx, sweepId, 'trial.stopped', {
-          trialId: trial.id,
-          number: trial.number,
-          epochsDone: trial.epochsDone,
-          reason: SWEEP_CANCELLED_REASON,
-          byUser: true,
-        });
-      }
+      const trials = await updateTrialStatuses(tx, { sweepId }, 'cancelled', { from: ['queued'], data: { reason: SWEEP_CANCELLED_REASON } });
+      for (const trial of trials.sort((a, b) => a.number - b.number)) await appendTrialEvent(tx, trial);
       await appendSweepUpdated(tx, sweepId);
       return { changed: true, sweep, cancelledTrials: trials.length };
     }),

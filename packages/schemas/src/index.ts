@@ -1,11 +1,11 @@
 // Public API of @hypersweep/schemas: zod schemas (with inferred types) of every request,
-// response, job payload and SSE event of the Hypersweep API, and the OpenAPI document built from them.
+// response and SSE event of the Hypersweep API, and the OpenAPI document built from them.
+// Job payloads are not here: @hypersweep/queue owns them.
 export * from './common.ts';
 export * from './errors.ts';
 export * from './sweep.ts';
 export * from './bindings.ts';
 export * from './responses.ts';
 export * from './queries.ts';
-export * from './jobs.ts';
 export * from './events.ts';
 export * from './openapi.ts';

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, API_ERROR_STATUS, ERROR_CODES, parsePath, zodIssuesToDetails } from './common.ts';
 import { SchemaError } from './errors.ts';
 import { SweepEvent, formatSseEvent } from './events.ts';
-import { SweepAdvanceJob, TrialJob } from './jobs.ts';
 import { ListTrialsQuery, MetricsQuery, decodeCursor, encodeCursor, LastEventId } from './queries.ts';
 import { ApiTokenCreated, ApiTokenInfo, Trial, WorkerHeartbeat } from './responses.ts';
 import { BUILTIN_DATASET_IDS } from './sweep.ts';
@@ -61,15 +60,7 @@ describe('list queries and cursors', () => {
   });
 });
 
-describe('jobs and events', () => {
-  it('accepts job payloads with ids only and refuses anything else', () => {
-    expect(TrialJob.parse({ sweepId: A, trialId: B, attempt: 1 })).toEqual({ sweepId: A, trialId: B, attempt: 1 });
-    expect(TrialJob.safeParse({ sweepId: A, trialId: B, attempt: 1, params: {} }).success).toBe(false);
-    expect(TrialJob.safeParse({ sweepId: A, trialId: 'x', attempt: 1 }).success).toBe(false);
-    expect(SweepAdvanceJob.parse({ sweepId: A, reason: 'trial.completed', trialId: B }).reason).toBe('trial.completed');
-    expect(SweepAdvanceJob.safeParse({ sweepId: A, reason: 'because' }).success).toBe(false);
-  });
-
+describe('events', () => {
   it('frames an SSE event with its id and type', () => {
     const event = SweepEvent.parse({
       id: 7, type: 'trial.epoch', sweepId: A, at: NOW,

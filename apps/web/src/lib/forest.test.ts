@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { encodeParams, fitForest, permutationImportance, seededRandom } from './forest.ts';
+import { Rng } from '@hypersweep/nn';
+import { encodeParams, fitForest, permutationImportance } from './forest.ts';
 
 /** Trials where the objective depends strongly on lr, weakly on dropout, not at all on noise/activation. */
 function synthetic(n: number, seed = 3) {
-  const rand = seededRandom(seed);
+  const rng = Rng.fromSeed(seed);
+  const rand = () => rng.double();
   const rows = [];
   const values = [];
   for (let i = 0; i < n; i++) {
@@ -16,17 +18,6 @@ function synthetic(n: number, seed = 3) {
   }
   return { rows, values };
 }
-
-describe('seededRandom', () => {
-  it('is reproducible and in [0, 1)', () => {
-    const a = seededRandom(9);
-    const b = seededRandom(9);
-    const xs = Array.from({ length: 1000 }, () => a());
-    expect(xs).toEqual(Array.from({ length: 1000 }, () => b()));
-    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...xs)).toBeLessThan(1);
-  });
-});
 
 describe('encodeParams', () => {
   it('keeps numbers, indexes categories, marks absent values below the minimum', () => {
@@ -67,11 +58,15 @@ describe('permutationImportance', () => {
     const { rows, values } = synthetic(80, 11);
     const names = ['learningRate', 'dropout', 'noise', 'activation'];
     expect(permutationImportance(rows, values, names, { seed: 4, trees: 16 })).toEqual(permutationImportance(rows, values, names, { seed: 4, trees: 16 }));
+    // The seed matters: another one draws other bootstrap samples.
+    expect(fitForest(encodeParams(rows, names), Float64Array.from(values), { seed: 5, trees: 4 }).oob).not.toEqual(
+      fitForest(encodeParams(rows, names), Float64Array.from(values), { seed: 4, trees: 4 }).oob,
+    );
   });
 
   it('finds a categorical parameter that matters', () => {
-    const rand = seededRandom(2);
-    const rows = Array.from({ length: 120 }, () => ({ activation: ['relu', 'tanh', 'gelu'][Math.floor(rand() * 3)]!, lr: rand() }));
+    const rng = Rng.fromSeed(2);
+    const rows = Array.from({ length: 120 }, () => ({ activation: ['relu', 'tanh', 'gelu'][rng.int(3)]!, lr: rng.double() }));
     const values = rows.map((r) => (r.activation === 'tanh' ? 1 : 0) + 0.01 * r.lr);
     const imp = permutationImportance(rows, values, ['activation', 'lr'], { trees: 32, seed: 2 });
     expect(imp[0]!.share).toBeGreaterThan(0.9);
@@ -85,9 +80,9 @@ describe('permutationImportance', () => {
   });
 
   it('handles 1,000 trials × 6 parameters quickly', () => {
-    const rand = seededRandom(8);
+    const rng = Rng.fromSeed(8);
     const names = ['a', 'b', 'c', 'd', 'e', 'f'];
-    const rows = Array.from({ length: 1000 }, () => Object.fromEntries(names.map((n) => [n, rand()])));
+    const rows = Array.from({ length: 1000 }, () => Object.fromEntries(names.map((n) => [n, rng.double()])));
     const values = rows.map((r) => r['a']! * 2 + r['b']!);
     const t0 = performance.now();
     const imp = permutationImportance(rows, values, names, { trees: 32, seed: 1 });

@@ -1,26 +1,8 @@
 // Hyperparameter importance: a small random forest of regression trees fitted on the finished trials
 // (params → objective), and permutation importance measured on each tree's out-of-bag trials
 // (Breiman 2001): how much the error grows when one parameter's column is shuffled. Seeded, so
-// the same trials always give the same bars.
-
-/** A seeded generator (mulberry32): the dashboard's only randomness, reproducible by seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffleInPlace<T>(a: T[], rand: () => number): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-}
+// the same trials always give the same bars (every draw comes from nn's seeded Rng).
+import { Rng } from '@hypersweep/nn';
 
 // ---------------------------------------------------------------------------------------------
 // Encoding trials as a numeric matrix
@@ -91,6 +73,7 @@ export interface ForestOptions {
   readonly minSamplesLeaf?: number;
   /** Features tried per split; default max(1, round(p / 3)) as for regression forests. */
   readonly featuresPerSplit?: number;
+  /** Any safe integer (the Rng's seed); default 1. */
   readonly seed?: number;
 }
 
@@ -108,7 +91,7 @@ export class RegressionTree {
     y: Float64Array,
     sample: readonly number[],
     opts: { maxDepth: number; minSamplesLeaf: number; featuresPerSplit: number },
-    rand: () => number,
+    rng: Rng,
   ): RegressionTree {
     const tree = new RegressionTree();
     const p = data.names.length;
@@ -122,7 +105,7 @@ export class RegressionTree {
       tree.nodes.push({ feature: -1, threshold: 0, value: mean, left: -1, right: -1 });
       if (depth >= opts.maxDepth || rows.length < 2 * opts.minSamplesLeaf) return id;
 
-      shuffleInPlace(features, rand);
+      rng.shuffle(features);
       let bestGain = 1e-12;
       let bestFeature = -1;
       let bestThreshold = 0;
@@ -183,7 +166,7 @@ export interface FittedForest {
 export function fitForest(data: EncodedFeatures, y: Float64Array, options: ForestOptions = {}): FittedForest {
   const n = data.rows;
   const p = data.names.length;
-  const rand = seededRandom(options.seed ?? 1);
+  const rng = Rng.fromSeed(options.seed ?? 1).split('forest');
   const opts = {
     maxDepth: options.maxDepth ?? 8,
     minSamplesLeaf: options.minSamplesLeaf ?? 2,
@@ -195,11 +178,11 @@ export function fitForest(data: EncodedFeatures, y: Float64Array, options: Fores
     const inBag = new Uint8Array(n);
     const sample: number[] = [];
     for (let i = 0; i < n; i++) {
-      const r = Math.floor(rand() * n);
+      const r = rng.int(n);
       sample.push(r);
       inBag[r] = 1;
     }
-    trees.push(RegressionTree.fit(data, y, sample, opts, rand));
+    trees.push(RegressionTree.fit(data, y, sample, opts, rng));
     const out: number[] = [];
     for (let i = 0; i < n; i++) if (!inBag[i]) out.push(i);
     oob.push(out);
@@ -239,7 +222,7 @@ export function permutationImportance(
   const y = Float64Array.from(values);
   const forest = fitForest(data, y, options);
   const p = names.length;
-  const rand = seededRandom((options.seed ?? 1) ^ 0x9e3779b9);
+  const rng = Rng.fromSeed(options.seed ?? 1).split('permutations');
   const repeats = options.repeats ?? 2;
   const increase = new Float64Array(p);
   let treesUsed = 0;
@@ -256,7 +239,7 @@ export function permutationImportance(
       let permutedErr = 0;
       for (let rep = 0; rep < repeats; rep++) {
         const donors = [...oob];
-        shuffleInPlace(donors, rand);
+        rng.shuffle(donors);
         oob.forEach((r, k) => {
           for (let c = 0; c < p; c++) row[c] = data.x[r * p + c]!;
           row[j] = data.x[donors[k]! * p + j]!;

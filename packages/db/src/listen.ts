@@ -1,0 +1,125 @@
+// The one Postgres LISTEN connection of a process: notifications of new sweep events (sent by
+// `appendSweepEvent` in each event's transaction), with reconnection and backoff. A notification
+// only says "look again"; readers take the events from `sweepEventsAfter`.
+import pg from 'pg';
+import { SWEEP_EVENTS_CHANNEL } from './events.ts';
+
+/** What a NOTIFY on the sweep events channel names. */
+export interface SweepEventNotification {
+  sweepId: string;
+  eventId: number;
+}
+
+export interface ListenSweepEventsOptions {
+  /** The connection failed (a reconnect follows). */
+  onError?: (error: Error) => void;
+  /** Listening again after a lost connection: notifications sent meanwhile were missed, so re-read. */
+  onReconnect?: () => void;
+  /** A reconnection attempt failed; the next one is in `retryMs`. */
+  onReconnectFailed?: (error: unknown, retryMs: number) => void;
+  /** First delay before reconnecting, doubled after each failed attempt up to `maxRetryMs`. Default 250. */
+  initialRetryMs?: number;
+  /** Default 5000. */
+  maxRetryMs?: number;
+}
+
+export interface SweepEventListener {
+  /** Whether the connection is up and listening. */
+  readonly connected: boolean;
+  /** Stops listening and reconnecting; ends the connection. */
+  close(): Promise<void>;
+}
+
+/** `<sweepId>:<eventId>` → its parts; anything else → null. */
+export function parseSweepEventPayload(payload: string | undefined): SweepEventNotification | null {
+  const match = /^([0-9a-f-]{36}):([1-9][0-9]*)$/i.exec(payload ?? '');
+  if (!match) return null;
+  return { sweepId: match[1]!, eventId: Number(match[2]) };
+}
+
+/**
+ * Opens a connection that LISTENs on the sweep events channel and calls `onNotify` for each
+ * notification. Rejects if the first connection fails; afterwards a lost connection is
+ * re-opened with exponential backoff until `close()`.
+ */
+export async function listenSweepEvents(
+  databaseUrl: string,
+  onNotify: (notification: SweepEventNotification) => void,
+  options: ListenSweepEventsOptions = {},
+): Promise<SweepEventListener> {
+  const initialRetryMs = options.initialRetryMs ?? 250;
+  const maxRetryMs = options.maxRetryMs ?? 5_000;
+  let client: pg.Client | null = null;
+  let closed = false;
+  let retryMs = initialRetryMs;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: databaseUrl });
+    // Until LISTEN succeeds a failure is the caller's (a rejected connect); afterwards, a reconnect.
+    c.on('error', (error) => {
+      if (client === c) options.onError?.(error);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${SWEEP_EVENTS_CHANNEL}`);
+    } catch (error) {
+      await c.end().catch(() => undefined);
+      throw error;
+    }
+    if (closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
+    c.on('notification', (message) => {
+      if (message.channel !== SWEEP_EVENTS_CHANNEL) return;
+      const notification = parseSweepEventPayload(message.payload);
+      if (notification) onNotify(notification);
+    });
+    c.on('end', () => {
+      if (client !== c) return;
+      client = null;
+      schedule();
+    });
+    client = c;
+    retryMs = initialRetryMs;
+  };
+
+  const schedule = (): void => {
+    if (closed || timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void reconnect();
+    }, retryMs);
+    // A pending reconnect does not keep the process alive.
+    timer.unref();
+  };
+
+  const reconnect = async (): Promise<void> => {
+    if (closed || client) return;
+    try {
+      await connect();
+      if (!closed) options.onReconnect?.();
+    } catch (error) {
+      retryMs = Math.min(retryMs * 2, maxRetryMs);
+      options.onReconnectFailed?.(error, retryMs);
+      schedule();
+    }
+  };
+
+  await connect();
+
+  return {
+    get connected() {
+      return client !== null;
+    },
+    async close() {
+      closed = true;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      const c = client;
+      client = null;
+      if (c) await c.end().catch(() => undefined);
+    },
+  };
+}
