@@ -1,5 +1,6 @@
-// A trial's model from its latest checkpoint: exported to the TensorFlow.js Layers format, and
-// loaded into a Predictor for POST …/predict. Both are cached per (trial, checkpoint epoch).
+// A trial's model from its latest checkpoint: exported to the TensorFlow.js Layers format (raw
+// features in, the dataset's scaling inside), and that same export loaded into a Predictor for
+// POST …/predict, so the download and the API answer alike. Both are cached per (trial, checkpoint epoch).
 import type { DatasetCache } from '@hypersweep/datasets';
 import { getSweep, latestCheckpoint, type Db, type Trial } from '@hypersweep/db';
 import { Predictor, compileModel, decodeTensors, exportTfjs, parseCheckpoint, type TfjsExport } from '@hypersweep/nn';

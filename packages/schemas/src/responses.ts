@@ -257,13 +257,29 @@ export const MAX_PREDICT_ROWS = 1024;
 export const MAX_PREDICT_VALUES = 1 << 20;
 
 export const PredictRequest = z.strictObject({
-  /** One row of features per example, flattened (a 28×28 image is 784 numbers). */
+  /**
+   * One row of raw features per example, flattened, as the user has them: a 28×28 image is 784
+   * pixels 0–255, a CSV row its feature values as in the file. The model carries the scaling.
+   */
   inputs: z
     .array(z.array(finite()).min(1, 'a row needs at least one feature').max(MAX_PREDICT_VALUES))
     .min(1, 'needs at least one row')
     .max(MAX_PREDICT_ROWS, `at most ${MAX_PREDICT_ROWS} rows per request`)
     .refine((rows) => rows.reduce((n, r) => n + r.length, 0) <= MAX_PREDICT_VALUES, `at most ${MAX_PREDICT_VALUES} values in total`)
-    .refine((rows) => rows.every((r) => r.length === rows[0]!.length), 'every row must have the same length'),
+    .refine((rows) => rows.every((r) => r.length === rows[0]!.length), 'every row must have the same length')
+    .superRefine((rows, ctx) => {
+      // The model computes in float32, where these would be ±∞. The first few only, so a body
+      // full of them does not make an error body as large.
+      let reported = 0;
+      for (let i = 0; i < rows.length && reported < 10; i++) {
+        for (let j = 0; j < rows[i]!.length && reported < 10; j++) {
+          const v = rows[i]![j]!;
+          if (Number.isFinite(Math.fround(v))) continue;
+          reported++;
+          ctx.addIssue({ code: 'custom', path: [i, j], message: `must be within the float32 range (±3.4e38), got ${v}` });
+        }
+      }
+    }),
 });
 export type PredictRequest = z.infer<typeof PredictRequest>;
 

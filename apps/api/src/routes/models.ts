@@ -29,12 +29,20 @@ export function modelRoutes(deps: ApiDeps): Router {
     if (bad >= 0) {
       throw new HttpError('invalid_request', `each input row needs ${width} features`, [{ path: `inputs[${bad}]`, message: `has ${body.inputs[bad]!.length} features, the model takes ${width}` }]);
     }
+    // Raw features, as the user has them: the exported model carries the dataset's scaling.
     const flat = new Float32Array(body.inputs.length * width);
     body.inputs.forEach((row, i) => flat.set(row, i * width));
     const out = model.predictor.predictRaw(flat, body.inputs.length);
     const k = model.predictor.outputSize;
     const outputs: number[][] = [];
     for (let i = 0; i < body.inputs.length; i++) outputs.push(Array.from(out.subarray(i * k, (i + 1) * k)));
+    // Values within float32 can still overflow inside the network (e.g. 1e30 times a weight).
+    const overflow = outputs.findIndex((row) => !row.every(Number.isFinite));
+    if (overflow >= 0) {
+      throw new HttpError('invalid_request', `the model's outputs for inputs[${overflow}] are not finite numbers: its values are too large for the model`, [
+        { path: `inputs[${overflow}]`, message: 'values too large: the outputs overflow float32' },
+      ]);
+    }
     const response: PredictResponse = {
       outputs,
       classes: model.classification ? outputs.map((row) => row.indexOf(Math.max(...row))) : null,

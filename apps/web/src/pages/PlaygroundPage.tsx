@@ -1,13 +1,15 @@
 // Draw a digit and see what the sweep's best model says: the model is exported by the API in the
 // TensorFlow.js Layers format and run in the page by @hypersweep/nn's Predictor (WASM SIMD kernels on
-// unshared memory); POST …/predict is the fallback when the browser cannot run it.
+// unshared memory); POST …/predict is the fallback when the browser cannot run it. Both take the
+// drawing's raw 0–255 pixels (lib/playground.ts): the exported model carries its input scaling.
 import { Predictor } from '@hypersweep/nn';
 import type { SweepSummary } from '@hypersweep/schemas';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useApp } from '../app/context.tsx';
 import { useAsync } from '../app/hooks.ts';
 import { ErrorBanner, Loading } from '../components/ui.tsx';
-import { MNIST_SIDE, base64ToBytes, rankClasses, toMnistPixels } from '../lib/digit.ts';
+import { MNIST_SIDE, base64ToBytes, rankClasses } from '../lib/digit.ts';
+import { drawnPixels, inPage, viaApi } from '../lib/playground.ts';
 import { OKABE_ITO } from '../lib/palette.ts';
 
 const SIZE = 280;
@@ -69,18 +71,14 @@ export function PlaygroundPage({ sweepId: routeSweep, trialId: routeTrial }: { s
     const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
     const alpha = new Uint8ClampedArray(canvas.width * canvas.height);
     for (let i = 0; i < alpha.length; i++) alpha[i] = img.data[i * 4 + 3]!;
-    const pixels = toMnistPixels(alpha, canvas.width, canvas.height);
-    if (pixels.every((v) => v === 0)) {
+    const pixels = drawnPixels(alpha, canvas.width, canvas.height);
+    if (!pixels) {
       setProbabilities(null);
       return;
     }
     try {
-      if (mode === 'browser' && predictor) {
-        setProbabilities(Array.from(predictor.predictRaw(pixels)));
-      } else {
-        const res = await api.predict(sweepId, trialId, [Array.from(pixels)]);
-        setProbabilities(res.outputs[0] ?? null);
-      }
+      const model = mode === 'browser' && predictor ? inPage(predictor) : viaApi((inputs) => api.predict(sweepId, trialId, inputs));
+      setProbabilities(await model(pixels));
       setPredictError(null);
     } catch (err) {
       setPredictError(err);
