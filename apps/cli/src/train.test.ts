@@ -54,11 +54,36 @@ describe('hypersweep train', () => {
     expect(metrics(two.out)).toEqual(metrics(one.out));
   });
 
+  it('runs a standard recipe: the full training set, x/255, glorot_uniform, RMSprop, early stopping on any thread count', () => {
+    const r = cli([
+      'train', '--dataset', 'mnist', '--limit', '1000', '--validation-split', '0', '--scaling', 'unit', '--init', 'glorot_uniform',
+      '--hidden', '32', '--optimizer', 'rmsprop', '--epochs', '2', '--threads', '2',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/dataset mnist: 1000 train, 0 validation, 10000 test/);
+    // No validation split: no validation columns.
+    const epochs = r.out.split('\n').filter((l) => l.startsWith('epoch '));
+    expect(epochs).toHaveLength(2);
+    for (const l of epochs) expect(l).not.toContain('val_loss');
+    // The initializer reaches the model: glorot_uniform and he_uniform give different first epochs.
+    const he = cli(['train', '--dataset', 'mnist', '--limit', '1000', '--validation-split', '0', '--scaling', 'unit', '--hidden', '32', '--optimizer', 'rmsprop', '--epochs', '1', '--threads', '2']);
+    expect(he.code, he.err).toBe(0);
+    expect(he.out.split('\n').find((l) => l.startsWith('epoch '))!.split('  lr ')[0]).not.toBe(epochs[0]!.split('  lr ')[0]);
+    // Early stopping runs data-parallel too.
+    const es = cli(['train', '--dataset', 'spirals', '--epochs', '60', '--lr', '0.3', '--hidden', '16', '--patience', '2', '--threads', '2']);
+    expect(es.code, es.err).toBe(0);
+    expect(es.out).toMatch(/early stopping after epoch \d+; best epoch \d+/);
+  });
+
   it.each([
     [['train', '--dataset', 'imagenet'], 'neither a built-in dataset'],
     [['train', '--epochs', 'many'], '--epochs: "many" is not a number'],
     [['train', '--dataset', 'spirals', '--optimizer', 'lamb'], 'optimizer spec'],
     [['train', '--bogus'], "Unknown option '--bogus'"],
+    [['train', '--scaling', 'minmax'], '--scaling: "minmax" is not one of standardize, unit, none'],
+    [['train', '--init', 'orthogonal'], '--init: "orthogonal" is not one of'],
+    [['train', '--dataset', 'spirals', '--scaling', 'unit'], 'unit (x/255) is for images'],
+    [['train', '--dataset', 'spirals', '--lr', '1e-40'], 'learningRate: must be in [1e-12, 100]'],
     [['fly'], 'unknown command "fly"'],
   ])('fails clearly on bad input %j', (args, text) => {
     const r = cli(args);

@@ -1,21 +1,21 @@
 // `hypersweep train`: one local training run with per-epoch progress, optional checkpoint and export.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { loadCsvFile, loadDataset } from '@hypersweep/datasets';
 import {
   compileModel,
+  defaultMicrobatches,
   exportTfjs,
+  INITIALIZERS,
   parseCheckpoint,
   serializeCheckpoint,
-  TrainingSession,
   type Activation,
   type Checkpoint,
-  type CompiledModel,
   type Dataset,
   type EpochMetrics,
-  type EvalResult,
   type ModelSpecInput,
 } from '@hypersweep/nn';
 import { ReplicaPool } from '@hypersweep/trainer';
@@ -25,17 +25,25 @@ export const TRAIN_USAGE = `hypersweep train [options]
   --label <column>                     label column of a CSV (name or 1-based index; default: last)
   --task <classification|regression>   CSV task (default classification)
   --limit <n>                          train on a class-balanced subset of n examples
-  --model <spec.json>                  model spec (default: an MLP from --hidden/--activation/--dropout)
+  --validation-split <f>               share of the training set held out for validation (default 0.1;
+                                       0 trains on all of it, as Keras' mnist recipes do)
+  --scaling <standardize|unit|none>    input scaling: the training split's mean/std (default), x/255
+                                       (unit, images only) or raw values; exported models take raw inputs
+  --model <spec.json>                  model spec (default: an MLP from --hidden/--activation/--dropout/--init)
   --hidden <512,512>                   hidden layer sizes of the default MLP
   --activation <relu>                  hidden activation of the default MLP
   --dropout <0.2>                      dropout after each hidden layer of the default MLP
+  --init <initializer>                 kernel initializer of the default MLP's dense layers
+                                       (he_uniform, he_normal, glorot_uniform, glorot_normal, zeros;
+                                       default: he_uniform for the relu family, glorot_uniform otherwise)
   --optimizer <adam|adamw|sgd|rmsprop> (default adam)   --lr <rate> (default: the optimizer's)
+  --momentum <m>  --weight-decay <w>  --epsilon <e>     optimizer settings (default: the optimizer's)
   --epochs <n> (default 5)   --batch-size <n> (default 128)   --seed <n> (default 1)
   --patience <n>                       early stopping on validation loss, restoring the best weights
   --clip-norm <x>                      global-norm gradient clipping
-  --threads <n>                        train data-parallel on n replica threads (default 1)
-  --microbatches <m>                   microbatches per step (default: threads); fixes the arithmetic,
-                                       so any thread count gives the same weights for the same m
+  --threads <n>                        replica threads (default: this machine's cores)
+  --microbatches <m>                   microbatches per step (default min(4, batch size)); fixes the
+                                       arithmetic, so any thread count gives the same weights
   --relaxed-simd                       use relaxed-SIMD FMA kernels when the runtime supports them
   --checkpoint <dir>                   write a checkpoint after every epoch
   --resume <dir>                       continue from a checkpoint written by --checkpoint
@@ -44,8 +52,15 @@ export const TRAIN_USAGE = `hypersweep train [options]
 function num(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name}: "${v}" is not a number`);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${name}: "${v}" is not a number`);
   return n;
+}
+
+/** The value of --name when given: a known choice. */
+function choice<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v)) throw new Error(`--${name}: "${v}" is not one of ${choices.join(', ')}`);
+  return v as T;
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
@@ -57,12 +72,18 @@ export async function runTrain(argv: string[]): Promise<number> {
       label: { type: 'string' },
       task: { type: 'string', default: 'classification' },
       limit: { type: 'string' },
+      'validation-split': { type: 'string' },
+      scaling: { type: 'string' },
       model: { type: 'string' },
       hidden: { type: 'string', default: '512,512' },
       activation: { type: 'string', default: 'relu' },
       dropout: { type: 'string', default: '0.2' },
+      init: { type: 'string' },
       optimizer: { type: 'string', default: 'adam' },
       lr: { type: 'string' },
+      momentum: { type: 'string' },
+      'weight-decay': { type: 'string' },
+      epsilon: { type: 'string' },
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '128' },
       seed: { type: 'string', default: '1' },
@@ -85,15 +106,21 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (values['relaxed-simd']) setFlagsFromString('--experimental-wasm-relaxed-simd');
   const seed = num('seed', values.seed, 1);
   const limit = values.limit === undefined ? undefined : num('limit', values.limit, 0);
+  const validationFraction = values['validation-split'] === undefined ? undefined : num('validation-split', values['validation-split'], 0.1);
+  const scaling = choice('scaling', values.scaling, ['standardize', 'unit', 'none'] as const);
+  const init = choice('init', values.init, INITIALIZERS);
 
   const started = performance.now();
   let dataset: Dataset;
+  const holdout = validationFraction === undefined ? {} : { validationFraction };
   if (values.dataset.endsWith('.csv')) {
     const task = values.task === 'regression' ? 'regression' : 'classification';
     const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) - 1 : values.label;
-    dataset = await loadCsvFile(values.dataset, { task, seed, labelColumn: label ?? -1 });
+    if (scaling === 'unit') throw new Error('--scaling: unit (x/255) is for images; a CSV takes standardize or none');
+    dataset = await loadCsvFile(values.dataset, { task, seed, labelColumn: label ?? -1, ...holdout, ...(scaling ? { scaling } : {}) });
   } else if (values.dataset === 'mnist' || values.dataset === 'spirals') {
-    dataset = await loadDataset(values.dataset, { seed, ...(limit === undefined ? {} : { limitTrain: limit }) });
+    if (values.dataset === 'spirals' && scaling === 'unit') throw new Error('--scaling: unit (x/255) is for images; spirals take standardize or none');
+    dataset = await loadDataset(values.dataset, { seed, ...(limit === undefined ? {} : { limitTrain: limit }), ...holdout, ...(scaling ? { scaling } : {}) });
   } else {
     throw new Error(`--dataset: "${values.dataset}" is neither a built-in dataset (mnist, spirals) nor a .csv file`);
   }
@@ -113,11 +140,11 @@ export async function runTrain(argv: string[]): Promise<number> {
             .split(',')
             .filter((s) => s.trim() !== '')
             .flatMap((h) => {
-              const dense = { type: 'dense' as const, units: num('hidden', h, 0), activation: values.activation as Activation };
+              const dense = { type: 'dense' as const, units: num('hidden', h, 0), activation: values.activation as Activation, ...(init ? { kernelInitializer: init } : {}) };
               const rate = num('dropout', values.dropout, 0);
               return rate > 0 ? [dense, { type: 'dropout' as const, rate }] : [dense];
             }),
-          { type: 'dense', units: classification ? (dataset.numClasses ?? 2) : (dataset.targetDim ?? 1) },
+          { type: 'dense', units: classification ? (dataset.numClasses ?? 2) : (dataset.targetDim ?? 1), ...(init ? { kernelInitializer: init } : {}) },
         ],
         loss: classification ? 'softmax_cross_entropy' : 'mse',
       };
@@ -134,7 +161,15 @@ export async function runTrain(argv: string[]): Promise<number> {
       `  lr ${m.learningRate.toPrecision(3)}  ${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s  ${m.seconds.toFixed(1)} s`
     );
   };
-  const optimizer = { type: values.optimizer as 'adam', ...(values.lr === undefined ? {} : { learningRate: num('lr', values.lr, 0) }) };
+  const optional = (name: 'lr' | 'momentum' | 'weight-decay' | 'epsilon', field: string) =>
+    values[name] === undefined ? {} : { [field]: num(name, values[name], 0) };
+  const optimizer = {
+    type: values.optimizer,
+    ...optional('lr', 'learningRate'),
+    ...optional('momentum', 'momentum'),
+    ...optional('weight-decay', 'weightDecay'),
+    ...optional('epsilon', 'epsilon'),
+  };
   const batchSize = num('batch-size', values['batch-size'], 128);
   const clip = values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) };
   const saveCheckpoint = (ckpt: Checkpoint) => {
@@ -144,71 +179,46 @@ export async function runTrain(argv: string[]): Promise<number> {
     writeFileSync(join(values.checkpoint, 'tensors.bin'), data);
     writeFileSync(join(values.checkpoint, 'manifest.json'), manifestJson);
   };
-  const report = (model: CompiledModel, params: Float32Array, test: EvalResult) => {
+
+  const threads = values.threads === undefined ? availableParallelism() : num('threads', values.threads, 1);
+  const microbatches = values.microbatches === undefined ? defaultMicrobatches(batchSize) : num('microbatches', values.microbatches, 1);
+  const compiled = compileModel(model);
+  const pool = await ReplicaPool.create({ threads, relaxedSimd: values['relaxed-simd'] });
+  try {
+    console.log(`model: ${compiled.trainableCount.toLocaleString('en-US')} parameters; ${threads} replica threads, ${microbatches} microbatches per step`);
+    if (resumeFrom) console.log(`resumed after epoch ${resumeFrom.manifest.epoch}`);
+    const result = await pool.train({
+      model,
+      optimizer,
+      dataset,
+      epochs,
+      batchSize,
+      microbatches,
+      seed,
+      ...clip,
+      ...(values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } }),
+      ...(resumeFrom ? { resumeFrom } : {}),
+      evaluateTest: true,
+      onEpoch: (m) => {
+        const t = m.stepTiming;
+        console.log(`${line(m)}  step ${t.computeMs.toFixed(1)}/${t.reduceMs.toFixed(1)}/${t.waitMs.toFixed(1)} ms compute/reduce/wait`);
+        saveCheckpoint(pool.checkpoint());
+      },
+    });
+    if (result.stoppedBy === 'early_stopping') console.log(`early stopping after epoch ${result.epochsRun}; best epoch ${result.bestEpoch}`);
+    const test = result.test!;
     console.log(
       `test: loss ${test.loss.toFixed(4)}${test.accuracy === null ? '' : `  accuracy ${(test.accuracy * 100).toFixed(2)}%`} on ${test.count} examples`,
     );
-    if (!values.export) return;
-    const out = exportTfjs(model, params, { normalization: dataset.normalization, classNames: dataset.classNames ?? null });
-    mkdirSync(values.export, { recursive: true });
-    writeFileSync(join(values.export, 'model.json'), JSON.stringify(out.modelJson));
-    writeFileSync(join(values.export, 'weights.bin'), out.weights);
-    console.log(`exported TensorFlow.js model to ${values.export}`);
-  };
-
-  const threads = values.threads === undefined ? 1 : num('threads', values.threads, 1);
-  if (threads > 1 || values.microbatches !== undefined) {
-    if (values.patience !== undefined) throw new Error('--patience: early stopping runs single-threaded; drop --threads or --patience');
-    const compiled = compileModel(model);
-    const microbatches = values.microbatches === undefined ? threads : num('microbatches', values.microbatches, 1);
-    const pool = await ReplicaPool.create({ threads, relaxedSimd: values['relaxed-simd'] });
-    try {
-      console.log(`model: ${compiled.trainableCount.toLocaleString('en-US')} parameters; ${threads} replica threads, ${microbatches} microbatches per step`);
-      if (resumeFrom) console.log(`resumed after epoch ${resumeFrom.manifest.epoch}`);
-      const result = await pool.train({
-        model,
-        optimizer,
-        dataset,
-        epochs,
-        batchSize,
-        microbatches,
-        seed,
-        ...clip,
-        ...(resumeFrom ? { resumeFrom } : {}),
-        evaluateTest: true,
-        onEpoch: (m) => {
-          const t = m.stepTiming;
-          console.log(`${line(m)}  step ${t.computeMs.toFixed(1)}/${t.reduceMs.toFixed(1)}/${t.waitMs.toFixed(1)} ms compute/reduce/wait`);
-          saveCheckpoint(pool.checkpoint());
-        },
-      });
-      report(compiled, result.params, result.test!);
-    } finally {
-      await pool.close();
+    if (values.export) {
+      const out = exportTfjs(compiled, result.params, { normalization: dataset.normalization, classNames: dataset.classNames ?? null });
+      mkdirSync(values.export, { recursive: true });
+      writeFileSync(join(values.export, 'model.json'), JSON.stringify(out.modelJson));
+      writeFileSync(join(values.export, 'weights.bin'), out.weights);
+      console.log(`exported TensorFlow.js model to ${values.export}`);
     }
-    return 0;
+  } finally {
+    await pool.close();
   }
-
-  const session = await TrainingSession.create({
-    model,
-    optimizer,
-    dataset,
-    epochs,
-    batchSize,
-    seed,
-    ...clip,
-    ...(values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } }),
-    kernels: { relaxedSimd: values['relaxed-simd'] },
-    ...(resumeFrom ? { resumeFrom } : {}),
-    onEpoch: (m) => {
-      console.log(line(m));
-      saveCheckpoint(session.checkpoint());
-    },
-  });
-  console.log(`model: ${session.model.trainableCount.toLocaleString('en-US')} parameters; ${session.model.layers.length} layers`);
-  if (resumeFrom) console.log(`resumed after epoch ${session.epoch}`);
-  const result = await session.fit();
-  if (result.stoppedBy === 'early_stopping') console.log(`early stopping after epoch ${result.epochsRun}; best epoch ${result.bestEpoch}`);
-  report(session.model, session.paramsView().slice(), session.evaluate('test'));
   return 0;
 }

@@ -20,14 +20,12 @@ import {
   type Sweep,
   type Trial,
 } from '@hypersweep/db';
-import { TrainingSession, decodeTensors, parseCheckpoint, type Checkpoint } from '@hypersweep/nn';
+import { evaluateCheckpoint, parseCheckpoint } from '@hypersweep/nn';
 import type { JobQueues } from '@hypersweep/queue';
 import { CreateSweepRequest, resolveTrialConfig, samplerConfigFor } from '@hypersweep/schemas';
 import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
-import { confusionMatrix } from './confusion.ts';
-import { trialSeed } from './run-trial.ts';
 
 export interface AdvanceSweepDeps {
   db: Db;
@@ -184,7 +182,7 @@ async function finishSweep(
   await recordBest(db, sweep.id, row.id, best.value as number);
   // A previous advance that evaluated but died before completing the sweep left its result.
   if (sweep.testResult === null) {
-    const testResult = await evaluateOnTestSet(deps, db, sweep, spec, row, logger);
+    const testResult = await evaluateOnTestSet(deps, db, spec, row, logger);
     await recordTestResult(db, sweep.id, testResult);
   }
   const done = await setSweepStatus(db, sweep.id, 'completed', { from: ['running'] });
@@ -204,13 +202,13 @@ async function allTrials(db: Db, sweepId: string): Promise<Trial[]> {
 }
 
 /**
- * The best trial's weights (its latest checkpoint) evaluated once on the test split, single
- * thread. A failed evaluation is recorded as `{trialId, error}`; Postgres errors are rethrown.
+ * The best trial's weights (its latest checkpoint) evaluated once on the test split, in one pass
+ * that gives loss, accuracy and the confusion matrix. A failed evaluation is recorded as
+ * `{trialId, error}`; Postgres errors are rethrown.
  */
 async function evaluateOnTestSet(
   deps: AdvanceSweepDeps,
   db: Db,
-  sweep: Sweep,
   spec: CreateSweepRequest,
   trial: Trial,
   logger: Logger,
@@ -221,20 +219,9 @@ async function evaluateOnTestSet(
     const checkpoint = parseCheckpoint(JSON.stringify(stored.manifest), new Uint8Array(stored.data));
     const config = resolveTrialConfig(spec, trial.params as Record<string, number | string | boolean>);
     const dataset = await deps.datasets.get(config.dataset);
-    const session = await TrainingSession.create({
-      model: config.model,
-      optimizer: config.optimizer,
-      schedule: config.schedule,
-      dataset,
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      seed: trialSeed(sweep.seed, trial.number),
-      resumeFrom: forSingleThread(checkpoint),
-    });
-    const test = session.evaluate('test');
-    const params = decodeTensors(checkpoint).get('params');
-    const matrix = params ? await confusionMatrix(config.model, params, dataset) : null;
-    logger.info({ trialId: trial.id, ...test }, 'best trial evaluated on the test set');
+    const test = await evaluateCheckpoint(checkpoint, dataset, 'test');
+    logger.info({ trialId: trial.id, loss: test.loss, accuracy: test.accuracy, count: test.count }, 'best trial evaluated on the test set');
+    const matrix = test.confusionMatrix;
     return {
       trialId: trial.id,
       trialNumber: trial.number,
@@ -250,14 +237,4 @@ async function evaluateOnTestSet(
     logger.error({ err: error, trialId: trial.id }, 'test-set evaluation failed');
     return { trialId: trial.id, trialNumber: trial.number, error: message };
   }
-}
-
-/**
- * The replica pool's checkpoints record their microbatch count, which a single-thread
- * TrainingSession refuses to resume. Evaluation needs only the weights, which do not depend on
- * it, so the copy claims one microbatch. (nn could offer an evaluation-only restore instead.)
- */
-function forSingleThread(checkpoint: Checkpoint): Checkpoint {
-  const manifest = checkpoint.manifest;
-  return { ...checkpoint, manifest: { ...manifest, training: { ...manifest.training, microbatches: 1 } } };
 }

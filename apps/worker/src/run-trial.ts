@@ -277,6 +277,7 @@ async function train(
       // Fixed by the sweep spec, never by this worker's thread count: a resume elsewhere is bit-identical.
       microbatches: config.microbatches,
       seed: trialSeed(sweepSeed, trial.number),
+      ...(config.earlyStopping ? { earlyStopping: config.earlyStopping } : {}),
       onEpoch,
       signal: abort.signal,
       ...(resumeFrom ? { resumeFrom } : {}),
@@ -291,9 +292,19 @@ async function train(
     throw new Aborted(abort.signal.reason as AbortReason);
   }
   const last = result.history.at(-1);
-  const finalValue = lastValue ?? (last ? objectiveOf(last, objective) : null);
+  let finalValue = lastValue ?? (last ? objectiveOf(last, objective) : null);
+  const restored = config.earlyStopping?.restoreBestWeights === true && result.bestEpoch !== null && result.bestEpoch !== result.epochsRun;
+  if (restored) {
+    // Early stopping put the best epoch's weights back: the trial's model and value are that epoch's.
+    // Its last checkpoint is rewritten with them, so the test-set evaluation and exports use them.
+    const best = result.history[result.bestEpoch! - 1];
+    finalValue = best ? objectiveOf(best, objective) : finalValue;
+    const { manifestJson, data } = serializeCheckpoint(result.checkpoint);
+    await saveCheckpoint(db, trial.id, result.epochsRun, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
+    logger.info({ bestEpoch: result.bestEpoch, epochs: result.epochsRun }, 'early stopping restored the best epoch');
+  }
   const status = stoppedByScheduler ? 'stopped' : 'completed';
-  await finishWith(deps, trial, status, finalValue, stopReason);
+  await finishWith(deps, trial, status, finalValue, stopReason ?? (result.stoppedBy === 'early_stopping' ? `early stopping after epoch ${result.epochsRun}: ${config.earlyStopping?.monitor} did not improve for ${config.earlyStopping?.patience} epochs` : null));
   return { status, epochs: result.epochsRun };
 }
 

@@ -225,9 +225,16 @@ describe('advanceSweep', () => {
   it('fails a sweep whose trials all fail, with the trials’ error', async () => {
     const sweep = await submit(
       spiralsSweep((req) => {
-        req.model.layers = [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 2 }];
-        req.training.optimizer = { type: 'sgd', learningRate: 1e9 };
-        req.search.space = { momentum: { type: 'fixed', value: 0 } };
+        // The largest learning rate a spec may ask for, with momentum, through a deep linear network
+        // (ReLUs would die instead): every trial diverges.
+        req.model.layers = [
+          { type: 'dense', units: 16, activation: 'linear' },
+          { type: 'dense', units: 16, activation: 'linear' },
+          { type: 'dense', units: 16, activation: 'linear' },
+          { type: 'dense', units: 2 },
+        ];
+        req.training.optimizer = { type: 'sgd', learningRate: 100 };
+        req.search.space = { momentum: { type: 'fixed', value: 0.9 } };
         req.search.budget = { maxTrials: 3, maxConcurrentTrials: 2 };
       }),
     );

@@ -1,7 +1,8 @@
 // runTrial against a real Postgres (own database) and Redis (own prefix): the trial execution path end to end.
 import { SearchTrialsCache, claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, recordEpochs, setSweepStatus } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
-import { parseCheckpoint } from '@hypersweep/nn';
+import { evaluateCheckpoint, parseCheckpoint } from '@hypersweep/nn';
+import { CreateSweepRequest, resolveTrialConfig } from '@hypersweep/schemas';
 import {
   ReleaseTrial,
   createQueues,
@@ -240,12 +241,39 @@ describe('runTrial', () => {
     expect(Date.now() - cancelledAt).toBeLessThan(2_000);
   });
 
+  it('early stopping ends a trial on its patience and restores the best epoch: checkpoint, value and test weights', async () => {
+    const request = spiralsSweep((req) => {
+      // A learning rate that overshoots: the validation loss stops improving early.
+      req.training = { ...req.training, epochs: 40, earlyStopping: { patience: 2 } };
+      req.search.space = { learningRate: { type: 'fixed', value: 0.3 } };
+    });
+    const sweep = await storeSweep(database.db, request);
+    const trial = await storeTrial(database.db, sweep.id, { learningRate: 0.3 });
+    expect(await runTrial(deps(pool2, 'worker-es'), { sweepId: sweep.id, trialId: trial.id, attempt: 1 }, never())).toBe('completed');
+    const done = await trialNow(trial.id);
+    const valLoss = (await seriesByName(trial.id)).get('val_loss')!.points.map((p) => p.value);
+    expect(done.epochsDone).toBeLessThan(40);
+    expect(done.reason).toMatch(/^early stopping after epoch \d+: val_loss did not improve for 2 epochs/);
+    const best = Math.min(...valLoss);
+    const bestEpoch = valLoss.indexOf(best) + 1;
+    expect(bestEpoch).toBeLessThan(valLoss.length);
+    // The trial's value is its best epoch's, and its last checkpoint holds that epoch's weights:
+    // evaluated again, they give the best epoch's validation loss to the bit.
+    expect(done.finalValue).toBe(best);
+    const row = await latestCheckpoint(database.db, trial.id);
+    const ckpt = parseCheckpoint(JSON.stringify(row!.manifest), new Uint8Array(row!.data));
+    const config = resolveTrialConfig(CreateSweepRequest.parse(request), { learningRate: 0.3 });
+    const again = await evaluateCheckpoint(ckpt, await datasets.get(config.dataset), 'validation');
+    expect(again.loss).toBe(best);
+    expect(again.loss).not.toBe(valLoss.at(-1));
+  });
+
   it('fails a trial whose loss becomes NaN with the trainer’s message', async () => {
     const sweep = await storeSweep(
       database.db,
       spiralsSweep((req) => {
         req.model.layers = [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dense', units: 2 }];
-        req.training.optimizer = { type: 'sgd', learningRate: 1e9 };
+        req.training.optimizer = { type: 'sgd', learningRate: 100 };
         req.search.space = { momentum: { type: 'fixed', value: 0 } };
       }),
     );

@@ -169,8 +169,8 @@ describe('flush to zero', () => {
         kernels: { flushToZero },
         stepInterval: 1,
         onStep: () => {
-          const { grads, state } = session.paramPlan;
-          for (const ptr of [grads, ...state]) subnormals += countSubnormals(new Float32Array(session.memory.buffer, ptr, session.model.paramCount));
+          const { gradSlots, state } = session.plan;
+          for (const ptr of [...gradSlots, ...state]) subnormals += countSubnormals(new Float32Array(session.memory.buffer, ptr, session.model.paramCount));
         },
       });
       await session.fit();

@@ -20,7 +20,7 @@ function failure(fn: () => unknown): SchemaError {
 describe('resolveTrialConfig', () => {
   it('applies sgd with its conditional momentum, learning rate, batch size, dropout and activation', () => {
     const c = resolveTrialConfig(request(), { learningRate: 0.05, batchSize: 128, dropout: 0.3, activation: 'tanh', optimizer: 'sgd', momentum: 0.9 });
-    expect(c.optimizer).toEqual({ type: 'sgd', learningRate: 0.05, momentum: 0.9, nesterov: false, weightDecay: 0 });
+    expect(c.optimizer).toEqual({ type: 'sgd', learningRate: 0.05, momentum: 0.9, nesterov: false, weightDecay: 0, decayBiases: false });
     expect(c.batchSize).toBe(128);
     expect(c.model.layers[1]).toMatchObject({ type: 'dense', units: 64, activation: 'tanh' });
     expect(c.model.layers[2]).toEqual({ type: 'dropout', rate: 0.3 });
@@ -34,7 +34,9 @@ describe('resolveTrialConfig', () => {
     base.training = { ...base.training!, optimizer: { type: 'adam', learningRate: 0.002, beta2: 0.99 } };
     const req = CreateSweepRequest.parse(base);
     expect(resolveTrialConfig(req, { optimizer: 'adam', learningRate: 0.01 }).optimizer).toMatchObject({ type: 'adam', learningRate: 0.01, beta2: 0.99 });
-    expect(resolveTrialConfig(req, { optimizer: 'rmsprop' }).optimizer).toEqual({ type: 'rmsprop', learningRate: 1e-3, rho: 0.9, epsilon: 1e-7, momentum: 0, weightDecay: 0 });
+    expect(resolveTrialConfig(req, { optimizer: 'rmsprop' }).optimizer).toEqual({
+      type: 'rmsprop', learningRate: 1e-3, rho: 0.9, epsilon: 1e-7, epsilonPlacement: 'inside_sqrt', centered: false, momentum: 0, weightDecay: 0, decayBiases: false,
+    });
   });
 
   it('without parameters returns the request as written', () => {

@@ -6,6 +6,7 @@ import {
   type Activation,
   ModelSpecSchema,
   NnError,
+  defaultMicrobatches,
   OptimizerSpecSchema,
   parseModelSpec,
   type LayerSpec,
@@ -17,7 +18,7 @@ import type { ParamSpec, ParamValue, Params, SearchSpace } from '@hypersweep/sea
 import { z } from 'zod';
 import { zodIssuesToDetails, type ErrorDetail } from './common.ts';
 import { SchemaError } from './errors.ts';
-import type { CreateSweepRequest, DatasetRef, ObjectiveSpec } from './sweep.ts';
+import type { CreateSweepRequest, DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
 
 export const OPTIMIZER_TYPES = ['sgd', 'adam', 'adamw', 'rmsprop'] as const;
 type OptimizerType = (typeof OPTIMIZER_TYPES)[number];
@@ -90,7 +91,7 @@ function candidates(spec: ParamSpec): { field: string; value: ParamValue }[] {
  */
 export function checkSpaceBindings(
   space: SearchSpace,
-  request: { model: ModelSpec; training: { optimizer: OptimizerSpec; microbatches: number } },
+  request: { model: ModelSpec; training: { optimizer: OptimizerSpec; microbatches?: number | undefined } },
 ): ErrorDetail[] {
   const issues: ErrorDetail[] = [];
   const hidden = hiddenDenseIndices(request.model.layers);
@@ -109,7 +110,8 @@ export function checkSpaceBindings(
     }
     for (const c of candidates(spec)) {
       let problem = binding.check(c.value);
-      if (!problem && name === 'batchSize' && typeof c.value === 'number' && c.value < request.training.microbatches) {
+      const fixed = request.training.microbatches;
+      if (!problem && name === 'batchSize' && typeof c.value === 'number' && fixed !== undefined && c.value < fixed) {
         problem = `must be ≥ training.microbatches (${request.training.microbatches}), got ${c.value}`;
       }
       if (problem) issues.push({ path: `${def.path}.${c.field}`, message: problem });
@@ -146,8 +148,14 @@ export interface TrialConfig {
   readonly batchSize: number;
   readonly microbatches: number;
   readonly epochs: number;
+  readonly earlyStopping: EarlyStoppingSpec | null;
   readonly dataset: DatasetRef;
   readonly objective: ObjectiveSpec;
+}
+
+/** A trial's microbatches: the spec's, or nn's machine-independent default for its batch size. */
+export function microbatchesOf(training: { microbatches?: number | undefined }, batchSize: number): number {
+  return training.microbatches ?? defaultMicrobatches(batchSize);
 }
 
 function fail(details: ErrorDetail[]): never {
@@ -209,16 +217,18 @@ export function resolveTrialConfig(request: CreateSweepRequest, params: Params):
   }
 
   const batchSize = (p.batchSize as number | undefined) ?? request.training.batchSize;
-  if (batchSize < request.training.microbatches) {
-    fail([{ path: 'params.batchSize', message: `must be ≥ training.microbatches (${request.training.microbatches}), got ${batchSize}` }]);
+  const microbatches = microbatchesOf(request.training, batchSize);
+  if (batchSize < microbatches) {
+    fail([{ path: 'params.batchSize', message: `must be ≥ training.microbatches (${microbatches}), got ${batchSize}` }]);
   }
   return {
     model,
     optimizer: optimizer.data,
     schedule: request.training.schedule,
     batchSize,
-    microbatches: request.training.microbatches,
+    microbatches,
     epochs: request.training.epochs,
+    earlyStopping: request.training.earlyStopping ?? null,
     dataset: request.dataset,
     objective: request.objective,
   };

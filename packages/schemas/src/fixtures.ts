@@ -16,7 +16,7 @@ export function mnistTpeAshaSweep(): CreateSweepRequestInput {
       ],
       loss: 'softmax_cross_entropy',
     },
-    training: { epochs: 9, batchSize: 64, microbatches: 2, optimizer: { type: 'adam', learningRate: 1e-3 } },
+    training: { epochs: 9, batchSize: 64, optimizer: { type: 'adam', learningRate: 1e-3 } },
     search: {
       space: {
         learningRate: { type: 'loguniform', low: 1e-4, high: 1e-1 },

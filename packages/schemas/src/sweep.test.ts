@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CreateSweepRequest, samplerConfigFor, schedulerConfigFor } from './sweep.ts';
+import { resolveTrialConfig } from './bindings.ts';
 import { zodIssuesToDetails, validationError } from './common.ts';
 import { mnistTpeAshaSweep } from './fixtures.ts';
 
@@ -46,7 +47,10 @@ describe('CreateSweepRequest: valid requests', () => {
     expect(r.search.scheduler).toEqual({ type: 'fifo' });
     expect(r.search.seed).toBe(0);
     expect(r.objective.mode).toBe('minimize');
-    expect(r.training).toMatchObject({ batchSize: 32, microbatches: 1, optimizer: { type: 'adam' } });
+    expect(r.training).toMatchObject({ batchSize: 32, optimizer: { type: 'adam' } });
+    // No microbatches given: a trial takes nn's default for its batch size, the same on every worker.
+    expect(r.training.microbatches).toBeUndefined();
+    expect(resolveTrialConfig(r, {}).microbatches).toBe(4);
   });
 
   it('parses a grid sweep on an uploaded CSV dataset with a regression model', () => {
@@ -170,7 +174,30 @@ const MALFORMED_EDITS: [string, (q: Mutable) => void, string][] = [
   }, 'objective.metric'],
 ];
 
+MALFORMED_EDITS.push(
+  ['early stopping without a validation split', (q) => ((q.training.earlyStopping = { patience: 2 }), (q.dataset.validationFraction = 0)), 'training.earlyStopping.monitor'],
+  ['early stopping with patience 0', (q) => (q.training.earlyStopping = { patience: 0 }), 'training.earlyStopping.patience'],
+  ['early stopping on an unknown metric', (q) => (q.training.earlyStopping = { patience: 2, monitor: 'loss' }), 'training.earlyStopping.monitor'],
+  ['a learning rate that is 0 in float32', (q) => (q.training.optimizer.learningRate = 1e-50), 'training.optimizer.learningRate'],
+  ['a learning rate of 1e9', (q) => (q.training.optimizer.learningRate = 1e9), 'training.optimizer.learningRate'],
+  ['an epsilon of 0', (q) => (q.training.optimizer.epsilon = 0), 'training.optimizer.epsilon'],
+  ['a weight decay that overflows', (q) => (q.training.optimizer.weightDecay = 1e39), 'training.optimizer.weightDecay'],
+  ['an unknown MNIST scaling', (q) => (q.dataset.scaling = 'minmax'), 'dataset.scaling'],
+);
 const MALFORMED = MALFORMED_EDITS.map(([what, edit, path]) => ({ what, edit, path }));
+
+describe('CreateSweepRequest: early stopping and scaling', () => {
+  it('takes early stopping with Keras defaults and passes it to every trial', () => {
+    const q = mutated((r) => {
+      r.training.earlyStopping = { patience: 3, monitor: 'val_accuracy' };
+      r.dataset.scaling = 'unit';
+    });
+    const r = CreateSweepRequest.parse(q);
+    expect(r.training.earlyStopping).toEqual({ patience: 3, monitor: 'val_accuracy', minDelta: 0, restoreBestWeights: true });
+    expect(r.dataset).toMatchObject({ scaling: 'unit' });
+    expect(resolveTrialConfig(r, { learningRate: 0.01, batchSize: 64, dropout: 0.2, activation: 'relu', optimizer: 'adam' }).earlyStopping).toEqual(r.training.earlyStopping);
+  });
+});
 
 describe('CreateSweepRequest: malformed requests', () => {
   it('has a table of at least 40 cases', () => {

@@ -30,6 +30,8 @@ export const MnistDatasetRef = z
     /** A class-balanced subset of the official training file (before the validation hold-out). */
     limitTrain: int(10, 60_000).optional(),
     limitTest: int(10, 10_000).optional(),
+    /** Input scaling: standardize (the training split's mean/std, default), unit (x/255, as Keras' recipes) or none (raw 0–255). */
+    scaling: z.enum(['standardize', 'unit', 'none']).optional(),
     validationFraction: validationFraction.optional(),
     validationCount: int(0, 59_999).optional(),
     seed: int(0, MAX_SEED).optional(),
@@ -76,11 +78,28 @@ export const MAX_EPOCHS = 1000;
 export const MAX_BATCH_SIZE = 65_536;
 export const MAX_MICROBATCHES = 64;
 
+/** Early stopping of each trial on a validation metric (Keras' EarlyStopping). */
+export const EarlyStoppingSpec = z.strictObject({
+  monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss'),
+  /** Epochs without improvement before the trial stops. */
+  patience: int(1, MAX_EPOCHS),
+  /** An improvement smaller than this does not count. */
+  minDelta: finite().min(0, 'must be in [0, 1e6]').max(1e6, 'must be in [0, 1e6]').default(0),
+  /** The trial ends with the weights of its best epoch (and reports that epoch's objective). */
+  restoreBestWeights: z.boolean({ error: 'must be true or false' }).default(true),
+});
+export type EarlyStoppingSpec = z.infer<typeof EarlyStoppingSpec>;
+
 export const TrainingSpec = z.strictObject({
   epochs: int(1, MAX_EPOCHS),
   batchSize: int(1, MAX_BATCH_SIZE).default(32),
-  /** Data-parallel split of each batch over the trial's replica threads. */
-  microbatches: int(1, MAX_MICROBATCHES).default(1),
+  /**
+   * Each batch is split into this many microbatches, which a worker's replica threads share. Part
+   * of the arithmetic: fixed per trial, never by the worker. Absent: min(4, batchSize) — see
+   * `microbatchesOf` in bindings.ts.
+   */
+  microbatches: int(1, MAX_MICROBATCHES).optional(),
+  earlyStopping: EarlyStoppingSpec.optional(),
   /** The base optimizer; the search space may override its type and fields (see bindings.ts). */
   optimizer: OptimizerSpecSchema.prefault({ type: 'adam' }),
   schedule: ScheduleSpecSchema,
@@ -279,8 +298,19 @@ export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
   if (objective.metric.endsWith('_accuracy') && model.loss !== 'softmax_cross_entropy') {
     ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `accuracy needs a classification model (loss softmax_cross_entropy), not ${model.loss}` });
   }
-  if (training.microbatches > training.batchSize) {
+  if (training.microbatches !== undefined && training.microbatches > training.batchSize) {
     ctx.addIssue({ code: 'custom', path: ['training', 'microbatches'], message: `must be ≤ batchSize (${training.batchSize})` });
+  }
+  const es = training.earlyStopping;
+  if (es) {
+    const ds = req.dataset;
+    const noValidation = ds.type !== 'csv' && (ds.validationFraction === 0 || ds.validationCount === 0);
+    if (noValidation) {
+      ctx.addIssue({ code: 'custom', path: ['training', 'earlyStopping', 'monitor'], message: `${es.monitor} needs a validation split; the dataset holds none out` });
+    }
+    if (es.monitor === 'val_accuracy' && model.loss !== 'softmax_cross_entropy') {
+      ctx.addIssue({ code: 'custom', path: ['training', 'earlyStopping', 'monitor'], message: 'val_accuracy needs a classification model (loss softmax_cross_entropy)' });
+    }
   }
   const { maxTotalEpochs, maxTrials, maxConcurrentTrials } = search.budget;
   if (maxTotalEpochs !== null && maxTotalEpochs < training.epochs) {

@@ -1,39 +1,32 @@
-// The replica pool: T worker threads sharing one WebAssembly.Memory, reused across trials. The
-// dataset is placed in the memory once per process; each trial re-plans the space after it.
+// The replica pool: T worker threads sharing one WebAssembly.Memory, reused across runs. It keeps
+// only threads, their protocol and the watchdog; what a training run is (options, plan, epochs,
+// early stopping, checkpoints) is nn's TrainingRun, which it hosts. The dataset is placed in the
+// memory once per process; each run is laid out after it.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
-  Arena,
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
   compileKernelModule,
   createMemory,
-  decodeTensors,
-  encodeTensors,
-  epochPermutation,
-  initializeParams,
-  initRng,
-  jsonEqual,
-  keyFromSeed,
-  learningRateAt,
+  layoutDataset,
   NnError,
   PAGE_BYTES,
-  parseOptimizerSpec,
-  parseScheduleSpec,
-  checkDatasetFits,
-  compileModel,
+  TrainingRun,
+  writeDataset,
   type Checkpoint,
-  type CheckpointManifest,
   type Dataset,
-  type DataSplit,
-  type EpochMetrics,
   type EvalResult,
+  type PlacedDataset,
+  type RunEpochMetrics,
+  type RunHost,
+  type RunOptions,
+  type RunPlan,
+  type SplitName,
+  type StopReason,
 } from '@hypersweep/nn';
 import { ABORT, CONTROL_BYTES, raiseAbort, WORD } from './control.ts';
 import { TrainerError } from './errors.ts';
-import { evalRows, planTrial, type PlacedDataset, type PlacedSplit, type TrialPlan } from './plan.ts';
-import type { FromReplica, ReplicaFault, ToReplica } from './protocol.ts';
+import type { FromReplica, ToReplica } from './protocol.ts';
 
 const THREAD_ENTRY = fileURLToPath(new URL('../dist/replica-thread.mjs', import.meta.url));
 
@@ -44,46 +37,29 @@ export interface PoolOptions {
   readonly relaxedSimd?: boolean;
   /** Longest a barrier may wait before the step fails (default 30 s). */
   readonly stepTimeoutMs?: number;
+  /**
+   * The replica threads' entry script (default: the bundled production entry). Tools wrap the
+   * production entry with `serveReplica(port, hooks)` — tests inject faults that way — so the
+   * production protocol carries nothing but training.
+   */
+  readonly threadEntry?: string;
+  /** Passed to every replica thread as its `workerData` (for a custom `threadEntry`). */
+  readonly workerData?: unknown;
 }
 
-export interface StepTiming {
-  /** Milliseconds per step, averaged over replicas: forward + backward. */
-  readonly computeMs: number;
-  /** Reduce-scatter of the gradients and the sharded optimizer update. */
-  readonly reduceMs: number;
-  /** Waiting at barriers. */
-  readonly waitMs: number;
-}
+export type ParallelEpochMetrics = RunEpochMetrics;
 
-export interface ParallelEpochMetrics extends EpochMetrics {
-  readonly threads: number;
-  readonly stepTiming: StepTiming;
-}
-
-export interface ParallelTrainOptions {
-  readonly model: unknown;
-  readonly optimizer: unknown;
-  readonly schedule?: unknown;
-  readonly dataset: Dataset;
-  readonly epochs: number;
-  readonly batchSize: number;
-  /** Microbatches per step: fixed for the trial, independent of the thread count (default: threads). */
-  readonly microbatches?: number;
-  readonly seed: number;
-  readonly clipNorm?: number;
-  /** Called after every epoch; return 'stop' to end training there (e.g. a scheduler said so). */
-  readonly onEpoch?: (metrics: ParallelEpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
-  /** Cancels within one step with TrainerError ABORTED. */
-  readonly signal?: AbortSignal;
-  readonly resumeFrom?: Checkpoint;
-  /** Evaluate the test split at the end (default false). */
+export interface ParallelTrainOptions extends RunOptions {
+  /** Evaluate the test split at the end, with the confusion matrix (default false). */
   readonly evaluateTest?: boolean;
 }
 
 export interface ParallelTrainResult {
   readonly history: readonly ParallelEpochMetrics[];
   readonly epochsRun: number;
-  readonly stoppedBy: 'epochs' | 'callback';
+  readonly stoppedBy: StopReason;
+  /** 1-based epoch whose weights the model holds (the best one when early stopping restored it). */
+  readonly bestEpoch: number | null;
   readonly test: EvalResult | null;
   /** The trained parameter block (a copy). */
   readonly params: Float32Array;
@@ -115,8 +91,9 @@ export class ReplicaPool {
   private failure: Error | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private placements = 0;
-  /** The trial's state at its last completed epoch (what checkpoint() saves); unset mid-epoch. */
-  private lastState: { plan: TrialPlan; epoch: number; step: number; history: ParallelEpochMetrics[]; o: ParallelTrainOptions; M: number } | undefined;
+  /** The current (or last) run, and whether its memory holds a completed epoch (what checkpoint() saves). */
+  private run: TrainingRun | undefined;
+  private atEpochBoundary = false;
 
   private constructor(readonly options: PoolOptions) {
     this.threads = options.threads ?? availableParallelism();
@@ -143,7 +120,11 @@ export class ReplicaPool {
       if (this.workers[r]) continue;
       // The entry is plain JS: no loader flags of the parent (tsx) are inherited. A replica keeps
       // its tensors in the shared memory, so a small young generation is enough.
-      const w = new Worker(THREAD_ENTRY, { execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
+      const w = new Worker(this.options.threadEntry ?? THREAD_ENTRY, {
+        execArgv: [],
+        workerData: this.options.workerData,
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 },
+      });
       w.on('message', (m: FromReplica) => this.onReply(m));
       w.on('error', (e) => this.onThreadDeath(r, w, e));
       w.on('exit', (code) => this.onThreadDeath(r, w, new Error(`replica thread ${r} exited with code ${code}`)));
@@ -292,265 +273,76 @@ export class ReplicaPool {
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
   }
 
-  private f64(): Float64Array {
-    return new Float64Array(this.memory.buffer);
-  }
-
   /** Places a dataset in the shared memory unless it is already there (one copy per process). */
   private placeDataset(ds: Dataset): PlacedDataset {
     if (this.placed?.dataset === ds) return this.placed.placed;
-    const arena = new Arena(CONTROL_BYTES);
-    const layout = (s: DataSplit) => ({ s, features: arena.alloc(s.features.byteLength), labels: arena.alloc(s.labels.byteLength) });
-    const parts = { train: layout(ds.train), validation: layout(ds.validation), test: layout(ds.test) };
-    const maxCount = Math.max(ds.train.count, ds.validation.count, ds.test.count);
-    const identity = arena.alloc(4 * maxCount);
-    this.reserve(arena.size);
-    const buf = this.memory.buffer;
-    const copy = (p: { s: DataSplit; features: number; labels: number }): PlacedSplit => {
-      new Uint8Array(buf, p.features, p.s.features.byteLength).set(new Uint8Array(p.s.features.buffer, p.s.features.byteOffset, p.s.features.byteLength));
-      new Uint8Array(buf, p.labels, p.s.labels.byteLength).set(new Uint8Array(p.s.labels.buffer, p.s.labels.byteOffset, p.s.labels.byteLength));
-      return { count: p.s.count, features: p.features, labels: p.labels };
-    };
-    const ids = new Int32Array(buf, identity, maxCount);
-    for (let i = 0; i < maxCount; i++) ids[i] = i;
-    const norm = ds.normalization;
-    const placed: PlacedDataset = {
-      u8: ds.train.features instanceof Uint8Array,
-      scale: norm.kind === 'affine' ? norm.scale : 1,
-      shift: norm.kind === 'affine' ? norm.shift : 0,
-      train: copy(parts.train),
-      validation: copy(parts.validation),
-      test: copy(parts.test),
-      identity,
-      end: arena.size,
-    };
+    const placed = layoutDataset(ds, CONTROL_BYTES);
+    this.reserve(placed.end);
+    writeDataset(this.memory.buffer, placed, ds);
     this.placed = { dataset: ds, placed };
     this.placements++;
     return placed;
   }
 
-  private async evaluate(plan: TrialPlan, which: 'validation' | 'test' | 'train', classification: boolean, signal?: AbortSignal): Promise<EvalResult> {
-    const split = plan.dataset[which];
-    await this.all((id) => ({ type: 'evaluate', id, split: which }), signal);
-    const rows = evalRows(plan);
-    const blocks = Math.ceil(split.count / rows);
-    const f = this.f64();
-    let loss = 0;
-    let correct = 0;
-    for (let b = 0; b < blocks; b++) {
-      loss += f[plan.evalStats / 8 + 2 * b]!;
-      correct += f[plan.evalStats / 8 + 2 * b + 1]!;
-    }
-    const n = Math.max(split.count, 1);
-    return { loss: loss / n, accuracy: classification ? correct / n : null, count: split.count };
-  }
-
-  /** Trains one trial data-parallel on the pool's threads. One trial at a time per pool. */
-  async train(o: ParallelTrainOptions): Promise<ParallelTrainResult> {
-    if (this.closed) throw new TrainerError('POOL_CLOSED', 'the replica pool is closed');
-    if (this.busy) throw new TrainerError('INVALID_OPTIONS', 'the pool is already training a trial');
-    this.busy = true;
-    try {
-      return await this.trainTrial(o);
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  /** Validates the options, places the dataset, plans the trial and sends the plan to every replica. */
-  private async prepare(o: ParallelTrainOptions) {
-    const optimizer = parseOptimizerSpec(o.optimizer);
-    const schedule = parseScheduleSpec(o.schedule ?? { type: 'constant' });
-    const check = (name: string, v: number, max: number) => {
-      if (!Number.isInteger(v) || v < 1 || v > max) throw new NnError('INVALID_SPEC', `${name}: must be an integer in [1, ${max}], got ${v}`);
-    };
-    check('epochs', o.epochs, 100000);
-    check('batchSize', o.batchSize, 65536);
-    const M = o.microbatches ?? this.threads;
-    check('microbatches', M, o.batchSize);
-    if (!Number.isSafeInteger(o.seed)) throw new NnError('INVALID_SPEC', `seed: must be a safe integer, got ${o.seed}`);
-    if (o.clipNorm !== undefined && !(o.clipNorm > 0 && Number.isFinite(o.clipNorm))) {
-      throw new NnError('INVALID_SPEC', `clipNorm: must be a finite number > 0, got ${o.clipNorm}`);
-    }
-    const model = compileModel(o.model);
-    checkDatasetFits(model, o.dataset);
-    await this.ensureThreads();
-
-    const placed = this.placeDataset(o.dataset);
-    const root = keyFromSeed(o.seed);
-    const { plan, compiled } = planTrial({
-      model,
-      optimizer,
-      schedule,
+  /** The pool as a run's host: layout in the shared memory, commands to every replica. */
+  private host(): RunHost {
+    return {
       threads: this.threads,
-      microbatches: M,
-      batchSize: o.batchSize,
-      epochs: o.epochs,
-      clipNorm: o.clipNorm ?? null,
-      root,
-      dataset: placed,
       spin: this.threads <= availableParallelism() ? 20000 : 0,
       stepTimeoutMs: this.stepTimeoutMs,
-    });
-    this.reserve(plan.bytes);
-    const P = plan.paramCount;
-    for (const s of plan.state) new Float32Array(this.memory.buffer, s, P).fill(0);
-    let epoch = 0;
-    let step = 0;
-    let history: ParallelEpochMetrics[] = [];
-    if (o.resumeFrom) {
-      const r = this.restore(o, plan, M);
-      epoch = r.epoch;
-      step = r.step;
-      history = r.history;
-    } else {
-      initializeParams(compiled, initRng(root), new Float32Array(this.memory.buffer, plan.params, P));
-    }
-    await this.all((id) => ({ type: 'plan', id, plan }), o.signal);
-    return { plan, compiled, root, M, placed, epoch, step, history };
-  }
-
-  private async trainTrial(o: ParallelTrainOptions): Promise<ParallelTrainResult> {
-    const prepared = await this.prepare(o);
-    const { plan, compiled, root, M, placed, history } = prepared;
-    let { epoch, step } = prepared;
-    const P = plan.paramCount;
-    const paramsView = () => new Float32Array(this.memory.buffer, plan.params, P);
-    const classification = compiled.spec.loss === 'softmax_cross_entropy';
-    const N = placed.train.count;
-    const steps = Math.ceil(N / o.batchSize);
-    let stoppedBy: ParallelTrainResult['stoppedBy'] = 'epochs';
-    while (epoch < o.epochs) {
-      if (o.signal?.aborted) throw new TrainerError('ABORTED', 'training was cancelled');
-      new Int32Array(this.memory.buffer, plan.perm, N).set(epochPermutation(root, epoch, N));
-      new Float64Array(this.memory.buffer, plan.timing, 3 * this.threads).fill(0);
-      // From here until the epoch completes the parameters are between two epoch boundaries.
-      this.lastState = undefined;
-      const started = performance.now();
-      await this.watchProgress(this.all((id) => ({ type: 'epoch', id, epoch, stepBase: step, steps }), o.signal));
-      const seconds = (performance.now() - started) / 1000;
-      const f = this.f64();
-      const lossSum = f[plan.epochStats / 8]!;
-      const correct = f[plan.epochStats / 8 + 1]!;
-      const sumTiming = (k: number) => {
-        let s = 0;
-        for (let r = 0; r < this.threads; r++) s += f[plan.timing / 8 + r * 3 + k]!;
-        return s / this.threads / steps;
-      };
-      const stepTiming = { computeMs: sumTiming(0), reduceMs: sumTiming(1), waitMs: sumTiming(2) };
-      const val = placed.validation.count > 0 ? await this.evaluate(plan, 'validation', classification, o.signal) : null;
-      // The rate of the epoch's last update, as the single-thread session reports it.
-      const lr = learningRateAt(plan.schedule, plan.optimizer.learningRate, step + steps - 1, steps, plan.epochs);
-      epoch++;
-      step += steps;
-      const m: ParallelEpochMetrics = {
-        epoch,
-        trainLoss: lossSum / N,
-        trainAccuracy: classification ? correct / N : null,
-        valLoss: val ? val.loss : null,
-        valAccuracy: val ? val.accuracy : null,
-        learningRate: lr,
-        samplesPerSec: N / seconds,
-        seconds,
-        steps,
-        threads: this.threads,
-        stepTiming,
-      };
-      history.push(m);
-      this.lastState = { plan, epoch, step, history, o, M };
-      if ((await o.onEpoch?.(m)) === 'stop') {
-        stoppedBy = 'callback';
-        break;
-      }
-    }
-    const test = o.evaluateTest ? await this.evaluate(plan, 'test', classification, o.signal) : null;
-    this.lastState = { plan, epoch, step, history, o, M };
-    return { history, epochsRun: epoch, stoppedBy, test, params: paramsView().slice(), checkpoint: this.checkpoint() };
-  }
-
-
-  /**
-   * A checkpoint of the trial at its last completed epoch: call it from onEpoch, or after train
-   * returned (not after a failure: the parameters may then be mid-epoch). It does not depend on
-   * the number of threads: resume it on any pool.
-   */
-  checkpoint(): Checkpoint {
-    const s = this.lastState;
-    if (!s) throw new TrainerError('INVALID_OPTIONS', 'no epoch has completed yet');
-    const { plan, o } = s;
-    const view = (ptr: number) => new Float32Array(this.memory.buffer, ptr, plan.paramCount);
-    const tensors = [{ name: 'params', data: view(plan.params) }, ...plan.state.map((ptr, i) => ({ name: `optimizer/${i}`, data: view(ptr) }))];
-    const { index, data } = encodeTensors(tensors);
-    const compiled = plan.model;
-    const ds = o.dataset;
-    const manifest: CheckpointManifest = {
-      format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
-      model: compiled.spec,
-      optimizer: plan.optimizer,
-      schedule: plan.schedule,
-      training: { epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, clipNorm: o.clipNorm ?? null, microbatches: s.M },
-      dataset: { name: ds.name, trainCount: ds.train.count, normalization: ds.normalization, classNames: ds.classNames ? [...ds.classNames] : null },
-      epoch: s.epoch,
-      step: s.step,
-      rng: { key: [plan.root[0], plan.root[1]] },
-      earlyStopping: { best: null, bestEpoch: null, wait: 0 },
-      history: s.history.map(({ threads: _t, stepTiming: _s, ...h }) => h),
-      params: compiled.params.map((p) => ({ name: p.name, offset: p.offset, shape: [...p.shape] })),
-      paramCount: plan.paramCount,
-      tensors: index,
-      byteOrder: 'little',
+      layout: (dataset: Dataset, plan: (placed: PlacedDataset) => RunPlan) => {
+        const p = plan(this.placeDataset(dataset));
+        this.reserve(p.bytes);
+        return { memory: this.memory, plan: p };
+      },
+      begin: async (plan: RunPlan, signal?: AbortSignal) => {
+        await this.ensureThreads();
+        await this.all((id) => ({ type: 'plan', id, plan }), signal);
+      },
+      epoch: async (epoch: number, stepBase: number, steps: number, signal?: AbortSignal) => {
+        this.atEpochBoundary = false;
+        await this.watchProgress(this.all((id) => ({ type: 'epoch', id, epoch, stepBase, steps }), signal));
+        this.atEpochBoundary = true;
+      },
+      evaluate: (split: SplitName, signal?: AbortSignal) => this.all((id) => ({ type: 'evaluate', id, split }), signal),
     };
-    return { manifest, data };
   }
 
-  private restore(o: ParallelTrainOptions, plan: TrialPlan, M: number): { epoch: number; step: number; history: ParallelEpochMetrics[] } {
-    const ck = o.resumeFrom!;
-    const m = ck.manifest;
-    const mismatch = (what: string, a: unknown, b: unknown): never => {
-      throw new NnError('INVALID_CHECKPOINT', `checkpoint ${what} is ${JSON.stringify(a)} but this run has ${JSON.stringify(b)}`);
-    };
-    if (!jsonEqual(m.model, plan.model.spec)) mismatch('model', m.model, plan.model.spec);
-    if (!jsonEqual(m.optimizer, plan.optimizer)) mismatch('optimizer', m.optimizer, plan.optimizer);
-    if (m.training.batchSize !== o.batchSize) mismatch('batchSize', m.training.batchSize, o.batchSize);
-    if (m.training.microbatches !== M) mismatch('microbatches', m.training.microbatches, M);
-    if (m.training.seed !== o.seed) mismatch('seed', m.training.seed, o.seed);
-    if (m.dataset.trainCount !== o.dataset.train.count) mismatch('training-set size', m.dataset.trainCount, o.dataset.train.count);
-    if (m.paramCount !== plan.paramCount) mismatch('paramCount', m.paramCount, plan.paramCount);
-    const tensors = decodeTensors(ck);
-    const get = (name: string) => {
-      const t = tensors.get(name);
-      if (!t || t.length !== plan.paramCount) throw new NnError('INVALID_CHECKPOINT', `checkpoint tensor ${name} is missing or has the wrong size`);
-      return t;
-    };
-    new Float32Array(this.memory.buffer, plan.params, plan.paramCount).set(get('params'));
-    plan.state.forEach((ptr, i) => new Float32Array(this.memory.buffer, ptr, plan.paramCount).set(get(`optimizer/${i}`)));
-    const history = m.history.map((h) => ({ ...h, threads: this.threads, stepTiming: { computeMs: 0, reduceMs: 0, waitMs: 0 } }));
-    return { epoch: m.epoch, step: m.step, history };
-  }
-
-  /**
-   * Milliseconds of one reduce-scatter + sharded optimizer update of the trial's parameters
-   * across the pool's threads, barriers included (mean over `iterations` rounds).
-   */
-  async measureReduce(o: ParallelTrainOptions, iterations: number): Promise<number> {
-    if (this.busy) throw new TrainerError('INVALID_OPTIONS', 'the pool is already training a trial');
+  /** Trains one run data-parallel on the pool's threads. One run at a time per pool. */
+  async train(o: ParallelTrainOptions): Promise<ParallelTrainResult> {
+    if (this.closed) throw new TrainerError('POOL_CLOSED', 'the replica pool is closed');
+    if (this.busy) throw new TrainerError('INVALID_OPTIONS', 'the pool is already training a run');
     this.busy = true;
+    this.run = undefined;
+    this.atEpochBoundary = false;
     try {
-      const { plan } = await this.prepare(o);
-      await this.all((id) => ({ type: 'reduce-bench', id, iterations }));
-      return this.f64()[plan.epochStats / 8]!;
+      const run = await TrainingRun.start(o, this.host());
+      this.run = run;
+      this.atEpochBoundary = true;
+      const fit = await run.fit();
+      const test = o.evaluateTest ? await run.evaluate('test', { confusionMatrix: true }) : null;
+      return { ...fit, test, params: run.paramsView().slice(), checkpoint: run.checkpoint() };
+    } catch (error) {
+      this.atEpochBoundary = false;
+      // Cancelled between epochs: the same error as a cancellation mid-epoch.
+      if (error instanceof NnError && error.code === 'ABORTED') throw new TrainerError('ABORTED', 'training was cancelled', undefined, { cause: error });
+      throw error;
     } finally {
       this.busy = false;
     }
   }
 
-  /** Test hook: makes replica `rank` throw or stall at step `step` of the next epoch. */
-  async injectFault(rank: number, step: number, fault: ReplicaFault): Promise<void> {
-    await this.command([rank], (id) => ({ type: 'fault', id, step, fault }));
+  /**
+   * A checkpoint of the run at its last completed epoch: call it from onEpoch, or after train
+   * returned (not after a failure: the parameters may then be mid-epoch). It does not depend on
+   * the number of threads: resume it on any pool, or in a single-thread TrainingSession.
+   */
+  checkpoint(): Checkpoint {
+    if (!this.run || !this.atEpochBoundary) throw new TrainerError('INVALID_OPTIONS', 'no epoch has completed yet');
+    return this.run.checkpoint();
   }
 
-  /** Test hook: the worker object of a replica (to terminate it). */
+  /** The worker object of a replica (tests terminate it to simulate a crash). */
   replicaThread(rank: number): Worker | null {
     return this.workers[rank] ?? null;
   }
@@ -574,8 +366,7 @@ export class ReplicaPool {
   }
 }
 
-
-/** Trains one trial on a fresh pool of `threads` threads and closes it. */
+/** Trains one run on a fresh pool of `threads` threads and closes it. */
 export async function train(o: ParallelTrainOptions & PoolOptions): Promise<ParallelTrainResult> {
   const pool = await ReplicaPool.create(o);
   try {

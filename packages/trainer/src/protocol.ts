@@ -1,10 +1,10 @@
-// Messages between the pool (main thread) and a replica thread: one request per trial, epoch or
+// Messages between the pool (main thread) and a replica thread: one request per run, epoch or
 // evaluation — never per step — each answered once with the same id.
-import type { TrialPlan } from './plan.ts';
+import type { RunPlan, SplitName } from '@hypersweep/nn';
 
 export type ToReplica =
   | { type: 'init'; id: number; rank: number; module: WebAssembly.Module; memory: WebAssembly.Memory }
-  | { type: 'plan'; id: number; plan: TrialPlan }
+  | { type: 'plan'; id: number; plan: RunPlan }
   | {
       type: 'epoch';
       id: number;
@@ -14,13 +14,7 @@ export type ToReplica =
       stepBase: number;
       steps: number;
     }
-  | { type: 'evaluate'; id: number; split: 'validation' | 'test' | 'train' }
-  /** Benchmark: repeated reduce-scatter + optimizer update rounds on the planned trial. */
-  | { type: 'reduce-bench'; id: number; iterations: number }
-  /** Test hook (fault injection): throw, or stall without checking the abort word, at step `step` of the next epoch. */
-  | { type: 'fault'; id: number; step: number; fault: ReplicaFault };
-
-export type ReplicaFault = { kind: 'throw'; message: string } | { kind: 'stall'; ms: number };
+  | { type: 'evaluate'; id: number; split: SplitName };
 
 export type FromReplica =
   | { type: 'done'; id: number; rank: number }

@@ -65,12 +65,17 @@ describe('determinism across thread counts', () => {
     expect(metricsOf(resumed.history)).toEqual(metricsOf(straight.history));
   });
 
-  it('with one microbatch and no clipping it reproduces the single-thread engine bit for bit', async () => {
-    const parallel = await run(2, { microbatches: 1, clipNorm: undefined, epochs: 2 });
-    const { model, optimizer, schedule, dataset: ds, batchSize, seed } = base;
-    const session = await TrainingSession.create({ model, optimizer, schedule, dataset: ds, batchSize, seed, epochs: 2 });
+  it('the single-thread session is the same run: bit for bit, with clipping, dropout and 4 microbatches', async () => {
+    const parallel = await run(2, { epochs: 2 });
+    const session = await TrainingSession.create({ ...base, epochs: 2 });
     await session.fit();
+    expect(session.microbatches).toBe(base.microbatches);
     expect(bytes(parallel.params).equals(bytes(session.paramsView()))).toBe(true);
     expect(metricsOf(parallel.history)).toEqual(metricsOf(session.history));
+    // And a session resumes a pool's checkpoint (and the other way round) on the same bits.
+    const half = await run(3, { epochs: 2, onEpoch: (m) => (m.epoch === 1 ? 'stop' : undefined) });
+    const resumed = await TrainingSession.create({ ...base, epochs: 2, resumeFrom: half.checkpoint });
+    await resumed.fit();
+    expect(bytes(resumed.paramsView()).equals(bytes(parallel.params))).toBe(true);
   });
 });

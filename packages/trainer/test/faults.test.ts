@@ -2,6 +2,7 @@
 // the pool replaces the dead thread and the next trial runs; cancellation stops within one step.
 import { describe, expect, it, afterAll } from 'vitest';
 import { ReplicaPool, TrainerError, type ParallelTrainOptions } from '../src/index.ts';
+import { faultyPool, type ReplicaFault } from './faults.ts';
 import { mlp, quadrants } from './helpers.ts';
 
 const dataset = quadrants({ count: 4000, side: 8, seed: 5 });
@@ -19,8 +20,9 @@ const pools: ReplicaPool[] = [];
 afterAll(async () => {
   for (const p of pools) await p.close();
 });
-async function pool(threads: number, stepTimeoutMs?: number): Promise<ReplicaPool> {
-  const p = await ReplicaPool.create({ threads, ...(stepTimeoutMs ? { stepTimeoutMs } : {}) });
+async function pool(threads: number, stepTimeoutMs?: number, faults: ReplicaFault[] = []): Promise<ReplicaPool> {
+  const options = { threads, ...(stepTimeoutMs ? { stepTimeoutMs } : {}) };
+  const p = faults.length > 0 ? await faultyPool(options, faults) : await ReplicaPool.create(options);
   pools.push(p);
   return p;
 }
@@ -45,8 +47,7 @@ async function untilProgress(p: ReplicaPool, steps: number): Promise<void> {
 
 describe('faults', () => {
   it('a replica that throws fails the step with its error; the next trial runs normally', async () => {
-    const p = await pool(2);
-    await p.injectFault(1, 5, { kind: 'throw', message: 'kernel exploded' });
+    const p = await pool(2, undefined, [{ rank: 1, step: 5, kind: 'throw', message: 'kernel exploded' }]);
     const started = Date.now();
     const e = await failure(p.train(base));
     expect(Date.now() - started).toBeLessThan(1000 + 200);
@@ -97,9 +98,8 @@ describe('faults', () => {
   });
 
   it('a stalled replica fails the step with TIMEOUT; the stuck thread is terminated and replaced', async () => {
-    const p = await pool(2, 300);
     // Replica 1 stalls inside step 3 without looking at the abort word.
-    await p.injectFault(1, 3, { kind: 'stall', ms: 60_000 });
+    const p = await pool(2, 300, [{ rank: 1, step: 3, kind: 'stall', ms: 60_000 }]);
     const stuck = p.replicaThread(1);
     const started = Date.now();
     const e = await failure(p.train(base));
@@ -113,8 +113,7 @@ describe('faults', () => {
   });
 
   it('a single replica stuck in a step is timed out by the progress watchdog', async () => {
-    const p = await pool(1, 300);
-    await p.injectFault(0, 2, { kind: 'stall', ms: 60_000 });
+    const p = await pool(1, 300, [{ rank: 0, step: 2, kind: 'stall', ms: 60_000 }]);
     const started = Date.now();
     const e = await failure(p.train(base));
     expect(e.code).toBe('TIMEOUT');
@@ -125,7 +124,7 @@ describe('faults', () => {
 
   it('a loss that becomes NaN/Inf stops every replica with an error naming the step', async () => {
     const p = await pool(2);
-    const e = await failure(p.train({ ...base, optimizer: { type: 'sgd', learningRate: 1e9 } }));
+    const e = await failure(p.train({ ...base, optimizer: { type: 'sgd', learningRate: 100 } }));
     expect(e.code).toBe('NON_FINITE_LOSS');
     expect(e.message).toMatch(/at epoch 1, step \d+/);
     const ok = await p.train({ ...base, epochs: 1 });

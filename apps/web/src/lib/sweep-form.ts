@@ -402,7 +402,8 @@ export function emptyForm(): SweepForm {
     dropoutRate: '0.2',
     epochs: '10',
     batchSize: '64',
-    microbatches: '1',
+    // Blank: the trial's default, min(4, batch size), the same on every worker.
+    microbatches: '',
     optimizer: 'adam',
     learningRate: '0.001',
     space: {
@@ -481,7 +482,6 @@ export const TEMPLATES: readonly SweepTemplate[] = [
         dropoutLayer: true,
         dropoutRate: '0.1',
         epochs: '9',
-        microbatches: '2',
         space: {
           ...f.space,
           learningRate: { enabled: true, low: '0.0001', high: '0.1', log: true },

@@ -1,0 +1,133 @@
+// The options of one training run and their checks, in one place for both drivers (the
+// single-thread TrainingSession and the data-parallel ReplicaPool): what a run may be asked to do.
+import { checkDatasetFits } from '../compat.ts';
+import type { Dataset } from '../data.ts';
+import { NnError } from '../errors.ts';
+import type { Checkpoint } from '../checkpoint.ts';
+import { compileModel, type CompiledModel } from '../model.ts';
+import { keyFromSeed, type RngKey } from '../rng.ts';
+import { parseOptimizerSpec, parseScheduleSpec, type OptimizerSpec, type ScheduleSpec } from '../spec.ts';
+import type { RunEpochMetrics } from './metrics.ts';
+
+export interface EarlyStoppingOptions {
+  /** Metric to watch (default val_loss). */
+  readonly monitor?: 'val_loss' | 'val_accuracy';
+  /** Epochs without improvement before stopping. */
+  readonly patience: number;
+  /** An improvement smaller than this does not count (default 0). */
+  readonly minDelta?: number;
+  /** Put back the weights of the best epoch when training ends (default true). */
+  readonly restoreBestWeights?: boolean;
+}
+
+export interface RunOptions {
+  /** A model spec (ModelSpecInput), validated here: user JSON can be passed as it is. */
+  readonly model: unknown;
+  /** An optimizer spec (OptimizerSpecInput), validated here. */
+  readonly optimizer: unknown;
+  /** A schedule spec (ScheduleSpecInput), validated here; constant by default. */
+  readonly schedule?: unknown;
+  readonly dataset: Dataset;
+  readonly epochs: number;
+  readonly batchSize: number;
+  /**
+   * Microbatches per step: part of the arithmetic, fixed for the run and independent of the thread
+   * count, so any number of threads computes the same weights. Default `defaultMicrobatches(batchSize)`.
+   */
+  readonly microbatches?: number;
+  readonly seed: number;
+  /** Global-norm gradient clipping threshold. */
+  readonly clipNorm?: number;
+  readonly earlyStopping?: EarlyStoppingOptions;
+  /** Called after every epoch; 'stop' ends training there (e.g. a scheduler said so). */
+  readonly onEpoch?: (metrics: RunEpochMetrics) => void | 'stop' | Promise<void | 'stop'>;
+  /** Stops training within one step, with an ABORTED error. */
+  readonly signal?: AbortSignal;
+  readonly resumeFrom?: Checkpoint;
+}
+
+export interface ResolvedEarlyStopping {
+  readonly monitor: 'val_loss' | 'val_accuracy';
+  readonly patience: number;
+  readonly minDelta: number;
+  readonly restoreBestWeights: boolean;
+}
+
+/** A run's options after every check: what the plan, the replicas and the checkpoint use. */
+export interface ResolvedRun {
+  readonly model: CompiledModel;
+  readonly optimizer: OptimizerSpec;
+  readonly schedule: ScheduleSpec;
+  readonly dataset: Dataset;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly microbatches: number;
+  readonly seed: number;
+  readonly root: RngKey;
+  readonly clipNorm: number | null;
+  readonly earlyStopping: ResolvedEarlyStopping | null;
+}
+
+export const MAX_EPOCHS = 100_000;
+export const MAX_BATCH_SIZE = 65_536;
+/** The most microbatches a run may use (gradient slots cost one parameter block each). */
+export const MAX_MICROBATCHES = 64;
+
+/**
+ * Microbatches when none are asked for: 4, or the batch size when it is smaller. A function of the
+ * run alone, never of the machine, so a trial trains the same weights on any worker; 4 keeps 1, 2
+ * or 4 threads evenly busy (3 threads take 2 + 1 + 1), and keeps every microbatch of a batch of
+ * 128 at 32 rows, where the GEMM kernels run near full speed.
+ */
+export function defaultMicrobatches(batchSize: number): number {
+  return Math.max(1, Math.min(4, Math.floor(batchSize)));
+}
+
+function fail(field: string, message: string): never {
+  throw new NnError('INVALID_SPEC', `${field}: ${message}`, { field, issues: [{ path: field, message }] });
+}
+
+function checkInt(field: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in [${min}, ${max}], got ${v}`);
+}
+
+/** Validates every option of a run; throws NnError INVALID_SPEC / SHAPE_MISMATCH naming the field. */
+export function resolveRun(o: RunOptions): ResolvedRun {
+  const model = compileModel(o.model);
+  const optimizer = parseOptimizerSpec(o.optimizer);
+  const schedule = parseScheduleSpec(o.schedule ?? { type: 'constant' });
+  checkInt('epochs', o.epochs, 1, MAX_EPOCHS);
+  checkInt('batchSize', o.batchSize, 1, MAX_BATCH_SIZE);
+  const microbatches = o.microbatches ?? defaultMicrobatches(o.batchSize);
+  checkInt('microbatches', microbatches, 1, Math.min(MAX_MICROBATCHES, o.batchSize));
+  if (!Number.isSafeInteger(o.seed)) fail('seed', `must be a safe integer, got ${o.seed}`);
+  if (o.clipNorm !== undefined && !(Number.isFinite(o.clipNorm) && o.clipNorm >= 1e-6 && o.clipNorm <= 1e9)) {
+    fail('clipNorm', `must be a number in [1e-6, 1e9], got ${o.clipNorm}`);
+  }
+  checkDatasetFits(model, o.dataset);
+  let earlyStopping: ResolvedEarlyStopping | null = null;
+  if (o.earlyStopping) {
+    const es = o.earlyStopping;
+    checkInt('earlyStopping.patience', es.patience, 1, MAX_EPOCHS);
+    const minDelta = es.minDelta ?? 0;
+    if (!Number.isFinite(minDelta) || minDelta < 0 || minDelta > 1e6) fail('earlyStopping.minDelta', `must be a number in [0, 1e6], got ${minDelta}`);
+    const monitor = es.monitor ?? 'val_loss';
+    if (monitor !== 'val_loss' && monitor !== 'val_accuracy') fail('earlyStopping.monitor', `must be val_loss or val_accuracy, got ${String(monitor)}`);
+    if (o.dataset.validation.count === 0) fail('earlyStopping.monitor', `${monitor} needs a validation split, and dataset "${o.dataset.name}" has none`);
+    if (monitor === 'val_accuracy' && model.spec.loss !== 'softmax_cross_entropy') fail('earlyStopping.monitor', 'val_accuracy needs a classification model');
+    earlyStopping = { monitor, patience: es.patience, minDelta, restoreBestWeights: es.restoreBestWeights ?? true };
+  }
+  return {
+    model,
+    optimizer,
+    schedule,
+    dataset: o.dataset,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    microbatches,
+    seed: o.seed,
+    root: keyFromSeed(o.seed),
+    clipNorm: o.clipNorm ?? null,
+    earlyStopping,
+  };
+}

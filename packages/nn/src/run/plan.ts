@@ -1,0 +1,187 @@
+// The memory plan of a run: where the dataset, the parameters, one gradient slot per microbatch,
+// the optimizer state and each replica's activations live in one WebAssembly.Memory. Plain data:
+// the pool posts it to its replica threads once per run.
+import type { DataSplit, Dataset } from '../data.ts';
+import { Arena, planActivations, type ActivationPlan } from '../memory.ts';
+import type { CompiledModel } from '../model.ts';
+import type { Ptr } from '../kernels/types.ts';
+import { optimizerStateSlots } from '../optimizer.ts';
+import type { RngKey } from '../rng.ts';
+import type { OptimizerSpec, ScheduleSpec } from '../spec.ts';
+import type { ResolvedRun } from './options.ts';
+
+/**
+ * Elements per reduction chunk: shards and norm partial sums are cut at chunk boundaries, so every
+ * summation order is a function of the model alone, never of the number of threads.
+ */
+export const CHUNK = 4096;
+
+export type SplitName = 'train' | 'validation' | 'test';
+
+export interface PlacedSplit {
+  readonly count: number;
+  readonly features: Ptr;
+  readonly labels: Ptr;
+}
+
+/** A dataset's bytes in the memory: placed once, read in place by every replica. */
+export interface PlacedDataset {
+  readonly u8: boolean;
+  /** Affine normalisation applied when uint8 features are gathered. */
+  readonly scale: number;
+  readonly shift: number;
+  readonly train: PlacedSplit;
+  readonly validation: PlacedSplit;
+  readonly test: PlacedSplit;
+  /** int32 0..maxCount−1, the index list of evaluation batches. */
+  readonly identity: Ptr;
+  /** First byte after the dataset: runs are laid out from here. */
+  readonly end: number;
+}
+
+/** Lays a dataset out from `base` (nothing is written; see writeDataset). */
+export function layoutDataset(dataset: Dataset, base: number): PlacedDataset {
+  const arena = new Arena(base);
+  const split = (s: DataSplit): PlacedSplit => ({ count: s.count, features: arena.alloc(s.features.byteLength), labels: arena.alloc(s.labels.byteLength) });
+  const train = split(dataset.train);
+  const validation = split(dataset.validation);
+  const test = split(dataset.test);
+  const identity = arena.alloc(4 * Math.max(dataset.train.count, dataset.validation.count, dataset.test.count));
+  const norm = dataset.normalization;
+  return {
+    u8: dataset.train.features instanceof Uint8Array,
+    scale: norm.kind === 'affine' ? norm.scale : 1,
+    shift: norm.kind === 'affine' ? norm.shift : 0,
+    train,
+    validation,
+    test,
+    identity,
+    end: arena.size,
+  };
+}
+
+/** Copies a dataset's bytes to where layoutDataset put them (the memory must hold `placed.end` bytes). */
+export function writeDataset(buffer: ArrayBufferLike, placed: PlacedDataset, dataset: Dataset): void {
+  const copy = (p: PlacedSplit, s: DataSplit) => {
+    new Uint8Array(buffer, p.features, s.features.byteLength).set(new Uint8Array(s.features.buffer, s.features.byteOffset, s.features.byteLength));
+    new Uint8Array(buffer, p.labels, s.labels.byteLength).set(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
+  };
+  copy(placed.train, dataset.train);
+  copy(placed.validation, dataset.validation);
+  copy(placed.test, dataset.test);
+  const n = Math.max(dataset.train.count, dataset.validation.count, dataset.test.count);
+  const ids = new Int32Array(buffer, placed.identity, n);
+  for (let i = 0; i < n; i++) ids[i] = i;
+}
+
+export interface RunPlan {
+  readonly threads: number;
+  readonly microbatches: number;
+  readonly batchSize: number;
+  /** The compiled model: replicas use it as it is, without the spec parser. */
+  readonly model: CompiledModel;
+  readonly optimizer: OptimizerSpec;
+  readonly schedule: ScheduleSpec;
+  readonly epochs: number;
+  readonly clipNorm: number | null;
+  readonly root: RngKey;
+  readonly dataset: PlacedDataset;
+  readonly paramCount: number;
+  readonly params: Ptr;
+  /** One gradient block per microbatch, `slotStride` bytes apart; slot 0 may receive the reduced sum. */
+  readonly gradSlots: readonly Ptr[];
+  readonly slotStride: number;
+  readonly state: readonly Ptr[];
+  /** One activation plan per replica, for up to evalRows(plan) rows. */
+  readonly acts: readonly ActivationPlan[];
+  /** int32 × train.count: this epoch's permutation of the training set. */
+  readonly perm: Ptr;
+  /** f64 × 2 per microbatch: loss sum and correct count of the current step. */
+  readonly stepStats: Ptr;
+  /** f64 × chunks: squared norm of each gradient chunk (for clipping). */
+  readonly chunkNorms: Ptr;
+  /** f64 × 2: the epoch's loss sum and correct count, accumulated in microbatch order by replica 0. */
+  readonly epochStats: Ptr;
+  /** f64 × 3 per replica: milliseconds in compute, reduce + update, and barrier waits. */
+  readonly timing: Ptr;
+  /** f64 × 2 per evaluation block: loss sum and correct count. */
+  readonly evalStats: Ptr;
+  /** int32 per evaluated example: the predicted class (classification). */
+  readonly predictions: Ptr;
+  readonly chunks: number;
+  /** Spin iterations before a barrier sleeps (0 when threads outnumber cores). */
+  readonly spin: number;
+  readonly stepTimeoutMs: number;
+  /** Bytes the plan needs from offset 0. */
+  readonly bytes: number;
+}
+
+/** Rows of a microbatch at most, and of an evaluation block. */
+export function evalRows(plan: Pick<RunPlan, 'batchSize' | 'microbatches'>): number {
+  return Math.ceil(plan.batchSize / plan.microbatches);
+}
+
+/** Lays a run out after its dataset. */
+export function planRun(run: ResolvedRun, o: { threads: number; dataset: PlacedDataset; spin: number; stepTimeoutMs: number }): RunPlan {
+  const arena = new Arena(o.dataset.end);
+  const P = run.model.paramCount;
+  const params = arena.allocF32(P);
+  const gradSlots = Array.from({ length: run.microbatches }, () => arena.allocF32(P));
+  // The fused optimizer kernels address slot j at slot 0 + j·stride: the slots must be evenly spaced.
+  const slotStride = gradSlots.length > 1 ? gradSlots[1]! - gradSlots[0]! : 0;
+  gradSlots.forEach((ptr, j) => {
+    if (ptr !== gradSlots[0]! + j * slotStride) throw new Error('gradient slots are not evenly spaced');
+  });
+  const state = Array.from({ length: optimizerStateSlots(run.optimizer) }, () => arena.allocF32(P));
+  const rows = evalRows(run);
+  const acts = Array.from({ length: o.threads }, () => planActivations(arena, run.model, rows));
+  const perm = arena.allocF32(o.dataset.train.count);
+  const stepStats = arena.alloc(16 * run.microbatches);
+  const chunks = Math.ceil(P / CHUNK);
+  const chunkNorms = arena.alloc(8 * chunks);
+  const epochStats = arena.alloc(16);
+  const timing = arena.alloc(24 * o.threads);
+  const maxEval = Math.max(o.dataset.validation.count, o.dataset.test.count, o.dataset.train.count, 1);
+  const evalStats = arena.alloc(16 * Math.ceil(maxEval / rows));
+  const predictions = arena.alloc(4 * maxEval);
+  return {
+    threads: o.threads,
+    microbatches: run.microbatches,
+    batchSize: run.batchSize,
+    model: run.model,
+    optimizer: run.optimizer,
+    schedule: run.schedule,
+    epochs: run.epochs,
+    clipNorm: run.clipNorm,
+    root: run.root,
+    dataset: o.dataset,
+    paramCount: P,
+    params,
+    gradSlots,
+    slotStride,
+    state,
+    acts,
+    perm,
+    stepStats,
+    chunkNorms,
+    epochStats,
+    timing,
+    evalStats,
+    predictions,
+    chunks,
+    spin: o.spin,
+    stepTimeoutMs: o.stepTimeoutMs,
+    bytes: arena.size,
+  };
+}
+
+/** The element range [start, end) of the parameter shard replica `rank` reduces and updates. */
+export function shardRange(plan: Pick<RunPlan, 'chunks' | 'threads' | 'paramCount'>, rank: number): [number, number] {
+  const [first, last] = shardChunks(plan, rank);
+  return [Math.min(first * CHUNK, plan.paramCount), Math.min(last * CHUNK, plan.paramCount)];
+}
+
+/** The chunks [first, last) of replica `rank`'s shard. */
+export function shardChunks(plan: Pick<RunPlan, 'chunks' | 'threads'>, rank: number): [number, number] {
+  return [Math.floor((rank * plan.chunks) / plan.threads), Math.floor(((rank + 1) * plan.chunks) / plan.threads)];
+}

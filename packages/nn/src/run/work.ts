@@ -1,0 +1,222 @@
+// What one replica does in a run: its microbatches of each step, then the reduce-scatter and the
+// optimizer update of its parameter shard; and its blocks of an evaluation. The single-thread
+// session runs it as replica 0 of 1 in its own thread, the pool as replica r of T in a worker
+// thread; only the barrier and the abort check (`ReplicaControl`) differ between the two.
+import { NnError } from '../errors.ts';
+import type { Kernels } from '../kernels/types.ts';
+import { applyUpdate } from '../optimizer.ts';
+import { Replica } from '../replica.ts';
+import { learningRateAt } from '../schedule.ts';
+import { dropoutKey, microbatchRows } from '../streams.ts';
+import { CHUNK, evalRows, shardChunks, shardRange, type PlacedSplit, type RunPlan, type SplitName } from './plan.ts';
+
+export interface ReplicaControl {
+  /** Waits until every replica of the run has arrived; returns the milliseconds waited. */
+  sync(): number;
+  /** Throws when the run must stop before step `step` (0-based) of epoch `epoch` (0-based). */
+  beforeStep(epoch: number, step: number): void;
+  /** Replica 0 only: `done` steps of the epoch are finished; `lossSum` over their examples so far. */
+  progress(done: number, lossSum: number): void;
+}
+
+/** A replica's view of a run. Views of the memory are made here: the memory may grow between runs, not during one. */
+export class ReplicaWork {
+  private readonly replica: Replica;
+  private readonly f64: Float64Array;
+  private readonly f32: Float32Array;
+  private readonly i32: Int32Array;
+
+  constructor(
+    private readonly kernels: Kernels,
+    readonly memory: WebAssembly.Memory,
+    readonly plan: RunPlan,
+    readonly rank: number,
+  ) {
+    this.replica = new Replica(kernels, plan.model, plan.acts[rank]!, plan.params);
+    this.f64 = new Float64Array(memory.buffer);
+    this.f32 = new Float32Array(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+  }
+
+  private gather(split: PlacedSplit, indices: number, rows: number): void {
+    const k = this.kernels;
+    const { plan } = this;
+    const model = plan.model;
+    const acts = plan.acts[this.rank]!;
+    const ds = plan.dataset;
+    if (ds.u8) k.gatherU8(split.features, model.inputSize, indices, rows, acts.input, ds.scale, ds.shift);
+    else k.gather32(split.features, model.inputSize, indices, rows, acts.input);
+    const labelWidth = model.spec.loss === 'mse' ? model.outputSize : 1;
+    k.gather32(split.labels, labelWidth, indices, rows, acts.targets);
+  }
+
+  /** Trains `steps` steps of 0-based epoch `epoch`, whose first global step is `stepBase`. */
+  epoch(epoch: number, stepBase: number, steps: number, control: ReplicaControl): void {
+    const k = this.kernels;
+    const { plan, replica, f64, rank } = this;
+    const T = plan.threads;
+    const M = plan.microbatches;
+    const B = plan.batchSize;
+    const P = plan.paramCount;
+    const N = plan.dataset.train.count;
+    const timing = plan.timing / 8 + rank * 3;
+    const stats = plan.stepStats / 8;
+    const sync = () => {
+      f64[timing + 2]! += control.sync();
+    };
+    let epochLoss = 0;
+    let epochCorrect = 0;
+    for (let s = 0; s < steps; s++) {
+      control.beforeStep(epoch, s);
+      const t0 = performance.now();
+      const rows = Math.min(B, N - s * B);
+      for (let j = rank; j < M; j += T) {
+        const [a, b] = microbatchRows(rows, M, j);
+        const slot = plan.gradSlots[j]!;
+        if (b === a) {
+          k.fill(slot, P, 0);
+          f64[stats + 2 * j] = 0;
+          f64[stats + 2 * j + 1] = 0;
+          continue;
+        }
+        this.gather(plan.dataset.train, plan.perm + (s * B + a) * 4, b - a);
+        replica.forward(b - a, { training: true, dropoutKey: dropoutKey(plan.root, epoch, s, j) });
+        const r = replica.loss(1 / rows);
+        f64[stats + 2 * j] = r.lossSum;
+        f64[stats + 2 * j + 1] = r.correct;
+        replica.backward(slot, false);
+      }
+      f64[timing]! += performance.now() - t0;
+      sync();
+
+      // Every replica sees the same microbatch losses, so all stop on the same step.
+      let stepLoss = 0;
+      for (let j = 0; j < M; j++) stepLoss += f64[stats + 2 * j]!;
+      if (!Number.isFinite(stepLoss)) {
+        throw new NnError(
+          'NON_FINITE_LOSS',
+          `loss became ${stepLoss} at epoch ${epoch + 1}, step ${s + 1} (global step ${stepBase + s + 1}); try a lower learning rate or gradient clipping`,
+          { epoch: epoch + 1, step: s + 1, globalStep: stepBase + s + 1 },
+        );
+      }
+
+      this.reduceAndUpdate(stepBase + s, steps, sync);
+      if (rank === 0) {
+        for (let j = 0; j < M; j++) {
+          epochLoss += f64[stats + 2 * j]!;
+          epochCorrect += f64[stats + 2 * j + 1]!;
+        }
+        control.progress(s + 1, epochLoss);
+      }
+      sync();
+    }
+    if (rank === 0) {
+      f64[plan.epochStats / 8] = epochLoss;
+      f64[plan.epochStats / 8 + 1] = epochCorrect;
+    }
+  }
+
+  /**
+   * Reduce-scatter and sharded update of global step `step`: this replica sums, in microbatch
+   * order, the chunks of its own shard, then applies the optimizer to that shard (ZeRO-1).
+   */
+  private reduceAndUpdate(step: number, stepsPerEpoch: number, sync: () => void): void {
+    const k = this.kernels;
+    const { plan, f64, rank } = this;
+    const model = plan.model;
+    const M = plan.microbatches;
+    const P = plan.paramCount;
+    const timing = plan.timing / 8 + rank * 3;
+    const [shardStart, shardEnd] = shardRange(plan, rank);
+    const [firstChunk, lastChunk] = shardChunks(plan, rank);
+    const t0 = performance.now();
+    const g0 = plan.gradSlots[0]!;
+    const learningRate = learningRateAt(plan.schedule, plan.optimizer.learningRate, step, stepsPerEpoch, plan.epochs);
+    if (plan.clipNorm === null) {
+      // No global norm to wait for: one pass in which the optimizer reads the M slots and sums
+      // them in microbatch order (the same bits as reducing into slot 0 first).
+      if (shardEnd > shardStart) {
+        applyUpdate(k, model, plan.optimizer, {
+          params: plan.params,
+          grads: g0,
+          gradSlots: M,
+          slotStride: plan.slotStride,
+          state: plan.state,
+          t: step + 1,
+          learningRate,
+          gradScale: 1,
+          range: [shardStart, shardEnd],
+        });
+      }
+      f64[timing + 1]! += performance.now() - t0;
+      return;
+    }
+    // Sum the M slots of each chunk of the shard into slot 0, in microbatch order, and its squared norm.
+    for (let c = firstChunk; c < lastChunk; c++) {
+      const start = c * CHUNK;
+      const n = Math.min(CHUNK, P - start);
+      for (let j = 1; j < M; j++) k.axpy(n, 1, plan.gradSlots[j]! + start * 4, g0 + start * 4);
+      f64[plan.chunkNorms / 8 + c] = k.sumSquares(g0 + start * 4, n);
+    }
+    f64[timing + 1]! += performance.now() - t0;
+    sync();
+    const t1 = performance.now();
+    // Every replica sums the chunk norms in chunk order: the same number for any T.
+    let sq = 0;
+    for (let c = 0; c < plan.chunks; c++) sq += f64[plan.chunkNorms / 8 + c]!;
+    const norm = Math.sqrt(sq);
+    if (shardEnd > shardStart) {
+      applyUpdate(k, model, plan.optimizer, {
+        params: plan.params,
+        grads: g0,
+        state: plan.state,
+        t: step + 1,
+        learningRate,
+        gradScale: norm > plan.clipNorm ? plan.clipNorm / norm : 1,
+        range: [shardStart, shardEnd],
+      });
+    }
+    f64[timing + 1]! += performance.now() - t1;
+  }
+
+  /**
+   * This replica's evaluation blocks of a split (blocks rank, rank + T, …): per block its loss sum
+   * and correct count, and per example its predicted class (classification).
+   */
+  evaluate(which: SplitName, control: Pick<ReplicaControl, 'beforeStep'>): void {
+    const { plan, replica, f64 } = this;
+    const split = plan.dataset[which];
+    const rows = evalRows(plan);
+    const blocks = Math.ceil(split.count / rows);
+    const classes = plan.model.spec.loss === 'softmax_cross_entropy' ? plan.model.outputSize : 0;
+    for (let b = this.rank; b < blocks; b += plan.threads) {
+      control.beforeStep(-1, b);
+      const start = b * rows;
+      const n = Math.min(rows, split.count - start);
+      this.gather(split, plan.dataset.identity + start * 4, n);
+      const out = replica.forward(n, { training: false });
+      const r = replica.loss(1, false);
+      f64[plan.evalStats / 8 + 2 * b] = r.lossSum;
+      f64[plan.evalStats / 8 + 2 * b + 1] = r.correct;
+      if (classes > 0) this.argmax(out, n, classes, plan.predictions / 4 + start);
+    }
+  }
+
+  /** Predicted class of each row: the first maximum wins and NaN never does, as countCorrect. */
+  private argmax(out: number, rows: number, cols: number, dst: number): void {
+    const f = this.f32;
+    for (let r = 0; r < rows; r++) {
+      const row = out / 4 + r * cols;
+      let best = 0;
+      let bv = f[row]!;
+      for (let c = 1; c < cols; c++) {
+        const v = f[row + c]!;
+        if (v > bv) {
+          bv = v;
+          best = c;
+        }
+      }
+      this.i32[dst + r] = best;
+    }
+  }
+}
