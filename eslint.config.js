@@ -49,9 +49,9 @@ export default tseslint.config(
     },
   },
   {
-    // The trainer's numeric core (plan, control block, protocol) is pure too; pool and thread entry are wiring.
+    // The trainer's control block and protocol are pure too; pool, replica host and thread entry are wiring.
     // The SSE parser of @hypersweep/schemas/sse runs in the dashboard as well as in the CLI.
-    files: ['packages/nn/src/**/*.ts', 'packages/search/src/**/*.ts', 'packages/trainer/src/{plan,control,protocol}.ts', 'packages/schemas/src/sse.ts'],
+    files: ['packages/nn/src/**/*.ts', 'packages/search/src/**/*.ts', 'packages/trainer/src/{control,protocol}.ts', 'packages/schemas/src/sse.ts'],
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,
   },

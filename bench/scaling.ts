@@ -1,13 +1,15 @@
-// Data-parallel scaling: MLP 784-512-512-10 on MNIST, global batch 256 in 2 microbatches,
-// 1 thread against 2 threads in the same run (the microbatch count is fixed, so both compute
-// exactly the same weights).
+// Data-parallel scaling: MLP 784-512-512-10 on MNIST, 1 thread against 2 threads in the same run
+// (the microbatch count is fixed, so both compute exactly the same weights): at global batch 256
+// in 2 microbatches, and with the default spec — batch 128, microbatches not given — which is what
+// a sweep or a CLI run that sets nothing trains. The default's weights are compared for T = 1…4.
 import { loadDataset } from '@hypersweep/datasets';
+import { defaultMicrobatches } from '@hypersweep/nn';
 import { ReplicaPool, type ParallelEpochMetrics } from '@hypersweep/trainer';
 import { MNIST_MLP } from './lib/models.ts';
 
 
 /** Trains whole epochs until `seconds` of training are measured after one warm-up epoch. */
-async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<typeof loadDataset>>) {
+async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<typeof loadDataset>>, batch: { batchSize: number; microbatches?: number }) {
   const pool = await ReplicaPool.create({ threads });
   try {
     const epochs: ParallelEpochMetrics[] = [];
@@ -17,8 +19,7 @@ async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<
       optimizer: { type: 'adam', learningRate: 1e-3 },
       dataset: ds,
       epochs: 1000,
-      batchSize: 256,
-      microbatches: 2,
+      ...batch,
       seed: 1,
       onEpoch: (m) => {
         if (m.epoch === 1) return undefined; // warm-up: WASM tier-up
@@ -35,13 +36,36 @@ async function measure(threads: number, seconds: number, ds: Awaited<ReturnType<
   }
 }
 
+/** The default spec's weights after 2 epochs on T = 1, 2, 3, 4 threads: 1 when all are the same bytes. */
+async function defaultIdentical(ds: Awaited<ReturnType<typeof loadDataset>>): Promise<number> {
+  const params: Buffer[] = [];
+  for (const threads of [1, 2, 3, 4]) {
+    const pool = await ReplicaPool.create({ threads });
+    try {
+      const r = await pool.train({ model: MNIST_MLP, optimizer: { type: 'adam', learningRate: 1e-3 }, dataset: ds, epochs: 2, batchSize: 128, seed: 7 });
+      params.push(Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength));
+    } finally {
+      await pool.close();
+    }
+  }
+  return params.every((p) => p.equals(params[0]!)) ? 1 : 0;
+}
+
 export async function run(args: string[]) {
   const seconds = Number(args[0] ?? 15);
   const ds = await loadDataset('mnist', { seed: 1, limitTrain: 20500, validationCount: 500 });
-  const t1 = await measure(1, seconds, ds);
-  const t2 = await measure(2, seconds, ds);
+  const t1 = await measure(1, seconds, ds, { batchSize: 256, microbatches: 2 });
+  const t2 = await measure(2, seconds, ds, { batchSize: 256, microbatches: 2 });
+  const d1 = await measure(1, seconds, ds, { batchSize: 128 });
+  const d2 = await measure(2, seconds, ds, { batchSize: 128 });
+  const small = await loadDataset('mnist', { seed: 1, limitTrain: 2000, validationCount: 200 });
   return {
     metrics: {
+      default_microbatches: defaultMicrobatches(128),
+      default_samples_per_sec_t1: d1.samplesPerSec,
+      default_samples_per_sec_t2: d2.samplesPerSec,
+      default_speedup_t2: d2.samplesPerSec / d1.samplesPerSec,
+      default_weights_identical_t1_to_t4: await defaultIdentical(small),
       samples_per_sec_t1: t1.samplesPerSec,
       samples_per_sec_t2: t2.samplesPerSec,
       speedup_t2: t2.samplesPerSec / t1.samplesPerSec,

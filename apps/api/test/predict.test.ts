@@ -1,23 +1,13 @@
 // POST …/predict and GET …/export take the features a user has — MNIST pixels 0–255, CSV values
 // as in the file — and answer what the trained model answers; bad inputs get a 400 naming the field.
 import { createTrial, saveCheckpoint, setSweepStatus, type Prisma } from '@hypersweep/db';
-import { Predictor, Rng, TrainingSession, serializeCheckpoint, type Dataset } from '@hypersweep/nn';
+import { Predictor, TrainingSession, serializeCheckpoint, type Dataset } from '@hypersweep/nn';
+import { multiScaleRows } from '@hypersweep/nn/testing';
 import { ApiError, CreateSweepRequest, DatasetInfo, PredictResponse, Sweep, TrialModelExport, resolveTrialConfig } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './harness.ts';
 
-/** Features on very different scales (≈1e3, ≈1e-2, ≈1); the score depends on the first two. */
-function rows(count: number, seed: number): { x: number[][]; score: number[] } {
-  const rng = Rng.fromSeed(seed);
-  const x: number[][] = [];
-  const score: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const f = [1000 + 200 * rng.normal(), 0.01 * rng.normal(), 5 + rng.normal()];
-    x.push(f);
-    score.push((f[0]! - 1000) / 200 + f[1]! / 0.01 + 0.2 * (f[2]! - 5));
-  }
-  return { x, score };
-}
+const rows = multiScaleRows;
 const CLASSES = ['low', 'mid', 'high'];
 const classOf = (score: number) => CLASSES[score < -0.6 ? 0 : score < 0.6 ? 1 : 2]!;
 const target = (score: number) => 10 + 4 * Math.tanh(score);

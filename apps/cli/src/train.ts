@@ -42,8 +42,9 @@ export const TRAIN_USAGE = `hypersweep train [options]
   --patience <n>                       early stopping on validation loss, restoring the best weights
   --clip-norm <x>                      global-norm gradient clipping
   --threads <n>                        replica threads (default: this machine's cores)
-  --microbatches <m>                   microbatches per step (default min(4, batch size)); fixes the
-                                       arithmetic, so any thread count gives the same weights
+  --microbatches <m>                   microbatches per step (default 4 for batches ≥ 64, 2 from 32,
+                                       else 1); fixes the arithmetic, so any thread count gives the
+                                       same weights
   --relaxed-simd                       use relaxed-SIMD FMA kernels when the runtime supports them
   --checkpoint <dir>                   write a checkpoint after every epoch
   --resume <dir>                       continue from a checkpoint written by --checkpoint

@@ -62,6 +62,16 @@ const weightDecay = () => finite().refine((v) => v >= 0 && v <= 10, 'must be in 
  */
 const decayBiases = () => z.boolean().default(false);
 
+/** Adam's and AdamW's fields (Keras' defaults); they differ in how the decay applies, and its default. */
+const adamFields = (weightDecayDefault: number) => ({
+  learningRate: learningRate().default(1e-3),
+  beta1: decayRate().default(0.9),
+  beta2: decayRate().default(0.999),
+  epsilon: epsilon().default(1e-7),
+  weightDecay: weightDecay().default(weightDecayDefault),
+  decayBiases: decayBiases(),
+});
+
 export const OptimizerSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('sgd'),
@@ -71,24 +81,8 @@ export const OptimizerSpecSchema = z.discriminatedUnion('type', [
     weightDecay: weightDecay().default(0),
     decayBiases: decayBiases(),
   }),
-  z.strictObject({
-    type: z.literal('adam'),
-    learningRate: learningRate().default(1e-3),
-    beta1: decayRate().default(0.9),
-    beta2: decayRate().default(0.999),
-    epsilon: epsilon().default(1e-7),
-    weightDecay: weightDecay().default(0),
-    decayBiases: decayBiases(),
-  }),
-  z.strictObject({
-    type: z.literal('adamw'),
-    learningRate: learningRate().default(1e-3),
-    beta1: decayRate().default(0.9),
-    beta2: decayRate().default(0.999),
-    epsilon: epsilon().default(1e-7),
-    weightDecay: weightDecay().default(0.01),
-    decayBiases: decayBiases(),
-  }),
+  z.strictObject({ type: z.literal('adam'), ...adamFields(0) }),
+  z.strictObject({ type: z.literal('adamw'), ...adamFields(0.01) }),
   z.strictObject({
     type: z.literal('rmsprop'),
     learningRate: learningRate().default(1e-3),

@@ -33,3 +33,19 @@ export function quadrants(opts: { count: number; side: number; seed: number }): 
     test: make(Math.ceil(opts.count / 4)),
   };
 }
+
+/**
+ * Rows with features on very different scales (≈1e3, ≈1e-2 and ≈1) and a score that depends on
+ * the first two: a model that sees them unscaled cannot learn it (export and predict tests).
+ */
+export function multiScaleRows(count: number, seed: number): { x: number[][]; score: number[] } {
+  const rng = Rng.fromSeed(seed);
+  const x: number[][] = [];
+  const score: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const f = [1000 + 200 * rng.normal(), 0.01 * rng.normal(), 5 + rng.normal()];
+    x.push(f);
+    score.push((f[0]! - 1000) / 200 + f[1]! / 0.01 + 0.2 * (f[2]! - 5));
+  }
+  return { x, score };
+}

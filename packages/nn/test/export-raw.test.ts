@@ -7,7 +7,7 @@ import { loadDataset, parseCsv } from '@hypersweep/datasets';
 import { describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data.ts';
 import { Predictor } from '../src/inference.ts';
-import { Rng } from '../src/rng.ts';
+import { multiScaleRows } from '../src/testing.ts';
 import { exportTfjs } from '../src/tfjs.ts';
 import { TrainingSession } from '../src/train.ts';
 import { tfjsPredict } from './tfjs-harness.ts';
@@ -41,21 +41,7 @@ async function train(dataset: Dataset, model: unknown, epochs: number, learningR
   return session;
 }
 
-/**
- * Rows with features on very different scales (≈1e3, ≈1e-2 and ≈1): the class (or the target)
- * depends on the first two, so a model that sees them unscaled cannot get it right.
- */
-function rows(count: number, seed: number): { x: number[][]; score: number[] } {
-  const rng = Rng.fromSeed(seed);
-  const x: number[][] = [];
-  const score: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const f = [1000 + 200 * rng.normal(), 0.01 * rng.normal(), 5 + rng.normal()];
-    x.push(f);
-    score.push((f[0]! - 1000) / 200 + f[1]! / 0.01 + 0.2 * (f[2]! - 5));
-  }
-  return { x, score };
-}
+const rows = multiScaleRows;
 
 const classOf = (score: number) => (score < -0.6 ? 0 : score < 0.6 ? 1 : 2);
 const CLASSES = ['low', 'mid', 'high'];

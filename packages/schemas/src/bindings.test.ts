@@ -26,7 +26,8 @@ describe('resolveTrialConfig', () => {
     expect(c.model.layers[2]).toEqual({ type: 'dropout', rate: 0.3 });
     // The output layer is not hidden: its activation stays linear (logits for cross-entropy).
     expect(c.model.layers[3]).toMatchObject({ type: 'dense', units: 10, activation: 'linear' });
-    expect(c).toMatchObject({ epochs: 9, microbatches: 2, dataset: { type: 'mnist' }, objective: { metric: 'val_accuracy' } });
+    // Microbatches not set: the default of the trial's batch size (128 → 4).
+    expect(c).toMatchObject({ epochs: 9, microbatches: 4, dataset: { type: 'mnist' }, objective: { metric: 'val_accuracy' } });
   });
 
   it('keeps the base optimizer fields when the type stays, and uses the defaults of a new type', () => {
@@ -83,7 +84,6 @@ describe('resolveTrialConfig', () => {
     ['a learning rate of 0', { learningRate: 0 }, 'params.learningRate'],
     ['a string batch size', { batchSize: '64' }, 'params.batchSize'],
     ['a fractional batch size', { batchSize: 12.5 }, 'params.batchSize'],
-    ['a batch size below the microbatches', { batchSize: 1 }, 'params.batchSize'],
     ['an unknown activation', { activation: 'swish' }, 'params.activation'],
     ['an unknown optimizer', { optimizer: 'lion' }, 'params.optimizer'],
     ['momentum with adam', { optimizer: 'adam', momentum: 0.9 }, 'params.momentum'],
@@ -92,6 +92,14 @@ describe('resolveTrialConfig', () => {
     const err = failure(() => resolveTrialConfig(request(), params));
     expect(err.code).toBe('INVALID_TRIAL_PARAMS');
     expect(err.details.map((d) => d.path)).toContain(path);
+  });
+
+  it('refuses a batch size below microbatches the spec fixes', () => {
+    const req = request();
+    const fixed = { ...req, training: { ...req.training, microbatches: 2 } };
+    expect(failure(() => resolveTrialConfig(fixed, { batchSize: 1 })).details.map((d) => d.path)).toContain('params.batchSize');
+    // Left to the default, a batch of 1 trains in 1 microbatch.
+    expect(resolveTrialConfig(req, { batchSize: 1 }).microbatches).toBe(1);
   });
 
   it('documents exactly the conventional names', () => {

@@ -50,7 +50,8 @@ describe('CreateSweepRequest: valid requests', () => {
     expect(r.training).toMatchObject({ batchSize: 32, optimizer: { type: 'adam' } });
     // No microbatches given: a trial takes nn's default for its batch size, the same on every worker.
     expect(r.training.microbatches).toBeUndefined();
-    expect(resolveTrialConfig(r, {}).microbatches).toBe(4);
+    expect(resolveTrialConfig(r, {}).microbatches).toBe(2);
+    expect(resolveTrialConfig(r, { batchSize: 128 }).microbatches).toBe(4);
   });
 
   it('parses a grid sweep on an uploaded CSV dataset with a regression model', () => {
@@ -143,7 +144,7 @@ const MALFORMED_EDITS: [string, (q: Mutable) => void, string][] = [
     q.search.space.momentum = { type: 'uniform', low: 0, high: 0.9 };
   }, 'search.space.momentum'],
   ['float-valued batch size', (q) => (q.search.space.batchSize = { type: 'uniform', low: 16, high: 128 }), 'search.space.batchSize.type'],
-  ['batch size below the microbatches', (q) => (q.search.space.batchSize = { type: 'categorical', choices: [1, 64] }), 'search.space.batchSize.choices[0]'],
+  ['batch size below the microbatches', (q) => ((q.training.microbatches = 2), (q.search.space.batchSize = { type: 'categorical', choices: [1, 64] })), 'search.space.batchSize.choices[0]'],
   ['dropout above 1', (q) => (q.search.space.dropout.high = 1.5), 'search.space.dropout.high'],
   ['unknown activation choice', (q) => (q.search.space.activation.choices[1] = 'swish'), 'search.space.activation.choices[1]'],
   ['unknown optimizer choice', (q) => (q.search.space.optimizer.choices[1] = 'lion'), 'search.space.optimizer.choices[1]'],

@@ -95,8 +95,8 @@ export const TrainingSpec = z.strictObject({
   batchSize: int(1, MAX_BATCH_SIZE).default(32),
   /**
    * Each batch is split into this many microbatches, which a worker's replica threads share. Part
-   * of the arithmetic: fixed per trial, never by the worker. Absent: min(4, batchSize) — see
-   * `microbatchesOf` in bindings.ts.
+   * of the arithmetic: fixed per trial, never by the worker. Absent: 4 for batches of 64 or
+   * more, 2 from 32, else 1 (nn's defaultMicrobatches).
    */
   microbatches: int(1, MAX_MICROBATCHES).optional(),
   earlyStopping: EarlyStoppingSpec.optional(),

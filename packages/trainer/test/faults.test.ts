@@ -87,8 +87,10 @@ describe('faults', () => {
     const ac = new AbortController();
     const running = p.train({ ...base, epochs: 50, signal: ac.signal });
     await untilProgress(p, 3);
-    const at = p.progress;
     ac.abort();
+    // Read after the abort word is up (the abort listener raises it synchronously): a step that
+    // finished between a read before it and the abort is not one that ran after it.
+    const at = p.progress;
     const e = await failure(running);
     expect(e.code).toBe('ABORTED');
     // Each replica checks the abort word before every step: at most the step in flight finishes.

@@ -402,7 +402,7 @@ export function emptyForm(): SweepForm {
     dropoutRate: '0.2',
     epochs: '10',
     batchSize: '64',
-    // Blank: the trial's default, min(4, batch size), the same on every worker.
+    // Blank: the trial's default for its batch size (4 from 64 rows), the same on every worker.
     microbatches: '',
     optimizer: 'adam',
     learningRate: '0.001',

@@ -290,7 +290,7 @@ export function NewSweepPage() {
               <legend>Training</legend>
               {text('epochs', 'training.epochs', 'Epochs', { inputMode: 'numeric' })}
               {text('batchSize', 'training.batchSize', 'Batch size', { inputMode: 'numeric' })}
-              {text('microbatches', 'training.microbatches', 'Microbatches', { inputMode: 'numeric', hint: 'Data-parallel split of each batch; blank: min(4, batch size), which keeps up to 4 threads busy' })}
+              {text('microbatches', 'training.microbatches', 'Microbatches', { inputMode: 'numeric', hint: 'Data-parallel split of each batch; blank: 4 for batches ≥ 64, 2 from 32, else 1' })}
               <Field label="Optimizer" path="training.optimizer.type" errors={err('training.optimizer.type')}>
                 {(p) => (
                   <select {...p} value={form.optimizer} onChange={(e) => set('optimizer', e.target.value as OptimizerType)}>

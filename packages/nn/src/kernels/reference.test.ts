@@ -1,16 +1,14 @@
 // The TypeScript twin is the oracle of the WASM tests, so it is checked itself: gradients against
 // central finite differences in float64, GEMM forms against each other, sums against naive sums.
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../rng.ts';
 import * as ref from './reference.ts';
 import { ACTIVATION_CODES, type ElementwiseActivation } from './types.ts';
 
-/** Deterministic values in [−1, 1) (an LCG is plenty for the twin's own checks). */
+/** Deterministic values in [−1, 1), from the project's seeded Rng. */
 function values(n: number, seed: number, scale = 1): Float64Array {
-  let s = seed >>> 0;
-  return Float64Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 31 - 1) * scale;
-  });
+  const rng = Rng.fromSeed(seed);
+  return Float64Array.from({ length: n }, () => rng.uniform(-1, 1) * scale);
 }
 
 /** Central difference of a scalar function of x at index i. */
