@@ -3,9 +3,12 @@
 // tested on the 10,000 test images) with RMSprop (Keras 3's form) and with Adam, on 2 threads with
 // the default microbatches, 3 seeds each. Records samples/s and step time of every epoch: a run
 // that slows down as it goes (subnormal floats, growing state) shows as last_to_first_ratio < 1
-// (the worst of the runs is reported).
+// (the worst of the runs is reported). The peer, in the same run: the recipe in PyTorch, when
+// Debian's python3-torch is installed.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { loadDataset } from '@hypersweep/datasets';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, mnistDataDir } from '@hypersweep/datasets';
 import { defaultMicrobatches } from '@hypersweep/nn';
 import { ReplicaPool, type ParallelEpochMetrics } from '@hypersweep/trainer';
 
@@ -59,6 +62,23 @@ function plot(runs: { name: string; color: string; epochs: ParallelEpochMetrics[
   return parts.join('\n');
 }
 
+/**
+ * The same recipe in PyTorch (Debian's python3-torch, with OpenBLAS when installed) on one thread,
+ * its fastest setting on 2 cores; null when Debian's python3 cannot import torch.
+ */
+function torchPeer(optimizer: string, seed: number, epochs: number): { samplesPerSec: number[]; testAccuracy: number } | null {
+  const python = '/usr/bin/python3';
+  if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) return null;
+  const script = fileURLToPath(new URL('./lib/torch_mnist_mlp.py', import.meta.url));
+  const r = spawnSync(python, [script, mnistDataDir(), optimizer, String(seed), String(epochs), '1'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`the PyTorch peer failed: ${r.stderr}`);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { samples_per_sec?: number; test_accuracy?: number });
+  const samplesPerSec = lines.flatMap((l) => (l.samples_per_sec === undefined ? [] : [l.samples_per_sec]));
+  const testAccuracy = lines.find((l) => l.test_accuracy !== undefined)?.test_accuracy;
+  if (testAccuracy === undefined) throw new Error('the PyTorch peer printed no test accuracy');
+  return { samplesPerSec, testAccuracy };
+}
+
 /** One run of the recipe; its per-epoch metrics and test accuracy. */
 interface RecipeRun {
   readonly seed: number;
@@ -102,6 +122,16 @@ export async function run(args: string[]) {
   } finally {
     await pool.close();
   }
+  // The peer, after ours so the two never share the cores.
+  const peers: Record<string, { seed: number; samplesPerSec: number[]; testAccuracy: number }[]> = {};
+  for (const r of recipes) {
+    for (const seed of seeds) {
+      const p = torchPeer(r.key, seed, epochs);
+      if (!p) break;
+      console.error(`pytorch ${r.key} seed ${seed}: ${Math.round(median(p.samplesPerSec))} samples/s, test accuracy ${p.testAccuracy}`);
+      (peers[r.key] ??= []).push({ seed, ...p });
+    }
+  }
   if (epochs === EPOCHS) writeFileSync(new URL('./results/longrun.svg', import.meta.url), plot(recipes.map((r) => ({ name: r.name, color: r.color, epochs: r.runs[0]!.epochs }))));
   const metrics: Record<string, number> = { epochs, batch_size: BATCH, threads: THREADS, microbatches: defaultMicrobatches(BATCH), train_examples: dataset.train.count, seeds: seeds.length };
   const details: Record<string, unknown> = {};
@@ -117,6 +147,13 @@ export async function run(args: string[]) {
     metrics[`${r.key}_test_accuracy`] = acc.reduce((a, b) => a + b, 0) / acc.length;
     metrics[`${r.key}_test_accuracy_min`] = Math.min(...acc);
     metrics[`${r.key}_seconds_per_run`] = median(r.runs.map((run) => run.seconds));
+    const peer = peers[r.key];
+    if (peer && peer.length > 0) {
+      const peerAcc = peer.map((p) => p.testAccuracy);
+      metrics[`pytorch_${r.key}_test_accuracy`] = peerAcc.reduce((a, b) => a + b, 0) / peerAcc.length;
+      metrics[`pytorch_${r.key}_samples_per_sec`] = median(peer.flatMap((p) => p.samplesPerSec.slice(1)));
+      metrics[`pytorch_${r.key}_last_to_first_ratio`] = Math.min(...peer.map((p) => median(p.samplesPerSec.slice(-3)) / median(p.samplesPerSec.slice(1, 4))));
+    }
     details[r.key] = r.runs.map((run) => ({
       seed: run.seed,
       test_accuracy: run.testAccuracy,
@@ -132,5 +169,6 @@ export async function run(args: string[]) {
       })),
     }));
   }
+  details.pytorch = Object.keys(peers).length > 0 ? peers : 'not run: Debian python3 cannot import torch (apt-get install python3-torch libopenblas0-pthread)';
   return { metrics, details };
 }
