@@ -1,9 +1,11 @@
 // Acceptance 3, 4 and 5: Redis loses everything mid-sweep; the API restarts under an SSE client;
-// a cancel stops every running trial within 2 s.
+// a cancel stops every running trial within 2 s. Then, on a private redis-server: a real FLUSHALL, and
+// Redis killed and restarted empty, under three training workers — no trial changes hands.
 import { deleteKeysWithPrefix, sleepUntil } from '@hypersweep/queue/testing';
 import { SweepEvent, type Sweep, type Trial } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTrials, expectCompleteMetrics, spiralsSweep, startedEvents } from './lib/sweeps.ts';
+import { RedisServer } from './lib/redis-server.ts';
 import { Stack } from './lib/stack.ts';
 
 const finished = (s: Sweep) => ['completed', 'failed', 'cancelled'].includes(s.status);
@@ -96,5 +98,85 @@ describe('recovery', () => {
     expect((await startedEvents(stack.db, sweep.id)).filter((e) => e.id > lastEventAtCancel)).toEqual([]);
     const final = await stack.json<Sweep>(`/api/v1/sweeps/${sweep.id}`);
     expect(final.status).toBe('cancelled');
+  });
+});
+
+describe('Redis lost under live workers (a private redis-server)', () => {
+  let redis: RedisServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    redis = await RedisServer.start('redis-loss');
+    stack = await Stack.start({ name: 'redis-loss', workers: 3, threads: 1, redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    if (redis && !redis.running) await redis.restart();
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  const WORKERS = 3;
+  const TRIALS = 5;
+  // Trials of several seconds, so the ones training when Redis is lost outlive a reconciler's grace.
+  const EPOCHS = 120;
+  /** Longer than the grace a running trial's holder gets (3 × HEARTBEAT_MS + reconnection) plus RECONCILE_MS. */
+  const OUTLIVED_MS = 8_000;
+
+  /** Submits a sweep and waits until every worker trains one of its trials, each past its first epoch. */
+  async function threeTraining(name: string): Promise<{ sweep: Sweep; holders: Map<string, string> }> {
+    const sweep = await stack.json<Sweep>('/api/v1/sweeps', { method: 'POST', json: spiralsSweep({ name, count: 40_000, epochs: EPOCHS, maxTrials: TRIALS, concurrency: WORKERS }) });
+    let training: { id: string; workerId: string | null }[] = [];
+    await sleepUntil(
+      async () => {
+        training = await stack.db.trial.findMany({ where: { sweepId: sweep.id, status: 'running', epochsDone: { gte: 1 } }, select: { id: true, workerId: true } });
+        return training.length === WORKERS;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: `${WORKERS} trials past their first epoch` },
+    );
+    return { sweep, holders: new Map(training.map((t) => [t.id, t.workerId ?? ''])) };
+  }
+
+  /**
+   * The sweep completes; no trial was started twice, the ones training when Redis was lost (at `lostAt`)
+   * kept their worker — and one of them trained on long enough for a reconciler to take it away.
+   */
+  async function expectNoTrialChangedHands(sweep: Sweep, holders: Map<string, string>, lostAt: number): Promise<void> {
+    const done = await stack.waitForSweep<Sweep>(sweep.id, finished, `sweep ${sweep.name} to finish`);
+    expect(done.status).toBe('completed');
+    expect(done.counts).toMatchObject({ total: TRIALS, completed: TRIALS, queued: 0, running: 0, failed: 0 });
+    const trials = await allTrials(stack, sweep.id);
+    const starts = await startedEvents(stack.db, sweep.id);
+    for (const trial of trials) {
+      const mine = starts.filter((s) => s.trialId === trial.id);
+      expect({ trial: trial.number, attempt: trial.attempt, starts: mine.length }, JSON.stringify(mine)).toEqual({ trial: trial.number, attempt: 1, starts: 1 });
+      expect(trial.epochsDone).toBe(EPOCHS);
+      if (holders.has(trial.id)) expect(trial.workerId).toBe(holders.get(trial.id));
+    }
+    await expectCompleteMetrics(stack.db, trials);
+    expect(done.testResult).not.toBeNull();
+    const ends = await stack.db.trial.findMany({ where: { id: { in: [...holders.keys()] } }, select: { finishedAt: true } });
+    expect(Math.max(...ends.map((t) => t.finishedAt?.getTime() ?? 0)) - lostAt).toBeGreaterThan(OUTLIVED_MS);
+  }
+
+  it('FLUSHALL while three workers train: every running trial keeps its worker and attempt; the sweep completes', async () => {
+    const { sweep, holders } = await threeTraining('flushall');
+    const flushedAt = Date.now();
+    expect(await stack.redis.flushall()).toBe('OK');
+    await expectNoTrialChangedHands(sweep, holders, flushedAt);
+    // A reconciler did see the running trials without a job, and left them to their workers.
+    expect(stack.workers.some((w) => w.output().includes('running trial has no live job'))).toBe(true);
+  });
+
+  it('Redis killed and restarted empty while three workers train: the same', async () => {
+    const { sweep, holders } = await threeTraining('restart');
+    const epochs = async () => (await stack.db.trial.aggregate({ where: { sweepId: sweep.id }, _sum: { epochsDone: true } }))._sum.epochsDone ?? 0;
+    const atKill = await epochs();
+    const killedAt = Date.now();
+    // While Redis is down this client's reconnection attempts fail; without a listener ioredis prints each one.
+    stack.redis.on('error', () => undefined);
+    await redis.kill();
+    // Training goes on without Redis: epochs are written to Postgres.
+    await sleepUntil(async () => (await epochs()) > atKill, { timeoutMs: 60_000, intervalMs: 100, what: 'an epoch while Redis is down' });
+    await redis.restart();
+    await expectNoTrialChangedHands(sweep, holders, killedAt);
   });
 });

@@ -53,9 +53,13 @@ export function spawnTs(name: string, entry: string, env: Record<string, string>
 export interface StackOptions {
   workers: number;
   threads?: number;
+  /** The Redis the api and workers use (default `REDIS_URL`, else the shared test Redis on 6379). */
+  redisUrl?: string;
   /** Extra environment for every worker. */
   workerEnv?: Record<string, string>;
   name: string;
+  /** The server to create the stack's database on (default: the shared test server). */
+  adminUrl?: string;
 }
 
 export class Stack {
@@ -74,8 +78,8 @@ export class Stack {
   ) {}
 
   static async start(options: StackOptions): Promise<Stack> {
-    const database = await createMigratedTestDatabase();
-    const stack = new Stack(options, database, randomTestPrefix(), createRedis(REDIS_URL, { role: 'queue' }), await freePort());
+    const database = await createMigratedTestDatabase(options.adminUrl ? { adminUrl: options.adminUrl } : {});
+    const stack = new Stack(options, database, randomTestPrefix(), createRedis(options.redisUrl ?? REDIS_URL, { role: 'queue' }), await freePort());
     stack.token = (await createApiToken(database.db, 'integration')).token;
     await stack.startApi();
     for (let i = 0; i < options.workers; i++) stack.startWorker();
@@ -88,7 +92,7 @@ export class Stack {
   }
 
   private get commonEnv(): Record<string, string> {
-    return { DATABASE_URL: this.database.database.url, REDIS_URL, QUEUE_PREFIX: this.prefix, LOG_LEVEL: 'info' };
+    return { DATABASE_URL: this.database.database.url, REDIS_URL: this.options.redisUrl ?? REDIS_URL, QUEUE_PREFIX: this.prefix, LOG_LEVEL: 'info' };
   }
 
   async startApi(): Promise<void> {

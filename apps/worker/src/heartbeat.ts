@@ -1,6 +1,7 @@
 // The worker's heartbeat: every few seconds (and at once when its trials change) it tells Redis who it
-// is and what it trains, so the cluster page can list it; on a graceful stop it removes itself.
-import { getHeartbeat, publishHeartbeat, removeHeartbeat } from '@hypersweep/queue';
+// is and what it trains, so the cluster page can list it and the reconciler leaves its trials alone;
+// on a graceful stop it removes itself.
+import { getHeartbeat, publishHeartbeat, removeHeartbeat, type HeldTrial } from '@hypersweep/queue';
 import type { WorkerHeartbeat } from '@hypersweep/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@hypersweep/log';
@@ -80,6 +81,11 @@ export class Heartbeat {
     }
   }
 
+  /** Every delivery in this process with its claim's attempt: the reconciler leaves these trials to this worker. */
+  heldTrials(): HeldTrial[] {
+    return [...this.trials.values()].map((t) => ({ trialId: t.trialId, attempt: t.attempt }));
+  }
+
   /** What the next beat publishes. */
   snapshot(): WorkerHeartbeat {
     const trials = [...this.trials.values()];
@@ -125,7 +131,7 @@ export class Heartbeat {
         this.again = false;
         if (this.stopped) return;
         try {
-          await publishHeartbeat(this.options.redis, this.options.prefix, this.snapshot(), this.options.ttlMs ?? 3 * this.options.intervalMs);
+          await publishHeartbeat(this.options.redis, this.options.prefix, this.snapshot(), this.ttlMs(), { trials: this.heldTrials() });
         } catch (error) {
           this.options.logger.warn({ err: error }, 'could not publish the heartbeat');
         }
@@ -135,6 +141,10 @@ export class Heartbeat {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  private ttlMs(): number {
+    return this.options.ttlMs ?? 3 * this.options.intervalMs;
   }
 
   private now(): number {

@@ -1,18 +1,28 @@
 // The reconciler: Postgres is the source of truth, so work Redis lost (a flush, a restart without
-// persistence) is enqueued again — every queued or running trial without a live job, and an advance
-// of every pending or running sweep.
+// persistence) is enqueued again — every queued trial without a live job, every running trial whose
+// holder has stopped showing it trains it, and an advance of every pending or running sweep.
 import { listSweeps, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
-import { parseTrialJobId, reconcileLockKey, withRedisLock, type JobQueues } from '@hypersweep/queue';
+import {
+  MAX_RECONNECT_DELAY_MS,
+  getHeldTrials,
+  parseTrialJobId,
+  reconcileJoblessKey,
+  reconcileLockKey,
+  withRedisLock,
+  type HeldTrials,
+  type JobQueues,
+} from '@hypersweep/queue';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Logger } from '@hypersweep/log';
 
 export interface ReconcileDeps {
   db: Db;
-  /** For the cluster-wide lock. */
+  /** For the cluster-wide lock, the cluster's clock and the workers' held trials. */
   redis: Redis;
   queues: Pick<JobQueues, 'prefix' | 'liveTrialJobIds' | 'trialJobState' | 'enqueueTrial' | 'enqueueSweepAdvance'>;
   logger: Logger;
-  /** Shown as the lock's holder. */
+  /** Shown as the lock's holder; this worker's own heartbeat tells the default `holderGraceMs`. */
   workerId: string;
   /** The lock expires after this long if its holder dies mid-run (default 60 s). */
   lockTtlMs?: number;
@@ -21,11 +31,25 @@ export interface ReconcileDeps {
    * try every RECONCILE_MS, the cluster reconciles about once per interval.
    */
   minIntervalMs?: number;
+  /**
+   * A running trial without a live job is re-enqueued only once its holder has gone this long without
+   * a live heartbeat naming it, counted from when a reconciler first saw it jobless (so from the
+   * wipe at the earliest: Redis lost heartbeats too, and a live holder needs the time to publish
+   * again). Default: the longest heartbeat TTL among the live heartbeats read (this worker's own
+   * included) plus the longest Redis reconnection delay; with none readable, such trials wait.
+   */
+  holderGraceMs?: number;
+  /** The cluster's clock in ms (tests move it). Default: Redis' TIME, so every worker's runs agree. */
+  now?: () => number;
 }
 
 export interface ReconcileSummary {
   /** Trial jobs enqueued because Redis held no live job for a runnable trial. */
   requeuedTrials: number;
+  /** Running trials without a live job whose holder's live heartbeat names them: left to it. */
+  leftToHolder: number;
+  /** Running trials without a live job whose holder has not named them yet, within `holderGraceMs`. */
+  awaitingHolder: number;
   /** Sweep advances asked for (every pending or running sweep; deduplicated by the queue). */
   advancedSweeps: number;
 }
@@ -37,6 +61,18 @@ const FINISHED_JOB_STATES: ReadonlySet<string> = new Set(['completed', 'failed']
 
 /** An attempt is tried at most this many times past a finished one (a guard against a runaway loop). */
 const MAX_ATTEMPT_BUMPS = 100;
+
+/** The jobless-since marks disappear if no reconciler touches them for this long (the cluster stopped). */
+const JOBLESS_MARKS_TTL_MS = 24 * 3600_000;
+
+/**
+ * When a reconciler first saw a running trial without a live job, under which holder and claim, on
+ * which Redis server (a server restarted from an old snapshot must not bring back an old count).
+ */
+const JoblessMark = z.strictObject({ workerId: z.string().nullable(), attempt: z.number().int(), since: z.number(), server: z.string() });
+type JoblessMark = z.infer<typeof JoblessMark>;
+
+type HolderVerdict = { kind: 'held' } | { kind: 'awaiting'; silentMs: number } | { kind: 'requeue'; silentMs: number };
 
 /**
  * Runs one reconciliation under the cluster-wide lock, or returns `{ ran: false }` at once when
@@ -66,16 +102,33 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
   // from the live set, and its re-enqueue repeats the same job id (a no-op). The other order would
   // see a live job that has since ended while Postgres still read `running`, and enqueue a spare job.
   const liveAttempts = liveAttemptsByTrial(await deps.queues.liveTrialJobIds());
-  const trials = await runnableTrials(deps.db);
+  const jobless = (await runnableTrials(deps.db)).filter((trial) => !liveAttempts.has(trial.id));
+  const verdicts = await holderVerdicts(deps, jobless.filter((trial) => trial.status === 'running'));
 
   let requeuedTrials = 0;
-  for (const trial of trials) {
-    if (liveAttempts.has(trial.id)) continue;
-    const fields = { sweepId: trial.sweepId, trialId: trial.id, status: trial.status, holder: trial.workerId };
+  let leftToHolder = 0;
+  let awaitingHolder = 0;
+  for (const trial of jobless) {
+    const fields = { sweepId: trial.sweepId, trialId: trial.id, status: trial.status, holder: trial.workerId, claimAttempt: trial.attempt };
+    // Queued trials have no holder: re-enqueued at once. A running one only once its holder is gone.
+    const verdict = verdicts.get(trial.id);
+    if (verdict?.kind === 'held') {
+      leftToHolder += 1;
+      deps.logger.debug(fields, 'running trial has no job, but its worker still trains it: left to it');
+      continue;
+    }
+    if (verdict?.kind === 'awaiting') {
+      awaitingHolder += 1;
+      deps.logger.debug({ ...fields, silentMs: verdict.silentMs }, 'running trial has no job; waiting for its worker\'s heartbeat');
+      continue;
+    }
     try {
       const attempt = await nextJobAttempt(deps, trial);
       await deps.queues.enqueueTrial({ sweepId: trial.sweepId, trialId: trial.id, attempt });
-      deps.logger.warn({ ...fields, attempt }, 'trial had no live job; enqueued it again');
+      deps.logger.warn(
+        { ...fields, attempt, ...(verdict ? { holderSilentMs: verdict.silentMs } : {}) },
+        verdict ? 'running trial had no job and its worker no heartbeat naming it; enqueued it again' : 'trial had no live job; enqueued it again',
+      );
       requeuedTrials += 1;
     } catch (error) {
       // One trial's trouble must not keep the others from being re-enqueued; the next run retries it.
@@ -94,7 +147,87 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
     cursor = page.nextCursor;
   } while (cursor);
 
-  return { requeuedTrials, advancedSweeps };
+  return { requeuedTrials, leftToHolder, awaitingHolder, advancedSweeps };
+}
+
+/**
+ * Decides, for each running trial without a live job, whether its holder still trains it. Heartbeats
+ * live in Redis too, so "no heartbeat" means "dead" only once the holder had the time to publish one:
+ * a trial is re-enqueued after its holder went `holderGraceMs` without a live heartbeat naming it (and
+ * the claim's attempt), counted from the first run that saw it jobless — its mark in
+ * `<prefix>:reconcile-jobless`, which a wipe erases with everything else. Marks of trials that are no
+ * longer running without a job are dropped.
+ */
+async function holderVerdicts(deps: ReconcileDeps, running: readonly RunnableTrial[]): Promise<Map<string, HolderVerdict>> {
+  const verdicts = new Map<string, HolderVerdict>();
+  const key = reconcileJoblessKey(deps.queues.prefix);
+  const holders = running.flatMap((trial) => (trial.workerId === null ? [] : [trial.workerId]));
+  const [server, stored, held] = await Promise.all([
+    serverClock(deps.redis),
+    deps.redis.hgetall(key),
+    getHeldTrials(deps.redis, deps.queues.prefix, [deps.workerId, ...holders]),
+  ]);
+  const now = deps.now?.() ?? server.timeMs;
+  const graceMs = deps.holderGraceMs ?? learnedGraceMs(held);
+
+  const fresh: Record<string, string> = {};
+  for (const trial of running) {
+    const previous = parseMark(stored[trial.id]);
+    const counts = previous !== null && previous.workerId === trial.workerId && previous.attempt === trial.attempt && previous.server === server.runId;
+    const mark: JoblessMark = counts ? previous : { workerId: trial.workerId, attempt: trial.attempt, since: now, server: server.runId };
+    if (!counts) {
+      fresh[trial.id] = JSON.stringify(mark);
+      deps.logger.info(
+        { sweepId: trial.sweepId, trialId: trial.id, holder: trial.workerId, claimAttempt: trial.attempt, graceMs },
+        'running trial has no live job (Redis lost it?); its worker keeps it while its heartbeat names it',
+      );
+    }
+    const named = trial.workerId !== null && (held.get(trial.workerId)?.trials ?? []).some((h) => h.trialId === trial.id && h.attempt === trial.attempt);
+    const silentMs = now - mark.since;
+    if (named) verdicts.set(trial.id, { kind: 'held' });
+    else if (graceMs !== undefined && silentMs >= graceMs) verdicts.set(trial.id, { kind: 'requeue', silentMs });
+    else verdicts.set(trial.id, { kind: 'awaiting', silentMs });
+  }
+
+  const stale = Object.keys(stored).filter((trialId) => !verdicts.has(trialId));
+  if (Object.keys(fresh).length > 0 || stale.length > 0) {
+    const tx = deps.redis.multi();
+    if (Object.keys(fresh).length > 0) tx.hset(key, fresh);
+    if (stale.length > 0) tx.hdel(key, ...stale);
+    tx.pexpire(key, JOBLESS_MARKS_TTL_MS);
+    const results = await tx.exec();
+    const failed = results?.find(([error]) => error !== null)?.[0];
+    if (failed) throw failed;
+  }
+  return verdicts;
+}
+
+/**
+ * The longest heartbeat TTL among the live entries read, plus the longest reconnection delay (a holder
+ * cut off from a restarted Redis publishes again only once its client reconnects); undefined when no
+ * entry was readable (this worker's own heartbeat not published yet after a wipe): nothing is judged dead.
+ */
+function learnedGraceMs(held: ReadonlyMap<string, HeldTrials>): number | undefined {
+  const ttls = [...held.values()].map((entry) => entry.ttlMs);
+  return ttls.length === 0 ? undefined : Math.max(...ttls) + MAX_RECONNECT_DELAY_MS;
+}
+
+/** Redis' clock (one clock for the whole cluster) and the server's run id (new after every restart). */
+async function serverClock(redis: Redis): Promise<{ timeMs: number; runId: string }> {
+  const [time, info] = await Promise.all([redis.time(), redis.info('server')]);
+  // TIME answers [seconds, microseconds] (as strings, whatever ioredis' types say).
+  const timeMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  return { timeMs, runId: /^run_id:(\S+)/m.exec(info)?.[1] ?? '' };
+}
+
+function parseMark(json: string | undefined): JoblessMark | null {
+  if (json === undefined) return null;
+  try {
+    const parsed = JoblessMark.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 /** trialId → attempts of its live jobs. */

@@ -57,9 +57,12 @@ function redact(url: string): string {
   return url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@');
 }
 
+/** The longest wait between two reconnection attempts of a client from `createRedis`. */
+export const MAX_RECONNECT_DELAY_MS = 5_000;
+
 /** Reconnects forever, backing off exponentially from 100 ms to at most 5 s. */
 export function reconnectDelayMs(times: number): number {
-  return Math.min(100 * 2 ** Math.min(Math.max(times, 1) - 1, 6), 5_000);
+  return Math.min(100 * 2 ** Math.min(Math.max(times, 1) - 1, 6), MAX_RECONNECT_DELAY_MS);
 }
 
 export interface CreateRedisOptions {

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from './connection.ts';
 import { QueueError } from './errors.ts';
-import { getHeartbeat, listWorkers, publishHeartbeat, removeHeartbeat } from './heartbeats.ts';
-import { lastHeartbeatsKey, workerHeartbeatKey, workersIndexKey } from './names.ts';
+import { getHeartbeat, getHeldTrials, listWorkers, publishHeartbeat, removeHeartbeat } from './heartbeats.ts';
+import { lastHeartbeatsKey, workerHeartbeatKey, workerTrialsKey, workersIndexKey } from './names.ts';
 import { deleteKeysWithPrefix, randomTestPrefix, sleepUntil } from './testing.ts';
 
 const redisUrl = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -133,6 +133,38 @@ describe('worker heartbeats', () => {
     await redis.hset(lastHeartbeatsKey(prefix), 'ghost', '{not json');
     expect((await listWorkers(redis, prefix, { now })).workers).toEqual([]);
     expect(await redis.zcard(workersIndexKey(prefix))).toBe(0);
+  });
+
+  it('stores the trials a worker holds with the heartbeat\'s TTL; the reconciler reads them per worker', async () => {
+    const prefix = freshPrefix();
+    const now = Date.now();
+    const a = randomUUID();
+    const b = randomUUID();
+    const current = { sweepId: randomUUID(), trialId: a, attempt: 2, epoch: 1 };
+    // Two deliveries at once (CONCURRENCY 2): the heartbeat shows one, the held trials both.
+    await publishHeartbeat(redis, prefix, beat('w-two', now, { currentTrial: current }), 6_000, { trials: [{ trialId: a, attempt: 2 }, { trialId: b, attempt: 1 }] });
+    // Without the option: the heartbeat's current trial.
+    await publishHeartbeat(redis, prefix, beat('w-one', now, { currentTrial: current }), 6_000);
+    await publishHeartbeat(redis, prefix, beat('w-idle', now), 6_000);
+    await publishHeartbeat(redis, prefix, beat('w-short', now, { currentTrial: current }), 30);
+    const ttl = await redis.pttl(workerTrialsKey(prefix, 'w-two'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(6_000);
+    await sleepUntil(async () => (await redis.exists(workerTrialsKey(prefix, 'w-short'))) === 0, { what: 'the short entry to expire' });
+    await redis.set(workerTrialsKey(prefix, 'w-garbled'), '{not json');
+
+    const held = await getHeldTrials(redis, prefix, ['w-two', 'w-one', 'w-idle', 'w-short', 'w-garbled', 'w-never', 'w-two']);
+    expect([...held.keys()].sort()).toEqual(['w-idle', 'w-one', 'w-two']);
+    expect(held.get('w-two')).toEqual({ workerId: 'w-two', trials: [{ trialId: a, attempt: 2 }, { trialId: b, attempt: 1 }], ttlMs: 6_000, at: new Date(now).toISOString() });
+    expect(held.get('w-one')?.trials).toEqual([{ trialId: a, attempt: 2 }]);
+    expect(held.get('w-idle')?.trials).toEqual([]);
+    expect(await getHeldTrials(redis, prefix, [])).toEqual(new Map());
+
+    // A graceful stop removes them with the heartbeat.
+    await removeHeartbeat(redis, prefix, 'w-two');
+    expect(await redis.exists(workerTrialsKey(prefix, 'w-two'))).toBe(0);
+    expect((await getHeldTrials(redis, prefix, ['w-two'])).size).toBe(0);
+    await expect(publishHeartbeat(redis, prefix, beat('w-bad', now), 6_000, { trials: [{ trialId: a, attempt: -1 }] })).rejects.toMatchObject({ code: 'invalid_payload' });
   });
 
   it('refuses a heartbeat the schema refuses', async () => {

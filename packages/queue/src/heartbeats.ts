@@ -1,26 +1,52 @@
 // Worker heartbeats in Redis: each worker publishes what it is doing with a TTL; the API lists the cluster.
 import { WorkerHeartbeat, type ClusterView, type WorkerStatus } from '@hypersweep/schemas';
 import type { Redis } from 'ioredis';
-import type { z } from 'zod';
-import { lastHeartbeatsKey, workerHeartbeatKey, workersIndexKey } from './names.ts';
+import { z } from 'zod';
+import { lastHeartbeatsKey, workerHeartbeatKey, workerTrialsKey, workersIndexKey } from './names.ts';
 import { assertPrefix, parsePayload } from './queues.ts';
 
 export type WorkerStatusView = z.infer<typeof WorkerStatus>;
 
+/** One delivery a worker is training: the trial and the claim's attempt (Postgres' counter). */
+const HeldTrialSchema = z.strictObject({ trialId: z.string().min(1).max(200), attempt: z.number().int().min(0) });
+export type HeldTrial = z.infer<typeof HeldTrialSchema>;
+
+const HeldTrialsSchema = z.strictObject({
+  workerId: z.string().min(1),
+  trials: z.array(HeldTrialSchema),
+  /** The TTL the worker publishes with: how long it may stay silent and still count as alive. */
+  ttlMs: z.number().int().positive(),
+  at: z.string(),
+});
+/** What `<prefix>:worker-trials:<workerId>` holds while the worker's heartbeat is live. */
+export type HeldTrials = z.infer<typeof HeldTrialsSchema>;
+
+export interface PublishHeartbeatOptions {
+  /**
+   * Every trial the worker trains (the heartbeat's `currentTrial` shows one only). Default: the
+   * heartbeat's `currentTrial`, or none.
+   */
+  trials?: readonly HeldTrial[];
+}
+
 /**
  * Stores a worker's heartbeat: its liveness key `<prefix>:workers:<workerId>` (JSON, expires after
- * `ttlMs`), its entry in the index `<prefix>:workers` (scored by `heartbeat.at`, in ms) and its last
- * heartbeat in `<prefix>:worker-heartbeats` (kept until pruned, so a dead worker can still be shown).
+ * `ttlMs`), the trials it holds in `<prefix>:worker-trials:<workerId>` (same TTL), its entry in the
+ * index `<prefix>:workers` (scored by `heartbeat.at`, in ms) and its last heartbeat in
+ * `<prefix>:worker-heartbeats` (kept until pruned, so a dead worker can still be shown).
  * Throws `QueueError('invalid_payload')` for a heartbeat the `WorkerHeartbeat` schema refuses.
  */
-export async function publishHeartbeat(redis: Redis, prefix: string, heartbeat: WorkerHeartbeat, ttlMs: number): Promise<void> {
+export async function publishHeartbeat(redis: Redis, prefix: string, heartbeat: WorkerHeartbeat, ttlMs: number, options: PublishHeartbeatOptions = {}): Promise<void> {
   assertPrefix(prefix);
   if (!Number.isInteger(ttlMs) || ttlMs < 1) throw new RangeError(`ttlMs must be a positive integer, got ${ttlMs}`);
   const beat = parsePayload(WorkerHeartbeat, heartbeat, 'worker heartbeat');
+  const current = beat.currentTrial ? [{ trialId: beat.currentTrial.trialId, attempt: beat.currentTrial.attempt }] : [];
+  const held = parsePayload(HeldTrialsSchema, { workerId: beat.workerId, trials: options.trials ?? current, ttlMs, at: beat.at }, 'held trials');
   const json = JSON.stringify(beat);
   const results = await redis
     .multi()
     .set(workerHeartbeatKey(prefix, beat.workerId), json, 'PX', ttlMs)
+    .set(workerTrialsKey(prefix, beat.workerId), JSON.stringify(held), 'PX', ttlMs)
     .hset(lastHeartbeatsKey(prefix), beat.workerId, json)
     .zadd(workersIndexKey(prefix), Date.parse(beat.at), beat.workerId)
     .exec();
@@ -33,6 +59,7 @@ export async function removeHeartbeat(redis: Redis, prefix: string, workerId: st
   const results = await redis
     .multi()
     .del(workerHeartbeatKey(prefix, workerId))
+    .del(workerTrialsKey(prefix, workerId))
     .hdel(lastHeartbeatsKey(prefix), workerId)
     .zrem(workersIndexKey(prefix), workerId)
     .exec();
@@ -136,10 +163,31 @@ export async function getHeartbeat(
   return previous ? { heartbeat: previous, live: false } : null;
 }
 
+/**
+ * The trials each of `workerIds` holds, for the workers whose heartbeat is live (an expired or
+ * unreadable entry is left out): one MGET.
+ */
+export async function getHeldTrials(redis: Redis, prefix: string, workerIds: Iterable<string>): Promise<Map<string, HeldTrials>> {
+  assertPrefix(prefix);
+  const ids = [...new Set(workerIds)];
+  const held = new Map<string, HeldTrials>();
+  if (ids.length === 0) return held;
+  const values = await redis.mget(...ids.map((id) => workerTrialsKey(prefix, id)));
+  ids.forEach((id, i) => {
+    const entry = parseJson(HeldTrialsSchema, values[i] ?? null);
+    if (entry?.workerId === id) held.set(id, entry);
+  });
+  return held;
+}
+
 function parseStored(json: string | null): WorkerHeartbeat | null {
+  return parseJson(WorkerHeartbeat, json);
+}
+
+function parseJson<T>(schema: z.ZodType<T>, json: string | null): T | null {
   if (json === null) return null;
   try {
-    const parsed = WorkerHeartbeat.safeParse(JSON.parse(json));
+    const parsed = schema.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;

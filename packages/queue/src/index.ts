@@ -10,6 +10,8 @@ export {
   workersIndexKey,
   lastHeartbeatsKey,
   reconcileLockKey,
+  workerTrialsKey,
+  reconcileJoblessKey,
 } from './names.ts';
 export type { QueueName } from './names.ts';
 export {
@@ -23,7 +25,7 @@ export {
 export type { TrialJob, SweepAdvanceJob, SweepAdvanceReason, TrialJobResult, CancelSignal } from './payloads.ts';
 export { QueueError, TrialCancelled, ReleaseTrial } from './errors.ts';
 export type { QueueErrorCode } from './errors.ts';
-export { createRedis, parseRedisUrl, reconnectDelayMs } from './connection.ts';
+export { createRedis, parseRedisUrl, reconnectDelayMs, MAX_RECONNECT_DELAY_MS } from './connection.ts';
 export type { RedisRole, RedisAddress, CreateRedisOptions } from './connection.ts';
 export {
   createQueues,
@@ -44,10 +46,11 @@ export {
   removeHeartbeat,
   listWorkers,
   getHeartbeat,
+  getHeldTrials,
   DEFAULT_ALIVE_WITHIN_MS,
   DEFAULT_FORGET_AFTER_MS,
 } from './heartbeats.ts';
-export type { ListWorkersOptions, WorkerStatusView } from './heartbeats.ts';
+export type { ListWorkersOptions, WorkerStatusView, HeldTrial, HeldTrials, PublishHeartbeatOptions } from './heartbeats.ts';
 export { withRedisLock } from './locks.ts';
 export type { RedisLockOptions, RedisLockResult } from './locks.ts';
 export type { QueueLogger } from './logger.ts';

@@ -64,6 +64,23 @@ export function lastHeartbeatsKey(prefix: string): string {
   return `${prefix}:worker-heartbeats`;
 }
 
+/**
+ * The trials a worker holds (every delivery it is training, with the claim's attempt) and its heartbeat
+ * TTL, as JSON with the same TTL as its liveness key: the reconciler's "is its holder still on it?".
+ * A separate namespace from `workers:`, since worker ids may contain ':'.
+ */
+export function workerTrialsKey(prefix: string, workerId: string): string {
+  return `${prefix}:worker-trials:${workerId}`;
+}
+
+/**
+ * Hash of trial id → when the reconciler first saw that running trial without a live job (JSON): a
+ * holder gets a heartbeat TTL from then to show it still trains the trial before it is re-enqueued.
+ */
+export function reconcileJoblessKey(prefix: string): string {
+  return `${prefix}:reconcile-jobless`;
+}
+
 /** The cluster-wide reconciler lock (SET NX PX): one worker re-enqueues from Postgres at a time. */
 export function reconcileLockKey(prefix: string): string {
   return `${prefix}:reconcile-lock`;
