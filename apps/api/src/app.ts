@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
+import { checkPathEncoding } from './path-encoding.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -51,6 +52,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(rateLimit({ rps: rps * 4, burst: burst * 4, by: 'address' }));
   api.use(deps.auth.middleware);
   api.use(rateLimit({ rps, burst, by: 'client' }));
+  api.use(checkPathEncoding);
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   api.use(sweepRoutes(deps));
   api.use(modelRoutes(deps));
@@ -60,7 +62,9 @@ export function createApp(deps: ApiDeps): Express {
   api.use(metaRoutes(deps));
   api.use(notFound);
   app.use('/api/v1', api);
-  app.use('/api', (req, _res, next) => next(new HttpError('not_found', `no route ${req.method} ${req.originalUrl.split('?')[0]} (the API lives under /api/v1)`)));
+  app.use('/api', (req, _res, next) =>
+    next(new HttpError('not_found', `no route ${req.method} ${req.originalUrl.split('?')[0]} (the API lives under /api/v1)`, [{ path: 'path', message: 'no such route' }])),
+  );
 
   const web = deps.config.webDist;
   if (web && existsSync(join(web, 'index.html'))) {

@@ -17,7 +17,9 @@ declare module 'express-serve-static-core' {
   }
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/]{16,512}=*)$/;
+// RFC 9110 §11.1: the scheme name is case-insensitive ("bearer", "BEARER"), and one or more spaces
+// separate it from the token68 credentials.
+const BEARER = /^bearer +([A-Za-z0-9_\-.~+/]{16,512}=*)$/i;
 
 export function createAuthenticator(db: Db, options: { enabled: boolean; cacheMs?: number; now?: () => number }): Authenticator {
   const cacheMs = options.cacheMs ?? 5_000;

@@ -22,6 +22,20 @@ const EnvSchema = z.object({
   /** Trust X-Forwarded-For from this many proxies (for rate limiting by client IP). */
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  /**
+   * The most memory one trial's plan may need (parameters, a gradient slot per microbatch,
+   * optimizer state, every replica's activations, the dataset), checked at submission for the
+   * largest trial the search space can draw. 2 GiB: a worker's replica pool holds the plan in one
+   * shared WebAssembly.Memory, which memory32 caps at 4 GiB, and the process also keeps the
+   * dataset in its cache and copies of the parameters for checkpoints; half the address space
+   * leaves room for both, and fits a 4 GiB worker container.
+   */
+  TRIAL_MEMORY_LIMIT_BYTES: z.coerce.number().int().min(1 << 20).max(2 ** 32).default(2 ** 31),
+  /**
+   * Replica threads the plan is sized for: each thread holds its own activations. 8 covers the
+   * default THREADS_PER_TRIAL (the core count) of ordinary worker machines.
+   */
+  TRIAL_MEMORY_THREADS: z.coerce.number().int().min(1).max(1024).default(8),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -40,6 +54,8 @@ export interface ApiConfig {
   webDist: string | null;
   trustProxy: number;
   shutdownTimeoutMs: number;
+  /** Submission refuses a sweep whose largest trial's memory plan, on `threads` replicas, needs more than `maxPlanBytes`. */
+  trialLimits: { maxPlanBytes: number; threads: number };
   logLevel: LogLevel;
 }
 
@@ -64,6 +80,7 @@ export function parseEnv(env: Record<string, string | undefined>): ApiConfig {
     webDist: e.WEB_DIST ?? null,
     trustProxy: e.TRUST_PROXY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    trialLimits: { maxPlanBytes: e.TRIAL_MEMORY_LIMIT_BYTES, threads: e.TRIAL_MEMORY_THREADS },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,19 +1,22 @@
 // One error shape for every failure: {error: {code, message, details}} with the status of its code.
 import { DbError } from '@hypersweep/db';
-import { API_ERROR_STATUS, SchemaError, validationError, type ApiError, type ApiErrorCode, type ErrorDetail } from '@hypersweep/schemas';
+import { API_ERROR_STATUS, SchemaError, capDetails, isMoreDetail, validationError, type ApiError, type ApiErrorCode, type ErrorDetail } from '@hypersweep/schemas';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '@hypersweep/log';
 
 export class HttpError extends Error {
+  /** At most MAX_ERROR_DETAILS, then one saying how many more: an error body stays small. */
+  readonly details: readonly ErrorDetail[];
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    readonly details: readonly ErrorDetail[] = [],
+    details: readonly ErrorDetail[] = [],
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
+    super(message.length > 1000 ? `${message.slice(0, 999)}…` : message);
     this.name = 'HttpError';
+    this.details = capDetails(details);
   }
 
   get status(): number {
@@ -25,10 +28,11 @@ export class HttpError extends Error {
   }
 }
 
-/** A zod failure as a 400 naming every field, `where` prefixing the paths (e.g. "query"). */
+/** A zod failure as a 400 naming every field; a problem with the whole input is named by `what` ("body", "query"). */
 export function invalid(error: z.ZodError, what: string): HttpError {
   const body = validationError(error, `invalid ${what}`);
-  return new HttpError('invalid_request', body.error.message, body.error.details);
+  const details = body.error.details.map((d) => (d.path === '' && !isMoreDetail(d) ? { ...d, path: what } : d));
+  return new HttpError('invalid_request', body.error.message, details);
 }
 
 const DB_ERROR_CODES: Partial<Record<DbError['code'], ApiErrorCode>> = {
@@ -49,18 +53,53 @@ function bodyParserError(error: unknown): HttpError | null {
   const limit = (error as { limit?: unknown }).limit;
   switch (type) {
     case 'entity.too.large':
-      return new HttpError('payload_too_large', `the body is larger than the limit of ${String(limit)} bytes`, [{ path: '', message: 'too large' }]);
+      return new HttpError('payload_too_large', `the body is larger than the limit of ${String(limit)} bytes`, [{ path: 'body', message: 'too large' }]);
     case 'entity.parse.failed':
-      return new HttpError('invalid_json', `the body is not valid JSON: ${error.message}`, [{ path: '', message: 'invalid JSON' }]);
+      return new HttpError('invalid_json', `the body is not valid JSON: ${error.message}`, [{ path: 'body', message: 'invalid JSON' }]);
     case 'encoding.unsupported':
+      return new HttpError('unsupported_media_type', error.message, [{ path: 'headers.content-encoding', message: 'unsupported encoding (identity, gzip, deflate or br)' }]);
     case 'charset.unsupported':
-      return new HttpError('unsupported_media_type', error.message, [{ path: '', message: 'unsupported encoding' }]);
+      return new HttpError('unsupported_media_type', error.message, [{ path: 'headers.content-type', message: 'unsupported charset' }]);
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
-      return new HttpError('invalid_request', error.message);
+      return new HttpError('invalid_request', error.message, [{ path: 'body', message: 'could not be read' }]);
     default:
       return null;
+  }
+}
+
+/** zlib's and brotli's error codes: a body that does not decode as its Content-Encoding says. */
+const DECODING_ERROR = /^(Z_|ERR_BROTLI|ERR__ERROR|ERR_ZSTD|ERR_ZLIB)/;
+
+/**
+ * Any other error that carries a 4xx status (http-errors sets `status` and `expose`): body-parser
+ * passes decompression failures through this way (a gzip, deflate or br body that is garbage),
+ * the router its percent-decoding failures, serve-static its bad paths. Mapped by status, so a
+ * client's fault is never a 500 whatever raised it.
+ */
+function clientStatusError(error: unknown): HttpError | null {
+  if (!(error instanceof Error)) return null;
+  const e = error as Error & { status?: unknown; statusCode?: unknown; code?: unknown };
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : null;
+  if (status === null || status < 400 || status >= 500) return null;
+  if (typeof e.code === 'string' && DECODING_ERROR.test(e.code)) {
+    return new HttpError('invalid_request', `the body does not decode as its Content-Encoding says: ${error.message}`, [
+      { path: 'headers.content-encoding', message: 'the body does not decode with this encoding' },
+    ]);
+  }
+  if (error instanceof URIError) {
+    return new HttpError('invalid_request', 'the path is not valid percent-encoding', [{ path: 'path', message: 'malformed percent-encoding' }]);
+  }
+  switch (status) {
+    case 404:
+      return new HttpError('not_found', 'not found', [{ path: 'path', message: 'no such resource' }]);
+    case 413:
+      return new HttpError('payload_too_large', 'the body is too large', [{ path: 'body', message: 'too large' }]);
+    case 415:
+      return new HttpError('unsupported_media_type', error.message, [{ path: 'headers.content-type', message: 'unsupported' }]);
+    default:
+      return new HttpError('invalid_request', `the request is invalid: ${error.message}`, [{ path: 'request', message: error.message }]);
   }
 }
 
@@ -75,8 +114,16 @@ export function toHttpError(error: unknown): HttpError {
   }
   if (error instanceof DbError) {
     const code = DB_ERROR_CODES[error.code];
-    if (code) return new HttpError(code, error.message);
+    // A 400 names a field; Prisma's own message for a too-long value quotes the statement.
+    const field = error.target?.join('.') ?? 'request';
+    if (code === 'invalid_request') {
+      const message = error.code === 'value_too_long' ? 'a value is too long to be stored' : error.message;
+      return new HttpError(code, message, [{ path: field, message }]);
+    }
+    if (code) return new HttpError(code, error.message, [{ path: field, message: error.message }]);
   }
+  const client = clientStatusError(error);
+  if (client) return client;
   return new HttpError('internal', 'internal error');
 }
 
@@ -94,5 +141,5 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {
-  next(new HttpError('not_found', `no route ${req.method} ${req.path}`));
+  next(new HttpError('not_found', `no route ${req.method} ${req.path}`, [{ path: 'path', message: 'no such route' }]));
 };

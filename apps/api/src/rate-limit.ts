@@ -27,7 +27,8 @@ export function rateLimit(options: RateLimitOptions): RequestHandler {
     if (bucket.tokens < 1) {
       const retry = Math.ceil((1 - bucket.tokens) / options.rps);
       res.setHeader('Retry-After', String(retry));
-      return next(new HttpError('rate_limited', `too many requests: at most ${options.rps}/s (bursts of ${options.burst})`, [], { 'Retry-After': String(retry) }));
+      const message = `too many requests: at most ${options.rps}/s (bursts of ${options.burst})`;
+      return next(new HttpError('rate_limited', message, [{ path: 'request', message: `retry after ${retry} s` }], { 'Retry-After': String(retry) }));
     }
     bucket.tokens -= 1;
     next();

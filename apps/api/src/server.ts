@@ -7,6 +7,7 @@ import { createDb, getDataset } from '@hypersweep/db';
 import { createQueues, createRedis } from '@hypersweep/queue';
 import { createApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
+import { answerClientErrors } from './client-errors.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiConfig } from './env.ts';
 import { createEventHub } from './event-hub.ts';
@@ -46,6 +47,7 @@ export async function startServer(config: ApiConfig, logger: Logger): Promise<Ru
     streams: new Set(),
   };
   const server = createApp(deps).listen(config.port, config.host);
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -1,27 +1,48 @@
 // Request parsing with the zod schemas of @hypersweep/schemas; failures become 400s naming the field.
+import { formatPath, reservedKeyPaths, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { HttpError, invalid } from './errors.ts';
 
+/**
+ * What no schema may let through, checked on the raw input after it parsed: strings PostgreSQL
+ * cannot store (NUL, lone surrogates) and reserved keys (`__proto__`, which zod's records drop
+ * silently). The schemas refuse both where they know of them (`text()`, `refuseReservedKeys`);
+ * this covers every field of every request, future ones included.
+ */
+function backstop(input: unknown, what: string): void {
+  const details: ErrorDetail[] = [
+    ...reservedKeyPaths(input).map((p) => ({ path: formatPath(p), message: `"${String(p.at(-1))}" is a reserved name` })),
+    ...unstorableStrings(input),
+  ];
+  const first = details[0];
+  if (first) throw new HttpError('invalid_request', `invalid ${what}: ${first.path}: ${first.message}`, details);
+}
+
 export function parseParams<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const r = schema.safeParse(req.params);
   if (!r.success) throw invalid(r.error, 'path');
+  backstop(req.params, 'path');
   return r.data;
 }
 
 export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const r = schema.safeParse(req.query ?? {});
   if (!r.success) throw invalid(r.error, 'query');
+  backstop(req.query, 'query');
   return r.data;
 }
 
 /** A JSON body: refuses other content types (415) and a missing body, then validates. */
 export function parseJsonBody<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   if (!req.is('application/json')) {
-    throw new HttpError('unsupported_media_type', 'the body must be application/json', [{ path: '', message: `content-type ${req.get('content-type') ?? '(none)'} is not application/json` }]);
+    throw new HttpError('unsupported_media_type', 'the body must be application/json', [
+      { path: 'headers.content-type', message: `content-type ${req.get('content-type') ?? '(none)'} is not application/json` },
+    ]);
   }
   const r = schema.safeParse(req.body);
   if (!r.success) throw invalid(r.error, 'body');
+  backstop(req.body, 'body');
   return r.data;
 }
 

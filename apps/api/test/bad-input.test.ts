@@ -1,6 +1,7 @@
 // Acceptance: every malformed request gets a 4xx with a JSON error naming the problem, never a 5xx.
 import { ApiError } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './harness.ts';
@@ -23,9 +24,10 @@ interface Case {
   name: string;
   method?: string;
   path?: string;
-  /** A JSON body, or raw text with `raw`. */
+  /** A JSON body, raw text with `raw`, or bytes with `bytes`. */
   json?: unknown;
   raw?: string;
+  bytes?: Uint8Array;
   headers?: Record<string, string>;
   status: number;
   /** A detail path (or message fragment) the error must name. */
@@ -34,6 +36,18 @@ interface Case {
 
 const UUID0 = '00000000-0000-4000-8000-000000000000';
 const big = 'x'.repeat(1_100_000);
+const cursor = (payload: unknown) => Buffer.from(JSON.stringify(payload)).toString('base64url');
+const TRIALS = `/api/v1/sweeps/${UUID0}/trials`;
+/** The fixture's model with other dense layers: flatten, the first, the fixture's dropout, the rest. */
+const layers = (first: object, ...rest: object[]) => withValue('model.layers', [{ type: 'flatten' }, first, { type: 'dropout', rate: 0.1 }, ...rest]);
+/** `body` with one search-space parameter set (or removed with undefined). */
+function withSpace(body: Body, name: string, def: unknown): Body {
+  const space = (body['search'] as Body)['space'] as Body;
+  if (def === undefined) delete space[name];
+  else space[name] = def;
+  return body;
+}
+const withParam = (name: string, def: unknown) => withSpace(valid(), name, def);
 
 const CASES: Case[] = [
   { name: 'missing name', json: withValue('name', undefined), status: 400, names: 'name' },
@@ -105,6 +119,59 @@ const CASES: Case[] = [
   { name: 'predict with a negative value beyond float32', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/predict`, json: { inputs: [[1, 2], [-1e39, 0]] }, status: 400, names: 'inputs[1][0]' },
   { name: 'predict with a number overflowing to Infinity', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/predict`, raw: '{"inputs":[[1e400]]}', status: 400, names: 'inputs[0][0]' },
   { name: 'predict with no rows', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/predict`, json: { inputs: [] }, status: 400, names: 'inputs' },
+  // Strings PostgreSQL cannot store: refused at the field, never a 500.
+  { name: 'lone surrogate in the name', raw: JSON.stringify(valid()).replace('"name":"mnist tpe+asha"', '"name":"a\\ud800b"'), status: 400, names: 'name' },
+  { name: 'lone low surrogate in the description', raw: JSON.stringify({ ...valid(), description: 'x' }).replace('"description":"x"', '"description":"\\udc00"'), status: 400, names: 'description' },
+  { name: 'NUL in the description', json: withValue('description', 'a\u0000b'), status: 400, names: 'description' },
+  { name: 'lone surrogate in a token name', path: '/api/v1/tokens', raw: '{"name":"ci \\udbff"}', status: 400, names: 'name' },
+  { name: 'NUL in a CSV label column', path: '/api/v1/datasets?name=nul&labelColumn=y%00&task=classification', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
+  { name: 'NUL as the CSV delimiter', path: '/api/v1/datasets?name=nul&labelColumn=y&task=classification&delimiter=%00', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'delimiter' },
+  // Reserved names: refused, not silently dropped by the search-space record.
+  { name: '__proto__ as a search parameter', raw: JSON.stringify(valid()).replace('"space":{', '"space":{"__proto__":{"type":"uniform","low":0,"high":1},'), status: 400, names: 'search.space.__proto__' },
+  { name: 'constructor as a search parameter', json: withParam('constructor', { type: 'uniform', low: 0, high: 1 }), status: 400, names: 'search.space.constructor' },
+  { name: 'prototype as a search parameter', json: withParam('prototype', { type: 'uniform', low: 0, high: 1 }), status: 400, names: 'search.space.prototype' },
+  {
+    name: '__proto__ in a conditional sub-space',
+    raw: JSON.stringify(valid()).replace('"params":{"momentum"', '"params":{"__proto__":{"type":"uniform","low":0,"high":1},"momentum"'),
+    status: 400,
+    names: 'search.space.optimizer.choices[0].params.__proto__',
+  },
+  { name: '__proto__ in grid pointsPerParam', raw: JSON.stringify(withValue('search.sampler', { type: 'grid', pointsPerParam: { learningRate: 3 } })).replace('"pointsPerParam":{', '"pointsPerParam":{"__proto__":2,'), status: 400, names: 'search.sampler.pointsPerParam.__proto__' },
+  // Bodies that do not decode: 400 naming the header (unknown encodings are 415).
+  { name: 'gzip garbage', bytes: new TextEncoder().encode('not gzip at all'), headers: { 'content-encoding': 'gzip' }, status: 400, names: 'headers.content-encoding' },
+  { name: 'deflate garbage', bytes: new TextEncoder().encode('not deflate'), headers: { 'content-encoding': 'deflate' }, status: 400, names: 'headers.content-encoding' },
+  { name: 'brotli garbage', bytes: Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x00]), headers: { 'content-encoding': 'br' }, status: 400, names: 'headers.content-encoding' },
+  { name: 'truncated gzip', bytes: gzipSync(JSON.stringify(valid())).subarray(0, 40), headers: { 'content-encoding': 'gzip' }, status: 400, names: 'headers.content-encoding' },
+  { name: 'unknown content encoding', bytes: new TextEncoder().encode('{}'), headers: { 'content-encoding': 'zstd' }, status: 415, names: 'headers.content-encoding' },
+  { name: 'gzip garbage as a CSV upload', path: '/api/v1/datasets?name=z&labelColumn=y&task=classification', bytes: new TextEncoder().encode('nope'), headers: { 'content-type': 'text/csv', 'content-encoding': 'gzip' }, status: 400, names: 'headers.content-encoding' },
+  { name: 'unknown charset', raw: '{}', headers: { 'content-type': 'application/json; charset=klingon' }, status: 415, names: 'headers.content-type' },
+  // Path parameters that are not valid percent-encoding: 400 naming the parameter.
+  { name: 'truncated escape in sweepId', method: 'GET', path: '/api/v1/sweeps/%E0%A4%A', status: 400, names: 'sweepId' },
+  { name: 'bare % in sweepId before a literal', method: 'GET', path: '/api/v1/sweeps/%/trials', status: 400, names: 'sweepId' },
+  { name: 'surrogate bytes in trialId', method: 'GET', path: `/api/v1/sweeps/${UUID0}/trials/%ED%A0%80`, status: 400, names: 'trialId' },
+  { name: 'non-hex escape in datasetId', method: 'GET', path: '/api/v1/datasets/%ZZ', status: 400, names: 'datasetId' },
+  { name: 'bad escape in tokenId', method: 'DELETE', path: '/api/v1/tokens/a%2', status: 400, names: 'tokenId' },
+  { name: 'bad escape in a path no route has', method: 'GET', path: '/api/v1/%E0/nothing', status: 400, names: 'path' },
+  // Forged cursors: out of the column's range, refused at cursor before Postgres.
+  { name: 'cursor after beyond int32', method: 'GET', path: `${TRIALS}?cursor=${cursor({ sort: 'number', order: 'asc', value: 1, after: 2 ** 31 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor number value beyond int32', method: 'GET', path: `${TRIALS}?cursor=${cursor({ sort: 'number', order: 'asc', value: 2 ** 40, after: 1 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor bestValue with a uuid tie-break', method: 'GET', path: `${TRIALS}?sort=bestValue&cursor=${cursor({ sort: 'bestValue', order: 'asc', value: 1e308, after: UUID0 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor date before year 1', method: 'GET', path: `/api/v1/sweeps?cursor=${cursor({ sort: 'createdAt', order: 'desc', value: '-200000-01-01T00:00:00.000Z', after: UUID0 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor date past year 9999', method: 'GET', path: `/api/v1/sweeps?cursor=${cursor({ sort: 'createdAt', order: 'desc', value: '+275760-09-13T00:00:00.000Z', after: UUID0 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor date that does not exist', method: 'GET', path: `${TRIALS}?sort=createdAt&cursor=${cursor({ sort: 'createdAt', order: 'asc', value: '2025-02-30T00:00:00.000Z', after: 1 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor name with NUL', method: 'GET', path: `/api/v1/sweeps?sort=name&order=asc&cursor=${cursor({ sort: 'name', order: 'asc', value: 'a\u0000', after: UUID0 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor name with a lone surrogate', method: 'GET', path: `/api/v1/sweeps?sort=name&order=asc&cursor=${cursor({ sort: 'name', order: 'asc', value: '\ud800', after: UUID0 })}`, status: 400, names: 'cursor' },
+  { name: 'cursor of the wrong arity', method: 'GET', path: `/api/v1/sweeps?cursor=${cursor({ sort: 'createdAt', order: 'desc', value: '2025-01-01T00:00:00.000Z' })}`, status: 400, names: 'cursor' },
+  { name: 'cursor with an id that is no uuid', method: 'GET', path: `/api/v1/sweeps?cursor=${cursor({ sort: 'createdAt', order: 'desc', value: '2025-01-01T00:00:00.000Z', after: "1' OR '1'='1" })}`, status: 400, names: 'cursor' },
+  // Sweeps that could never train: refused at submission, naming the field.
+  { name: 'output layer units ≠ the dataset’s classes', json: layers({ type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 7 }), status: 400, names: 'model.layers[3].units' },
+  { name: 'input shape ≠ the dataset’s', json: withValue('model.inputShape', [784]), status: 400, names: 'model.inputShape' },
+  { name: 'mse on a classification dataset', json: { ...withValue('model.loss', 'mse'), objective: { metric: 'val_loss' } }, status: 400, names: 'model.loss' },
+  { name: 'spirals with an MNIST model', json: withValue('dataset', { type: 'spirals' }), status: 400, names: 'model.inputShape' },
+  { name: 'a layer too wide for any worker', json: layers({ type: 'dense', units: 16_384, activation: 'relu' }, { type: 'dense', units: 16_384 }, { type: 'dense', units: 10 }), status: 400, names: 'model.layers[3].units' },
+  { name: 'a hidden range too wide for any worker', json: withSpace(layers({ type: 'dense', units: 64 }, { type: 'dense', units: 64 }, { type: 'dense', units: 10 }), 'hidden', { type: 'int', low: 32, high: 16_384 }), status: 400, names: 'search.space.hidden.high' },
+  { name: 'a batch size choice too large for any worker', json: withSpace(layers({ type: 'dense', units: 1024 }, { type: 'dense', units: 10 }), 'batchSize', { type: 'categorical', choices: [32, 65_536] }), status: 400, names: 'search.space.batchSize.choices[1]' },
+  { name: 'a base batch size too large for any worker', json: withSpace({ ...layers({ type: 'dense', units: 4096 }, { type: 'dense', units: 10 }), training: { epochs: 9, batchSize: 65_536, optimizer: { type: 'adam', learningRate: 1e-3 } } }, 'batchSize', undefined), status: 400, names: 'training.batchSize' },
   { name: 'unknown route', method: 'GET', path: '/api/v1/nothing', status: 404, names: /no route/ },
   { name: 'wrong method', method: 'PUT', path: `/api/v1/sweeps/${UUID0}`, json: {}, status: 404, names: /no route/ },
   { name: 'CSV upload without a name', path: '/api/v1/datasets?labelColumn=y&task=classification', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'name' },
@@ -126,15 +193,18 @@ describe('malformed requests', () => {
 
   it.each(CASES)('$name → $status', async (c) => {
     const headers: Record<string, string> = { ...c.headers };
-    let body: string | undefined;
-    if (c.raw !== undefined) {
+    let body: string | Uint8Array | undefined;
+    if (c.bytes !== undefined) {
+      body = c.bytes;
+      headers['content-type'] ??= 'application/json';
+    } else if (c.raw !== undefined) {
       body = c.raw;
       headers['content-type'] ??= 'application/json';
     } else if (c.json !== undefined) {
       body = JSON.stringify(c.json);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await t.request(c.path ?? '/api/v1/sweeps', { method: c.method ?? 'POST', headers, ...(body !== undefined ? { body } : {}) });
+    const res = await t.request(c.path ?? '/api/v1/sweeps', { method: c.method ?? 'POST', headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : Buffer.from(body) } : {}) });
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const error = ApiError.parse(await res.json());
     expect(res.status, JSON.stringify(error)).toBe(c.status);

@@ -69,8 +69,8 @@ function hiddenDenseIndices(layers: readonly LayerSpec[]): number[] {
   return dense.slice(0, -1);
 }
 
-/** Candidate values of a parameter with the field of the space they come from. */
-function candidates(spec: ParamSpec): { field: string; value: ParamValue }[] {
+/** Candidate values of a parameter with the field of the space they come from (a range: its ends). */
+export function paramCandidates(spec: ParamSpec): { field: string; value: ParamValue }[] {
   switch (spec.type) {
     case 'fixed':
       return [{ field: 'value', value: spec.value }];
@@ -108,7 +108,7 @@ export function checkSpaceBindings(
     if (binding.integer && (spec.type === 'uniform' || spec.type === 'loguniform')) {
       issues.push({ path: `${def.path}.type`, message: `${name} takes integers; use int, intlog, quniform or categorical` });
     }
-    for (const c of candidates(spec)) {
+    for (const c of paramCandidates(spec)) {
       let problem = binding.check(c.value);
       const fixed = request.training.microbatches;
       if (!problem && name === 'batchSize' && typeof c.value === 'number' && fixed !== undefined && c.value < fixed) {
@@ -123,7 +123,7 @@ export function checkSpaceBindings(
     if (name === 'momentum') {
       // The optimizers this parameter can meet: its branch's, else every optimizer the space or base can pick.
       const cond = def.conditions.find((c) => c.param === 'optimizer');
-      const types = cond ? [cond.value] : optimizerDef ? candidates(optimizerDef.spec).map((c) => c.value) : [request.training.optimizer.type];
+      const types = cond ? [cond.value] : optimizerDef ? paramCandidates(optimizerDef.spec).map((c) => c.value) : [request.training.optimizer.type];
       const without = types.filter((t) => !WITH_MOMENTUM.includes(t as OptimizerType));
       if (without.length > 0) {
         issues.push({

@@ -30,13 +30,97 @@ function describe(value: unknown): string {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** User text (names, descriptions): length-limited, no control characters, otherwise stored as is. */
+// A UTF-16 surrogate without its partner: JSON can carry one ("\ud800") but UTF-8 cannot, so
+// PostgreSQL refuses it in text and jsonb columns alike.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why PostgreSQL cannot store `s` (in a text or jsonb column), or undefined when it can. */
+export function unstorableReason(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL characters';
+  if (LONE_SURROGATE.test(s)) return 'must be valid Unicode (it holds a lone UTF-16 surrogate)';
+  return undefined;
+}
+
+/**
+ * User text (names, descriptions): length-limited, no control characters, valid Unicode that
+ * PostgreSQL can store, otherwise stored as is.
+ */
 export function text(maxLength: number, minLength = 1): z.ZodString {
   return z
     .string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') })
     .min(minLength, minLength === 1 ? 'must not be empty' : `must be at least ${minLength} characters`)
     .max(maxLength, `must be at most ${maxLength} characters`)
-    .refine((s) => !CONTROL.test(s), 'must not contain control characters');
+    .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode (it holds a lone UTF-16 surrogate)');
+}
+
+/**
+ * Names a JSON object may not use as keys. JSON.parse makes `__proto__` an own key, which zod's
+ * records drop without a word (assigning it would replace the result's prototype); `constructor`
+ * and `prototype` are refused with it so no key of user data can reach an object's machinery.
+ */
+export const RESERVED_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/** Paths of reserved keys (own properties) at any depth of a JSON value, the first `max`. */
+export function reservedKeyPaths(value: unknown, max = 20): PropertyKey[][] {
+  const out: PropertyKey[][] = [];
+  const visit = (node: unknown, path: PropertyKey[]): void => {
+    if (out.length >= max || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => visit(item, [...path, i]));
+      return;
+    }
+    for (const key of Object.keys(node)) {
+      if (RESERVED_KEYS.includes(key)) out.push([...path, key]);
+      if (out.length >= max) return;
+      visit((node as Record<string, unknown>)[key], [...path, key]);
+    }
+  };
+  visit(value, []);
+  return out;
+}
+
+/**
+ * `schema` with every reserved key (at any depth of its input) refused with an issue naming it,
+ * checked on the raw input before a record can drop it.
+ */
+export function refuseReservedKeys<T extends z.ZodType>(schema: T) {
+  // Typed with the schema's input: to callers the wrapper takes what the schema takes.
+  return z.preprocess((input: z.input<T>, ctx) => {
+    for (const path of reservedKeyPaths(input)) {
+      ctx.addIssue({ code: 'custom', path: path as (string | number)[], message: `"${String(path.at(-1))}" is a reserved name`, input });
+    }
+    return input;
+  }, schema);
+}
+
+/**
+ * Strings PostgreSQL cannot store anywhere in a JSON value (keys and values), as details naming
+ * each, the first `max` only: the walk stops there, so its work is bounded by the input's size.
+ */
+export function unstorableStrings(value: unknown, max = 20): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const visit = (node: unknown, path: PropertyKey[]): void => {
+    if (out.length >= max) return;
+    if (typeof node === 'string') {
+      const why = unstorableReason(node);
+      if (why) out.push({ path: formatPath(path), message: why });
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length && out.length < max; i++) visit(node[i], [...path, i]);
+      return;
+    }
+    for (const key of Object.keys(node)) {
+      if (out.length >= max) return;
+      const why = unstorableReason(key);
+      if (why) out.push({ path: formatPath([...path, key]), message: `this field name ${why}` });
+      else visit((node as Record<string, unknown>)[key], [...path, key]);
+    }
+  };
+  visit(value, []);
+  return out;
 }
 
 /** Ids of stored rows (Postgres uuid columns). */
@@ -72,6 +156,8 @@ export const ERROR_CODES = [
   'idempotency_conflict',
   'payload_too_large',
   'unsupported_media_type',
+  'request_timeout',
+  'headers_too_large',
   'rate_limited',
   'internal',
   'unavailable',
@@ -91,13 +177,15 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   idempotency_conflict: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  request_timeout: 408,
+  headers_too_large: 431,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
 };
 
 export const ErrorDetail = z.strictObject({
-  /** Where the problem is, e.g. "model.layers[2].units"; "" for the whole body. */
+  /** Where the problem is, e.g. "model.layers[2].units"; the API says "body", "query" or "request" for the whole of one, and "" only in the summary of details left out. */
   path: z.string(),
   message: z.string(),
 });
@@ -151,14 +239,70 @@ function issueDetails(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): 
   }
 }
 
-/** Every zod issue as {path, message}; unknown keys become one detail each, naming the key. */
-export function zodIssuesToDetails(error: z.ZodError | { issues: readonly z.core.$ZodIssue[] }, prefix: readonly PropertyKey[] = []): ErrorDetail[] {
-  return error.issues.flatMap((i) => issueDetails(i, prefix));
+/** Error bodies list at most this many details, then one saying how many more there were. */
+export const MAX_ERROR_DETAILS = 20;
+/** Longest path or message of a detail: user input echoed back (a 1 MB name) is cut here. */
+export const MAX_DETAIL_CHARS = 500;
+
+function clip(s: string): string {
+  return s.length <= MAX_DETAIL_CHARS ? s : `${s.slice(0, MAX_DETAIL_CHARS - 1)}…`;
 }
 
-/** The API's error body for a failed parse. */
+function moreDetail(n: number): ErrorDetail {
+  return { path: '', message: `and ${n} more problem${n === 1 ? '' : 's'} not listed` };
+}
+
+const SUMMARY = /^and (\d+) more problems? not listed$/;
+
+/** Whether a detail is the summary capDetails / zodIssuesToDetails end a capped list with. */
+export function isMoreDetail(d: ErrorDetail): boolean {
+  return d.path === '' && SUMMARY.test(d.message);
+}
+
+/**
+ * At most `max` details (each path and message cut to MAX_DETAIL_CHARS), then one saying how many
+ * were left out. A list that already ends with such a summary keeps counting from it.
+ */
+export function capDetails(details: readonly ErrorDetail[], max = MAX_ERROR_DETAILS): ErrorDetail[] {
+  const clipped = (d: ErrorDetail): ErrorDetail =>
+    d.path.length <= MAX_DETAIL_CHARS && d.message.length <= MAX_DETAIL_CHARS ? d : { path: clip(d.path), message: clip(d.message) };
+  const last = details.at(-1);
+  const summary = last && last.path === '' ? SUMMARY.exec(last.message) : null;
+  const listed = summary ? details.length - 1 : details.length;
+  if (listed <= max) return details.map(clipped);
+  return [...details.slice(0, max).map(clipped), moreDetail(listed - max + (summary ? Number(summary[1]) : 0))];
+}
+
+/**
+ * Every zod issue as {path, message}; unknown keys become one detail each, naming the key. With
+ * `max`, details stop being built after that many and one more says how many were left out.
+ */
+export function zodIssuesToDetails(
+  error: z.ZodError | { issues: readonly z.core.$ZodIssue[] },
+  prefix: readonly PropertyKey[] = [],
+  max = Number.POSITIVE_INFINITY,
+): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  let left = 0;
+  for (const issue of error.issues) {
+    if (out.length >= max) {
+      // Not expanded: counting an issue is enough (one of unknown keys counts each key).
+      left += issue.code === 'unrecognized_keys' ? issue.keys.length : 1;
+      continue;
+    }
+    out.push(...issueDetails(issue, prefix));
+  }
+  if (out.length > max) {
+    left += out.length - max;
+    out.length = max;
+  }
+  if (left > 0) out.push(moreDetail(left));
+  return Number.isFinite(max) ? out.map((d) => ({ path: clip(d.path), message: clip(d.message) })) : out;
+}
+
+/** The API's error body for a failed parse: at most MAX_ERROR_DETAILS details, then a count of the rest. */
 export function validationError(error: z.ZodError, message = 'the request is invalid'): ApiError {
-  const details = zodIssuesToDetails(error);
+  const details = zodIssuesToDetails(error, [], MAX_ERROR_DETAILS);
   const first = details[0];
   return {
     error: {

@@ -120,7 +120,7 @@ export interface ApiRoute {
 }
 
 const json = (ref: string, description: string): Body => ({ ref, description });
-const COMMON_ERRORS = [400, 401, 429];
+const COMMON_ERRORS = [400, 401, 429, 431];
 
 /** Every route of the API; the API mounts exactly these (a test there can compare). */
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -243,6 +243,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: 'Unsupported content type',
   422: 'Idempotency-Key reused with a different body',
   429: 'Rate limited',
+  431: 'Request headers over the server\'s limit (16 KiB)',
 };
 
 const COMPONENT_URI = (id: string) => `#/components/schemas/${id}`;

@@ -1,7 +1,7 @@
 // Query strings of the list and metrics routes (values arrive as strings and are coerced), the
 // headers the API reads, and the opaque keyset cursor.
 import { z } from 'zod';
-import { MetricName, int, zodIssuesToDetails } from './common.ts';
+import { MetricName, finite, int, text, unstorableReason, zodIssuesToDetails } from './common.ts';
 import { SchemaError } from './errors.ts';
 import { SweepStatus, TrialStatus } from './responses.ts';
 
@@ -12,16 +12,76 @@ export const MAX_PAGE_SIZE = 200;
 // Cursor
 // ---------------------------------------------------------------------------------------------
 
-/** What a cursor holds: the sort it belongs to and the last row's key (value, then id as tie-break). */
+/** The largest value of a PostgreSQL `integer` column (trial numbers). */
+export const MAX_INT32 = 2_147_483_647;
+/** Any UUID PostgreSQL's uuid type reads back (row ids). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A timestamp as the API writes one (Date#toISOString of a timestamptz(3)), years 1 to 9999. */
+const ISO_TIMESTAMP = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Text a cursor may hold: what a Postgres text column can hold (no NUL, no lone surrogate). */
+const cursorText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .superRefine((s, ctx) => {
+      const why = unstorableReason(s);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    });
+
+/**
+ * What a cursor holds: the sort it belongs to and the last row's key (value, then id as
+ * tie-break). Every value is one its column can hold, so a forged cursor is refused here and
+ * never reaches PostgreSQL; the listing's own check (`cursorMisfit`) adds which kind of value.
+ */
 export const CursorPayload = z.strictObject({
-  sort: z.string().max(32),
+  sort: cursorText(32),
   order: z.enum(['asc', 'desc']),
   /** The last row's sort value; null when it had none (nulls sort last). */
-  value: z.union([z.number(), z.string().max(256), z.null()]),
+  value: z.union([finite(), cursorText(256), z.null()]),
   /** The last row's tie-breaker: its id, or its trial number. */
-  after: z.union([z.string().max(64), z.int().min(0)]),
+  after: z.union([z.string().regex(UUID, 'must be a UUID'), int(0, MAX_INT32)]),
 });
 export type CursorPayload = z.infer<typeof CursorPayload>;
+
+/** A `timestamptz` value written by the API: ISO 8601 in UTC, a real date, years 1 to 9999. */
+export function isCursorTimestamp(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const m = ISO_TIMESTAMP.exec(value);
+  if (!m || Number(m[1]) < 1) return false;
+  const date = new Date(value);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === value;
+}
+
+type ValueKind = 'timestamp' | 'text' | 'int32' | 'number-or-null';
+/** What each listing's sorts hold: the value's kind and the tie-breaker's. */
+const LISTING_KEYS = {
+  sweeps: { createdAt: ['timestamp', 'uuid'], name: ['text', 'uuid'] },
+  trials: { number: ['int32', 'int32'], createdAt: ['timestamp', 'int32'], bestValue: ['number-or-null', 'int32'], finalValue: ['number-or-null', 'int32'] },
+} as const satisfies Record<string, Record<string, readonly [ValueKind, 'uuid' | 'int32']>>;
+
+const VALUE_KINDS: Record<ValueKind, string> = {
+  timestamp: 'an ISO 8601 timestamp (years 1 to 9999)',
+  text: 'a string',
+  int32: 'an integer in [0, 2³¹−1]',
+  'number-or-null': 'a number or null',
+};
+
+const isInt32 = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_INT32;
+
+/** Why a decoded cursor cannot continue `listing` sorted by its sort, or undefined when it can. */
+export function cursorMisfit(listing: keyof typeof LISTING_KEYS, cursor: CursorPayload): string | undefined {
+  const sorts: Readonly<Record<string, readonly [ValueKind, 'uuid' | 'int32']>> = LISTING_KEYS[listing];
+  if (!Object.hasOwn(sorts, cursor.sort)) return `sort ${JSON.stringify(cursor.sort)} is not a sort of this listing`;
+  const [valueKind, afterKind] = sorts[cursor.sort]!;
+  const v = cursor.value;
+  const valueOk =
+    valueKind === 'timestamp' ? isCursorTimestamp(v) : valueKind === 'text' ? typeof v === 'string' : valueKind === 'int32' ? isInt32(v) : v === null || typeof v === 'number';
+  if (!valueOk) return `value: must be ${VALUE_KINDS[valueKind]}`;
+  const afterOk = afterKind === 'uuid' ? typeof cursor.after === 'string' : isInt32(cursor.after);
+  if (!afterOk) return `after: must be ${afterKind === 'uuid' ? 'a UUID' : 'an integer in [0, 2³¹−1]'}`;
+  return undefined;
+}
 
 function toBase64Url(bytes: Uint8Array): string {
   let binary = '';
@@ -92,11 +152,17 @@ function csvOf<T extends z.ZodType<unknown, string>>(item: T, max: number) {
 
 const order = z.enum(['asc', 'desc']);
 
-/** A cursor only continues the listing it came from. */
-function sameListing(q: { cursor?: CursorPayload | undefined; sort: string; order: string }, ctx: z.RefinementCtx): void {
-  if (q.cursor && (q.cursor.sort !== q.sort || q.cursor.order !== q.order)) {
-    ctx.addIssue({ code: 'custom', path: ['cursor'], message: `belongs to sort=${q.cursor.sort}&order=${q.cursor.order}, not sort=${q.sort}&order=${q.order}` });
-  }
+/** A cursor only continues the listing it came from, with values of the kinds its sort holds. */
+function sameListing(listing: keyof typeof LISTING_KEYS) {
+  return (q: { cursor?: CursorPayload | undefined; sort: string; order: string }, ctx: z.RefinementCtx): void => {
+    if (!q.cursor) return;
+    if (q.cursor.sort !== q.sort || q.cursor.order !== q.order) {
+      ctx.addIssue({ code: 'custom', path: ['cursor'], message: `belongs to sort=${q.cursor.sort}&order=${q.cursor.order}, not sort=${q.sort}&order=${q.order}` });
+      return;
+    }
+    const misfit = cursorMisfit(listing, q.cursor);
+    if (misfit) ctx.addIssue({ code: 'custom', path: ['cursor'], message: `is not a cursor returned by this API (${misfit})` });
+  };
 }
 
 export const ListSweepsQuery = z
@@ -107,7 +173,7 @@ export const ListSweepsQuery = z
     sort: z.enum(['createdAt', 'name']).default('createdAt'),
     order: order.default('desc'),
   })
-  .superRefine(sameListing);
+  .superRefine(sameListing('sweeps'));
 export type ListSweepsQuery = z.infer<typeof ListSweepsQuery>;
 
 /** Trials of a sweep: by number, or by the objective value (bestValue / finalValue; nulls last). */
@@ -120,7 +186,7 @@ export const ListTrialsQuery = z
     sort: z.enum(TRIAL_SORTS).default('number'),
     order: order.default('asc'),
   })
-  .superRefine(sameListing);
+  .superRefine(sameListing('trials'));
 export type ListTrialsQuery = z.infer<typeof ListTrialsQuery>;
 
 export const DEFAULT_MAX_POINTS = 500;
@@ -156,10 +222,14 @@ export const CsvUploadQuery = z.strictObject({
     .max(100, 'must be at most 100 characters')
     .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space, _ . - only'),
   /** The label column: a header name, or a 0-based index (negative from the end). */
-  labelColumn: z.string().min(1).max(200),
+  labelColumn: text(200),
   task: z.enum(['classification', 'regression']),
   header: z.enum(['true', 'false', 'auto']).default('auto'),
-  delimiter: z.string().length(1, 'must be one character').default(','),
+  delimiter: z
+    .string()
+    .length(1, 'must be one character')
+    .refine((d) => unstorableReason(d) === undefined, 'must not be NUL')
+    .default(','),
   validationFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().min(0).lt(1)).optional(),
   testFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().min(0).lt(1)).optional(),
 });

@@ -12,7 +12,7 @@ import {
 } from '@hypersweep/search';
 import { z } from 'zod';
 import { checkSpaceBindings } from './bindings.ts';
-import { MAX_SEED, finite, int, parsePath, text } from './common.ts';
+import { MAX_SEED, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Dataset
@@ -111,17 +111,58 @@ export type TrainingSpec = z.infer<typeof TrainingSpec>;
 // ---------------------------------------------------------------------------------------------
 
 export const MAX_SPACE_PARAMS = 64;
+/**
+ * Categorical choices in a whole space, at most: each is checked and, on a grid, becomes cells.
+ * Generous (a grid has at most 100 000 cells), and it bounds the work of validating a space.
+ */
+export const MAX_SPACE_CHOICES = 20_000;
+
+/** Choices of every categorical in a raw space, sub-spaces included, counted up to `stop`. */
+function countChoices(node: unknown, stop: number, depth = 0): number {
+  if (node === null || typeof node !== 'object' || Array.isArray(node) || depth > 32) return 0;
+  let n = 0;
+  for (const def of Object.values(node)) {
+    const choices = def !== null && typeof def === 'object' ? (def as { choices?: unknown }).choices : undefined;
+    if (!Array.isArray(choices)) continue;
+    n += choices.length;
+    for (const c of choices) {
+      if (n > stop) return n;
+      if (c !== null && typeof c === 'object') n += countChoices((c as { params?: unknown }).params, stop - n, depth + 1);
+    }
+  }
+  return n;
+}
+
+/**
+ * @hypersweep/search's parseSpace, remembered per space object: SearchSpaceSpec, the request's own
+ * checks and checkTrainable all need the parsed space of one request, and a space of thousands of
+ * choices is worth parsing once. Throws SearchError like parseSpace.
+ */
+const parsedSpaces = new WeakMap<object, SearchSpace>();
+export function parseSearchSpace(input: Record<string, unknown>): SearchSpace {
+  const cached = parsedSpaces.get(input);
+  if (cached) return cached;
+  const space = parseSpace(input);
+  parsedSpaces.set(input, space);
+  return space;
+}
 
 /**
  * A search space as @hypersweep/search reads it (parameter name → definition; see its README).
  * Validated by its own parser; the first problem is reported with its path inside the space.
+ * Reserved names (`__proto__`, `constructor`, `prototype`) are refused at any depth, before a
+ * record could drop them.
  */
-export const SearchSpaceSpec = z
-  .record(z.string().max(64, 'a parameter name has at most 64 characters'), z.unknown())
-  .superRefine((input, ctx) => {
+export const SearchSpaceSpec = refuseReservedKeys(
+  z.record(z.string().max(64, 'a parameter name has at most 64 characters'), z.unknown()).superRefine((input, ctx) => {
+    const choices = countChoices(input, MAX_SPACE_CHOICES);
+    if (choices > MAX_SPACE_CHOICES) {
+      ctx.addIssue({ code: 'custom', message: `has more than ${MAX_SPACE_CHOICES} categorical choices`, path: [] });
+      return;
+    }
     let space: SearchSpace;
     try {
-      space = parseSpace(input);
+      space = parseSearchSpace(input);
     } catch (err) {
       if (!(err instanceof SearchError)) throw err;
       ctx.addIssue({ code: 'custom', message: err.message.slice(err.path ? err.path.length + 2 : 0), path: parsePath(err.path) });
@@ -130,11 +171,11 @@ export const SearchSpaceSpec = z
     if (space.params.length > MAX_SPACE_PARAMS) {
       ctx.addIssue({ code: 'custom', message: `has ${space.params.length} parameters; at most ${MAX_SPACE_PARAMS}`, path: [] });
     }
-  })
-  .meta({
-    description:
-      'Parameter name → {type: uniform|loguniform|int|intlog|quniform|categorical|fixed, ...}; categorical choices may be {value, params} with a conditional sub-space. Names bind to training settings (learningRate, batchSize, dropout, activation, optimizer, momentum, weightDecay, hidden).',
-  });
+  }),
+).meta({
+  description:
+    'Parameter name → {type: uniform|loguniform|int|intlog|quniform|categorical|fixed, ...}; categorical choices may be {value, params} with a conditional sub-space. Names bind to training settings (learningRate, batchSize, dropout, activation, optimizer, momentum, weightDecay, hidden).',
+});
 
 const bool = () => z.boolean({ error: 'must be true or false' });
 
@@ -144,7 +185,7 @@ export const SamplerSpec = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('quasi-random') }),
   z.strictObject({
     type: z.literal('grid'),
-    pointsPerParam: z.union([int(1, 100), z.record(z.string().max(64), int(1, 100))]).optional(),
+    pointsPerParam: refuseReservedKeys(z.union([int(1, 100), z.record(z.string().max(64), int(1, 100))])).optional(),
     shuffle: bool().optional(),
     maxCells: int(1, 100_000).optional(),
   }),
@@ -331,11 +372,17 @@ export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
     }
   }
 
+  // Everything of the request is stored (jsonb): a string PostgreSQL cannot hold is refused here,
+  // wherever it is, even in a field whose own schema would take it.
+  for (const d of unstorableStrings(req)) ctx.addIssue({ code: 'custom', message: d.message, path: parsePath(d.path) });
+
   let space: SearchSpace;
   try {
-    space = parseSpace(search.space);
+    // Past the choice limit (or invalid) the space was reported by SearchSpaceSpec; not parsed again.
+    if (countChoices(search.space, MAX_SPACE_CHOICES) > MAX_SPACE_CHOICES) return;
+    space = parseSearchSpace(search.space);
   } catch {
-    return; // reported by SearchSpaceSpec
+    return;
   }
   try {
     createSampler(space, samplerConfigFor(req));

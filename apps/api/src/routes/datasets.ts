@@ -1,20 +1,12 @@
 // Datasets: the built-ins, and CSV uploads validated by parsing them before they are stored.
 import { DatasetError, builtinDatasets, parseCsv, type CsvOptions } from '@hypersweep/datasets';
-import { createDataset, getDataset, listDatasets, type Dataset as DatasetRow, type Prisma } from '@hypersweep/db';
+import { DbError, createDataset, getDataset, listDatasets, type Dataset as DatasetRow, type Prisma } from '@hypersweep/db';
 import { CsvUploadQuery, DatasetPathParams, type DatasetInfo } from '@hypersweep/schemas';
 import express, { Router } from 'express';
 import type { ApiDeps } from '../deps.ts';
+import type { CsvSpec } from '../dataset-facts.ts';
 import { HttpError } from '../errors.ts';
 import { parseParams, parseQuery } from '../validate.ts';
-
-/** What an upload stores next to the file: its parse options and what validation found. */
-interface CsvSpec {
-  options: CsvOptions;
-  task: 'classification' | 'regression';
-  featureShape: number[];
-  numClasses: number | null;
-  sizes: { train: number; test: number };
-}
 
 function builtinInfo(): DatasetInfo[] {
   return builtinDatasets.map((d) => ({
@@ -57,7 +49,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
   router.post('/datasets', csvBody, async (req, res) => {
     const q = parseQuery(CsvUploadQuery, req);
     if (!req.is('text/csv') && !req.is('text/plain')) {
-      throw new HttpError('unsupported_media_type', 'upload the file as text/csv', [{ path: '', message: `content-type ${req.get('content-type') ?? '(none)'} is not text/csv` }]);
+      throw new HttpError('unsupported_media_type', 'upload the file as text/csv', [{ path: 'headers.content-type', message: `content-type ${req.get('content-type') ?? '(none)'} is not text/csv` }]);
     }
     const text = typeof req.body === 'string' ? req.body : '';
     if (text.trim() === '') throw new HttpError('invalid_request', 'the CSV file is empty', [{ path: 'body', message: 'is empty' }]);
@@ -87,7 +79,10 @@ export function datasetRoutes(deps: ApiDeps): Router {
       numClasses: parsed.numClasses ?? null,
       sizes: { train: parsed.train.count + parsed.validation.count, test: parsed.test.count },
     };
-    const row = await createDataset(deps.db, { name: q.name, kind: 'csv', spec: spec as unknown as Prisma.InputJsonValue, data: new TextEncoder().encode(text) });
+    const row = await createDataset(deps.db, { name: q.name, kind: 'csv', spec: spec as unknown as Prisma.InputJsonValue, data: new TextEncoder().encode(text) }).catch((error: unknown) => {
+      if (error instanceof DbError && error.code === 'unique_violation') throw new HttpError('conflict', error.message, [{ path: 'name', message: 'a dataset with this name exists' }]);
+      throw error;
+    });
     deps.logger.info({ datasetId: row.id, name: row.name, rows: spec.sizes }, 'dataset uploaded');
     res.status(201).location(`/api/v1/datasets/${row.id}`).json(csvInfo(row));
   });

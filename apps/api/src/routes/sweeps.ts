@@ -4,7 +4,6 @@ import {
   cancelSweep,
   createSweep,
   finishTrial,
-  getDataset,
   getSweep,
   getTrial,
   listSweeps,
@@ -25,9 +24,11 @@ import {
   SweepCurvesQuery,
   SweepPathParams,
   TrialPathParams,
+  checkTrainable,
   encodeCursor,
 } from '@hypersweep/schemas';
 import { Router, type Request } from 'express';
+import { datasetFacts } from '../dataset-facts.ts';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { presentSweepFull, presentSweeps, presentTrials } from '../present.ts';
@@ -60,8 +61,17 @@ export function sweepRoutes(deps: ApiDeps): Router {
   router.post('/sweeps', async (req, res) => {
     const key = parseHeader(IdempotencyKey, req, 'Idempotency-Key');
     const spec = parseJsonBody(CreateSweepRequest, req);
-    if (spec.dataset.type === 'csv' && !(await getDataset(db, spec.dataset.id))) {
-      throw new HttpError('invalid_request', `no dataset ${spec.dataset.id}`, [{ path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' }]);
+    const facts = await datasetFacts(db, spec.dataset);
+    if (!facts) {
+      throw new HttpError('invalid_request', `no dataset ${spec.dataset.type === 'csv' ? spec.dataset.id : spec.dataset.type}`, [
+        { path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' },
+      ]);
+    }
+    // Refused now rather than failing one trial at a time on the workers.
+    const untrainable = checkTrainable(spec, facts, deps.config.trialLimits);
+    if (untrainable.length > 0) {
+      const first = untrainable[0]!;
+      throw new HttpError('invalid_request', `the sweep cannot train: ${first.path}: ${first.message}`, untrainable);
     }
     // JSON round trip: the stored spec has no undefined members, so a retry compares equal.
     const stored = JSON.parse(JSON.stringify(spec)) as Prisma.InputJsonValue;

@@ -1,14 +1,15 @@
 // The memory plan of a run: where the dataset, the parameters, one gradient slot per microbatch,
 // the optimizer state and each replica's activations live in one WebAssembly.Memory. Plain data:
 // the pool posts it to its replica threads once per run.
-import type { DataSplit, Dataset } from '../data.ts';
+import { featureSize, type DataSplit, type Dataset } from '../data.ts';
+import { NnError } from '../errors.ts';
 import { Arena, planActivations, type ActivationPlan } from '../memory.ts';
-import type { CompiledModel } from '../model.ts';
+import { compileModel, type CompiledModel } from '../model.ts';
 import type { Ptr } from '../kernels/types.ts';
 import { optimizerStateSlots } from '../optimizer.ts';
-import type { RngKey } from '../rng.ts';
-import type { OptimizerSpec, ScheduleSpec } from '../spec.ts';
-import type { ResolvedRun } from './options.ts';
+import { keyFromSeed, type RngKey } from '../rng.ts';
+import { parseOptimizerSpec, parseScheduleSpec, type OptimizerSpec, type ScheduleSpec } from '../spec.ts';
+import { MAX_BATCH_SIZE, MAX_MICROBATCHES, defaultMicrobatches, type ResolvedRun } from './options.ts';
 
 /**
  * Elements per reduction chunk: shards and norm partial sums are cut at chunk boundaries, so every
@@ -39,10 +40,25 @@ export interface PlacedDataset {
   readonly end: number;
 }
 
+/** What layoutDataset reads of a split: its count and the byte lengths of its arrays. */
+export interface SplitLayoutInput {
+  readonly count: number;
+  readonly features: Pick<DataSplit['features'], 'byteLength'>;
+  readonly labels: Pick<DataSplit['labels'], 'byteLength'>;
+}
+
+/** What layoutDataset reads of a dataset (a Dataset is one; planBytes passes sizes alone). */
+export interface DatasetLayoutInput {
+  readonly normalization: Dataset['normalization'];
+  readonly train: SplitLayoutInput;
+  readonly validation: SplitLayoutInput;
+  readonly test: SplitLayoutInput;
+}
+
 /** Lays a dataset out from `base` (nothing is written; see writeDataset). */
-export function layoutDataset(dataset: Dataset, base: number): PlacedDataset {
+export function layoutDataset(dataset: DatasetLayoutInput, base: number): PlacedDataset {
   const arena = new Arena(base);
-  const split = (s: DataSplit): PlacedSplit => ({ count: s.count, features: arena.alloc(s.features.byteLength), labels: arena.alloc(s.labels.byteLength) });
+  const split = (s: SplitLayoutInput): PlacedSplit => ({ count: s.count, features: arena.alloc(s.features.byteLength), labels: arena.alloc(s.labels.byteLength) });
   const train = split(dataset.train);
   const validation = split(dataset.validation);
   const test = split(dataset.test);
@@ -121,8 +137,11 @@ export function evalRows(plan: Pick<RunPlan, 'batchSize' | 'microbatches'>): num
   return Math.ceil(plan.batchSize / plan.microbatches);
 }
 
+/** What planRun reads of a resolved run. */
+export type PlannedRun = Pick<ResolvedRun, 'model' | 'optimizer' | 'schedule' | 'epochs' | 'batchSize' | 'microbatches' | 'clipNorm' | 'root'>;
+
 /** Lays a run out after its dataset. */
-export function planRun(run: ResolvedRun, o: { threads: number; dataset: PlacedDataset; spin: number; stepTimeoutMs: number }): RunPlan {
+export function planRun(run: PlannedRun, o: { threads: number; dataset: PlacedDataset; spin: number; stepTimeoutMs: number }): RunPlan {
   const arena = new Arena(o.dataset.end);
   const P = run.model.paramCount;
   const params = arena.allocF32(P);
@@ -184,4 +203,88 @@ export function shardRange(plan: Pick<RunPlan, 'chunks' | 'threads' | 'paramCoun
 /** The chunks [first, last) of replica `rank`'s shard. */
 export function shardChunks(plan: Pick<RunPlan, 'chunks' | 'threads'>, rank: number): [number, number] {
   return [Math.floor((rank * plan.chunks) / plan.threads), Math.floor(((rank + 1) * plan.chunks) / plan.threads)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The size of a plan, before there is a dataset
+// ---------------------------------------------------------------------------------------------
+
+/** A dataset as far as the memory plan cares: its shapes and split sizes, not its values. */
+export interface DatasetSizes {
+  readonly featureShape: readonly number[];
+  /** Bytes per stored feature value: 1 for uint8 images (MNIST), 4 for float32. */
+  readonly featureBytes: 1 | 4;
+  /** Label values per example (4 bytes each): 1 (a class id, or one regression target) or targetDim. */
+  readonly labelValues?: number;
+  readonly train: number;
+  readonly validation: number;
+  readonly test: number;
+}
+
+export interface PlanBytesOptions {
+  /** A model spec (validated here, like a run's). */
+  readonly model: unknown;
+  /** An optimizer spec (validated here). */
+  readonly optimizer: unknown;
+  readonly batchSize: number;
+  /** Default defaultMicrobatches(batchSize), as a run's. */
+  readonly microbatches?: number;
+  /** Replica threads: each has its own activations. */
+  readonly threads: number;
+  readonly dataset: DatasetSizes;
+}
+
+export interface PlanBytes {
+  /** Bytes of the whole plan from offset 0, as planRun lays it out; Infinity past WebAssembly's 4 GiB. */
+  readonly bytes: number;
+  /** The parts (alignment aside): the dataset's splits, */
+  readonly dataset: number;
+  /** the parameters with one gradient slot per microbatch and the optimizer's state, */
+  readonly parameters: number;
+  /** and every replica's activations for one microbatch (Infinity when one replica's pass out-grows 4 GiB). */
+  readonly activations: number;
+}
+
+/**
+ * The bytes a run's memory plan needs, from sizes alone: planRun and layoutDataset on a synthetic
+ * dataset of the same shape (nothing is allocated), so it is the layout the run will use. Pure:
+ * a server can refuse a run that no worker could hold before any worker tries. Throws NnError
+ * INVALID_SPEC for an invalid model, optimizer, batch size, microbatches or thread count.
+ */
+export function planBytes(o: PlanBytesOptions): PlanBytes {
+  const model = compileModel(o.model);
+  const optimizer = parseOptimizerSpec(o.optimizer);
+  const microbatches = o.microbatches ?? defaultMicrobatches(o.batchSize);
+  const check = (field: string, v: number, min: number, max: number) => {
+    if (Number.isInteger(v) && v >= min && v <= max) return;
+    const message = `must be an integer in [${min}, ${max}], got ${v}`;
+    throw new NnError('INVALID_SPEC', `${field}: ${message}`, { field, issues: [{ path: field, message }] });
+  };
+  check('batchSize', o.batchSize, 1, MAX_BATCH_SIZE);
+  check('microbatches', microbatches, 1, Math.min(MAX_MICROBATCHES, o.batchSize));
+  check('threads', o.threads, 1, 1024);
+  const ds = o.dataset;
+  const perExample = featureSize(ds.featureShape) * ds.featureBytes;
+  const labelBytes = 4 * (ds.labelValues ?? 1);
+  const split = (name: string, n: number): SplitLayoutInput => {
+    check(`dataset.${name}`, n, 0, 1e9);
+    return { count: n, features: { byteLength: n * perExample }, labels: { byteLength: n * labelBytes } };
+  };
+  const synthetic: DatasetLayoutInput = { normalization: { kind: 'affine', scale: 1, shift: 0 }, train: split('train', ds.train), validation: split('validation', ds.validation), test: split('test', ds.test) };
+  const dataset = (ds.train + ds.validation + ds.test) * (perExample + labelBytes);
+  const parameters = 4 * model.paramCount * (1 + microbatches + optimizerStateSlots(optimizer));
+  const rows = evalRows({ batchSize: o.batchSize, microbatches });
+  let activations = Number.POSITIVE_INFINITY;
+  let bytes = Number.POSITIVE_INFINITY;
+  try {
+    const one = new Arena(0);
+    planActivations(one, model, rows);
+    activations = o.threads * one.size;
+    const run: PlannedRun = { model, optimizer, schedule: parseScheduleSpec({ type: 'constant' }), epochs: 1, batchSize: o.batchSize, microbatches, clipNorm: null, root: keyFromSeed(0) };
+    bytes = planRun(run, { threads: o.threads, dataset: layoutDataset(synthetic, 64), spin: 0, stepTimeoutMs: 1 }).bytes;
+  } catch (error) {
+    // The Arena refuses a layout past memory32's 4 GiB: no worker can hold that plan at all.
+    if (!(error instanceof NnError && error.code === 'OUT_OF_MEMORY')) throw error;
+  }
+  return { bytes, dataset, parameters, activations };
 }

@@ -1,0 +1,46 @@
+// What submission knows of a sweep's dataset without loading it: a built-in's entry in
+// @hypersweep/datasets' registry (sized by the request's options), an upload's stored row.
+import { builtinDatasets, type CsvOptions } from '@hypersweep/datasets';
+import { getDataset, type Db } from '@hypersweep/db';
+import type { DatasetFacts, DatasetRef } from '@hypersweep/schemas';
+import { z } from 'zod';
+
+/** What an upload stores next to the file (routes/datasets.ts): its parse options and what validation found. */
+export interface CsvSpec {
+  options: CsvOptions;
+  task: 'classification' | 'regression';
+  featureShape: number[];
+  numClasses: number | null;
+  sizes: { train: number; test: number };
+}
+
+const count = z.number().int().min(0);
+/** The part of a stored CsvSpec submission reads, checked: the row is JSON written by an older version, perhaps. */
+const StoredCsvFacts = z.object({
+  task: z.enum(['classification', 'regression']),
+  featureShape: z.array(z.number().int().min(1)).min(1),
+  numClasses: count.nullable(),
+  sizes: z.object({ train: count, test: count }),
+});
+
+/**
+ * The facts of the request's dataset, or null for an upload that does not exist (or whose stored
+ * spec is unreadable). MNIST is stored as uint8 pixels (one byte per feature), the others as float32.
+ */
+export async function datasetFacts(db: Db, ref: DatasetRef): Promise<DatasetFacts | null> {
+  if (ref.type === 'csv') {
+    const row = await getDataset(db, ref.id);
+    const spec = row ? StoredCsvFacts.safeParse(row.spec) : null;
+    if (!row || !spec?.success) return null;
+    const s = spec.data;
+    return { name: row.name, task: s.task, featureShape: s.featureShape, numClasses: s.numClasses, targetDim: 1, featureBytes: 4, sizes: s.sizes };
+  }
+  const entry = builtinDatasets.find((d) => d.id === ref.type)!;
+  const base = { name: entry.id, task: 'classification' as const, featureShape: entry.featureShape, numClasses: entry.numClasses };
+  if (ref.type === 'mnist') {
+    return { ...base, featureBytes: 1, sizes: { train: ref.limitTrain ?? entry.sizes.train, test: ref.limitTest ?? entry.sizes.test } };
+  }
+  // Spirals: the test set defaults to a fifth of `count` (rounded up here: the memory check only needs a bound).
+  const train = ref.count ?? entry.sizes.train;
+  return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) } };
+}

@@ -1,0 +1,129 @@
+// Limits and edges of the hostile-request issue that a table of cases cannot say: error bodies stay
+// small whatever the request, oversized headers get the JSON error, the Bearer scheme in any case,
+// an uploaded CSV's shape checked at submission, and the trial memory limit from the config.
+import { ApiError, Sweep } from '@hypersweep/schemas';
+import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from './harness.ts';
+import { closeClient, send } from './http.ts';
+import { parseEnv } from '../src/env.ts';
+
+type Body = Record<string, unknown>;
+const fixture = (): Body => JSON.parse(JSON.stringify(mnistTpeAshaSweep())) as Body;
+const space = (body: Body) => (body['search'] as Body)['space'] as Body;
+
+describe('limits', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+  });
+  afterAll(async () => {
+    closeClient();
+    await t?.close();
+  });
+
+  it('answers 10,000 bad categorical choices with 20 details and a count of the rest, in a few KiB', async () => {
+    const body = fixture();
+    space(body)['activation'] = { type: 'categorical', choices: Array.from({ length: 10_000 }, (_, i) => `act${i}`) };
+    const res = await t.request('/api/v1/sweeps', { method: 'POST', json: body });
+    const text = await res.text();
+    expect(res.status).toBe(400);
+    expect(text.length).toBeLessThan(8_192);
+    const error = ApiError.parse(JSON.parse(text));
+    expect(error.error.details).toHaveLength(21);
+    expect(error.error.details.slice(0, 20).map((d) => d.path)).toEqual(Array.from({ length: 20 }, (_, i) => `search.space.activation.choices[${i}]`));
+    expect(error.error.details[20]).toEqual({ path: '', message: 'and 9980 more problems not listed' });
+  });
+
+  it('caps every detail: a 100 KB value echoed back is cut, and 10,000 unknown keys are counted, not listed', async () => {
+    const body = fixture();
+    for (let i = 0; i < 10_000; i++) body[`k${i}`] = 1;
+    const many = await t.request('/api/v1/sweeps', { method: 'POST', json: body });
+    const text = await many.text();
+    expect(many.status).toBe(400);
+    expect(text.length).toBeLessThan(8_192);
+    expect(ApiError.parse(JSON.parse(text)).error.details.at(-1)?.message).toBe('and 9980 more problems not listed');
+    const long = fixture();
+    space(long)['activation'] = { type: 'categorical', choices: ['x'.repeat(100_000)] };
+    const res = await t.request('/api/v1/sweeps', { method: 'POST', json: long });
+    const error = ApiError.parse(await res.json());
+    expect(res.status).toBe(400);
+    expect(error.error.details[0]!.path).toBe('search.space.activation.choices[0]');
+    expect(error.error.details[0]!.message.length).toBeLessThanOrEqual(500);
+    expect(error.error.message.length).toBeLessThanOrEqual(1_000);
+  });
+
+  it('answers headers over 16 KiB with 431 and the JSON error body', async () => {
+    const res = await send(t.url, { method: 'GET', path: '/api/v1/sweeps', headers: { authorization: `Bearer ${t.token}`, 'x-padding': 'p'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const error = ApiError.parse(JSON.parse(res.body.toString('utf8')));
+    expect(error.error).toMatchObject({ code: 'headers_too_large', details: [{ path: 'headers' }] });
+    // The server is fine afterwards.
+    expect((await t.request('/api/v1/sweeps')).status).toBe(200);
+  });
+
+  it('accepts the Bearer scheme in any case and with several spaces (RFC 9110 §11.1), refuses other schemes', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR', 'Bearer  ']) {
+      const res = await t.request('/api/v1/sweeps', { headers: { authorization: `${scheme} ${t.token}` } });
+      expect(res.status, scheme).toBe(200);
+    }
+    for (const header of [`Basic ${t.token}`, `Bearer${t.token}`, `bearer ${t.token} x`]) {
+      const res = await t.request('/api/v1/sweeps', { headers: { authorization: header } });
+      expect(res.status, header).toBe(401);
+      expect(ApiError.parse(await res.json()).error.details[0]?.path).toBe('headers.authorization');
+    }
+  });
+
+  it("checks a sweep against an uploaded CSV's stored shape, classes and task", async () => {
+    const upload = async (name: string, task: string, csv: string) => {
+      const res = await t.request(`/api/v1/datasets?name=${name}&labelColumn=label&task=${task}`, { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const rows = Array.from({ length: 40 }, (_, i) => `${i / 10},${(i * 7) % 5},${(i * 3) % 4},${['a', 'b', 'c'][i % 3]}`);
+    const classes = await upload('three-classes', 'classification', `x1,x2,x3,label\n${rows.join('\n')}`);
+    const values = await upload('regression', 'regression', `x1,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i * 0.5}`).join('\n')}`);
+    const sweep = (id: string, model: object, objective = 'val_accuracy') => ({
+      name: 'csv fit',
+      dataset: { type: 'csv', id },
+      model,
+      training: { epochs: 2, batchSize: 8, optimizer: { type: 'adam', learningRate: 0.01 } },
+      search: { space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } }, budget: { maxTrials: 2 } },
+      objective: { metric: objective },
+    });
+    const dense = (inputs: number, outputs: number, loss = 'softmax_cross_entropy') => ({ inputShape: [inputs], layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: outputs }], loss });
+    const refusedAt = async (body: object, path: string, message: RegExp) => {
+      const res = await t.request('/api/v1/sweeps', { method: 'POST', json: body });
+      const error = ApiError.parse(await res.json());
+      expect(res.status, JSON.stringify(error)).toBe(400);
+      expect(error.error.details).toContainEqual({ path, message: expect.stringMatching(message) as unknown as string });
+    };
+    await refusedAt(sweep(classes, dense(2, 3)), 'model.inputShape', /\[2\].*\[3\]/);
+    await refusedAt(sweep(classes, dense(3, 2)), 'model.layers[1].units', /2 units .* 3 classes/);
+    await refusedAt(sweep(values, dense(1, 2)), 'model.loss', /classification dataset/);
+    await refusedAt(sweep(values, dense(1, 2, 'mse'), 'val_loss'), 'model.layers[1].units', /2 units .* 1 targets/);
+    expect((await t.request('/api/v1/sweeps', { method: 'POST', json: sweep(classes, dense(3, 3)) })).status).toBe(201);
+    expect((await t.request('/api/v1/sweeps', { method: 'POST', json: sweep(values, dense(1, 1, 'mse'), 'val_loss') })).status).toBe(201);
+  });
+
+  it('refuses a sweep past the configured trial memory limit, and reads the limit from the environment', async () => {
+    expect(parseEnv({ DATABASE_URL: 'postgresql://x' }).trialLimits).toEqual({ maxPlanBytes: 2 ** 31, threads: 8 });
+    expect(parseEnv({ DATABASE_URL: 'postgresql://x', TRIAL_MEMORY_LIMIT_BYTES: '1073741824', TRIAL_MEMORY_THREADS: '4' }).trialLimits).toEqual({ maxPlanBytes: 2 ** 30, threads: 4 });
+    expect(() => parseEnv({ DATABASE_URL: 'postgresql://x', TRIAL_MEMORY_LIMIT_BYTES: '5000000000' })).toThrow(/TRIAL_MEMORY_LIMIT_BYTES/);
+    const accepted = await t.request('/api/v1/sweeps', { method: 'POST', json: fixture() });
+    expect(accepted.status).toBe(201);
+    // The fixture's largest trial (batch 128, adam, 8 threads, 2,500 images) needs about 6 MiB: under a 1 MiB limit it is refused.
+    const limits = t.api.deps.config.trialLimits;
+    t.api.deps.config.trialLimits = { maxPlanBytes: 1 << 20, threads: 8 };
+    try {
+      const res = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...fixture(), name: 'too big here' } });
+      const error = ApiError.parse(await res.json());
+      expect(res.status).toBe(400);
+      expect(error.error.details[0]).toMatchObject({ path: expect.stringMatching(/^(dataset|search\.space\.batchSize\.choices\[2\]|model\.layers\[1\]\.units)$/) as unknown as string, message: expect.stringContaining('at most 1.0 MiB') as unknown as string });
+    } finally {
+      t.api.deps.config.trialLimits = limits;
+    }
+    Sweep.parse(await accepted.json());
+  });
+});
