@@ -184,6 +184,8 @@ MALFORMED_EDITS.push(
   ['an epsilon of 0', (q) => (q.training.optimizer.epsilon = 0), 'training.optimizer.epsilon'],
   ['a weight decay that overflows', (q) => (q.training.optimizer.weightDecay = 1e39), 'training.optimizer.weightDecay'],
   ['an unknown MNIST scaling', (q) => (q.dataset.scaling = 'minmax'), 'dataset.scaling'],
+  ['a validation objective without a validation split', (q) => (q.dataset.validationFraction = 0), 'objective.metric'],
+  ['x/255 scaling of a CSV dataset', (q) => (q.dataset = { type: 'csv', id: '6f1c3a2e-9b4d-4e8f-a1b2-c3d4e5f60718', scaling: 'unit' }), 'dataset.scaling'],
 );
 const MALFORMED = MALFORMED_EDITS.map(([what, edit, path]) => ({ what, edit, path }));
 

@@ -52,7 +52,12 @@ export const SpiralsDatasetRef = z
   .refine(oneHoldout, oneHoldoutError);
 
 /** A CSV dataset uploaded before (POST /api/v1/datasets), by id. */
-export const CsvDatasetRef = z.strictObject({ type: z.literal('csv'), id: z.uuid({ error: 'must be a UUID' }) });
+export const CsvDatasetRef = z.strictObject({
+  type: z.literal('csv'),
+  id: z.uuid({ error: 'must be a UUID' }),
+  /** Feature scaling: standardize (the training split's mean/std, default) or none (values as uploaded). */
+  scaling: z.enum(['standardize', 'none']).optional(),
+});
 
 export const BUILTIN_DATASET_IDS = ['mnist', 'spirals'] as const;
 export const DatasetRef = z.discriminatedUnion('type', [MnistDatasetRef, SpiralsDatasetRef, CsvDatasetRef]);
@@ -342,10 +347,13 @@ export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
   if (training.microbatches !== undefined && training.microbatches > training.batchSize) {
     ctx.addIssue({ code: 'custom', path: ['training', 'microbatches'], message: `must be ≤ batchSize (${training.batchSize})` });
   }
+  const ds = req.dataset;
+  const noValidation = ds.type !== 'csv' && (ds.validationFraction === 0 || ds.validationCount === 0);
+  if (noValidation && objective.metric.startsWith('val_')) {
+    ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `${objective.metric} needs a validation split; the dataset holds none out (use train_loss or train_accuracy, or keep a validationFraction)` });
+  }
   const es = training.earlyStopping;
   if (es) {
-    const ds = req.dataset;
-    const noValidation = ds.type !== 'csv' && (ds.validationFraction === 0 || ds.validationCount === 0);
     if (noValidation) {
       ctx.addIssue({ code: 'custom', path: ['training', 'earlyStopping', 'monitor'], message: `${es.monitor} needs a validation split; the dataset holds none out` });
     }
