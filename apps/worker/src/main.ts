@@ -1,7 +1,7 @@
 // The worker process: env → Postgres, Redis, replica pools → a trial worker, a sweep worker, a heartbeat and
 // the reconciler; SIGTERM releases work.
 import { hostname } from 'node:os';
-import { SearchTrialsCache, createDb, getDataset } from '@hypersweep/db';
+import { SearchTrialsCache, createDb, dbErrorOf, getDataset, retryTransient } from '@hypersweep/db';
 import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
 import { ReplicaPool } from '@hypersweep/trainer';
 import { advanceSweep } from './advance-sweep.ts';
@@ -14,6 +14,18 @@ import { runTrial } from './run-trial.ts';
 
 const config = parseEnv(process.env);
 const logger = createJsonLogger({ level: config.logLevel, fields: { workerId: config.workerId } });
+// A Postgres outage must not take the worker down: every path retries or hands its work back, and a
+// transient database error that still escapes somewhere is logged, not fatal. Anything else is a
+// bug, and the process ends as Node would end it.
+process.on('unhandledRejection', (reason) => {
+  const dbError = dbErrorOf(reason);
+  if (dbError?.transient) {
+    logger.warn({ err: dbError, code: dbError.code }, 'unhandled transient database error; continuing');
+    return;
+  }
+  logger.error({ err: reason instanceof Error ? reason : String(reason) }, 'unhandled rejection; exiting');
+  process.exit(1);
+});
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, { role: 'worker' });
 // Uploaded CSV datasets are read from Postgres once per process.
@@ -86,7 +98,12 @@ const sweepWorker = createSweepWorker({
   name: config.workerId,
   logger,
   handler: async (advance) => {
-    await advanceSweep({ db, queues, datasets, search, logger }, advance.sweepId);
+    // An advance is derived from Postgres alone and idempotent: run it again through a database fault.
+    await retryTransient(() => advanceSweep({ db, queues, datasets, search, logger }, advance.sweepId), {
+      budgetMs: 60_000,
+      onRetry: (error, retry, delayMs) =>
+        logger.warn({ sweepId: advance.sweepId, op: 'advance', code: error.code, err: error.message, retry, delayMs }, 'database unavailable; retrying'),
+    });
   },
 });
 const cancels = await subscribeCancels({ connection: redis, prefix: config.queuePrefix, logger, handler: (signal) => worker.cancel(signal) });

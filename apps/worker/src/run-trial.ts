@@ -2,8 +2,8 @@
 // record each epoch, ask the sweep's scheduler, and finish it — or release it on shutdown.
 import { deriveSeed } from '@hypersweep/datasets';
 import {
-  DbError,
   claimTrial,
+  dbErrorOf,
   finishTrial,
   getSweep,
   inTransaction,
@@ -12,11 +12,16 @@ import {
   pruneCheckpoints,
   recordEpoch,
   releaseTrial,
+  retryTransient,
   saveCheckpoint,
   type Db,
+  type DbError,
+  type FinishTrialOptions,
   type Prisma,
   type SearchTrialsCache,
+  type Sweep,
   type Trial,
+  type TrialClaim,
 } from '@hypersweep/db';
 import { parseCheckpoint, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
 import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
@@ -51,6 +56,12 @@ export interface RunTrialDeps {
    * > 1), or an earlier process that ran under the same WORKER_ID.
    */
   awaitHandover?: (previous: { workerId: string; trialId: string }) => Promise<void>;
+  /**
+   * How long a transient Postgres fault (connection lost or refused, a restart, a timeout, a
+   * serialization failure) is retried in place before the trial is released for a redelivery
+   * (default 60 s). A database fault never fails a trial.
+   */
+  dbRetryMs?: number;
 }
 
 /** Where a trial this worker holds stands: the claim's attempt, epochs done, last epoch's speed. */
@@ -82,9 +93,12 @@ const TERMINAL: ReadonlySet<string> = new Set(['completed', 'stopped', 'failed',
 
 /**
  * Executes a trial job. Returns the outcome for a finished trial; throws TrialCancelled when the
- * trial or its sweep was cancelled and ReleaseTrial after a graceful shutdown (the job goes back
- * to the queue and the next worker resumes from the last epoch's checkpoint). Infrastructure
- * errors (Postgres) are rethrown so the queue retries the job; training errors fail the trial.
+ * trial or its sweep was cancelled, or when this delivery lost its claim (another one took the
+ * trial over: it writes nothing more), and ReleaseTrial after a graceful shutdown or a database
+ * outage that outlasted the retries (the job goes back to the queue and the next delivery resumes
+ * from the last epoch's checkpoint). Transient Postgres faults are retried in place; other
+ * Postgres errors are rethrown so the queue retries the job. Only errors of training itself or of
+ * the sweep's spec fail the trial — never a database error.
  */
 export async function runTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialContext): Promise<TrialOutcome> {
   try {
@@ -110,42 +124,39 @@ async function requestAdvance(deps: RunTrialDeps, job: TrialJob, outcome: TrialO
   }
 }
 
+/** What the start of a delivery found: nothing to do, or the claim it made. */
+type Acquired = { kind: 'skipped' } | { kind: 'claimed'; trial: Trial; claim: TrialClaim; sweep: Sweep };
+
 async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialContext): Promise<TrialOutcome> {
-  const { db, workerId } = deps;
   const logger = deps.logger.child({ sweepId: job.sweepId, trialId: job.trialId });
   const started = deps.now();
 
-  const trial = await getTrial(db, job.trialId);
-  if (!trial) throw new TrialCancelled(`trial ${job.trialId} does not exist`);
-  const sweep = await getSweep(db, trial.sweepId);
-  if (!sweep) throw new TrialCancelled(`sweep ${trial.sweepId} does not exist`);
-  if (TERMINAL.has(trial.status)) {
-    logger.info({ status: trial.status }, 'trial already finished; nothing to do');
-    return 'skipped';
+  // Load, take the trial over from a previous holder, claim: retried as a whole through database
+  // faults (a claim whose COMMIT answer was lost is found running under this worker and taken over
+  // once more, at the next attempt; the stale attempt is fenced out).
+  // The first holder seen: a retry may find only this worker's own lost claim.
+  const handover: { from: string | null } = { from: null };
+  let acquired: Acquired;
+  try {
+    acquired = await withDbRetry(deps, logger, 'claim', ctx.shutdown, () =>
+      acquire(deps, job, logger, (holder) => {
+        handover.from ??= holder;
+      }),
+    );
+  } catch (error) {
+    const dbError = dbErrorOf(error);
+    if (dbError?.transient) {
+      logger.warn({ err: dbError, code: dbError.code }, 'database unavailable; the trial job goes back to the queue');
+      throw new ReleaseTrial(`database unavailable: ${dbError.message}`);
+    }
+    throw error;
   }
-  if (sweep.status === 'cancelled' || sweep.status === 'completed' || sweep.status === 'failed') {
-    await finishTrial(db, trial.id, 'cancelled', { error: `sweep ${sweep.status}` });
-    throw new TrialCancelled(`sweep ${sweep.id} is ${sweep.status}`);
-  }
-
-  // A redelivered job whose trial is still running: its worker died — or lives on but lost its job
-  // (a Redis flush, then the reconciler's re-enqueue). Release, then claim anew; the previous holder
-  // sees the claim at its next poll and stops.
-  const previousHolder = trial.status === 'running' ? trial.workerId : null;
-  if (trial.status === 'running') {
-    logger.warn({ previousWorker: trial.workerId, attempt: trial.attempt }, 'trial still running from a previous delivery; releasing it');
-    await releaseTrial(db, trial.id);
-  }
-  const claim = await claimTrial(db, trial.id, workerId);
-  if (!claim.changed || !claim.row) {
-    logger.warn({ status: claim.row?.status, holder: claim.row?.workerId }, 'trial could not be claimed; another worker has it');
-    return 'skipped';
-  }
-  const claimed = claim.row;
-  logger.info({ attempt: claimed.attempt, workerId }, 'trial claimed');
+  if (acquired.kind === 'skipped') return 'skipped';
+  const { trial: claimed, claim, sweep } = acquired;
+  logger.info({ attempt: claimed.attempt, workerId: deps.workerId }, 'trial claimed');
   reportProgress(deps, claimed, claimed.epochsDone, 0, logger);
-  if (previousHolder !== null && deps.awaitHandover) {
-    await deps.awaitHandover({ workerId: previousHolder, trialId: claimed.id });
+  if (handover.from !== null && deps.awaitHandover) {
+    await deps.awaitHandover({ workerId: handover.from, trialId: claimed.id });
   }
 
   const abort = new AbortController();
@@ -161,21 +172,64 @@ async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialCont
   const poller = pollCancellation(deps, claimed, abortWith, logger);
 
   try {
-    const outcome = await train(deps, claimed, sweep.spec, sweep.seed, abort, logger);
+    const outcome = await train(deps, claimed, claim, sweep.spec, sweep.seed, abort, logger);
     logger.info({ outcome: outcome.status, epochs: outcome.epochs, ms: Math.round(deps.now() - started) }, 'trial finished');
     return outcome.status;
   } catch (error) {
-    if (error instanceof Aborted) return endAborted(deps, claimed, error.reason, logger);
-    if (error instanceof DbError || error instanceof ReleaseTrial || error instanceof TrialCancelled) throw error;
+    if (error instanceof Aborted) return await endAborted(deps, claim, error.reason, logger);
+    if (error instanceof ReleaseTrial || error instanceof TrialCancelled) throw error;
+    const dbError = dbErrorOf(error);
+    if (dbError) {
+      if (dbError.code === 'claim_lost') throw await stopLost(deps, claim, dbError, logger);
+      if (dbError.transient) throw await releaseAfterFault(deps, claim, dbError, logger);
+      // Not a fault of the trial either: the queue retries the job; the trial is not failed.
+      throw dbError;
+    }
+    // Training itself failed (or the sweep's spec is unusable): the one way a trial fails.
     const message = error instanceof Error ? error.message : String(error);
     logger.error({ err: error }, 'trial failed');
-    await finishTrial(db, claimed.id, 'failed', { error: message, workerId });
+    await finishFenced(deps, claim, 'failed', { error: message }, logger);
     return 'failed';
   } finally {
     poller.stop();
     ctx.cancelled.removeEventListener('abort', onCancelled);
     ctx.shutdown.removeEventListener('abort', onShutdown);
   }
+}
+
+/**
+ * The start of a delivery: load the trial and its sweep, release a trial still running from a
+ * previous delivery (`onTakeover` names its holder), claim it.
+ */
+async function acquire(deps: RunTrialDeps, job: TrialJob, logger: Logger, onTakeover: (holder: string) => void): Promise<Acquired> {
+  const { db, workerId } = deps;
+  const trial = await getTrial(db, job.trialId);
+  if (!trial) throw new TrialCancelled(`trial ${job.trialId} does not exist`);
+  const sweep = await getSweep(db, trial.sweepId);
+  if (!sweep) throw new TrialCancelled(`sweep ${trial.sweepId} does not exist`);
+  if (TERMINAL.has(trial.status)) {
+    logger.info({ status: trial.status }, 'trial already finished; nothing to do');
+    return { kind: 'skipped' };
+  }
+  if (sweep.status === 'cancelled' || sweep.status === 'completed' || sweep.status === 'failed') {
+    await finishTrial(db, trial.id, 'cancelled', { error: `sweep ${sweep.status}` });
+    throw new TrialCancelled(`sweep ${sweep.id} is ${sweep.status}`);
+  }
+
+  // A redelivered job whose trial is still running: its worker died — or lives on but lost its job
+  // (a Redis flush, then the reconciler's re-enqueue; a stall past its job lock). Release, then
+  // claim anew: the previous holder's writes are fenced out from then on, and it stops.
+  if (trial.status === 'running') {
+    logger.warn({ previousWorker: trial.workerId, attempt: trial.attempt }, 'trial still running from a previous delivery; releasing it');
+    if (trial.workerId !== null) onTakeover(trial.workerId);
+    await releaseTrial(db, trial.id);
+  }
+  const claimed = await claimTrial(db, trial.id, workerId);
+  if (!claimed.changed || !claimed.row || !claimed.claim) {
+    logger.warn({ status: claimed.row?.status, holder: claimed.row?.workerId }, 'trial could not be claimed; another worker has it');
+    return { kind: 'skipped' };
+  }
+  return { kind: 'claimed', trial: claimed.row, claim: claimed.claim, sweep };
 }
 
 /** Training stopped because the worker or a user asked, not because it failed. */
@@ -185,22 +239,108 @@ class Aborted extends Error {
   }
 }
 
-async function endAborted(deps: RunTrialDeps, trial: Trial, reason: AbortReason, logger: Logger): Promise<never> {
+/** `operation` retried through transient database faults for up to `deps.dbRetryMs`, each retry logged. */
+function withDbRetry<T>(deps: RunTrialDeps, logger: Logger, op: string, signal: AbortSignal | undefined, operation: () => Promise<T>, onFault?: () => void): Promise<T> {
+  return retryTransient(operation, {
+    budgetMs: deps.dbRetryMs ?? 60_000,
+    ...(signal ? { signal } : {}),
+    onRetry: (error, retry, delayMs) => {
+      onFault?.();
+      logger.warn({ op, code: error.code, sqlState: error.sqlState, prismaCode: error.prismaCode, err: error.message, retry, delayMs }, 'database unavailable; retrying');
+    },
+  });
+}
+
+/**
+ * This delivery's claim is gone (another delivery took the trial over, or a user ended it): stop,
+ * and write nothing more — no epoch, no status.
+ */
+async function stopLost(deps: RunTrialDeps, claim: TrialClaim, error: DbError, logger: Logger): Promise<TrialCancelled> {
+  let current: Trial | null = null;
+  try {
+    current = await getTrial(deps.db, claim.trialId);
+  } catch {
+    // Only for the log line.
+  }
+  logger.warn({ attempt: claim.attempt, status: current?.status, holder: current?.workerId, holderAttempt: current?.attempt, err: error.message }, 'claim lost: trial taken over or ended elsewhere; stopped training it');
+  return new TrialCancelled(`claim lost: trial ${current?.status === 'running' ? `taken over by ${current.workerId ?? 'another worker'}` : (current?.status ?? 'gone')}`);
+}
+
+/**
+ * A database outage outlasted the retries mid-trial: hand the trial back (queued, while the claim
+ * holds) so a redelivery resumes it from its last checkpoint. If even that cannot be written, the
+ * redelivery takes the still-running trial over; the job goes back to the queue either way.
+ */
+async function releaseAfterFault(deps: RunTrialDeps, claim: TrialClaim, fault: DbError, logger: Logger): Promise<ReleaseTrial | TrialCancelled> {
+  try {
+    await retryTransient(() => releaseTrial(deps.db, claim), { budgetMs: 5_000 });
+    logger.warn({ err: fault.message, code: fault.code }, 'database unavailable for too long; trial released to resume from its last checkpoint');
+  } catch (error) {
+    const dbError = dbErrorOf(error);
+    if (dbError?.code === 'claim_lost') return stopLost(deps, claim, dbError, logger);
+    logger.warn({ err: fault.message, releaseError: dbError?.message ?? String(error) }, 'database unavailable for too long; could not release the trial, the next delivery takes it over');
+  }
+  return new ReleaseTrial(`database unavailable: ${fault.message}`);
+}
+
+/**
+ * Ends the trial under its claim, retrying through database faults. A COMMIT whose answer was lost
+ * is recognised (the trial shows this very change under this claim). Throws TrialCancelled when the
+ * claim is lost (someone else ended or took the trial), ReleaseTrial when the database stays away.
+ */
+async function finishFenced(
+  deps: RunTrialDeps,
+  claim: TrialClaim,
+  status: 'completed' | 'stopped' | 'failed' | 'cancelled',
+  options: Omit<FinishTrialOptions, 'workerId'>,
+  logger: Logger,
+): Promise<void> {
+  let faulted = false;
+  try {
+    await withDbRetry(deps, logger, `finish ${status}`, undefined, () => finishTrial(deps.db, claim, status, options), () => (faulted = true));
+  } catch (error) {
+    const dbError = dbErrorOf(error);
+    if (dbError?.code === 'claim_lost') {
+      if (faulted) {
+        const current = await withDbRetry(deps, logger, 'read trial', undefined, () => getTrial(deps.db, claim.trialId)).catch(() => null);
+        if (current && current.status === status && current.attempt === claim.attempt && current.workerId === claim.workerId) return;
+      }
+      throw await stopLost(deps, claim, dbError, logger);
+    }
+    if (dbError?.transient) throw await releaseAfterFault(deps, claim, dbError, logger);
+    throw error;
+  }
+}
+
+async function endAborted(deps: RunTrialDeps, claim: TrialClaim, reason: AbortReason, logger: Logger): Promise<never> {
   if (reason === 'lost') {
     // Another delivery of this trial (e.g. re-enqueued by the reconciler after Redis lost its job)
     // released and claimed it: the trial is theirs now. Write nothing more; end this job for good.
-    const current = await getTrial(deps.db, trial.id);
+    let current: Trial | null = null;
+    try {
+      current = await getTrial(deps.db, claim.trialId);
+    } catch {
+      // Only for the log line.
+    }
     logger.warn({ status: current?.status, holder: current?.workerId }, 'trial taken over by another worker; stopped training it');
     throw new TrialCancelled(`trial taken over by ${current?.workerId ?? 'another worker'}`);
   }
   if (reason === 'shutdown') {
     // The last completed epoch's checkpoint is already stored; the next worker resumes from it.
-    await releaseTrial(deps.db, trial.id, { workerId: deps.workerId });
-    logger.info({}, 'trial released for another worker');
+    try {
+      await retryTransient(() => releaseTrial(deps.db, claim), { budgetMs: 5_000 });
+      logger.info({}, 'trial released for another worker');
+    } catch (error) {
+      const dbError = dbErrorOf(error);
+      if (dbError?.code === 'claim_lost') throw await stopLost(deps, claim, dbError, logger);
+      if (!dbError?.transient) throw error;
+      // The redelivery takes the still-running trial over.
+      logger.warn({ err: dbError.message }, 'could not release the trial (database unavailable); the next delivery takes it over');
+    }
     throw new ReleaseTrial(`worker ${deps.workerId} is shutting down`);
   }
-  const result = await finishTrial(deps.db, trial.id, 'cancelled', { workerId: deps.workerId });
-  logger.info({ status: result.row?.status }, 'trial cancelled');
+  await finishFenced(deps, claim, 'cancelled', {}, logger);
+  logger.info({ status: 'cancelled' }, 'trial cancelled');
   throw new TrialCancelled('trial or sweep cancelled');
 }
 
@@ -212,26 +352,30 @@ interface TrainOutcome {
 async function train(
   deps: RunTrialDeps,
   trial: Trial,
+  claim: TrialClaim,
   storedSpec: Prisma.JsonValue,
   sweepSeed: number,
   abort: AbortController,
   logger: Logger,
 ): Promise<TrainOutcome> {
   const { db, pool } = deps;
+  // Every Postgres call below goes through database faults (retried in place); the writes are
+  // fenced on the claim, so a retry can never land after another delivery took the trial over.
+  const retried = <T>(op: string, operation: () => Promise<T>) => withDbRetry(deps, logger, op, abort.signal, operation);
   const spec = CreateSweepRequest.parse(storedSpec);
   const config = resolveTrialConfig(spec, trial.params as Record<string, number | string | boolean>);
   const objective = config.objective.metric;
   const scheduler = createScheduler(schedulerConfigFor(spec));
-  const dataset = await deps.datasets.get(config.dataset);
-  const resumeFrom = await loadCheckpoint(db, trial.id);
+  const dataset = await retried('dataset', () => deps.datasets.get(config.dataset));
+  const resumeFrom = await retried('checkpoint', () => loadCheckpoint(db, trial.id));
   if (resumeFrom) logger.info({ epoch: resumeFrom.manifest.epoch }, 'resuming from checkpoint');
 
   // A checkpoint written just before a crash may not have been shown to the scheduler yet.
   const resumedEpoch = resumeFrom?.manifest.epoch ?? 0;
-  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await askScheduler(deps.search, scheduler, trial) : null;
+  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await retried('scheduler', () => askScheduler(deps.search, scheduler, trial)) : null;
   if (verdict?.decision === 'stop') {
     const last = resumeFrom?.manifest.history.at(-1);
-    await finishWith(deps, trial, 'stopped', last ? objectiveOf(last, objective) : null, verdict.reason);
+    await finishFenced(deps, claim, 'stopped', { finalValue: last ? objectiveOf(last, objective) : null, reason: verdict.reason }, logger);
     return { status: 'stopped', epochs: resumedEpoch };
   }
 
@@ -240,23 +384,28 @@ async function train(
   let lastValue: number | null = null;
   const keep = deps.keepCheckpoints ?? 3;
   const onEpoch = async (m: ParallelEpochMetrics): Promise<'stop' | void> => {
-    // A worker that lost the trial writes no more epochs (its successor rewrites the same rows anyway).
+    // A worker that lost the trial writes no more epochs (the fence would refuse them anyway).
     if (abort.signal.aborted && abort.signal.reason === 'lost') return 'stop';
     const metrics = epochMetrics(m);
     const { manifestJson, data } = serializeCheckpoint(pool.checkpoint());
+    const manifest = JSON.parse(manifestJson) as Prisma.InputJsonValue;
     // The epoch's metrics and its checkpoint commit together: a worker killed in between leaves
-    // neither, so whoever resumes starts right after the last epoch anyone could see.
-    await inTransaction(db, async (tx) => {
-      await recordEpoch(tx, trial.id, m.epoch, metrics);
-      await saveCheckpoint(tx, trial.id, m.epoch, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
-    });
-    await pruneCheckpoints(db, trial.id, keep);
+    // neither, so whoever resumes starts right after the last epoch anyone could see. The same
+    // transaction is retried through faults: metric rows are upserts, the checkpoint one row per
+    // epoch, and a retry after a lost COMMIT answer appends no second event.
+    await retried('epoch', () =>
+      inTransaction(db, async (tx) => {
+        await recordEpoch(tx, claim, m.epoch, metrics);
+        await saveCheckpoint(tx, claim, m.epoch, manifest, data);
+      }),
+    );
+    await pruneQuietly(deps, claim, keep, logger);
     reportProgress(deps, trial, m.epoch, m.samplesPerSec, logger);
     lastValue = objectiveOf(m, objective);
     logger.debug({ epoch: m.epoch, ...metrics }, 'epoch');
     if (abort.signal.aborted) return 'stop';
     if (m.epoch < config.epochs) {
-      const asked = await askScheduler(deps.search, scheduler, trial);
+      const asked = await retried('scheduler', () => askScheduler(deps.search, scheduler, trial));
       if (asked.decision === 'stop') {
         stoppedByScheduler = true;
         stopReason = asked.reason;
@@ -283,6 +432,8 @@ async function train(
       ...(resumeFrom ? { resumeFrom } : {}),
     });
   } catch (error) {
+    // A lost claim ends the delivery as it is, whatever else happened: nothing more is written.
+    if (dbErrorOf(error)?.code === 'claim_lost') throw error;
     if (abort.signal.aborted && (!(error instanceof TrainerError) || error.code === 'ABORTED')) {
       throw new Aborted(abort.signal.reason as AbortReason);
     }
@@ -300,19 +451,29 @@ async function train(
     const best = result.history[result.bestEpoch! - 1];
     finalValue = best ? objectiveOf(best, objective) : finalValue;
     const { manifestJson, data } = serializeCheckpoint(result.checkpoint);
-    await saveCheckpoint(db, trial.id, result.epochsRun, JSON.parse(manifestJson) as Prisma.InputJsonValue, data);
+    const manifest = JSON.parse(manifestJson) as Prisma.InputJsonValue;
+    await retried('checkpoint', () => saveCheckpoint(db, claim, result.epochsRun, manifest, data));
     logger.info({ bestEpoch: result.bestEpoch, epochs: result.epochsRun }, 'early stopping restored the best epoch');
   }
   const status = stoppedByScheduler ? 'stopped' : 'completed';
-  await finishWith(deps, trial, status, finalValue, stopReason ?? (result.stoppedBy === 'early_stopping' ? `early stopping after epoch ${result.epochsRun}: ${config.earlyStopping?.monitor} did not improve for ${config.earlyStopping?.patience} epochs` : null));
+  const reason =
+    stopReason ??
+    (result.stoppedBy === 'early_stopping'
+      ? `early stopping after epoch ${result.epochsRun}: ${config.earlyStopping?.monitor} did not improve for ${config.earlyStopping?.patience} epochs`
+      : null);
+  // Someone else ended the trial meanwhile (a user stopped it): their status stands (TrialCancelled).
+  await finishFenced(deps, claim, status, { finalValue, reason }, logger);
   return { status, epochs: result.epochsRun };
 }
 
-async function finishWith(deps: RunTrialDeps, trial: Trial, status: 'completed' | 'stopped', finalValue: number | null, reason: string | null = null): Promise<void> {
-  const result = await finishTrial(deps.db, trial.id, status, { finalValue, workerId: deps.workerId, reason });
-  if (!result.changed) {
-    // Someone else ended the trial meanwhile (a user stopped it): their status stands.
-    throw new TrialCancelled(`trial is ${result.row?.status ?? 'gone'}; not marking it ${status}`);
+/** Keeps the newest checkpoints; a fault only postpones it to the next epoch, a lost claim stops the trial. */
+async function pruneQuietly(deps: RunTrialDeps, claim: TrialClaim, keep: number, logger: Logger): Promise<void> {
+  try {
+    await pruneCheckpoints(deps.db, claim, keep);
+  } catch (error) {
+    const dbError = dbErrorOf(error);
+    if (!dbError?.transient) throw error;
+    logger.warn({ err: dbError.message, code: dbError.code }, 'could not prune checkpoints; trying again after the next epoch');
   }
 }
 

@@ -1,6 +1,7 @@
 // The Prisma client factory. Every Postgres connection of the apps is opened by this package: the
 // clients made here, the LISTEN connection of listen.ts, the migrations of schema-engine.ts.
 import { PrismaPg } from '@prisma/adapter-pg';
+import { mapDbErrors } from './errors.ts';
 import { Prisma, PrismaClient } from './generated/prisma/client.ts';
 
 export type Db = PrismaClient;
@@ -24,13 +25,14 @@ export const transactionOptions = { maxWait: 15_000, timeout: 30_000 } as const;
 
 /**
  * Runs `fn` in a transaction: a new one on a client, or the caller's when `client` is already a
- * transaction client, so repository functions compose inside `withSweepLock` and friends.
+ * transaction client, so repository functions compose inside `withSweepLock` and friends. A new
+ * transaction's failures — BEGIN or COMMIT on a dropped connection included — throw DbError.
  */
 export async function inTransaction<T>(client: DbClient, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
   // Not `'$transaction' in client`: Prisma 7's transaction client answers true to that too, and a
   // nested $transaction on it breaks the shared client ("Transaction already closed").
   if (transactionClients.has(client)) return fn(client);
-  return (client as PrismaClient).$transaction((tx) => fn(markTransaction(tx)), transactionOptions);
+  return mapDbErrors(() => (client as PrismaClient).$transaction((tx) => fn(markTransaction(tx)), transactionOptions));
 }
 
 /** The `tx` objects of the interactive transactions this package opened. */

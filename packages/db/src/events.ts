@@ -39,30 +39,38 @@ export async function appendSweepEvent(
   sweepId: string,
   type: SweepEventType,
   data: Prisma.InputJsonValue,
+  /** The claim's attempt when a claim holder's (fenced) write appends it; stored, not sent. */
+  attempt: number | null = null,
 ): Promise<number> {
   const rows = await tx.$queryRaw<{ event_seq: number }[]>`
     UPDATE sweeps SET event_seq = event_seq + 1 WHERE id = ${sweepId}::uuid RETURNING event_seq`;
   const seq = rows[0]?.event_seq;
   if (seq === undefined) throw new DbError('not_found', `no sweep ${sweepId}`);
   await tx.$executeRaw`
-    INSERT INTO sweep_events (sweep_id, seq, type, data) VALUES (${sweepId}::uuid, ${seq}::int, ${type}, ${JSON.stringify(data)}::jsonb)`;
+    INSERT INTO sweep_events (sweep_id, seq, type, data, attempt) VALUES (${sweepId}::uuid, ${seq}::int, ${type}, ${JSON.stringify(data)}::jsonb, ${attempt}::int)`;
   await tx.$queryRaw`SELECT pg_notify(${SWEEP_EVENTS_CHANNEL}, ${`${sweepId}:${seq}`})::text AS sent`;
   return seq;
 }
 
 /** Emits `sweep.updated` with the sweep's current status, counts, progress and best trial. */
-export async function appendSweepUpdated(tx: Prisma.TransactionClient, sweepId: string): Promise<number> {
+export async function appendSweepUpdated(tx: Prisma.TransactionClient, sweepId: string, attempt: number | null = null): Promise<number> {
   const snapshot = await sweepSnapshotIn(tx, sweepId);
-  return appendSweepEvent(tx, sweepId, 'sweep.updated', {
-    status: snapshot.status,
-    counts: { ...snapshot.counts },
-    progress: { ...snapshot.progress },
-    best: snapshot.best ? { ...snapshot.best, params: snapshot.best.params as Prisma.InputJsonValue } : null,
-  });
+  return appendSweepEvent(
+    tx,
+    sweepId,
+    'sweep.updated',
+    {
+      status: snapshot.status,
+      counts: { ...snapshot.counts },
+      progress: { ...snapshot.progress },
+      best: snapshot.best ? { ...snapshot.best, params: snapshot.best.params as Prisma.InputJsonValue } : null,
+    },
+    attempt,
+  );
 }
 
 /** The event of a trial's status change, without `sweep.updated` (a bulk change appends that once). */
-export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Trial): Promise<void> {
+export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Trial, attempt: number | null = null): Promise<void> {
   const ref = { trialId: trial.id, number: trial.number };
   switch (trial.status) {
     case 'running': {
@@ -72,7 +80,7 @@ export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Tria
         attempt: trial.attempt,
         workerId: trial.workerId ?? '',
         resumedFromEpoch: resumed._max.epoch ?? 0,
-      });
+      }, attempt);
       break;
     }
     case 'completed':
@@ -81,7 +89,7 @@ export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Tria
         epochsDone: trial.epochsDone,
         finalValue: trial.finalValue,
         bestValue: trial.bestValue,
-      });
+      }, attempt);
       break;
     case 'stopped':
     case 'cancelled': {
@@ -91,11 +99,11 @@ export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Tria
         epochsDone: trial.epochsDone,
         reason,
         byUser: trial.status === 'cancelled' || reason === USER_STOP_REASON,
-      });
+      }, attempt);
       break;
     }
     case 'failed':
-      await appendSweepEvent(tx, trial.sweepId, 'trial.failed', { ...ref, attempt: trial.attempt, error: trial.error ?? 'unknown error' });
+      await appendSweepEvent(tx, trial.sweepId, 'trial.failed', { ...ref, attempt: trial.attempt, error: trial.error ?? 'unknown error' }, attempt);
       break;
     case 'queued':
       break;
@@ -103,9 +111,9 @@ export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Tria
 }
 
 /** The events of one trial's status change: its own, then `sweep.updated`. */
-export async function appendTrialTransition(tx: Prisma.TransactionClient, trial: Trial): Promise<void> {
-  await appendTrialEvent(tx, trial);
-  await appendSweepUpdated(tx, trial.sweepId);
+export async function appendTrialTransition(tx: Prisma.TransactionClient, trial: Trial, attempt: number | null = null): Promise<void> {
+  await appendTrialEvent(tx, trial, attempt);
+  await appendSweepUpdated(tx, trial.sweepId, attempt);
 }
 
 /** Events with id > `afterId`, oldest first; at most `limit`. */

@@ -8,7 +8,9 @@ export {
   type ApplyMigrationsOptions,
   type ApplyMigrationsResult,
 } from './migrate.ts';
-export { DbError, toDbError, mapDbErrors, isUniqueViolation, type DbErrorCode } from './errors.ts';
+export { DbError, toDbError, dbErrorOf, isTransientDbError, mapDbErrors, isUniqueViolation, type DbErrorCode, type DbErrorOptions } from './errors.ts';
+export { retryTransient, type RetryTransientOptions } from './retry.ts';
+export { claimOf, type TrialClaim, type TrialTarget } from './claims.ts';
 export { Prisma } from './generated/prisma/client.ts';
 export type { ApiToken, Dataset, Sweep, Trial, Metric, Checkpoint, SweepEventRow } from './generated/prisma/client.ts';
 export { DatasetKind, ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
@@ -58,6 +60,7 @@ export {
   listTrials,
   trialsForSearch,
   runnableTrials,
+  type ClaimResult,
   type CreateTrialInput,
   type FinishedTrialStatus,
   type FinishTrialOptions,

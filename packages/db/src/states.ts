@@ -3,6 +3,7 @@
 import { DbError, mapDbErrors } from './errors.ts';
 import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { appendSweepUpdated, appendTrialTransition, withSweepRowLock } from './events.ts';
+import { claimLost, type TrialClaim } from './claims.ts';
 import type { Prisma, Sweep, Trial } from './generated/prisma/client.ts';
 import type { SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 
@@ -116,6 +117,11 @@ export interface SetTrialStatusOptions extends TransitionOptions {
   data?: Omit<Prisma.TrialUpdateManyMutationInput, 'status'>;
   /** Extra conditions, e.g. `{ workerId }` so only the holder releases its trial. */
   where?: Omit<Prisma.TrialWhereInput, 'id' | 'status'>;
+  /**
+   * Fences the change on a worker's claim: it happens only if the trial is `running` under this
+   * attempt and worker, and is refused with `DbError('claim_lost')` otherwise. Its events record the attempt.
+   */
+  claim?: TrialClaim;
 }
 
 /**
@@ -138,17 +144,34 @@ export async function updateTrialStatuses(
 
 /** A trial's status change with its events; same contract as `setSweepStatus`. */
 export async function setTrialStatus(db: DbClient, trialId: string, to: TrialStatus, options: SetTrialStatusOptions = {}): Promise<TransitionResult<Trial>> {
-  sourcesFor('trial', to, options.from, options); // an illegal `from` throws even for an id that cannot exist
-  if (!isUuid(trialId)) return { changed: false, row: null };
-  const { where, ...rest } = options;
+  const { where, claim, ...rest } = options;
+  if (claim) {
+    if (claim.trialId !== trialId) throw new DbError('invalid_argument', `claim of trial ${claim.trialId} used for trial ${trialId}`);
+    // A holder changes its trial only from running; `from` may narrow nothing else.
+    rest.from = ['running'];
+  }
+  sourcesFor('trial', to, rest.from, rest); // an illegal `from` throws even for an id that cannot exist
+  if (!isUuid(trialId)) {
+    if (claim) throw claimLost(claim, null);
+    return { changed: false, row: null };
+  }
+  const fence: Prisma.TrialWhereInput = claim ? { workerId: claim.workerId, attempt: claim.attempt } : {};
   return mapDbErrors(async () => {
     const head = await db.trial.findUnique({ where: { id: trialId }, select: { sweepId: true } });
-    if (!head) return { changed: false, row: null };
+    if (!head) {
+      if (claim) throw claimLost(claim, null);
+      return { changed: false, row: null };
+    }
     // Sweep row first, then the trial: the lock order of every writer of sweep events.
     return withSweepRowLock(db, head.sweepId, async (tx) => {
-      const [row] = await updateTrialStatuses(tx, { ...where, id: trialId }, to, rest);
-      if (!row) return { changed: false, row: await tx.trial.findUnique({ where: { id: trialId } }) };
-      await appendTrialTransition(tx, row);
+      const [row] = await updateTrialStatuses(tx, { ...where, ...fence, id: trialId }, to, rest);
+      if (!row) {
+        const current = await tx.trial.findUnique({ where: { id: trialId } });
+        if (claim) throw claimLost(claim, current);
+        return { changed: false, row: current };
+      }
+      // A claim (→ running) and a holder's own change record the attempt they were written under.
+      await appendTrialTransition(tx, row, claim ? claim.attempt : to === 'running' ? row.attempt : null);
       return { changed: true, row };
     });
   });

@@ -4,6 +4,8 @@ import pg from 'pg';
 import { createDb, type Db } from './client.ts';
 import { applyMigrations } from './migrate.ts';
 
+export { ScratchPostgres, defaultPostgresBinDir, type ScratchPostgresOptions, type ShutdownMode } from './scratch-server.ts';
+
 /** Server to create test databases on; TEST_DATABASE_ADMIN_URL overrides the local default. */
 export const testAdminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -48,8 +50,8 @@ export interface MigratedTestDatabase {
 }
 
 /** A fresh database with every migration applied and a client on it (for repository tests). */
-export async function createMigratedTestDatabase(options: { maxConnections?: number } = {}): Promise<MigratedTestDatabase> {
-  const database = await createTestDatabase();
+export async function createMigratedTestDatabase(options: { maxConnections?: number; adminUrl?: string } = {}): Promise<MigratedTestDatabase> {
+  const database = await createTestDatabase(options.adminUrl ?? testAdminUrl);
   try {
     await applyMigrations(database.url);
   } catch (error) {
@@ -66,3 +68,21 @@ export async function createMigratedTestDatabase(options: { maxConnections?: num
     },
   };
 }
+
+/** A raw connection for a test's own SQL (locks, pg_stat_activity): apps' tests open none of their own. */
+export interface SqlSession {
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function openSqlSession(url: string): Promise<SqlSession> {
+  const client = new pg.Client({ connectionString: url });
+  // A fault the test injects (a terminated backend, a restart) must not crash it.
+  client.on('error', () => undefined);
+  await client.connect();
+  return {
+    query: async <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) => (await client.query<T>(sql, values)).rows,
+    close: () => client.end().catch(() => undefined),
+  };
+}
+

@@ -5,6 +5,7 @@ import type { Prisma, Trial } from './generated/prisma/client.ts';
 import type { TrialStatus } from './generated/prisma/enums.ts';
 import { appendSweepEvent, appendSweepUpdated } from './events.ts';
 import { setTrialStatus, type TransitionResult } from './states.ts';
+import { assertClaim, claimLost, claimOf, targetClaim, targetId, type TrialClaim, type TrialTarget } from './claims.ts';
 import { clampLimit, lockSweep, type KeysetCursor, type Page } from './sweeps.ts';
 
 export { setTrialStatus };
@@ -44,24 +45,36 @@ export async function getTrial(db: DbClient, trialId: string): Promise<Trial | n
   return mapDbErrors(() => db.trial.findUnique({ where: { id: trialId } }));
 }
 
+export interface ClaimResult extends TransitionResult<Trial> {
+  /** The claim this call made (when `changed`): pass it to the trial's progress writes to fence them. */
+  claim: TrialClaim | null;
+}
+
 /**
  * queued → running for `workerId`, incrementing `attempt` (the BullMQ job id's attempt). Of
- * concurrent claimers exactly one gets `changed: true`. A redelivered job whose trial is still
- * `running` (its worker died) first calls `releaseTrial(trialId)` and then claims.
+ * concurrent claimers exactly one gets `changed: true`, and with it the claim. A redelivered job
+ * whose trial is still `running` (its worker died) first calls `releaseTrial(trialId)` and then claims.
  */
-export async function claimTrial(db: DbClient, trialId: string, workerId: string): Promise<TransitionResult<Trial>> {
-  return setTrialStatus(db, trialId, 'running', {
+export async function claimTrial(db: DbClient, trialId: string, workerId: string): Promise<ClaimResult> {
+  const result = await setTrialStatus(db, trialId, 'running', {
     from: ['queued'],
     data: { workerId, attempt: { increment: 1 }, startedAt: new Date(), error: null },
   });
+  return { ...result, claim: result.changed && result.row ? claimOf(result.row) : null };
 }
 
-/** running → queued; with `workerId`, only if that worker holds the trial (graceful shutdown). */
-export async function releaseTrial(db: DbClient, trialId: string, options: { workerId?: string } = {}): Promise<TransitionResult<Trial>> {
-  return setTrialStatus(db, trialId, 'queued', {
+/**
+ * running → queued. With a claim, only while that claim holds (else `claim_lost`); with
+ * `workerId`, only if that worker holds the trial (`changed: false` otherwise); with a bare id,
+ * whoever holds it (a redelivery taking the trial over).
+ */
+export async function releaseTrial(db: DbClient, trial: TrialTarget, options: { workerId?: string } = {}): Promise<TransitionResult<Trial>> {
+  const claim = targetClaim(trial);
+  return setTrialStatus(db, targetId(trial), 'queued', {
     from: ['running'],
     data: { workerId: null },
     ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
+    ...(claim ? { claim } : {}),
   });
 }
 
@@ -76,13 +89,18 @@ export interface FinishTrialOptions {
   workerId?: string;
 }
 
-/** running → completed | stopped | failed | cancelled, and queued → cancelled. */
+/**
+ * running → completed | stopped | failed | cancelled, and queued → cancelled. Given a claim, only
+ * from running under that claim: a stale holder is refused with `claim_lost`.
+ */
 export async function finishTrial(
   db: DbClient,
-  trialId: string,
+  trial: TrialTarget,
   status: FinishedTrialStatus,
   options: FinishTrialOptions = {},
 ): Promise<TransitionResult<Trial>> {
+  const trialId = targetId(trial);
+  const claim = targetClaim(trial);
   if (options.finalValue !== undefined && options.finalValue !== null && !Number.isFinite(options.finalValue)) {
     throw new DbError('invalid_argument', `finalValue must be finite, got ${options.finalValue}`);
   }
@@ -93,6 +111,7 @@ export async function finishTrial(
   return setTrialStatus(db, trialId, status, {
     data,
     ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
+    ...(claim ? { claim } : {}),
   });
 }
 
@@ -116,8 +135,16 @@ export interface RecordEpochResult {
  * Upserts the metric rows of one or more epochs and updates `epochsDone = max(epochsDone, epoch)`
  * and `bestValue` (recomputed from the stored objective series, so a rewritten epoch stays
  * correct), in one transaction. Retrying the same write changes nothing.
+ *
+ * Given a claim, the write is fenced: it happens only while the trial is running under that
+ * claim (checked under the sweep and trial row locks, so no takeover commits in between), rows
+ * and events record its attempt, and a stale holder gets `claim_lost` with nothing written. An
+ * epoch this claim already stored (a retry after a COMMIT whose answer was lost) is rewritten
+ * without a second `trial.epoch` event.
  */
-export async function recordEpochs(db: DbClient, trialId: string, epochs: readonly EpochRecord[]): Promise<RecordEpochResult> {
+export async function recordEpochs(db: DbClient, trial: TrialTarget, epochs: readonly EpochRecord[]): Promise<RecordEpochResult> {
+  const trialId = targetId(trial);
+  const claim = targetClaim(trial);
   const names: string[] = [];
   const steps: number[] = [];
   const values: number[] = [];
@@ -133,21 +160,36 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
   if (epochs.length === 0) throw new DbError('invalid_argument', 'no epochs to record');
   const maxEpoch = Math.max(...epochs.map((e) => e.epoch));
   if (!isUuid(trialId)) throw new DbError('not_found', `no trial ${trialId}`);
+  const attempt = claim ? claim.attempt : null;
   return mapDbErrors(() =>
     inTransaction(db, async (tx) => {
       const trial = await tx.trial.findUnique({
         where: { id: trialId },
         select: { number: true, sweepId: true, sweep: { select: { objectiveMetric: true, objectiveMode: true } } },
       });
-      if (!trial) throw new DbError('not_found', `no trial ${trialId}`);
+      if (!trial) throw claim ? claimLost(claim, null) : new DbError('not_found', `no trial ${trialId}`);
       // The sweep row before the trial row: the lock order of every writer of sweep events.
       await lockSweep(tx, trial.sweepId);
+      let replayed = new Set<number>();
+      if (claim) {
+        await assertClaim(tx, claim);
+        // One index probe per epoch (its first metric): stored by this very claim already?
+        const probes = epochs.flatMap(({ epoch, metrics }) => {
+          const first = Object.keys(metrics)[0];
+          return first === undefined ? [] : [{ epoch, name: first }];
+        });
+        const already = await tx.$queryRaw<{ step: number }[]>`
+          SELECT m.step FROM unnest(${probes.map((p) => p.name)}::text[], ${probes.map((p) => p.epoch)}::int[]) AS p(name, step)
+          JOIN metrics m ON m.trial_id = ${trialId}::uuid AND m.name = p.name AND m.step = p.step
+          WHERE m.attempt = ${claim.attempt}::int`;
+        replayed = new Set(already.map((r) => r.step));
+      }
       if (names.length > 0) {
         await tx.$executeRaw`
-          INSERT INTO metrics (trial_id, name, step, value)
-          SELECT ${trialId}::uuid, m.name, m.step, m.value
+          INSERT INTO metrics (trial_id, name, step, value, attempt)
+          SELECT ${trialId}::uuid, m.name, m.step, m.value, ${attempt}::int
           FROM unnest(${names}::text[], ${steps}::int[], ${values}::float8[]) AS m(name, step, value)
-          ON CONFLICT (trial_id, name, step) DO UPDATE SET value = EXCLUDED.value`;
+          ON CONFLICT (trial_id, name, step) DO UPDATE SET value = EXCLUDED.value, attempt = EXCLUDED.attempt`;
       }
       const { objectiveMetric, objectiveMode } = trial.sweep;
       const best =
@@ -166,7 +208,8 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
       const row = updated[0];
       if (!row) throw new DbError('not_found', `no trial ${trialId}`);
       for (const { epoch, metrics } of epochs) {
-        await appendSweepEvent(tx, trial.sweepId, 'trial.epoch', { trialId, number: trial.number, epoch, metrics: { ...metrics } });
+        if (replayed.has(epoch)) continue;
+        await appendSweepEvent(tx, trial.sweepId, 'trial.epoch', { trialId, number: trial.number, epoch, metrics: { ...metrics } }, attempt);
       }
       return { epochsDone: row.epochs_done, bestValue: row.best_value };
     }),
@@ -174,8 +217,8 @@ export async function recordEpochs(db: DbClient, trialId: string, epochs: readon
 }
 
 /** `recordEpochs` for one epoch. */
-export async function recordEpoch(db: DbClient, trialId: string, epoch: number, metrics: Readonly<Record<string, number>>): Promise<RecordEpochResult> {
-  return recordEpochs(db, trialId, [{ epoch, metrics }]);
+export async function recordEpoch(db: DbClient, trial: TrialTarget, epoch: number, metrics: Readonly<Record<string, number>>): Promise<RecordEpochResult> {
+  return recordEpochs(db, trial, [{ epoch, metrics }]);
 }
 
 export type TrialSort = 'number' | 'bestValue' | 'finalValue' | 'createdAt';
