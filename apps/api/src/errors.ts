@@ -44,6 +44,7 @@ const DB_ERROR_CODES: Partial<Record<DbError['code'], ApiErrorCode>> = {
   value_too_long: 'invalid_request',
   connection_failed: 'unavailable',
   serialization_failure: 'unavailable',
+  timeout: 'unavailable',
 };
 
 /** body-parser's error types (it sets `type` on the errors it throws). */
@@ -113,7 +114,8 @@ export function toHttpError(error: unknown): HttpError {
     return new HttpError('invalid_request', error.message, error.details);
   }
   if (error instanceof DbError) {
-    const code = DB_ERROR_CODES[error.code];
+    // A transient database fault (connection lost, restart, timeout) is the server's, and passes: 503.
+    const code = error.transient ? 'unavailable' : DB_ERROR_CODES[error.code];
     // A 400 names a field; Prisma's own message for a too-long value quotes the statement.
     const field = error.target?.join('.') ?? 'request';
     if (code === 'invalid_request') {
