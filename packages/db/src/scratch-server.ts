@@ -3,7 +3,7 @@
 // faults no test may inflict on the shared server other tests use.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { chownSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,19 @@ import pg from 'pg';
 
 const run = promisify(execFile);
 
-/** Debian's server binaries; POSTGRES_BIN_DIR overrides. */
-export const defaultPostgresBinDir = process.env.POSTGRES_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+/** Debian's server binaries of the newest installed major version; POSTGRES_BIN_DIR overrides. */
+export const defaultPostgresBinDir = process.env.POSTGRES_BIN_DIR ?? newestDebianPostgres() ?? '/usr/lib/postgresql/15/bin';
+
+function newestDebianPostgres(): string | null {
+  try {
+    const versions = readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v) && existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    return versions[0] ? join('/usr/lib/postgresql', versions[0], 'bin') : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface ScratchPostgresOptions {
   binDir?: string;
