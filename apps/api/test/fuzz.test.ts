@@ -6,7 +6,7 @@
 import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { createApiToken, createTrial, setSweepStatus } from '@hypersweep/db';
 import { API_ROUTES, ApiError, isMoreDetail, type ApiRoute } from '@hypersweep/schemas';
-import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
+import { jsonLocations, jsonReplaced, mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './harness.ts';
@@ -237,21 +237,8 @@ const spirals = (name: string) => ({
   objective: { metric: 'val_accuracy' },
 });
 
-/** Every [path] location of a JSON tree. */
-function locations(value: unknown, path: (string | number)[] = []): (string | number)[][] {
-  const here = [path];
-  if (Array.isArray(value)) return [...here, ...value.flatMap((v, i) => locations(v, [...path, i]))];
-  if (value && typeof value === 'object') return [...here, ...Object.entries(value).flatMap(([k, v]) => locations(v, [...path, k]))];
-  return here;
-}
-function replaced(root: unknown, path: readonly (string | number)[], value: unknown): unknown {
-  if (path.length === 0) return value;
-  const copy = structuredClone(root) as Record<string | number, unknown>;
-  let node = copy;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  node[path.at(-1)!] = value;
-  return copy;
-}
+const locations = jsonLocations;
+const replaced = jsonReplaced;
 
 /** A JSON document for a POST route: valid, or valid with one location replaced by anything. */
 function jsonDocument(route: ApiRoute, world: World): fc.Arbitrary<unknown> {

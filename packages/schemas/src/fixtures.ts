@@ -36,3 +36,21 @@ export function mnistTpeAshaSweep(): CreateSweepRequestInput {
     objective: { metric: 'val_accuracy', mode: 'maximize' },
   };
 }
+
+/** Every [path] location of a JSON tree (the root included), for properties that replace one. */
+export function jsonLocations(value: unknown, path: (string | number)[] = []): (string | number)[][] {
+  const here = [path];
+  if (Array.isArray(value)) return [...here, ...value.flatMap((v, i) => jsonLocations(v, [...path, i]))];
+  if (value && typeof value === 'object') return [...here, ...Object.entries(value).flatMap(([k, v]) => jsonLocations(v, [...path, k]))];
+  return here;
+}
+
+/** A copy of `root` with the value at `path` replaced. */
+export function jsonReplaced(root: unknown, path: readonly (string | number)[], value: unknown): unknown {
+  if (path.length === 0) return value;
+  const copy = structuredClone(root) as Record<string | number, unknown>;
+  let node = copy;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[path.at(-1)!] = value;
+  return copy;
+}

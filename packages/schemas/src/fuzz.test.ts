@@ -1,27 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { zodIssuesToDetails } from './common.ts';
-import { mnistTpeAshaSweep } from './fixtures.ts';
+import { jsonLocations, jsonReplaced, mnistTpeAshaSweep } from './fixtures.ts';
 import { CreateSweepRequest } from './sweep.ts';
 
 type Json = Record<string, unknown>;
 
-/** Every [path, value] location of a JSON tree, so a property can replace one of them. */
-function locations(value: unknown, path: (string | number)[] = []): (string | number)[][] {
-  const here = [path];
-  if (Array.isArray(value)) return [...here, ...value.flatMap((v, i) => locations(v, [...path, i]))];
-  if (value && typeof value === 'object') return [...here, ...Object.entries(value).flatMap(([k, v]) => locations(v, [...path, k]))];
-  return here;
-}
-
-function replaced(root: unknown, path: readonly (string | number)[], value: unknown): unknown {
-  if (path.length === 0) return value;
-  const copy = structuredClone(root) as Json;
-  let node = copy as Json;
-  for (const key of path.slice(0, -1)) node = node[key as string] as Json;
-  node[path.at(-1) as string] = value;
-  return copy;
-}
+const locations = jsonLocations;
+const replaced = jsonReplaced;
 
 const VALID = mnistTpeAshaSweep();
 const PATHS = locations(VALID);
