@@ -16,17 +16,27 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     private readonly name: string,
+    private readonly bind: readonly string[],
   ) {}
 
-  /** Starts a redis-server on a free port and waits until it answers PING. */
-  static async start(name: string): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), name);
+  /**
+   * Starts a redis-server on a free port and waits until it answers PING. It listens on 127.0.0.1
+   * and on the `bind` addresses (e.g. the host side of a test's network namespaces), where clients
+   * need no password (protected mode off: the server is the test's own).
+   */
+  static async start(name: string, options: { bind?: readonly string[] } = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), name, options.bind ?? []);
     await server.launch();
     return server;
   }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** The URL through one of the `bind` addresses. */
+  urlAt(host: string): string {
+    return `redis://${host}:${this.port}`;
   }
 
   get running(): boolean {
@@ -55,7 +65,8 @@ export class RedisServer {
   private async launch(): Promise<void> {
     mkdirSync(ARTIFACTS, { recursive: true });
     const log = createWriteStream(join(ARTIFACTS, `${this.name}-redis.log`), { flags: 'a' });
-    const child = spawn(BINARY, ['--save', '', '--appendonly', 'no', '--port', String(this.port), '--bind', '127.0.0.1'], {
+    const network = this.bind.length > 0 ? ['--bind', '127.0.0.1', ...this.bind, '--protected-mode', 'no'] : ['--bind', '127.0.0.1'];
+    const child = spawn(BINARY, ['--save', '', '--appendonly', 'no', '--port', String(this.port), ...network], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log, { end: false });

@@ -26,11 +26,20 @@ export interface ManagedProcess {
   output(): string;
 }
 
+export interface SpawnOptions {
+  /**
+   * A command prefix that execs the rest (so the child keeps its pid and takes signals), e.g. a
+   * network namespace's `ip netns exec <ns>` (test/lib/netns.ts `NetHost.command([])`).
+   */
+  wrap?: readonly string[];
+}
+
 /** Runs a TypeScript entry point of the repo with tsx, as `npm start` of that app does. */
-export function spawnTs(name: string, entry: string, env: Record<string, string>, args: string[] = []): ManagedProcess {
+export function spawnTs(name: string, entry: string, env: Record<string, string>, args: string[] = [], options: SpawnOptions = {}): ManagedProcess {
   mkdirSync(ARTIFACTS, { recursive: true });
   const log = createWriteStream(join(ARTIFACTS, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], {
+  const argv = [...(options.wrap ?? []), process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,17 +118,24 @@ export class Stack {
     this.api = null;
   }
 
-  startWorker(env: Record<string, string> = {}): ManagedProcess {
+  /** Starts a worker; `env` overrides (e.g. DATABASE_URL / REDIS_URL of another address), `spawnOptions.wrap` prefixes its command. */
+  startWorker(env: Record<string, string> = {}, spawnOptions: SpawnOptions = {}): ManagedProcess {
     const id = `${this.options.name}-worker-${this.workerCount++}`;
-    const worker = spawnTs(id, 'apps/worker/src/main.ts', {
-      ...this.commonEnv,
-      WORKER_ID: id,
-      THREADS_PER_TRIAL: String(this.options.threads ?? 1),
-      HEARTBEAT_MS: '500',
-      RECONCILE_MS: '1000',
-      ...this.options.workerEnv,
-      ...env,
-    });
+    const worker = spawnTs(
+      id,
+      'apps/worker/src/main.ts',
+      {
+        ...this.commonEnv,
+        WORKER_ID: id,
+        THREADS_PER_TRIAL: String(this.options.threads ?? 1),
+        HEARTBEAT_MS: '500',
+        RECONCILE_MS: '1000',
+        ...this.options.workerEnv,
+        ...env,
+      },
+      [],
+      spawnOptions,
+    );
     this.workers.push(worker);
     return worker;
   }

@@ -33,6 +33,20 @@ describe('createDb against a migrated database', () => {
     });
   }
 
+  it('bounds how long a silent client holds locks (idle-in-transaction timeout, TCP keepalives), unless the URL sets its own options', async () => {
+    const shown = async (client: Db) =>
+      (await client.$queryRaw<{ idle: string; tcp_keepalives_idle: string; tcp_keepalives_count: string }[]>`SELECT current_setting('idle_in_transaction_session_timeout') AS idle, current_setting('tcp_keepalives_idle') AS tcp_keepalives_idle, current_setting('tcp_keepalives_count') AS tcp_keepalives_count`)[0];
+    expect(await shown(db)).toEqual({ idle: '30s', tcp_keepalives_idle: '10', tcp_keepalives_count: '3' });
+    const url = new URL(database.url);
+    url.searchParams.set('options', '-c tcp_keepalives_idle=42');
+    const own = createDb(url.toString(), { maxConnections: 1 });
+    try {
+      expect((await shown(own))!.tcp_keepalives_idle).toBe('42');
+    } finally {
+      await own.$disconnect();
+    }
+  });
+
   it('stores a sweep with its trials and metrics and reads them back in order', async () => {
     const sweep = await createSweep('mnist-mlp');
     expect(sweep.status).toBe('pending');

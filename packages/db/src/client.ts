@@ -11,9 +11,29 @@ export interface CreateDbOptions {
   maxConnections?: number;
 }
 
+/**
+ * Session settings that bound how long a vanished client can hold row locks (the sweep row every
+ * epoch write and takeover locks): a client that stops talking inside a transaction — cut off by
+ * a partition, paused, frozen — would otherwise keep them until TCP gives up (~15 minutes), and
+ * every writer of that sweep would wait with it.
+ * - idle_in_transaction_session_timeout 30 s: no transaction of ours idles longer (Prisma's own
+ *   interactive-transaction timeout is 30 s too); withSweepLock sets its own, longer one.
+ * - TCP keepalives (10 s idle, 3 probes 5 s apart): a dead peer is found even outside a transaction.
+ */
+export const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=30000 -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
+
 /** A PrismaClient over @prisma/adapter-pg (Prisma 7 needs a driver adapter; no native query engine). */
 export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
+  // Server settings given in the URL (`?options=…`) are the operator's: they win.
+  const ownOptions = new URL(databaseUrl).searchParams.has('options') ? {} : { options: SESSION_OPTIONS };
+  const adapter = new PrismaPg({
+    connectionString: databaseUrl,
+    max: options.maxConnections ?? 10,
+    // The client side too: a server that vanished is noticed instead of awaited forever.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    ...ownOptions,
+  });
   return new PrismaClient({ adapter });
 }
 

@@ -44,6 +44,14 @@ describe('withSweepLock', () => {
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(2);
   });
 
+  it('the lock’s transaction may idle for its own timeout, not the session’s 30 s, and the session keeps its bound', async () => {
+    const { sweep } = await createSweep(t.db, { name: 'idle', spec: {}, seed: 1, objective: { metric: 'val_loss', mode: 'minimize' }, budget: {} });
+    const inLock = await withSweepLock(t.db, sweep.id, async (tx) => (await tx.$queryRaw<{ v: string }[]>`SELECT current_setting('idle_in_transaction_session_timeout') AS v`)[0]!.v, { timeoutMs: 120_000 });
+    expect(inLock).toBe('2min');
+    const after = await t.db.$queryRaw<{ v: string }[]>`SELECT current_setting('idle_in_transaction_session_timeout') AS v`;
+    expect(after[0]!.v).toBe('30s');
+  });
+
   it('hashes sweep ids to stable, distinct bigint keys', () => {
     const a = sweepLockKey('00000000-0000-4000-8000-000000000001');
     expect(sweepLockKey('00000000-0000-4000-8000-000000000001')).toBe(a);

@@ -33,6 +33,10 @@ export async function withSweepLock<T>(
   return mapDbErrors(() =>
     db.$transaction(
       async (tx) => {
+        // The lock's transaction idles while `fn` writes through other connections: the session's
+        // 30 s idle-in-transaction bound (client.ts) would end it early, so it gets its own timeout.
+        const idleMs = String(options.timeoutMs ?? 60_000);
+        await tx.$queryRaw`SELECT set_config('idle_in_transaction_session_timeout', ${idleMs}, true)`;
         // $executeRaw: the function returns void, a type the driver adapter does not map as a result column.
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(${key}::bigint)`;
         return fn(markTransaction(tx));

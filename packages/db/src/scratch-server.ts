@@ -2,7 +2,7 @@
 // free port) that the test may stop, restart, and whose backends it may terminate or freeze —
 // faults no test may inflict on the shared server other tests use.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { chownSync, existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,8 +30,10 @@ export interface ScratchPostgresOptions {
   binDir?: string;
   /** OS user the server runs as when this process is root (postgres refuses to run as root). */
   user?: string;
-  /** Extra `-c name=value` server settings. */
+  /** Extra `-c name=value` server settings; `listen_addresses` replaces 127.0.0.1, so list it too (`adminUrl` uses it). */
   settings?: Record<string, string | number>;
+  /** Client networks (CIDR, e.g. `10.213.0.2/32`) let in with trust auth besides localhost. */
+  trustedClients?: readonly string[];
 }
 
 async function freePort(): Promise<number> {
@@ -79,6 +81,8 @@ export class ScratchPostgres {
     const server = new ScratchPostgres(dir, await freePort(), binDir, user, settings);
     try {
       await server.exec('initdb', ['-D', server.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
+      const hba = (options.trustedClients ?? []).map((cidr) => `host all all ${cidr} trust\n`).join('');
+      if (hba) await appendFile(join(server.dataDir, 'pg_hba.conf'), hba);
       await server.start();
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
@@ -100,8 +104,9 @@ export class ScratchPostgres {
     return this.url('postgres');
   }
 
-  url(database: string): string {
-    return `postgresql://postgres@127.0.0.1:${this.port}/${database}`;
+  /** A database's URL; `host` one of the addresses it listens on (default 127.0.0.1). */
+  url(database: string, host = '127.0.0.1'): string {
+    return `postgresql://postgres@${host}:${this.port}/${database}`;
   }
 
   private async exec(tool: string, args: string[]): Promise<void> {
