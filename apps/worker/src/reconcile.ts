@@ -154,7 +154,8 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
  * Decides, for each running trial without a live job, whether its holder still trains it. Heartbeats
  * live in Redis too, so "no heartbeat" means "dead" only once the holder had the time to publish one:
  * a trial is re-enqueued after its holder went `holderGraceMs` without a live heartbeat naming it (and
- * the claim's attempt), counted from the first run that saw it jobless — its mark in
+ * the claim's attempt), counted from the last run that saw it named, or else the first that saw it
+ * jobless — its mark in
  * `<prefix>:reconcile-jobless`, which a wipe erases with everything else. Marks of trials that are no
  * longer running without a job are dropped.
  */
@@ -184,7 +185,12 @@ async function holderVerdicts(deps: ReconcileDeps, running: readonly RunnableTri
     }
     const named = trial.workerId !== null && (held.get(trial.workerId)?.trials ?? []).some((h) => h.trialId === trial.id && h.attempt === trial.attempt);
     const silentMs = now - mark.since;
-    if (named) verdicts.set(trial.id, { kind: 'held' });
+    if (named) {
+      verdicts.set(trial.id, { kind: 'held' });
+      // Silence counts from the last run that saw the holder name the trial: a live worker that
+      // misses one heartbeat (reconnecting to Redis) keeps the whole grace period.
+      if (mark.since !== now) fresh[trial.id] = JSON.stringify({ ...mark, since: now });
+    }
     else if (graceMs !== undefined && silentMs >= graceMs) verdicts.set(trial.id, { kind: 'requeue', silentMs });
     else verdicts.set(trial.id, { kind: 'awaiting', silentMs });
   }

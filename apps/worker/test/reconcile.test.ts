@@ -282,10 +282,13 @@ describe('reconcile', () => {
     expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 0, leftToHolder: 1, awaitingHolder: 0 });
     expect(await getTrial(database.db, held.id)).toMatchObject({ status: 'running', workerId: 'w-live', attempt: 1 });
 
-    // Its worker stops publishing (the heartbeat expired: gone here): it has been jobless for longer than
-    // the grace period, so the next run re-enqueues it.
+    // Its worker stops publishing (the heartbeat expired: gone here). The silence counts from the last
+    // run that saw the trial named, not from the wipe: a holder that missed a beat keeps the grace.
     await removeHeartbeat(redis, prefix, 'w-live');
-    clock += 1;
+    const lastNamed = clock;
+    clock = lastNamed + GRACE_MS - 1;
+    expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 0, leftToHolder: 0, awaitingHolder: 1 });
+    clock = lastNamed + GRACE_MS;
     expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0 });
     expect(await liveIds()).toContain(trialJobId(held.id, 2));
     // Every runnable trial has a job again: the next run finds nothing to do and drops its marks.
@@ -347,11 +350,14 @@ describe('reconcile', () => {
       clock = 100 * GRACE_MS;
       expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 0, leftToHolder: 2, awaitingHolder: 0 });
 
-      // One delivery ends without the trial ending in Postgres: b, jobless for longer than the grace
-      // period and no longer named by its live holder, is re-enqueued at the next run.
+      // One delivery ends without the trial ending in Postgres: b, no longer named by its live holder,
+      // is re-enqueued once the grace period has passed since it was last named.
       heartbeat.trialEnded('job-b');
       await heartbeat.start(); // the publish of that change, awaited
+      const lastNamed = clock;
       clock += 1;
+      expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 0, leftToHolder: 1, awaitingHolder: 1 });
+      clock = lastNamed + GRACE_MS;
       expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 1, leftToHolder: 1, awaitingHolder: 0 });
       expect(await liveIds()).toEqual([trialJobId(b.id, 2)]);
     } finally {
