@@ -97,6 +97,11 @@ describe('checkpoint specs compared by value', () => {
     expect(JSON.stringify(manifest.model)).not.toBe(JSON.stringify(ckpt.manifest.model));
     const resumed = await TrainingSession.create({ ...base, resumeFrom: { manifest, data: ckpt.data } });
     expect(resumed.epoch).toBe(1);
+    // A manifest written before a field existed (its default then applies) still resumes the run.
+    const { decayBiases: _omitted, ...older } = ckpt.manifest.optimizer as Record<string, unknown>;
+    expect(_omitted).toBe(false);
+    const olderRun = await TrainingSession.create({ ...base, resumeFrom: { manifest: { ...ckpt.manifest, optimizer: older }, data: ckpt.data } });
+    expect(olderRun.epoch).toBe(1);
     // A real difference is still refused.
     const other = { ...manifest, optimizer: { ...(manifest.optimizer as object), learningRate: 0.02 } };
     await expect(TrainingSession.create({ ...base, resumeFrom: { manifest: other, data: ckpt.data } })).rejects.toThrow('checkpoint optimizer');

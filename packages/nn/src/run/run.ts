@@ -18,6 +18,7 @@ import { NnError } from '../errors.ts';
 import { initializeParams } from '../init.ts';
 import type { CompiledModel } from '../model.ts';
 import { learningRateAt } from '../schedule.ts';
+import { parseModelSpec, parseOptimizerSpec } from '../spec.ts';
 import { epochPermutation, initRng } from '../streams.ts';
 import type { EpochMetrics, EvalResult, RunEpochMetrics } from './metrics.ts';
 import { resolveRun, type ResolvedRun, type RunOptions } from './options.ts';
@@ -231,8 +232,10 @@ export class TrainingRun {
     const mismatch = (what: string, a: unknown, b: unknown): never => {
       throw new NnError('INVALID_CHECKPOINT', `checkpoint ${what} is ${JSON.stringify(a)} but this run has ${JSON.stringify(b)}`);
     };
-    if (!jsonEqual(m.model, run.model.spec)) mismatch('model', m.model, run.model.spec);
-    if (!jsonEqual(m.optimizer, run.optimizer)) mismatch('optimizer', m.optimizer, run.optimizer);
+    // Compared as parsed, defaults filled in: a manifest written before a field existed (e.g.
+    // decayBiases) still matches the run that continues it.
+    if (!jsonEqual(parsedOr(parseModelSpec, m.model), run.model.spec)) mismatch('model', m.model, run.model.spec);
+    if (!jsonEqual(parsedOr(parseOptimizerSpec, m.optimizer), run.optimizer)) mismatch('optimizer', m.optimizer, run.optimizer);
     if (m.training.batchSize !== run.batchSize) mismatch('batchSize', m.training.batchSize, run.batchSize);
     if (m.training.microbatches !== run.microbatches) mismatch('microbatches', m.training.microbatches, run.microbatches);
     if (m.training.seed !== run.seed) mismatch('seed', m.training.seed, run.seed);
@@ -251,6 +254,15 @@ export class TrainingRun {
     this.step = m.step;
     this.early = { ...m.earlyStopping };
     this.history = m.history.map((h) => ({ ...h, threads: this.plan.threads, stepTiming: NO_TIMING }));
+  }
+}
+
+/** `parse(value)`, or `value` itself when it does not parse (it then fails the comparison). */
+function parsedOr<T>(parse: (v: unknown) => T, value: unknown): unknown {
+  try {
+    return parse(value);
+  } catch {
+    return value;
   }
 }
 
