@@ -35,6 +35,8 @@ export async function datasetFacts(db: Db, ref: DatasetRef): Promise<DatasetFact
     const s = spec.data;
     return { name: row.name, task: s.task, featureShape: s.featureShape, numClasses: s.numClasses, targetDim: 1, featureBytes: 4, sizes: s.sizes };
   }
+  // IDX uploads are not stored yet: no such dataset.
+  if (ref.type === 'idx') return null;
   const entry = builtinDatasets.find((d) => d.id === ref.type)!;
   const base = { name: entry.id, task: 'classification' as const, featureShape: entry.featureShape, numClasses: entry.numClasses };
   if (ref.type === 'mnist') {

@@ -148,7 +148,7 @@ function tick(m: MockSweep, r: () => number) {
     const epochs = spec.training.epochs;
     if (t.epochsDone >= epochs) {
       t.status = 'completed';
-      t.finalValue = metrics[m.sweep.objective.metric]!;
+      t.finalValue = (metrics as Record<string, number>)[m.sweep.objective.metric]!;
       t.finishedAt = now();
       emit(m, 'trial.completed', { trialId: t.id, number: t.number, epochsDone: t.epochsDone, finalValue: t.finalValue, bestValue: t.bestValue });
     } else if (t.epochsDone === 3 && t.bestValue !== null && (m.sweep.objective.mode === 'maximize' ? t.bestValue < 0.5 : t.bestValue > 1.2)) {

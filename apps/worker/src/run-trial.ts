@@ -528,6 +528,8 @@ function objectiveOf(m: EpochValues, metric: ObjectiveMetric): number | null {
       return m.valLoss;
     case 'val_accuracy':
       return m.valAccuracy;
+    default:
+      return null;
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from '@hypersweep/search';
 import { z } from 'zod';
 import { checkSpaceBindings } from './bindings.ts';
-import { MAX_SEED, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
+import { MAX_SEED, MetricName, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Dataset
@@ -59,8 +59,24 @@ export const CsvDatasetRef = z.strictObject({
   scaling: z.enum(['standardize', 'none']).optional(),
 });
 
+/**
+ * Images uploaded in IDX format before (POST /api/v1/datasets/idx), by id: used like MNIST, with
+ * a seeded validation hold-out from the uploaded training set and the scaling of one's choice.
+ */
+export const IdxDatasetRef = z
+  .strictObject({
+    type: z.literal('idx'),
+    id: z.uuid({ error: 'must be a UUID' }),
+    /** standardize (the training split's mean/std, default), unit (x/255) or none (raw 0–255). */
+    scaling: z.enum(['standardize', 'unit', 'none']).optional(),
+    validationFraction: validationFraction.optional(),
+    validationCount: int(0, 10_000_000).optional(),
+    seed: int(0, MAX_SEED).optional(),
+  })
+  .refine(oneHoldout, oneHoldoutError);
+
 export const BUILTIN_DATASET_IDS = ['mnist', 'spirals'] as const;
-export const DatasetRef = z.discriminatedUnion('type', [MnistDatasetRef, SpiralsDatasetRef, CsvDatasetRef]);
+export const DatasetRef = z.discriminatedUnion('type', [MnistDatasetRef, SpiralsDatasetRef, CsvDatasetRef, IdxDatasetRef]);
 export type DatasetRef = z.infer<typeof DatasetRef>;
 
 // ---------------------------------------------------------------------------------------------
@@ -259,32 +275,48 @@ export type SearchSpec = z.infer<typeof SearchSpec>;
 // Objective
 // ---------------------------------------------------------------------------------------------
 
-export const OBJECTIVE_METRICS = ['val_loss', 'val_accuracy', 'train_loss', 'train_accuracy'] as const;
-export const ObjectiveMetric = z.enum(OBJECTIVE_METRICS);
-export type ObjectiveMetric = z.infer<typeof ObjectiveMetric>;
+/** Metrics the built-in trainer reports each epoch, without their train_/val_ prefix, by task. */
+export const BUILTIN_METRICS = {
+  classification: ['loss', 'accuracy', 'top3_accuracy', 'top5_accuracy'],
+  regression: ['loss', 'mae', 'rmse'],
+} as const;
+/** Every metric name the built-in trainer can report (train_ and val_ of each task's metrics). */
+export const OBJECTIVE_METRICS = [
+  ...new Set(Object.values(BUILTIN_METRICS).flatMap((names) => names.flatMap((n) => [`val_${n}`, `train_${n}`]))),
+] as readonly string[];
+/** The built-in metrics a model with this loss reports. */
+export function builtinMetricsFor(loss: string): string[] {
+  const names = loss === 'softmax_cross_entropy' ? BUILTIN_METRICS.classification : BUILTIN_METRICS.regression;
+  return names.flatMap((n) => [`val_${n}`, `train_${n}`]);
+}
+export const ObjectiveMetric = MetricName;
+export type ObjectiveMetric = string;
 export const ObjectiveMode = z.enum(['minimize', 'maximize']);
 export type ObjectiveMode = z.infer<typeof ObjectiveMode>;
 
-/** The direction that makes sense for a metric: losses go down, accuracies up. */
-export function naturalMode(metric: ObjectiveMetric): ObjectiveMode {
-  return metric.endsWith('_accuracy') ? 'maximize' : 'minimize';
+/** The direction that makes sense for a metric, when its name tells: losses and errors go down, accuracies up. */
+export function naturalMode(metric: string): ObjectiveMode | undefined {
+  if (/(^|_)(accuracy|auc|precision|recall|f1)$/.test(metric)) return 'maximize';
+  if (/(^|_)(loss|mae|mse|rmse|error)$/.test(metric)) return 'minimize';
+  return undefined;
 }
 
 export const ObjectiveSpec = z
   .strictObject({
+    /** Any metric the trials report; the built-in trainer's are checked against the model at submission. */
     metric: ObjectiveMetric,
-    /** Defaults to the metric's natural direction; the opposite one is refused (it would prune the best trials). */
+    /** Required unless the metric's name tells its direction; the opposite of that one is refused (it would prune the best trials). */
     mode: ObjectiveMode.optional(),
   })
-  .transform((o) => ({ metric: o.metric, mode: o.mode ?? naturalMode(o.metric) }))
-  .pipe(
-    z
-      .strictObject({ metric: ObjectiveMetric, mode: ObjectiveMode })
-      .refine((o) => o.mode === naturalMode(o.metric), {
-        message: 'contradicts the metric: losses are minimized and accuracies maximized',
-        path: ['mode'],
-      }),
-  );
+  .superRefine((o, ctx) => {
+    const natural = naturalMode(o.metric);
+    if (o.mode === undefined && natural === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: `is required: the direction of ${o.metric} is not known (minimize or maximize)` });
+    } else if (o.mode !== undefined && natural !== undefined && o.mode !== natural) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: `contradicts the metric: ${o.metric} is ${natural === 'minimize' ? 'minimized' : 'maximized'}` });
+    }
+  })
+  .transform((o) => ({ metric: o.metric, mode: (o.mode ?? naturalMode(o.metric)) as ObjectiveMode }));
 export type ObjectiveSpec = z.infer<typeof ObjectiveSpec>;
 
 // ---------------------------------------------------------------------------------------------
@@ -341,8 +373,11 @@ function searchIssue(ctx: z.RefinementCtx, at: PropertyKey[], err: unknown): voi
 export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
   const { training, search, objective, model } = req;
 
-  if (objective.metric.endsWith('_accuracy') && model.loss !== 'softmax_cross_entropy') {
+  const reported = builtinMetricsFor(model.loss);
+  if (objective.metric.endsWith('accuracy') && model.loss !== 'softmax_cross_entropy') {
     ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `accuracy needs a classification model (loss softmax_cross_entropy), not ${model.loss}` });
+  } else if (!reported.includes(objective.metric)) {
+    ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `the built-in trainer does not report ${objective.metric} for this model; it reports ${reported.join(', ')}` });
   }
   if (training.microbatches !== undefined && training.microbatches > training.batchSize) {
     ctx.addIssue({ code: 'custom', path: ['training', 'microbatches'], message: `must be ≤ batchSize (${training.batchSize})` });

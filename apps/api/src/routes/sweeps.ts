@@ -63,7 +63,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const spec = parseJsonBody(CreateSweepRequest, req);
     const facts = await datasetFacts(db, spec.dataset);
     if (!facts) {
-      throw new HttpError('invalid_request', `no dataset ${spec.dataset.type === 'csv' ? spec.dataset.id : spec.dataset.type}`, [
+      throw new HttpError('invalid_request', `no dataset ${spec.dataset.type === 'csv' || spec.dataset.type === 'idx' ? spec.dataset.id : spec.dataset.type}`, [
         { path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' },
       ]);
     }
