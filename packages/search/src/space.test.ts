@@ -108,7 +108,7 @@ describe('parseSpace', () => {
     invalid(nested, 'optimizer.choices[1].params.schedule.choices[0].params.stepSize.step', /not a multiple/);
   });
 
-  it('refuses a parameter name defined twice anywhere in the space', () => {
+  it('refuses a parameter name defined twice where both can hold, or defined differently in exclusive branches', () => {
     invalid(
       {
         momentum: { type: 'uniform', low: 0, high: 1 },
@@ -123,12 +123,12 @@ describe('parseSpace', () => {
           type: 'categorical',
           choices: [
             { value: 'sgd', params: { momentum: { type: 'uniform', low: 0, high: 1 } } },
-            { value: 'rmsprop', params: { momentum: { type: 'uniform', low: 0, high: 1 } } },
+            { value: 'rmsprop', params: { momentum: { type: 'uniform', low: 0, high: 0.99 } } },
           ],
         },
       },
       'optimizer.choices[1].params.momentum',
-      /already defined at optimizer.choices\[0\].params.momentum/,
+      /defined differently at optimizer.choices\[0\].params.momentum/,
     );
   });
 

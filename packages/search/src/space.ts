@@ -72,11 +72,20 @@ export interface ParamDef {
   readonly index: number;
   /** Values its ancestors must take, outermost first; empty for top-level parameters. */
   readonly conditions: readonly Condition[];
+  /**
+   * Every branch that defines it: `conditions` first, then the other branches of a parameter
+   * shared by mutually exclusive branches (units_2 under depth = 2 and depth = 3). It is active
+   * when one of them holds.
+   */
+  readonly alternatives: readonly (readonly Condition[])[];
 }
 
 export interface SearchSpace {
   readonly root: SpaceNode;
-  /** Every parameter of every branch, depth-first in the order written. Names are unique. */
+  /**
+   * Every parameter of every branch, depth-first in the order written. Names are unique: a name
+   * defined again in a branch that excludes its first one (same definition) is the same parameter.
+   */
   readonly params: readonly ParamDef[];
   readonly byName: ReadonlyMap<string, ParamDef>;
 }
@@ -125,6 +134,13 @@ function zodIssues(prefix: string, error: z.ZodError): Issue[] {
   });
 }
 
+/** JSON with object keys sorted, to compare definitions written in different orders. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -139,6 +155,8 @@ class SpaceParser {
   readonly issues: Issue[] = [];
   readonly params: ParamDef[] = [];
   private readonly seen = new Map<string, string>();
+  /** Raw definitions by name, to compare a shared parameter's branches. */
+  private readonly raws = new Map<string, string>();
 
   node(input: unknown, path: string, conditions: readonly Condition[], depth: number): SpaceNode {
     const out: Record<string, ParamSpec> = {};
@@ -158,14 +176,16 @@ class SpaceParser {
       }
       const first = this.seen.get(name);
       if (first !== undefined) {
-        this.issues.push({ path: at, message: `parameter "${name}" is already defined at ${first}; names are global to the space` });
+        const shared = this.share(name, raw, at, first, conditions);
+        if (shared) out[name] = shared;
         continue;
       }
       this.seen.set(name, at);
+      this.raws.set(name, canonicalJson(raw));
       // Registered before its sub-spaces, so `params` is depth-first with parents first.
       const index = this.params.length;
       // Replaced once the definition parses; a failed parse throws before anyone sees it.
-      const placeholder: ParamDef = { name, spec: { type: 'fixed', value: 0 }, path: at, index, conditions };
+      const placeholder: ParamDef = { name, spec: { type: 'fixed', value: 0 }, path: at, index, conditions, alternatives: [conditions] };
       this.params.push(placeholder);
       const spec = this.param(raw, at, name, conditions, depth);
       if (spec) {
@@ -174,6 +194,30 @@ class SpaceParser {
       }
     }
     return out;
+  }
+
+  /**
+   * A name met again: the same parameter when every branch defining it excludes the others (they
+   * differ in the value of a common ancestor) and the definitions are equal; otherwise an error.
+   */
+  private share(name: string, raw: unknown, at: string, first: string, conditions: readonly Condition[]): ParamSpec | undefined {
+    const index = this.params.findIndex((d) => d.name === name);
+    const def = this.params[index]!;
+    const exclusive = def.alternatives.every((alt) => alt.some((a) => conditions.some((c) => c.param === a.param && c.value !== a.value)));
+    if (!exclusive) {
+      this.issues.push({ path: at, message: `parameter "${name}" is already defined at ${first}; names are global to the space (a name may repeat only in branches that exclude each other)` });
+      return undefined;
+    }
+    if (this.raws.get(name) !== canonicalJson(raw)) {
+      this.issues.push({ path: at, message: `parameter "${name}" is defined differently at ${first}; a parameter shared by several branches has one definition` });
+      return undefined;
+    }
+    if (def.spec.type === 'categorical' && def.spec.choices.some((c) => c.params)) {
+      this.issues.push({ path: at, message: `parameter "${name}" opens sub-spaces, so it cannot be shared with ${first}` });
+      return undefined;
+    }
+    this.params[index] = { ...def, alternatives: [...def.alternatives, conditions] };
+    return def.spec;
   }
 
   private param(raw: unknown, at: string, name: string, conditions: readonly Condition[], depth: number): ParamSpec | undefined {
@@ -324,7 +368,12 @@ export function activeParams(space: SearchSpace, partial: Params): ParamDef[] {
 
 /** Whether a parameter exists in a configuration, by its conditions (not by presence). */
 export function isActive(def: ParamDef, params: Params): boolean {
-  return def.conditions.every((c) => params[c.param] === c.value);
+  return def.alternatives.some((alt) => alt.every((c) => params[c.param] === c.value));
+}
+
+/** "depth = 2 and act = "relu"", or "a = 1 or a = 2" for a shared parameter: when it exists. */
+export function describeConditions(def: ParamDef): string {
+  return def.alternatives.map((alt) => alt.map((c) => `${c.param} = ${JSON.stringify(c.value)}`).join(' and ')).join(' or ');
 }
 
 /**
@@ -484,7 +533,7 @@ export function validateParams(space: SearchSpace, params: Params): void {
     if (activeNames.has(name)) continue;
     const def = space.byName.get(name);
     const why = def
-      ? `is inactive here (it exists only when ${def.conditions.map((c) => `${c.param} = ${JSON.stringify(c.value)}`).join(' and ')})`
+      ? `is inactive here (it exists only when ${describeConditions(def)})`
       : 'is not a parameter of the space';
     throw new SearchError('INVALID_CONFIG', name, why);
   }
