@@ -23,7 +23,7 @@ describe('DatasetCache', () => {
     const cache = new DatasetCache();
     const spirals = await cache.get({ type: 'spirals', count: 100, seed: 1 });
     expect(spirals.train.count + spirals.validation.count).toBe(100);
-    await expect(cache.get({ type: 'csv', id: 'y' })).rejects.toThrow(/no CSV store/);
+    await expect(cache.get({ type: 'csv', id: 'y' })).rejects.toThrow(/no upload store/);
   });
 
   it('canonicalJson sorts keys and drops undefined', () => {

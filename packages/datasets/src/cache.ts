@@ -1,11 +1,15 @@
 // Datasets loaded once per process, keyed by their reference (a sweep's `dataset` object), so a
-// process parses MNIST or a CSV file once however many trials or requests use it.
+// process parses MNIST, a CSV file or an IDX upload once however many trials or requests use it.
 import type { Dataset } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
 import { parseCsv, type CsvOptions, type CsvScaling } from './csv.ts';
+import { buildIdxDataset, type IdxDatasetOptions, type IdxStoredSpec } from './idx-images.ts';
 import { loadDataset } from './registry.ts';
 
-/** A dataset reference as sweeps write it: `{type: 'mnist', …options}`, `{type: 'csv', id, scaling?}`. */
+/**
+ * A dataset reference as sweeps write it: `{type: 'mnist', …options}`, `{type: 'csv', id, scaling?}`,
+ * `{type: 'idx', id, scaling?, validationFraction? | validationCount?, seed?}`.
+ */
 export interface DatasetReference {
   readonly type: string;
   readonly [option: string]: unknown;
@@ -13,15 +17,26 @@ export interface DatasetReference {
 
 /** An uploaded CSV file and the options it was validated with. */
 export interface StoredCsv {
+  kind?: 'csv';
   text: string;
   options: CsvOptions;
 }
 
+/** Uploaded IDX files: the packed, validated blob and the spec that says where each file lies. */
+export interface StoredIdx {
+  kind: 'idx';
+  name: string;
+  data: Uint8Array;
+  spec: IdxStoredSpec;
+}
+
+export type StoredUpload = StoredCsv | StoredIdx;
+
 export class DatasetCache {
   private readonly loaded = new Map<string, Promise<Dataset>>();
 
-  /** `loadCsv` fetches an uploaded file by id (from Postgres, in the apps). */
-  constructor(private readonly loadCsv: (id: string) => Promise<StoredCsv> = noCsv) {}
+  /** `loadUpload` fetches an upload (CSV or IDX) by id (from Postgres, in the apps). */
+  constructor(private readonly loadUpload: (id: string) => Promise<StoredUpload> = noUploads) {}
 
   /**
    * The dataset a reference names; the same reference always yields the same object. The key is
@@ -45,16 +60,25 @@ export class DatasetCache {
     if (type === 'csv') {
       const { id, scaling } = options;
       if (typeof id !== 'string') throw new DatasetError('INVALID_OPTION', 'a csv dataset reference needs an id');
-      const stored = await this.loadCsv(id);
+      const stored = await this.loadUpload(id);
+      if (stored.kind === 'idx') throw new DatasetError('UNKNOWN_DATASET', `dataset ${id} is an IDX upload, not a CSV one (use type "idx")`);
       // The reference's scaling overrides the upload's; parseCsv checks the value (and refuses 'unit').
       return parseCsv(stored.text, scaling === undefined ? stored.options : { ...stored.options, scaling: scaling as CsvScaling });
+    }
+    if (type === 'idx') {
+      const { id, ...rest } = options;
+      if (typeof id !== 'string') throw new DatasetError('INVALID_OPTION', 'an idx dataset reference needs an id');
+      const stored = await this.loadUpload(id);
+      if (stored.kind !== 'idx') throw new DatasetError('UNKNOWN_DATASET', `dataset ${id} is a CSV upload, not an IDX one (use type "csv")`);
+      // buildIdxDataset refuses unknown option names and checks each value it reads.
+      return buildIdxDataset(stored.name, stored.data, stored.spec, rest as IdxDatasetOptions);
     }
     return loadDataset(type, options);
   }
 }
 
-async function noCsv(id: string): Promise<StoredCsv> {
-  throw new DatasetError('UNKNOWN_DATASET', `csv dataset ${id}: no CSV store configured`);
+async function noUploads(id: string): Promise<StoredUpload> {
+  throw new DatasetError('UNKNOWN_DATASET', `dataset ${id}: no upload store configured`);
 }
 
 /** JSON with sorted keys and undefined members dropped: equal references, equal keys. */
@@ -65,6 +89,17 @@ export function canonicalJson(value: unknown): string {
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * A stored upload row of either kind → what DatasetCache builds a dataset from. Throws UNKNOWN_DATASET
+ * for a missing row or file.
+ */
+export function storedUpload(id: string, row: { kind: string; name: string; data: Uint8Array | null; spec: unknown } | null): StoredUpload {
+  if (row?.kind !== 'idx') return storedCsv(id, row);
+  const spec = row.spec as Partial<IdxStoredSpec> | null;
+  if (!row.data || spec?.format !== 'idx-ubyte-v1') throw new DatasetError('UNKNOWN_DATASET', `no idx dataset ${id}`);
+  return { kind: 'idx', name: row.name, data: row.data, spec: spec as IdxStoredSpec };
 }
 
 /**

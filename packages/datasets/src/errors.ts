@@ -9,6 +9,12 @@ export type DatasetErrorCode =
   | 'IDX_BAD_DTYPE'
   /** IDX data is longer than the header says, or files disagree (images vs labels). */
   | 'IDX_SIZE_MISMATCH'
+  /** An uploaded IDX file's rank, dimension or channel count is not one an image dataset takes. */
+  | 'IDX_BAD_SHAPE'
+  /** An uploaded labels file does not have one label per image. */
+  | 'IDX_COUNT_MISMATCH'
+  /** An uploaded label is not a class id below the dataset's number of classes. */
+  | 'IDX_LABEL_RANGE'
   /** No data rows (empty text, blank lines only, or a header only). */
   | 'CSV_EMPTY'
   /** A record has more or fewer fields than the header / first record. */
@@ -43,6 +49,12 @@ export interface DatasetErrorDetails {
   /** 1-based line in the source text, as an editor shows it. */
   line?: number;
   column?: ColumnRef;
+  /** Uploaded IDX files: which file (the upload's field, e.g. "trainImages"). */
+  file?: string;
+  /** Uploaded IDX files: the byte offset (in the decompressed file) where the problem is. */
+  offset?: number;
+  /** Uploaded IDX files: the header field at fault ("magic", "dims[1]"), when it is one. */
+  header?: string;
   cause?: unknown;
 }
 
@@ -50,6 +62,9 @@ export class DatasetError extends Error {
   readonly code: DatasetErrorCode;
   readonly line?: number;
   readonly column?: ColumnRef;
+  readonly file?: string;
+  readonly offset?: number;
+  readonly header?: string;
 
   constructor(code: DatasetErrorCode, message: string, details: DatasetErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -57,6 +72,9 @@ export class DatasetError extends Error {
     this.code = code;
     if (details.line !== undefined) this.line = details.line;
     if (details.column !== undefined) this.column = details.column;
+    if (details.file !== undefined) this.file = details.file;
+    if (details.offset !== undefined) this.offset = details.offset;
+    if (details.header !== undefined) this.header = details.header;
   }
 }
 

@@ -59,4 +59,21 @@ export {
   type BuiltinDatasetOptions,
 } from './registry.ts';
 export type { Dataset, DataSplit, FeatureNormalization } from '@hypersweep/nn';
-export { DatasetCache, canonicalJson, storedCsv, type DatasetReference, type StoredCsv } from './cache.ts';
+export {
+  checkIdxUpload,
+  packIdxUpload,
+  buildIdxDataset,
+  IDX_LIMITS,
+  IDX_DEFAULT_TEST_FRACTION,
+  IDX_TEST_SPLIT_SEED,
+  IDX_FILE_FIELDS,
+  IDX_SCALINGS,
+  type IdxFileField,
+  type IdxUploadFiles,
+  type IdxUploadOptions,
+  type IdxStoredSpec,
+  type IdxByteRange,
+  type IdxDatasetOptions,
+  type IdxScaling,
+} from './idx-images.ts';
+export { DatasetCache, canonicalJson, storedCsv, storedUpload, type DatasetReference, type StoredCsv, type StoredIdx, type StoredUpload } from './cache.ts';
