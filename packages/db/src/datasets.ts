@@ -1,12 +1,12 @@
-// Dataset repository: uploaded CSV files with the options they were validated with.
+// Dataset repository: uploaded CSV and IDX files with what their validation found.
 import { isUuid, type DbClient } from './client.ts';
 import { DbError, isUniqueViolation, mapDbErrors, toDbError } from './errors.ts';
 import type { Dataset, Prisma } from './generated/prisma/client.ts';
 
 export interface CreateDatasetInput {
   name: string;
-  kind: 'builtin' | 'csv';
-  /** Parsing options and what validation found (columns, classes, sizes). */
+  kind: 'builtin' | 'csv' | 'idx';
+  /** Parsing options and what validation found (columns or image shape, classes, sizes). */
   spec: Prisma.InputJsonValue;
   data?: Uint8Array | null;
 }
