@@ -7,6 +7,7 @@ import {
   CsvUploadQuery,
   DatasetPathParams,
   IdempotencyKey,
+  IdxUploadFields,
   LastEventId,
   ListSweepsQuery,
   ListTrialsQuery,
@@ -120,6 +121,14 @@ export interface ApiRoute {
 }
 
 const json = (ref: string, description: string): Body => ({ ref, description });
+const idxFile = (description: string) => z.string().meta({ format: 'binary', description });
+/** The parts of POST /datasets/idx: IdxUploadFields beside the files. */
+const IdxUploadForm = IdxUploadFields.extend({
+  trainImages: idxFile('ubyte IDX images [N, H, W] (magic 0x00000803) or [N, H, W, C] with C 1 or 3 (0x00000804), gzip or not'),
+  trainLabels: idxFile('ubyte IDX labels [N] (magic 0x00000801), gzip or not'),
+  testImages: idxFile('test images, shaped like trainImages').optional(),
+  testLabels: idxFile('test labels').optional(),
+});
 const COMMON_ERRORS = [400, 401, 429, 431];
 
 /** Every route of the API; the API mounts exactly these (a test there can compare). */
@@ -194,6 +203,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/datasets`, operationId: 'uploadDataset', tag: 'datasets', summary: 'Upload a CSV dataset (size-limited, validated)',
     query: CsvUploadQuery, body: { schema: z.string(), contentType: 'text/csv', description: 'The CSV file' },
+    responses: { 201: json('DatasetInfo', 'Stored') }, errors: [...COMMON_ERRORS, 409, 413, 415],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/datasets/idx`, operationId: 'uploadIdxDataset', tag: 'datasets',
+    summary: 'Upload an IDX image dataset (ubyte images and labels, each gzip or not; stored whole or not at all)',
+    body: { schema: IdxUploadForm, contentType: 'multipart/form-data', description: 'The files (trainImages, trainLabels; testImages and testLabels together or neither) and the fields name, numClasses?, testFraction?' },
     responses: { 201: json('DatasetInfo', 'Stored') }, errors: [...COMMON_ERRORS, 409, 413, 415],
   },
   {

@@ -235,6 +235,19 @@ export const CsvUploadQuery = z.strictObject({
 });
 export type CsvUploadQuery = z.infer<typeof CsvUploadQuery>;
 
+/**
+ * IDX upload (POST /datasets/idx, multipart/form-data): the text fields beside the files. Limits of the
+ * files themselves (sizes, classes, image sides) are checked by @hypersweep/datasets' checkIdxUpload.
+ */
+export const IdxUploadFields = z.strictObject({
+  name: CsvUploadQuery.shape.name,
+  /** Declared classes (labels must be below it); default: the largest training label + 1. */
+  numClasses: z.coerce.number({ error: 'must be an integer' }).pipe(int(2, 256)).optional(),
+  /** Without test files: the share of the training file held out as the test set (default 0.1). */
+  testFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().gt(0, 'must be > 0').lt(1, 'must be < 1')).optional(),
+});
+export type IdxUploadFields = z.infer<typeof IdxUploadFields>;
+
 // ---------------------------------------------------------------------------------------------
 // Path parameters and headers
 // ---------------------------------------------------------------------------------------------

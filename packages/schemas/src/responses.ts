@@ -224,10 +224,10 @@ export const ApiTokenList = z.strictObject({ items: z.array(ApiTokenInfo) });
 // ---------------------------------------------------------------------------------------------
 
 export const DatasetInfo = z.strictObject({
-  /** A built-in id ("mnist") or the UUID of an uploaded CSV dataset. */
+  /** A built-in id ("mnist") or the UUID of an uploaded CSV or IDX dataset. */
   id: z.string(),
   name: z.string(),
-  kind: z.enum(['builtin', 'csv']),
+  kind: z.enum(['builtin', 'csv', 'idx']),
   description: z.string().nullable(),
   task: z.enum(['classification', 'regression']),
   featureShape: z.array(count()),
