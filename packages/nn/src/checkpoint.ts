@@ -11,12 +11,22 @@ export interface EarlyStoppingState {
   wait: number;
 }
 
+// Metrics added after the first checkpoints were written default to null (not reported then).
+const later = () => z.number().nullable().default(null);
 const EpochMetricsSchema = z.object({
   epoch: z.number(),
   trainLoss: z.number(),
   trainAccuracy: z.number().nullable(),
+  trainTop3Accuracy: later(),
+  trainTop5Accuracy: later(),
+  trainMae: later(),
+  trainRmse: later(),
   valLoss: z.number().nullable(),
   valAccuracy: z.number().nullable(),
+  valTop3Accuracy: later(),
+  valTop5Accuracy: later(),
+  valMae: later(),
+  valRmse: later(),
   learningRate: z.number(),
   samplesPerSec: z.number(),
   seconds: z.number(),

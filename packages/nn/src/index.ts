@@ -16,6 +16,7 @@ export * from './checkpoint.ts';
 export * from './run/metrics.ts';
 export * from './run/options.ts';
 export * from './run/plan.ts';
+export * from './run/scoring.ts';
 export * from './run/run.ts';
 export * from './run/work.ts';
 export * from './train.ts';

@@ -6,8 +6,7 @@ import { compileModel, type CompiledModel } from '../src/model.ts';
 import { Replica } from '../src/replica.ts';
 import { initializeParams } from '../src/init.ts';
 import { Rng } from '../src/rng.ts';
-import type { DataSplit, Dataset } from '../src/data.ts';
-export { quadrants } from '../src/testing.ts';
+export { blobs, quadrants, waves } from '../src/testing.ts';
 
 export interface Harness {
   model: CompiledModel;
@@ -64,53 +63,3 @@ export function randomFill(out: { length: number; [i: number]: number }, rng: Rn
   for (let i = 0; i < out.length; i++) out[i] = (rng.float() * 2 - 1) * scale;
 }
 
-/** Gaussian blobs: `classes` clusters in `dims` dimensions, float32 features (already standardised). */
-export function blobs(opts: { count: number; dims: number; classes: number; seed: number; spread?: number }): Dataset {
-  const rng = Rng.fromSeed(opts.seed);
-  const centers = Array.from({ length: opts.classes }, () => Array.from({ length: opts.dims }, () => rng.normal() * 2));
-  const make = (count: number): DataSplit => {
-    const features = new Float32Array(count * opts.dims);
-    const labels = new Int32Array(count);
-    for (let i = 0; i < count; i++) {
-      const c = i % opts.classes;
-      labels[i] = c;
-      for (let j = 0; j < opts.dims; j++) features[i * opts.dims + j] = centers[c]![j]! + rng.normal() * (opts.spread ?? 1);
-    }
-    return { count, features, labels };
-  };
-  return {
-    name: 'blobs',
-    task: 'classification',
-    featureShape: [opts.dims],
-    numClasses: opts.classes,
-    normalization: { kind: 'standardized', mean: new Array<number>(opts.dims).fill(0), std: new Array<number>(opts.dims).fill(1) },
-    train: make(opts.count),
-    validation: make(Math.ceil(opts.count / 4)),
-    test: make(Math.ceil(opts.count / 4)),
-  };
-}
-
-/** A regression set: y = sin(x0) + x1·x2 with noise. */
-export function waves(opts: { count: number; seed: number }): Dataset {
-  const rng = Rng.fromSeed(opts.seed);
-  const make = (count: number): DataSplit => {
-    const features = new Float32Array(count * 3);
-    const labels = new Float32Array(count);
-    for (let i = 0; i < count; i++) {
-      const x = [rng.normal(), rng.normal(), rng.normal()];
-      features.set(x, i * 3);
-      labels[i] = Math.sin(x[0]!) + x[1]! * x[2]! + rng.normal() * 0.05;
-    }
-    return { count, features, labels };
-  };
-  return {
-    name: 'waves',
-    task: 'regression',
-    featureShape: [3],
-    targetDim: 1,
-    normalization: { kind: 'standardized', mean: [0, 0, 0], std: [1, 1, 1] },
-    train: make(opts.count),
-    validation: make(Math.ceil(opts.count / 4)),
-    test: make(Math.ceil(opts.count / 4)),
-  };
-}

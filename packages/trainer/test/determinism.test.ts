@@ -1,6 +1,7 @@
 // Acceptance: the same seed, global batch and microbatches give byte-identical weights and metrics
 // for T = 1, 2, 3, 4 threads, and resuming with a different T gives the same bytes again.
-import { parseCheckpoint, serializeCheckpoint, TrainingSession } from '@hypersweep/nn';
+import { epochMetricValues, parseCheckpoint, serializeCheckpoint, TrainingSession, type EpochMetrics } from '@hypersweep/nn';
+import { blobs, waves } from '@hypersweep/nn/testing';
 import { describe, expect, it } from 'vitest';
 import { ReplicaPool, type ParallelTrainOptions } from '../src/index.ts';
 import { bytes, mlp, quadrants } from './helpers.ts';
@@ -17,8 +18,8 @@ const base: ParallelTrainOptions = {
   seed: 11,
   clipNorm: 1,
 };
-const metricsOf = (h: readonly { trainLoss: number; trainAccuracy: number | null; valLoss: number | null; valAccuracy: number | null; learningRate: number }[]) =>
-  h.map((m) => [m.trainLoss, m.trainAccuracy, m.valLoss, m.valAccuracy, m.learningRate]);
+/** Every reported metric (top-k, MAE and RMSE included) and the learning rate, per epoch. */
+const metricsOf = (h: readonly EpochMetrics[]) => h.map((m) => ({ ...epochMetricValues(m), learningRate: m.learningRate }));
 
 async function run(threads: number, o: Partial<ParallelTrainOptions> = {}) {
   const pool = await ReplicaPool.create({ threads });
@@ -44,6 +45,24 @@ describe('determinism across thread counts', () => {
     // The comparison can fail: another microbatch count or seed changes the bytes.
     expect(bytes((await run(2, { microbatches: 2 })).params).equals(reference)).toBe(false);
     expect(bytes((await run(2, { seed: 12 })).params).equals(reference)).toBe(false);
+  });
+
+  it.each([
+    ['7-class classification (top-3, top-5)', { model: { inputShape: [6], layers: [{ type: 'dense', units: 24, activation: 'relu' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 7 }], loss: 'softmax_cross_entropy' }, dataset: blobs({ count: 301, dims: 6, classes: 7, seed: 4, spread: 2 }) }],
+    ['regression (MAE, RMSE)', { model: { inputShape: [3], layers: [{ type: 'dense', units: 24, activation: 'gelu' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 1 }], loss: 'mse' }, dataset: waves({ count: 301, seed: 4 }) }],
+  ])('%s: the new metrics are bit-identical for T = 1, 2, 3, 4', async (_name, o) => {
+    const results = [];
+    for (const t of [1, 2, 3, 4]) results.push(await run(t, { ...o, epochs: 2 }));
+    const reported = Object.entries(metricsOf(results[0]!.history)[1]!).filter(([, v]) => v !== null).map(([k]) => k);
+    expect(reported).toEqual(
+      o.dataset.task === 'regression'
+        ? ['train_loss', 'train_mae', 'train_rmse', 'val_loss', 'val_mae', 'val_rmse', 'learningRate']
+        : ['train_loss', 'train_accuracy', 'train_top3_accuracy', 'train_top5_accuracy', 'val_loss', 'val_accuracy', 'val_top3_accuracy', 'val_top5_accuracy', 'learningRate'],
+    );
+    for (const r of results) {
+      expect(metricsOf(r.history)).toEqual(metricsOf(results[0]!.history));
+      expect(bytes(r.params).equals(bytes(results[0]!.params))).toBe(true);
+    }
   });
 
   it('without clipping (the fused one-pass update) T = 1 and T = 3 give the same bytes', async () => {

@@ -7,11 +7,14 @@ import type { Checkpoint } from '../checkpoint.ts';
 import { compileModel, type CompiledModel } from '../model.ts';
 import { keyFromSeed, type RngKey } from '../rng.ts';
 import { parseOptimizerSpec, parseScheduleSpec, type OptimizerSpec, type ScheduleSpec } from '../spec.ts';
-import type { RunEpochMetrics } from './metrics.ts';
+import { reportedMetricNames, type RunEpochMetrics } from './metrics.ts';
 
 export interface EarlyStoppingOptions {
-  /** Metric to watch (default val_loss). */
-  readonly monitor?: 'val_loss' | 'val_accuracy';
+  /**
+   * Metric to watch (default val_loss): any the run reports (`reportedMetricNames`), e.g.
+   * val_top5_accuracy or val_mae. Accuracies must go up, losses and errors down.
+   */
+  readonly monitor?: string;
   /** Epochs without improvement before stopping. */
   readonly patience: number;
   /** An improvement smaller than this does not count (default 0). */
@@ -47,7 +50,9 @@ export interface RunOptions {
 }
 
 export interface ResolvedEarlyStopping {
-  readonly monitor: 'val_loss' | 'val_accuracy';
+  readonly monitor: string;
+  /** Whether the monitored metric improves by going up (accuracies) or down. */
+  readonly mode: 'min' | 'max';
   readonly patience: number;
   readonly minDelta: number;
   readonly restoreBestWeights: boolean;
@@ -115,10 +120,12 @@ export function resolveRun(o: RunOptions): ResolvedRun {
     const minDelta = es.minDelta ?? 0;
     if (!Number.isFinite(minDelta) || minDelta < 0 || minDelta > 1e6) fail('earlyStopping.minDelta', `must be a number in [0, 1e6], got ${minDelta}`);
     const monitor = es.monitor ?? 'val_loss';
-    if (monitor !== 'val_loss' && monitor !== 'val_accuracy') fail('earlyStopping.monitor', `must be val_loss or val_accuracy, got ${String(monitor)}`);
-    if (o.dataset.validation.count === 0) fail('earlyStopping.monitor', `${monitor} needs a validation split, and dataset "${o.dataset.name}" has none`);
-    if (monitor === 'val_accuracy' && model.spec.loss !== 'softmax_cross_entropy') fail('earlyStopping.monitor', 'val_accuracy needs a classification model');
-    earlyStopping = { monitor, patience: es.patience, minDelta, restoreBestWeights: es.restoreBestWeights ?? true };
+    const reported = reportedMetricNames({ loss: model.spec.loss, outputs: model.outputSize, validation: true });
+    if (typeof monitor !== 'string' || !reported.includes(monitor)) {
+      fail('earlyStopping.monitor', `must be a metric this model reports (${reported.join(', ')}), got ${String(monitor)}`);
+    }
+    if (monitor.startsWith('val_') && o.dataset.validation.count === 0) fail('earlyStopping.monitor', `${monitor} needs a validation split, and dataset "${o.dataset.name}" has none`);
+    earlyStopping = { monitor, mode: monitor.endsWith('accuracy') ? 'max' : 'min', patience: es.patience, minDelta, restoreBestWeights: es.restoreBestWeights ?? true };
   }
   return {
     model,

@@ -17,6 +17,26 @@ import { MAX_BATCH_SIZE, MAX_MICROBATCHES, defaultMicrobatches, type ResolvedRun
  */
 export const CHUNK = 4096;
 
+/**
+ * The float64 fields of a statistics record, sums over the record's examples: one record per
+ * microbatch of a step (stepStats), one for the epoch (epochStats), one per evaluation block
+ * (evalStats). Fields a model does not report stay 0.
+ */
+export const STAT = {
+  /** Σ per-example loss. */
+  loss: 0,
+  /** Rows whose first-maximum argmax is the label (classification). */
+  correct: 1,
+  /** Rows whose label is among the 3 largest logits (classification, more than 3 classes). */
+  top3: 2,
+  /** Rows whose label is among the 5 largest logits (classification, more than 5 classes). */
+  top5: 3,
+  /** Σ per-example mean |prediction − target| over the outputs (regression). */
+  absError: 4,
+} as const;
+/** float64 values per statistics record. */
+export const STAT_FIELDS = 5;
+
 export type SplitName = 'train' | 'validation' | 'test';
 
 export interface PlacedSplit {
@@ -112,15 +132,15 @@ export interface RunPlan {
   readonly acts: readonly ActivationPlan[];
   /** int32 × train.count: this epoch's permutation of the training set. */
   readonly perm: Ptr;
-  /** f64 × 2 per microbatch: loss sum and correct count of the current step. */
+  /** A statistics record (STAT) per microbatch of the current step. */
   readonly stepStats: Ptr;
   /** f64 × chunks: squared norm of each gradient chunk (for clipping). */
   readonly chunkNorms: Ptr;
-  /** f64 × 2: the epoch's loss sum and correct count, accumulated in microbatch order by replica 0. */
+  /** A statistics record (STAT) of the epoch, accumulated in microbatch order by replica 0. */
   readonly epochStats: Ptr;
   /** f64 × 3 per replica: milliseconds in compute, reduce + update, and barrier waits. */
   readonly timing: Ptr;
-  /** f64 × 2 per evaluation block: loss sum and correct count. */
+  /** A statistics record (STAT) per evaluation block. */
   readonly evalStats: Ptr;
   /** int32 per evaluated example: the predicted class (classification). */
   readonly predictions: Ptr;
@@ -155,13 +175,13 @@ export function planRun(run: PlannedRun, o: { threads: number; dataset: PlacedDa
   const rows = evalRows(run);
   const acts = Array.from({ length: o.threads }, () => planActivations(arena, run.model, rows));
   const perm = arena.allocF32(o.dataset.train.count);
-  const stepStats = arena.alloc(16 * run.microbatches);
+  const stepStats = arena.alloc(8 * STAT_FIELDS * run.microbatches);
   const chunks = Math.ceil(P / CHUNK);
   const chunkNorms = arena.alloc(8 * chunks);
-  const epochStats = arena.alloc(16);
+  const epochStats = arena.alloc(8 * STAT_FIELDS);
   const timing = arena.alloc(24 * o.threads);
   const maxEval = Math.max(o.dataset.validation.count, o.dataset.test.count, o.dataset.train.count, 1);
-  const evalStats = arena.alloc(16 * Math.ceil(maxEval / rows));
+  const evalStats = arena.alloc(8 * STAT_FIELDS * Math.ceil(maxEval / rows));
   const predictions = arena.alloc(4 * maxEval);
   return {
     threads: o.threads,

@@ -20,9 +20,10 @@ import type { CompiledModel } from '../model.ts';
 import { learningRateAt } from '../schedule.ts';
 import { parseModelSpec, parseOptimizerSpec } from '../spec.ts';
 import { epochPermutation, initRng } from '../streams.ts';
-import type { EpochMetrics, EvalResult, RunEpochMetrics } from './metrics.ts';
+import { epochMetricValues, type EpochMetrics, type EvalResult, type RunEpochMetrics } from './metrics.ts';
 import { resolveRun, type ResolvedRun, type RunOptions } from './options.ts';
-import { evalRows, planRun, type PlacedDataset, type RunPlan, type SplitName } from './plan.ts';
+import { STAT, STAT_FIELDS, evalRows, planRun, type PlacedDataset, type RunPlan, type SplitName } from './plan.ts';
+import { reportsTopK } from './scoring.ts';
 
 /** Where and how a run's replicas execute. */
 export interface RunHost {
@@ -122,21 +123,28 @@ export class TrainingRun {
     await this.host.epoch(this.epoch, this.step, steps, this.options.signal);
     const seconds = (performance.now() - started) / 1000;
     const f = new Float64Array(this.memory.buffer);
-    const lossSum = f[plan.epochStats / 8]!;
-    const correct = f[plan.epochStats / 8 + 1]!;
+    const sums = f.slice(plan.epochStats / 8, plan.epochStats / 8 + STAT_FIELDS);
+    const train = scoresOf(plan, sums, N);
     const mean = (k: number) => {
       let s = 0;
       for (let r = 0; r < plan.threads; r++) s += f[plan.timing / 8 + r * 3 + k]!;
       return s / plan.threads / steps;
     };
     const val = plan.dataset.validation.count > 0 ? await this.evaluate('validation') : null;
-    const classification = run.model.spec.loss === 'softmax_cross_entropy';
     const metrics: RunEpochMetrics = {
       epoch: this.epoch + 1,
-      trainLoss: lossSum / N,
-      trainAccuracy: classification ? correct / N : null,
+      trainLoss: train.loss,
+      trainAccuracy: train.accuracy,
+      trainTop3Accuracy: train.top3Accuracy,
+      trainTop5Accuracy: train.top5Accuracy,
+      trainMae: train.mae,
+      trainRmse: train.rmse,
       valLoss: val ? val.loss : null,
       valAccuracy: val ? val.accuracy : null,
+      valTop3Accuracy: val ? val.top3Accuracy : null,
+      valTop5Accuracy: val ? val.top5Accuracy : null,
+      valMae: val ? val.mae : null,
+      valRmse: val ? val.rmse : null,
       learningRate: learningRateAt(run.schedule, run.optimizer.learningRate, this.step + steps - 1, steps, run.epochs),
       samplesPerSec: N / seconds,
       seconds,
@@ -154,9 +162,9 @@ export class TrainingRun {
   private observe(m: EpochMetrics): boolean {
     const es = this.run.earlyStopping;
     if (!es) return false;
-    const value = es.monitor === 'val_loss' ? m.valLoss : m.valAccuracy;
+    const value = epochMetricValues(m)[es.monitor] ?? null;
     if (value === null) return false;
-    const sign = es.monitor === 'val_loss' ? 1 : -1;
+    const sign = es.mode === 'min' ? 1 : -1;
     if (this.early.best === null || sign * (this.early.best - value) > es.minDelta) {
       this.early = { best: value, bestEpoch: m.epoch, wait: 0 };
       if (es.restoreBestWeights) this.bestParams = this.paramsView().slice();
@@ -276,15 +284,12 @@ export function collectEvaluation(plan: RunPlan, memory: WebAssembly.Memory, whi
   const split = plan.dataset[which];
   const blocks = Math.ceil(split.count / evalRows(plan));
   const f = new Float64Array(memory.buffer);
-  let loss = 0;
-  let correct = 0;
+  const sums = new Float64Array(STAT_FIELDS);
   for (let b = 0; b < blocks; b++) {
-    loss += f[plan.evalStats / 8 + 2 * b]!;
-    correct += f[plan.evalStats / 8 + 2 * b + 1]!;
+    for (let k = 0; k < STAT_FIELDS; k++) sums[k]! += f[plan.evalStats / 8 + b * STAT_FIELDS + k]!;
   }
-  const n = Math.max(split.count, 1);
   const classification = plan.model.spec.loss === 'softmax_cross_entropy';
-  const result: EvalResult = { loss: loss / n, accuracy: classification ? correct / n : null, count: split.count };
+  const result: EvalResult = { ...scoresOf(plan, sums, Math.max(split.count, 1)), count: split.count };
   if (!confusion || !classification) return result;
   const k = plan.model.outputSize;
   const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
@@ -296,6 +301,25 @@ export function collectEvaluation(plan: RunPlan, memory: WebAssembly.Memory, whi
     if (row) row[predicted[i]!]!++;
   }
   return { ...result, confusionMatrix: matrix };
+}
+
+/**
+ * The metrics of a statistics record summed over `n` examples: means per example, and null for
+ * those the model does not report (see metrics.ts).
+ */
+function scoresOf(plan: RunPlan, sums: Float64Array, n: number): Omit<EvalResult, 'count' | 'confusionMatrix'> {
+  const classes = plan.model.outputSize;
+  const classification = plan.model.spec.loss === 'softmax_cross_entropy';
+  const loss = sums[STAT.loss]! / n;
+  return {
+    loss,
+    accuracy: classification ? sums[STAT.correct]! / n : null,
+    top3Accuracy: classification && reportsTopK(classes, 3) ? sums[STAT.top3]! / n : null,
+    top5Accuracy: classification && reportsTopK(classes, 5) ? sums[STAT.top5]! / n : null,
+    mae: classification ? null : sums[STAT.absError]! / n,
+    // The loss of an mse model is the mean squared error over every output of every example.
+    rmse: classification ? null : Math.sqrt(loss),
+  };
 }
 
 /**

@@ -8,7 +8,8 @@ import { applyUpdate } from '../optimizer.ts';
 import { Replica } from '../replica.ts';
 import { learningRateAt } from '../schedule.ts';
 import { dropoutKey, microbatchRows } from '../streams.ts';
-import { CHUNK, evalRows, shardChunks, shardRange, type PlacedSplit, type RunPlan, type SplitName } from './plan.ts';
+import { CHUNK, STAT, STAT_FIELDS, evalRows, shardChunks, shardRange, type PlacedSplit, type RunPlan, type SplitName } from './plan.ts';
+import { absErrorSum, countTopK, reportsTopK } from './scoring.ts';
 
 export interface ReplicaControl {
   /** Waits until every replica of the run has arrived; returns the milliseconds waited. */
@@ -64,8 +65,7 @@ export class ReplicaWork {
     const sync = () => {
       f64[timing + 2]! += control.sync();
     };
-    let epochLoss = 0;
-    let epochCorrect = 0;
+    const epochSums = new Float64Array(STAT_FIELDS);
     for (let s = 0; s < steps; s++) {
       control.beforeStep(epoch, s);
       const t0 = performance.now();
@@ -73,17 +73,16 @@ export class ReplicaWork {
       for (let j = rank; j < M; j += T) {
         const [a, b] = microbatchRows(rows, M, j);
         const slot = plan.gradSlots[j]!;
+        const record = stats + j * STAT_FIELDS;
         if (b === a) {
           k.fill(slot, P, 0);
-          f64[stats + 2 * j] = 0;
-          f64[stats + 2 * j + 1] = 0;
+          f64.fill(0, record, record + STAT_FIELDS);
           continue;
         }
         this.gather(plan.dataset.train, plan.perm + (s * B + a) * 4, b - a);
-        replica.forward(b - a, { training: true, dropoutKey: dropoutKey(plan.root, epoch, s, j) });
+        const out = replica.forward(b - a, { training: true, dropoutKey: dropoutKey(plan.root, epoch, s, j) });
         const r = replica.loss(1 / rows);
-        f64[stats + 2 * j] = r.lossSum;
-        f64[stats + 2 * j + 1] = r.correct;
+        this.score(out, b - a, r.lossSum, r.correct, record);
         replica.backward(slot, false);
       }
       f64[timing]! += performance.now() - t0;
@@ -91,7 +90,7 @@ export class ReplicaWork {
 
       // Every replica sees the same microbatch losses, so all stop on the same step.
       let stepLoss = 0;
-      for (let j = 0; j < M; j++) stepLoss += f64[stats + 2 * j]!;
+      for (let j = 0; j < M; j++) stepLoss += f64[stats + j * STAT_FIELDS + STAT.loss]!;
       if (!Number.isFinite(stepLoss)) {
         throw new NnError(
           'NON_FINITE_LOSS',
@@ -103,16 +102,34 @@ export class ReplicaWork {
       this.reduceAndUpdate(stepBase + s, steps, sync);
       if (rank === 0) {
         for (let j = 0; j < M; j++) {
-          epochLoss += f64[stats + 2 * j]!;
-          epochCorrect += f64[stats + 2 * j + 1]!;
+          for (let f = 0; f < STAT_FIELDS; f++) epochSums[f]! += f64[stats + j * STAT_FIELDS + f]!;
         }
-        control.progress(s + 1, epochLoss);
+        control.progress(s + 1, epochSums[STAT.loss]!);
       }
       sync();
     }
-    if (rank === 0) {
-      f64[plan.epochStats / 8] = epochLoss;
-      f64[plan.epochStats / 8 + 1] = epochCorrect;
+    if (rank === 0) f64.set(epochSums, plan.epochStats / 8);
+  }
+
+  /**
+   * Writes the statistics record at f64 index `record` of the last forward pass (`rows` rows whose
+   * outputs are at `out`, targets at acts.targets): its loss and correct count, and the top-k hits
+   * or the absolute error the model reports.
+   */
+  private score(out: number, rows: number, lossSum: number, correct: number, record: number): void {
+    const { plan, f64, f32, i32 } = this;
+    const model = plan.model;
+    const cols = model.outputSize;
+    const targets = plan.acts[this.rank]!.targets;
+    f64.fill(0, record, record + STAT_FIELDS);
+    f64[record + STAT.loss] = lossSum;
+    f64[record + STAT.correct] = correct;
+    if (model.spec.loss === 'softmax_cross_entropy') {
+      if (reportsTopK(cols, 3)) f64[record + STAT.top3] = countTopK(f32, out / 4, i32, targets / 4, rows, cols, 3);
+      if (reportsTopK(cols, 5)) f64[record + STAT.top5] = countTopK(f32, out / 4, i32, targets / 4, rows, cols, 5);
+    } else {
+      // Per example, the mean over its outputs (as the loss): the epoch's sum over N is the MAE.
+      f64[record + STAT.absError] = absErrorSum(f32, out / 4, f32, targets / 4, rows * cols) / cols;
     }
   }
 
@@ -180,11 +197,11 @@ export class ReplicaWork {
   }
 
   /**
-   * This replica's evaluation blocks of a split (blocks rank, rank + T, …): per block its loss sum
-   * and correct count, and per example its predicted class (classification).
+   * This replica's evaluation blocks of a split (blocks rank, rank + T, …): per block its statistics
+   * record, and per example its predicted class (classification).
    */
   evaluate(which: SplitName, control: Pick<ReplicaControl, 'beforeStep'>): void {
-    const { plan, replica, f64 } = this;
+    const { plan, replica } = this;
     const split = plan.dataset[which];
     const rows = evalRows(plan);
     const blocks = Math.ceil(split.count / rows);
@@ -196,8 +213,7 @@ export class ReplicaWork {
       this.gather(split, plan.dataset.identity + start * 4, n);
       const out = replica.forward(n, { training: false });
       const r = replica.loss(1, false);
-      f64[plan.evalStats / 8 + 2 * b] = r.lossSum;
-      f64[plan.evalStats / 8 + 2 * b + 1] = r.correct;
+      this.score(out, n, r.lossSum, r.correct, plan.evalStats / 8 + b * STAT_FIELDS);
       if (classes > 0) this.argmax(out, n, classes, plan.predictions / 4 + start);
     }
   }
