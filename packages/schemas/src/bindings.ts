@@ -18,7 +18,8 @@ import type { ParamSpec, ParamValue, Params, SearchSpace } from '@hypersweep/sea
 import { z } from 'zod';
 import { zodIssuesToDetails, type ErrorDetail } from './common.ts';
 import { SchemaError } from './errors.ts';
-import type { CreateSweepRequest, DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
+import { instantiateRequest, referencedNames } from './corners.ts';
+import { parseSearchSpace, type CreateSweepRequest, type DatasetRef, type EarlyStoppingSpec, type ObjectiveSpec } from './sweep.ts';
 
 export const OPTIMIZER_TYPES = ['sgd', 'adam', 'adamw', 'rmsprop'] as const;
 type OptimizerType = (typeof OPTIMIZER_TYPES)[number];
@@ -92,6 +93,7 @@ export function paramCandidates(spec: ParamSpec): { field: string; value: ParamV
 export function checkSpaceBindings(
   space: SearchSpace,
   request: { model: ModelSpec; training: { optimizer: OptimizerSpec; microbatches?: number | undefined } },
+  referenced: ReadonlySet<string> = new Set(),
 ): ErrorDetail[] {
   const issues: ErrorDetail[] = [];
   const hidden = hiddenDenseIndices(request.model.layers);
@@ -99,8 +101,13 @@ export function checkSpaceBindings(
   const optimizerDef = space.byName.get('optimizer');
   for (const def of space.params) {
     const name = def.name;
+    // A referenced parameter is checked where it lands, at the corners of the space.
+    if (referenced.has(name)) continue;
     if (!isBound(name)) {
-      issues.push({ path: def.path, message: `"${name}" is not a tunable setting; use one of ${BOUND_PARAMS.join(', ')}` });
+      issues.push({
+        path: def.path,
+        message: `is never used: refer to it from model, training or dataset ({ "$param": "${name}" }), or use a shorthand name (${BOUND_PARAMS.join(', ')})`,
+      });
       continue;
     }
     const binding: Binding = BINDINGS[name];
@@ -169,8 +176,20 @@ function fail(details: ErrorDetail[]): never {
  * INVALID_TRIAL_PARAMS (paths "params.<name>") for unknown names, illegal values, or a result
  * nn refuses.
  */
-export function resolveTrialConfig(request: CreateSweepRequest, params: Params): TrialConfig {
+export function resolveTrialConfig(templated: CreateSweepRequest, all: Params): TrialConfig {
   const issues: ErrorDetail[] = [];
+  let request = templated;
+  let params = all;
+  if (templated.template) {
+    // References first: the sections with this trial's values, then the shorthands on the rest.
+    const referenced = referencedNames(templated.template, parseSearchSpace(templated.search.space));
+    const inst = instantiateRequest(templated, all);
+    for (const m of inst.missing) issues.push({ path: m.path, message: `refers to parameter "${m.name}", which this trial does not have` });
+    issues.push(...inst.issues);
+    if (issues.length > 0) fail(issues);
+    request = { ...templated, ...inst.sections };
+    params = Object.fromEntries(Object.entries(all).filter(([name]) => !referenced.has(name)));
+  }
   for (const [name, value] of Object.entries(params)) {
     if (!isBound(name)) {
       issues.push({ path: `params.${name}`, message: `is not a tunable setting; use one of ${BOUND_PARAMS.join(', ')}` });

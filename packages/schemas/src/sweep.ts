@@ -11,8 +11,12 @@ import {
   type SearchSpace,
 } from '@hypersweep/search';
 import { z } from 'zod';
-import { checkSpaceBindings } from './bindings.ts';
-import { MAX_SEED, MetricName, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
+import type { ParamValue, Params } from '@hypersweep/search';
+import { BOUND_PARAMS, checkSpaceBindings, paramCandidates, resolveTrialConfig } from './bindings.ts';
+import { baseAssignment, checkCorners, cornersOf, referencedNames, sectionSchema } from './corners.ts';
+import { SchemaError } from './errors.ts';
+import { PARAM, TEMPLATE_SECTIONS, checkTemplate, hasDirectives, instantiate, type TemplateSection } from './template.ts';
+import { MAX_SEED, MetricName, type ErrorDetail, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Dataset
@@ -333,6 +337,14 @@ const CreateSweepShape = z.strictObject({
   training: TrainingSpec,
   search: SearchSpec,
   objective: ObjectiveSpec,
+  /**
+   * The sections that refer to search-space parameters, as written (set by the server: submit
+   * references in place, e.g. `"units": { "$param": "units_1" }`); model, training and dataset
+   * then hold the space's base corner.
+   */
+  template: z
+    .strictObject({ dataset: z.unknown().optional(), model: z.unknown().optional(), training: z.unknown().optional() })
+    .optional(),
 });
 
 /** The sampler config @hypersweep/search's createSampler takes: the sweep's seed and direction added. */
@@ -350,7 +362,7 @@ export function samplerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'o
 }
 
 /** The scheduler config createScheduler takes: direction from the objective, maxResource defaulting to the epochs. */
-export function schedulerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'objective' | 'training'>): SchedulerConfig {
+export function schedulerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'objective' | 'training' | 'template'>): SchedulerConfig {
   const s = request.search.scheduler;
   const direction = request.objective.mode;
   switch (s.type) {
@@ -360,7 +372,7 @@ export function schedulerConfigFor(request: Pick<CreateSweepRequest, 'search' | 
       return { ...s, direction };
     case 'asha':
     case 'hyperband':
-      return { ...s, direction, maxResource: s.maxResource ?? request.training.epochs };
+      return { ...s, direction, maxResource: s.maxResource ?? maxEpochsOf(request) };
   }
 }
 
@@ -370,43 +382,160 @@ function searchIssue(ctx: z.RefinementCtx, at: PropertyKey[], err: unknown): voi
   ctx.addIssue({ code: 'custom', message, path: [...at, ...parsePath(err.path)] });
 }
 
-export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
-  const { training, search, objective, model } = req;
-
+/** The request's rules between fields that a template's corners can break (paths in the request). */
+function fieldRules(req: Pick<CreateSweepRequest, 'dataset' | 'model' | 'training' | 'objective' | 'search'>): ErrorDetail[] {
+  const { training, objective, model } = req;
+  const out: ErrorDetail[] = [];
   const reported = builtinMetricsFor(model.loss);
   if (objective.metric.endsWith('accuracy') && model.loss !== 'softmax_cross_entropy') {
-    ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `accuracy needs a classification model (loss softmax_cross_entropy), not ${model.loss}` });
+    out.push({ path: 'objective.metric', message: `accuracy needs a classification model (loss softmax_cross_entropy), not ${model.loss}` });
   } else if (!reported.includes(objective.metric)) {
-    ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `the built-in trainer does not report ${objective.metric} for this model; it reports ${reported.join(', ')}` });
+    out.push({ path: 'objective.metric', message: `the built-in trainer does not report ${objective.metric} for this model; it reports ${reported.join(', ')}` });
   }
   if (training.microbatches !== undefined && training.microbatches > training.batchSize) {
-    ctx.addIssue({ code: 'custom', path: ['training', 'microbatches'], message: `must be ≤ batchSize (${training.batchSize})` });
+    out.push({ path: 'training.microbatches', message: `must be ≤ batchSize (${training.batchSize})` });
   }
   const ds = req.dataset;
   const noValidation = ds.type !== 'csv' && (ds.validationFraction === 0 || ds.validationCount === 0);
   if (noValidation && objective.metric.startsWith('val_')) {
-    ctx.addIssue({ code: 'custom', path: ['objective', 'metric'], message: `${objective.metric} needs a validation split; the dataset holds none out (use train_loss or train_accuracy, or keep a validationFraction)` });
+    out.push({ path: 'objective.metric', message: `${objective.metric} needs a validation split; the dataset holds none out (use train_loss or train_accuracy, or keep a validationFraction)` });
   }
   const es = training.earlyStopping;
   if (es) {
-    if (noValidation) {
-      ctx.addIssue({ code: 'custom', path: ['training', 'earlyStopping', 'monitor'], message: `${es.monitor} needs a validation split; the dataset holds none out` });
-    }
+    if (noValidation) out.push({ path: 'training.earlyStopping.monitor', message: `${es.monitor} needs a validation split; the dataset holds none out` });
     if (es.monitor === 'val_accuracy' && model.loss !== 'softmax_cross_entropy') {
-      ctx.addIssue({ code: 'custom', path: ['training', 'earlyStopping', 'monitor'], message: 'val_accuracy needs a classification model (loss softmax_cross_entropy)' });
+      out.push({ path: 'training.earlyStopping.monitor', message: 'val_accuracy needs a classification model (loss softmax_cross_entropy)' });
     }
   }
-  const { maxTotalEpochs, maxTrials, maxConcurrentTrials } = search.budget;
+  const { maxTotalEpochs } = req.search.budget;
   if (maxTotalEpochs !== null && maxTotalEpochs < training.epochs) {
-    ctx.addIssue({ code: 'custom', path: ['search', 'budget', 'maxTotalEpochs'], message: `must be ≥ training.epochs (${training.epochs}), or no trial could train to the end` });
+    out.push({ path: 'search.budget.maxTotalEpochs', message: `must be ≥ training.epochs (${training.epochs}), or no trial could train to the end` });
   }
+  return out;
+}
+
+/**
+ * The most epochs a trial can train: training.epochs, or the highest value of the parameter it
+ * refers to. The resource of ASHA and Hyperband.
+ */
+export function maxEpochsOf(request: Pick<CreateSweepRequest, 'training' | 'template' | 'search'>): number {
+  const ref = request.template?.training;
+  const epochs = ref !== null && typeof ref === 'object' ? (ref as { epochs?: unknown }).epochs : undefined;
+  const name = epochs !== null && typeof epochs === 'object' ? (epochs as Record<string, unknown>)[PARAM] : undefined;
+  if (typeof name !== 'string') return request.training.epochs;
+  try {
+    const def = parseSearchSpace(request.search.space).byName.get(name);
+    const values = def ? paramCandidates(def.spec).map((c) => c.value).filter((v): v is number => typeof v === 'number') : [];
+    return values.length > 0 ? Math.max(...values) : request.training.epochs;
+  } catch {
+    return request.training.epochs;
+  }
+}
+
+/**
+ * Lifts references out of model, training and dataset before the request is parsed: the sections
+ * that hold them move to `template` (a stored request already has it: it wins), and the sections
+ * become the space's base corner (every parameter at its first value), so everything downstream
+ * reads a plain spec. Problems of the template's shape are reported here, with their paths.
+ */
+function liftTemplate(input: unknown, ctx: z.RefinementCtx): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  const body = input as Record<string, unknown>;
+  const stored = body['template'] !== null && typeof body['template'] === 'object' && !Array.isArray(body['template']) ? (body['template'] as Record<string, unknown>) : null;
+  for (const key of Object.keys(body)) {
+    if (key === 'template' || (TEMPLATE_SECTIONS as readonly string[]).includes(key)) continue;
+    const at = firstDirective(body[key], [key]);
+    if (at) ctx.addIssue({ code: 'custom', path: at, message: `references and repeats are allowed only in ${TEMPLATE_SECTIONS.join(', ')}` });
+  }
+  const template: Partial<Record<TemplateSection, unknown>> = {};
+  for (const s of TEMPLATE_SECTIONS) {
+    const raw = stored && Object.hasOwn(stored, s) ? stored[s] : body[s];
+    if (hasDirectives(raw)) template[s] = raw;
+  }
+  const out: Record<string, unknown> = { ...body };
+  delete out['template'];
+  if (Object.keys(template).length === 0) return out;
+  let space: SearchSpace | null = null;
+  try {
+    const raw = (body['search'] as { space?: unknown } | undefined)?.space;
+    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) space = parseSearchSpace(raw as Record<string, unknown>);
+  } catch {
+    space = null; // reported by SearchSpaceSpec
+  }
+  // Candidate assignments for the plain sections: the base corner, then the others, each with a
+  // value for every parameter so names inactive there still resolve (the corners report them).
+  const filler: Record<string, ParamValue> = {};
+  if (space) for (const def of space.params) filler[def.name] = paramCandidates(def.spec)[0]!.value;
+  const assignments = function* (): Generator<Params> {
+    if (!space) return;
+    yield { ...filler, ...baseAssignment(space) };
+    for (const c of cornersOf(space)) yield { ...filler, ...c.params };
+  };
+  for (const s of TEMPLATE_SECTIONS) {
+    if (template[s] === undefined) continue;
+    const { issues, references } = checkTemplate(template[s], [s]);
+    for (const i of issues) ctx.addIssue({ code: 'custom', path: parsePath(i.path), message: i.message });
+    for (const r of references) {
+      if (space && !r.name.includes('{i}') && !space.byName.has(r.name)) {
+        ctx.addIssue({ code: 'custom', path: parsePath(r.path), message: `refers to parameter "${r.name}", which search.space does not define` });
+      }
+    }
+    if (issues.length > 0 || !space) {
+      // The request is refused already (here, or by SearchSpaceSpec): a placeholder that validates
+      // keeps the template's unreadable fields from adding errors of their own.
+      out[s] = PLACEHOLDERS[s];
+      continue;
+    }
+    // The first assignment whose section validates stands for the section; when none does, the
+    // base's problems are reported (paths of the template) by the corners.
+    let chosen: unknown;
+    for (const params of assignments()) {
+      const value = instantiate(template[s], [s], params).value;
+      chosen ??= value;
+      if (sectionSchema(s).safeParse(value).success) {
+        chosen = value;
+        break;
+      }
+    }
+    out[s] = chosen;
+  }
+  out['template'] = template;
+  return out;
+}
+
+/** The path of the first `$` key in a value, if any. */
+function firstDirective(v: unknown, path: PropertyKey[], depth = 0): PropertyKey[] | null {
+  if (depth > 64 || v === null || typeof v !== 'object') return null;
+  for (const [k, x] of Object.entries(v)) {
+    const at = [...path, Array.isArray(v) ? Number(k) : k];
+    if (!Array.isArray(v) && k.startsWith('$')) return at;
+    const inner = firstDirective(x, at, depth + 1);
+    if (inner) return inner;
+  }
+  return null;
+}
+
+/** Valid sections standing for a template that cannot be read (its request is refused). */
+const PLACEHOLDERS: Record<TemplateSection, unknown> = {
+  dataset: { type: 'spirals' },
+  model: { inputShape: [2], layers: [{ type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
+  training: { epochs: MAX_EPOCHS, schedule: { type: 'constant' } },
+};
+
+const CreateSweepChecked = CreateSweepShape.superRefine((req, ctx) => {
+  const { search } = req;
+  const add = (d: ErrorDetail) => ctx.addIssue({ code: 'custom', message: d.message, path: parsePath(d.path) });
+  // A templated request's rules are checked at every corner of its space, below.
+  if (!req.template) fieldRules(req).forEach(add);
+  const { maxTrials, maxConcurrentTrials } = search.budget;
   if (maxConcurrentTrials > maxTrials) {
     ctx.addIssue({ code: 'custom', path: ['search', 'budget', 'maxConcurrentTrials'], message: `must be ≤ maxTrials (${maxTrials})` });
   }
 
   const sched = search.scheduler;
-  if ((sched.type === 'asha' || sched.type === 'hyperband') && sched.maxResource !== undefined && sched.maxResource > training.epochs) {
-    ctx.addIssue({ code: 'custom', path: ['search', 'scheduler', 'maxResource'], message: `must be ≤ training.epochs (${training.epochs})` });
+  const maxEpochs = maxEpochsOf(req);
+  if ((sched.type === 'asha' || sched.type === 'hyperband') && sched.maxResource !== undefined && sched.maxResource > maxEpochs) {
+    ctx.addIssue({ code: 'custom', path: ['search', 'scheduler', 'maxResource'], message: `must be ≤ training.epochs (${maxEpochs})` });
   } else {
     try {
       createScheduler(schedulerConfigFor(req));
@@ -427,14 +556,40 @@ export const CreateSweepRequest = CreateSweepShape.superRefine((req, ctx) => {
   } catch {
     return;
   }
+  const at = firstDirective(search.space, ['search', 'space']);
+  if (at) {
+    ctx.addIssue({ code: 'custom', path: at, message: 'a search space holds values, not references: parameters cannot depend on each other' });
+    return;
+  }
   try {
     createSampler(space, samplerConfigFor(req));
   } catch (err) {
     searchIssue(ctx, ['search', 'sampler'], err);
   }
-  for (const issue of checkSpaceBindings(space, req)) {
+  const referenced = req.template ? referencedNames(req.template, space) : new Set<string>();
+  for (const issue of checkSpaceBindings(space, req, referenced)) {
     ctx.addIssue({ code: 'custom', message: issue.message, path: ['search', 'space', ...parsePath(issue.path)] });
   }
+  if (req.template) {
+    const rules = (sections: Pick<CreateSweepRequest, TemplateSection>, params: Params): ErrorDetail[] => {
+      const out = fieldRules({ ...req, ...sections });
+      try {
+        const shorthands = Object.entries(params).filter(([n]) => !referenced.has(n) && (BOUND_PARAMS as readonly string[]).includes(n));
+        resolveTrialConfig({ ...req, ...sections, template: undefined }, Object.fromEntries(shorthands));
+      } catch (err) {
+        if (!(err instanceof SchemaError)) throw err;
+        for (const d of err.details) {
+          const name = d.path.startsWith('params.') ? d.path.slice('params.'.length) : undefined;
+          const def = name !== undefined ? space.byName.get(name) : undefined;
+          out.push({ path: def ? `search.space.${def.path}` : d.path, message: d.message });
+        }
+      }
+      return out;
+    };
+    checkCorners(req, space, rules).forEach(add);
+  }
 });
+
+export const CreateSweepRequest = z.preprocess(liftTemplate, CreateSweepChecked);
 export type CreateSweepRequest = z.infer<typeof CreateSweepRequest>;
-export type CreateSweepRequestInput = z.input<typeof CreateSweepRequest>;
+export type CreateSweepRequestInput = z.input<typeof CreateSweepChecked>;
