@@ -1,5 +1,5 @@
 // What submission knows of a sweep's dataset without loading it: a built-in's entry in
-// @hypersweep/datasets' registry (sized by the request's options), an upload's stored row.
+// @hypersweep/datasets' registry (sized by the request's options), an upload's (CSV or IDX) stored row.
 import { builtinDatasets, type CsvOptions } from '@hypersweep/datasets';
 import { getDataset, type Db } from '@hypersweep/db';
 import type { DatasetFacts, DatasetRef } from '@hypersweep/schemas';
@@ -23,20 +23,34 @@ const StoredCsvFacts = z.object({
   sizes: z.object({ train: count, test: count }),
 });
 
+/** The part of a stored IDX upload's spec (IdxStoredSpec) submission reads. */
+const StoredIdxFacts = z.object({
+  featureShape: z.array(z.number().int().min(1)).min(2).max(3),
+  numClasses: z.number().int().min(2),
+  sizes: z.object({ train: count, test: count }),
+});
+
 /**
  * The facts of the request's dataset, or null for an upload that does not exist (or whose stored
- * spec is unreadable). MNIST is stored as uint8 pixels (one byte per feature), the others as float32.
+ * spec is unreadable, or that is of the other kind). MNIST and IDX uploads are stored as uint8 pixels
+ * (one byte per feature), the others as float32.
  */
 export async function datasetFacts(db: Db, ref: DatasetRef): Promise<DatasetFacts | null> {
   if (ref.type === 'csv') {
     const row = await getDataset(db, ref.id);
-    const spec = row ? StoredCsvFacts.safeParse(row.spec) : null;
+    const spec = row?.kind === 'csv' ? StoredCsvFacts.safeParse(row.spec) : null;
     if (!row || !spec?.success) return null;
     const s = spec.data;
     return { name: row.name, task: s.task, featureShape: s.featureShape, numClasses: s.numClasses, targetDim: 1, featureBytes: 4, sizes: s.sizes };
   }
-  // IDX uploads are not stored yet: no such dataset.
-  if (ref.type === 'idx') return null;
+  if (ref.type === 'idx') {
+    const row = await getDataset(db, ref.id);
+    const spec = row?.kind === 'idx' ? StoredIdxFacts.safeParse(row.spec) : null;
+    if (!row || !spec?.success) return null;
+    const s = spec.data;
+    // Images as uploaded: featureShape [H, W] or [H, W, C] as the file declares it, one byte per pixel like MNIST.
+    return { name: row.name, task: 'classification', featureShape: s.featureShape, numClasses: s.numClasses, featureBytes: 1, sizes: s.sizes };
+  }
   const entry = builtinDatasets.find((d) => d.id === ref.type)!;
   const base = { name: entry.id, task: 'classification' as const, featureShape: entry.featureShape, numClasses: entry.numClasses };
   if (ref.type === 'mnist') {

@@ -2,7 +2,7 @@
 // releases everything. main.ts adds signals; tests start it on port 0.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { DatasetCache, storedCsv } from '@hypersweep/datasets';
+import { DatasetCache, storedUpload } from '@hypersweep/datasets';
 import { createDb, getDataset } from '@hypersweep/db';
 import { createQueues, createRedis } from '@hypersweep/queue';
 import { createApp } from './app.ts';
@@ -29,7 +29,7 @@ export async function startServer(config: ApiConfig, logger: Logger): Promise<Ru
   const redis = createRedis(config.redisUrl, { role: 'queue', connectionName: 'hypersweep-api' });
   const queues = createQueues({ connection: redis, prefix: config.queuePrefix });
   const hub = await createEventHub(config.databaseUrl, logger);
-  const datasets = new DatasetCache(async (id) => storedCsv(id, await getDataset(db, id)));
+  const datasets = new DatasetCache(async (id) => storedUpload(id, await getDataset(db, id)));
   const deps: ApiDeps = {
     config,
     db,

@@ -5,7 +5,7 @@ import { SearchTrialsCache, createDb, dbErrorOf, getDataset, retryTransient } fr
 import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
 import { ReplicaPool } from '@hypersweep/trainer';
 import { advanceSweep } from './advance-sweep.ts';
-import { DatasetCache, storedCsv } from '@hypersweep/datasets';
+import { DatasetCache, storedUpload } from '@hypersweep/datasets';
 import { parseEnv } from './env.ts';
 import { Heartbeat, waitForHandover } from './heartbeat.ts';
 import { createJsonLogger, onShutdownSignal } from '@hypersweep/log';
@@ -29,7 +29,7 @@ process.on('unhandledRejection', (reason) => {
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, { role: 'worker' });
 // Uploaded CSV datasets are read from Postgres once per process.
-const datasets = new DatasetCache(async (id) => storedCsv(id, await getDataset(db, id)));
+const datasets = new DatasetCache(async (id) => storedUpload(id, await getDataset(db, id)));
 const queues = createQueues({ connection: redis, prefix: config.queuePrefix });
 // The trials of the sweeps this process schedules and samples, read incrementally after each epoch.
 const search = new SearchTrialsCache(db);

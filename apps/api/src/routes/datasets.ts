@@ -1,11 +1,13 @@
-// Datasets: the built-ins, and CSV uploads validated by parsing them before they are stored.
-import { DatasetError, builtinDatasets, parseCsv, type CsvOptions } from '@hypersweep/datasets';
+// Datasets: the built-ins, CSV uploads validated by parsing them, and IDX image uploads validated
+// whole (every file, then the set) before one row stores them: a refused upload stores nothing.
+import { DatasetError, builtinDatasets, checkIdxUpload, packIdxUpload, parseCsv, type CsvOptions, type IdxStoredSpec } from '@hypersweep/datasets';
 import { DbError, createDataset, getDataset, listDatasets, type Dataset as DatasetRow, type Prisma } from '@hypersweep/db';
-import { CsvUploadQuery, DatasetPathParams, type DatasetInfo } from '@hypersweep/schemas';
+import { CsvUploadQuery, DatasetPathParams, IdxUploadFields, type DatasetInfo } from '@hypersweep/schemas';
 import express, { Router } from 'express';
 import type { ApiDeps } from '../deps.ts';
 import type { CsvSpec } from '../dataset-facts.ts';
-import { HttpError } from '../errors.ts';
+import { HttpError, invalid } from '../errors.ts';
+import { readIdxUpload } from '../idx-upload.ts';
 import { parseParams, parseQuery } from '../validate.ts';
 
 function builtinInfo(): DatasetInfo[] {
@@ -20,6 +22,27 @@ function builtinInfo(): DatasetInfo[] {
     sizes: { ...d.sizes },
     createdAt: null,
   }));
+}
+
+function idxInfo(row: Pick<DatasetRow, 'id' | 'name' | 'spec' | 'createdAt'>): DatasetInfo {
+  const spec = row.spec as unknown as IdxStoredSpec;
+  const shape = spec.featureShape.join('×');
+  const test = spec.test.source === 'files' ? 'uploaded test set' : `test set held out from the training file (${spec.test.fraction})`;
+  return {
+    id: row.id,
+    name: row.name,
+    kind: 'idx',
+    description: `IDX images ${shape} uint8, ${spec.numClasses} classes, ${test}`,
+    task: 'classification',
+    featureShape: spec.featureShape,
+    numClasses: spec.numClasses,
+    sizes: spec.sizes,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+function uploadInfo(row: Pick<DatasetRow, 'id' | 'name' | 'kind' | 'spec' | 'createdAt'>): DatasetInfo {
+  return row.kind === 'idx' ? idxInfo(row) : csvInfo(row);
 }
 
 function csvInfo(row: Pick<DatasetRow, 'id' | 'name' | 'spec' | 'createdAt'>): DatasetInfo {
@@ -43,7 +66,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
 
   router.get('/datasets', async (_req, res) => {
     const rows = await listDatasets(deps.db);
-    res.json({ items: [...builtinInfo(), ...rows.map(csvInfo)] });
+    res.json({ items: [...builtinInfo(), ...rows.map(uploadInfo)] });
   });
 
   router.post('/datasets', csvBody, async (req, res) => {
@@ -87,13 +110,46 @@ export function datasetRoutes(deps: ApiDeps): Router {
     res.status(201).location(`/api/v1/datasets/${row.id}`).json(csvInfo(row));
   });
 
+  router.post('/datasets/idx', async (req, res) => {
+    const { fields, files } = await readIdxUpload(req, deps.config.maxUploadBytes);
+    const parsed = IdxUploadFields.safeParse(fields);
+    if (!parsed.success) throw invalid(parsed.error, 'body');
+    const q = parsed.data;
+    const { trainImages, trainLabels, testImages, testLabels } = files;
+    if (!trainImages || !trainLabels) {
+      const missing = [!trainImages && 'trainImages', !trainLabels && 'trainLabels'].filter((f): f is string => f !== false);
+      throw new HttpError('invalid_request', `the upload needs a training pair: ${missing.join(' and ')} missing`, missing.map((path) => ({ path, message: 'required (an IDX file, gzip or not)' })));
+    }
+    if ((testImages === undefined) !== (testLabels === undefined)) {
+      const path = testImages ? 'testLabels' : 'testImages';
+      throw new HttpError('invalid_request', `give testImages and testLabels together, or neither: ${path} missing`, [{ path, message: 'required with the other test file' }]);
+    }
+    let spec: IdxStoredSpec;
+    try {
+      spec = checkIdxUpload({ trainImages, trainLabels, testImages, testLabels }, { numClasses: q.numClasses, testFraction: q.testFraction });
+    } catch (error) {
+      if (!(error instanceof DatasetError)) throw error;
+      // A file's problem names the file (and its offset and header field in the message); a split's, the option.
+      const path = error.file ?? (error.code === 'CLASS_TOO_SMALL' || error.code === 'SPLIT_TOO_SMALL' ? 'testFraction' : 'numClasses');
+      throw new HttpError('invalid_request', `invalid IDX upload: ${error.message}`, [{ path, message: error.message }]);
+    }
+    const row = await createDataset(deps.db, { name: q.name, kind: 'idx', spec: spec as unknown as Prisma.InputJsonValue, data: packIdxUpload({ trainImages, trainLabels, testImages, testLabels }) }).catch(
+      (error: unknown) => {
+        if (error instanceof DbError && error.code === 'unique_violation') throw new HttpError('conflict', error.message, [{ path: 'name', message: 'a dataset with this name exists' }]);
+        throw error;
+      },
+    );
+    deps.logger.info({ datasetId: row.id, name: row.name, shape: spec.featureShape, classes: spec.numClasses, sizes: spec.sizes }, 'IDX dataset uploaded');
+    res.status(201).location(`/api/v1/datasets/${row.id}`).json(idxInfo(row));
+  });
+
   router.get('/datasets/:datasetId', async (req, res) => {
     const { datasetId } = parseParams(DatasetPathParams, req);
     const builtin = builtinInfo().find((d) => d.id === datasetId);
     if (builtin) return void res.json(builtin);
     const row = await getDataset(deps.db, datasetId);
     if (!row) throw new HttpError('not_found', `no dataset ${datasetId}`, [{ path: 'datasetId', message: 'no such dataset' }]);
-    res.json(csvInfo(row));
+    res.json(uploadInfo(row));
   });
 
   return router;
