@@ -23,7 +23,7 @@ import {
   type Trial,
   type TrialClaim,
 } from '@hypersweep/db';
-import { parseCheckpoint, serializeCheckpoint, type Checkpoint } from '@hypersweep/nn';
+import { compileModel, epochMetricValues, parseCheckpoint, reportedMetricNames, serializeCheckpoint, type Checkpoint, type EpochMetrics } from '@hypersweep/nn';
 import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
 import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric } from '@hypersweep/schemas';
 import { createScheduler, type Scheduler } from '@hypersweep/search';
@@ -367,12 +367,19 @@ async function train(
   const objective = config.objective.metric;
   const scheduler = createScheduler(schedulerConfigFor(spec));
   const dataset = await retried('dataset', () => deps.datasets.get(config.dataset));
+  // Submission checks the objective against the model; the dataset's classes and hold-out are
+  // known for certain only here (top-k needs more than k classes). Refused before any epoch.
+  const model = compileModel(config.model);
+  const reported = reportedMetricNames({ loss: model.spec.loss, outputs: model.outputSize, validation: dataset.validation.count > 0 });
+  if (!reported.includes(objective)) {
+    throw new Error(`the objective ${objective} is not reported for this model and dataset (${dataset.name}, ${model.outputSize} outputs); it reports ${reported.join(', ')}`);
+  }
   const resumeFrom = await retried('checkpoint', () => loadCheckpoint(db, trial.id));
   if (resumeFrom) logger.info({ epoch: resumeFrom.manifest.epoch }, 'resuming from checkpoint');
 
   // A checkpoint written just before a crash may not have been shown to the scheduler yet.
   const resumedEpoch = resumeFrom?.manifest.epoch ?? 0;
-  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await retried('scheduler', () => askScheduler(deps.search, scheduler, trial)) : null;
+  const verdict = resumedEpoch > 0 && resumedEpoch < config.epochs ? await retried('scheduler', () => askScheduler(deps.search, scheduler, trial, objective)) : null;
   if (verdict?.decision === 'stop') {
     const last = resumeFrom?.manifest.history.at(-1);
     await finishFenced(deps, claim, 'stopped', { finalValue: last ? objectiveOf(last, objective) : null, reason: verdict.reason }, logger);
@@ -405,7 +412,7 @@ async function train(
     logger.debug({ epoch: m.epoch, ...metrics }, 'epoch');
     if (abort.signal.aborted) return 'stop';
     if (m.epoch < config.epochs) {
-      const asked = await retried('scheduler', () => askScheduler(deps.search, scheduler, trial));
+      const asked = await retried('scheduler', () => askScheduler(deps.search, scheduler, trial, objective));
       if (asked.decision === 'stop') {
         stoppedByScheduler = true;
         stopReason = asked.reason;
@@ -477,17 +484,29 @@ async function pruneQuietly(deps: RunTrialDeps, claim: TrialClaim, keep: number,
   }
 }
 
-/** Schedulers that can say why (ASHA, Hyperband, median) offer `explain`. */
-type ExplainingScheduler = Scheduler & { explain?(...args: Parameters<Scheduler['onReport']>): { reason?: string } };
+/** Schedulers that can say why (ASHA, Hyperband, median) offer `explain`, with the value to beat. */
+type ExplainingScheduler = Scheduler & { explain?(...args: Parameters<Scheduler['onReport']>): { reason?: string; cutoff?: number } };
 
-/** The scheduler's verdict for the trial's latest report; a stop carries the reason stored with the trial. */
-async function askScheduler(search: SearchTrialsCache, scheduler: ExplainingScheduler, trial: Trial): Promise<{ decision: 'stop' | 'continue'; reason: string }> {
+/**
+ * The scheduler's verdict for the trial's latest report; a stop carries the reason stored with the
+ * trial, naming the objective metric, the trial's value and the cutoff it missed (full precision, so
+ * the decision can be checked against the stored metric rows).
+ */
+async function askScheduler(
+  search: SearchTrialsCache,
+  scheduler: ExplainingScheduler,
+  trial: Trial,
+  objective: ObjectiveMetric,
+): Promise<{ decision: 'stop' | 'continue'; reason: string }> {
   const trials = await search.trials(trial.sweepId);
   const me = trials.find((t) => t.number === trial.number);
   if (!me) return { decision: 'continue', reason: '' };
   const decision = scheduler.onReport(me, trials);
-  const why = decision === 'stop' ? scheduler.explain?.(me, trials).reason : undefined;
-  return { decision, reason: `${scheduler.name} stopped it after epoch ${me.reports.at(-1)?.step ?? 0}${why ? `: ${why}` : ''}` };
+  if (decision !== 'stop') return { decision, reason: '' };
+  const last = me.reports.at(-1);
+  const verdict = scheduler.explain?.(me, trials);
+  const values = last ? ` (${objective} ${last.value}${verdict?.cutoff === undefined ? '' : `, cutoff ${verdict.cutoff}`})` : '';
+  return { decision, reason: `${scheduler.name} stopped it after epoch ${last?.step ?? 0}${verdict?.reason ? `: ${verdict.reason}` : ''}${values}` };
 }
 
 function reportProgress(deps: RunTrialDeps, trial: Trial, epoch: number, samplesPerSecond: number, logger: Logger): void {
@@ -511,35 +530,15 @@ export function trialSeed(sweepSeed: number, trialNumber: number): number {
   return deriveSeed(sweepSeed, `trial-${trialNumber}`);
 }
 
-interface EpochValues {
-  trainLoss: number;
-  trainAccuracy: number | null;
-  valLoss: number | null;
-  valAccuracy: number | null;
+/** The objective's value in an epoch's metrics, by name; null when the epoch does not report it. */
+function objectiveOf(m: EpochMetrics, metric: ObjectiveMetric): number | null {
+  return epochMetricValues(m)[metric] ?? null;
 }
 
-function objectiveOf(m: EpochValues, metric: ObjectiveMetric): number | null {
-  switch (metric) {
-    case 'train_loss':
-      return m.trainLoss;
-    case 'train_accuracy':
-      return m.trainAccuracy;
-    case 'val_loss':
-      return m.valLoss;
-    case 'val_accuracy':
-      return m.valAccuracy;
-    default:
-      return null;
-  }
-}
-
-/** An epoch's metric rows; the names of the four objectives match ObjectiveMetric. */
+/** An epoch's metric rows: every metric the engine reported (by the names objectives use), the learning rate and timings. */
 export function epochMetrics(m: ParallelEpochMetrics): Record<string, number> {
   const metrics: Record<string, number | null> = {
-    train_loss: m.trainLoss,
-    train_accuracy: m.trainAccuracy,
-    val_loss: m.valLoss,
-    val_accuracy: m.valAccuracy,
+    ...epochMetricValues(m),
     learning_rate: m.learningRate,
     samples_per_sec: m.samplesPerSec,
     epoch_seconds: m.seconds,
