@@ -1,5 +1,6 @@
 // The command table of `hypersweep` and its dispatcher: argv + context in, exit code out (errors printed).
 import { reportError, writeLines, type CommandContext } from './command.ts';
+import { DATASETS_USAGE, runDatasets } from './datasets.ts';
 import { runStart, START_USAGE } from './start.ts';
 import { runSubmit, SUBMIT_USAGE } from './submit.ts';
 import { CANCEL_USAGE, EXPORT_USAGE, LIST_USAGE, runCancel, runExport, runList, runShow, runStop, SHOW_USAGE, STOP_USAGE } from './sweeps.ts';
@@ -17,6 +18,7 @@ export const COMMANDS: Readonly<Record<string, { run: Command; summary: string; 
   cancel: { run: runCancel, summary: 'cancel a sweep', usage: CANCEL_USAGE },
   stop: { run: runStop, summary: 'stop one trial', usage: STOP_USAGE },
   export: { run: runExport, summary: "a sweep's trials as CSV or JSON", usage: EXPORT_USAGE },
+  datasets: { run: runDatasets, summary: 'list datasets; upload IDX image files (upload-idx)', usage: DATASETS_USAGE },
   token: { run: runToken, summary: 'create, list and revoke API tokens (in Postgres)', usage: TOKEN_USAGE },
   start: { run: runStart, summary: 'run the API server or a worker from this checkout', usage: START_USAGE },
   train: { run: (argv) => runTrain(argv), summary: 'train one model locally and print per-epoch progress', usage: TRAIN_USAGE },
@@ -26,7 +28,7 @@ export const USAGE = `usage: hypersweep <command> [options]      (hypersweep <co
 
 commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`)
   .join('\n')}
 
 API commands take --url (env HYPERSWEEP_URL, default http://127.0.0.1:8080) and

@@ -3,6 +3,8 @@
 import {
   API_PREFIX,
   ApiError,
+  DatasetInfo,
+  DatasetList,
   Sweep,
   SweepEvent,
   SweepPage,
@@ -91,24 +93,26 @@ async function request<T>(
   method: 'GET' | 'POST' | 'DELETE',
   path: string,
   schema: Schema<T>,
-  options: { query?: Record<string, string | number | undefined>; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  options: { query?: Record<string, string | number | undefined>; body?: unknown; form?: FormData; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<T> {
   const url = apiUrl(conn, path, options.query);
   const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders(conn), ...options.headers };
+  // A form sets its own multipart Content-Type (with the boundary).
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const timeout = AbortSignal.timeout(conn.timeoutMs ?? 30_000);
+  const timeoutMs = options.timeoutMs ?? conn.timeoutMs ?? 30_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   let response: Response;
   try {
     response = await (conn.fetch ?? fetch)(url, {
       method,
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body: options.form ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
       signal,
     });
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    const why = timeout.aborted ? `no answer within ${conn.timeoutMs ?? 30_000} ms` : describeError(error);
+    const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeError(error);
     throw new ApiClientError('unreachable', `cannot reach the API at ${conn.baseUrl}: ${why}`, [], { cause: error });
   }
   const body = await readBody(response);
@@ -169,6 +173,37 @@ export function getTrial(conn: ApiConnection, sweepId: string, trialId: string):
 
 export function stopTrial(conn: ApiConnection, sweepId: string, trialId: string): Promise<Trial> {
   return request(conn, 'POST', `${sweepPath(sweepId)}/trials/${encodeURIComponent(trialId)}/stop`, Trial);
+}
+
+/** GET /datasets: the built-ins and every upload. */
+export function listDatasets(conn: ApiConnection): Promise<{ items: DatasetInfo[] }> {
+  return request(conn, 'GET', '/datasets', DatasetList);
+}
+
+/** The files of an IDX upload (as read from disk: gzip or not, the server tells) and its fields. */
+export interface IdxUpload {
+  readonly name: string;
+  readonly trainImages: Uint8Array;
+  readonly trainLabels: Uint8Array;
+  readonly testImages?: Uint8Array | undefined;
+  readonly testLabels?: Uint8Array | undefined;
+  readonly numClasses?: number | undefined;
+  readonly testFraction?: number | undefined;
+}
+
+/** POST /datasets/idx as multipart/form-data: stored whole, or refused with nothing stored. */
+export function uploadIdxDataset(conn: ApiConnection, upload: IdxUpload): Promise<DatasetInfo> {
+  const form = new FormData();
+  form.append('name', upload.name);
+  if (upload.numClasses !== undefined) form.append('numClasses', String(upload.numClasses));
+  if (upload.testFraction !== undefined) form.append('testFraction', String(upload.testFraction));
+  for (const field of ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const) {
+    const bytes = upload[field];
+    // A copy on its own ArrayBuffer: Blob takes no view of a possibly shared buffer.
+    if (bytes) form.append(field, new Blob([new Uint8Array(bytes)]), field);
+  }
+  // Tens of megabytes over a slow link take longer than a JSON call.
+  return request(conn, 'POST', '/datasets/idx', DatasetInfo, { form, timeoutMs: Math.max(conn.timeoutMs ?? 0, 600_000) });
 }
 
 /** Every item of a keyset-paginated listing, page after page, following `nextCursor`. */
