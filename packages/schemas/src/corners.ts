@@ -115,16 +115,31 @@ export function cornersOf(space: SearchSpace): Corner[] {
     const where = Object.entries(branches).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
     const at = (picks: Params) => assignParams(space, (def) => (Object.hasOwn(branches, def.name) ? branches[def.name]! : Object.hasOwn(picks, def.name) ? picks[def.name]! : firstValue(def)));
     const base = at({});
-    add(base, where.length > 0 ? `when ${where.join(', ')}` : 'at the first value of every parameter');
+    add(base, `when ${[...where, 'every other parameter at its first value (low end, first choice)'].join(', ')}`);
     const free = activeParams(space, base).filter((d) => !Object.hasOwn(branches, d.name));
     for (const def of free) {
-      paramCandidates(def).slice(1).forEach((c) => add(at({ [def.name]: c.value }), `when ${[...where, `${def.name} = ${JSON.stringify(c.value)} (${c.field})`].join(', ')}`));
+      const values = paramCandidates(def).slice(1);
+      const inner = interior(def);
+      if (inner !== undefined) values.push({ value: inner, field: `an interior value of search.space.${def.path}` });
+      values.forEach((c) => add(at({ [def.name]: c.value }), `when ${[...where, `${def.name} = ${JSON.stringify(c.value)} (${c.field})`].join(', ')}`));
     }
     const last: Record<string, ParamValue> = {};
     for (const def of free) last[def.name] = paramCandidates(def).at(-1)!.value;
     add(at(last), `when ${[...where, 'every other parameter at its last value (high, last choice)'].join(', ')}`);
   }
   return out;
+}
+
+/**
+ * A value inside a continuous range that is not a whole number, so a float parameter meeting a
+ * field that takes integers shows at a corner (both ends of [16, 256] are whole).
+ */
+function interior(def: ParamDef): number | undefined {
+  const spec = def.spec;
+  if (spec.type !== 'uniform' && spec.type !== 'loguniform') return undefined;
+  const u = 0.3819660112501051; // the golden section: far from both ends and from simple fractions
+  const v = spec.type === 'uniform' ? spec.low + u * (spec.high - spec.low) : Math.exp(Math.log(spec.low) + u * (Math.log(spec.high) - Math.log(spec.low)));
+  return Number.isInteger(v) ? v + (spec.high - spec.low) * 1e-3 : v;
 }
 
 /** A parameter's candidate values with the field of the request each comes from. */

@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import type { ParamValue, Params } from '@hypersweep/search';
 import { BOUND_PARAMS, checkSpaceBindings, paramCandidates, resolveTrialConfig } from './bindings.ts';
-import { baseAssignment, checkCorners, cornersOf, referencedNames, sectionSchema } from './corners.ts';
+import { baseAssignment, checkCorners, cornersOf, instantiateRequest, referencedNames, sectionSchema } from './corners.ts';
 import { SchemaError } from './errors.ts';
 import { PARAM, TEMPLATE_SECTIONS, checkTemplate, hasDirectives, instantiate, type TemplateSection } from './template.ts';
 import { MAX_SEED, MetricName, type ErrorDetail, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
@@ -445,7 +445,12 @@ function liftTemplate(input: unknown, ctx: z.RefinementCtx): unknown {
   for (const key of Object.keys(body)) {
     if (key === 'template' || (TEMPLATE_SECTIONS as readonly string[]).includes(key)) continue;
     const at = firstDirective(body[key], [key]);
-    if (at) ctx.addIssue({ code: 'custom', path: at, message: `references and repeats are allowed only in ${TEMPLATE_SECTIONS.join(', ')}` });
+    if (!at) continue;
+    const inSpace = at[0] === 'search' && at[1] === 'space';
+    const message = inSpace
+      ? 'a search space holds values, not references: parameters cannot depend on each other'
+      : `references and repeats are allowed only in ${TEMPLATE_SECTIONS.join(', ')}`;
+    ctx.addIssue({ code: 'custom', path: at, message });
   }
   const template: Partial<Record<TemplateSection, unknown>> = {};
   for (const s of TEMPLATE_SECTIONS) {
@@ -487,15 +492,22 @@ function liftTemplate(input: unknown, ctx: z.RefinementCtx): unknown {
       continue;
     }
     // The first assignment whose section validates stands for the section; when none does, the
-    // base's problems are reported (paths of the template) by the corners.
+    // base's problems are reported here with the template's paths, and a placeholder stands in.
     let chosen: unknown;
     for (const params of assignments()) {
       const value = instantiate(template[s], [s], params).value;
-      chosen ??= value;
       if (sectionSchema(s).safeParse(value).success) {
         chosen = value;
         break;
       }
+    }
+    if (chosen === undefined) {
+      const inst = instantiateRequest({ ...(PLACEHOLDERS as Pick<CreateSweepRequest, TemplateSection>), template: { [s]: template[s] } }, { ...filler, ...baseAssignment(space) });
+      for (const m of inst.missing) {
+        ctx.addIssue({ code: 'custom', path: parsePath(m.path), message: `refers to parameter "${m.name}", which search.space does not define` });
+      }
+      for (const d of inst.issues) ctx.addIssue({ code: 'custom', path: parsePath(d.path), message: `${d.message} (at every corner of the space)` });
+      chosen = PLACEHOLDERS[s];
     }
     out[s] = chosen;
   }
@@ -554,11 +566,6 @@ const CreateSweepChecked = CreateSweepShape.superRefine((req, ctx) => {
     if (countChoices(search.space, MAX_SPACE_CHOICES) > MAX_SPACE_CHOICES) return;
     space = parseSearchSpace(search.space);
   } catch {
-    return;
-  }
-  const at = firstDirective(search.space, ['search', 'space']);
-  if (at) {
-    ctx.addIssue({ code: 'custom', path: at, message: 'a search space holds values, not references: parameters cannot depend on each other' });
     return;
   }
   try {

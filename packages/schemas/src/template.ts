@@ -147,7 +147,10 @@ export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { iss
       return;
     }
     // The block's elements stand where the repeat stands: same logical place as array elements.
-    block.forEach((x, i) => visit(x, [...at, 'block', i], [...logical.slice(0, -1), i], true, depth + 1));
+    block.forEach((x, i) => {
+      if (isPlainObject(x) && Object.hasOwn(x, REPEAT)) issues.push({ path: formatPath([...at, 'block', i, REPEAT]), message: 'repeats do not nest' });
+      else visit(x, [...at, 'block', i], [...logical.slice(0, -1), i], true, depth + 1);
+    });
   };
   visit(value, [...at], [...at], false, 0);
   return { issues, references };
