@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { formatPath } from '@hypersweep/nn';
 import { resolveTrialConfig } from './bindings.ts';
 import { cornersOf } from './corners.ts';
+import { checkTrainable, type DatasetFacts } from './trainable.ts';
 import { CreateSweepRequest, maxEpochsOf, samplerConfigFor, schedulerConfigFor } from './sweep.ts';
 
 const width = { type: 'intlog', low: 16, high: 256 };
@@ -225,4 +226,33 @@ describe('malformed templated specs are refused, naming the path', () => {
       if (message) expect(hit!.message).toMatch(message);
     });
   }
+});
+
+describe('checkTrainable on a templated sweep', () => {
+  const mnist: DatasetFacts = { name: 'mnist', task: 'classification', featureShape: [28, 28], numClasses: 10, featureBytes: 1, sizes: { train: 1000, test: 200 } };
+  const limits = { maxPlanBytes: 2 ** 30, threads: 2 };
+
+  it('accepts the sweep on MNIST', () => {
+    expect(checkTrainable(CreateSweepRequest.parse(templated()), mnist, limits)).toEqual([]);
+  });
+
+  it('refuses an output layer that fits the dataset only at some corners', () => {
+    const body = templated();
+    at(body, 'model', 'layers', 2)['units'] = { $param: 'classes' };
+    at(body, 'search', 'space')['classes'] = { type: 'categorical', choices: [10, 12] };
+    const issues = checkTrainable(CreateSweepRequest.parse(body), mnist, limits);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.message).toMatch(/12 units.*classes = 12/);
+  });
+
+  it('plans the largest corner: three wide layers only together exceed the limit', () => {
+    const body = templated();
+    const wide = { type: 'intlog', low: 16, high: 16_384 };
+    Object.assign(at(body, 'search', 'space'), { units_1: wide });
+    Object.assign(at(body, 'search', 'space', 'depth', 'choices', 1, 'params'), { units_2: wide });
+    Object.assign(at(body, 'search', 'space', 'depth', 'choices', 2, 'params'), { units_2: wide, units_3: wide });
+    const issues = checkTrainable(CreateSweepRequest.parse(body), mnist, limits);
+    expect(issues.map((d) => d.path)).toEqual(['model.layers']);
+    expect(issues[0]!.message).toMatch(/largest trial \(when depth = 3, every other parameter at its last value/);
+  });
 });

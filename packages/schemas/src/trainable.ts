@@ -7,6 +7,7 @@ import type { ParamDef, ParamValue, SearchSpace } from '@hypersweep/search';
 import { microbatchesOf, paramCandidates, resolveTrialConfig, type TrialConfig } from './bindings.ts';
 import type { ErrorDetail } from './common.ts';
 import { SchemaError } from './errors.ts';
+import { cornersOf } from './corners.ts';
 import { parseSearchSpace, type CreateSweepRequest } from './sweep.ts';
 
 /** What submission knows of a dataset before loading it: a built-in's registry entry, an upload's stored row. */
@@ -45,7 +46,7 @@ function outputLayer(layers: readonly LayerSpec[]): number {
 }
 
 /** nn's checkDatasetFits on a dataset with this shape and no rows; its fields as request paths. */
-function fitProblems(request: CreateSweepRequest, ds: DatasetFacts): ErrorDetail[] {
+function fitProblems(request: Pick<CreateSweepRequest, 'model'>, ds: DatasetFacts): ErrorDetail[] {
   const empty = (): DataSplit => ({ count: 0, features: new Float32Array(0), labels: new Int32Array(0) });
   const shaped: Dataset = {
     name: ds.name,
@@ -135,6 +136,57 @@ interface Corner {
  * count) and with the optimizer's state (every optimizer the space can pick). Pure: the caller
  * supplies the dataset's facts.
  */
+/** The dataset's sizes as nn's planBytes takes them. */
+function planSizes(dataset: DatasetFacts) {
+  return {
+    featureShape: dataset.featureShape,
+    featureBytes: dataset.featureBytes,
+    labelValues: dataset.task === 'regression' ? (dataset.targetDim ?? 1) : 1,
+    train: dataset.sizes.train,
+    validation: 0,
+    test: dataset.sizes.test,
+  };
+}
+
+/**
+ * checkTrainable for a templated sweep: the model must fit the dataset at every corner of the
+ * space (depth, widths and the output layer may all vary), and the largest plan among the corners
+ * must fit the limit.
+ */
+function checkTemplatedTrainable(request: CreateSweepRequest, space: SearchSpace, dataset: DatasetFacts, limits: TrainableLimits): ErrorDetail[] {
+  let worst: { plan: PlanBytes; describe: string } | null = null;
+  for (const corner of cornersOf(space)) {
+    let config: TrialConfig;
+    try {
+      config = resolveTrialConfig(request, corner.params);
+    } catch (err) {
+      if (!(err instanceof SchemaError)) throw err;
+      continue; // submission's own corner checks report it
+    }
+    const fit = fitProblems(config, dataset);
+    if (fit.length > 0) return fit.map((d) => ({ path: d.path.startsWith('model.layers[') ? 'model.layers' : d.path, message: `${d.message} (${corner.describe})` }));
+    let plan: PlanBytes;
+    try {
+      plan = planBytes({ model: config.model, optimizer: config.optimizer, batchSize: config.batchSize, microbatches: config.microbatches, threads: limits.threads, dataset: planSizes(dataset) });
+    } catch (err) {
+      if (!(err instanceof NnError)) throw err;
+      return [{ path: 'model', message: `a trial cannot train ${corner.describe}: ${err.message}` }];
+    }
+    if (!worst || larger(plan, worst.plan)) worst = { plan, describe: corner.describe };
+  }
+  if (!worst || worst.plan.bytes <= limits.maxPlanBytes) return [];
+  const { plan } = worst;
+  return [
+    {
+      path: plan.activations >= plan.parameters && plan.activations >= plan.dataset ? 'training.batchSize' : plan.parameters >= plan.dataset ? 'model.layers' : 'dataset',
+      message:
+        `the largest trial (${worst.describe}) needs ${formatBytes(plan.bytes)} of memory on ${limits.threads} replica threads ` +
+        `(parameters, gradients and optimizer state ${formatBytes(plan.parameters)}, activations ${formatBytes(plan.activations)}, dataset ${formatBytes(plan.dataset)}); ` +
+        `a trial may use at most ${formatBytes(limits.maxPlanBytes)}`,
+    },
+  ];
+}
+
 export function checkTrainable(request: CreateSweepRequest, dataset: DatasetFacts, limits: TrainableLimits): ErrorDetail[] {
   const fit = fitProblems(request, dataset);
   if (fit.length > 0) return fit;
@@ -145,6 +197,7 @@ export function checkTrainable(request: CreateSweepRequest, dataset: DatasetFact
   } catch {
     return []; // a request that parsed has a valid space; nothing to add
   }
+  if (request.template) return checkTemplatedTrainable(request, space, dataset, limits);
   const hidden = maxOf(candidatesOf(space.byName.get('hidden')));
   const batches = batchCorners(request, space.byName.get('batchSize'));
   const optimizers = candidatesOf(space.byName.get('optimizer')).map((c) => c.value);
