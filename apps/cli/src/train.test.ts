@@ -1,6 +1,6 @@
 // The README's run command, shortened: `hypersweep train` on an MNIST subset reaches ≥ 90% test accuracy.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -25,10 +25,22 @@ describe('hypersweep train', () => {
     expect(r.code).toBe(0);
     const epochs = r.out.split('\n').filter((l) => /^epoch \d\/3 /.test(l));
     expect(epochs).toHaveLength(3);
-    expect(epochs[0]).toMatch(/loss \d+\.\d{4} \d+\.\d\d% {2}val_loss \d+\.\d{4} \d+\.\d\d% {2}lr 0\.00100 {2}[\d,]+ samples\/s/);
-    const test = /test: loss [\d.]+ {2}accuracy ([\d.]+)% on 10000 examples/.exec(r.out);
+    // Loss, accuracy, top-3 and top-5 accuracy of the training passes, then of the validation split.
+    const pct = String.raw`(\d+\.\d\d)%`;
+    const epochLine = new RegExp(String.raw`loss \d+\.\d{4} ${pct} top3 ${pct} top5 ${pct} {2}val_loss \d+\.\d{4} ${pct} top3 ${pct} top5 ${pct} {2}lr 0\.00100 {2}[\d,]+ samples\/s`);
+    for (const l of epochs) {
+      const m = epochLine.exec(l);
+      expect(m, l).not.toBeNull();
+      const [acc, top3, top5, vAcc, vTop3, vTop5] = m!.slice(1).map(Number) as [number, number, number, number, number, number];
+      expect(acc).toBeLessThanOrEqual(top3);
+      expect(top3).toBeLessThanOrEqual(top5);
+      expect(vAcc).toBeLessThanOrEqual(vTop3);
+      expect(vTop3).toBeLessThanOrEqual(vTop5);
+    }
+    const test = new RegExp(String.raw`test: loss [\d.]+ {2}accuracy ${pct} {2}top3 ${pct} {2}top5 ${pct} on 10000 examples`).exec(r.out);
     expect(test, r.out).not.toBeNull();
     expect(Number(test![1])).toBeGreaterThanOrEqual(90);
+    expect(Number(test![2])).toBeGreaterThan(Number(test![1]));
     const model = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { format: string };
     expect(model.format).toBe('layers-model');
     expect(readFileSync(join(out, 'weights.bin')).byteLength).toBe(4 * (784 * 128 + 128 + 128 * 10 + 10));
@@ -73,6 +85,35 @@ describe('hypersweep train', () => {
     const es = cli(['train', '--dataset', 'spirals', '--epochs', '60', '--lr', '0.3', '--hidden', '16', '--patience', '2', '--threads', '2']);
     expect(es.code, es.err).toBe(0);
     expect(es.out).toMatch(/early stopping after epoch \d+; best epoch \d+/);
+    // Two classes: accuracy, and no top-k columns.
+    for (const l of es.out.split('\n').filter((x) => x.startsWith('epoch '))) expect(l).toMatch(/loss [\d.]+ [\d.]+% {2}val_loss [\d.]+ [\d.]+% {2}lr /);
+  });
+
+  it('prints MAE and RMSE for a regression CSV, per epoch and on the test set', () => {
+    const csv = join(work, 'regression.csv');
+    const rows = ['a,b,y'];
+    // A fixed smooth function of two inputs, on a grid: no randomness needed.
+    for (let i = 0; i < 300; i++) {
+      const a = ((i * 37) % 101) / 50 - 1;
+      const b = ((i * 53) % 97) / 48 - 1;
+      rows.push(`${a},${b},${(2 * a - b + a * b).toFixed(5)}`);
+    }
+    writeFileSync(csv, rows.join('\n'));
+    const r = cli(['train', '--dataset', csv, '--task', 'regression', '--hidden', '16', '--epochs', '2', '--threads', '1']);
+    expect(r.code, r.err).toBe(0);
+    const epochs = r.out.split('\n').filter((l) => l.startsWith('epoch '));
+    expect(epochs).toHaveLength(2);
+    for (const l of epochs) {
+      const m = /loss (\d+\.\d{4}) mae (\d+\.\d{4}) rmse (\d+\.\d{4}) {2}val_loss (\d+\.\d{4}) mae (\d+\.\d{4}) rmse (\d+\.\d{4}) {2}lr /.exec(l);
+      expect(m, l).not.toBeNull();
+      const [loss, , rmse, vLoss, vMae, vRmse] = m!.slice(1).map(Number) as [number, number, number, number, number, number];
+      // RMSE is the root of the mse loss (to the printed digits); MAE never exceeds it.
+      expect(rmse).toBeCloseTo(Math.sqrt(loss), 2);
+      expect(vRmse).toBeCloseTo(Math.sqrt(vLoss), 2);
+      expect(vMae).toBeLessThanOrEqual(vRmse);
+      expect(l).not.toContain('%');
+    }
+    expect(r.out).toMatch(/test: loss \d+\.\d{4} {2}mae \d+\.\d{4} {2}rmse \d+\.\d{4} on \d+ examples/);
   });
 
   it.each([

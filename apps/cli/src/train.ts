@@ -154,11 +154,24 @@ export async function runTrain(argv: string[]): Promise<number> {
     : undefined;
 
   const epochs = num('epochs', values.epochs, 5);
+  // What the model reports after a loss: accuracy, top-3 and top-5 accuracy (with more than 3 or 5
+  // classes), or MAE and RMSE (regression); nothing for what it does not report. Epoch lines keep
+  // the accuracy unlabelled after the loss, as they always printed it.
+  type Scores = { accuracy: number | null; top3: number | null; top5: number | null; mae: number | null; rmse: number | null };
+  const scores = (s: Scores, o: { sep: string; accuracyLabel: string }) => {
+    const pct = (label: string, v: number | null) => (v === null ? '' : `${o.sep}${label}${(v * 100).toFixed(2)}%`);
+    const val = (label: string, v: number | null) => (v === null ? '' : `${o.sep}${label} ${v.toFixed(4)}`);
+    return `${pct(o.accuracyLabel, s.accuracy)}${pct('top3 ', s.top3)}${pct('top5 ', s.top5)}${val('mae', s.mae)}${val('rmse', s.rmse)}`;
+  };
+  const inLine = { sep: ' ', accuracyLabel: '' };
   const line = (m: EpochMetrics) => {
-    const acc = (v: number | null) => (v === null ? '' : ` ${(v * 100).toFixed(2)}%`);
-    const val = m.valLoss === null ? '' : `  val_loss ${m.valLoss.toFixed(4)}${acc(m.valAccuracy)}`;
+    const train = scores({ accuracy: m.trainAccuracy, top3: m.trainTop3Accuracy, top5: m.trainTop5Accuracy, mae: m.trainMae, rmse: m.trainRmse }, inLine);
+    const val =
+      m.valLoss === null
+        ? ''
+        : `  val_loss ${m.valLoss.toFixed(4)}${scores({ accuracy: m.valAccuracy, top3: m.valTop3Accuracy, top5: m.valTop5Accuracy, mae: m.valMae, rmse: m.valRmse }, inLine)}`;
     return (
-      `epoch ${String(m.epoch).padStart(String(epochs).length)}/${epochs}  loss ${m.trainLoss.toFixed(4)}${acc(m.trainAccuracy)}${val}` +
+      `epoch ${String(m.epoch).padStart(String(epochs).length)}/${epochs}  loss ${m.trainLoss.toFixed(4)}${train}${val}` +
       `  lr ${m.learningRate.toPrecision(3)}  ${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s  ${m.seconds.toFixed(1)} s`
     );
   };
@@ -208,9 +221,8 @@ export async function runTrain(argv: string[]): Promise<number> {
     });
     if (result.stoppedBy === 'early_stopping') console.log(`early stopping after epoch ${result.epochsRun}; best epoch ${result.bestEpoch}`);
     const test = result.test!;
-    console.log(
-      `test: loss ${test.loss.toFixed(4)}${test.accuracy === null ? '' : `  accuracy ${(test.accuracy * 100).toFixed(2)}%`} on ${test.count} examples`,
-    );
+    const testScores = scores({ accuracy: test.accuracy, top3: test.top3Accuracy, top5: test.top5Accuracy, mae: test.mae, rmse: test.rmse }, { sep: '  ', accuracyLabel: 'accuracy ' });
+    console.log(`test: loss ${test.loss.toFixed(4)}${testScores} on ${test.count} examples`);
     if (values.export) {
       const out = exportTfjs(compiled, result.params, { normalization: dataset.normalization, classNames: dataset.classNames ?? null });
       mkdirSync(values.export, { recursive: true });
