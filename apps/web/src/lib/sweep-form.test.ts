@@ -1,7 +1,9 @@
 import { CreateSweepRequest, zodIssuesToDetails } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '../../../../packages/schemas/src/fixtures.ts';
 import { describe, expect, it } from 'vitest';
-import { TEMPLATES, emptyForm, fieldForPath, formToRequest, modelOf, placeErrors, requestToForm, type DatasetShape } from './sweep-form.ts';
+import {
+  TEMPLATES, activeTunes, emptyForm, fieldForPath, formToRequest, modelOf, placeErrors, requestToForm, toggleTune, tuneOf, type DatasetShape, type SweepForm, type TuneTarget,
+} from './sweep-form.ts';
 
 function validate(input: unknown) {
   const r = CreateSweepRequest.safeParse(input);
@@ -69,7 +71,10 @@ describe('request → form', () => {
     const req = mnistTpeAshaSweep();
     (req.search.space as Record<string, unknown>)['hidden'] = { type: 'int', low: 16, high: 64 };
     expect(requestToForm(req)).toEqual({ reason: 'search.space.hidden (int) is not in the form' });
-    expect(requestToForm({ ...mnistTpeAshaSweep(), training: { epochs: 3, schedule: { type: 'cosine' } } })).toEqual({ reason: 'training.schedule is not in the form' });
+    expect(requestToForm({ ...mnistTpeAshaSweep(), training: { epochs: 3, schedule: { type: 'step', stepEpochs: 2 } } })).toEqual({ reason: 'training.schedule (step) is not in the form' });
+    const repeated = mnistTpeAshaSweep();
+    (repeated.model.layers as unknown[]).splice(1, 0, { $repeat: { times: 2, block: [{ type: 'dense', units: 8 }] } });
+    expect(requestToForm(repeated)).toEqual({ reason: '$repeat at model.layers[1] is not in the form' });
     expect(requestToForm(null)).toEqual({ reason: 'the request is not an object' });
   });
 });
@@ -99,5 +104,94 @@ describe('errors at fields', () => {
     ]);
     expect(placed.fields).toEqual({ name: ['must not be empty'] });
     expect(placed.general.map((d) => d.path)).toEqual(['admin', '']);
+  });
+});
+
+describe('tune this', () => {
+  /** MNIST, two hidden layers with dropout, a cosine schedule: every field the form can tune. */
+  function richForm(): SweepForm {
+    return { ...TEMPLATES.find((t) => t.id === 'mnist-mlp')!.form(), hidden: '128, 64', schedule: 'cosine', warmupEpochs: '1' };
+  }
+  const TARGETS: TuneTarget[] = ['units:1', 'units:2', 'activation:1', 'dropout:2', 'learningRate', 'batchSize', 'epochs', 'optimizer', 'warmupEpochs', 'scaling'];
+  const tuneAll = (form: SweepForm) => TARGETS.reduce((f, t) => toggleTune(f, t), form);
+
+  it('turns each field into a reference with a range around its value, and the request is valid', () => {
+    const form = tuneAll(richForm());
+    const req = formToRequest(form) as unknown as Record<string, Record<string, unknown>>;
+    expect(validate(req)).toEqual([]);
+    const layers = req['model']!['layers'] as Record<string, unknown>[];
+    // flatten, dense, dropout, dense, dropout, output
+    expect(layers[1]).toEqual({ type: 'dense', units: { $param: 'units_1' }, activation: { $param: 'activation_1' } });
+    expect(layers[2]).toEqual({ type: 'dropout', rate: 0.2 });
+    expect(layers[3]).toEqual({ type: 'dense', units: { $param: 'units_2' }, activation: 'relu' });
+    expect(layers[4]).toEqual({ type: 'dropout', rate: { $param: 'dropout_2' } });
+    expect(req['training']).toMatchObject({
+      epochs: { $param: 'epochs' }, batchSize: { $param: 'batchSize' },
+      optimizer: { type: { $param: 'optimizer' }, learningRate: { $param: 'learningRate' } },
+      schedule: { type: 'cosine', warmupEpochs: { $param: 'warmupEpochs' } },
+    });
+    expect(req['dataset']!['scaling']).toEqual({ $param: 'scaling' });
+    const space = req['search']!['space'] as Record<string, unknown>;
+    expect(space['units_1']).toEqual({ type: 'intlog', low: 32, high: 512 });
+    expect(space['units_2']).toEqual({ type: 'intlog', low: 16, high: 256 });
+    expect(space['dropout_2']).toEqual({ type: 'uniform', low: 0, high: 0.5 });
+    expect(space['activation_1']).toEqual({ type: 'categorical', choices: ['relu', 'tanh', 'gelu'] });
+    expect(space['epochs']).toEqual({ type: 'int', low: 5, high: 20 });
+    // The template's shorthand rows are taken over by the tuned fields: their ranges move with them.
+    expect(space['learningRate']).toEqual({ type: 'loguniform', low: 0.0001, high: 0.1 });
+    expect(space['batchSize']).toEqual({ type: 'categorical', choices: [32, 64, 128] });
+    expect(form.space.learningRate.enabled).toBe(false);
+    expect(form.space.dropout.enabled).toBe(false);
+    expect(Object.keys(space).sort()).toEqual(['activation_1', 'batchSize', 'dropout_2', 'epochs', 'learningRate', 'optimizer', 'scaling', 'units_1', 'units_2', 'warmupEpochs']);
+    const parsed = CreateSweepRequest.parse(req);
+    expect(parsed.template?.model).toEqual(req['model']);
+  });
+
+  it('round-trips through the editor: as written, and as stored (with template)', () => {
+    const req = formToRequest(tuneAll(richForm()));
+    const back = requestToForm(req);
+    if (!('form' in back)) throw new Error(back.reason);
+    expect(formToRequest(back.form)).toEqual(req);
+    // A stored request holds one corner in its sections and the references in its template.
+    const stored = CreateSweepRequest.parse(req);
+    expect(stored.model).not.toEqual(req.model);
+    const fromStored = requestToForm({ ...req, dataset: stored.dataset, model: stored.model, training: stored.training, template: stored.template });
+    if (!('form' in fromStored)) throw new Error(fromStored.reason);
+    expect(formToRequest(fromStored.form)).toEqual(req);
+  });
+
+  it('clicking again removes the reference and the parameter', () => {
+    const form = richForm();
+    form.space.learningRate.enabled = false;
+    const once = toggleTune(form, 'units:2');
+    expect(tuneOf(once, 'units:2')?.name).toBe('units_2');
+    expect(toggleTune(once, 'units:2')).toEqual(form);
+    expect(formToRequest(toggleTune(once, 'units:2'))).toEqual(formToRequest(form));
+  });
+
+  it('drops a tuned layer that no longer exists, and suggests names that are free', () => {
+    const form = toggleTune(toggleTune(richForm(), 'units:2'), 'dropout:1');
+    const fewer = { ...form, hidden: '128' };
+    expect(activeTunes(fewer).map((t) => t.target)).toEqual(['dropout:1']);
+    expect(validate(formToRequest(fewer))).toEqual([]);
+    const clash = { ...emptyForm(), tuned: [{ target: 'epochs' as const, name: 'units_1', type: 'int' as const, low: '1', high: '3', choices: '' }] };
+    expect(tuneOf(toggleTune(clash, 'units:1'), 'units:1')?.name).toBe('units_1_2');
+  });
+
+  it('places errors of a tuned parameter at its definition, and of its reference at the field', () => {
+    let form = toggleTune(richForm(), 'units:1');
+    form = { ...form, tuned: form.tuned.map((t) => ({ ...t, low: '600' })) };
+    const tunedNames = form.tuned.map((t) => t.name);
+    const placed = placeErrors(validate(formToRequest(form)), modelOf(form).layerFields, tunedNames);
+    expect(placed.fields['search.space.units_1']?.join(' ')).toMatch(/low|high/);
+    expect(fieldForPath('search.space.units_1.high', [], tunedNames)).toBe('search.space.units_1');
+    expect(fieldForPath('training.schedule.warmupEpochs')).toBe('training.schedule.warmupEpochs');
+  });
+
+  it('writes the objective mode only when chosen', () => {
+    const form = { ...emptyForm(), name: 'x' };
+    expect(formToRequest(form).objective).toEqual({ metric: 'val_accuracy' });
+    expect(formToRequest({ ...form, objective: 'val_top3_accuracy', objectiveMode: 'maximize' }).objective).toEqual({ metric: 'val_top3_accuracy', mode: 'maximize' });
+    expect(validate(formToRequest({ ...form, objective: 'val_top3_accuracy' }))).toEqual([]);
   });
 });
