@@ -18,7 +18,7 @@ function form(parts: Parts): FormData {
   const f = new FormData();
   for (const [name, value] of Object.entries(parts)) {
     if (typeof value === 'string') f.append(name, value);
-    else f.append(name, new Blob([value]), `${name}.idx`);
+    else f.append(name, new Blob([new Uint8Array(value)]), `${name}.idx`);
   }
   return f;
 }
