@@ -1,7 +1,8 @@
-// New sweep: a form for the common case and a JSON editor, both validated client-side with the
-// API's own CreateSweepRequest schema; server errors are shown at the field their path names.
+// New sweep: a form for the common case (any of its fields can be tuned into a search-space
+// parameter) and a JSON/YAML editor, both validated client-side with the API's own
+// CreateSweepRequest schema; server errors are shown at the field their path names.
 import { ACTIVATIONS } from '@hypersweep/nn';
-import { CreateSweepRequest, OBJECTIVE_METRICS, OPTIMIZER_TYPES, zodIssuesToDetails, type ErrorDetail } from '@hypersweep/schemas';
+import { CreateSweepRequest, OPTIMIZER_TYPES, builtinMetricsFor, naturalMode, zodIssuesToDetails, type ErrorDetail } from '@hypersweep/schemas';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiRequestError } from '../api/client.ts';
 import { useApp } from '../app/context.tsx';
@@ -10,20 +11,31 @@ import { ErrorBanner, Field } from '../components/ui.tsx';
 import {
   BUILTIN_DATASETS,
   SAMPLER_TYPES,
+  SCALINGS,
+  SCHEDULE_TYPES,
   SCHEDULER_TYPES,
   SEARCHABLE_ACTIVATIONS,
   TEMPLATES,
+  TUNE_TYPES,
+  activeTunes,
   formToRequest,
   modelOf,
   placeErrors,
   requestToForm,
+  shorthandReplaced,
+  toggleTune,
+  tuneOf,
   type DatasetShape,
   type FormField,
   type HiddenActivation,
   type OptimizerType,
   type PlacedErrors,
   type SweepForm,
+  type TuneTarget,
+  type TuneType,
+  type TunedParam,
 } from '../lib/sweep-form.ts';
+import { spaceParamNames } from '../lib/parallel.ts';
 import { formatSpec, parseSpecText, type SpecFormat } from '../lib/spec-text.ts';
 
 type Tab = 'form' | 'json';
@@ -65,7 +77,10 @@ export function NewSweepPage() {
   const idempotency = useRef<{ key: string; body: string } | null>(null);
 
   const request = useMemo(() => formToRequest(form, datasets), [form, datasets]);
-  const { layerFields } = useMemo(() => modelOf(form, datasets), [form, datasets]);
+  const { layerFields, model } = useMemo(() => modelOf(form, datasets), [form, datasets]);
+  const tunes = useMemo(() => activeTunes(form, datasets), [form, datasets]);
+  const tunedNames = useMemo(() => tunes.map((t) => t.name), [tunes]);
+  const editorRef = useRef<HTMLTextAreaElement>(null);
 
   // The editor's text parsed, or its syntax error with where it is.
   const jsonParsed = useMemo((): { value: unknown } | { syntax: string } => {
@@ -79,7 +94,7 @@ export function NewSweepPage() {
     return 'value' in jsonParsed ? validate(jsonParsed.value) : [{ path: '', message: `invalid ${format.toUpperCase()}: ${jsonParsed.syntax}` }];
   }, [tab, request, jsonParsed, format]);
   const details = serverErrors ?? (showErrors ? clientDetails : []);
-  const placed: PlacedErrors = useMemo(() => placeErrors(details, layerFields), [details, layerFields]);
+  const placed: PlacedErrors = useMemo(() => placeErrors(details, layerFields, tunedNames), [details, layerFields, tunedNames]);
   const err = (f: FormField) => placed.fields[f];
 
   // Edits clear the server's verdict on the previous body.
@@ -154,14 +169,66 @@ export function NewSweepPage() {
   const set = <K extends keyof SweepForm>(key: K, value: SweepForm[K]) => setForm((f) => ({ ...f, [key]: value }));
   const setSpace = <K extends keyof SweepForm['space']>(key: K, patch: Partial<SweepForm['space'][K]>) =>
     setForm((f) => ({ ...f, space: { ...f.space, [key]: { ...f.space[key], ...patch } } }));
-  const text = (key: keyof SweepForm, path: FormField, label: string, opts: { hint?: string; inputMode?: 'numeric' | 'decimal'; placeholder?: string } = {}) => (
+  const text = (key: keyof SweepForm, path: FormField, label: string, opts: { hint?: string; inputMode?: 'numeric' | 'decimal'; placeholder?: string; tune?: TuneTarget } = {}) => (
     <Field label={label} path={path} errors={err(path)} hint={opts.hint}>
-      {(p) => (
-        <input {...p} type="text" inputMode={opts.inputMode} placeholder={opts.placeholder} value={form[key] as string} onChange={(e) => set(key, e.target.value as never)} />
-      )}
+      {(p) => {
+        const input = (
+          <input {...p} type="text" inputMode={opts.inputMode} placeholder={opts.placeholder} value={form[key] as string} disabled={!!opts.tune && !!tuneOf(form, opts.tune)} onChange={(e) => set(key, e.target.value as never)} />
+        );
+        return opts.tune ? (
+          <span className="inline">
+            {input}
+            {tuneButton(opts.tune, label.toLowerCase())}
+          </span>
+        ) : (
+          input
+        );
+      }}
     </Field>
   );
   const isMnist = datasets.find((d) => d.id === form.dataset)?.kind === 'mnist';
+  const datasetKind = datasets.find((d) => d.id === form.dataset)?.kind ?? 'csv';
+
+  // "Tune this": the field becomes `{ $param: name }` and its parameter appears under Search space.
+  const tuneButton = (target: TuneTarget, what: string) => {
+    const t = tuneOf(form, target);
+    return (
+      <button
+        type="button"
+        className={`small tune${t ? ' tuned' : ''}`}
+        aria-pressed={!!t}
+        title={t ? `Tuned as search.space.${t.name}; click to use a fixed value again` : `Tune ${what}: make it a search-space parameter`}
+        onClick={() => setForm((f) => toggleTune(f, target, datasets))}
+        data-testid={`tune-${target}`}
+      >
+        {t ? `tuned: ${t.name}` : 'tune'}
+      </button>
+    );
+  };
+  const setTune = (target: TuneTarget, patch: Partial<TunedParam>) => setForm((f) => ({ ...f, tuned: f.tuned.map((t) => (t.target === target ? { ...t, ...patch } : t)) }));
+  const hiddenUnits = form.hidden.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const replaced = (row: keyof SweepForm['space']) => shorthandReplaced(form, row, datasets);
+  const metrics = builtinMetricsFor(model.loss);
+  const metricChoices = metrics.includes(form.objective) ? metrics : [form.objective, ...metrics];
+  const objectiveDirection = naturalMode(form.objective);
+
+  // The editor's parameters, for inserting references to them at the cursor.
+  const editorParams = useMemo(() => {
+    if (!('value' in jsonParsed)) return [];
+    const space = (jsonParsed.value as { search?: { space?: unknown } } | null)?.search?.space;
+    return space !== null && typeof space === 'object' && !Array.isArray(space) ? spaceParamNames(space as Record<string, unknown>) : [];
+  }, [jsonParsed]);
+  function insertReference(name: string) {
+    const el = editorRef.current;
+    const snippet = format === 'json' ? `{ "$param": ${JSON.stringify(name)} }` : `{ $param: ${name} }`;
+    const start = el?.selectionStart ?? json.length;
+    const end = el?.selectionEnd ?? json.length;
+    setJson(json.slice(0, start) + snippet + json.slice(end));
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(start + snippet.length, start + snippet.length);
+    });
+  }
 
   return (
     <main id="main" className="page new-sweep">
@@ -224,7 +291,17 @@ export function NewSweepPage() {
               ))}
             </fieldset>
             <label htmlFor="sweep-json">CreateSweepRequest ({format.toUpperCase()})</label>
-            <textarea id="sweep-json" className="json-editor" spellCheck={false} value={json} onChange={(e) => setJson(e.target.value)} rows={28} data-testid="json-editor" aria-invalid={details.length > 0} />
+            <textarea ref={editorRef} id="sweep-json" className="json-editor" spellCheck={false} value={json} onChange={(e) => setJson(e.target.value)} rows={28} data-testid="json-editor" aria-invalid={details.length > 0} />
+            <p className="hint" data-testid="param-references">
+              Any value of model, training or dataset may be a reference to a parameter of search.space:{' '}
+              <code>{format === 'json' ? '{ "$param": "units_1" }' : '{ $param: units_1 }'}</code>.{' '}
+              {editorParams.length > 0 ? 'Insert at the cursor: ' : null}
+              {editorParams.map((name) => (
+                <button key={name} type="button" className="small" onClick={() => insertReference(name)} data-testid="param-insert" data-param={name}>
+                  {name}
+                </button>
+              ))}
+            </p>
           </div>
         ) : (
           <div role="tabpanel" id="panel-form" aria-labelledby="tab-form" className="form-grid">
@@ -234,15 +311,31 @@ export function NewSweepPage() {
               <Field label="Description" path="description" errors={err('description')}>
                 {(p) => <textarea {...p} rows={2} value={form.description} onChange={(e) => set('description', e.target.value)} />}
               </Field>
-              <Field label="Objective" path="objective.metric" errors={[...(err('objective.metric') ?? []), ...(err('objective') ?? [])]} hint="Losses are minimised, accuracies maximised.">
+              <Field
+                label="Objective"
+                path="objective.metric"
+                errors={[...(err('objective.metric') ?? []), ...(err('objective') ?? [])]}
+                hint={objectiveDirection ? `The metrics this model reports; ${form.objective} is ${objectiveDirection === 'minimize' ? 'minimised' : 'maximised'}.` : 'The metrics this model reports.'}
+              >
                 {(p) => (
-                  <select {...p} value={form.objective} onChange={(e) => set('objective', e.target.value as SweepForm['objective'])}>
-                    {OBJECTIVE_METRICS.map((m) => (
+                  <select {...p} value={form.objective} onChange={(e) => setForm((f) => ({ ...f, objective: e.target.value, objectiveMode: '' }))}>
+                    {metricChoices.map((m) => (
                       <option key={m}>{m}</option>
                     ))}
                   </select>
                 )}
               </Field>
+              {!objectiveDirection || form.objectiveMode ? (
+                <Field label="Direction" path="objective.mode" errors={err('objective.mode')}>
+                  {(p) => (
+                    <select {...p} value={form.objectiveMode} onChange={(e) => set('objectiveMode', e.target.value as SweepForm['objectiveMode'])}>
+                      <option value="">{objectiveDirection ? `default (${objectiveDirection})` : 'choose…'}</option>
+                      <option value="minimize">minimize</option>
+                      <option value="maximize">maximize</option>
+                    </select>
+                  )}
+                </Field>
+              ) : null}
             </fieldset>
 
             <fieldset>
@@ -262,11 +355,40 @@ export function NewSweepPage() {
               {isMnist ? text('limitTrain', 'dataset.limitTrain', 'Training examples', { inputMode: 'numeric', placeholder: 'all 60000' }) : null}
               {isMnist ? text('limitTest', 'dataset.limitTest', 'Test examples', { inputMode: 'numeric', placeholder: 'all 10000' }) : null}
               {form.dataset === 'mnist' || form.dataset === 'spirals' ? text('validationFraction', 'dataset.validationFraction', 'Validation fraction', { inputMode: 'decimal', placeholder: 'default' }) : null}
+              {datasetKind !== 'spirals' ? (
+                <Field label="Input scaling" path="dataset.scaling" errors={err('dataset.scaling')}>
+                  {(p) => (
+                    <span className="inline">
+                      <select {...p} value={form.scaling} disabled={!!tuneOf(form, 'scaling')} onChange={(e) => set('scaling', e.target.value as SweepForm['scaling'])}>
+                        <option value="">default (standardize)</option>
+                        {SCALINGS.filter((x) => datasetKind !== 'csv' || x !== 'unit').map((x) => (
+                          <option key={x}>{x}</option>
+                        ))}
+                      </select>
+                      {tuneButton('scaling', 'input scaling')}
+                    </span>
+                  )}
+                </Field>
+              ) : null}
             </fieldset>
 
             <fieldset>
               <legend>Model</legend>
               {text('hidden', 'model.hidden', 'Hidden layers (units)', { hint: 'Comma-separated, e.g. 128, 64' })}
+              {hiddenUnits.length > 0 ? (
+                <ol className="layer-tunes" aria-label="Tune per hidden layer" data-testid="layer-tunes">
+                  {hiddenUnits.map((u, i) => (
+                    <li key={i} data-testid="layer-tune" data-layer={i + 1}>
+                      <span>
+                        layer {i + 1} ({u} units)
+                      </span>
+                      {tuneButton(`units:${i + 1}`, `the units of layer ${i + 1}`)}
+                      {tuneButton(`activation:${i + 1}`, `the activation of layer ${i + 1}`)}
+                      {form.dropoutLayer ? tuneButton(`dropout:${i + 1}`, `the dropout rate after layer ${i + 1}`) : null}
+                    </li>
+                  ))}
+                </ol>
+              ) : null}
               <Field label="Hidden activation" path="model.activation" errors={err('model.activation')}>
                 {(p) => (
                   <select {...p} value={form.activation} onChange={(e) => set('activation', e.target.value as HiddenActivation)}>
@@ -288,19 +410,33 @@ export function NewSweepPage() {
 
             <fieldset>
               <legend>Training</legend>
-              {text('epochs', 'training.epochs', 'Epochs', { inputMode: 'numeric' })}
-              {text('batchSize', 'training.batchSize', 'Batch size', { inputMode: 'numeric' })}
+              {text('epochs', 'training.epochs', 'Epochs', { inputMode: 'numeric', tune: 'epochs' })}
+              {text('batchSize', 'training.batchSize', 'Batch size', { inputMode: 'numeric', tune: 'batchSize' })}
               {text('microbatches', 'training.microbatches', 'Microbatches', { inputMode: 'numeric', hint: 'Data-parallel split of each batch; blank: 4 for batches ≥ 64, 2 from 32, else 1' })}
               <Field label="Optimizer" path="training.optimizer.type" errors={err('training.optimizer.type')}>
                 {(p) => (
-                  <select {...p} value={form.optimizer} onChange={(e) => set('optimizer', e.target.value as OptimizerType)}>
-                    {OPTIMIZER_TYPES.map((o) => (
-                      <option key={o}>{o}</option>
+                  <span className="inline">
+                    <select {...p} value={form.optimizer} disabled={!!tuneOf(form, 'optimizer')} onChange={(e) => set('optimizer', e.target.value as OptimizerType)}>
+                      {OPTIMIZER_TYPES.map((o) => (
+                        <option key={o}>{o}</option>
+                      ))}
+                    </select>
+                    {tuneButton('optimizer', 'the optimizer')}
+                  </span>
+                )}
+              </Field>
+              {text('learningRate', 'training.optimizer.learningRate', 'Learning rate', { inputMode: 'decimal', tune: 'learningRate' })}
+              <Field label="Learning-rate schedule" path="training.schedule" errors={err('training.schedule')}>
+                {(p) => (
+                  <select {...p} value={form.schedule} onChange={(e) => set('schedule', e.target.value as SweepForm['schedule'])}>
+                    <option value="">none (constant)</option>
+                    {SCHEDULE_TYPES.map((x) => (
+                      <option key={x}>{x}</option>
                     ))}
                   </select>
                 )}
               </Field>
-              {text('learningRate', 'training.optimizer.learningRate', 'Learning rate', { inputMode: 'decimal' })}
+              {form.schedule ? text('warmupEpochs', 'training.schedule.warmupEpochs', 'Warm-up epochs', { inputMode: 'numeric', tune: 'warmupEpochs' }) : null}
             </fieldset>
 
             <fieldset>
@@ -348,7 +484,7 @@ export function NewSweepPage() {
               ) : null}
               <div className="space-row">
                 <label className="toggle">
-                  <input type="checkbox" checked={form.space.learningRate.enabled} onChange={(e) => setSpace('learningRate', { enabled: e.target.checked })} data-testid="space-learningRate" />
+                  <input type="checkbox" checked={form.space.learningRate.enabled && !replaced('learningRate')} disabled={replaced('learningRate')} title={replaced('learningRate') ? 'Replaced by tuned fields below' : undefined} onChange={(e) => setSpace('learningRate', { enabled: e.target.checked })} data-testid="space-learningRate" />
                   Learning rate
                 </label>
                 <Field label="low" path="search.space.learningRate.low" errors={[...(err('search.space.learningRate.low') ?? []), ...(err('search.space.learningRate') ?? [])]}>
@@ -364,7 +500,7 @@ export function NewSweepPage() {
               </div>
               <div className="space-row">
                 <label className="toggle">
-                  <input type="checkbox" checked={form.space.batchSize.enabled} onChange={(e) => setSpace('batchSize', { enabled: e.target.checked })} data-testid="space-batchSize" />
+                  <input type="checkbox" checked={form.space.batchSize.enabled && !replaced('batchSize')} disabled={replaced('batchSize')} title={replaced('batchSize') ? 'Replaced by tuned fields below' : undefined} onChange={(e) => setSpace('batchSize', { enabled: e.target.checked })} data-testid="space-batchSize" />
                   Batch size
                 </label>
                 <Field label="choices" path="search.space.batchSize" errors={err('search.space.batchSize')} hint="Comma-separated integers">
@@ -373,7 +509,7 @@ export function NewSweepPage() {
               </div>
               <div className="space-row">
                 <label className="toggle">
-                  <input type="checkbox" checked={form.space.dropout.enabled} onChange={(e) => setSpace('dropout', { enabled: e.target.checked })} data-testid="space-dropout" />
+                  <input type="checkbox" checked={form.space.dropout.enabled && !replaced('dropout')} disabled={replaced('dropout')} title={replaced('dropout') ? 'Replaced by tuned fields below' : undefined} onChange={(e) => setSpace('dropout', { enabled: e.target.checked })} data-testid="space-dropout" />
                   Dropout
                 </label>
                 <Field label="low" path="search.space.dropout.low" errors={[...(err('search.space.dropout.low') ?? []), ...(err('search.space.dropout') ?? [])]}>
@@ -385,7 +521,7 @@ export function NewSweepPage() {
               </div>
               <div className="space-row">
                 <label className="toggle">
-                  <input type="checkbox" checked={form.space.activation.enabled} onChange={(e) => setSpace('activation', { enabled: e.target.checked })} data-testid="space-activation" />
+                  <input type="checkbox" checked={form.space.activation.enabled && !replaced('activation')} disabled={replaced('activation')} title={replaced('activation') ? 'Replaced by tuned fields below' : undefined} onChange={(e) => setSpace('activation', { enabled: e.target.checked })} data-testid="space-activation" />
                   Activation
                 </label>
                 <fieldset className="choices" data-field="search.space.activation" disabled={!form.space.activation.enabled} aria-describedby={err('search.space.activation') ? 'err-activation' : undefined}>
@@ -409,7 +545,7 @@ export function NewSweepPage() {
               </div>
               <div className="space-row">
                 <label className="toggle">
-                  <input type="checkbox" checked={form.space.optimizer.enabled} onChange={(e) => setSpace('optimizer', { enabled: e.target.checked })} data-testid="space-optimizer" />
+                  <input type="checkbox" checked={form.space.optimizer.enabled && !replaced('optimizer')} disabled={replaced('optimizer')} title={replaced('optimizer') ? 'Replaced by tuned fields below' : undefined} onChange={(e) => setSpace('optimizer', { enabled: e.target.checked })} data-testid="space-optimizer" />
                   Optimizer
                 </label>
                 <fieldset className="choices" data-field="search.space.optimizer" disabled={!form.space.optimizer.enabled}>
@@ -446,6 +582,43 @@ export function NewSweepPage() {
                   {(p) => <input {...p} type="text" inputMode="decimal" disabled={!form.space.optimizer.enabled || !form.space.optimizer.momentum.enabled} value={form.space.optimizer.momentum.high} onChange={(e) => setSpace('optimizer', { momentum: { ...form.space.optimizer.momentum, high: e.target.value } })} />}
                 </Field>
               </div>
+              {tunes.length > 0 ? <h3 className="tuned-heading">Tuned fields</h3> : null}
+              {tunes.map((t) => {
+                const path = `search.space.${t.name}` as const;
+                return (
+                  <div key={t.target} className="space-row" data-testid="tuned-param" data-target={t.target} data-name={t.name}>
+                    <Field label="parameter" path={path} errors={err(path)}>
+                      {(p) => <input {...p} type="text" value={t.name} onChange={(e) => setTune(t.target, { name: e.target.value })} />}
+                    </Field>
+                    <Field label="type" path={`${path}.type`}>
+                      {(p) => (
+                        <select {...p} value={t.type} onChange={(e) => setTune(t.target, { type: e.target.value as TuneType })}>
+                          {TUNE_TYPES.map((x) => (
+                            <option key={x}>{x}</option>
+                          ))}
+                        </select>
+                      )}
+                    </Field>
+                    {t.type === 'categorical' ? (
+                      <Field label="choices" path={`${path}.choices`} hint="Comma-separated">
+                        {(p) => <input {...p} type="text" value={t.choices} onChange={(e) => setTune(t.target, { choices: e.target.value })} />}
+                      </Field>
+                    ) : (
+                      <>
+                        <Field label="low" path={`${path}.low`}>
+                          {(p) => <input {...p} type="text" inputMode="decimal" value={t.low} onChange={(e) => setTune(t.target, { low: e.target.value })} />}
+                        </Field>
+                        <Field label="high" path={`${path}.high`}>
+                          {(p) => <input {...p} type="text" inputMode="decimal" value={t.high} onChange={(e) => setTune(t.target, { high: e.target.value })} />}
+                        </Field>
+                      </>
+                    )}
+                    <button type="button" className="small" onClick={() => setForm((f) => toggleTune(f, t.target, datasets))} aria-label={`Stop tuning ${t.name}`}>
+                      Remove
+                    </button>
+                  </div>
+                );
+              })}
             </fieldset>
 
             <fieldset>
