@@ -176,11 +176,16 @@ export function TrialTable({ sweepId, paramNames, objectiveName, counts, live, v
                 <td className="num">{t.epochsDone}</td>
                 <td className="num">{formatValue(t.bestValue)}</td>
                 <td className="num">{formatValue(t.finalValue)}</td>
-                {paramNames.map((p) => (
-                  <td key={p} className="num">
-                    {typeof t.params[p] === 'number' ? formatValue(t.params[p] as number) : String(t.params[p] ?? '—')}
-                  </td>
-                ))}
+                {paramNames.map((p) => {
+                  const v = t.params[p];
+                  // A conditional parameter whose branch this trial did not take: a blank cell.
+                  if (v === undefined) return <td key={p} className="num" data-param={p} data-absent="true" title={`${p}: not a parameter of this trial`} />;
+                  return (
+                    <td key={p} className="num" data-param={p}>
+                      {typeof v === 'number' ? formatValue(v) : String(v)}
+                    </td>
+                  );
+                })}
                 <td className="truncate" title={t.workerId ?? ''}>
                   {t.workerId ?? '—'}
                 </td>

@@ -91,3 +91,20 @@ describe('permutationImportance', () => {
     expect(imp[1]!.share).toBeGreaterThan(imp[2]!.share);
   });
 });
+
+describe('conditional parameters', () => {
+  it('are ranked although absent from some trials (here: the ones that matter)', () => {
+    const rows: Record<string, number | undefined>[] = [];
+    const values: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const depth = 1 + (i % 2);
+      const noise = ((i * 7919) % 13) / 130;
+      rows.push({ noise, depth, units_2: depth === 2 ? 16 + ((i * 37) % 200) : undefined });
+      values.push(depth === 2 ? (16 + ((i * 37) % 200)) / 100 : 0);
+    }
+    const items = permutationImportance(rows, values, ['noise', 'depth', 'units_2'], { trees: 24, seed: 3 });
+    expect(items.map((x) => x.name)).toEqual(['noise', 'depth', 'units_2']);
+    for (const x of items) expect(Number.isFinite(x.share)).toBe(true);
+    expect(items[2]!.share).toBeGreaterThan(items[0]!.share);
+  });
+});
