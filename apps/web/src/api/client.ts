@@ -5,6 +5,7 @@ import {
   API_PREFIX,
   ApiError,
   ClusterView,
+  DatasetInfo,
   DatasetList,
   MetricSeries,
   PredictResponse,
@@ -78,6 +79,8 @@ export interface ApiClientOptions {
 interface RequestOptions<T> {
   readonly query?: Readonly<Record<string, QueryValue>>;
   readonly body?: unknown;
+  /** A multipart body instead of JSON; the browser sets its Content-Type (with the boundary). */
+  readonly form?: FormData;
   readonly headers?: Readonly<Record<string, string>>;
   readonly schema?: z.ZodType<T>;
   readonly signal?: AbortSignal;
@@ -134,7 +137,7 @@ export class ApiClient {
 
   async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, opts: RequestOptions<T> = {}): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
-    let body: string | undefined;
+    let body: string | FormData | undefined = opts.form;
     if (opts.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.body);
@@ -205,6 +208,10 @@ export class ApiClient {
   }
   listDatasets(signal?: AbortSignal) {
     return this.request('GET', '/datasets', { schema: DatasetList, signal });
+  }
+  /** POST /datasets/idx: fields name, numClasses?, testFraction? and the files trainImages, trainLabels, testImages?, testLabels?. */
+  uploadIdxDataset(form: FormData) {
+    return this.request('POST', '/datasets/idx', { form, schema: DatasetInfo });
   }
   getCluster(signal?: AbortSignal) {
     return this.request('GET', '/workers', { schema: ClusterView, signal });

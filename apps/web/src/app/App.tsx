@@ -3,6 +3,7 @@ import { Suspense, lazy } from 'react';
 import { AppProvider, useApp } from './context.tsx';
 import { Link, Loading } from '../components/ui.tsx';
 import { ClusterPage } from '../pages/ClusterPage.tsx';
+import { DatasetsPage } from '../pages/DatasetsPage.tsx';
 import { LoginPage } from '../pages/LoginPage.tsx';
 import { NewSweepPage } from '../pages/NewSweepPage.tsx';
 import { SweepPage } from '../pages/SweepPage.tsx';
@@ -17,6 +18,7 @@ const PlaygroundPage = lazy(() => import('../pages/PlaygroundPage.tsx').then((m)
 const NAV: readonly { href: string; label: string; pages: readonly Route['page'][]; testId: string }[] = [
   { href: '/', label: 'Sweeps', pages: ['sweeps', 'sweep', 'trial'], testId: 'nav-sweeps' },
   { href: '/sweeps/new', label: 'New sweep', pages: ['new-sweep'], testId: 'nav-new-sweep' },
+  { href: '/datasets', label: 'Datasets', pages: ['datasets'], testId: 'nav-datasets' },
   { href: '/cluster', label: 'Cluster', pages: ['cluster'], testId: 'nav-cluster' },
   { href: '/playground', label: 'Playground', pages: ['playground'], testId: 'nav-playground' },
 ];
@@ -35,6 +37,8 @@ function Page({ route }: { route: Route }) {
       return <TrialPage key={route.trialId} sweepId={route.sweepId} trialId={route.trialId} />;
     case 'cluster':
       return <ClusterPage />;
+    case 'datasets':
+      return <DatasetsPage />;
     case 'playground':
       return (
         <Suspense fallback={<main id="main" className="page"><Loading what="the playground" /></main>}>

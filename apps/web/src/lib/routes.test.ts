@@ -13,6 +13,7 @@ describe('routes', () => {
     [`/sweeps/${SWEEP}`, '', { page: 'sweep', sweepId: SWEEP }],
     [`/sweeps/${SWEEP}/trials/${TRIAL}`, '', { page: 'trial', sweepId: SWEEP, trialId: TRIAL }],
     ['/cluster', '', { page: 'cluster' }],
+    ['/datasets', '', { page: 'datasets' }],
     ['/playground', `?sweep=${SWEEP}`, { page: 'playground', sweepId: SWEEP, trialId: null }],
     ['/login', '?next=%2Fcluster', { page: 'login', next: '/cluster' }],
     ['/nope', '', { page: 'not-found', path: '/nope' }],
@@ -27,6 +28,7 @@ describe('routes', () => {
       { page: 'sweep', sweepId: SWEEP },
       { page: 'trial', sweepId: SWEEP, trialId: TRIAL },
       { page: 'cluster' },
+      { page: 'datasets' },
       { page: 'playground', sweepId: SWEEP, trialId: TRIAL },
       { page: 'login', next: `/sweeps/${SWEEP}` },
     ];

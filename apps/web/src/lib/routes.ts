@@ -7,6 +7,7 @@ export type Route =
   | { readonly page: 'sweep'; readonly sweepId: string }
   | { readonly page: 'trial'; readonly sweepId: string; readonly trialId: string }
   | { readonly page: 'cluster' }
+  | { readonly page: 'datasets' }
   | { readonly page: 'playground'; readonly sweepId: string | null; readonly trialId: string | null }
   | { readonly page: 'not-found'; readonly path: string };
 
@@ -19,6 +20,7 @@ const PATTERNS: readonly [RegExp, (m: string[], q: URLSearchParams) => Route][] 
   [new RegExp(`^/sweeps/${SEGMENT}$`), (m) => ({ page: 'sweep', sweepId: m[1]! })],
   [new RegExp(`^/sweeps/${SEGMENT}/trials/${SEGMENT}$`), (m) => ({ page: 'trial', sweepId: m[1]!, trialId: m[2]! })],
   [/^\/cluster$/, () => ({ page: 'cluster' })],
+  [/^\/datasets$/, () => ({ page: 'datasets' })],
   [/^\/playground$/, (_m, q) => ({ page: 'playground', sweepId: q.get('sweep'), trialId: q.get('trial') })],
 ];
 
@@ -60,6 +62,8 @@ export function hrefOf(route: Route): string {
       return `/sweeps/${enc(route.sweepId)}/trials/${enc(route.trialId)}`;
     case 'cluster':
       return '/cluster';
+    case 'datasets':
+      return '/datasets';
     case 'playground': {
       const q = new URLSearchParams();
       if (route.sweepId) q.set('sweep', route.sweepId);
