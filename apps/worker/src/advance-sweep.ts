@@ -22,8 +22,8 @@ import {
 } from '@hypersweep/db';
 import { evaluateCheckpoint, parseCheckpoint } from '@hypersweep/nn';
 import type { JobQueues } from '@hypersweep/queue';
-import { CreateSweepRequest, resolveTrialConfig, samplerConfigFor } from '@hypersweep/schemas';
-import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
+import { CreateSweepRequest, SchemaError, maxEpochsOf, resolveTrialConfig, samplerConfigFor, type TrialResolved } from '@hypersweep/schemas';
+import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions, type Params } from '@hypersweep/search';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
 
@@ -107,7 +107,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
   const spec = parsed.data;
   const sampler = createSampler(parseSpace(spec.search.space), samplerConfigFor(spec));
   const budget = createBudget(sweep.budget as unknown as BudgetOptions);
-  const account = (t: readonly FrozenTrialRecord[]) => accountBudget(budget, t, { maxEpochsPerTrial: spec.training.epochs });
+  const account = (t: readonly FrozenTrialRecord[]) => accountBudget(budget, t, { maxEpochsPerTrial: maxEpochsOf(spec) });
 
   let trials = await deps.search.trials(sweepId);
   let created = 0;
@@ -120,7 +120,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
       break;
     }
     try {
-      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null });
+      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null, resolved: resolvedSpec(spec, suggestion.params) as Prisma.InputJsonValue | null });
       created++;
       logger.debug({ trialId: trial.id, number: trial.number, params: suggestion.params }, 'trial created');
     } catch (error) {
@@ -236,5 +236,19 @@ async function evaluateOnTestSet(
     const message = error instanceof Error ? error.message : String(error);
     logger.error({ err: error, trialId: trial.id }, 'test-set evaluation failed');
     return { trialId: trial.id, trialNumber: trial.number, error: message };
+  }
+}
+
+/**
+ * The spec a trial will train, stored with it for the trial page; null when its parameters do
+ * not resolve (the worker then fails the trial with the reason).
+ */
+function resolvedSpec(spec: CreateSweepRequest, params: Params): TrialResolved | null {
+  try {
+    const { objective: _objective, ...resolved } = resolveTrialConfig(spec, params);
+    return resolved;
+  } catch (error) {
+    if (error instanceof SchemaError) return null;
+    throw error;
   }
 }

@@ -14,6 +14,8 @@ export interface CreateTrialInput {
   params: Prisma.InputJsonValue;
   /** Grid cell identity; a second trial with the same key in the sweep is refused (unique_violation). */
   cellKey?: string | null;
+  /** The spec the trial trains (its parameters applied), kept for the trial page. */
+  resolved?: Prisma.InputJsonValue | null;
 }
 
 /**
@@ -31,7 +33,13 @@ export async function createTrial(db: DbClient, sweepId: string, input: CreateTr
       }
       const last = await tx.trial.findFirst({ where: { sweepId }, orderBy: { number: 'desc' }, select: { number: true } });
       const trial = await tx.trial.create({
-        data: { sweepId, number: (last?.number ?? -1) + 1, params: input.params, cellKey: input.cellKey ?? null },
+        data: {
+          sweepId,
+          number: (last?.number ?? -1) + 1,
+          params: input.params,
+          cellKey: input.cellKey ?? null,
+          ...(input.resolved != null ? { resolved: input.resolved } : {}),
+        },
       });
       await appendSweepEvent(tx, sweepId, 'trial.created', { trialId: trial.id, number: trial.number, params: input.params });
       await appendSweepUpdated(tx, sweepId);

@@ -39,6 +39,7 @@ import {
   SweepSummary,
   Trial,
   TrialCounts,
+  TrialDetail,
   TrialModelExport,
   TrialPage,
   TrialStatus,
@@ -75,6 +76,7 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   SweepSummary,
   SweepPage,
   Trial,
+  TrialDetail,
   TrialPage,
   MetricSeries,
   SweepCurves,
@@ -159,7 +161,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   {
     method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}`, operationId: 'getTrial', tag: 'trials', summary: 'A trial',
-    pathParams: TrialPathParams, responses: { 200: json('Trial', 'The trial') }, errors: [...COMMON_ERRORS, 404],
+    pathParams: TrialPathParams, responses: { 200: json('TrialDetail', 'The trial, with the spec it trains') }, errors: [...COMMON_ERRORS, 404],
   },
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/stop`, operationId: 'stopTrial', tag: 'trials', summary: 'Stop one trial',

@@ -3,7 +3,8 @@
 // tests and by clients (CLI, dashboard), so they are strict too.
 import { z } from 'zod';
 import { Id, MetricName, Timestamp, TrialParams, finite, int, text } from './common.ts';
-import { CreateSweepRequest, ObjectiveSpec } from './sweep.ts';
+import { ModelSpecSchema, OptimizerSpecSchema, ScheduleSpecSchema } from '@hypersweep/nn';
+import { CreateSweepRequest, DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
 
 export const SWEEP_STATUSES = ['pending', 'running', 'completed', 'cancelled', 'failed'] as const;
 export const SweepStatus = z.enum(SWEEP_STATUSES);
@@ -107,6 +108,23 @@ export const Trial = z.strictObject({
   finishedAt: Timestamp.nullable(),
 });
 export type Trial = z.infer<typeof Trial>;
+
+/** What a trial trains: the sweep's spec with the trial's parameters applied. */
+export const TrialResolved = z.strictObject({
+  model: ModelSpecSchema,
+  optimizer: OptimizerSpecSchema,
+  schedule: ScheduleSpecSchema,
+  batchSize: count(),
+  microbatches: count(),
+  epochs: count(),
+  earlyStopping: EarlyStoppingSpec.nullable(),
+  dataset: DatasetRef,
+});
+export type TrialResolved = z.infer<typeof TrialResolved>;
+
+/** One trial (GET of a trial): a listed trial plus the spec it trains (null for trials from before it was kept). */
+export const TrialDetail = Trial.extend({ resolved: TrialResolved.nullable() });
+export type TrialDetail = z.infer<typeof TrialDetail>;
 
 /** A page of a keyset-paginated list; `nextCursor` is null on the last page. */
 export function pageOf<T extends z.ZodType>(item: T) {

@@ -140,7 +140,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
   router.get('/sweeps/:sweepId/trials/:trialId', async (req, res) => {
     const trial = await requireTrial(req);
     const [presented] = presentTrials([trial]);
-    res.json(presented);
+    res.json({ ...presented, resolved: trial.resolved ?? null });
   });
 
   router.post('/sweeps/:sweepId/trials/:trialId/stop', async (req, res) => {
