@@ -12,7 +12,6 @@ import {
   Sweep,
   SweepCurves,
   SweepPage,
-  Trial,
   TrialModelExport,
   TrialPage,
   type CreateSweepRequestInput,
@@ -21,6 +20,7 @@ import {
   type TrialStatus,
 } from '@hypersweep/schemas';
 import type { z } from 'zod';
+import { TrialResponse } from '../lib/resolved.ts';
 
 export type TrialModelExport = z.infer<typeof TrialModelExport>;
 export type DatasetList = z.infer<typeof DatasetList>;
@@ -180,10 +180,10 @@ export class ApiClient {
     return this.request('GET', `/sweeps/${encodeURIComponent(sweepId)}/trials`, { query: { limit, cursor, status, sort, order }, schema: TrialPage, signal });
   }
   getTrial(sweepId: string, trialId: string, signal?: AbortSignal) {
-    return this.request('GET', `/sweeps/${encodeURIComponent(sweepId)}/trials/${encodeURIComponent(trialId)}`, { schema: Trial, signal });
+    return this.request('GET', `/sweeps/${encodeURIComponent(sweepId)}/trials/${encodeURIComponent(trialId)}`, { schema: TrialResponse, signal });
   }
   stopTrial(sweepId: string, trialId: string) {
-    return this.request('POST', `/sweeps/${encodeURIComponent(sweepId)}/trials/${encodeURIComponent(trialId)}/stop`, { schema: Trial });
+    return this.request('POST', `/sweeps/${encodeURIComponent(sweepId)}/trials/${encodeURIComponent(trialId)}/stop`, { schema: TrialResponse });
   }
   getMetrics(sweepId: string, trialId: string, params: { names?: readonly string[]; maxPoints?: number } = {}, signal?: AbortSignal) {
     return this.request('GET', `/sweeps/${encodeURIComponent(sweepId)}/trials/${encodeURIComponent(trialId)}/metrics`, {

@@ -1,5 +1,6 @@
-// One trial: parameters, state, curves (metrics endpoint, downsampled with maxPoints), its live
-// events, stop, and the model download (TensorFlow.js Layers JSON + weights.bin).
+// One trial: parameters, its resolved model and training settings (the spec with its parameters
+// applied), state, curves (metrics endpoint, downsampled with maxPoints), its live events, stop,
+// and the model download (TensorFlow.js Layers JSON + weights.bin).
 import type { SweepEvent } from '@hypersweep/schemas';
 import { useCallback, useMemo, useState } from 'react';
 import { useApp } from '../app/context.tsx';
@@ -9,6 +10,7 @@ import { ErrorBanner, Link, Loading, StatusBadge, downloadBlob } from '../compon
 import { formatValue, type Point } from '../lib/chart.ts';
 import { base64ToBytes } from '../lib/digit.ts';
 import { SERIES_COLORS } from '../lib/palette.ts';
+import { layerRows, resolvedOf, trainingSettings, type ResolvedTrial } from '../lib/resolved.ts';
 import { FINISHED_STATES } from '../lib/sweep-store.ts';
 
 const MAX_POINTS = 500;
@@ -38,6 +40,65 @@ function describe(e: SweepEvent): string {
     case 'sweep.updated':
       return `sweep ${e.data.status}`;
   }
+}
+
+/** The model and training recipe this trial ran: what its parameters made of the sweep's spec. */
+function ResolvedSpec({ resolved }: { resolved: ResolvedTrial | null }) {
+  if (!resolved) {
+    return (
+      <section className="panel" aria-labelledby="trial-resolved-heading" data-testid="trial-resolved" data-available="false">
+        <h2 id="trial-resolved-heading">Resolved model</h2>
+        <p className="hint">Not available for this trial (it predates resolved specs): see its parameters and the sweep's spec.</p>
+      </section>
+    );
+  }
+  const rows = layerRows(resolved.model);
+  return (
+    <section className="panel" aria-labelledby="trial-resolved-heading" data-testid="trial-resolved" data-available="true">
+      <h2 id="trial-resolved-heading">Resolved model</h2>
+      <div className="two-col">
+        <table className="layers">
+          <caption className="visually-hidden">Layers of this trial's model{resolved.model.inputShape ? `, input shape ${resolved.model.inputShape.join('×')}` : ''}</caption>
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Layer</th>
+              <th scope="col">Units</th>
+              <th scope="col">Activation</th>
+              <th scope="col">Rate</th>
+              <th scope="col">Other</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((l) => (
+              <tr key={l.index} data-testid="resolved-layer" data-type={l.type}>
+                <td className="num">{l.index}</td>
+                <td>{l.type}</td>
+                <td className="num">{l.units}</td>
+                <td>{l.activation}</td>
+                <td className="num">{l.rate}</td>
+                <td>{l.other}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <dl className="params" data-testid="resolved-settings">
+          {resolved.model.inputShape ? (
+            <div>
+              <dt>input shape</dt>
+              <dd>{resolved.model.inputShape.join(' × ')}</dd>
+            </div>
+          ) : null}
+          {trainingSettings(resolved).map(([k, v]) => (
+            <div key={k} data-setting={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </div>
+          ))}
+        </dl>
+      </div>
+    </section>
+  );
 }
 
 export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: string }) {
@@ -91,6 +152,7 @@ export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: stri
     return [...families];
   }, [metricsState.data, live.points]);
   const downsampled = metricsState.data?.series.some((s) => s.downsampled);
+  const resolved = useMemo(() => (trial ? resolvedOf(trial) : null), [trial]);
 
   async function stop() {
     if (!trial || !window.confirm(`Stop trial #${trial.number}?`)) return;
@@ -173,6 +235,8 @@ export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: stri
           </dl>
         </div>
       </section>
+
+      <ResolvedSpec resolved={resolved} />
 
       <section className="panel" aria-labelledby="trial-curves">
         <h2 id="trial-curves">Curves</h2>
