@@ -1,8 +1,10 @@
 // POST /api/v1/datasets/idx against a real database: IDX image files generated here (ubyte, 1 and 3
 // channels, gzip and not) are stored once and listed; every malformed one is a 4xx naming the file
 // and its byte offset or header field, and leaves no row behind; sweeps can name what was stored.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { encodeIdx } from '@hypersweep/datasets';
+import { MNIST_FILE_NAMES, encodeIdx, mnistDataDir } from '@hypersweep/datasets';
 import { syntheticIdxImages } from '@hypersweep/datasets/testing';
 import { listDatasets } from '@hypersweep/db';
 import { ApiError, DatasetInfo, DatasetList, Sweep } from '@hypersweep/schemas';
@@ -164,5 +166,31 @@ describe('IDX dataset uploads', () => {
     const missing = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...sweep(mlp([6, 6], 3)), dataset: { type: 'idx', id: '00000000-0000-4000-8000-000000000000' } } });
     expect(missing.status).toBe(400);
     expect(ApiError.parse(await missing.json()).error.details[0]?.path).toBe('dataset.id');
+  });
+});
+
+describe('IDX uploads at the default limit', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('takes a whole MNIST-shaped dataset (Fashion-MNIST and KMNIST have the same files), gzip as distributed', async () => {
+    const read = (key: keyof typeof MNIST_FILE_NAMES) => readFile(join(mnistDataDir(), MNIST_FILE_NAMES[key]));
+    const f = new FormData();
+    f.append('name', 'mnist-as-upload');
+    for (const key of ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const) f.append(key, new Blob([new Uint8Array(gzipSync(await read(key), { level: 1 }))]), key);
+    const res = await t.request('/api/v1/datasets/idx', { method: 'POST', body: f });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const info = DatasetInfo.parse(await res.json());
+    expect(info).toMatchObject({ featureShape: [28, 28], numClasses: 10, sizes: { train: 60_000, test: 10_000 } });
+    // Built like the built-in MNIST: the same standardisation statistics for the same split.
+    const upload = await t.api.deps.datasets.get({ type: 'idx', id: info.id, seed: 4 });
+    const builtin = await t.api.deps.datasets.get({ type: 'mnist', seed: 4 });
+    expect(upload.normalization).toEqual(builtin.normalization);
+    expect(upload.validation.labels).toEqual(builtin.validation.labels);
   });
 });
