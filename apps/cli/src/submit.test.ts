@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CreateSweepRequest } from '@hypersweep/schemas';
 import { spiralsRequest } from '../test/fixtures.ts';
 import { ValidationFailure } from './command.ts';
 import { formatOf, loadSweepFile, parseSweepText, validateSweep } from './submit.ts';
@@ -98,6 +99,16 @@ describe('loadSweepFile', () => {
   it('loads the example sweep shipped with the CLI', async () => {
     const request = await loadSweepFile(new URL('../examples/mnist-tpe-asha.yaml', import.meta.url).pathname);
     expect(request).toMatchObject({ name: 'mnist tpe+asha', search: { sampler: { type: 'tpe' }, budget: { maxTrials: 12 } } });
+  });
+
+  it('loads the depth-and-widths example: references, a repeated block, YAML anchors for the shared definitions', async () => {
+    // Sent as written: the server lifts the references into `template` as the schema does here.
+    const request = await loadSweepFile(new URL('../examples/mnist-depth-widths.yaml', import.meta.url).pathname);
+    expect(request.model.layers[1]).toHaveProperty('$repeat');
+    const parsed = CreateSweepRequest.parse(request);
+    expect(Object.keys(parsed.template ?? {}).sort()).toEqual(['dataset', 'model', 'training']);
+    expect(parsed.objective).toEqual({ metric: 'val_top3_accuracy', mode: 'maximize' });
+    expect(parsed.search.space['depth']).toMatchObject({ choices: [{ value: 1 }, { value: 2, params: { units_2: { type: 'intlog' } } }, { value: 3 }] });
   });
 
   it('names the file and counts the problems of an invalid YAML sweep', async () => {
