@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests of the dashboard's pure modules (parsers, maths, mappings): plain Node, no DOM.
+// Unit tests of the dashboard's pure modules (parsers, maths, mappings): plain Node, no DOM. Page
+// tests (test/): the built dashboard in a real headless Chromium against scripts/mock-api.ts.
 export default defineConfig({
   test: {
     // A test without an assertion cannot fail: refuse it.
     expect: { requireAssertions: true },
-    include: ['src/**/*.test.ts'],
-    environment: 'node',
-    testTimeout: 30_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'], environment: 'node', testTimeout: 30_000 } },
+      { extends: true, test: { name: 'pages', include: ['test/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 120_000 } },
+    ],
   },
 });

@@ -1,10 +1,12 @@
 // A stand-in for apps/api while developing the dashboard: the same routes and response shapes
 // (every body is checked against @hypersweep/schemas before it is sent), an in-memory sweep that
-// trains fake trials live over SSE, a finished 1,000-trial sweep for performance, and dist/ served
-// with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token: dev-token.
+// trains fake trials live over SSE, a finished 1,000-trial sweep for performance, a finished sweep
+// over depth with per-layer widths (conditional parameters; each trial's resolved spec), and dist/
+// served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
+// dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
-  ClusterView, CreateSweepRequest, DatasetList, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepEvent, SweepPage, Trial, TrialModelExport, TrialPage,
-  formatSseEvent, validationError, type SweepStatus, type TrialCounts,
+  ClusterView, CreateSweepRequest, DatasetList, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepCurves, SweepEvent, SweepPage, Trial, TrialDetail, TrialModelExport, TrialPage,
+  formatSseEvent, resolveTrialConfig, validationError, type SweepStatus, type TrialCounts, type TrialResolved,
 } from '@hypersweep/schemas';
 import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
 import { randomUUID } from 'node:crypto';
@@ -12,11 +14,13 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 
 const PORT = Number(process.env['PORT'] ?? 5174);
 const TOKEN = process.env['MOCK_TOKEN'] ?? 'dev-token';
-const DIST = fileURLToPath(new URL('../dist', import.meta.url));
+// MOCK_DIST: another build to serve (the browser tests build into a temporary directory).
+const DIST = process.env['MOCK_DIST'] ?? fileURLToPath(new URL('../dist', import.meta.url));
 const TICK_MS = Number(process.env['MOCK_TICK_MS'] ?? 400);
 
 /** Seeded noise (nn's Rng) so the fake curves are the same every run. */
@@ -80,7 +84,8 @@ function sampleParams(r: () => number): Trial['params'] {
 /** A fake but plausible curve: accuracy rises faster for learning rates near 3e-3. */
 function fakeEpoch(params: Trial['params'], epoch: number, r: () => number) {
   const lr = params['learningRate'] as number;
-  const quality = Math.exp(-((Math.log10(lr) + 2.5) ** 2)) * (1 - 0.3 * (params['dropout'] as number)) * (params['activation'] === 'tanh' ? 0.9 : 1);
+  const dropout = typeof params['dropout'] === 'number' ? params['dropout'] : 0;
+  const quality = Math.exp(-((Math.log10(lr) + 2.5) ** 2)) * (1 - 0.3 * dropout) * (params['activation'] === 'tanh' ? 0.9 : 1);
   const acc = Math.min(0.995, 0.1 + (0.88 * quality + 0.02) * (1 - Math.exp(-epoch / 3)) + 0.01 * (r() - 0.5));
   const loss = Math.max(0.02, 2.3 * (1 - acc) + 0.05 * r());
   return { val_accuracy: acc, val_loss: loss, train_accuracy: Math.min(1, acc + 0.02), train_loss: loss * 0.9 };
@@ -184,6 +189,41 @@ function mnistRequest(name: string, maxTrials: number, concurrency: number, epoc
   });
 }
 
+/** What a trial trains, as GET of a trial returns it: the spec with its parameters applied. */
+function resolvedOf(m: MockSweep, t: Trial): TrialResolved | null {
+  try {
+    const { objective: _objective, ...resolved } = resolveTrialConfig(m.sweep.spec, t.params);
+    return resolved;
+  } catch {
+    return null;
+  }
+}
+
+/** Depth 1–3 with a width per layer: units_2 and units_3 exist only where their layers do. */
+function depthRequest(): CreateSweepRequest {
+  const width = { type: 'intlog', low: 16, high: 256 };
+  return CreateSweepRequest.parse({
+    name: 'depth: per-layer widths (conditional)',
+    dataset: { type: 'mnist', limitTrain: 2000, limitTest: 500 },
+    model: {
+      inputShape: [28, 28],
+      layers: [{ type: 'flatten' }, { $repeat: { times: { $param: 'depth' }, block: [{ type: 'dense', units: { $param: 'units_{i}' }, activation: 'relu' }] } }, { type: 'dense', units: 10 }],
+      loss: 'softmax_cross_entropy',
+    },
+    training: { epochs: 6, batchSize: 64, optimizer: { type: 'adam', learningRate: { $param: 'learningRate' } } },
+    search: {
+      space: {
+        learningRate: { type: 'loguniform', low: 1e-4, high: 1e-1 },
+        units_1: width,
+        depth: { type: 'categorical', choices: [{ value: 1 }, { value: 2, params: { units_2: width } }, { value: 3, params: { units_2: width, units_3: width } }] },
+      },
+      budget: { maxTrials: 12, maxConcurrentTrials: 2 },
+      seed: 3,
+    },
+    objective: { metric: 'val_accuracy' },
+  });
+}
+
 // A finished 1,000-trial × 50-epoch sweep (performance), and a live one.
 {
   const r = rng(1);
@@ -208,6 +248,24 @@ function mnistRequest(name: string, maxTrials: number, concurrency: number, epoc
     }
   }
   finish(big, 'completed');
+  // Finished, 12 trials; the first has depth 1, so units_2 and units_3 are absent from it.
+  const deep = createMockSweep(depthRequest());
+  const dr = rng(3);
+  for (let i = 0; i < 12; i++) {
+    const depth = 1 + (i % 3);
+    const params: Trial['params'] = { learningRate: 10 ** (-4 + 3 * dr()), units_1: 16 * 2 ** Math.floor(dr() * 4), depth };
+    for (let l = 2; l <= depth; l++) params[`units_${l}`] = 16 * 2 ** Math.floor(dr() * 4);
+    const t = newTrial(deep, params);
+    t.status = 'completed';
+    t.attempt = 1;
+    t.workerId = 'mock-worker-2';
+    t.startedAt = now();
+    for (let e = 1; e <= 6; e++) recordEpoch(deep, t, fakeEpoch(t.params, e, dr), true);
+    t.finalValue = t.lastMetrics['val_accuracy']!;
+    t.finishedAt = now();
+    emit(deep, 'trial.completed', { trialId: t.id, number: t.number, epochsDone: t.epochsDone, finalValue: t.finalValue, bestValue: t.bestValue });
+  }
+  finish(deep, 'completed');
   const live = createMockSweep(mnistRequest('live: mnist mlp', 40, 4, 12));
   const lr = rng(2);
   setInterval(() => {
@@ -237,6 +295,17 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+}
+
+/** A trial's series of the given metrics (all without names), each downsampled to maxPoints. */
+function seriesOf(m: MockSweep, trialId: string, maxPoints: number, names?: readonly string[]) {
+  return [...(m.metrics.get(trialId) ?? new Map<string, { step: number; value: number }[]>()).entries()]
+    .filter(([name]) => !names || names.includes(name))
+    .map(([name, points]) => {
+      const step = Math.max(1, Math.ceil(points.length / maxPoints));
+      const kept = points.filter((_, i) => i % step === 0 || i === points.length - 1);
+      return { name, points: kept, totalPoints: points.length, downsampled: kept.length < points.length };
+    });
 }
 
 /** Offset cursors (opaque to the client, as the real keyset ones are). */
@@ -311,6 +380,12 @@ const server = createServer(async (req, res) => {
       req.on('close', () => ms.listeners.delete(flush));
       return undefined;
     }
+    if (ms && req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/curves`) {
+      const names = url.searchParams.getAll('names').flatMap((n) => n.split(',')).filter((n) => n !== '');
+      const maxPoints = Number(url.searchParams.get('maxPoints') ?? 100);
+      const trials = ms.trials.map((t) => ({ trialId: t.id, number: t.number, series: seriesOf(ms, t.id, maxPoints, names.length > 0 ? names : undefined) }));
+      return send(res, 200, SweepCurves, { sweepId: ms.sweep.id, lastEventId: ms.events.length, trials });
+    }
     if (ms && req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/trials`) {
       const status = url.searchParams.get('status')?.split(',');
       const sort = url.searchParams.get('sort') ?? 'number';
@@ -328,12 +403,7 @@ const server = createServer(async (req, res) => {
     if (trial && ms) {
       if (req.method === 'GET' && p.endsWith('/metrics')) {
         const maxPoints = Number(url.searchParams.get('maxPoints') ?? 500);
-        const series = [...(ms.metrics.get(trial.id) ?? new Map()).entries()].map(([name, points]) => {
-          const step = Math.max(1, Math.ceil(points.length / maxPoints));
-          const kept = points.filter((_: unknown, i: number) => i % step === 0 || i === points.length - 1);
-          return { name, points: kept, totalPoints: points.length, downsampled: kept.length < points.length };
-        });
-        return send(res, 200, MetricSeries, { trialId: trial.id, series });
+        return send(res, 200, MetricSeries, { trialId: trial.id, series: seriesOf(ms, trial.id, maxPoints) });
       }
       if (req.method === 'GET' && p.endsWith('/export')) {
         if (trial.status !== 'completed' && trial.status !== 'stopped') return error(res, 409, 'invalid_state', 'the trial has no final model yet');
@@ -355,7 +425,7 @@ const server = createServer(async (req, res) => {
         sweepUpdated(ms);
         return send(res, 200, Trial, trial);
       }
-      if (req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/trials/${trial.id}`) return send(res, 200, Trial, trial);
+      if (req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/trials/${trial.id}`) return send(res, 200, TrialDetail, { ...trial, resolved: resolvedOf(ms, trial) });
     }
     if (req.method === 'GET' && p === '/datasets') {
       return send(res, 200, DatasetList, {
@@ -379,4 +449,4 @@ const server = createServer(async (req, res) => {
   }
 });
 
-server.listen(PORT, '127.0.0.1', () => console.log(`mock API and dashboard on http://127.0.0.1:${PORT} (token: ${TOKEN})`));
+server.listen(PORT, '127.0.0.1', () => console.log(`mock API and dashboard on http://127.0.0.1:${(server.address() as AddressInfo).port} (token: ${TOKEN})`));
