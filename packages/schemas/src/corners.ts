@@ -49,12 +49,15 @@ export interface InstantiatedRequest {
   readonly used: ReadonlySet<string>;
   /** References to a parameter the assignment does not hold. */
   readonly missing: readonly { path: string; name: string }[];
+  /** The select cases taken. */
+  readonly selected: ReadonlySet<string>;
 }
 
 export function instantiateRequest(request: Sections & Pick<CreateSweepRequest, 'template'>, params: Params): InstantiatedRequest {
   const issues: ErrorDetail[] = [];
   const used = new Set<string>();
   const missing: { path: string; name: string }[] = [];
+  const selected = new Set<string>();
   const sections: Record<string, unknown> = { dataset: request.dataset, model: request.model, training: request.training };
   for (const s of TEMPLATE_SECTIONS) {
     const template = request.template?.[s];
@@ -63,7 +66,9 @@ export function instantiateRequest(request: Sections & Pick<CreateSweepRequest, 
     for (const n of inst.used) used.add(n);
     missing.push(...inst.missing);
     for (const b of inst.badCounts) issues.push({ path: b.path, message: `a repeat count must be an integer in [0, ${MAX_REPEAT}], got ${JSON.stringify(b.value)}` });
-    if (inst.missing.length > 0 || inst.badCounts.length > 0) continue;
+    for (const b of inst.badSelects) issues.push({ path: b.path, message: `${JSON.stringify(b.value)} has no case (cases: ${b.cases.join(', ')})` });
+    for (const c of inst.selected) selected.add(c);
+    if (inst.missing.length > 0 || inst.badCounts.length > 0 || inst.badSelects.length > 0) continue;
     const r = sectionSchema(s).safeParse(inst.value);
     if (r.success) {
       sections[s] = r.data;
@@ -74,7 +79,7 @@ export function instantiateRequest(request: Sections & Pick<CreateSweepRequest, 
       issues.push({ path: at.path, message: at.repetition === null ? d.message : `${d.message} (in repetition ${at.repetition})` });
     }
   }
-  return { sections: sections as unknown as Sections, issues, used, missing };
+  return { sections: sections as unknown as Sections, issues, used, missing, selected };
 }
 
 /** One assignment to check, and how to name it in a message. */
@@ -166,9 +171,12 @@ export function checkCorners(
     issues.push(d);
   };
   const referenced = referencedNames(request.template ?? {}, space);
+  const taken = new Set<string>();
   const shorthand = new Set<string>(BOUND_PARAMS.filter((n: BoundParam) => !referenced.has(n)));
-  for (const corner of cornersOf(space)) {
+  const corners = cornersOf(space);
+  for (const corner of corners) {
     const inst = instantiateRequest(request, corner.params);
+    for (const c of inst.selected) taken.add(c);
     for (const m of inst.missing) {
       const def = space.byName.get(m.name);
       push({
@@ -186,6 +194,13 @@ export function checkCorners(
     for (const d of inst.issues) push({ path: d.path, message: `${d.message} (${corner.describe})` });
     if (inst.issues.length > 0) continue;
     for (const d of check(inst.sections, corner.params)) push({ path: d.path, message: `${d.message} (${corner.describe})` });
+  }
+  // Every choice shows at some corner unless the corners were capped.
+  for (const s of corners.length < MAX_CORNERS ? TEMPLATE_SECTIONS : []) {
+    if (request.template?.[s] === undefined) continue;
+    for (const c of checkTemplate(request.template[s], [s]).cases) {
+      if (!taken.has(c)) push({ path: c, message: 'no choice of its parameter selects this case' });
+    }
   }
   return issues;
 }

@@ -228,6 +228,58 @@ describe('malformed templated specs are refused, naming the path', () => {
   }
 });
 
+describe('$select: a categorical chooses between alternative layer lists', () => {
+  const withArch = (): Json => {
+    const body = templated();
+    const layers = at(body, 'model')['layers'] as unknown[];
+    layers.splice(2, 0, {
+      $select: {
+        by: { $param: 'arch' },
+        cases: {
+          plain: [],
+          bottleneck: [{ type: 'dense', units: { $param: 'neck' }, activation: 'tanh' }],
+        },
+      },
+    });
+    at(body, 'search', 'space')['arch'] = { type: 'categorical', choices: ['plain', { value: 'bottleneck', params: { neck: { type: 'int', low: 4, high: 16 } } }] };
+    return body;
+  };
+
+  it('resolves each choice to its case, with the case\'s own parameters', () => {
+    const request = CreateSweepRequest.parse(withArch());
+    const base = { lr: 1e-3, scaling: 'unit', beta2: 0.99, warmup: 0, units_1: 32, dropout_1: 0, depth: 1 };
+    const plain = resolveTrialConfig(request, { ...base, arch: 'plain' });
+    expect(plain.model.layers.map((l) => l.type)).toEqual(['flatten', 'dense', 'dropout', 'dense']);
+    const neck = resolveTrialConfig(request, { ...base, arch: 'bottleneck', neck: 8 });
+    expect(neck.model.layers.map((l) => l.type)).toEqual(['flatten', 'dense', 'dropout', 'dense', 'dense']);
+    expect(neck.model.layers[3]).toMatchObject({ units: 8, activation: 'tanh' });
+  });
+
+  const selectCases: Case[] = [
+    ['a choice without a case', (b) => (at(b, 'search', 'space', 'arch') as Json)['choices'] = ['plain', { value: 'bottleneck', params: { neck: { type: 'int', low: 4, high: 16 } } }, 'wide'], 'model.layers[2].$select.by', /"wide" has no case/],
+    ['a case no choice selects', (b) => (at(b, 'model', 'layers', 2, '$select', 'cases')['deep'] = []), 'model.layers[2].$select.cases.deep', /no choice/],
+    ['by is not a reference', (b) => (at(b, 'model', 'layers', 2, '$select')['by'] = 'arch'), 'model.layers[2].$select.by', /must be a reference/],
+    ['a case that is not a list', (b) => (at(b, 'model', 'layers', 2, '$select', 'cases')['plain'] = { type: 'dense' }), 'model.layers[2].$select.cases.plain', /list of elements/],
+    ['no cases', (b) => (at(b, 'model', 'layers', 2, '$select')['cases'] = {}), 'model.layers[2].$select.cases', /at least one case/],
+    ['nested selects', (b) => (at(b, 'model', 'layers', 2, '$select', 'cases')['plain'] = [{ $select: { by: { $param: 'arch' }, cases: { plain: [] } } }]), 'model.layers[2].$select.cases.plain[0].$select', /do not nest/],
+    ['a select outside a list', (b) => (at(b, 'model', 'layers', 0)['units'] = { $select: { by: { $param: 'arch' }, cases: { plain: [] } } }), 'model.layers[0].units.$select', /element of an array/],
+    ['a case parameter drawn where its case is not taken', (b) => {
+      (at(b, 'search', 'space', 'arch') as Json)['choices'] = ['plain', 'bottleneck'];
+      at(b, 'search', 'space')['neck'] = { type: 'int', low: 4, high: 16 };
+    }, 'search.space.neck', /nothing uses it/],
+  ];
+  for (const [name, mutate, path, message] of selectCases) {
+    it(`refuses ${name}`, () => {
+      const body = withArch();
+      mutate(body);
+      const issues = refused(body);
+      const hit = issues.find((i) => i.path === path);
+      expect(hit, `no issue at ${path}; got ${JSON.stringify(issues)}`).toBeDefined();
+      if (message) expect(hit!.message).toMatch(message);
+    });
+  }
+});
+
 describe('checkTrainable on a templated sweep', () => {
   const mnist: DatasetFacts = { name: 'mnist', task: 'classification', featureShape: [28, 28], numClasses: 10, featureBytes: 1, sizes: { train: 1000, test: 200 } };
   const limits = { maxPlanBytes: 2 ** 30, threads: 2 };

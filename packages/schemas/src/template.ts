@@ -1,12 +1,14 @@
 // Parameter references in a sweep's model, training and dataset: `{ $param: name }` in place of
-// any scalar, and `{ $repeat: { times, block } }` in place of array elements (a block of layers
-// repeated 0..n times, its references named per repetition with `{i}`). A template is checked
+// any scalar, and in place of array elements `{ $repeat: { times, block } }` (a block of layers
+// repeated 0..n times, its references named per repetition with `{i}`) or `{ $select: { by,
+// cases } }` (the elements of the case a categorical parameter names: alternative layer lists). A template is checked
 // for its shape here; what it resolves to is checked per corner of the space in sweep.ts.
 import type { ParamValue, Params } from '@hypersweep/search';
 import type { ErrorDetail } from './common.ts';
 
 export const PARAM = '$param';
 export const REPEAT = '$repeat';
+export const SELECT = '$select';
 /** The sections of a request that may hold references. */
 export const TEMPLATE_SECTIONS = ['dataset', 'model', 'training'] as const;
 export type TemplateSection = (typeof TEMPLATE_SECTIONS)[number];
@@ -59,9 +61,11 @@ export interface Reference {
  * `{ $param: "<name>" }`, a `$repeat` outside an array or malformed, `{i}` outside a block,
  * nested repeats, references where a literal is required. Also returns the references found.
  */
-export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { issues: ErrorDetail[]; references: Reference[] } {
+export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { issues: ErrorDetail[]; references: Reference[]; cases: string[] } {
   const issues: ErrorDetail[] = [];
   const references: Reference[] = [];
+  /** Paths of every select case (outside repeats), to find the ones no corner takes. */
+  const casesFound: string[] = [];
   const visit = (v: unknown, path: PropertyKey[], logical: PropertyKey[], inBlock: boolean, depth: number): void => {
     if (depth > 64) {
       issues.push({ path: formatPath(path), message: 'nests deeper than 64 levels' });
@@ -69,8 +73,7 @@ export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { iss
     }
     if (Array.isArray(v)) {
       v.forEach((x, i) => {
-        if (isPlainObject(x) && Object.hasOwn(x, REPEAT)) repeat(x, [...path, i], [...logical, i], inBlock, depth + 1);
-        else visit(x, [...path, i], [...logical, i], inBlock, depth + 1);
+        elementOf(x, [...path, i], [...logical, i], inBlock, false, depth + 1);
       });
       return;
     }
@@ -80,10 +83,10 @@ export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { iss
       return;
     }
     for (const [k, x] of Object.entries(v)) {
-      if (k === REPEAT) {
-        issues.push({ path: formatPath([...path, k]), message: `${REPEAT} stands only as an element of an array (of layers), in place of the layers it repeats` });
+      if (k === REPEAT || k === SELECT) {
+        issues.push({ path: formatPath([...path, k]), message: `${k} stands only as an element of an array (of layers), in place of the elements it makes` });
       } else if (k.startsWith('$')) {
-        issues.push({ path: formatPath([...path, k]), message: `unknown directive ${k}; use { "${PARAM}": "<parameter>" } or { "${REPEAT}": { "times": …, "block": […] } }` });
+        issues.push({ path: formatPath([...path, k]), message: `unknown directive ${k}; use { "${PARAM}": "<parameter>" }, { "${REPEAT}": { "times": …, "block": […] } } or { "${SELECT}": { "by": …, "cases": {…} } }` });
       } else {
         visit(x, [...path, k], [...logical, k], inBlock, depth + 1);
       }
@@ -116,7 +119,7 @@ export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { iss
     }
     references.push({ path: where, name, inBlock });
   };
-  const repeat = (v: Record<string, unknown>, path: PropertyKey[], logical: PropertyKey[], inBlock: boolean, depth: number): void => {
+  const repeat = (v: Record<string, unknown>, path: PropertyKey[], logical: PropertyKey[], inBlock: boolean, inSelect: boolean, depth: number): void => {
     const at = [...path, REPEAT];
     const extra = Object.keys(v).filter((k) => k !== REPEAT);
     if (extra.length > 0) {
@@ -149,11 +152,53 @@ export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { iss
     // The block's elements stand where the repeat stands: same logical place as array elements.
     block.forEach((x, i) => {
       if (isPlainObject(x) && Object.hasOwn(x, REPEAT)) issues.push({ path: formatPath([...at, 'block', i, REPEAT]), message: 'repeats do not nest' });
-      else visit(x, [...at, 'block', i], [...logical.slice(0, -1), i], true, depth + 1);
+      else elementOf(x, [...at, 'block', i], [...logical.slice(0, -1), i], true, inSelect, depth + 1);
     });
   };
+  const select = (v: Record<string, unknown>, path: PropertyKey[], logical: PropertyKey[], inBlock: boolean, inSelect: boolean, depth: number): void => {
+    const at = [...path, SELECT];
+    const extra = Object.keys(v).filter((k) => k !== SELECT);
+    if (extra.length > 0) {
+      issues.push({ path: formatPath(path), message: `a select is { "${SELECT}": { "by": …, "cases": {…} } } alone; unexpected ${extra.map((k) => JSON.stringify(k)).join(', ')}` });
+      return;
+    }
+    if (inSelect) {
+      issues.push({ path: formatPath(at), message: 'selects do not nest' });
+      return;
+    }
+    const body = v[SELECT];
+    if (!isPlainObject(body)) {
+      issues.push({ path: formatPath(at), message: 'must be an object { "by": { "$param": <categorical> }, "cases": { <value>: [<elements>] } }' });
+      return;
+    }
+    for (const k of Object.keys(body)) {
+      if (k !== 'by' && k !== 'cases') issues.push({ path: formatPath([...at, k]), message: 'is not a field of a select (by, cases)' });
+    }
+    const by = body['by'];
+    if (isPlainObject(by) && Object.hasOwn(by, PARAM)) reference(by, [...at, 'by'], [...logical, 'by'], inBlock);
+    else issues.push({ path: formatPath([...at, 'by']), message: `must be a reference { "${PARAM}": "<categorical parameter>" }` });
+    const cases = body['cases'];
+    const allCases = casesFound;
+    if (!isPlainObject(cases) || Object.keys(cases).length === 0) {
+      issues.push({ path: formatPath([...at, 'cases']), message: 'must be an object of choice value → list of elements, with at least one case' });
+      return;
+    }
+    for (const [key, elements] of Object.entries(cases)) {
+      if (!inBlock) allCases.push(formatPath([...at, 'cases', key]));
+      if (!Array.isArray(elements)) {
+        issues.push({ path: formatPath([...at, 'cases', key]), message: 'must be a list of elements (may be empty)' });
+        continue;
+      }
+      elements.forEach((x, i) => elementOf(x, [...at, 'cases', key, i], [...logical.slice(0, -1), i], inBlock, true, depth + 1));
+    }
+  };
+  const elementOf = (x: unknown, path: PropertyKey[], logical: PropertyKey[], inBlock: boolean, inSelect: boolean, depth: number): void => {
+    if (isPlainObject(x) && Object.hasOwn(x, REPEAT)) repeat(x, path, logical, inBlock, inSelect, depth);
+    else if (isPlainObject(x) && Object.hasOwn(x, SELECT)) select(x, path, logical, inBlock, inSelect, depth);
+    else visit(x, path, logical, inBlock, depth);
+  };
   visit(value, [...at], [...at], false, 0);
-  return { issues, references };
+  return { issues, references, cases: casesFound };
 }
 
 /** What instantiating a template with one assignment gives. */
@@ -166,6 +211,10 @@ export interface Instance {
   readonly missing: readonly { path: string; name: string }[];
   /** Repeat counts that are not integers in [0, MAX_REPEAT]. */
   readonly badCounts: readonly { path: string; value: ParamValue }[];
+  /** Selects whose value has no case. */
+  readonly badSelects: readonly { path: string; value: ParamValue; cases: readonly string[] }[];
+  /** Paths of the select cases this assignment took ("model.layers[1].$select.cases.wide"). */
+  readonly selected: ReadonlySet<string>;
   /** Resolved array element path → the template path it came from (with its repetition). */
   readonly origins: ReadonlyMap<string, string>;
 }
@@ -178,6 +227,8 @@ export function instantiate(value: unknown, at: readonly PropertyKey[], params: 
   const used = new Set<string>();
   const missing: { path: string; name: string }[] = [];
   const badCounts: { path: string; value: ParamValue }[] = [];
+  const badSelects: { path: string; value: ParamValue; cases: string[] }[] = [];
+  const selected = new Set<string>();
   const origins = new Map<string, string>();
   const lookup = (ref: Record<string, unknown>, path: string, index: number | null): unknown => {
     const raw = String(ref[PARAM]);
@@ -189,34 +240,44 @@ export function instantiate(value: unknown, at: readonly PropertyKey[], params: 
     used.add(name);
     return params[name];
   };
+  /** Expands one template element into `out` (an element, a repeat's blocks or a select's case). */
+  const element = (x: unknown, from: string, path: PropertyKey[], out: unknown[], index: number | null, note: string | null): void => {
+    if (isPlainObject(x) && isPlainObject(x[REPEAT])) {
+      const body = x[REPEAT] as { times?: unknown; block?: unknown };
+      const timesAt = `${from}.${REPEAT}.times`;
+      const times = isPlainObject(body.times) ? lookup(body.times, timesAt, null) : body.times;
+      if (isPlainObject(times)) return; // unresolved: reported in missing
+      if (!(typeof times === 'number' && Number.isInteger(times) && times >= 0 && times <= MAX_REPEAT)) {
+        badCounts.push({ path: timesAt, value: times as ParamValue });
+        return;
+      }
+      const block = Array.isArray(body.block) ? body.block : [];
+      for (let r = 1; r <= times; r++) block.forEach((b, j) => element(b, `${from}.${REPEAT}.block[${j}]`, path, out, r, `repetition ${r}`));
+      return;
+    }
+    if (isPlainObject(x) && isPlainObject(x[SELECT])) {
+      const body = x[SELECT] as { by?: unknown; cases?: unknown };
+      const byAt = `${from}.${SELECT}.by`;
+      const by = isPlainObject(body.by) ? lookup(body.by, byAt, index) : undefined;
+      if (by === undefined || isPlainObject(by)) return; // unresolved: reported in missing
+      const cases = isPlainObject(body.cases) ? body.cases : {};
+      const key = String(by);
+      if (!Object.hasOwn(cases, key) || !Array.isArray(cases[key])) {
+        badSelects.push({ path: byAt, value: by as ParamValue, cases: Object.keys(cases) });
+        return;
+      }
+      selected.add(`${from}.${SELECT}.cases.${key}`);
+      (cases[key] as unknown[]).forEach((c, j) => element(c, `${from}.${SELECT}.cases.${key}[${j}]`, path, out, index, note));
+      return;
+    }
+    const resolvedAt = [...path, out.length];
+    if (formatPath(resolvedAt) !== from) origins.set(formatPath(resolvedAt), note ? `${from} (${note})` : from);
+    out.push(visit(x, resolvedAt, from, index));
+  };
   const visit = (v: unknown, path: PropertyKey[], templatePath: string, index: number | null): unknown => {
     if (Array.isArray(v)) {
       const out: unknown[] = [];
-      v.forEach((x, i) => {
-        const from = `${templatePath}[${i}]`;
-        if (isPlainObject(x) && isPlainObject(x[REPEAT])) {
-          const body = x[REPEAT] as { times?: unknown; block?: unknown };
-          const timesAt = `${from}.${REPEAT}.times`;
-          const times = isPlainObject(body.times) ? lookup(body.times, timesAt, null) : body.times;
-          if (isPlainObject(times)) return; // unresolved: reported in missing
-          if (!(typeof times === 'number' && Number.isInteger(times) && times >= 0 && times <= MAX_REPEAT)) {
-            badCounts.push({ path: timesAt, value: times as ParamValue });
-            return;
-          }
-          const block = Array.isArray(body.block) ? body.block : [];
-          for (let r = 1; r <= times; r++) {
-            block.forEach((b, j) => {
-              const resolvedAt = [...path, out.length];
-              origins.set(formatPath(resolvedAt), `${from}.${REPEAT}.block[${j}] (repetition ${r})`);
-              out.push(visit(b, resolvedAt, `${from}.${REPEAT}.block[${j}]`, r));
-            });
-          }
-          return;
-        }
-        const resolvedAt = [...path, out.length];
-        if (formatPath(resolvedAt) !== from) origins.set(formatPath(resolvedAt), from);
-        out.push(visit(x, resolvedAt, from, index));
-      });
+      v.forEach((x, i) => element(x, `${templatePath}[${i}]`, path, out, index, null));
       return out;
     }
     if (!isPlainObject(v)) return v;
@@ -226,7 +287,7 @@ export function instantiate(value: unknown, at: readonly PropertyKey[], params: 
     return out;
   };
   const value2 = visit(value, [...at], formatPath(at), null);
-  return { value: value2, used, missing, badCounts, origins };
+  return { value: value2, used, missing, badCounts, badSelects, selected, origins };
 }
 
 /**
