@@ -13,6 +13,10 @@ function testResultOf(row: SweepRow): Sweep['testResult'] {
   };
   put('test_loss', stored.loss);
   put('test_accuracy', stored.accuracy);
+  put('test_top3_accuracy', stored.top3Accuracy);
+  put('test_top5_accuracy', stored.top5Accuracy);
+  put('test_mae', stored.mae);
+  put('test_rmse', stored.rmse);
   const matrix = stored.confusionMatrix;
   const names = stored.classNames;
   const isMatrix = Array.isArray(matrix) && matrix.every((r) => Array.isArray(r) && r.every((v) => Number.isInteger(v) && (v as number) >= 0));

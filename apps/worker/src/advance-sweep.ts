@@ -228,6 +228,10 @@ async function evaluateOnTestSet(
       epoch: stored.epoch,
       loss: test.loss,
       accuracy: test.accuracy,
+      top3Accuracy: test.top3Accuracy,
+      top5Accuracy: test.top5Accuracy,
+      mae: test.mae,
+      rmse: test.rmse,
       count: test.count,
       ...(matrix ? { confusionMatrix: matrix, classNames: dataset.classNames ? [...dataset.classNames] : matrix.map((_, i) => String(i)) } : {}),
     };

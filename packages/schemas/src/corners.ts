@@ -11,16 +11,22 @@ import { checkTemplate, instantiate, MAX_REPEAT, templatePathOf, TEMPLATE_SECTIO
 
 // A function: sweep.ts imports this module, so its schemas are not there yet at load time.
 export const sectionSchema = (s: TemplateSection) => ({ dataset: DatasetRef, model: ModelSpec, training: TrainingSpec })[s];
-/** Branch combinations checked, at most; past it the first ones are (every choice still appears once per parameter). */
+/** Branch combinations of a templated space, at most: each is a corner or more to check. */
 export const MAX_BRANCH_COMBINATIONS = 256;
-/** Corners checked, at most (each resolves and validates the whole spec once). */
-export const MAX_CORNERS = 4000;
+/**
+ * Corners of a templated space, at most: each resolves and validates the whole spec, so a space
+ * with more is refused (split it, or give numeric choices as a range) rather than half-checked.
+ */
+export const MAX_CORNERS = 1024;
+/** A categorical of numbers with more choices than this is checked at its least, greatest and a fractional choice. */
+const EVERY_NUMERIC_CHOICE = 16;
 
 type Sections = Pick<CreateSweepRequest, TemplateSection>;
 
 /** The value a parameter takes at the base corner: its low end, first choice or fixed value. */
-function firstValue(def: ParamDef): ParamValue {
-  return candidatesOfSpec(def.spec)[0]!.value;
+export function firstValue(def: ParamDef): ParamValue {
+  const spec = def.spec;
+  return spec.type === 'fixed' ? spec.value : spec.type === 'categorical' ? spec.choices[0]!.value : spec.low;
 }
 
 /** The assignment where every active parameter takes its first value. */
@@ -92,7 +98,7 @@ export interface Corner {
 function branchCombinations(space: SearchSpace): Params[] {
   const out: Params[] = [];
   const grow = (partial: Params): void => {
-    if (out.length >= MAX_BRANCH_COMBINATIONS) return;
+    if (out.length > MAX_BRANCH_COMBINATIONS) return;
     const next = activeParams(space, partial).find(
       (d) => d.spec.type === 'categorical' && d.spec.choices.some((c) => c.params) && !Object.hasOwn(partial, d.name),
     );
@@ -106,17 +112,23 @@ function branchCombinations(space: SearchSpace): Params[] {
   return out;
 }
 
-/** The corners of a space (see the file's comment), each described for messages, capped at MAX_CORNERS. */
+/**
+ * The corners of a space (see the file's comment), each described for messages; past
+ * MAX_CORNERS (or MAX_BRANCH_COMBINATIONS branch combinations) the list stops one past the limit,
+ * which `checkCorners` refuses.
+ */
 export function cornersOf(space: SearchSpace): Corner[] {
   const out: Corner[] = [];
   const seen = new Set<string>();
   const add = (params: Params, describe: string) => {
     const key = JSON.stringify(Object.entries(params).sort(([a], [b]) => a.localeCompare(b)));
-    if (seen.has(key) || out.length >= MAX_CORNERS) return;
+    if (seen.has(key) || out.length > MAX_CORNERS) return;
     seen.add(key);
     out.push({ params, describe });
   };
-  for (const branches of branchCombinations(space)) {
+  const combinations = branchCombinations(space);
+  if (combinations.length > MAX_BRANCH_COMBINATIONS) return Array.from({ length: MAX_CORNERS + 1 }, () => ({ params: {}, describe: '' }));
+  for (const branches of combinations) {
     const where = Object.entries(branches).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
     const at = (picks: Params) => assignParams(space, (def) => (Object.hasOwn(branches, def.name) ? branches[def.name]! : Object.hasOwn(picks, def.name) ? picks[def.name]! : firstValue(def)));
     const base = at({});
@@ -147,9 +159,26 @@ function interior(def: ParamDef): number | undefined {
   return Number.isInteger(v) ? v + (spec.high - spec.low) * 1e-3 : v;
 }
 
-/** A parameter's candidate values with the field of the request each comes from. */
+/**
+ * A parameter's candidate values with the field of the request each comes from: a range's ends,
+ * every choice — but of many numeric choices only the first, least, greatest and a fractional one
+ * (what a field's bounds and integrality can refuse).
+ */
+const candidateCache = new WeakMap<ParamDef, { field: string; value: ParamValue }[]>();
 function paramCandidates(def: ParamDef): { field: string; value: ParamValue }[] {
-  return candidatesOfSpec(def.spec).map((c) => ({ value: c.value, field: `search.space.${def.path}.${c.field}` }));
+  const cached = candidateCache.get(def);
+  if (cached) return cached;
+  const picked = pickCandidates(def);
+  candidateCache.set(def, picked);
+  return picked;
+}
+
+function pickCandidates(def: ParamDef): { field: string; value: ParamValue }[] {
+  const all = candidatesOfSpec(def.spec).map((c) => ({ value: c.value, field: `search.space.${def.path}.${c.field}` }));
+  if (all.length <= EVERY_NUMERIC_CHOICE || !all.every((c) => typeof c.value === 'number')) return all;
+  const byValue = (pick: (a: number, b: number) => boolean) => all.reduce((a, c) => (pick(c.value as number, a.value as number) ? c : a));
+  const fractional = all.find((c) => !Number.isInteger(c.value));
+  return [...new Set([all[0]!, byValue((a, b) => a < b), byValue((a, b) => a > b), ...(fractional ? [fractional] : [])])];
 }
 
 /**
@@ -174,6 +203,9 @@ export function checkCorners(
   const taken = new Set<string>();
   const shorthand = new Set<string>(BOUND_PARAMS.filter((n: BoundParam) => !referenced.has(n)));
   const corners = cornersOf(space);
+  if (corners.length > MAX_CORNERS) {
+    return [{ path: 'search.space', message: `a space that references the spec is checked at each of its corners, at most ${MAX_CORNERS} (or ${MAX_BRANCH_COMBINATIONS} combinations of branches); this one has more: use fewer categorical choices (numbers may be a range) or fewer branches` }];
+  }
   for (const corner of corners) {
     const inst = instantiateRequest(request, corner.params);
     for (const c of inst.selected) taken.add(c);
@@ -195,8 +227,7 @@ export function checkCorners(
     if (inst.issues.length > 0) continue;
     for (const d of check(inst.sections, corner.params)) push({ path: d.path, message: `${d.message} (${corner.describe})` });
   }
-  // Every choice shows at some corner unless the corners were capped.
-  for (const s of corners.length < MAX_CORNERS ? TEMPLATE_SECTIONS : []) {
+  for (const s of TEMPLATE_SECTIONS) {
     if (request.template?.[s] === undefined) continue;
     for (const c of checkTemplate(request.template[s], [s]).cases) {
       if (!taken.has(c)) push({ path: c, message: 'no choice of its parameter selects this case' });

@@ -280,6 +280,29 @@ describe('$select: a categorical chooses between alternative layer lists', () =>
   }
 });
 
+describe('bounded work', () => {
+  it('refuses a templated space with more branch combinations than it checks, rather than checking part of it', () => {
+    const body = templated();
+    const layers = at(body, 'model')['layers'] as unknown[];
+    // Nine categoricals that open (empty) sub-spaces: 512 combinations of branches.
+    for (let g = 0; g < 9; g++) {
+      layers.splice(1, 0, { type: 'dropout', rate: { $param: `g${g}` } });
+      at(body, 'search', 'space')[`g${g}`] = { type: 'categorical', choices: [{ value: 0, params: {} }, { value: 0.1, params: {} }] };
+    }
+    const issues = refused(body);
+    expect(issues.find((i) => i.path === 'search.space')?.message, JSON.stringify(issues)).toMatch(/at most 1024 \(or 256 combinations of branches\)/);
+  });
+
+  it('checks a wide numeric categorical at its least, greatest and first choices, not each one', () => {
+    const body = templated();
+    at(body, 'search', 'space')['units_1'] = { type: 'categorical', choices: Array.from({ length: 500 }, (_, i) => 500 - i) };
+    const corners = cornersOf(parseSpace(at(body, 'search', 'space')));
+    const seen = new Set(corners.map((c) => c.params['units_1']));
+    expect([...seen].sort((a, b) => (a as number) - (b as number))).toEqual([1, 500]);
+    expect(CreateSweepRequest.safeParse(body).success).toBe(true);
+  });
+});
+
 describe('checkTrainable on a templated sweep', () => {
   const mnist: DatasetFacts = { name: 'mnist', task: 'classification', featureShape: [28, 28], numClasses: 10, featureBytes: 1, sizes: { train: 1000, test: 200 } };
   const limits = { maxPlanBytes: 2 ** 30, threads: 2 };

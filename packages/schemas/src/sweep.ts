@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import type { ParamValue, Params } from '@hypersweep/search';
 import { BOUND_PARAMS, checkSpaceBindings, paramCandidates, resolveTrialConfig } from './bindings.ts';
-import { baseAssignment, checkCorners, cornersOf, instantiateRequest, referencedNames, sectionSchema } from './corners.ts';
+import { baseAssignment, checkCorners, cornersOf, firstValue, instantiateRequest, referencedNames, sectionSchema } from './corners.ts';
 import { SchemaError } from './errors.ts';
 import { PARAM, TEMPLATE_SECTIONS, checkTemplate, hasDirectives, instantiate, type TemplateSection } from './template.ts';
 import { MAX_SEED, MetricName, type ErrorDetail, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
@@ -105,7 +105,8 @@ export const MAX_MICROBATCHES = 64;
 
 /** Early stopping of each trial on a validation metric (Keras' EarlyStopping). */
 export const EarlyStoppingSpec = z.strictObject({
-  monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss'),
+  /** Any metric the built-in trainer reports for the model (checked with the request): accuracies must rise, the rest fall. */
+  monitor: MetricName.default('val_loss'),
   /** Epochs without improvement before the trial stops. */
   patience: int(1, MAX_EPOCHS),
   /** An improvement smaller than this does not count. */
@@ -402,9 +403,11 @@ function fieldRules(req: Pick<CreateSweepRequest, 'dataset' | 'model' | 'trainin
   }
   const es = training.earlyStopping;
   if (es) {
-    if (noValidation) out.push({ path: 'training.earlyStopping.monitor', message: `${es.monitor} needs a validation split; the dataset holds none out` });
-    if (es.monitor === 'val_accuracy' && model.loss !== 'softmax_cross_entropy') {
-      out.push({ path: 'training.earlyStopping.monitor', message: 'val_accuracy needs a classification model (loss softmax_cross_entropy)' });
+    if (noValidation && es.monitor.startsWith('val_')) out.push({ path: 'training.earlyStopping.monitor', message: `${es.monitor} needs a validation split; the dataset holds none out` });
+    if (es.monitor.endsWith('accuracy') && model.loss !== 'softmax_cross_entropy') {
+      out.push({ path: 'training.earlyStopping.monitor', message: `${es.monitor} needs a classification model (loss softmax_cross_entropy)` });
+    } else if (!reported.includes(es.monitor)) {
+      out.push({ path: 'training.earlyStopping.monitor', message: `the built-in trainer does not report ${es.monitor} for this model; it reports ${reported.join(', ')}` });
     }
   }
   const { maxTotalEpochs } = req.search.budget;
@@ -470,7 +473,7 @@ function liftTemplate(input: unknown, ctx: z.RefinementCtx): unknown {
   // Candidate assignments for the plain sections: the base corner, then the others, each with a
   // value for every parameter so names inactive there still resolve (the corners report them).
   const filler: Record<string, ParamValue> = {};
-  if (space) for (const def of space.params) filler[def.name] = paramCandidates(def.spec)[0]!.value;
+  if (space) for (const def of space.params) filler[def.name] = firstValue(def);
   const assignments = function* (): Generator<Params> {
     if (!space) return;
     yield { ...filler, ...baseAssignment(space) };
@@ -582,7 +585,8 @@ const CreateSweepChecked = CreateSweepShape.superRefine((req, ctx) => {
       const out = fieldRules({ ...req, ...sections });
       try {
         const shorthands = Object.entries(params).filter(([n]) => !referenced.has(n) && (BOUND_PARAMS as readonly string[]).includes(n));
-        resolveTrialConfig({ ...req, ...sections, template: undefined }, Object.fromEntries(shorthands));
+        // The sections validated already; only shorthands can still break them.
+        if (shorthands.length > 0) resolveTrialConfig({ ...req, ...sections, template: undefined }, Object.fromEntries(shorthands));
       } catch (err) {
         if (!(err instanceof SchemaError)) throw err;
         for (const d of err.details) {

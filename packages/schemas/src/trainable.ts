@@ -2,12 +2,12 @@
 // trial at a time on the workers: the model against its dataset's shape and classes (nn's own
 // rule, checkDatasetFits), and the memory plan of the largest trial the space can draw (nn's own
 // layout, planBytes) against a limit.
-import { NnError, checkDatasetFits, compileModel, planBytes, type DataSplit, type Dataset, type LayerSpec, type PlanBytes } from '@hypersweep/nn';
+import { NnError, checkDatasetFits, reportsTopK, compileModel, planBytes, type DataSplit, type Dataset, type LayerSpec, type PlanBytes } from '@hypersweep/nn';
 import type { ParamDef, ParamValue, SearchSpace } from '@hypersweep/search';
 import { microbatchesOf, paramCandidates, resolveTrialConfig, type TrialConfig } from './bindings.ts';
 import type { ErrorDetail } from './common.ts';
 import { SchemaError } from './errors.ts';
-import { cornersOf } from './corners.ts';
+import { MAX_CORNERS, cornersOf } from './corners.ts';
 import { parseSearchSpace, type CreateSweepRequest } from './sweep.ts';
 
 /** What submission knows of a dataset before loading it: a built-in's registry entry, an upload's stored row. */
@@ -136,6 +136,25 @@ interface Corner {
  * count) and with the optimizer's state (every optimizer the space can pick). Pure: the caller
  * supplies the dataset's facts.
  */
+/**
+ * Top-k accuracy is reported only with more than k classes (nn's reportsTopK): with fewer it is 1
+ * for every trial. The dataset's class count decides, so models built from parameters are covered.
+ */
+function objectiveProblems(request: CreateSweepRequest, ds: DatasetFacts): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const watched: [string, string | undefined][] = [
+    ['objective.metric', request.objective.metric],
+    ['training.earlyStopping.monitor', request.training.earlyStopping?.monitor],
+  ];
+  for (const [path, metric] of watched) {
+    const topK = metric === undefined ? null : /^(?:train|val)_top(\d+)_accuracy$/.exec(metric);
+    if (!topK || ds.task !== 'classification' || ds.numClasses === null) continue;
+    const k = Number(topK[1]);
+    if (!reportsTopK(ds.numClasses, k)) out.push({ path, message: `top-${k} accuracy needs more than ${k} classes; dataset ${ds.name} has ${ds.numClasses}` });
+  }
+  return out;
+}
+
 /** The dataset's sizes as nn's planBytes takes them. */
 function planSizes(dataset: DatasetFacts) {
   return {
@@ -155,7 +174,9 @@ function planSizes(dataset: DatasetFacts) {
  */
 function checkTemplatedTrainable(request: CreateSweepRequest, space: SearchSpace, dataset: DatasetFacts, limits: TrainableLimits): ErrorDetail[] {
   let worst: { plan: PlanBytes; describe: string } | null = null;
-  for (const corner of cornersOf(space)) {
+  const corners = cornersOf(space);
+  if (corners.length > MAX_CORNERS) return []; // refused by the request's own corner check
+  for (const corner of corners) {
     let config: TrialConfig;
     try {
       config = resolveTrialConfig(request, corner.params);
@@ -190,6 +211,8 @@ function checkTemplatedTrainable(request: CreateSweepRequest, space: SearchSpace
 export function checkTrainable(request: CreateSweepRequest, dataset: DatasetFacts, limits: TrainableLimits): ErrorDetail[] {
   const fit = fitProblems(request, dataset);
   if (fit.length > 0) return fit;
+  const objective = objectiveProblems(request, dataset);
+  if (objective.length > 0) return objective;
 
   let space: SearchSpace;
   try {

@@ -110,6 +110,8 @@ const ParamSchemas = {
 } as const;
 const KINDS = Object.keys(ParamSchemas) as ParamKind[];
 const ChoiceObject = z.strictObject({ value: primitive(), params: z.record(z.string(), z.unknown()).optional() });
+/** Built once: a space may have thousands of choices. */
+const PRIMITIVE = primitive();
 
 /** Names are identifiers so paths ("a.choices[0].params.b") and cell keys stay unambiguous. */
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -301,7 +303,7 @@ class SpaceParser {
             ? { value }
             : { value, params: this.node(sub, joinPath(ca, 'params'), [...conditions, { param: name, value }], depth + 1) };
       } else {
-        const r = primitive().safeParse(raw);
+        const r = PRIMITIVE.safeParse(raw);
         if (!r.success) {
           this.issues.push({ path: ca, message: 'must be a finite number, a string, a boolean or {value, params}' });
           return;
