@@ -4,7 +4,7 @@
 // page. Any console error or uncaught page error fails the test during which it happened.
 import { CreateSweepRequest, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,8 @@ function startMock(dist: string): Promise<{ child: ChildProcess; url: string }> 
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('pages in Chromium', () => {
+// Chromium is a prerequisite of the tests (scripts/test-prerequisites.mjs installs it): missing, they fail.
+describe('pages in Chromium', () => {
   let dist = '';
   let mock: ChildProcess | undefined;
   let baseUrl = '';

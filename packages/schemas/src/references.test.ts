@@ -224,6 +224,8 @@ describe('malformed templated specs are refused, naming the path', () => {
       const hit = issues.find((i) => i.path === path);
       expect(hit, `${name}: no issue at ${path}; got ${JSON.stringify(issues)}`).toBeDefined();
       if (message) expect(hit!.message).toMatch(message);
+      // One problem, one detail: not once from the lift and again from the corners.
+      expect(issues.filter((i) => i.path === path), JSON.stringify(issues)).toHaveLength(1);
     });
   }
 });

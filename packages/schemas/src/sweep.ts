@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import type { ParamValue, Params } from '@hypersweep/search';
 import { BOUND_PARAMS, checkSpaceBindings, paramCandidates, resolveTrialConfig } from './bindings.ts';
-import { baseAssignment, checkCorners, cornersOf, firstValue, instantiateRequest, referencedNames, sectionSchema } from './corners.ts';
+import { baseAssignment, checkCorners, cornersOf, firstValue, referencedNames, sectionSchema } from './corners.ts';
 import { SchemaError } from './errors.ts';
 import { PARAM, TEMPLATE_SECTIONS, checkTemplate, hasDirectives, instantiate, type TemplateSection } from './template.ts';
 import { MAX_SEED, MetricName, type ErrorDetail, finite, int, parsePath, refuseReservedKeys, text, unstorableStrings } from './common.ts';
@@ -481,36 +481,24 @@ function liftTemplate(input: unknown, ctx: z.RefinementCtx): unknown {
   };
   for (const s of TEMPLATE_SECTIONS) {
     if (template[s] === undefined) continue;
-    const { issues, references } = checkTemplate(template[s], [s]);
+    const { issues } = checkTemplate(template[s], [s]);
     for (const i of issues) ctx.addIssue({ code: 'custom', path: parsePath(i.path), message: i.message });
-    for (const r of references) {
-      if (space && !r.name.includes('{i}') && !space.byName.has(r.name)) {
-        ctx.addIssue({ code: 'custom', path: parsePath(r.path), message: `refers to parameter "${r.name}", which search.space does not define` });
-      }
-    }
     if (issues.length > 0 || !space) {
       // The request is refused already (here, or by SearchSpaceSpec): a placeholder that validates
       // keeps the template's unreadable fields from adding errors of their own.
       out[s] = PLACEHOLDERS[s];
       continue;
     }
-    // The first assignment whose section validates stands for the section; when none does, the
-    // base's problems are reported here with the template's paths, and a placeholder stands in.
-    let chosen: unknown;
+    // The first assignment whose section validates stands for the section. When none does, a
+    // placeholder stands in and the corner check (CreateSweepChecked) reports the section's
+    // problems with the template's paths.
+    let chosen: unknown = PLACEHOLDERS[s];
     for (const params of assignments()) {
       const value = instantiate(template[s], [s], params).value;
       if (sectionSchema(s).safeParse(value).success) {
         chosen = value;
         break;
       }
-    }
-    if (chosen === undefined) {
-      const inst = instantiateRequest({ ...(PLACEHOLDERS as Pick<CreateSweepRequest, TemplateSection>), template: { [s]: template[s] } }, { ...filler, ...baseAssignment(space) });
-      for (const m of inst.missing) {
-        ctx.addIssue({ code: 'custom', path: parsePath(m.path), message: `refers to parameter "${m.name}", which search.space does not define` });
-      }
-      for (const d of inst.issues) ctx.addIssue({ code: 'custom', path: parsePath(d.path), message: `${d.message} (at every corner of the space)` });
-      chosen = PLACEHOLDERS[s];
     }
     out[s] = chosen;
   }
