@@ -71,7 +71,7 @@ export function instantiateRequest(request: Sections & Pick<CreateSweepRequest, 
     const inst = instantiate(template, [s], params);
     for (const n of inst.used) used.add(n);
     missing.push(...inst.missing);
-    for (const b of inst.badCounts) issues.push({ path: b.path, message: `a repeat count must be an integer in [0, ${MAX_REPEAT}], got ${JSON.stringify(b.value)}` });
+    issues.push(...inst.badCounts);
     for (const b of inst.badSelects) issues.push({ path: b.path, message: `${JSON.stringify(b.value)} has no case (cases: ${b.cases.join(', ')})` });
     for (const c of inst.selected) selected.add(c);
     if (inst.missing.length > 0 || inst.badCounts.length > 0 || inst.badSelects.length > 0) continue;

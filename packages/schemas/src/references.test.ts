@@ -210,6 +210,12 @@ const cases: Case[] = [
   ['a repeat with an unknown field', (b) => (at(b, 'model', 'layers', 1, '$repeat')['count'] = 2), 'model.layers[1].$repeat.count', /not a field/],
   ['a repeat with a negative count', (b) => (at(b, 'model', 'layers', 1, '$repeat')['times'] = -1), 'model.layers[1].$repeat.times', /integer in \[0, 64\]/],
   ['nested repeats', (b) => (at(b, 'model', 'layers', 1, '$repeat', 'block') as unknown as unknown[]).push({ $repeat: { times: 1, block: [{ type: 'dropout', rate: 0.1 }] } }), 'model.layers[1].$repeat.block[2].$repeat', /do not nest/],
+  // Bounded work.
+  ['too many references', (b) => (at(b, 'model')['layers'] as unknown[]).splice(2, 0, ...Array.from({ length: 1001 }, () => ({ type: 'dropout', rate: { $param: 'dropout_1' } }))), 'model', /at most 1000/],
+  ['a repeat that expands past the limit', (b) => {
+    at(b, 'model', 'layers', 1, '$repeat')['times'] = 64;
+    at(b, 'model', 'layers', 1, '$repeat')['block'] = Array.from({ length: 17 }, () => ({ type: 'dropout', rate: 0.1 }));
+  }, 'model.layers', /more than 1024 elements/],
   ['a repeat with siblings', (b) => (at(b, 'model', 'layers', 1)['type'] = 'dense'), 'model.layers[1]', /alone/],
 ];
 

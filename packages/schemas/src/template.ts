@@ -14,6 +14,10 @@ export const TEMPLATE_SECTIONS = ['dataset', 'model', 'training'] as const;
 export type TemplateSection = (typeof TEMPLATE_SECTIONS)[number];
 /** A block repeats at most this many times (a model has at most 64 layers anyway). */
 export const MAX_REPEAT = 64;
+/** References and directives in a request, at most: each is resolved at every corner. */
+export const MAX_REFERENCES = 1000;
+/** Elements a list may expand to (repeats × blocks); past it the expansion stops and is refused. */
+export const MAX_EXPANDED = 1024;
 /** The repetition number (1-based) in a reference's name inside a `$repeat` block. */
 const INDEX = '{i}';
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -198,6 +202,9 @@ export function checkTemplate(value: unknown, at: readonly PropertyKey[]): { iss
     else visit(x, path, logical, inBlock, depth);
   };
   visit(value, [...at], [...at], false, 0);
+  if (references.length > MAX_REFERENCES) {
+    issues.push({ path: formatPath(at), message: `holds ${references.length} references; at most ${MAX_REFERENCES} (each is checked at every corner of the space)` });
+  }
   return { issues, references, cases: casesFound };
 }
 
@@ -209,8 +216,8 @@ export interface Instance {
   readonly used: ReadonlySet<string>;
   /** References to parameters the assignment does not hold (inactive or unknown there). */
   readonly missing: readonly { path: string; name: string }[];
-  /** Repeat counts that are not integers in [0, MAX_REPEAT]. */
-  readonly badCounts: readonly { path: string; value: ParamValue }[];
+  /** Repeat counts that are not integers in [0, MAX_REPEAT], and lists that expand past MAX_EXPANDED. */
+  readonly badCounts: readonly { path: string; message: string }[];
   /** Selects whose value has no case. */
   readonly badSelects: readonly { path: string; value: ParamValue; cases: readonly string[] }[];
   /** Paths of the select cases this assignment took ("model.layers[1].$select.cases.wide"). */
@@ -226,10 +233,11 @@ export interface Instance {
 export function instantiate(value: unknown, at: readonly PropertyKey[], params: Params): Instance {
   const used = new Set<string>();
   const missing: { path: string; name: string }[] = [];
-  const badCounts: { path: string; value: ParamValue }[] = [];
+  const badCounts: { path: string; message: string }[] = [];
   const badSelects: { path: string; value: ParamValue; cases: string[] }[] = [];
   const selected = new Set<string>();
   const origins = new Map<string, string>();
+  const overflow = new Set<PropertyKey[]>();
   const lookup = (ref: Record<string, unknown>, path: string, index: number | null): unknown => {
     const raw = String(ref[PARAM]);
     const name = index === null ? raw : raw.split(INDEX).join(String(index));
@@ -248,7 +256,7 @@ export function instantiate(value: unknown, at: readonly PropertyKey[], params: 
       const times = isPlainObject(body.times) ? lookup(body.times, timesAt, null) : body.times;
       if (isPlainObject(times)) return; // unresolved: reported in missing
       if (!(typeof times === 'number' && Number.isInteger(times) && times >= 0 && times <= MAX_REPEAT)) {
-        badCounts.push({ path: timesAt, value: times as ParamValue });
+        badCounts.push({ path: timesAt, message: `a repeat count must be an integer in [0, ${MAX_REPEAT}], got ${JSON.stringify(times)}` });
         return;
       }
       const block = Array.isArray(body.block) ? body.block : [];
@@ -268,6 +276,11 @@ export function instantiate(value: unknown, at: readonly PropertyKey[], params: 
       }
       selected.add(`${from}.${SELECT}.cases.${key}`);
       (cases[key] as unknown[]).forEach((c, j) => element(c, `${from}.${SELECT}.cases.${key}[${j}]`, path, out, index, note));
+      return;
+    }
+    if (out.length >= MAX_EXPANDED) {
+      if (!overflow.has(path)) badCounts.push({ path: formatPath(path), message: `expands to more than ${MAX_EXPANDED} elements` });
+      overflow.add(path);
       return;
     }
     const resolvedAt = [...path, out.length];
