@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { zodIssuesToDetails } from './common.ts';
-import { jsonLocations, jsonReplaced, mnistTpeAshaSweep } from './fixtures.ts';
+import { jsonLocations, jsonReplaced, mnistTpeAshaSweep, templatedMnistSweep } from './fixtures.ts';
 import { CreateSweepRequest } from './sweep.ts';
 
 type Json = Record<string, unknown>;
@@ -74,6 +74,39 @@ describe('CreateSweepRequest under fuzzing', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('templated requests under fuzzing', () => {
+  const TEMPLATED = templatedMnistSweep();
+  const TEMPLATED_PATHS = locations(TEMPLATED);
+  const names = fc.oneof(fc.constantFrom('lr', 'depth', 'units_{i}', 'units_1', 'units_3', 'scaling', 'beta2', 'warmup', '__proto__', 'constructor', '{i}', ''), fc.string());
+  /** Directives, well-formed or not, to put anywhere. */
+  const directive = fc.oneof(
+    names.map((n) => ({ $param: n })),
+    fc.record({ $param: fc.jsonValue() }),
+    fc.record({ times: fc.oneof(fc.integer({ min: -2, max: 70 }), names.map((n) => ({ $param: n }))), block: fc.array(fc.oneof(fc.jsonValue(), names.map((n) => ({ $param: n }))), { maxLength: 4 }) }).map((r) => ({ $repeat: r })),
+    fc.record({ by: fc.oneof(names.map((n) => ({ $param: n })), fc.jsonValue()), cases: fc.dictionary(fc.string(), fc.array(fc.jsonValue(), { maxLength: 3 })) }).map((r) => ({ $select: r })),
+    fc.dictionary(fc.constantFrom('$param', '$repeat', '$select', '$ref', 'x'), fc.jsonValue()),
+  );
+
+  it('never throws when a field of a templated request is replaced by anything, a directive included; accepted ones round-trip', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...TEMPLATED_PATHS), fc.oneof(anyValue, directive), (path, value) => check(replaced(TEMPLATED, path, value))),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('never throws when directives land in two places at once', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...TEMPLATED_PATHS), directive, fc.constantFrom(...TEMPLATED_PATHS), directive, (p1, d1, p2, d2) => {
+        // Two separate places: neither inside the other, so the second still exists after the first.
+        const under = (a: readonly (string | number)[], b: readonly (string | number)[]) => a.length <= b.length && a.every((k, i) => k === b[i]);
+        fc.pre(!under(p1, p2) && !under(p2, p1));
+        check(replaced(replaced(TEMPLATED, p1, d1), p2, d2));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -6,63 +6,11 @@ import { formatPath } from '@hypersweep/nn';
 import { resolveTrialConfig } from './bindings.ts';
 import { cornersOf } from './corners.ts';
 import { checkTrainable, type DatasetFacts } from './trainable.ts';
+import { templatedMnistSweep as templated } from './fixtures.ts';
 import { CreateSweepRequest, maxEpochsOf, samplerConfigFor, schedulerConfigFor } from './sweep.ts';
 
 const width = { type: 'intlog', low: 16, high: 256 };
 const rate = { type: 'uniform', low: 0, high: 0.5 };
-
-/** The acceptance sweep's shape: depth 1–3 with per-layer width and dropout, warm-up, beta2, scaling. */
-function templated(): Record<string, unknown> {
-  return {
-    name: 'refs',
-    dataset: { type: 'mnist', limitTrain: 1000, limitTest: 200, scaling: { $param: 'scaling' } },
-    model: {
-      inputShape: [28, 28],
-      loss: 'softmax_cross_entropy',
-      layers: [
-        { type: 'flatten' },
-        {
-          $repeat: {
-            times: { $param: 'depth' },
-            block: [
-              { type: 'dense', units: { $param: 'units_{i}' }, activation: 'relu' },
-              { type: 'dropout', rate: { $param: 'dropout_{i}' } },
-            ],
-          },
-        },
-        { type: 'dense', units: 10, activation: 'linear' },
-      ],
-    },
-    training: {
-      epochs: 4,
-      batchSize: 64,
-      optimizer: { type: 'adam', learningRate: { $param: 'lr' }, beta2: { $param: 'beta2' } },
-      schedule: { type: 'cosine', warmupEpochs: { $param: 'warmup' } },
-    },
-    search: {
-      space: {
-        lr: { type: 'loguniform', low: 1e-4, high: 1e-2 },
-        scaling: { type: 'categorical', choices: ['standardize', 'unit', 'none'] },
-        beta2: { type: 'uniform', low: 0.9, high: 0.9999 },
-        warmup: { type: 'int', low: 0, high: 2 },
-        units_1: width,
-        dropout_1: rate,
-        depth: {
-          type: 'categorical',
-          choices: [
-            { value: 1 },
-            { value: 2, params: { units_2: width, dropout_2: rate } },
-            { value: 3, params: { units_2: width, dropout_2: rate, units_3: width, dropout_3: rate } },
-          ],
-        },
-      },
-      sampler: { type: 'tpe', nStartupTrials: 3 },
-      scheduler: { type: 'asha', minResource: 1, reductionFactor: 2 },
-      budget: { maxTrials: 8, maxConcurrentTrials: 2 },
-    },
-    objective: { metric: 'val_accuracy' },
-  };
-}
 
 type Json = Record<string, unknown>;
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
