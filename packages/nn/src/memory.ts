@@ -44,8 +44,13 @@ export interface ActivationPlan {
   readonly targets: Ptr;
   /** Example indices of the current batch (int32, rows). */
   readonly indices: Ptr;
-  /** Per layer: the output buffer(s). Flatten has none; dropout has a mask. */
-  readonly layers: readonly { readonly z: Ptr; readonly y: Ptr; readonly mask: Ptr }[];
+  /**
+   * Per layer: the output buffer(s). Flatten and reshape have none; dropout has a mask; max_pool2d
+   * has the int32 input index of each output's maximum (argmax).
+   */
+  readonly layers: readonly { readonly z: Ptr; readonly y: Ptr; readonly mask: Ptr; readonly argmax: Ptr }[];
+  /** One example's im2col matrix, shared by every conv2d layer (0 without conv2d). */
+  readonly im2col: Ptr;
   /** Two rows × maxDim gradient buffers used alternately by the backward pass. */
   readonly gradA: Ptr;
   readonly gradB: Ptr;
@@ -56,26 +61,43 @@ export function planActivations(arena: Arena, model: CompiledModel, rows: number
   const input = arena.allocF32(rows * model.inputSize);
   const targets = arena.allocF32(rows * Math.max(1, model.spec.loss === 'mse' ? model.outputSize : 1));
   const indices = arena.allocF32(rows);
+  // What a conv2d layer adds to a replica, in bytes (the README states it too):
+  //   4·rows·outH·outW·filters·(linear ? 1 : 2)       its output z (and y = f(z))
+  //   4·outH·outW·kh·kw·cin                            the im2col scratch: one example at a time,
+  //                                                    the largest over the conv layers, once
+  //   + the growth of gradA and gradB to 4·rows·maxDim each when it is the widest layer.
+  // max_pool2d adds 8·rows·outH·outW·c (output and int32 argmax), avg_pool2d 4·rows·outH·outW·c,
+  // global_avg_pool2d 4·rows·c.
   const layers = model.layers.map((layer) => {
     switch (layer.type) {
-      case 'dense': {
+      case 'dense':
+      case 'conv2d': {
         const z = arena.allocF32(rows * layer.outDim);
         const y = layer.activation === 'linear' ? z : arena.allocF32(rows * layer.outDim);
-        return { z, y, mask: 0 };
+        return { z, y, mask: 0, argmax: 0 };
       }
       case 'dropout': {
         const mask = arena.allocF32(rows * layer.dim);
-        return { z: 0, y: arena.allocF32(rows * layer.dim), mask };
+        return { z: 0, y: arena.allocF32(rows * layer.dim), mask, argmax: 0 };
       }
       case 'activation':
-        return { z: 0, y: arena.allocF32(rows * layer.dim), mask: 0 };
+        return { z: 0, y: arena.allocF32(rows * layer.dim), mask: 0, argmax: 0 };
+      case 'max_pool2d': {
+        const y = arena.allocF32(rows * layer.outDim);
+        return { z: 0, y, mask: 0, argmax: arena.allocF32(rows * layer.outDim) };
+      }
+      case 'avg_pool2d':
+      case 'global_avg_pool2d':
+        return { z: 0, y: arena.allocF32(rows * layer.outDim), mask: 0, argmax: 0 };
       case 'flatten':
-        return { z: 0, y: 0, mask: 0 };
+      case 'reshape':
+        return { z: 0, y: 0, mask: 0, argmax: 0 };
     }
   });
+  const im2col = model.im2colFloats > 0 ? arena.allocF32(model.im2colFloats) : 0;
   const gradA = arena.allocF32(rows * model.maxDim);
   const gradB = arena.allocF32(rows * model.maxDim);
-  return { rows, input, targets, indices, layers, gradA, gradB };
+  return { rows, input, targets, indices, layers, im2col, gradA, gradB };
 }
 
 /** Parameters, one gradient block and the optimizer's state slots. */

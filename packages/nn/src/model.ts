@@ -1,5 +1,7 @@
 // Compiles a validated model spec into layer plans with dimensions and a flat parameter layout.
 import type { ElementwiseActivation } from './kernels/types.ts';
+import { pair, windowGeometry, type WindowGeometry } from './geometry.ts';
+import { NnError } from './errors.ts';
 import { parseModelSpec, type Activation, type Initializer, type ModelSpec } from './spec.ts';
 
 /** One parameter tensor inside the flat parameter block (offsets in float32 elements). */
@@ -41,7 +43,46 @@ export type LayerPlan =
       readonly activation: Activation;
       readonly alpha: number;
       readonly needsInputGrad: boolean;
-    };
+    }
+  | {
+      /** Per example: im2col of the input (positions × kh·kw·cin) times the HWIO kernel (kh·kw·cin × filters). */
+      readonly type: 'conv2d';
+      readonly index: number;
+      readonly name: string;
+      readonly geometry: WindowGeometry;
+      readonly filters: number;
+      readonly inDim: number;
+      readonly outDim: number;
+      readonly activation: Activation;
+      readonly alpha: number;
+      readonly kernel: ParamTensor;
+      readonly bias: ParamTensor | undefined;
+      readonly needsInputGrad: boolean;
+    }
+  | {
+      readonly type: 'max_pool2d' | 'avg_pool2d';
+      readonly index: number;
+      readonly geometry: WindowGeometry;
+      readonly inDim: number;
+      readonly outDim: number;
+      readonly needsInputGrad: boolean;
+    }
+  | {
+      readonly type: 'global_avg_pool2d';
+      readonly index: number;
+      /** height × width of the input. */
+      readonly positions: number;
+      readonly channels: number;
+      readonly inDim: number;
+      readonly outDim: number;
+      readonly needsInputGrad: boolean;
+    }
+  | { readonly type: 'reshape'; readonly index: number; readonly dim: number; readonly needsInputGrad: boolean };
+
+/** Floats of the im2col matrix of one example (positions × kh·kw·cin), the conv2d scratch. */
+export function im2colSize(g: WindowGeometry): number {
+  return g.outH * g.outW * g.kh * g.kw * g.channels;
+}
 
 export interface CompiledModel {
   readonly spec: ModelSpec;
@@ -55,8 +96,13 @@ export interface CompiledModel {
   readonly trainableCount: number;
   /** Widest activation (features per example) of any layer, input included. */
   readonly maxDim: number;
-  /** GEMM FLOPs of one training example (forward + backward, skipping the unused input gradient). */
+  /**
+   * GEMM FLOPs of one training example (forward + backward, skipping the unused input gradient);
+   * conv2d counts as the GEMMs of its im2col form.
+   */
   readonly gemmFlopsPerSample: number;
+  /** Floats of the largest im2col matrix of one example (0 without conv2d). */
+  readonly im2colFloats: number;
 }
 
 /** Tensors start at multiples of 16 floats (64 bytes) so SIMD loads stay within one cache line. */
@@ -82,49 +128,50 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
   const layers: LayerPlan[] = [];
   const params: ParamTensor[] = [];
   let dim = inputSize;
+  // The example's shape after each layer (the spec's shape rules have checked it).
+  let shape: number[] = [...spec.inputShape];
   let maxDim = inputSize;
+  let im2colFloats = 0;
+  let convCount = 0;
   let offset = 0;
   let denseCount = 0;
   let seenParams = false;
   let flops = 0;
   const align = (n: number) => Math.ceil(n / PARAM_ALIGN) * PARAM_ALIGN;
 
+  /** Places a kernel and its optional bias in the parameter block. */
+  const addParams = (name: string, index: number, kernelShape: number[], fanIn: number, fanOut: number, init: Initializer, useBias: boolean) => {
+    const kernel: ParamTensor = {
+      name: `${name}/kernel`,
+      layerIndex: index,
+      role: 'kernel',
+      offset,
+      size: kernelShape.reduce((a, b) => a * b, 1),
+      shape: kernelShape,
+      decay: true,
+      init,
+      fanIn,
+      fanOut,
+    };
+    offset = align(offset + kernel.size);
+    params.push(kernel);
+    let bias: ParamTensor | undefined;
+    if (useBias) {
+      const units = kernelShape[kernelShape.length - 1] as number;
+      bias = { name: `${name}/bias`, layerIndex: index, role: 'bias', offset, size: units, shape: [units], decay: false, init: 'zeros', fanIn, fanOut };
+      offset = align(offset + bias.size);
+      params.push(bias);
+    }
+    return { kernel, bias };
+  };
+
   spec.layers.forEach((layer, index) => {
     switch (layer.type) {
       case 'dense': {
         denseCount++;
         const name = `dense_${denseCount}`;
-        const kernel: ParamTensor = {
-          name: `${name}/kernel`,
-          layerIndex: index,
-          role: 'kernel',
-          offset,
-          size: dim * layer.units,
-          shape: [dim, layer.units],
-          decay: true,
-          init: layer.kernelInitializer ?? defaultInitializer(layer.activation),
-          fanIn: dim,
-          fanOut: layer.units,
-        };
-        offset = align(offset + kernel.size);
-        params.push(kernel);
-        let bias: ParamTensor | undefined;
-        if (layer.useBias) {
-          bias = {
-            name: `${name}/bias`,
-            layerIndex: index,
-            role: 'bias',
-            offset,
-            size: layer.units,
-            shape: [layer.units],
-            decay: false,
-            init: 'zeros',
-            fanIn: dim,
-            fanOut: layer.units,
-          };
-          offset = align(offset + bias.size);
-          params.push(bias);
-        }
+        const init = layer.kernelInitializer ?? defaultInitializer(layer.activation);
+        const { kernel, bias } = addParams(name, index, [dim, layer.units], dim, layer.units, init, layer.useBias);
         // Forward x·W and backward xᵀ·dY always; dY·Wᵀ only when an earlier layer needs it.
         flops += 2 * dim * layer.units * (seenParams ? 3 : 2);
         layers.push({
@@ -141,13 +188,70 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
         });
         seenParams = true;
         dim = layer.units;
+        shape = [dim];
         break;
       }
+      case 'conv2d': {
+        convCount++;
+        const name = `conv2d_${convCount}`;
+        const [h, w, c] = shape as [number, number, number];
+        const g = windowGeometry([h, w, c], pair(layer.kernelSize), pair(layer.strides), pair(layer.dilation), layer.padding);
+        const receptive = g.kh * g.kw;
+        // Keras' fans for a convolution: receptive field × input (output) channels.
+        const init = layer.kernelInitializer ?? defaultInitializer(layer.activation);
+        const { kernel, bias } = addParams(name, index, [g.kh, g.kw, c, layer.filters], receptive * c, receptive * layer.filters, init, layer.useBias);
+        const positions = g.outH * g.outW;
+        const k = receptive * c;
+        flops += 2 * positions * k * layer.filters * (seenParams ? 3 : 2);
+        im2colFloats = Math.max(im2colFloats, im2colSize(g));
+        const outDim = positions * layer.filters;
+        layers.push({
+          type: 'conv2d',
+          index,
+          name,
+          geometry: g,
+          filters: layer.filters,
+          inDim: dim,
+          outDim,
+          activation: layer.activation,
+          alpha: layer.alpha ?? defaultAlpha(layer.activation),
+          kernel,
+          bias,
+          needsInputGrad: seenParams,
+        });
+        seenParams = true;
+        dim = outDim;
+        shape = [g.outH, g.outW, layer.filters];
+        break;
+      }
+      case 'max_pool2d':
+      case 'avg_pool2d': {
+        const [h, w, c] = shape as [number, number, number];
+        const window = pair(layer.poolSize);
+        const g = windowGeometry([h, w, c], window, pair(layer.strides ?? window), [1, 1], layer.padding);
+        const outDim = g.outH * g.outW * c;
+        layers.push({ type: layer.type, index, geometry: g, inDim: dim, outDim, needsInputGrad: seenParams });
+        dim = outDim;
+        shape = [g.outH, g.outW, c];
+        break;
+      }
+      case 'global_avg_pool2d': {
+        const [h, w, c] = shape as [number, number, number];
+        layers.push({ type: 'global_avg_pool2d', index, positions: h * w, channels: c, inDim: dim, outDim: c, needsInputGrad: seenParams });
+        dim = c;
+        shape = [c];
+        break;
+      }
+      case 'reshape':
+        layers.push({ type: 'reshape', index, dim, needsInputGrad: seenParams });
+        shape = [...layer.targetShape];
+        break;
       case 'dropout':
         layers.push({ type: 'dropout', index, dim, rate: layer.rate, needsInputGrad: seenParams });
         break;
       case 'flatten':
         layers.push({ type: 'flatten', index, dim, needsInputGrad: seenParams });
+        shape = [dim];
         break;
       case 'activation':
         layers.push({
@@ -163,6 +267,14 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
     maxDim = Math.max(maxDim, dim);
   });
 
+  // Until the replica runs them, spatial layers are refused here, so no run accepts a model it
+  // cannot train (planBytes, and so submission, compiles the model).
+  const spatial = layers.find((l) => l.type !== 'dense' && l.type !== 'dropout' && l.type !== 'flatten' && l.type !== 'activation');
+  if (spatial) {
+    const path = `layers[${spatial.index}].type`;
+    const message = `${spatial.type} layers cannot be trained yet`;
+    throw new NnError('INVALID_SPEC', `invalid model spec: ${path}: ${message}`, { issues: [{ path, message }] });
+  }
   return {
     spec,
     inputSize,
@@ -173,5 +285,6 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
     trainableCount: params.reduce((a, p) => a + p.size, 0),
     maxDim,
     gemmFlopsPerSample: flops,
+    im2colFloats,
   };
 }

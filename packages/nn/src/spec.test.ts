@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NnError } from './errors.ts';
 import { compileModel } from './model.ts';
+import { axisWindow } from './geometry.ts';
 import { parseModelSpec, parseOptimizerSpec, parseScheduleSpec } from './spec.ts';
 
 const mlp = {
@@ -84,5 +85,61 @@ describe('optimizer and schedule specs', () => {
   it('rejects a bad schedule naming the field', () => {
     expect(() => parseScheduleSpec({ type: 'step', stepEpochs: 0 })).toThrow('stepEpochs');
     expect(parseScheduleSpec(undefined)).toEqual({ type: 'constant', warmupEpochs: 0 });
+  });
+});
+
+describe('spatial layers (channels-last)', () => {
+  const cnn = {
+    inputShape: [9, 7, 3],
+    layers: [
+      { type: 'conv2d', filters: 4, kernelSize: [3, 2], padding: 'same', activation: 'relu' },
+      { type: 'max_pool2d' },
+      { type: 'conv2d', filters: 2, kernelSize: 2, dilation: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 3 },
+    ],
+    loss: 'softmax_cross_entropy',
+  };
+
+  it('accepts a CNN and fills tfjs defaults', () => {
+    const spec = parseModelSpec(cnn);
+    expect(spec.layers[0]).toEqual({ type: 'conv2d', filters: 4, kernelSize: [3, 2], strides: 1, padding: 'same', dilation: 1, activation: 'relu', useBias: true });
+    expect(spec.layers[1]).toEqual({ type: 'max_pool2d', poolSize: 2, padding: 'valid' });
+  });
+
+  it('follows tfjs window arithmetic, even kernels with same padding included', () => {
+    expect(axisWindow(5, 2, 1, 1, 'same')).toEqual({ out: 5, padBefore: 0 });
+    expect(axisWindow(7, 4, 2, 1, 'same')).toEqual({ out: 4, padBefore: 1 });
+    expect(axisWindow(7, 3, 2, 1, 'valid')).toEqual({ out: 3, padBefore: 0 });
+    expect(axisWindow(9, 3, 1, 2, 'valid')).toEqual({ out: 5, padBefore: 0 });
+    expect(axisWindow(6, 3, 1, 2, 'same')).toEqual({ out: 6, padBefore: 2 });
+  });
+
+  const withLayers = (layers: object[], inputShape = [9, 7, 3]) => ({ inputShape, layers: [...layers, { type: 'flatten' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' });
+  it.each([
+    ['a kernel larger than the input with valid padding', withLayers([{ type: 'conv2d', filters: 2, kernelSize: [3, 8] }]), 'layers[0].kernelSize', 'larger than the input 9×7'],
+    ['a dilated kernel larger than the input', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 4, dilation: 3 }]), 'layers[0].kernelSize', 'dilated to 10×10'],
+    ['a pool larger than its input', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 5 }, { type: 'avg_pool2d', poolSize: 4 }]), 'layers[1].poolSize', 'larger than the input 5×3'],
+    ['zero strides', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 2, strides: 0 }]), 'layers[0].strides', ''],
+    ['negative dilation', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 2, dilation: [1, -1] }]), 'layers[0].dilation[1]', ''],
+    ['zero pool strides', withLayers([{ type: 'max_pool2d', strides: [0, 1] }]), 'layers[0].strides[0]', ''],
+    ['strides and dilation both above 1', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 2, strides: 2, dilation: 2 }]), 'layers[0].dilation', 'cannot both'],
+    ['a pool over a dense output', { inputShape: [9, 7, 3], layers: [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'max_pool2d' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' }, 'layers[2]', 'flat shape [8]'],
+    ['a conv over a rank-2 input', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 2 }], [9, 7]), 'layers[0]', 'add {"type":"reshape"'],
+    ['a global pool over a flat input', withLayers([{ type: 'flatten' }, { type: 'global_avg_pool2d' }]), 'layers[1]', 'flat shape [189]'],
+    ['a reshape of another size', withLayers([{ type: 'reshape', targetShape: [9, 7, 2] }]), 'layers[0].targetShape', 'holds 126 values'],
+  ])('refuses %s, naming the layer and field', (_what, spec, path, text) => {
+    const e = specError(spec);
+    const issues = (e.details as { issues: { path: string; message: string }[] }).issues;
+    expect(issues.map((i) => i.path)).toContain(path);
+    expect(issues.find((i) => i.path === path)?.message).toContain(text);
+  });
+
+  it('compiles but refuses to train spatial layers until the replica runs them', () => {
+    expect(() => compileModel(cnn)).toThrow('layers[0].type: conv2d layers cannot be trained yet');
+  });
+
+  it('reshape makes a flat or rank-2 input spatial', () => {
+    expect(() => parseModelSpec({ inputShape: [12], layers: [{ type: 'reshape', targetShape: [4, 3, 1] }, { type: 'conv2d', filters: 2, kernelSize: 2 }, { type: 'global_avg_pool2d' }, { type: 'dense', units: 2 }], loss: 'mse' })).not.toThrow();
   });
 });

@@ -2,6 +2,7 @@
 // layer index and field ("layers[2].units: ..."), because the API must never run user code.
 import { z } from 'zod';
 import { NnError } from './errors.ts';
+import { pair, windowGeometry } from './geometry.ts';
 
 export const ACTIVATIONS = ['linear', 'relu', 'leaky_relu', 'elu', 'gelu', 'sigmoid', 'tanh', 'softmax'] as const;
 export const Activation = z.enum(ACTIVATIONS);
@@ -34,7 +35,50 @@ export const ActivationLayer = z.strictObject({
   activation: Activation,
   alpha,
 });
-export const LayerSpec = z.discriminatedUnion('type', [DenseLayer, DropoutLayer, FlattenLayer, ActivationLayer]);
+
+// Spatial layers take channels-last [height, width, channels] inputs, as tfjs does.
+const windowSize = z.union([z.int().min(1).max(64), z.tuple([z.int().min(1).max(64), z.int().min(1).max(64)])]);
+const stepSize = z.union([z.int().min(1).max(64), z.tuple([z.int().min(1).max(64), z.int().min(1).max(64)])]);
+const Padding = z.enum(['valid', 'same']);
+
+export const Conv2dLayer = z.strictObject({
+  type: z.literal('conv2d'),
+  filters: z.int().min(1).max(4096),
+  kernelSize: windowSize,
+  strides: stepSize.default(1),
+  padding: Padding.default('valid'),
+  dilation: stepSize.default(1),
+  activation: Activation.default('linear'),
+  alpha,
+  useBias: z.boolean().default(true),
+  /** Defaults as for dense: he_uniform for the relu family, glorot_uniform otherwise. */
+  kernelInitializer: Initializer.optional(),
+});
+const poolFields = {
+  poolSize: windowSize.default(2),
+  /** Defaults to poolSize, as tfjs. */
+  strides: stepSize.optional(),
+  padding: Padding.default('valid'),
+};
+export const MaxPool2dLayer = z.strictObject({ type: z.literal('max_pool2d'), ...poolFields });
+export const AvgPool2dLayer = z.strictObject({ type: z.literal('avg_pool2d'), ...poolFields });
+export const GlobalAvgPool2dLayer = z.strictObject({ type: z.literal('global_avg_pool2d') });
+export const ReshapeLayer = z.strictObject({
+  type: z.literal('reshape'),
+  targetShape: z.array(z.int().min(1).max(1 << 20)).min(1).max(4),
+});
+
+export const LayerSpec = z.discriminatedUnion('type', [
+  DenseLayer,
+  DropoutLayer,
+  FlattenLayer,
+  ActivationLayer,
+  Conv2dLayer,
+  MaxPool2dLayer,
+  AvgPool2dLayer,
+  GlobalAvgPool2dLayer,
+  ReshapeLayer,
+]);
 export type LayerSpec = z.infer<typeof LayerSpec>;
 
 export const LOSSES = ['softmax_cross_entropy', 'mse'] as const;
@@ -166,25 +210,84 @@ function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string,
 export function parseModelSpec(input: unknown): ModelSpec {
   const spec = parseWith(ModelSpecSchema, input, 'model spec');
   const issues: SpecIssue[] = [];
-  let rank = spec.inputShape.length;
+  // The shape of one example after each layer; null once a layer is refused (later checks would
+  // only repeat the same problem).
+  let shape: number[] | null = [...spec.inputShape];
   spec.layers.forEach((layer, i) => {
-    if (layer.type === 'flatten') rank = 1;
-    if (layer.type === 'dense' && rank !== 1) {
-      issues.push({
-        path: `layers[${i}]`,
-        message: `dense expects a flat input but receives shape [${spec.inputShape.join(', ')}]; add {"type":"flatten"} before it`,
-      });
-      rank = 1;
+    if (shape === null) return;
+    const at = `layers[${i}]`;
+    switch (layer.type) {
+      case 'flatten':
+        shape = [size(shape)];
+        break;
+      case 'dense':
+        if (shape.length !== 1) {
+          issues.push({ path: at, message: `dense expects a flat input but receives shape [${shape.join(', ')}]; add {"type":"flatten"} before it` });
+        }
+        shape = [layer.units];
+        break;
+      case 'conv2d':
+      case 'max_pool2d':
+      case 'avg_pool2d': {
+        if (shape.length !== 3) {
+          issues.push({ path: at, message: spatialInputMessage(layer.type, shape) });
+          shape = null;
+          break;
+        }
+        const conv = layer.type === 'conv2d';
+        const window = pair(conv ? layer.kernelSize : layer.poolSize);
+        const strides = pair(layer.strides ?? window);
+        const dilation = conv ? pair(layer.dilation) : ([1, 1] as const);
+        const windowField = conv ? 'kernelSize' : 'poolSize';
+        if (conv && Math.max(...strides) > 1 && Math.max(...dilation) > 1) {
+          // tfjs (and so the export) refuses the pair: "Either strides or dilations must be 1".
+          issues.push({ path: `${at}.dilation`, message: 'strides and dilation cannot both exceed 1 (tfjs refuses the pair)' });
+        }
+        const [h, w, c] = shape as [number, number, number];
+        const g = windowGeometry([h, w, c], window, strides, dilation, layer.padding);
+        const spanH = (g.kh - 1) * g.dilationH + 1;
+        const spanW = (g.kw - 1) * g.dilationW + 1;
+        if (layer.padding === 'valid' && (spanH > h || spanW > w)) {
+          const dilated = conv && Math.max(...dilation) > 1 ? ` (dilated to ${spanH}×${spanW})` : '';
+          issues.push({ path: `${at}.${windowField}`, message: `the ${conv ? 'kernel' : 'pool'} ${g.kh}×${g.kw}${dilated} is larger than the input ${h}×${w} with padding "valid"` });
+          shape = null;
+        } else if (g.outH < 1 || g.outW < 1) {
+          issues.push({ path: at, message: `the output would be ${g.outH}×${g.outW}; it must be at least 1×1` });
+          shape = null;
+        } else {
+          shape = [g.outH, g.outW, conv ? layer.filters : c];
+        }
+        break;
+      }
+      case 'global_avg_pool2d':
+        if (shape.length !== 3) {
+          issues.push({ path: at, message: spatialInputMessage(layer.type, shape) });
+          shape = null;
+        } else {
+          shape = [shape[2] as number];
+        }
+        break;
+      case 'reshape':
+        if (size(layer.targetShape) !== size(shape)) {
+          issues.push({ path: `${at}.targetShape`, message: `[${layer.targetShape.join(', ')}] holds ${size(layer.targetShape)} values but the input [${shape.join(', ')}] has ${size(shape)}` });
+          shape = null;
+        } else {
+          shape = [...layer.targetShape];
+        }
+        break;
+      case 'dropout':
+      case 'activation':
+        break;
     }
-    if ((layer.type === 'dense' || layer.type === 'activation') && layer.alpha !== undefined) {
+    if ((layer.type === 'dense' || layer.type === 'activation' || layer.type === 'conv2d') && layer.alpha !== undefined) {
       if (layer.activation !== 'leaky_relu' && layer.activation !== 'elu') {
-        issues.push({ path: `layers[${i}].alpha`, message: `alpha applies to leaky_relu and elu only, not ${layer.activation}` });
+        issues.push({ path: `${at}.alpha`, message: `alpha applies to leaky_relu and elu only, not ${layer.activation}` });
       }
     }
   });
   const lastDense = spec.layers.findLastIndex((l) => l.type === 'dense');
   if (lastDense < 0) issues.push({ path: 'layers', message: 'needs at least one dense layer' });
-  if (rank !== 1) issues.push({ path: 'layers', message: 'the output must be flat; add a flatten or dense layer' });
+  if (shape !== null && (shape as number[]).length !== 1) issues.push({ path: 'layers', message: 'the output must be flat; add a flatten or dense layer' });
   if (spec.loss === 'softmax_cross_entropy') {
     const lastAct = finalActivation(spec);
     if (lastAct.activation === 'softmax') {
@@ -202,11 +305,19 @@ export function parseModelSpec(input: unknown): ModelSpec {
   return spec;
 }
 
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+function spatialInputMessage(type: string, shape: readonly number[]): string {
+  if (shape.length === 1) return `${type} expects an [height, width, channels] input but receives the flat shape [${shape.join(', ')}] (a dense or flattened output)`;
+  return `${type} expects an [height, width, channels] input but receives shape [${shape.join(', ')}]; add {"type":"reshape","targetShape":[height, width, channels]} before it`;
+}
+
 function finalActivation(spec: ModelSpec): { activation: Activation; path: string } {
   for (let i = spec.layers.length - 1; i >= 0; i--) {
     const l = spec.layers[i]!;
     if (l.type === 'activation') return { activation: l.activation, path: `layers[${i}].activation` };
     if (l.type === 'dense') return { activation: l.activation, path: `layers[${i}].activation` };
+    if (l.type === 'conv2d') return { activation: l.activation, path: `layers[${i}].activation` };
   }
   return { activation: 'linear', path: 'layers' };
 }
