@@ -1486,6 +1486,200 @@ function optimizers(mb: ModuleBuilder): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Convolution and pooling, channels-last (NHWC), as scalar loops for now (the layout of
+// src/geometry.ts; the SIMD forms come with measurements). Every sum runs in one fixed order,
+// the order of the reference twin, so WASM and twin agree bit for bit.
+
+/** WindowGeometry's fields, in its order: every window kernel ends with them. */
+const WINDOW_PARAMS = [
+  ['inH', 'i32'], ['inW', 'i32'], ['ch', 'i32'], ['kh', 'i32'], ['kw', 'i32'],
+  ['sh', 'i32'], ['sw', 'i32'], ['dh', 'i32'], ['dw', 'i32'], ['pt', 'i32'], ['pl', 'i32'],
+  ['oh', 'i32'], ['ow', 'i32'],
+] as const;
+
+/** for (v = 0; v < bound; v++) body — the bound is read at every test. */
+function forRange(f: Func, v: string, bound: string, body: () => void): void {
+  f.local(v, 'i32');
+  f.emit(set(v, i32(0)));
+  f.whileLoop(`(i32.lt_s ${get(v)} ${bound})`, () => {
+    body();
+    f.emit(addTo(v, i32(1)));
+  });
+}
+
+/**
+ * Every output position (n, oy, ox) and window cell (ky, kx) in order; `cell` runs with $iy, $ix
+ * set (the input row and column, possibly outside) and $valid = both inside. `position` wraps the
+ * window loop of one output position (before / after hooks).
+ */
+function windowLoops(f: Func, rows: string, position: (window: () => void) => void, cell: () => void): void {
+  f.declare('i32', 'iy', 'ix', 'valid');
+  forRange(f, 'n', rows, () =>
+    forRange(f, 'oy', get('oh'), () =>
+      forRange(f, 'ox', get('ow'), () =>
+        position(() =>
+          forRange(f, 'ky', get('kh'), () => {
+            f.emit(set('iy', add(sub(mul(get('oy'), get('sh')), get('pt')), mul(get('ky'), get('dh')))));
+            forRange(f, 'kx', get('kw'), () => {
+              f.emit(set('ix', add(sub(mul(get('ox'), get('sw')), get('pl')), mul(get('kx'), get('dw')))));
+              // Negative coordinates are huge unsigned: one unsigned compare checks both ends.
+              f.emit(set('valid', `(i32.and (i32.lt_u ${get('iy')} ${get('inH')}) (i32.lt_u ${get('ix')} ${get('inW')}))`));
+              cell();
+            });
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Element index of (n, iy, ix, 0) in the input batch. */
+const inputBase = (): string => mul(add(mul(add(mul(get('n'), get('inH')), get('iy')), get('inW')), get('ix')), get('ch'));
+
+function windowKernels(mb: ModuleBuilder): void {
+  {
+    // col[(n, oy, ox), (ky, kx, c)] = x[n, iy, ix, c], or 0 in the padding.
+    const f = mb.func('im2col', [['x', 'i32'], ['col', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
+    f.declare('i32', 'rowBytes');
+    f.emit(set('rowBytes', shl(get('ch'), 2)));
+    windowLoops(f, get('rows'), (w) => w(), () => {
+      f.emit(`(if ${get('valid')} (then (memory.copy ${get('col')} ${add(get('x'), shl(inputBase(), 2))} ${get('rowBytes')})) (else (memory.fill ${get('col')} (i32.const 0) ${get('rowBytes')})))`);
+      f.emit(addTo('col', get('rowBytes')));
+    });
+  }
+  {
+    // The adjoint: dx = 0, then each col element added to its input in col order.
+    const f = mb.func('col2im', [['col', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
+    f.declare('i32', 'p', 'c');
+    f.emit(`(memory.fill ${get('dx')} (i32.const 0) ${shl(mul(mul(mul(get('rows'), get('inH')), get('inW')), get('ch')), 2)})`);
+    windowLoops(f, get('rows'), (w) => w(), () => {
+      f.emit(`(if ${get('valid')} (then`);
+      f.emit(set('p', add(get('dx'), shl(inputBase(), 2))));
+      forRange(f, 'c', get('ch'), () => {
+        f.emit(`(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.load ${get('col')})))`);
+        f.emit(addTo('p', i32(4)), addTo('col', i32(4)));
+      });
+      f.emit(`) (else ${addTo('col', shl(get('ch'), 2))}))`);
+    });
+  }
+  // Pooling visits the window of one output channel at a time: (n, oy, ox, c), then (ky, kx).
+  const poolLoops = (f: Func, before: () => void, cell: () => void, after: () => void): void => {
+    f.declare('i32', 'iy', 'ix', 'i');
+    forRange(f, 'n', get('rows'), () =>
+      forRange(f, 'oy', get('oh'), () =>
+        forRange(f, 'ox', get('ow'), () =>
+          forRange(f, 'c', get('ch'), () => {
+            before();
+            forRange(f, 'ky', get('kh'), () => {
+              f.emit(set('iy', add(sub(mul(get('oy'), get('sh')), get('pt')), mul(get('ky'), get('dh')))));
+              f.emit(`(if (i32.lt_u ${get('iy')} ${get('inH')}) (then`);
+              forRange(f, 'kx', get('kw'), () => {
+                f.emit(set('ix', add(sub(mul(get('ox'), get('sw')), get('pl')), mul(get('kx'), get('dw')))));
+                f.emit(`(if (i32.lt_u ${get('ix')} ${get('inW')}) (then`);
+                f.emit(set('i', add(inputBase(), get('c'))));
+                cell();
+                f.emit('))');
+              });
+              f.emit('))');
+            });
+            after();
+          }),
+        ),
+      ),
+    );
+  };
+  {
+    // The first maximum of the window wins (a later equal value does not); argmax is the element
+    // index in the batch.
+    const f = mb.func('max_pool', [['x', 'i32'], ['y', 'i32'], ['argmax', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
+    f.declare('i32', 'best_i');
+    f.declare('f32', 'best', 'v');
+    poolLoops(
+      f,
+      () => f.emit(set('best_i', i32(-1)), set('best', f32(0))),
+      () => {
+        f.emit(set('v', `(f32.load ${add(get('x'), shl(get('i'), 2))})`));
+        f.emit(`(if (i32.or (i32.lt_s ${get('best_i')} (i32.const 0)) (f32.gt ${get('v')} ${get('best')})) (then ${set('best', get('v'))} ${set('best_i', get('i'))}))`);
+      },
+      () => {
+        f.emit(`(f32.store ${get('y')} ${get('best')})`, `(i32.store ${get('argmax')} ${get('best_i')})`);
+        f.emit(addTo('y', i32(4)), addTo('argmax', i32(4)));
+      },
+    );
+  }
+  {
+    // dx = 0, then dy[o] added at argmax[o] in output order.
+    const f = mb.func('max_pool_grad', [['dy', 'i32'], ['argmax', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
+    f.declare('i32', 'p', 'count');
+    f.emit(`(memory.fill ${get('dx')} (i32.const 0) ${shl(mul(mul(mul(get('rows'), get('inH')), get('inW')), get('ch')), 2)})`);
+    f.emit(set('count', mul(mul(mul(get('rows'), get('oh')), get('ow')), get('ch'))));
+    forRange(f, 'o', get('count'), () => {
+      f.emit(set('p', add(get('dx'), shl(`(i32.load ${get('argmax')})`, 2))));
+      f.emit(`(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.load ${get('dy')})))`);
+      f.emit(addTo('dy', i32(4)), addTo('argmax', i32(4)));
+    });
+  }
+  {
+    // The mean over the window's elements inside the input (tfjs: padding is not counted).
+    const f = mb.func('avg_pool', [['x', 'i32'], ['y', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
+    f.declare('i32', 'cnt');
+    f.declare('f32', 's');
+    poolLoops(
+      f,
+      () => f.emit(set('s', f32(0)), set('cnt', i32(0))),
+      () => f.emit(set('s', `(f32.add ${get('s')} (f32.load ${add(get('x'), shl(get('i'), 2))}))`), addTo('cnt', i32(1))),
+      () => f.emit(`(f32.store ${get('y')} (f32.div ${get('s')} (f32.convert_i32_s ${get('cnt')})))`, addTo('y', i32(4))),
+    );
+  }
+  {
+    // dx = 0, then dy[o]/count added to each element of o's window, in output order.
+    const f = mb.func('avg_pool_grad', [['dy', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
+    f.declare('i32', 'cnt', 'cy', 'cx', 'p');
+    f.declare('f32', 'v');
+    f.emit(`(memory.fill ${get('dx')} (i32.const 0) ${shl(mul(mul(mul(get('rows'), get('inH')), get('inW')), get('ch')), 2)})`);
+    poolLoops(
+      f,
+      () => {
+        // The window's valid rows × valid columns.
+        f.emit(set('cy', i32(0)), set('cx', i32(0)));
+        forRange(f, 'ky', get('kh'), () => f.emit(`(if (i32.lt_u ${add(sub(mul(get('oy'), get('sh')), get('pt')), mul(get('ky'), get('dh')))} ${get('inH')}) (then ${addTo('cy', i32(1))}))`));
+        forRange(f, 'kx', get('kw'), () => f.emit(`(if (i32.lt_u ${add(sub(mul(get('ox'), get('sw')), get('pl')), mul(get('kx'), get('dw')))} ${get('inW')}) (then ${addTo('cx', i32(1))}))`));
+        f.emit(set('cnt', mul(get('cy'), get('cx'))));
+        f.emit(set('v', `(f32.div (f32.load ${get('dy')}) (f32.convert_i32_s ${get('cnt')}))`));
+      },
+      () => {
+        f.emit(set('p', add(get('dx'), shl(get('i'), 2))));
+        f.emit(`(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) ${get('v')}))`);
+      },
+      () => f.emit(addTo('dy', i32(4))),
+    );
+  }
+  {
+    // y[n, c] = (Σ_p x[n, p, c]) / positions, p in order.
+    const f = mb.func('global_avg_pool', [['x', 'i32'], ['y', 'i32'], ['rows', 'i32'], ['positions', 'i32'], ['ch', 'i32']], null);
+    f.declare('f32', 's');
+    forRange(f, 'n', get('rows'), () =>
+      forRange(f, 'c', get('ch'), () => {
+        f.emit(set('s', f32(0)));
+        forRange(f, 'p', get('positions'), () => f.emit(set('s', `(f32.add ${get('s')} (f32.load ${add(get('x'), shl(add(mul(add(mul(get('n'), get('positions')), get('p')), get('ch')), get('c')), 2))}))`)));
+        f.emit(`(f32.store ${get('y')} (f32.div ${get('s')} (f32.convert_i32_s ${get('positions')})))`, addTo('y', i32(4)));
+      }),
+    );
+  }
+  {
+    // dx[n, p, c] = dy[n, c] / positions.
+    const f = mb.func('global_avg_pool_grad', [['dy', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ['positions', 'i32'], ['ch', 'i32']], null);
+    f.declare('f32', 'v');
+    forRange(f, 'n', get('rows'), () =>
+      forRange(f, 'c', get('ch'), () => {
+        f.emit(set('v', `(f32.div (f32.load ${add(get('dy'), shl(add(mul(get('n'), get('ch')), get('c')), 2))}) (f32.convert_i32_s ${get('positions')}))`));
+        forRange(f, 'p', get('positions'), () => f.emit(`(f32.store ${add(get('dx'), shl(add(mul(add(mul(get('n'), get('positions')), get('p')), get('ch')), get('c')), 2))} ${get('v')})`));
+      }),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** WAT text of one kernel module variant. */
 export function kernelModuleText(v: Variant): string {
@@ -1507,6 +1701,7 @@ export function kernelModuleText(v: Variant): string {
   reduction(mb, 'sum_squares');
   reduction(mb, 'mse');
   vectorOps(mb);
+  windowKernels(mb);
   optimizers(mb);
   const flags = mb.func('variant', [], 'i32');
   flags.emit(i32((v.relaxed ? 1 : 0) | (v.shared ? 2 : 0)));

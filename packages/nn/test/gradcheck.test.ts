@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as R from '../src/kernels/reference.ts';
 import type { ElementwiseActivation, Kernels, Ptr } from '../src/kernels/types.ts';
+import type { WindowGeometry } from '../src/geometry.ts';
 import { Arena, planActivations, planParameters } from '../src/memory.ts';
 import { compileModel } from '../src/model.ts';
 import { Replica } from '../src/replica.ts';
@@ -63,6 +64,30 @@ class Float64Kernels implements Kernels {
   }
   mul(a: Ptr, b: Ptr, out: Ptr, n: number) {
     R.mul(this.f, a >> 2, this.f, b >> 2, this.f, out >> 2, n);
+  }
+  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry) {
+    R.im2col(this.f, x >> 2, this.f, col >> 2, rows, g);
+  }
+  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
+    R.col2im(this.f, col >> 2, this.f, dx >> 2, rows, g);
+  }
+  maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry) {
+    R.maxPool(this.f, x >> 2, this.f, y >> 2, this.i, argmax >> 2, rows, g);
+  }
+  maxPoolGrad(dy: Ptr, argmax: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
+    R.maxPoolGrad(this.f, dy >> 2, this.i, argmax >> 2, this.f, dx >> 2, rows, g);
+  }
+  avgPool(x: Ptr, y: Ptr, rows: number, g: WindowGeometry) {
+    R.avgPool(this.f, x >> 2, this.f, y >> 2, rows, g);
+  }
+  avgPoolGrad(dy: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
+    R.avgPoolGrad(this.f, dy >> 2, this.f, dx >> 2, rows, g);
+  }
+  globalAvgPool(x: Ptr, y: Ptr, rows: number, positions: number, channels: number) {
+    R.globalAvgPool(this.f, x >> 2, this.f, y >> 2, rows, positions, channels);
+  }
+  globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number) {
+    R.globalAvgPoolGrad(this.f, dy >> 2, this.f, dx >> 2, rows, positions, channels);
   }
   // The rest is not used by a forward/backward pass.
   transpose(): void {

@@ -1,6 +1,7 @@
 // The TypeScript twin is the oracle of the WASM tests, so it is checked itself: gradients against
 // central finite differences in float64, GEMM forms against each other, sums against naive sums.
 import { describe, expect, it } from 'vitest';
+import { windowGeometry } from '../geometry.ts';
 import { Rng } from '../rng.ts';
 import * as ref from './reference.ts';
 import { ACTIVATION_CODES, type ElementwiseActivation } from './types.ts';
@@ -189,5 +190,44 @@ describe('reference kernels (float64)', () => {
     ref.sgd(2, p, 0, g, 0, null, 0, 1, 0, false, 0, 1, 3, 2);
     expect(Array.from(p)).toEqual([-(1.25 + tiny), -5.5]);
     expect(Array.from(g)).toEqual([1, 2, tiny, 0.5, 0.25, 3]);
+  });
+});
+
+describe('window kernels (NHWC)', () => {
+  // 3×3×1 input 1…9, a 2×2 pool, stride 1, same padding: tfjs pads one row and column after.
+  const g = windowGeometry([3, 3, 1], [2, 2], [1, 1], [1, 1], 'same');
+  const x = Float32Array.from({ length: 9 }, (_, i) => i + 1);
+
+  it('average pooling counts only the elements inside the input, as tfjs', () => {
+    const y = new Float32Array(9);
+    ref.avgPool(x, 0, y, 0, 1, g);
+    expect([...y]).toEqual([3, 4, 4.5, 6, 7, 7.5, 7.5, 8.5, 9]);
+    const dx = new Float32Array(9);
+    ref.avgPoolGrad(Float32Array.from([4, 0, 0, 0, 0, 0, 0, 0, 1]), 0, dx, 0, 1, g);
+    expect([...dx]).toEqual([1, 1, 0, 1, 1, 0, 0, 0, 1]);
+  });
+
+  it('max pooling records the first maximum and scatters the gradient back to it', () => {
+    const y = new Float32Array(9);
+    const argmax = new Int32Array(9);
+    ref.maxPool(Float32Array.from([1, 1, 0, 1, 1, 0, 0, 0, 2]), 0, y, 0, argmax, 0, 1, g);
+    expect([...y]).toEqual([1, 1, 0, 1, 2, 2, 0, 2, 2]);
+    expect([...argmax]).toEqual([0, 1, 2, 3, 8, 8, 6, 8, 8]);
+    const dx = new Float32Array(9);
+    ref.maxPoolGrad(Float32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1]), 0, argmax, 0, dx, 0, 1, g);
+    expect([...dx]).toEqual([1, 1, 1, 1, 0, 0, 1, 0, 4]);
+  });
+
+  it('col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>', () => {
+    const d = windowGeometry([5, 4, 2], [3, 2], [1, 1], [2, 1], 'same');
+    const rows = 2;
+    const xs = Float64Array.from({ length: rows * 5 * 4 * 2 }, (_, i) => Math.sin(i + 1));
+    const cols = Float64Array.from({ length: rows * d.outH * d.outW * 3 * 2 * 2 }, (_, i) => Math.cos(i * 0.7));
+    const col = new Float64Array(cols.length);
+    ref.im2col(xs, 0, col, 0, rows, d);
+    const back = new Float64Array(xs.length);
+    ref.col2im(cols, 0, back, 0, rows, d);
+    const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+    expect(dot(col, cols)).toBeCloseTo(dot(xs, back), 12);
   });
 });

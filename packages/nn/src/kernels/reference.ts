@@ -9,6 +9,7 @@ import {
   type Ptr,
 } from './types.ts';
 import { FLUSH_THRESHOLD } from './flush.ts';
+import type { WindowGeometry } from '../geometry.ts';
 
 /** A float tensor view; offsets below are in elements, not bytes. */
 export type FloatArray = Float32Array | Float64Array;
@@ -440,6 +441,148 @@ export function rmsprop(n: number, p: FloatArray, pOff: number, g: FloatArray, g
 }
 
 // ---------------------------------------------------------------------------------------------
+// Convolution and pooling (NHWC, geometry.ts), in the fixed orders of the WASM loops. Sums are
+// rounded to the storage's precision at every add, as the f32 kernels do.
+
+/**
+ * Calls visit(iy, ix) for every cell (ky, kx) of the window of output (oy, ox), in order, with
+ * the input row and column (possibly in the padding).
+ */
+function forWindow(g: WindowGeometry, oy: number, ox: number, visit: (iy: number, ix: number) => void): void {
+  for (let ky = 0; ky < g.kh; ky++) {
+    const iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+    for (let kx = 0; kx < g.kw; kx++) visit(iy, ox * g.strideW - g.padLeft + kx * g.dilationW);
+  }
+}
+const inside = (g: WindowGeometry, iy: number, ix: number): boolean => iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW;
+/** Element index of (n, iy, ix, 0) in the input batch. */
+const inputAt = (g: WindowGeometry, n: number, iy: number, ix: number): number => ((n * g.inH + iy) * g.inW + ix) * g.channels;
+const inputSize = (g: WindowGeometry, rows: number): number => rows * g.inH * g.inW * g.channels;
+
+export function im2col(x: FloatArray, xOff: number, col: FloatArray, cOff: number, rows: number, g: WindowGeometry): void {
+  let d = cOff;
+  for (let n = 0; n < rows; n++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        forWindow(g, oy, ox, (iy, ix) => {
+          const ok = inside(g, iy, ix);
+          const base = xOff + inputAt(g, n, iy, ix);
+          for (let c = 0; c < g.channels; c++) col[d++] = ok ? at(x, base + c) : 0;
+        });
+      }
+    }
+  }
+}
+
+export function col2im(col: FloatArray, cOff: number, dx: FloatArray, dxOff: number, rows: number, g: WindowGeometry): void {
+  const round = roundingOf(dx);
+  dx.fill(0, dxOff, dxOff + inputSize(g, rows));
+  let d = cOff;
+  for (let n = 0; n < rows; n++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++) {
+        forWindow(g, oy, ox, (iy, ix) => {
+          if (!inside(g, iy, ix)) {
+            d += g.channels;
+            return;
+          }
+          const base = dxOff + inputAt(g, n, iy, ix);
+          for (let c = 0; c < g.channels; c++) dx[base + c] = round(at(dx, base + c) + at(col, d++));
+        });
+      }
+    }
+  }
+}
+
+/** Calls visit(o, n, oy, ox, c) for every pooling output in order (o counts from 0). */
+function forOutputs(g: WindowGeometry, rows: number, visit: (o: number, n: number, oy: number, ox: number, c: number) => void): void {
+  let o = 0;
+  for (let n = 0; n < rows; n++) for (let oy = 0; oy < g.outH; oy++) for (let ox = 0; ox < g.outW; ox++) for (let c = 0; c < g.channels; c++) visit(o++, n, oy, ox, c);
+}
+
+export function maxPool(x: FloatArray, xOff: number, y: FloatArray, yOff: number, argmax: Int32Array, aOff: number, rows: number, g: WindowGeometry): void {
+  forOutputs(g, rows, (o, n, oy, ox, c) => {
+    let best = 0;
+    let bestAt = -1;
+    forWindow(g, oy, ox, (iy, ix) => {
+      if (!inside(g, iy, ix)) return;
+      const i = inputAt(g, n, iy, ix) + c;
+      const v = at(x, xOff + i);
+      if (bestAt < 0 || v > best) {
+        best = v;
+        bestAt = i;
+      }
+    });
+    y[yOff + o] = best;
+    argmax[aOff + o] = bestAt;
+  });
+}
+
+export function maxPoolGrad(dy: FloatArray, dyOff: number, argmax: Int32Array, aOff: number, dx: FloatArray, dxOff: number, rows: number, g: WindowGeometry): void {
+  const round = roundingOf(dx);
+  dx.fill(0, dxOff, dxOff + inputSize(g, rows));
+  const outputs = rows * g.outH * g.outW * g.channels;
+  for (let o = 0; o < outputs; o++) {
+    const i = dxOff + at(argmax, aOff + o);
+    dx[i] = round(at(dx, i) + at(dy, dyOff + o));
+  }
+}
+
+/** Elements of the window of (oy, ox) inside the input. */
+function windowCount(g: WindowGeometry, oy: number, ox: number): number {
+  let count = 0;
+  forWindow(g, oy, ox, (iy, ix) => {
+    if (inside(g, iy, ix)) count++;
+  });
+  return count;
+}
+
+export function avgPool(x: FloatArray, xOff: number, y: FloatArray, yOff: number, rows: number, g: WindowGeometry): void {
+  const round = roundingOf(y);
+  forOutputs(g, rows, (o, n, oy, ox, c) => {
+    let s = 0;
+    forWindow(g, oy, ox, (iy, ix) => {
+      if (inside(g, iy, ix)) s = round(s + at(x, xOff + inputAt(g, n, iy, ix) + c));
+    });
+    y[yOff + o] = s / windowCount(g, oy, ox);
+  });
+}
+
+export function avgPoolGrad(dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, rows: number, g: WindowGeometry): void {
+  const round = roundingOf(dx);
+  dx.fill(0, dxOff, dxOff + inputSize(g, rows));
+  forOutputs(g, rows, (o, n, oy, ox, c) => {
+    const v = round(at(dy, dyOff + o) / windowCount(g, oy, ox));
+    forWindow(g, oy, ox, (iy, ix) => {
+      if (!inside(g, iy, ix)) return;
+      const i = dxOff + inputAt(g, n, iy, ix) + c;
+      dx[i] = round(at(dx, i) + v);
+    });
+  });
+}
+
+export function globalAvgPool(x: FloatArray, xOff: number, y: FloatArray, yOff: number, rows: number, positions: number, channels: number): void {
+  const round = roundingOf(y);
+  for (let n = 0; n < rows; n++) {
+    for (let c = 0; c < channels; c++) {
+      let s = 0;
+      for (let p = 0; p < positions; p++) s = round(s + at(x, xOff + (n * positions + p) * channels + c));
+      y[yOff + n * channels + c] = s / positions;
+    }
+  }
+}
+
+export function globalAvgPoolGrad(dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, rows: number, positions: number, channels: number): void {
+  const round = roundingOf(dx);
+  for (let n = 0; n < rows; n++) {
+    for (let c = 0; c < channels; c++) {
+      const v = round(at(dy, dyOff + n * channels + c) / positions);
+      for (let p = 0; p < positions; p++) dx[dxOff + (n * positions + p) * channels + c] = v;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const f32 = Math.fround;
 const ACTIVATIONS = new Set(Object.keys(ACTIVATION_CODES));
@@ -548,6 +691,38 @@ export class ReferenceKernels implements Kernels {
     // Through int32 views: a bit copy, like memory.copy (NaN payloads survive).
     const w = this.i();
     copy(w, src >>> 2, w, dst >>> 2, n);
+  }
+  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry): void {
+    const f = this.f();
+    im2col(f, x >>> 2, f, col >>> 2, rows, g);
+  }
+  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+    const f = this.f();
+    col2im(f, col >>> 2, f, dx >>> 2, rows, g);
+  }
+  maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry): void {
+    const f = this.f();
+    maxPool(f, x >>> 2, f, y >>> 2, this.i(), argmax >>> 2, rows, g);
+  }
+  maxPoolGrad(dy: Ptr, argmax: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+    const f = this.f();
+    maxPoolGrad(f, dy >>> 2, this.i(), argmax >>> 2, f, dx >>> 2, rows, g);
+  }
+  avgPool(x: Ptr, y: Ptr, rows: number, g: WindowGeometry): void {
+    const f = this.f();
+    avgPool(f, x >>> 2, f, y >>> 2, rows, g);
+  }
+  avgPoolGrad(dy: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+    const f = this.f();
+    avgPoolGrad(f, dy >>> 2, f, dx >>> 2, rows, g);
+  }
+  globalAvgPool(x: Ptr, y: Ptr, rows: number, positions: number, channels: number): void {
+    const f = this.f();
+    globalAvgPool(f, x >>> 2, f, y >>> 2, rows, positions, channels);
+  }
+  globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number): void {
+    const f = this.f();
+    globalAvgPoolGrad(f, dy >>> 2, f, dx >>> 2, rows, positions, channels);
   }
   gatherU8(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr, scale: number, shift: number): void {
     gatherU8(new Uint8Array(this.memory.buffer), src, rowLen, this.i(), indices >>> 2, count, this.f(), dst >>> 2, f32(scale), f32(shift));

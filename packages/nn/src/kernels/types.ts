@@ -1,6 +1,7 @@
 // The kernel contract: every hot loop of training, addressed by byte offsets into one
 // WebAssembly.Memory. Two implementations exist: WASM SIMD (wasm.ts) and the plain
 // TypeScript reference twin (reference.ts) used by tests.
+import type { WindowGeometry } from '../geometry.ts';
 
 /** A byte offset into the kernel memory. f32 / i32 data is 4-byte aligned. */
 export type Ptr = number;
@@ -75,6 +76,32 @@ export interface Kernels {
   sumSquares(x: Ptr, n: number): number;
   fill(x: Ptr, n: number, value: number): void;
   copy(src: Ptr, dst: Ptr, n: number): void;
+
+  // Convolution and pooling over `rows` NHWC examples of g.inH × g.inW × g.channels (geometry.ts).
+  // A gradient into dx overwrites it: dx = 0, then each contribution added in a fixed order.
+
+  /**
+   * col[(n, oy, ox), (ky, kx, c)] = x[n, oy·sh − padTop + ky·dh, ox·sw − padLeft + kx·dw, c], 0 in
+   * the padding: rows·outH·outW rows of kh·kw·channels floats.
+   */
+  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry): void;
+  /** The adjoint of im2col: dx = 0, then every col element added to its input element, in col order. */
+  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void;
+  /**
+   * y[n, oy, ox, c] = the window's maximum over elements inside the input (first maximum wins);
+   * argmax (int32) = its element index in the batch.
+   */
+  maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry): void;
+  /** dx = 0, then dy[o] added to dx[argmax[o]] for each output o in order. */
+  maxPoolGrad(dy: Ptr, argmax: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void;
+  /** y = the window's mean over the elements inside the input (padding not counted, as tfjs). */
+  avgPool(x: Ptr, y: Ptr, rows: number, g: WindowGeometry): void;
+  /** dx = 0, then f32(dy[o] / count) added to each element of o's window, outputs in order. */
+  avgPoolGrad(dy: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void;
+  /** y[n, c] = (Σ_p x[n, p, c]) / positions, positions in order. */
+  globalAvgPool(x: Ptr, y: Ptr, rows: number, positions: number, channels: number): void;
+  /** dx[n, p, c] = dy[n, c] / positions. */
+  globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number): void;
 
   /** dst[r,j] = f32(src[idx[r]·rowLen + j])·scale + shift, src uint8, idx int32. */
   gatherU8(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr, scale: number, shift: number): void;

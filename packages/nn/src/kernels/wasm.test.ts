@@ -2,6 +2,7 @@
 // (1, odd, not multiples of 4), with sentinels proving that nothing outside the outputs changes.
 import { setFlagsFromString } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { windowGeometry, type WindowGeometry } from '../geometry.ts';
 import { Rng as SeededRng } from '../rng.ts';
 import * as ref from './reference.ts';
 import { ReferenceKernels } from './reference.ts';
@@ -648,6 +649,86 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
         regions: { src: { len: rowLen * srcRows }, indices, dst: { len: rowLen * count, out: 'exact' } },
         run: (k, p) => k.gather32(p.src as Ptr, rowLen, p.indices as Ptr, count, p.dst as Ptr),
       }, `gather32 rowLen=${rowLen} count=${count}`);
+    }
+  });
+
+  // --- Convolution and pooling ------------------------------------------------------------------
+
+  /** A random window over a small NHWC batch: odd and non-square sizes, strides, dilations, both paddings. */
+  function randomWindow(e: Env, pool: boolean): { rows: number; g: WindowGeometry } {
+    for (;;) {
+      const rng = e.rng;
+      const g = windowGeometry(
+        [rng.int(1, 9), rng.int(1, 8), rng.pick([1, 2, 3, 5, 8])],
+        [rng.int(1, 4), rng.int(1, 4)],
+        [rng.int(1, 3), rng.int(1, 3)],
+        pool ? [1, 1] : [rng.int(1, 2), rng.int(1, 2)],
+        rng.pick(['valid', 'same'] as const),
+      );
+      if (g.outH >= 1 && g.outW >= 1) return { rows: rng.int(1, 3), g };
+    }
+  }
+  const describeWindow = ({ rows, g }: { rows: number; g: WindowGeometry }): string =>
+    `rows=${rows} in=${g.inH}x${g.inW}x${g.channels} k=${g.kh}x${g.kw} s=${g.strideH},${g.strideW} d=${g.dilationH},${g.dilationW} pad=${g.padTop},${g.padLeft} out=${g.outH}x${g.outW}`;
+
+  it('im2col and col2im equal the twin bit for bit', () => {
+    const e = seeded(110);
+    for (let t = 0; t < 40; t++) {
+      const w = randomWindow(e, false);
+      const { rows, g } = w;
+      const inputs = rows * g.inH * g.inW * g.channels;
+      const cols = rows * g.outH * g.outW * g.kh * g.kw * g.channels;
+      checkKernel(e, {
+        regions: { x: { len: inputs }, col: { len: cols, out: 'exact' } },
+        run: (k, p) => k.im2col(p.x as Ptr, p.col as Ptr, rows, g),
+      }, `im2col ${describeWindow(w)}`);
+      checkKernel(e, {
+        regions: { col: { len: cols }, dx: { len: inputs, out: 'exact' } },
+        run: (k, p) => k.col2im(p.col as Ptr, p.dx as Ptr, rows, g),
+      }, `col2im ${describeWindow(w)}`);
+    }
+  });
+
+  it('max and average pooling, forward and backward, equal the twin bit for bit', () => {
+    const e = seeded(111);
+    for (let t = 0; t < 40; t++) {
+      const w = randomWindow(e, true);
+      const { rows, g } = w;
+      const inputs = rows * g.inH * g.inW * g.channels;
+      const outputs = rows * g.outH * g.outW * g.channels;
+      // Few distinct values, so windows hold ties (the first maximum must win in both).
+      const coarse: Region = { len: inputs, gen: (r) => r.int(-3, 3) / 2 };
+      checkKernel(e, {
+        regions: { x: coarse, y: { len: outputs, out: 'exact' }, argmax: { len: outputs, kind: 'i32', out: 'exact' } },
+        run: (k, p) => k.maxPool(p.x as Ptr, p.y as Ptr, p.argmax as Ptr, rows, g),
+      }, `maxPool ${describeWindow(w)}`);
+      checkKernel(e, {
+        regions: { dy: { len: outputs }, argmax: { len: outputs, kind: 'i32', gen: (r) => r.int(0, inputs - 1) }, dx: { len: inputs, out: 'exact' } },
+        run: (k, p) => k.maxPoolGrad(p.dy as Ptr, p.argmax as Ptr, p.dx as Ptr, rows, g),
+      }, `maxPoolGrad ${describeWindow(w)}`);
+      checkKernel(e, {
+        regions: { x: { len: inputs }, y: { len: outputs, out: 'exact' } },
+        run: (k, p) => k.avgPool(p.x as Ptr, p.y as Ptr, rows, g),
+      }, `avgPool ${describeWindow(w)}`);
+      checkKernel(e, {
+        regions: { dy: { len: outputs }, dx: { len: inputs, out: 'exact' } },
+        run: (k, p) => k.avgPoolGrad(p.dy as Ptr, p.dx as Ptr, rows, g),
+      }, `avgPoolGrad ${describeWindow(w)}`);
+    }
+  });
+
+  it('global average pooling, forward and backward, equals the twin bit for bit', () => {
+    const e = seeded(112);
+    for (let t = 0; t < 30; t++) {
+      const rows = e.rng.int(1, 4), positions = sizeOf(e.rng, 60), channels = sizeOf(e.rng, 20);
+      checkKernel(e, {
+        regions: { x: { len: rows * positions * channels }, y: { len: rows * channels, out: 'exact' } },
+        run: (k, p) => k.globalAvgPool(p.x as Ptr, p.y as Ptr, rows, positions, channels),
+      }, `globalAvgPool rows=${rows} positions=${positions} channels=${channels}`);
+      checkKernel(e, {
+        regions: { dy: { len: rows * channels }, dx: { len: rows * positions * channels, out: 'exact' } },
+        run: (k, p) => k.globalAvgPoolGrad(p.dy as Ptr, p.dx as Ptr, rows, positions, channels),
+      }, `globalAvgPoolGrad rows=${rows} positions=${positions} channels=${channels}`);
     }
   });
 

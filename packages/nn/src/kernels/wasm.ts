@@ -1,5 +1,6 @@
 // The WASM SIMD implementation of `Kernels`: a thin typed shell over the generated module's exports.
 import { FEATURE_RELAXED_WASM, KERNEL_WASM } from '../generated/kernels-wasm.ts';
+import type { WindowGeometry } from '../geometry.ts';
 import { ACTIVATION_CODES, dropoutThreshold, type ElementwiseActivation, type Kernels, type Ptr } from './types.ts';
 
 export interface KernelModuleOptions {
@@ -83,11 +84,23 @@ interface KernelExports {
   sgd(n: I, p: I, g: I, vel: I, lr: F, momentum: F, nesterov: I, wd: F, gs: F, slots: I, stride: I): void;
   adam(n: I, p: I, g: I, m: I, v: I, lr: F, b1: F, omb1: F, b2: F, omb2: F, eps: F, wd: F, decoupled: I, gs: F, bc1: F, bc2: F, slots: I, stride: I): void;
   rmsprop(n: I, p: I, g: I, sq: I, mom: I, mg: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F, flags: I, slots: I, stride: I): void;
+  im2col(x: I, col: I, rows: I, ...g: WindowArgs): void;
+  col2im(col: I, dx: I, rows: I, ...g: WindowArgs): void;
+  max_pool(x: I, y: I, argmax: I, rows: I, ...g: WindowArgs): void;
+  max_pool_grad(dy: I, argmax: I, dx: I, rows: I, ...g: WindowArgs): void;
+  avg_pool(x: I, y: I, rows: I, ...g: WindowArgs): void;
+  avg_pool_grad(dy: I, dx: I, rows: I, ...g: WindowArgs): void;
+  global_avg_pool(x: I, y: I, rows: I, positions: I, channels: I): void;
+  global_avg_pool_grad(dy: I, dx: I, rows: I, positions: I, channels: I): void;
   set_flush(tau: F): void;
   flush_threshold(): number;
   peak_madd(iters: I): number;
   variant(): number;
 }
+/** A WindowGeometry as the window kernels take it (scripts/build-wasm.ts: WINDOW_PARAMS). */
+type WindowArgs = [inH: I, inW: I, channels: I, kh: I, kw: I, sh: I, sw: I, dh: I, dw: I, padTop: I, padLeft: I, outH: I, outW: I];
+const windowArgs = (g: WindowGeometry): WindowArgs => [g.inH, g.inW, g.channels, g.kh, g.kw, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft, g.outH, g.outW];
+
 type ActivationFn = (x: I, y: I, n: I, alpha: F) => void;
 type ActivationGradFn = (x: I, y: I, dy: I, dx: I, n: I, alpha: F) => void;
 
@@ -215,6 +228,30 @@ export class WasmKernels implements Kernels {
   rmsprop(n: number, p: Ptr, g: Ptr, sq: Ptr, mom: Ptr, mg: Ptr, lr: number, rho: number, eps: number, momentum: number, weightDecay: number, gradScale: number, epsilonInside: boolean, centered: boolean, gradSlots: number, slotStride: number): void {
     const flags = (epsilonInside ? 1 : 0) | (centered ? 2 : 0);
     this.x.rmsprop(n, p, g, sq, mom, mg, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale, flags, gradSlots, slotStride);
+  }
+  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry): void {
+    this.x.im2col(x, col, rows, ...windowArgs(g));
+  }
+  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+    this.x.col2im(col, dx, rows, ...windowArgs(g));
+  }
+  maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry): void {
+    this.x.max_pool(x, y, argmax, rows, ...windowArgs(g));
+  }
+  maxPoolGrad(dy: Ptr, argmax: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+    this.x.max_pool_grad(dy, argmax, dx, rows, ...windowArgs(g));
+  }
+  avgPool(x: Ptr, y: Ptr, rows: number, g: WindowGeometry): void {
+    this.x.avg_pool(x, y, rows, ...windowArgs(g));
+  }
+  avgPoolGrad(dy: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+    this.x.avg_pool_grad(dy, dx, rows, ...windowArgs(g));
+  }
+  globalAvgPool(x: Ptr, y: Ptr, rows: number, positions: number, channels: number): void {
+    this.x.global_avg_pool(x, y, rows, positions, channels);
+  }
+  globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number): void {
+    this.x.global_avg_pool_grad(dy, dx, rows, positions, channels);
   }
   get flushThreshold(): number {
     return this.x.flush_threshold();
