@@ -1,7 +1,6 @@
 // Compiles a validated model spec into layer plans with dimensions and a flat parameter layout.
 import type { ElementwiseActivation } from './kernels/types.ts';
 import { pair, windowGeometry, type WindowGeometry } from './geometry.ts';
-import { NnError } from './errors.ts';
 import { parseModelSpec, type Activation, type Initializer, type ModelSpec } from './spec.ts';
 
 /** One parameter tensor inside the flat parameter block (offsets in float32 elements). */
@@ -267,14 +266,6 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
     maxDim = Math.max(maxDim, dim);
   });
 
-  // Until the replica runs them, spatial layers are refused here, so no run accepts a model it
-  // cannot train (planBytes, and so submission, compiles the model).
-  const spatial = layers.find((l) => l.type !== 'dense' && l.type !== 'dropout' && l.type !== 'flatten' && l.type !== 'activation');
-  if (spatial) {
-    const path = `layers[${spatial.index}].type`;
-    const message = `${spatial.type} layers cannot be trained yet`;
-    throw new NnError('INVALID_SPEC', `invalid model spec: ${path}: ${message}`, { issues: [{ path, message }] });
-  }
   return {
     spec,
     inputSize,

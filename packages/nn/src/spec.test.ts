@@ -135,8 +135,28 @@ describe('spatial layers (channels-last)', () => {
     expect(issues.find((i) => i.path === path)?.message).toContain(text);
   });
 
-  it('compiles but refuses to train spatial layers until the replica runs them', () => {
-    expect(() => compileModel(cnn)).toThrow('layers[0].type: conv2d layers cannot be trained yet');
+  it('compiles HWIO kernels, FLOPs and the im2col scratch', () => {
+    const m = compileModel(cnn);
+    expect(m.params.map((p) => [p.name, p.shape])).toEqual([
+      ['conv2d_1/kernel', [3, 2, 3, 4]],
+      ['conv2d_1/bias', [4]],
+      ['conv2d_2/kernel', [2, 2, 4, 2]],
+      ['conv2d_2/bias', [2]],
+      ['dense_1/kernel', [4, 3]],
+      ['dense_1/bias', [3]],
+    ]);
+    // 9×7×4 (same) → pool 2: 4×3×4 → kernel 2 dilated to 3, valid: 2×1×2.
+    const conv1 = m.layers[0];
+    expect(conv1?.type === 'conv2d' && conv1.geometry).toMatchObject({ outH: 9, outW: 7, padTop: 1, padLeft: 0 });
+    expect(m.layers.map((l) => ('outDim' in l ? l.outDim : l.dim))).toEqual([9 * 7 * 4, 4 * 3 * 4, 2 * 1 * 2, 4, 3]);
+    // conv1: 2·63·(3·2·3)·4 × 2 (no input gradient); conv2: 2·2·(2·2·4)·2 × 3; dense: 2·4·3 × 3.
+    expect(m.gemmFlopsPerSample).toBe(2 * 63 * 18 * 4 * 2 + 2 * 2 * 16 * 2 * 3 + 2 * 4 * 3 * 3);
+    expect(m.im2colFloats).toBe(63 * 18);
+  });
+
+  it('refuses a softmax activation layer over a spatial input', () => {
+    const e = specError(withLayers([{ type: 'activation', activation: 'softmax' }]));
+    expect(e.message).toContain('layers[0].activation: a softmax activation layer needs a flat input');
   });
 
   it('reshape makes a flat or rank-2 input spatial', () => {

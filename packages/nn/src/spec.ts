@@ -275,8 +275,13 @@ export function parseModelSpec(input: unknown): ModelSpec {
           shape = [...layer.targetShape];
         }
         break;
-      case 'dropout':
       case 'activation':
+        if (layer.activation === 'softmax' && shape.length !== 1) {
+          // tfjs normalises over the last axis only; ours is over the whole example.
+          issues.push({ path: `${at}.activation`, message: 'a softmax activation layer needs a flat input; add a flatten before it' });
+        }
+        break;
+      case 'dropout':
         break;
     }
     if ((layer.type === 'dense' || layer.type === 'activation' || layer.type === 'conv2d') && layer.alpha !== undefined) {

@@ -153,6 +153,8 @@ export function exportTfjs(
   if (params.length !== model.paramCount) {
     throw new NnError('INVALID_EXPORT', `expected ${model.paramCount} parameters, got ${params.length}`);
   }
+  const spatial = model.layers.find((l) => l.type === 'conv2d' || l.type === 'max_pool2d' || l.type === 'avg_pool2d' || l.type === 'global_avg_pool2d' || l.type === 'reshape');
+  if (spatial) throw new NnError('INVALID_EXPORT', `layers[${spatial.index}]: ${spatial.type} layers are not exported to TensorFlow.js yet`);
   const norm = meta.normalization ? checkNormalization(meta.normalization, model.inputSize) : null;
   const firstDense = model.layers.findIndex((l) => l.type === 'dense');
   // Flatten and dropout are identities at inference; anything else between the inputs and the

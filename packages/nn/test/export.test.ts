@@ -266,3 +266,10 @@ describe('TensorFlow.js export', () => {
     expect(() => importTfjs(late, new Uint8Array(32))).toThrow(/layers\[1\] Rescaling is supported only as the input scaling/);
   });
 });
+
+describe('export of spatial layers', () => {
+  it('is refused until the tfjs layers exist, rather than writing a wrong model', () => {
+    const model = compileModel({ inputShape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 2 }, { type: 'flatten' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' });
+    expect(() => exportTfjs(model, new Float32Array(model.paramCount))).toThrow('layers[0]: conv2d layers are not exported to TensorFlow.js yet');
+  });
+});

@@ -130,8 +130,13 @@ class Float64Kernels implements Kernels {
 
 /** Analytic gradient of every parameter against central differences of the float64 loss. */
 function gradCheck(layers: object[], loss: 'softmax_cross_entropy' | 'mse', seed: number): number {
-  const rows = 3;
-  const model = compileModel({ inputShape: [2, 3], layers: [{ type: 'flatten' }, { type: 'dense', units: 5, activation: 'tanh' }, ...layers, { type: 'dense', units: 4 }], loss });
+  return gradCheckModel({ inputShape: [2, 3], layers: [{ type: 'flatten' }, { type: 'dense', units: 5, activation: 'tanh' }, ...layers, { type: 'dense', units: 4 }], loss }, 3, seed);
+}
+
+/** The check on any model ending in 4 outputs, over `rows` random examples. */
+function gradCheckModel(spec: { inputShape: number[]; layers: object[]; loss: 'softmax_cross_entropy' | 'mse' }, rows: number, seed: number): number {
+  const loss = spec.loss;
+  const model = compileModel(spec);
   const arena = new Arena();
   const plan = planParameters(arena, model, 0);
   const acts = planActivations(arena, model, rows);
@@ -140,7 +145,7 @@ function gradCheck(layers: object[], loss: 'softmax_cross_entropy' | 'mse', seed
   const rng = Rng.fromSeed(seed);
   const p0 = plan.params >> 2;
   for (const t of model.params) for (let j = 0; j < t.size; j++) k.f[p0 + t.offset + j] = rng.normal() * 0.7;
-  for (let j = 0; j < rows * 6; j++) k.f[(acts.input >> 2) + j] = rng.normal();
+  for (let j = 0; j < rows * model.inputSize; j++) k.f[(acts.input >> 2) + j] = rng.normal();
   for (let r = 0; r < rows; r++) k.i[(acts.targets >> 2) + r] = rng.int(4);
   if (loss === 'mse') for (let j = 0; j < rows * 4; j++) k.f[(acts.targets >> 2) + j] = rng.normal();
   const dropoutKey = keyFromSeed(seed);
@@ -188,6 +193,62 @@ describe('finite-difference gradient checks (float64)', () => {
     it('flatten and a dense without bias', () => {
       expect(gradCheck([{ type: 'flatten' }, { type: 'dense', units: 3, useBias: false, activation: 'sigmoid' }], loss, 4)).toBeLessThan(1e-5);
     });
+  });
+
+  // Odd shapes: non-square images, stride 2, dilation 2, same padding with even kernels, 1 and 3
+  // channels, batch 1. Each pooling layer sits after a conv2d, so its backward pass is exercised.
+  describe.each(['softmax_cross_entropy', 'mse'] as const)('spatial layers, loss %s', (loss) => {
+    const cases: [string, number[], object[], number][] = [
+      ['conv2d stride 2, same, even kernel; conv2d dilation 2; batch 1', [7, 5, 1], [
+        { type: 'conv2d', filters: 3, kernelSize: [3, 2], strides: 2, padding: 'same', activation: 'tanh' },
+        { type: 'conv2d', filters: 2, kernelSize: 2, dilation: 2, padding: 'same', activation: 'elu' },
+        { type: 'flatten' },
+      ], 1],
+      ['conv2d → max_pool2d (same, stride 2) → conv2d dilation 2 → global_avg_pool2d', [6, 7, 3], [
+        { type: 'conv2d', filters: 4, kernelSize: [2, 4], padding: 'same', activation: 'tanh' },
+        { type: 'max_pool2d', poolSize: [2, 3], strides: 2, padding: 'same' },
+        { type: 'conv2d', filters: 3, kernelSize: 2, dilation: 2, padding: 'same', activation: 'sigmoid' },
+        { type: 'global_avg_pool2d' },
+      ], 2],
+      ['conv2d valid → avg_pool2d (same, [3, 2] over strides [2, 1]) → conv2d stride 2 without bias → reshape', [8, 5, 3], [
+        { type: 'conv2d', filters: 3, kernelSize: 3, activation: 'gelu' },
+        { type: 'avg_pool2d', poolSize: [3, 2], strides: [2, 1], padding: 'same' },
+        { type: 'conv2d', filters: 2, kernelSize: 2, strides: 2, padding: 'same', useBias: false },
+        { type: 'reshape', targetShape: [4, 2] },
+        { type: 'flatten' },
+      ], 3],
+      ['reshape of a flat input → conv2d same 4×2 → max_pool2d valid 3 stride 1 → dropout → avg_pool2d', [30], [
+        { type: 'reshape', targetShape: [5, 6, 1] },
+        { type: 'conv2d', filters: 2, kernelSize: [4, 2], padding: 'same', activation: 'tanh' },
+        { type: 'max_pool2d', poolSize: 3, strides: 1 },
+        { type: 'dropout', rate: 0.3 },
+        { type: 'conv2d', filters: 2, kernelSize: 1 },
+        { type: 'avg_pool2d', poolSize: 2, strides: 1, padding: 'same' },
+        { type: 'flatten' },
+      ], 2],
+    ];
+    it.each(cases)('%s', (_name, inputShape, layers, rows) => {
+      const spec = { inputShape, layers: [...layers, { type: 'dense', units: 4 }], loss };
+      expect(gradCheckModel(spec, rows, 7)).toBeLessThan(1e-5);
+    });
+  });
+
+  it('detects a wrong conv or pooling gradient (the check can fail)', () => {
+    const spec = { inputShape: [5, 4, 2], layers: [{ type: 'conv2d', filters: 2, kernelSize: 2, padding: 'same' }, { type: 'avg_pool2d', padding: 'same' }, { type: 'conv2d', filters: 2, kernelSize: 2 }, { type: 'flatten' }, { type: 'dense', units: 4 }], loss: 'mse' as const };
+    const proto = Float64Kernels.prototype;
+    for (const name of ['col2im', 'avgPoolGrad'] as const) {
+      const saved = proto[name];
+      // Drop the gradient of the first input element of each example.
+      proto[name] = function (this: Float64Kernels, a: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
+        saved.call(this, a, dx, rows, g);
+        this.f[dx >> 2] = 0;
+      };
+      try {
+        expect(gradCheckModel(spec, 2, 5), name).toBeGreaterThan(1e-3);
+      } finally {
+        proto[name] = saved;
+      }
+    }
   });
 
   it('detects a wrong gradient (the check can fail)', () => {

@@ -29,6 +29,21 @@ function pixels(count: number): Dataset {
 }
 
 describe('planBytes', () => {
+  it("holds a conv layer's outputs and its im2col scratch (the README's formula)", () => {
+    const cnn = (filters: number) => ({ inputShape: [6, 6], layers: [{ type: 'reshape', targetShape: [6, 6, 1] }, { type: 'conv2d', filters, kernelSize: 3, activation: 'relu' }, { type: 'flatten' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' });
+    const sized = (filters: number, threads: number) => planBytes({ model: cnn(filters), optimizer: { type: 'sgd' }, batchSize: 16, microbatches: 1, threads, dataset: sizesOf(pixels(40)) });
+    const [a, b] = [sized(8, 1), sized(16, 1)];
+    // Evaluation blocks of 16 rows: 8 more filters add z and y (4·rows·4·4·8 each), 8 more columns
+    // of the dense kernel's input, and gradA and gradB grow to the wider conv output. The im2col
+    // scratch (4·4·4·9 floats, one example) is the same for both.
+    const rows = 16;
+    const convBytes = 2 * 4 * rows * 4 * 4 * 8;
+    const gradBytes = 2 * 4 * rows * 4 * 4 * 8;
+    expect(b.activations - a.activations).toBe(convBytes + gradBytes);
+    expect(sized(8, 3).activations).toBe(3 * a.activations);
+    expect(Number.isFinite(a.bytes) && b.bytes > a.bytes).toBe(true);
+  });
+
   it('is the plan of a TrainingSession with the same options', async () => {
     const dataset = blobs({ count: 300, dims: 5, classes: 3, seed: 1 });
     for (const [batchSize, optimizer] of [

@@ -41,6 +41,35 @@ describe('training', () => {
     expect(r.history[0]!.steps).toBe(Math.ceil(600 / 32));
   });
 
+  it.each([
+    ['flatten', [{ type: 'flatten' }], 0.9],
+    ['global_avg_pool2d', [{ type: 'global_avg_pool2d' }], 0],
+  ] as const)('trains a small CNN (conv → max pool → conv → %s → dense) on images: the loss falls', async (_head, head, accuracy) => {
+    const r = await fit({
+      model: {
+        inputShape: [8, 8],
+        layers: [
+          { type: 'reshape', targetShape: [8, 8, 1] },
+          { type: 'conv2d', filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' },
+          { type: 'max_pool2d' },
+          { type: 'conv2d', filters: 6, kernelSize: 2, activation: 'relu' },
+          ...head,
+          { type: 'dense', units: 4 },
+        ],
+        loss: 'softmax_cross_entropy',
+      },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      dataset: quadrants({ count: 400, side: 8, seed: 5 }),
+      epochs: 4,
+      batchSize: 32,
+      seed: 1,
+    });
+    const first = r.history[0]!.trainLoss;
+    const last = r.history[3]!.trainLoss;
+    expect(last).toBeLessThan(0.8 * first);
+    expect(r.test.accuracy).toBeGreaterThanOrEqual(accuracy);
+  });
+
   it('trains on uint8 images through the affine gather', async () => {
     const r = await fit({
       model: { inputShape: [8, 8], layers: [{ type: 'flatten' }, { type: 'dense', units: 16, activation: 'tanh' }, { type: 'dense', units: 4 }], loss: 'softmax_cross_entropy' },
