@@ -111,7 +111,7 @@ const MALFORMED_EDITS: [string, (q: Mutable) => void, string][] = [
   ['csv dataset id not a UUID', (q) => (q.dataset = { type: 'csv', id: "1 OR 1=1" }), 'dataset.id'],
   ['csv dataset with options', (q) => (q.dataset = { type: 'csv', id: UUID, limitTrain: 10 }), 'dataset.limitTrain'],
   ['missing model', (q) => delete q.model, 'model'],
-  ['unknown layer type', (q) => (q.model.layers[1] = { type: 'conv2d', filters: 8 }), 'model.layers[1].type'],
+  ['unknown layer type', (q) => (q.model.layers[1] = { type: 'conv3d', filters: 8 }), 'model.layers[1].type'],
   ['zero units', (q) => (q.model.layers[1].units = 0), 'model.layers[1].units'],
   ['huge units', (q) => (q.model.layers[1].units = 1e9), 'model.layers[1].units'],
   ['NaN units', (q) => (q.model.layers[1].units = NaN), 'model.layers[1].units'],
