@@ -84,6 +84,51 @@ describe('determinism across thread counts', () => {
     expect(metricsOf(resumed.history)).toEqual(metricsOf(straight.history));
   });
 
+  // conv → max pool → dropout → conv (dilated) → avg pool → flatten → dense, on the same images.
+  const cnn: Partial<ParallelTrainOptions> = {
+    model: {
+      inputShape: [8, 8],
+      layers: [
+        { type: 'reshape', targetShape: [8, 8, 1] },
+        { type: 'conv2d', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' },
+        { type: 'max_pool2d' },
+        { type: 'dropout', rate: 0.2 },
+        { type: 'conv2d', filters: 5, kernelSize: 2, dilation: 2, padding: 'same', activation: 'tanh' },
+        { type: 'avg_pool2d', poolSize: 3, strides: 2, padding: 'same' },
+        { type: 'flatten' },
+        { type: 'dense', units: 4 },
+      ],
+      loss: 'softmax_cross_entropy',
+    },
+    optimizer: { type: 'adam', learningRate: 0.01 },
+  };
+
+  it('a CNN with dropout: T = 1, 2, 3, 4 give byte-identical weights, optimizer state and metrics', async () => {
+    const results = [];
+    for (const t of [1, 2, 3, 4]) results.push(await run(t, cnn));
+    const reference = bytes(results[0]!.params);
+    for (const r of results) {
+      expect(bytes(r.params).equals(reference)).toBe(true);
+      expect(metricsOf(r.history)).toEqual(metricsOf(results[0]!.history));
+      // The checkpoint holds the parameters and Adam's m and v.
+      expect(Buffer.from(r.checkpoint.data).equals(Buffer.from(results[0]!.checkpoint.data))).toBe(true);
+    }
+    expect(results[0]!.history[2]!.trainLoss).toBeLessThan(results[0]!.history[0]!.trainLoss);
+    expect(bytes((await run(2, { ...cnn, microbatches: 2 })).params).equals(reference)).toBe(false);
+  });
+
+  it('a CNN: two epochs on T = 2, resumed on T = 3, gives the T = 1 bytes', async () => {
+    const straight = await run(1, cnn);
+    const first = await run(2, { ...cnn, onEpoch: (m) => (m.epoch === 2 ? 'stop' : undefined) });
+    expect(first.epochsRun).toBe(2);
+    const { manifestJson, data } = serializeCheckpoint(first.checkpoint);
+    const resumed = await run(3, { ...cnn, resumeFrom: parseCheckpoint(manifestJson, data.slice()) });
+    expect(resumed.epochsRun).toBe(3);
+    expect(bytes(resumed.params).equals(bytes(straight.params))).toBe(true);
+    expect(Buffer.from(resumed.checkpoint.data).equals(Buffer.from(straight.checkpoint.data))).toBe(true);
+    expect(metricsOf(resumed.history)).toEqual(metricsOf(straight.history));
+  });
+
   it('the single-thread session is the same run: bit for bit, with clipping, dropout and 4 microbatches', async () => {
     const parallel = await run(2, { epochs: 2 });
     const session = await TrainingSession.create({ ...base, epochs: 2 });
