@@ -7,6 +7,7 @@
 // scalar pair, BatchNormalization for per-feature statistics).
 import type { FeatureNormalization } from './data.ts';
 import { NnError } from './errors.ts';
+import type { WindowGeometry } from './geometry.ts';
 import { compileModel, defaultAlpha, type CompiledModel, type ParamTensor } from './model.ts';
 import { parseModelSpec, type Activation, type LayerSpec, type ModelSpec } from './spec.ts';
 
@@ -153,8 +154,7 @@ export function exportTfjs(
   if (params.length !== model.paramCount) {
     throw new NnError('INVALID_EXPORT', `expected ${model.paramCount} parameters, got ${params.length}`);
   }
-  const spatial = model.layers.find((l) => l.type === 'conv2d' || l.type === 'max_pool2d' || l.type === 'avg_pool2d' || l.type === 'global_avg_pool2d' || l.type === 'reshape');
-  if (spatial) throw new NnError('INVALID_EXPORT', `layers[${spatial.index}]: ${spatial.type} layers are not exported to TensorFlow.js yet`);
+  const spatial = model.layers.some((l) => l.type === 'conv2d' || l.type === 'max_pool2d' || l.type === 'avg_pool2d' || l.type === 'global_avg_pool2d' || l.type === 'reshape');
   const norm = meta.normalization ? checkNormalization(meta.normalization, model.inputSize) : null;
   const firstDense = model.layers.findIndex((l) => l.type === 'dense');
   // Flatten and dropout are identities at inference; anything else between the inputs and the
@@ -218,8 +218,19 @@ export function exportTfjs(
       });
       addWeight(`${STANDARDIZATION_NAME}/moving_mean`, [model.inputSize], Float32Array.from(norm.mean));
       addWeight(`${STANDARDIZATION_NAME}/moving_variance`, [model.inputSize], variance);
+      if (spatial && model.spec.inputShape.length > 1) {
+        // Spatial layers need the inputs' shape back.
+        push('Reshape', { name: uniqueName('reshape'), target_shape: [...model.spec.inputShape] });
+        rank = model.spec.inputShape.length;
+      }
     }
   }
+  /** The pooling window of a spec layer, as tfjs-layers takes it. */
+  const windowConfig = (l: { readonly geometry: WindowGeometry; readonly index: number }) => {
+    const spec = model.spec.layers[l.index];
+    const padding = spec && 'padding' in spec ? spec.padding : 'valid';
+    return { strides: [l.geometry.strideH, l.geometry.strideW], padding, data_format: 'channels_last' };
+  };
 
   model.layers.forEach((layer, i) => {
     switch (layer.type) {
@@ -247,6 +258,49 @@ export function exportTfjs(
         if (!fused) pushActivation(layer.activation, layer.alpha);
         addWeight(layer.kernel.name, layer.kernel.shape, kernel);
         if (bias) addWeight(layer.bias?.name ?? `${layer.name}/bias`, [layer.outDim], bias);
+        break;
+      }
+      case 'conv2d': {
+        const g = layer.geometry;
+        const inline = KERAS_ACTIVATION[layer.activation];
+        push('Conv2D', {
+          name: layer.name,
+          filters: layer.filters,
+          kernel_size: [g.kh, g.kw],
+          ...windowConfig(layer),
+          dilation_rate: [g.dilationH, g.dilationW],
+          activation: inline ?? 'linear',
+          use_bias: layer.bias !== undefined,
+          kernel_initializer: { class_name: 'Zeros', config: {} },
+          bias_initializer: { class_name: 'Zeros', config: {} },
+          kernel_regularizer: null,
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+        });
+        if (inline === undefined) pushActivation(layer.activation, layer.alpha);
+        // Our kernel is stored [kh, kw, cin, cout], tfjs's layout: copied as it is.
+        addWeight(layer.kernel.name, layer.kernel.shape, params.subarray(layer.kernel.offset, layer.kernel.offset + layer.kernel.size));
+        if (layer.bias) addWeight(layer.bias.name, layer.bias.shape, params.subarray(layer.bias.offset, layer.bias.offset + layer.bias.size));
+        rank = 3;
+        break;
+      }
+      case 'max_pool2d':
+      case 'avg_pool2d': {
+        const max = layer.type === 'max_pool2d';
+        push(max ? 'MaxPooling2D' : 'AveragePooling2D', { name: uniqueName(max ? 'max_pooling2d' : 'average_pooling2d'), pool_size: [layer.geometry.kh, layer.geometry.kw], ...windowConfig(layer) });
+        break;
+      }
+      case 'global_avg_pool2d':
+        push('GlobalAveragePooling2D', { name: uniqueName('global_average_pooling2d'), data_format: 'channels_last' });
+        rank = 1;
+        break;
+      case 'reshape': {
+        const spec = model.spec.layers[layer.index];
+        const target = spec?.type === 'reshape' ? spec.targetShape : [layer.dim];
+        push('Reshape', { name: uniqueName('reshape'), target_shape: [...target] });
+        rank = target.length;
         break;
       }
       case 'dropout':
@@ -334,6 +388,15 @@ export function importTfjs(json: unknown, weights: Uint8Array): ImportedModel {
   const bad = (msg: string): never => {
     throw new NnError('INVALID_EXPORT', `model.json: ${msg}`);
   };
+  const pairOf = (v: unknown, i: number, key: string): [number, number] => {
+    if (typeof v === 'number') return [v, v];
+    if (Array.isArray(v) && v.length === 2 && v.every((d) => typeof d === 'number')) return [v[0] as number, v[1] as number];
+    return bad(`layers[${i}].${key} must be a number or a pair of numbers`);
+  };
+  const paddingOf = (v: unknown, i: number): 'valid' | 'same' => (v === undefined || v === 'valid' ? 'valid' : v === 'same' ? 'same' : bad(`layers[${i}].padding must be "valid" or "same"`));
+  const channelsLast = (c: Record<string, unknown>, i: number): void => {
+    if (c.data_format !== undefined && c.data_format !== 'channels_last') bad(`layers[${i}].data_format must be "channels_last"`);
+  };
   const mj = json as Partial<TfjsModelJson> | null;
   if (!mj || typeof mj !== 'object' || mj.format !== 'layers-model') bad('format must be "layers-model"');
   const topo = mj!.modelTopology;
@@ -393,6 +456,40 @@ export function importTfjs(json: unknown, weights: Uint8Array): ImportedModel {
       case 'ELU':
         layers.push({ type: 'activation', activation: 'elu', alpha: Number(c.alpha ?? defaultAlpha('elu')) });
         break;
+      case 'Conv2D':
+        channelsLast(c, i);
+        layers.push({
+          type: 'conv2d',
+          filters: Number(c.filters),
+          kernelSize: pairOf(c.kernel_size, i, 'kernel_size'),
+          strides: pairOf(c.strides ?? 1, i, 'strides'),
+          padding: paddingOf(c.padding, i),
+          dilation: pairOf(c.dilation_rate ?? 1, i, 'dilation_rate'),
+          activation: act(c.activation ?? 'linear'),
+          useBias: c.use_bias !== false,
+        });
+        flat = false;
+        break;
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
+        channelsLast(c, i);
+        const poolSize = pairOf(c.pool_size ?? 2, i, 'pool_size');
+        const pool = { poolSize, strides: pairOf(c.strides ?? poolSize, i, 'strides'), padding: paddingOf(c.padding, i) };
+        layers.push(l.class_name === 'MaxPooling2D' ? { type: 'max_pool2d', ...pool } : { type: 'avg_pool2d', ...pool });
+        break;
+      }
+      case 'GlobalAveragePooling2D':
+        channelsLast(c, i);
+        layers.push({ type: 'global_avg_pool2d' });
+        flat = true;
+        break;
+      case 'Reshape': {
+        const target = c.target_shape;
+        if (!Array.isArray(target) || !target.every((d) => typeof d === 'number')) bad(`layers[${i}].target_shape must be a list of numbers`);
+        layers.push({ type: 'reshape', targetShape: [...(target as number[])] });
+        flat = (target as number[]).length === 1;
+        break;
+      }
       default:
         bad(`layers[${i}] has unsupported class ${l.class_name}`);
     }
@@ -424,7 +521,7 @@ export function importTfjs(json: unknown, weights: Uint8Array): ImportedModel {
       continue;
     }
     const plan = model.layers[s]!;
-    if (plan.type !== 'dense') continue;
+    if (plan.type !== 'dense' && plan.type !== 'conv2d') continue;
     read(plan.kernel.shape, params, plan.kernel.offset);
     if (plan.bias) read(plan.bias.shape, params, plan.bias.offset);
   }

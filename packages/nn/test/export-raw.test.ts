@@ -47,6 +47,39 @@ const classOf = (score: number) => (score < -0.6 ? 0 : score < 0.6 ? 1 : 2);
 const CLASSES = ['low', 'mid', 'high'];
 
 describe('raw-input export in TensorFlow.js', () => {
+  it('MNIST CNN (Conv2D, MaxPooling2D, AveragePooling2D, Reshape): tfjs on raw pixels agrees with our Predictor, and the export reads back', async () => {
+    const ds = await loadDataset('mnist', { limitTrain: 600, limitTest: 300, seed: 2 });
+    const spec = {
+      inputShape: [28, 28],
+      layers: [
+        { type: 'reshape', targetShape: [28, 28, 1] },
+        { type: 'conv2d', filters: 6, kernelSize: 3, activation: 'relu' },
+        { type: 'max_pool2d' },
+        { type: 'conv2d', filters: 8, kernelSize: [3, 2], strides: 2, padding: 'same', activation: 'elu' },
+        { type: 'avg_pool2d', poolSize: 3, strides: 2, padding: 'same' },
+        { type: 'flatten' },
+        { type: 'dropout', rate: 0.1 },
+        { type: 'dense', units: 10 },
+      ],
+      loss: 'softmax_cross_entropy',
+    };
+    const session = await train(ds, spec, 2, 3e-3);
+    const params = session.paramsView().slice();
+    const exported = exportTfjs(session.model, params, { normalization: ds.normalization, classNames: ds.classNames ?? null });
+    expect(exported.modelJson.modelTopology.config.layers.map((l) => l.class_name)).toEqual(['Rescaling', 'Reshape', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'Activation', 'AveragePooling2D', 'Flatten', 'Dropout', 'Dense']);
+    const u8 = ds.test.features as Uint8Array;
+    const reference = await Predictor.create(session.model, params, { normalization: ds.normalization });
+    const ours = reference.predictRaw(u8);
+    const theirs = await tfjsPredict(exported, Float32Array.from(u8), [28, 28]);
+    const { agreement, maxDiff } = compare(theirs, ours, 10);
+    expect(agreement).toBeGreaterThanOrEqual(0.999);
+    expect(maxDiff).toBeLessThan(1e-4);
+    // It learned something (chance is 0.1), so the agreement is not that of two constant models.
+    expect(accuracy(ours, ds.test.labels as Int32Array, 10)).toBeGreaterThan(0.3);
+    const back = await Predictor.fromTfjs(exported.modelJson, exported.weights);
+    expect(compare(back.predictRaw(u8), ours, 10).maxDiff).toBeLessThan(1e-5);
+  });
+
   it('MNIST: tfjs on raw 0–255 pixels agrees with our Predictor on ≥ 99.9% of argmaxes, probabilities within 1e-4', async () => {
     const ds = await loadDataset('mnist', { limitTrain: 2000, limitTest: 1000, seed: 1 });
     const session = await train(ds, { inputShape: [28, 28], layers: [{ type: 'flatten' }, { type: 'dense', units: 64, activation: 'relu' }, { type: 'dropout', rate: 0.1 }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' }, 3, 2e-3);

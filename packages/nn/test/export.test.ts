@@ -251,8 +251,11 @@ describe('TensorFlow.js export', () => {
     expect(() => importTfjs(ok, new Uint8Array(8))).toThrow(/too few/);
     expect(importTfjs(ok, new Uint8Array(32)).params.length).toBeGreaterThanOrEqual(8);
     const conv = structuredClone(ok);
-    conv.modelTopology.config.layers[0]!.class_name = 'Conv2D';
-    expect(() => importTfjs(conv, new Uint8Array(32))).toThrow(/unsupported class Conv2D/);
+    conv.modelTopology.config.layers[0]!.class_name = 'Conv3D';
+    expect(() => importTfjs(conv, new Uint8Array(32))).toThrow(/unsupported class Conv3D/);
+    const noKernel = structuredClone(ok);
+    noKernel.modelTopology.config.layers[0]!.class_name = 'Conv2D';
+    expect(() => importTfjs(noKernel, new Uint8Array(32))).toThrow(/layers\[0\]\.kernel_size must be a number or a pair/);
     // Raw inputs and a normalisation for the reader contradict each other.
     const both = structuredClone(ok);
     both.userDefinedMetadata.hypersweep = { input: 'raw', normalization: { kind: 'affine', scale: 2, shift: 0 } };
@@ -268,8 +271,20 @@ describe('TensorFlow.js export', () => {
 });
 
 describe('export of spatial layers', () => {
-  it('is refused until the tfjs layers exist, rather than writing a wrong model', () => {
-    const model = compileModel({ inputShape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernelSize: 2 }, { type: 'flatten' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' });
-    expect(() => exportTfjs(model, new Float32Array(model.paramCount))).toThrow('layers[0]: conv2d layers are not exported to TensorFlow.js yet');
+  it('GlobalAveragePooling2D, and per-feature standardisation of an image (Flatten, BatchNormalization, Reshape back), agree with tfjs', async () => {
+    const spec = { inputShape: [5, 4, 2], layers: [{ type: 'conv2d', filters: 3, kernelSize: 2, padding: 'same', activation: 'tanh' }, { type: 'max_pool2d', poolSize: [2, 3], strides: 1, padding: 'same' }, { type: 'global_avg_pool2d' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' };
+    const model = compileModel(spec);
+    const params = new Float32Array(model.paramCount);
+    initializeParams(model, Rng.fromSeed(3), params);
+    const rng = Rng.fromSeed(4);
+    const normalization: FeatureNormalization = { kind: 'standardized', mean: Array.from({ length: 40 }, () => rng.normal() * 3), std: Array.from({ length: 40 }, () => 0.5 + rng.float() * 2) };
+    const exported = exportTfjs(model, params, { normalization });
+    expect(exported.modelJson.modelTopology.config.layers.map((l) => l.class_name)).toEqual(['Flatten', 'BatchNormalization', 'Reshape', 'Conv2D', 'MaxPooling2D', 'GlobalAveragePooling2D', 'Dense']);
+    const x = Float32Array.from({ length: 7 * 40 }, (_, i) => normalization.mean[i % 40]! + rng.normal() * 2);
+    const ours = (await Predictor.create(model, params, { normalization })).predictRaw(x);
+    const theirs = await tfjsPredict(exported, x, [5, 4, 2]);
+    let diff = 0;
+    for (let i = 0; i < ours.length; i++) diff = Math.max(diff, Math.abs(ours[i]! - theirs[i]!));
+    expect(diff).toBeLessThan(1e-5);
   });
 });
