@@ -111,6 +111,13 @@ describe('loadSweepFile', () => {
     expect(parsed.search.space['depth']).toMatchObject({ choices: [{ value: 1 }, { value: 2, params: { units_2: { type: 'intlog' } } }, { value: 3 }] });
   });
 
+  it('loads the CNN example: filters, kernel size and dropout per conv block through references', async () => {
+    const request = await loadSweepFile(new URL('../examples/mnist-cnn.yaml', import.meta.url).pathname);
+    const parsed = CreateSweepRequest.parse(request);
+    expect(Object.keys(parsed.template ?? {}).sort()).toEqual(['model', 'training']);
+    expect(Object.keys(parsed.search.space).sort()).toEqual(['dropout_1', 'dropout_2', 'filters_1', 'filters_2', 'kernel_1', 'kernel_2', 'lr']);
+  });
+
   it('names the file and counts the problems of an invalid YAML sweep', async () => {
     const error = await loadFailure(
       'bad.yaml',

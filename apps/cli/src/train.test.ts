@@ -131,4 +131,36 @@ describe('hypersweep train', () => {
     expect(r.code).not.toBe(0);
     expect(r.err).toContain(text);
   });
+
+  it('trains the example CNN (--model apps/cli/examples/mnist-cnn.json)', () => {
+    const spec = new URL('../examples/mnist-cnn.json', import.meta.url).pathname;
+    const r = cli(['train', '--model', spec, '--limit', '1000', '--epochs', '2', '--batch-size', '32', '--threads', '2']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/model: 105,866 parameters; 2 replica threads/);
+    const losses = [...r.out.matchAll(/^epoch \d\/2 {2}loss (\d+\.\d{4})/gm)].map((m) => Number(m[1]));
+    expect(losses).toHaveLength(2);
+    expect(losses[1]).toBeLessThan(losses[0]!);
+    const accuracy = /test: loss [\d.]+ {2}accuracy (\d+\.\d\d)%/.exec(r.out);
+    expect(Number(accuracy?.[1])).toBeGreaterThan(70);
+  });
+
+  it('refuses a bad conv spec as a submission would: the field named, exit 2, before loading data', () => {
+    const spec = join(work, 'bad-cnn.json');
+    writeFileSync(spec, JSON.stringify({ inputShape: [28, 28], layers: [{ type: 'reshape', targetShape: [28, 28, 1] }, { type: 'conv2d', filters: 4, kernelSize: 30 }, { type: 'max_pool2d', strides: 0 }, { type: 'flatten' }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' }));
+    const r = cli(['train', '--model', spec]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('error [invalid_request]: invalid model spec\n  model.layers[2].strides: ');
+    const flat = join(work, 'pool-over-dense.json');
+    writeFileSync(flat, JSON.stringify({ inputShape: [28, 28], layers: [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'max_pool2d' }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' }));
+    const p = cli(['train', '--model', flat]);
+    expect(p.code).toBe(2);
+    expect(p.err).toContain('  model.layers[2]: max_pool2d expects an [height, width, channels] input but receives the flat shape [8]');
+    const big = join(work, 'big-kernel.json');
+    writeFileSync(big, JSON.stringify({ inputShape: [28, 28], layers: [{ type: 'reshape', targetShape: [28, 28, 1] }, { type: 'conv2d', filters: 4, kernelSize: 30 }, { type: 'flatten' }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' }));
+    const b = cli(['train', '--model', big]);
+    expect(b.code).toBe(2);
+    expect(b.err).toContain('  model.layers[1].kernelSize: the kernel 30×30 is larger than the input 28×28 with padding "valid"');
+  });
 });

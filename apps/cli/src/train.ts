@@ -10,7 +10,9 @@ import {
   defaultMicrobatches,
   exportTfjs,
   INITIALIZERS,
+  NnError,
   parseCheckpoint,
+  parseModelSpec,
   serializeCheckpoint,
   type Activation,
   type Checkpoint,
@@ -29,7 +31,8 @@ export const TRAIN_USAGE = `hypersweep train [options]
                                        0 trains on all of it, as Keras' mnist recipes do)
   --scaling <standardize|unit|none>    input scaling: the training split's mean/std (default), x/255
                                        (unit, images only) or raw values; exported models take raw inputs
-  --model <spec.json>                  model spec (default: an MLP from --hidden/--activation/--dropout/--init)
+  --model <spec.json>                  model spec, e.g. a CNN (default: an MLP from --hidden/--activation/
+                                       --dropout/--init); a spec the engine refuses exits 2, naming the field
   --hidden <512,512>                   hidden layer sizes of the default MLP
   --activation <relu>                  hidden activation of the default MLP
   --dropout <0.2>                      dropout after each hidden layer of the default MLP
@@ -62,6 +65,21 @@ function choice<T extends string>(name: string, v: string | undefined, choices: 
   if (v === undefined) return undefined;
   if (!(choices as readonly string[]).includes(v)) throw new Error(`--${name}: "${v}" is not one of ${choices.join(', ')}`);
   return v as T;
+}
+
+/**
+ * The lines a submission's 400 prints for a model spec the engine refuses (the API names the same
+ * fields under `model.`), or null when the spec is valid.
+ */
+function specProblems(spec: unknown): string[] | null {
+  try {
+    parseModelSpec(spec);
+    return null;
+  } catch (error) {
+    if (!(error instanceof NnError) || error.code !== 'INVALID_SPEC') throw error;
+    const issues = (error.details as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? [];
+    return ['error [invalid_request]: invalid model spec', ...issues.map((i) => `  model${i.path === '' ? '' : i.path.startsWith('[') ? i.path : `.${i.path}`}: ${i.message}`)];
+  }
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
@@ -111,6 +129,16 @@ export async function runTrain(argv: string[]): Promise<number> {
   const scaling = choice('scaling', values.scaling, ['standardize', 'unit', 'none'] as const);
   const init = choice('init', values.init, INITIALIZERS);
 
+  // A model file is checked before the dataset loads, with the API's words for the same problems.
+  const modelFile = values.model === undefined ? undefined : (JSON.parse(readFileSync(values.model, 'utf8')) as ModelSpecInput);
+  if (modelFile !== undefined) {
+    const problems = specProblems(modelFile);
+    if (problems) {
+      console.error(problems.join('\n'));
+      return 2;
+    }
+  }
+
   const started = performance.now();
   let dataset: Dataset;
   const holdout = validationFraction === undefined ? {} : { validationFraction };
@@ -131,8 +159,8 @@ export async function runTrain(argv: string[]): Promise<number> {
   );
 
   const classification = dataset.task === 'classification';
-  const model: ModelSpecInput = values.model
-    ? (JSON.parse(readFileSync(values.model, 'utf8')) as ModelSpecInput)
+  const model: ModelSpecInput = modelFile
+    ? modelFile
     : {
         inputShape: [...dataset.featureShape],
         layers: [
