@@ -57,6 +57,8 @@ export type LayerPlan =
       readonly kernel: ParamTensor;
       readonly bias: ParamTensor | undefined;
       readonly needsInputGrad: boolean;
+      /** GEMM FLOPs of one example, forward and backward (the input gradient only if needed). */
+      readonly flopsPerSample: number;
     }
   | {
       readonly type: 'max_pool2d' | 'avg_pool2d';
@@ -65,6 +67,8 @@ export type LayerPlan =
       readonly inDim: number;
       readonly outDim: number;
       readonly needsInputGrad: boolean;
+      /** Window element visits of one example: one per output and window cell, ×2 with the input gradient. */
+      readonly flopsPerSample: number;
     }
   | {
       readonly type: 'global_avg_pool2d';
@@ -75,6 +79,8 @@ export type LayerPlan =
       readonly inDim: number;
       readonly outDim: number;
       readonly needsInputGrad: boolean;
+      /** Adds of one example: one per input element, ×2 with the input gradient. */
+      readonly flopsPerSample: number;
     }
   | { readonly type: 'reshape'; readonly index: number; readonly dim: number; readonly needsInputGrad: boolean };
 
@@ -201,7 +207,8 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
         const { kernel, bias } = addParams(name, index, [g.kh, g.kw, c, layer.filters], receptive * c, receptive * layer.filters, init, layer.useBias);
         const positions = g.outH * g.outW;
         const k = receptive * c;
-        flops += 2 * positions * k * layer.filters * (seenParams ? 3 : 2);
+        const convFlops = 2 * positions * k * layer.filters * (seenParams ? 3 : 2);
+        flops += convFlops;
         im2colFloats = Math.max(im2colFloats, im2colSize(g));
         const outDim = positions * layer.filters;
         layers.push({
@@ -217,6 +224,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
           kernel,
           bias,
           needsInputGrad: seenParams,
+          flopsPerSample: convFlops,
         });
         seenParams = true;
         dim = outDim;
@@ -229,14 +237,15 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
         const window = pair(layer.poolSize);
         const g = windowGeometry([h, w, c], window, pair(layer.strides ?? window), [1, 1], layer.padding);
         const outDim = g.outH * g.outW * c;
-        layers.push({ type: layer.type, index, geometry: g, inDim: dim, outDim, needsInputGrad: seenParams });
+        const visits = outDim * g.kh * g.kw * (seenParams ? 2 : 1);
+        layers.push({ type: layer.type, index, geometry: g, inDim: dim, outDim, needsInputGrad: seenParams, flopsPerSample: visits });
         dim = outDim;
         shape = [g.outH, g.outW, c];
         break;
       }
       case 'global_avg_pool2d': {
         const [h, w, c] = shape as [number, number, number];
-        layers.push({ type: 'global_avg_pool2d', index, positions: h * w, channels: c, inDim: dim, outDim: c, needsInputGrad: seenParams });
+        layers.push({ type: 'global_avg_pool2d', index, positions: h * w, channels: c, inDim: dim, outDim: c, needsInputGrad: seenParams, flopsPerSample: dim * (seenParams ? 2 : 1) });
         dim = c;
         shape = [c];
         break;

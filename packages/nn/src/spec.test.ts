@@ -152,6 +152,8 @@ describe('spatial layers (channels-last)', () => {
     // conv1: 2·63·(3·2·3)·4 × 2 (no input gradient); conv2: 2·2·(2·2·4)·2 × 3; dense: 2·4·3 × 3.
     expect(m.gemmFlopsPerSample).toBe(2 * 63 * 18 * 4 * 2 + 2 * 2 * 16 * 2 * 3 + 2 * 4 * 3 * 3);
     expect(m.im2colFloats).toBe(63 * 18);
+    // Per layer: conv1's GEMMs; the pool visits 4·3·4 outputs × 2·2 cells, forward and backward.
+    expect(m.layers.map((l) => ('flopsPerSample' in l ? l.flopsPerSample : null))).toEqual([2 * 63 * 18 * 4 * 2, 48 * 4 * 2, 2 * 2 * 16 * 2 * 3, null, null]);
   });
 
   it('refuses a softmax activation layer over a spatial input', () => {

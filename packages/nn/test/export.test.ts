@@ -286,5 +286,9 @@ describe('export of spatial layers', () => {
     let diff = 0;
     for (let i = 0; i < ours.length; i++) diff = Math.max(diff, Math.abs(ours[i]! - theirs[i]!));
     expect(diff).toBeLessThan(1e-5);
+    // And it reads back: the layers in, the scaling as the predictor's.
+    const back = (await Predictor.fromTfjs(exported.modelJson, exported.weights)).predictRaw(x);
+    for (let i = 0; i < ours.length; i++) diff = Math.max(diff, Math.abs(ours[i]! - back[i]!));
+    expect(diff).toBeLessThan(1e-5);
   });
 });
