@@ -1679,6 +1679,97 @@ function windowKernels(mb: ModuleBuilder): void {
   }
 }
 
+/**
+ * Batch normalisation over the last axis (src/kernels/types.ts): scalar float64 arithmetic from
+ * float32 loads, rows in order per channel, one rounding per store — the twin's exact sequence.
+ */
+function batchNormKernels(mb: ModuleBuilder): void {
+  const f64load = (ptr: string): string => `(f64.promote_f32 (f32.load ${ptr}))`;
+  /** Steps $p over column c of a count × ch matrix at `base`: $p = base + 4c, then += 4·ch per row. */
+  const column = (f: Func, base: string, p: string, body: () => void): void => {
+    f.local(p, 'i32');
+    f.emit(set(p, add(get(base), shl(get('c'), 2))));
+    forRange(f, 'i', get('count'), () => {
+      body();
+      f.emit(addTo(p, shl(get('ch'), 2)));
+    });
+  };
+  /** $inv = 1/√(variance[c] + ε), $mu = mean[c], all float64. */
+  const channelSetup = (f: Func): void => {
+    f.declare('f64', 'inv', 'mu');
+    f.emit(set('inv', `(f64.div ${f64(1)} (f64.sqrt (f64.add ${f64load(add(get('variance'), shl(get('c'), 2)))} (f64.promote_f32 ${get('eps')}))))`));
+    f.emit(set('mu', f64load(add(get('mean'), shl(get('c'), 2)))));
+  };
+  const optional = (ptr: string, otherwise: number): string => `(if (result f64) ${get(ptr)} (then ${f64load(add(get(ptr), shl(get('c'), 2)))}) (else ${f64(otherwise)}))`;
+  {
+    const f = mb.func('batch_norm_stats', [['x', 'i32'], ['mean', 'i32'], ['variance', 'i32'], ['count', 'i32'], ['ch', 'i32']], null);
+    f.declare('f64', 's', 'm', 'q', 'd', 'n');
+    f.emit(set('n', `(f64.convert_i32_s ${get('count')})`));
+    forRange(f, 'c', get('ch'), () => {
+      f.emit(set('s', f64(0)), set('q', f64(0)));
+      column(f, 'x', 'p', () => f.emit(set('s', `(f64.add ${get('s')} ${f64load(get('p'))})`)));
+      f.emit(set('m', `(f64.div ${get('s')} ${get('n')})`));
+      column(f, 'x', 'p', () => {
+        f.emit(set('d', `(f64.sub ${f64load(get('p'))} ${get('m')})`));
+        f.emit(set('q', `(f64.add ${get('q')} (f64.mul ${get('d')} ${get('d')}))`));
+      });
+      f.emit(`(f32.store ${add(get('mean'), shl(get('c'), 2))} (f32.demote_f64 ${get('m')}))`);
+      f.emit(`(f32.store ${add(get('variance'), shl(get('c'), 2))} (f32.demote_f64 (f64.div ${get('q')} ${get('n')})))`);
+    });
+  }
+  {
+    const f = mb.func('batch_norm_forward', [['x', 'i32'], ['y', 'i32'], ['mean', 'i32'], ['variance', 'i32'], ['gamma', 'i32'], ['beta', 'i32'], ['count', 'i32'], ['ch', 'i32'], ['eps', 'f32']], null);
+    f.declare('f64', 'g', 'b');
+    f.declare('i32', 'q');
+    forRange(f, 'c', get('ch'), () => {
+      channelSetup(f);
+      f.emit(set('g', optional('gamma', 1)), set('b', optional('beta', 0)));
+      f.emit(set('q', add(get('y'), shl(get('c'), 2))));
+      column(f, 'x', 'p', () => {
+        f.emit(`(f32.store ${get('q')} (f32.demote_f64 (f64.add (f64.mul (f64.mul (f64.sub ${f64load(get('p'))} ${get('mu')}) ${get('inv')}) ${get('g')}) ${get('b')})))`);
+        f.emit(addTo('q', shl(get('ch'), 2)));
+      });
+    });
+  }
+  {
+    const f = mb.func(
+      'batch_norm_backward',
+      [['x', 'i32'], ['dy', 'i32'], ['dx', 'i32'], ['mean', 'i32'], ['variance', 'i32'], ['gamma', 'i32'], ['dgamma', 'i32'], ['dbeta', 'i32'], ['count', 'i32'], ['ch', 'i32'], ['eps', 'f32'], ['acc', 'i32']],
+      null,
+    );
+    f.declare('f64', 'sdy', 'sdyx', 'd', 'k', 'mdy', 'mdyx', 'xh', 'n');
+    f.declare('i32', 'q', 'r', 'a');
+    f.emit(set('n', `(f64.convert_i32_s ${get('count')})`));
+    const xhat = `(f64.mul (f64.sub ${f64load(get('p'))} ${get('mu')}) ${get('inv')})`;
+    /** dst[c] = f32(sum), or dst[c] + f32(sum) when accumulating; nothing when dst is 0. */
+    const storeSum = (dst: string, sum: string): void => {
+      f.emit(set('a', add(get(dst), shl(get('c'), 2))));
+      f.emit(`(if ${get(dst)} (then (f32.store ${get('a')} (if (result f32) ${get('acc')} (then (f32.add (f32.load ${get('a')}) (f32.demote_f64 ${get(sum)}))) (else (f32.demote_f64 ${get(sum)}))))))`);
+    };
+    forRange(f, 'c', get('ch'), () => {
+      channelSetup(f);
+      f.emit(set('sdy', f64(0)), set('sdyx', f64(0)), set('r', add(get('dy'), shl(get('c'), 2))));
+      column(f, 'x', 'p', () => {
+        f.emit(set('d', f64load(get('r'))));
+        f.emit(set('sdy', `(f64.add ${get('sdy')} ${get('d')})`));
+        f.emit(set('sdyx', `(f64.add ${get('sdyx')} (f64.mul ${get('d')} ${xhat}))`));
+        f.emit(addTo('r', shl(get('ch'), 2)));
+      });
+      storeSum('dbeta', 'sdy');
+      storeSum('dgamma', 'sdyx');
+      f.emit(set('k', `(f64.mul ${optional('gamma', 1)} ${get('inv')})`));
+      f.emit(set('mdy', `(f64.div ${get('sdy')} ${get('n')})`), set('mdyx', `(f64.div ${get('sdyx')} ${get('n')})`));
+      f.emit(set('r', add(get('dy'), shl(get('c'), 2))), set('q', add(get('dx'), shl(get('c'), 2))));
+      column(f, 'x', 'p', () => {
+        f.emit(set('xh', xhat));
+        const v = `(f64.mul ${get('k')} (f64.sub (f64.sub ${f64load(get('r'))} ${get('mdy')}) (f64.mul ${get('xh')} ${get('mdyx')})))`;
+        f.emit(`(f32.store ${get('q')} ${ftzScalar(`(f32.demote_f64 ${v})`)})`);
+        f.emit(addTo('r', shl(get('ch'), 2)), addTo('q', shl(get('ch'), 2)));
+      });
+    });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** WAT text of one kernel module variant. */
@@ -1702,6 +1793,7 @@ export function kernelModuleText(v: Variant): string {
   reduction(mb, 'mse');
   vectorOps(mb);
   windowKernels(mb);
+  batchNormKernels(mb);
   optimizers(mb);
   const flags = mb.func('variant', [], 'i32');
   flags.emit(i32((v.relaxed ? 1 : 0) | (v.shared ? 2 : 0)));

@@ -89,6 +89,16 @@ class Float64Kernels implements Kernels {
   globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number) {
     R.globalAvgPoolGrad(this.f, dy >> 2, this.f, dx >> 2, rows, positions, channels);
   }
+  batchNormStats(x: Ptr, mean: Ptr, variance: Ptr, count: number, channels: number) {
+    R.batchNormStats(this.f, x >> 2, this.f, mean >> 2, this.f, variance >> 2, count, channels);
+  }
+  batchNormForward(x: Ptr, y: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, beta: Ptr, count: number, channels: number, eps: number) {
+    R.batchNormForward(this.f, x >> 2, this.f, y >> 2, this.f, mean >> 2, this.f, variance >> 2, gamma === 0 ? null : this.f, gamma >> 2, beta === 0 ? null : this.f, beta >> 2, count, channels, eps);
+  }
+  batchNormBackward(x: Ptr, dy: Ptr, dx: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, dgamma: Ptr, dbeta: Ptr, count: number, channels: number, eps: number, acc: boolean) {
+    const or = (p: Ptr) => (p === 0 ? null : this.f);
+    R.batchNormBackward(this.f, x >> 2, this.f, dy >> 2, this.f, dx >> 2, this.f, mean >> 2, this.f, variance >> 2, or(gamma), gamma >> 2, or(dgamma), dgamma >> 2, or(dbeta), dbeta >> 2, count, channels, eps, acc);
+  }
   // The rest is not used by a forward/backward pass.
   transpose(): void {
     throw new Error('unused');

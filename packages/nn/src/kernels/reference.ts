@@ -582,6 +582,63 @@ export function globalAvgPoolGrad(dy: FloatArray, dyOff: number, dx: FloatArray,
   }
 }
 
+// Batch normalisation: float64 sums in row order, one rounding per store (types.ts).
+
+export function batchNormStats(x: FloatArray, xOff: number, mean: FloatArray, mOff: number, variance: FloatArray, vOff: number, count: number, channels: number): void {
+  for (let c = 0; c < channels; c++) {
+    let s = 0;
+    for (let i = 0; i < count; i++) s += at(x, xOff + i * channels + c);
+    const m = s / count;
+    let q = 0;
+    for (let i = 0; i < count; i++) {
+      const d = at(x, xOff + i * channels + c) - m;
+      q += d * d;
+    }
+    mean[mOff + c] = m;
+    variance[vOff + c] = q / count;
+  }
+}
+
+/** gamma / beta null: scale 1, offset 0. */
+export function batchNormForward(x: FloatArray, xOff: number, y: FloatArray, yOff: number, mean: FloatArray, mOff: number, variance: FloatArray, vOff: number, gamma: FloatArray | null, gOff: number, beta: FloatArray | null, bOff: number, count: number, channels: number, epsilon: number): void {
+  for (let c = 0; c < channels; c++) {
+    const inv = 1 / Math.sqrt(at(variance, vOff + c) + epsilon);
+    const mu = at(mean, mOff + c);
+    const g = gamma ? at(gamma, gOff + c) : 1;
+    const b = beta ? at(beta, bOff + c) : 0;
+    for (let i = 0; i < count; i++) y[yOff + i * channels + c] = (at(x, xOff + i * channels + c) - mu) * inv * g + b;
+  }
+}
+
+export function batchNormBackward(x: FloatArray, xOff: number, dy: FloatArray, dyOff: number, dx: FloatArray, dxOff: number, mean: FloatArray, mOff: number, variance: FloatArray, vOff: number, gamma: FloatArray | null, gOff: number, dgamma: FloatArray | null, dgOff: number, dbeta: FloatArray | null, dbOff: number, count: number, channels: number, epsilon: number, accumulate: boolean, tau = 0): void {
+  for (let c = 0; c < channels; c++) {
+    const inv = 1 / Math.sqrt(at(variance, vOff + c) + epsilon);
+    const mu = at(mean, mOff + c);
+    let sdy = 0;
+    let sdyx = 0;
+    for (let i = 0; i < count; i++) {
+      const d = at(dy, dyOff + i * channels + c);
+      sdy += d;
+      sdyx += d * ((at(x, xOff + i * channels + c) - mu) * inv);
+    }
+    if (dbeta) {
+      const round = roundingOf(dbeta);
+      dbeta[dbOff + c] = accumulate ? round(at(dbeta, dbOff + c) + round(sdy)) : sdy;
+    }
+    if (dgamma) {
+      const round = roundingOf(dgamma);
+      dgamma[dgOff + c] = accumulate ? round(at(dgamma, dgOff + c) + round(sdyx)) : sdyx;
+    }
+    const k = (gamma ? at(gamma, gOff + c) : 1) * inv;
+    const mdy = sdy / count;
+    const mdyx = sdyx / count;
+    for (let i = 0; i < count; i++) {
+      const xh = (at(x, xOff + i * channels + c) - mu) * inv;
+      dx[dxOff + i * channels + c] = ftz(dx, k * (at(dy, dyOff + i * channels + c) - mdy - xh * mdyx), tau);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const f32 = Math.fround;
@@ -723,6 +780,19 @@ export class ReferenceKernels implements Kernels {
   globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number): void {
     const f = this.f();
     globalAvgPoolGrad(f, dy >>> 2, f, dx >>> 2, rows, positions, channels);
+  }
+  batchNormStats(x: Ptr, mean: Ptr, variance: Ptr, count: number, channels: number): void {
+    const f = this.f();
+    batchNormStats(f, x >>> 2, f, mean >>> 2, f, variance >>> 2, count, channels);
+  }
+  batchNormForward(x: Ptr, y: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, beta: Ptr, count: number, channels: number, epsilon: number): void {
+    const f = this.f();
+    batchNormForward(f, x >>> 2, f, y >>> 2, f, mean >>> 2, f, variance >>> 2, gamma === 0 ? null : f, gamma >>> 2, beta === 0 ? null : f, beta >>> 2, count, channels, f32(epsilon));
+  }
+  batchNormBackward(x: Ptr, dy: Ptr, dx: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, dgamma: Ptr, dbeta: Ptr, count: number, channels: number, epsilon: number, accumulate: boolean): void {
+    const f = this.f();
+    const or = (p: Ptr) => (p === 0 ? null : f);
+    batchNormBackward(f, x >>> 2, f, dy >>> 2, f, dx >>> 2, f, mean >>> 2, f, variance >>> 2, or(gamma), gamma >>> 2, or(dgamma), dgamma >>> 2, or(dbeta), dbeta >>> 2, count, channels, f32(epsilon), accumulate, this.tau);
   }
   gatherU8(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr, scale: number, shift: number): void {
     gatherU8(new Uint8Array(this.memory.buffer), src, rowLen, this.i(), indices >>> 2, count, this.f(), dst >>> 2, f32(scale), f32(shift));

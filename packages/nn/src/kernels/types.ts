@@ -103,6 +103,27 @@ export interface Kernels {
   /** dx[n, p, c] = dy[n, c] / positions. */
   globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number): void;
 
+  // Batch normalisation over the last axis of `count` rows of `channels` values (rows × spatial
+  // positions of NHWC outputs). Arithmetic is float64 from the float32 loads, each channel's rows
+  // summed in order, rounded to float32 once at each store: the twin gives the same bits.
+
+  /**
+   * Per channel c: mean[c] = f32(Σ_i x[i,c] / count), variance[c] = f32(Σ_i (x[i,c] − m)² / count)
+   * with m the float64 mean (biased variance, as tf.moments).
+   */
+  batchNormStats(x: Ptr, mean: Ptr, variance: Ptr, count: number, channels: number): void;
+  /**
+   * y[i,c] = ((x[i,c] − mean[c])·inv)·gamma[c] + beta[c], inv = 1/√(variance[c] + epsilon);
+   * gamma 0 means 1, beta 0 means 0. y may equal x.
+   */
+  batchNormForward(x: Ptr, y: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, beta: Ptr, count: number, channels: number, epsilon: number): void;
+  /**
+   * The batch-statistics gradient, with x̂ = (x − mean)·inv: dbeta[c] (+)= f32(Σ dy),
+   * dgamma[c] (+)= f32(Σ dy·x̂) (each skipped when 0), and (flushed, dx ≠ dy)
+   * dx = f32(gamma·inv·((dy − Σdy/count) − x̂·Σ(dy·x̂)/count)).
+   */
+  batchNormBackward(x: Ptr, dy: Ptr, dx: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, dgamma: Ptr, dbeta: Ptr, count: number, channels: number, epsilon: number, accumulate: boolean): void;
+
   /** dst[r,j] = f32(src[idx[r]·rowLen + j])·scale + shift, src uint8, idx int32. */
   gatherU8(src: Ptr, rowLen: number, indices: Ptr, count: number, dst: Ptr, scale: number, shift: number): void;
   /** dst[r,j] = src[idx[r]·rowLen + j] for 4-byte elements (f32 features, i32 labels). */

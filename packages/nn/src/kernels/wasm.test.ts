@@ -732,6 +732,42 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
     }
   });
 
+  it('batch normalisation statistics, forward and backward equal the twin bit for bit (with and without gamma, beta)', () => {
+    const e = seeded(113);
+    for (let t = 0; t < 30; t++) {
+      const count = sizeOf(e.rng, 70), channels = sizeOf(e.rng, 20);
+      const affine = t % 3 !== 2;
+      const eps = e.rng.pick([1e-3, 1e-5, 0.5]);
+      const n = count * channels;
+      // Offsets away from zero so the two passes of the variance matter; variances positive.
+      const x: Region = { len: n, gen: (r) => r.float(-1, 1) * 3 + 2 };
+      const variance: Region = { len: channels, gen: (r) => r.float(0, 2) };
+      const label = `count=${count} channels=${channels} affine=${affine}`;
+      checkKernel(e, {
+        regions: { x, mean: { len: channels, out: 'exact' }, variance: { len: channels, out: 'exact' } },
+        run: (k, p) => k.batchNormStats(p.x as Ptr, p.mean as Ptr, p.variance as Ptr, count, channels),
+      }, `batchNormStats ${label}`);
+      checkKernel(e, {
+        regions: { x, y: { len: n, out: 'exact' }, mean: { len: channels }, variance, gamma: { len: channels }, beta: { len: channels } },
+        run: (k, p) => k.batchNormForward(p.x as Ptr, p.y as Ptr, p.mean as Ptr, p.variance as Ptr, affine ? (p.gamma as Ptr) : 0, affine ? (p.beta as Ptr) : 0, count, channels, eps),
+      }, `batchNormForward ${label}`);
+      const acc = t % 2 === 1;
+      checkKernel(e, {
+        regions: {
+          x,
+          dy: { len: n },
+          dx: { len: n, out: 'exact' },
+          mean: { len: channels },
+          variance,
+          gamma: { len: channels },
+          dgamma: { len: channels, out: 'exact' },
+          dbeta: { len: channels, out: 'exact' },
+        },
+        run: (k, p) => k.batchNormBackward(p.x as Ptr, p.dy as Ptr, p.dx as Ptr, p.mean as Ptr, p.variance as Ptr, affine ? (p.gamma as Ptr) : 0, p.dgamma as Ptr, affine ? (p.dbeta as Ptr) : 0, count, channels, eps, acc),
+      }, `batchNormBackward ${label} accumulate=${acc}`);
+    }
+  });
+
   // --- Optimizers -------------------------------------------------------------------------------
 
   /** A few f32 roundings of each term of an update: relative to the parameter's own size. */

@@ -92,6 +92,9 @@ interface KernelExports {
   avg_pool_grad(dy: I, dx: I, rows: I, ...g: WindowArgs): void;
   global_avg_pool(x: I, y: I, rows: I, positions: I, channels: I): void;
   global_avg_pool_grad(dy: I, dx: I, rows: I, positions: I, channels: I): void;
+  batch_norm_stats(x: I, mean: I, variance: I, count: I, ch: I): void;
+  batch_norm_forward(x: I, y: I, mean: I, variance: I, gamma: I, beta: I, count: I, ch: I, eps: F): void;
+  batch_norm_backward(x: I, dy: I, dx: I, mean: I, variance: I, gamma: I, dgamma: I, dbeta: I, count: I, ch: I, eps: F, acc: I): void;
   set_flush(tau: F): void;
   flush_threshold(): number;
   peak_madd(iters: I): number;
@@ -252,6 +255,15 @@ export class WasmKernels implements Kernels {
   }
   globalAvgPoolGrad(dy: Ptr, dx: Ptr, rows: number, positions: number, channels: number): void {
     this.x.global_avg_pool_grad(dy, dx, rows, positions, channels);
+  }
+  batchNormStats(x: Ptr, mean: Ptr, variance: Ptr, count: number, channels: number): void {
+    this.x.batch_norm_stats(x, mean, variance, count, channels);
+  }
+  batchNormForward(x: Ptr, y: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, beta: Ptr, count: number, channels: number, epsilon: number): void {
+    this.x.batch_norm_forward(x, y, mean, variance, gamma, beta, count, channels, epsilon);
+  }
+  batchNormBackward(x: Ptr, dy: Ptr, dx: Ptr, mean: Ptr, variance: Ptr, gamma: Ptr, dgamma: Ptr, dbeta: Ptr, count: number, channels: number, epsilon: number, accumulate: boolean): void {
+    this.x.batch_norm_backward(x, dy, dx, mean, variance, gamma, dgamma, dbeta, count, channels, epsilon, accumulate ? 1 : 0);
   }
   get flushThreshold(): number {
     return this.x.flush_threshold();
