@@ -11,6 +11,9 @@ export function initializeParams(model: CompiledModel, rng: Rng, out: Float32Arr
     switch (t.init) {
       case 'zeros':
         break;
+      case 'ones':
+        view.fill(1);
+        break;
       case 'he_uniform': {
         const limit = Math.sqrt(6 / t.fanIn);
         for (let i = 0; i < view.length; i++) view[i] = r.uniform(-limit, limit);

@@ -46,9 +46,10 @@ export interface ActivationPlan {
   readonly indices: Ptr;
   /**
    * Per layer: the output buffer(s). Flatten and reshape have none; dropout has a mask; max_pool2d
-   * has the int32 input index of each output's maximum (argmax).
+   * has the int32 input index of each output's maximum (argmax); batch_norm has its microbatch's
+   * statistics (stats: channels means, then channels variances).
    */
-  readonly layers: readonly { readonly z: Ptr; readonly y: Ptr; readonly mask: Ptr; readonly argmax: Ptr }[];
+  readonly layers: readonly { readonly z: Ptr; readonly y: Ptr; readonly mask: Ptr; readonly argmax: Ptr; readonly stats: Ptr }[];
   /** One example's im2col matrix, shared by every conv2d layer (0 without conv2d). */
   readonly im2col: Ptr;
   /** Two rows × maxDim gradient buffers used alternately by the backward pass. */
@@ -67,31 +68,34 @@ export function planActivations(arena: Arena, model: CompiledModel, rows: number
   //                                                    the largest over the conv layers, once
   //   + the growth of gradA and gradB to 4·rows·maxDim each when it is the widest layer.
   // max_pool2d adds 8·rows·outH·outW·c (output and int32 argmax), avg_pool2d 4·rows·outH·outW·c,
-  // global_avg_pool2d 4·rows·c.
+  // global_avg_pool2d 4·rows·c. batch_norm adds 4·rows·dim (its output) + 8·channels (the
+  // microbatch's mean and variance).
   const layers = model.layers.map((layer) => {
     switch (layer.type) {
       case 'dense':
       case 'conv2d': {
         const z = arena.allocF32(rows * layer.outDim);
         const y = layer.activation === 'linear' ? z : arena.allocF32(rows * layer.outDim);
-        return { z, y, mask: 0, argmax: 0 };
+        return { z, y, mask: 0, argmax: 0, stats: 0 };
       }
       case 'dropout': {
         const mask = arena.allocF32(rows * layer.dim);
-        return { z: 0, y: arena.allocF32(rows * layer.dim), mask, argmax: 0 };
+        return { z: 0, y: arena.allocF32(rows * layer.dim), mask, argmax: 0, stats: 0 };
       }
       case 'activation':
-        return { z: 0, y: arena.allocF32(rows * layer.dim), mask: 0, argmax: 0 };
+        return { z: 0, y: arena.allocF32(rows * layer.dim), mask: 0, argmax: 0, stats: 0 };
       case 'max_pool2d': {
         const y = arena.allocF32(rows * layer.outDim);
-        return { z: 0, y, mask: 0, argmax: arena.allocF32(rows * layer.outDim) };
+        return { z: 0, y, mask: 0, argmax: arena.allocF32(rows * layer.outDim), stats: 0 };
       }
       case 'avg_pool2d':
       case 'global_avg_pool2d':
-        return { z: 0, y: arena.allocF32(rows * layer.outDim), mask: 0, argmax: 0 };
+        return { z: 0, y: arena.allocF32(rows * layer.outDim), mask: 0, argmax: 0, stats: 0 };
+      case 'batch_norm':
+        return { z: 0, y: arena.allocF32(rows * layer.dim), mask: 0, argmax: 0, stats: arena.allocF32(2 * layer.channels) };
       case 'flatten':
       case 'reshape':
-        return { z: 0, y: 0, mask: 0, argmax: 0 };
+        return { z: 0, y: 0, mask: 0, argmax: 0, stats: 0 };
     }
   });
   const im2col = model.im2colFloats > 0 ? arena.allocF32(model.im2colFloats) : 0;

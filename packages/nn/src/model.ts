@@ -8,13 +8,19 @@ export interface ParamTensor {
   /** Stable name, also used by checkpoints and the TensorFlow.js export ("dense_1/kernel"). */
   readonly name: string;
   readonly layerIndex: number;
-  readonly role: 'kernel' | 'bias';
+  /** gamma/beta are batch norm's scale and offset; its moving statistics are state, not trained. */
+  readonly role: 'kernel' | 'bias' | 'gamma' | 'beta' | 'moving_mean' | 'moving_variance';
   readonly offset: number;
   readonly size: number;
   readonly shape: readonly number[];
   /** Kernels are decayed; biases only when the optimizer says `decayBiases`. */
   readonly decay: boolean;
-  readonly init: Initializer;
+  /**
+   * False for batch norm's moving statistics: the optimizer skips them, and a gradient slot holds
+   * the microbatch's statistics there instead of a gradient (folded in by the run, run/work.ts).
+   */
+  readonly trainable: boolean;
+  readonly init: Initializer | 'ones';
   readonly fanIn: number;
   readonly fanOut: number;
 }
@@ -82,7 +88,23 @@ export type LayerPlan =
       /** Adds of one example: one per input element, ×2 with the input gradient. */
       readonly flopsPerSample: number;
     }
-  | { readonly type: 'reshape'; readonly index: number; readonly dim: number; readonly needsInputGrad: boolean };
+  | { readonly type: 'reshape'; readonly index: number; readonly dim: number; readonly needsInputGrad: boolean }
+  | {
+      /** Over the last axis: each example is `positions` rows of `channels` values. */
+      readonly type: 'batch_norm';
+      readonly index: number;
+      readonly name: string;
+      readonly dim: number;
+      readonly channels: number;
+      readonly positions: number;
+      readonly momentum: number;
+      readonly epsilon: number;
+      readonly gamma: ParamTensor | undefined;
+      readonly beta: ParamTensor | undefined;
+      readonly movingMean: ParamTensor;
+      readonly movingVariance: ParamTensor;
+      readonly needsInputGrad: boolean;
+    };
 
 /** Floats of the im2col matrix of one example (positions × kh·kw·cin), the conv2d scratch. */
 export function im2colSize(g: WindowGeometry): number {
@@ -97,7 +119,7 @@ export interface CompiledModel {
   readonly params: readonly ParamTensor[];
   /** Elements in the parameter block, including alignment padding between tensors. */
   readonly paramCount: number;
-  /** Real parameters (without padding). */
+  /** Real trainable parameters (without padding or batch norm's moving statistics). */
   readonly trainableCount: number;
   /** Widest activation (features per example) of any layer, input included. */
   readonly maxDim: number;
@@ -140,6 +162,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
   let convCount = 0;
   let offset = 0;
   let denseCount = 0;
+  let batchNormCount = 0;
   let seenParams = false;
   let flops = 0;
   const align = (n: number) => Math.ceil(n / PARAM_ALIGN) * PARAM_ALIGN;
@@ -154,6 +177,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
       size: kernelShape.reduce((a, b) => a * b, 1),
       shape: kernelShape,
       decay: true,
+      trainable: true,
       init,
       fanIn,
       fanOut,
@@ -163,7 +187,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
     let bias: ParamTensor | undefined;
     if (useBias) {
       const units = kernelShape[kernelShape.length - 1] as number;
-      bias = { name: `${name}/bias`, layerIndex: index, role: 'bias', offset, size: units, shape: [units], decay: false, init: 'zeros', fanIn, fanOut };
+      bias = { name: `${name}/bias`, layerIndex: index, role: 'bias', offset, size: units, shape: [units], decay: false, trainable: true, init: 'zeros', fanIn, fanOut };
       offset = align(offset + bias.size);
       params.push(bias);
     }
@@ -250,6 +274,40 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
         shape = [c];
         break;
       }
+      case 'batch_norm': {
+        batchNormCount++;
+        const name = `batch_normalization_${batchNormCount}`;
+        const channels = shape[shape.length - 1] as number;
+        // tfjs' weight order: gamma, beta, moving_mean, moving_variance; gamma and beta are not
+        // decayed (like biases), the moving statistics start at 0 and 1 as Keras'.
+        const vector = (suffix: ParamTensor['role'], init: 'zeros' | 'ones', trainable: boolean): ParamTensor => {
+          const t: ParamTensor = { name: `${name}/${suffix}`, layerIndex: index, role: suffix, offset, size: channels, shape: [channels], decay: false, trainable, init, fanIn: channels, fanOut: channels };
+          offset = align(offset + channels);
+          params.push(t);
+          return t;
+        };
+        const gamma = layer.scale ? vector('gamma', 'ones', true) : undefined;
+        const beta = layer.center ? vector('beta', 'zeros', true) : undefined;
+        const movingMean = vector('moving_mean', 'zeros', false);
+        const movingVariance = vector('moving_variance', 'ones', false);
+        layers.push({
+          type: 'batch_norm',
+          index,
+          name,
+          dim,
+          channels,
+          positions: dim / channels,
+          momentum: layer.momentum,
+          epsilon: layer.epsilon,
+          gamma,
+          beta,
+          movingMean,
+          movingVariance,
+          needsInputGrad: seenParams,
+        });
+        if (gamma || beta) seenParams = true;
+        break;
+      }
       case 'reshape':
         layers.push({ type: 'reshape', index, dim, needsInputGrad: seenParams });
         shape = [...layer.targetShape];
@@ -282,7 +340,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
     layers,
     params,
     paramCount: offset,
-    trainableCount: params.reduce((a, p) => a + p.size, 0),
+    trainableCount: params.reduce((a, p) => a + (p.trainable ? p.size : 0), 0),
     maxDim,
     gemmFlopsPerSample: flops,
     im2colFloats,

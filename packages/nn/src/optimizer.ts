@@ -50,6 +50,7 @@ export function applyUpdate(k: Kernels, model: CompiledModel, spec: OptimizerSpe
   const slots = a.gradSlots ?? 1;
   const stride = a.slotStride ?? 0;
   for (const tensor of model.params) {
+    if (!tensor.trainable) continue;
     const lo = Math.max(start, tensor.offset);
     const hi = Math.min(end, tensor.offset + tensor.size);
     if (hi <= lo) continue;

@@ -93,6 +93,24 @@ export class Replica {
           k.globalAvgPool(cur, buf.y, rows, layer.positions, layer.channels);
           cur = buf.y;
           break;
+        case 'batch_norm': {
+          // Training normalises by this microbatch's statistics (ghost batch norm), evaluation by
+          // the moving ones.
+          const count = rows * layer.positions;
+          const c = layer.channels;
+          let mean = this.params + layer.movingMean.offset * 4;
+          let variance = this.params + layer.movingVariance.offset * 4;
+          if (options.training) {
+            mean = buf.stats;
+            variance = buf.stats + c * 4;
+            k.batchNormStats(cur, mean, variance, count, c);
+          }
+          const gamma = layer.gamma ? this.params + layer.gamma.offset * 4 : 0;
+          const beta = layer.beta ? this.params + layer.beta.offset * 4 : 0;
+          k.batchNormForward(cur, buf.y, mean, variance, gamma, beta, count, c, layer.epsilon);
+          cur = buf.y;
+          break;
+        }
         case 'flatten':
         case 'reshape':
           break;
@@ -212,6 +230,19 @@ export class Replica {
           k.globalAvgPoolGrad(g, spare, rows, layer.positions, layer.channels);
           [g, spare] = [spare, g];
           break;
+        case 'batch_norm': {
+          const c = layer.channels;
+          const gamma = layer.gamma ? this.params + layer.gamma.offset * 4 : 0;
+          const dgamma = layer.gamma ? grads + layer.gamma.offset * 4 : 0;
+          const dbeta = layer.beta ? grads + layer.beta.offset * 4 : 0;
+          k.batchNormBackward(x, g, spare, buf.stats, buf.stats + c * 4, gamma, dgamma, dbeta, rows * layer.positions, c, layer.epsilon, accumulate);
+          [g, spare] = [spare, g];
+          // The gradient block holds this microbatch's statistics where the moving ones sit in the
+          // parameters; the run folds them in, microbatch by microbatch (run/work.ts).
+          k.copy(buf.stats, grads + layer.movingMean.offset * 4, c);
+          k.copy(buf.stats + c * 4, grads + layer.movingVariance.offset * 4, c);
+          break;
+        }
         case 'flatten':
         case 'reshape':
           break;

@@ -128,6 +128,11 @@ describe('spatial layers (channels-last)', () => {
     ['a conv over a rank-2 input', withLayers([{ type: 'conv2d', filters: 2, kernelSize: 2 }], [9, 7]), 'layers[0]', 'add {"type":"reshape"'],
     ['a global pool over a flat input', withLayers([{ type: 'flatten' }, { type: 'global_avg_pool2d' }]), 'layers[1]', 'flat shape [189]'],
     ['a reshape of another size', withLayers([{ type: 'reshape', targetShape: [9, 7, 2] }]), 'layers[0].targetShape', 'holds 126 values'],
+    ['batch norm over a rank-2 input', withLayers([{ type: 'batch_norm' }], [9, 7]), 'layers[0]', 'not shape [9, 7]'],
+    ['batch norm over a rank-4 reshape', withLayers([{ type: 'reshape', targetShape: [9, 7, 3, 1] }, { type: 'batch_norm' }]), 'layers[1]', 'not shape [9, 7, 3, 1]'],
+    ['batch norm with momentum 1', withLayers([{ type: 'batch_norm', momentum: 1 }]), 'layers[0].momentum', 'must be in [0, 1)'],
+    ['batch norm with epsilon 0', withLayers([{ type: 'batch_norm', epsilon: 0 }]), 'layers[0].epsilon', 'must be in [1e-9, 1]'],
+    ['batch norm with a string center', withLayers([{ type: 'batch_norm', center: 'yes' }]), 'layers[0].center', ''],
   ])('refuses %s, naming the layer and field', (_what, spec, path, text) => {
     const e = specError(spec);
     const issues = (e.details as { issues: { path: string; message: string }[] }).issues;
@@ -154,6 +159,23 @@ describe('spatial layers (channels-last)', () => {
     expect(m.im2colFloats).toBe(63 * 18);
     // Per layer: conv1's GEMMs; the pool visits 4·3·4 outputs × 2·2 cells, forward and backward.
     expect(m.layers.map((l) => ('flopsPerSample' in l ? l.flopsPerSample : null))).toEqual([2 * 63 * 18 * 4 * 2, 48 * 4 * 2, 2 * 2 * 16 * 2 * 3, null, null]);
+  });
+
+  it('batch norm: Keras defaults, tfjs names and order, moving statistics not trained', () => {
+    const m = compileModel({ inputShape: [6, 5, 2], layers: [{ type: 'conv2d', filters: 3, kernelSize: 2 }, { type: 'batch_norm' }, { type: 'flatten' }, { type: 'dense', units: 4 }, { type: 'batch_norm', center: false }, { type: 'dense', units: 2 }], loss: 'mse' });
+    const bn = m.layers[1];
+    expect(bn).toMatchObject({ type: 'batch_norm', momentum: 0.99, epsilon: 1e-3, channels: 3, positions: 20, dim: 60 });
+    expect(m.params.filter((p) => p.name.startsWith('batch')).map((p) => [p.name, p.shape, p.trainable, p.decay, p.init])).toEqual([
+      ['batch_normalization_1/gamma', [3], true, false, 'ones'],
+      ['batch_normalization_1/beta', [3], true, false, 'zeros'],
+      ['batch_normalization_1/moving_mean', [3], false, false, 'zeros'],
+      ['batch_normalization_1/moving_variance', [3], false, false, 'ones'],
+      ['batch_normalization_2/gamma', [4], true, false, 'ones'],
+      ['batch_normalization_2/moving_mean', [4], false, false, 'zeros'],
+      ['batch_normalization_2/moving_variance', [4], false, false, 'ones'],
+    ]);
+    // trainableCount leaves the moving statistics out: 2·2·2·3 + 3, 3 + 3, 60·4 + 4, 4, 4·2 + 2.
+    expect(m.trainableCount).toBe(27 + 6 + 244 + 4 + 10);
   });
 
   it('refuses a softmax activation layer over a spatial input', () => {

@@ -68,6 +68,23 @@ export const ReshapeLayer = z.strictObject({
   targetShape: z.array(z.int().min(1).max(1 << 20)).min(1).max(4),
 });
 
+/**
+ * Batch normalisation over the last axis (features of a flat input, channels of an NHWC one), as
+ * tf.layers.batchNormalization with Keras' defaults. In training each microbatch is normalised by
+ * its own statistics (ghost batch norm); evaluation, prediction and export use the moving ones.
+ */
+export const BatchNormLayer = z.strictObject({
+  type: z.literal('batch_norm'),
+  /** moving = momentum·moving + (1 − momentum)·batch, once per microbatch in microbatch order. */
+  momentum: finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)').default(0.99),
+  /** Added to the variance under the square root. */
+  epsilon: finite().refine((v) => v >= 1e-9 && v <= 1, 'must be in [1e-9, 1]').default(1e-3),
+  /** Learn an offset beta. */
+  center: z.boolean().default(true),
+  /** Learn a scale gamma. */
+  scale: z.boolean().default(true),
+});
+
 export const LayerSpec = z.discriminatedUnion('type', [
   DenseLayer,
   DropoutLayer,
@@ -78,6 +95,7 @@ export const LayerSpec = z.discriminatedUnion('type', [
   AvgPool2dLayer,
   GlobalAvgPool2dLayer,
   ReshapeLayer,
+  BatchNormLayer,
 ]);
 export type LayerSpec = z.infer<typeof LayerSpec>;
 
@@ -273,6 +291,12 @@ export function parseModelSpec(input: unknown): ModelSpec {
           shape = null;
         } else {
           shape = [...layer.targetShape];
+        }
+        break;
+      case 'batch_norm':
+        if (shape.length !== 1 && shape.length !== 3) {
+          issues.push({ path: at, message: `batch_norm normalises the features of a flat input or the channels of an [height, width, channels] input, not shape [${shape.join(', ')}]; add a flatten or reshape before it` });
+          shape = null;
         }
         break;
       case 'activation':

@@ -303,6 +303,29 @@ export function exportTfjs(
         rank = target.length;
         break;
       }
+      case 'batch_norm': {
+        push('BatchNormalization', {
+          name: layer.name,
+          axis: -1,
+          momentum: layer.momentum,
+          epsilon: layer.epsilon,
+          center: layer.beta !== undefined,
+          scale: layer.gamma !== undefined,
+          beta_initializer: { class_name: 'Zeros', config: {} },
+          gamma_initializer: { class_name: 'Ones', config: {} },
+          moving_mean_initializer: { class_name: 'Zeros', config: {} },
+          moving_variance_initializer: { class_name: 'Ones', config: {} },
+          beta_regularizer: null,
+          gamma_regularizer: null,
+          beta_constraint: null,
+          gamma_constraint: null,
+        });
+        // tfjs' weight order and names: gamma, beta, moving_mean, moving_variance.
+        for (const t of [layer.gamma, layer.beta, layer.movingMean, layer.movingVariance]) {
+          if (t) addWeight(t.name, t.shape, params.subarray(t.offset, t.offset + t.size));
+        }
+        break;
+      }
       case 'dropout':
         push('Dropout', { name: uniqueName('dropout'), rate: layer.rate, noise_shape: null, seed: null });
         break;
@@ -422,6 +445,17 @@ export function importTfjs(json: unknown, weights: Uint8Array): ImportedModel {
       const v = c[key] ?? fallback;
       return typeof v === 'number' && Number.isFinite(v) ? v : bad(`layers[${i}].${key} must be a finite number`);
     };
+    // A BatchNormalization of the model itself (named as we export it, or after another layer)
+    // is a batch_norm layer; one before everything else is an older export's input scaling.
+    const modelBatchNorm =
+      l.class_name === 'BatchNormalization' && (String(c.name ?? '').startsWith('batch_normalization') || layers.some((s) => s.type !== 'flatten'));
+    if (modelBatchNorm) {
+      const axis = num('axis', -1);
+      if (axis !== -1) bad(`layers[${i}].axis must be -1 (the last axis), got ${axis}`);
+      specIndex.push(layers.length);
+      layers.push({ type: 'batch_norm', momentum: num('momentum', 0.99), epsilon: num('epsilon', 1e-3), center: c.center !== false, scale: c.scale !== false });
+      return;
+    }
     if (l.class_name === 'Rescaling' || l.class_name === 'BatchNormalization') {
       // Only as the inputs' scaling, which our engine applies before its first layer.
       if (scaling || layers.some((s) => s.type !== 'flatten')) bad(`layers[${i}] ${l.class_name} is supported only as the input scaling, after nothing but Flatten`);
@@ -521,6 +555,10 @@ export function importTfjs(json: unknown, weights: Uint8Array): ImportedModel {
       continue;
     }
     const plan = model.layers[s]!;
+    if (plan.type === 'batch_norm') {
+      for (const t of [plan.gamma, plan.beta, plan.movingMean, plan.movingVariance]) if (t) read(t.shape, params, t.offset);
+      continue;
+    }
     if (plan.type !== 'dense' && plan.type !== 'conv2d') continue;
     read(plan.kernel.shape, params, plan.kernel.offset);
     if (plan.bias) read(plan.bias.shape, params, plan.bias.offset);

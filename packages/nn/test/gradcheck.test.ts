@@ -118,8 +118,9 @@ class Float64Kernels implements Kernels {
   fill(): void {
     throw new Error('unused');
   }
-  copy(): void {
-    throw new Error('unused');
+  copy(src: Ptr, dst: Ptr, n: number) {
+    // Batch norm records its microbatch statistics in the gradient block.
+    this.f.copyWithin(dst >> 2, src >> 2, (src >> 2) + n);
   }
   gatherU8(): void {
     throw new Error('unused');
@@ -170,6 +171,8 @@ function gradCheckModel(spec: { inputShape: number[]; layers: object[]; loss: 's
   let worst = 0;
   const h = 1e-6;
   for (const t of model.params) {
+    // Batch norm's moving statistics are not used by a training pass and have no gradient.
+    if (!t.trainable) continue;
     for (let j = 0; j < t.size; j++) {
       const at = p0 + t.offset + j;
       const v = k.f[at]!;
@@ -241,6 +244,65 @@ describe('finite-difference gradient checks (float64)', () => {
       const spec = { inputShape, layers: [...layers, { type: 'dense', units: 4 }], loss };
       expect(gradCheckModel(spec, rows, 7)).toBeLessThan(1e-5);
     });
+  });
+
+  // Batch norm normalises each training pass by its own rows' statistics, so the loss couples the
+  // rows: the check differentiates the whole microbatch's loss.
+  describe.each(['softmax_cross_entropy', 'mse'] as const)('batch_norm, loss %s', (loss) => {
+    it('after dense (defaults), then relu', () => {
+      expect(gradCheck([{ type: 'batch_norm' }, { type: 'dense', units: 6, activation: 'relu' }], loss, 11)).toBeLessThan(1e-5);
+    });
+    it('after dense without center, then without scale, epsilon 0.01', () => {
+      expect(gradCheck([{ type: 'batch_norm', center: false, epsilon: 0.01 }, { type: 'dense', units: 3, activation: 'tanh' }, { type: 'batch_norm', scale: false }], loss, 12)).toBeLessThan(1e-5);
+    });
+    const cases: [string, number[], object[], number][] = [
+      ['conv2d valid 3×2 → batch_norm → relu (odd 5×4×3 images, 2 rows)', [5, 4, 3], [
+        { type: 'conv2d', filters: 3, kernelSize: [3, 2] },
+        { type: 'batch_norm' },
+        { type: 'activation', activation: 'tanh' },
+        { type: 'flatten' },
+      ], 2],
+      ['conv2d stride 2 same → batch_norm (no gamma) → max_pool2d → batch 1 (spatial positions only)', [7, 5, 1], [
+        { type: 'conv2d', filters: 2, kernelSize: 2, strides: 2, padding: 'same', useBias: false },
+        { type: 'batch_norm', scale: false, momentum: 0.9 },
+        { type: 'max_pool2d', poolSize: [2, 1], padding: 'same' },
+        { type: 'flatten' },
+        { type: 'batch_norm' },
+      ], 1],
+    ];
+    it.each(cases)('%s', (_name, inputShape, layers, rows) => {
+      const spec = { inputShape, layers: [...layers, { type: 'dense', units: 4 }], loss };
+      expect(gradCheckModel(spec, rows, 13)).toBeLessThan(1e-5);
+    });
+  });
+
+  it('batch_norm of one row: the variance is 0, the output is beta and nothing flows back', () => {
+    // One example after a dense layer: x − mean = 0 exactly. Keras gives the same (beta); the
+    // gradient is 0, not NaN, because epsilon keeps 1/√(0 + ε) finite.
+    const spec = { inputShape: [3], layers: [{ type: 'dense', units: 4, activation: 'tanh' }, { type: 'batch_norm' }, { type: 'dense', units: 4 }], loss: 'mse' as const };
+    expect(gradCheckModel(spec, 1, 14)).toBeLessThan(1e-5);
+  });
+
+  it('detects a wrong batch_norm gradient (the check can fail)', () => {
+    const spec = { inputShape: [4], layers: [{ type: 'dense', units: 3, activation: 'tanh' }, { type: 'batch_norm' }, { type: 'dense', units: 4 }], loss: 'mse' as const };
+    const proto = Float64Kernels.prototype;
+    const saved = proto.batchNormBackward;
+    proto.batchNormBackward = function (this: Float64Kernels, ...args: Parameters<Kernels['batchNormBackward']>) {
+      saved.apply(this, args);
+      // The simple (wrong) gradient: dx = gamma·inv·dy, dropping the terms of the batch statistics.
+      const [x, dy, dx, mean, variance, gamma, , , count, channels, eps] = args;
+      void x;
+      void mean;
+      for (let i = 0; i < count * channels; i++) {
+        const c = i % channels;
+        this.f[(dx >> 2) + i] = this.f[(gamma >> 2) + c]! * this.f[(dy >> 2) + i]! / Math.sqrt(this.f[(variance >> 2) + c]! + eps);
+      }
+    };
+    try {
+      expect(gradCheckModel(spec, 3, 15)).toBeGreaterThan(1e-3);
+    } finally {
+      proto.batchNormBackward = saved;
+    }
   });
 
   it('detects a wrong conv or pooling gradient (the check can fail)', () => {

@@ -44,6 +44,22 @@ describe('planBytes', () => {
     expect(Number.isFinite(a.bytes) && b.bytes > a.bytes).toBe(true);
   });
 
+  it("holds batch norm's output, its microbatch statistics and its four vectors (the README's formula)", () => {
+    const cnn = (bn: boolean) => ({
+      inputShape: [6, 6],
+      layers: [{ type: 'reshape', targetShape: [6, 6, 1] }, { type: 'conv2d', filters: 8, kernelSize: 3 }, ...(bn ? [{ type: 'batch_norm' }] : []), { type: 'flatten' }, { type: 'dense', units: 3 }],
+      loss: 'softmax_cross_entropy',
+    });
+    const sized = (bn: boolean) => planBytes({ model: cnn(bn), optimizer: { type: 'sgd' }, batchSize: 16, microbatches: 2, threads: 1, dataset: sizesOf(pixels(40)) });
+    const [a, b] = [sized(false), sized(true)];
+    // Blocks of 8 rows: the output 4·rows·(4·4·8) and the mean and variance 8·channels; gradA and
+    // gradB are already as wide. gamma, beta, moving mean and variance (8 floats, each padded to
+    // 16) are in the parameters, the 2 gradient slots (holding the microbatch statistics) and no state.
+    const rows = 8;
+    expect(b.activations - a.activations).toBe(4 * rows * 128 + 8 * 8);
+    expect(b.parameters - a.parameters).toBe(4 * 4 * 16 * (1 + 2));
+  });
+
   it('is the plan of a TrainingSession with the same options', async () => {
     const dataset = blobs({ count: 300, dims: 5, classes: 3, seed: 1 });
     for (const [batchSize, optimizer] of [

@@ -1,6 +1,6 @@
 // Acceptance: the same seed, global batch and microbatches give byte-identical weights and metrics
 // for T = 1, 2, 3, 4 threads, and resuming with a different T gives the same bytes again.
-import { epochMetricValues, parseCheckpoint, serializeCheckpoint, TrainingSession, type EpochMetrics } from '@hypersweep/nn';
+import { compileModel, epochMetricValues, parseCheckpoint, serializeCheckpoint, TrainingSession, type EpochMetrics } from '@hypersweep/nn';
 import { blobs, waves } from '@hypersweep/nn/testing';
 import { describe, expect, it } from 'vitest';
 import { ReplicaPool, type ParallelTrainOptions } from '../src/index.ts';
@@ -123,6 +123,69 @@ describe('determinism across thread counts', () => {
     expect(first.epochsRun).toBe(2);
     const { manifestJson, data } = serializeCheckpoint(first.checkpoint);
     const resumed = await run(3, { ...cnn, resumeFrom: parseCheckpoint(manifestJson, data.slice()) });
+    expect(resumed.epochsRun).toBe(3);
+    expect(bytes(resumed.params).equals(bytes(straight.params))).toBe(true);
+    expect(Buffer.from(resumed.checkpoint.data).equals(Buffer.from(straight.checkpoint.data))).toBe(true);
+    expect(metricsOf(resumed.history)).toEqual(metricsOf(straight.history));
+  });
+
+  // Batch norm after a conv (per channel over rows × positions) and after a dense layer, with
+  // dropout between: each microbatch normalises by its own statistics (ghost batch norm), and the
+  // moving statistics are folded in microbatch order, so they too cannot depend on T.
+  const bnCnn: Partial<ParallelTrainOptions> = {
+    model: {
+      inputShape: [8, 8],
+      layers: [
+        { type: 'reshape', targetShape: [8, 8, 1] },
+        { type: 'conv2d', filters: 4, kernelSize: 3, padding: 'same' },
+        { type: 'batch_norm' },
+        { type: 'activation', activation: 'relu' },
+        { type: 'max_pool2d' },
+        { type: 'dropout', rate: 0.2 },
+        { type: 'conv2d', filters: 3, kernelSize: 2, activation: 'tanh' },
+        { type: 'flatten' },
+        { type: 'dense', units: 6 },
+        { type: 'batch_norm', momentum: 0.9, scale: false },
+        { type: 'activation', activation: 'relu' },
+        { type: 'dense', units: 4 },
+      ],
+      loss: 'softmax_cross_entropy',
+    },
+    optimizer: { type: 'adam', learningRate: 0.01 },
+  };
+  /** The moving mean and variance of every batch norm layer, from a run's parameters. */
+  const movingStatistics = (params: Float32Array) =>
+    compileModel(bnCnn.model)
+      .params.filter((t) => !t.trainable)
+      .map((t) => Array.from(params.subarray(t.offset, t.offset + t.size)));
+
+  it('a CNN with batch norm and dropout: T = 1, 2, 3, 4 give byte-identical weights, optimizer state and moving statistics', async () => {
+    const results = [];
+    for (const t of [1, 2, 3, 4]) results.push(await run(t, bnCnn));
+    const reference = bytes(results[0]!.params);
+    for (const r of results) {
+      // The parameters hold the moving statistics; the checkpoint holds them and Adam's m and v.
+      expect(bytes(r.params).equals(reference)).toBe(true);
+      expect(movingStatistics(r.params)).toEqual(movingStatistics(results[0]!.params));
+      expect(metricsOf(r.history)).toEqual(metricsOf(results[0]!.history));
+      expect(Buffer.from(r.checkpoint.data).equals(Buffer.from(results[0]!.checkpoint.data))).toBe(true);
+    }
+    // The moving statistics moved away from their initial 0 and 1, and the model learned.
+    const [mean, variance] = movingStatistics(results[0]!.params);
+    expect(mean!.some((v) => Math.abs(v) > 1e-3)).toBe(true);
+    expect(variance!.some((v) => Math.abs(v - 1) > 1e-3)).toBe(true);
+    expect(results[0]!.history[2]!.trainLoss).toBeLessThan(results[0]!.history[0]!.trainLoss);
+    // Another microbatch count normalises over other rows: other bytes.
+    expect(bytes((await run(2, { ...bnCnn, microbatches: 2 })).params).equals(reference)).toBe(false);
+  });
+
+  it('a CNN with batch norm, without clipping: two epochs on T = 2, resumed on T = 3, give the T = 1 bytes', async () => {
+    const o = { ...bnCnn, clipNorm: undefined };
+    const straight = await run(1, o);
+    const first = await run(2, { ...o, onEpoch: (m) => (m.epoch === 2 ? 'stop' : undefined) });
+    expect(first.epochsRun).toBe(2);
+    const { manifestJson, data } = serializeCheckpoint(first.checkpoint);
+    const resumed = await run(3, { ...o, resumeFrom: parseCheckpoint(manifestJson, data.slice()) });
     expect(resumed.epochsRun).toBe(3);
     expect(bytes(resumed.params).equals(bytes(straight.params))).toBe(true);
     expect(Buffer.from(resumed.checkpoint.data).equals(Buffer.from(straight.checkpoint.data))).toBe(true);

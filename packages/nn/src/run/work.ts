@@ -99,7 +99,7 @@ export class ReplicaWork {
         );
       }
 
-      this.reduceAndUpdate(stepBase + s, steps, sync);
+      this.reduceAndUpdate(stepBase + s, steps, rows, sync);
       if (rank === 0) {
         for (let j = 0; j < M; j++) {
           for (let f = 0; f < STAT_FIELDS; f++) epochSums[f]! += f64[stats + j * STAT_FIELDS + f]!;
@@ -137,7 +137,7 @@ export class ReplicaWork {
    * Reduce-scatter and sharded update of global step `step`: this replica sums, in microbatch
    * order, the chunks of its own shard, then applies the optimizer to that shard (ZeRO-1).
    */
-  private reduceAndUpdate(step: number, stepsPerEpoch: number, sync: () => void): void {
+  private reduceAndUpdate(step: number, stepsPerEpoch: number, rows: number, sync: () => void): void {
     const k = this.kernels;
     const { plan, f64, rank } = this;
     const model = plan.model;
@@ -149,6 +149,8 @@ export class ReplicaWork {
     const t0 = performance.now();
     const g0 = plan.gradSlots[0]!;
     const learningRate = learningRateAt(plan.schedule, plan.optimizer.learningRate, step, stepsPerEpoch, plan.epochs);
+    // Before the slots are summed: slot 0's statistics are read here and overwritten by the sum.
+    this.foldMovingStatistics(rows, shardStart, shardEnd);
     if (plan.clipNorm === null) {
       // No global norm to wait for: one pass in which the optimizer reads the M slots and sums
       // them in microbatch order (the same bits as reducing into slot 0 first).
@@ -173,6 +175,13 @@ export class ReplicaWork {
       const start = c * CHUNK;
       const n = Math.min(CHUNK, P - start);
       for (let j = 1; j < M; j++) k.axpy(n, 1, plan.gradSlots[j]! + start * 4, g0 + start * 4);
+      // Summed statistics are no gradient: they stay out of the norm.
+      for (const t of model.params) {
+        if (t.trainable) continue;
+        const lo = Math.max(start, t.offset);
+        const hi = Math.min(start + n, t.offset + t.size);
+        if (hi > lo) k.fill(g0 + lo * 4, hi - lo, 0);
+      }
       f64[plan.chunkNorms / 8 + c] = k.sumSquares(g0 + start * 4, n);
     }
     f64[timing + 1]! += performance.now() - t0;
@@ -194,6 +203,36 @@ export class ReplicaWork {
       });
     }
     f64[timing + 1]! += performance.now() - t1;
+  }
+
+  /**
+   * Batch norm's moving statistics in this replica's shard: each non-empty microbatch's mean and
+   * variance (in its gradient slot, at the moving tensor's offsets) folded in microbatch order,
+   * as tfjs: moving −= (moving − batch)·(1 − momentum) in float32. The order is the microbatches',
+   * so the bits do not depend on the thread count.
+   */
+  private foldMovingStatistics(rows: number, shardStart: number, shardEnd: number): void {
+    const { plan, f32 } = this;
+    const M = plan.microbatches;
+    for (const t of plan.model.params) {
+      if (t.trainable) continue;
+      const lo = Math.max(shardStart, t.offset);
+      const hi = Math.min(shardEnd, t.offset + t.size);
+      if (hi <= lo) continue;
+      const layer = plan.model.layers[t.layerIndex];
+      if (layer?.type !== 'batch_norm') throw new Error(`${t.name} is not a batch norm statistic`);
+      const decay = Math.fround(1 - layer.momentum);
+      const p = plan.params / 4;
+      for (let j = 0; j < M; j++) {
+        const [a, b] = microbatchRows(rows, M, j);
+        if (b === a) continue;
+        const slot = plan.gradSlots[j]! / 4;
+        for (let i = lo; i < hi; i++) {
+          const moving = f32[p + i]!;
+          f32[p + i] = Math.fround(moving - Math.fround(Math.fround(moving - f32[slot + i]!) * decay));
+        }
+      }
+    }
   }
 
   /**
