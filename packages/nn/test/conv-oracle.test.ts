@@ -31,7 +31,9 @@ function tfLayer(l: Layer): tf.layers.Layer {
     case 'flatten':
       return tf.layers.flatten();
     case 'dense':
-      return tf.layers.dense({ units: l.units as number });
+      return tf.layers.dense({ units: l.units as number, activation: (l.activation ?? 'linear') as 'linear' });
+    case 'batch_norm':
+      return tf.layers.batchNormalization({ axis: -1, momentum: (l.momentum ?? 0.99) as number, epsilon: (l.epsilon ?? 1e-3) as number, center: l.center !== false, scale: l.scale !== false });
     default:
       throw new Error(`no tfjs layer for ${l.type}`);
   }
@@ -183,5 +185,118 @@ describe('CNNs against TensorFlow.js', () => {
       const [expected] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(layer(t as tf.Tensor4D).reshape([-1]), dy)))([x]);
       expect(relError(f32View(memory, dxp, inputs).slice(), expected!.dataSync()), `${name} ${kind} input gradient`).toBeLessThan(TOL);
     }
+  });
+
+  // Batch norm in training mode: tfjs's layer called with training: true inside tf.variableGrads
+  // (it differentiates through tf.moments), its moving-statistics update after that one call, and
+  // inference with given moving statistics through model.predict.
+  it.each([
+    ['after conv2d (NHWC channels, 9×6×2 images, 3 rows); cross-entropy', [9, 6, 2], 3, 'softmax_cross_entropy', [
+      // No bias: one right before batch norm has a zero gradient (rounding noise in both engines).
+      { type: 'conv2d', filters: 5, kernelSize: [2, 3], padding: 'same', useBias: false },
+      { type: 'batch_norm', momentum: 0.8 },
+      { type: 'max_pool2d', poolSize: 2 },
+      { type: 'conv2d', filters: 3, kernelSize: 2, activation: 'relu' },
+      { type: 'batch_norm', epsilon: 0.01 },
+      { type: 'flatten' },
+      { type: 'dense', units: 5 },
+    ]],
+    ['after dense (13 features, 6 rows); mse', [13], 6, 'mse', [
+      { type: 'dense', units: 7, activation: 'tanh' },
+      { type: 'batch_norm', momentum: 0.95 },
+      { type: 'dense', units: 4, activation: 'sigmoid' },
+      { type: 'batch_norm' },
+      { type: 'dense', units: 3 },
+    ]],
+    // tfjs 4.22's layer reads gamma and beta in training mode whether it has them or not (a
+    // TypeError without them): without center or scale, inference only (the float64 gradchecks
+    // cover their training).
+    ['without scale, then without center (8×5×3 images, 2 rows); inference only', [8, 5, 3], 2, 'mse', [
+      { type: 'conv2d', filters: 4, kernelSize: 3 },
+      { type: 'batch_norm', scale: false },
+      { type: 'flatten' },
+      { type: 'dense', units: 6 },
+      { type: 'batch_norm', center: false, epsilon: 0.1 },
+      { type: 'dense', units: 3 },
+    ]],
+  ] as const)('batch_norm %s: forward (training and inference), loss, gradients and the moving-statistics update within 1e-5', async (name, inputShape, rows, loss, layers) => {
+    const spec = { inputShape: [...inputShape], layers, loss };
+    const h = await harness(spec, rows, {}, 5);
+    const rng = Rng.fromSeed(31);
+    randomFill(h.input(), rng, 2);
+    // Weights away from their initial values: gamma around 1, beta and the moving statistics random.
+    for (const p of h.model.params) {
+      const v = h.params().subarray(p.offset, p.offset + p.size);
+      if (p.role === 'gamma') v.forEach((_, i) => (v[i] = 1 + (rng.float() - 0.5)));
+      if (p.role === 'beta' || p.role === 'moving_mean') randomFill(v, rng, 0.5);
+      if (p.role === 'moving_variance') v.forEach((_, i) => (v[i] = 0.3 + rng.float()));
+    }
+    const outputs = h.model.outputSize;
+    const labels = new Int32Array(rows).map(() => rng.int(outputs));
+    const targets = new Float32Array(rows * outputs);
+    randomFill(targets, rng);
+    if (loss === 'mse') h.targets().set(targets);
+    else h.labels().set(labels);
+
+    const trainOut = f32View(h.memory, h.replica.forward(rows, { training: true }), rows * outputs).slice();
+    const lossSum = h.replica.loss(1 / rows).lossSum;
+    h.replica.backward(h.plan.grads, false);
+    const grads = h.grads().slice();
+    const params = h.params().slice();
+    const evalOut = f32View(h.memory, h.replica.forward(rows, { training: false }), rows * outputs).slice();
+
+    const model = tf.sequential();
+    model.add(tf.layers.inputLayer({ inputShape: [...inputShape] }));
+    for (const l of layers) model.add(tfLayer(l as Layer));
+    // tfjs lists the trainable weights (kernel, bias / gamma, beta) layer by layer, then the
+    // moving statistics; per layer our order (and the export's) is kernel, bias / gamma, beta,
+    // moving_mean, moving_variance.
+    const ordered = [...h.model.params.filter((p) => p.trainable), ...h.model.params.filter((p) => !p.trainable)];
+    const weights = model.weights;
+    expect(weights.map((w) => w.originalName.replace(/^.*\//, ''))).toEqual(ordered.map((p) => p.name.replace(/^.*\//, '')));
+    const setWeights = () => model.setWeights(ordered.map((p) => tf.tensor(params.subarray(p.offset, p.offset + p.size), [...p.shape])));
+    setWeights();
+    const x = tf.tensor(h.input().slice(), [rows, ...inputShape]);
+
+    if (name.includes('inference only')) {
+      const predicted = model.predict(x) as tf.Tensor;
+      expect(relError(evalOut, await predicted.data()), 'inference forward').toBeLessThan(TOL);
+      tf.dispose([x, predicted]);
+      model.dispose();
+      return;
+    }
+    const vars = weights.map((w) => w.read() as tf.Variable);
+    let yTrain: tf.Tensor | undefined;
+    const f = () => {
+      const y = model.apply(x, { training: true }) as tf.Tensor;
+      yTrain = tf.keep(y.clone());
+      if (loss === 'mse') return tf.mean(tf.square(tf.sub(y, tf.tensor2d(targets, [rows, outputs])))) as tf.Scalar;
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), outputs), y) as tf.Scalar;
+    };
+    const { value, grads: tg } = tf.variableGrads(f, vars);
+    expect(relError(trainOut, await yTrain!.data()), 'training forward').toBeLessThan(TOL);
+    const tfLoss = (await value.data())[0]!;
+    expect(Math.abs(lossSum / rows - tfLoss) / Math.abs(tfLoss)).toBeLessThan(TOL);
+    for (let i = 0; i < ordered.length; i++) {
+      const p = ordered[i]!;
+      const ours = grads.subarray(p.offset, p.offset + p.size);
+      if (p.trainable) {
+        expect(relError(ours, await tg[vars[i]!.name]!.data()), `${p.name} gradient`).toBeLessThan(TOL);
+        continue;
+      }
+      // Our gradient block holds the batch statistic; folded as the run folds it, it is tfjs's
+      // moving statistic after one training call (the biased variance, as tf.moments).
+      const layer = h.model.layers[p.layerIndex];
+      const decay = Math.fround(1 - (layer?.type === 'batch_norm' ? layer.momentum : NaN));
+      const folded = Float32Array.from(params.subarray(p.offset, p.offset + p.size), (m, j) => Math.fround(m - Math.fround(Math.fround(m - ours[j]!) * decay)));
+      expect(relError(folded, await weights[i]!.read().data()), `${p.name} after one step`).toBeLessThan(TOL);
+    }
+    // Inference with the given moving statistics.
+    setWeights();
+    const predicted = model.predict(x) as tf.Tensor;
+    expect(relError(evalOut, await predicted.data()), 'inference forward').toBeLessThan(TOL);
+    expect(relError(evalOut, trainOut)).toBeGreaterThan(1e-2);
+    tf.dispose([x, value, predicted, yTrain!, ...Object.values(tg)]);
+    model.dispose();
   });
 });

@@ -80,6 +80,57 @@ describe('raw-input export in TensorFlow.js', () => {
     expect(compare(back.predictRaw(u8), ours, 10).maxDiff).toBeLessThan(1e-5);
   });
 
+  it('MNIST CNN with batch norm (BatchNormalization after Conv2D and Dense): tf.loadLayersModel on raw pixels agrees with our Predictor on ≥ 99.9% of argmaxes, probabilities within 1e-4', async () => {
+    const ds = await loadDataset('mnist', { limitTrain: 600, limitTest: 300, seed: 4 });
+    const spec = {
+      inputShape: [28, 28],
+      layers: [
+        { type: 'reshape', targetShape: [28, 28, 1] },
+        { type: 'conv2d', filters: 6, kernelSize: 3, useBias: false },
+        { type: 'batch_norm', momentum: 0.9 },
+        { type: 'activation', activation: 'relu' },
+        { type: 'max_pool2d' },
+        { type: 'conv2d', filters: 8, kernelSize: 3, strides: 2, activation: 'relu' },
+        { type: 'batch_norm', momentum: 0.9, center: false, epsilon: 0.01 },
+        { type: 'flatten' },
+        { type: 'dropout', rate: 0.1 },
+        { type: 'dense', units: 16 },
+        { type: 'batch_norm', momentum: 0.8, scale: false },
+        { type: 'activation', activation: 'relu' },
+        { type: 'dense', units: 10 },
+      ],
+      loss: 'softmax_cross_entropy',
+    };
+    const session = await train(ds, spec, 2, 3e-3);
+    const params = session.paramsView().slice();
+    const exported = exportTfjs(session.model, params, { normalization: ds.normalization, classNames: ds.classNames ?? null });
+    const layers = exported.modelJson.modelTopology.config.layers;
+    expect(layers.filter((l) => l.class_name === 'BatchNormalization').map((l) => [l.config.name, l.config.center, l.config.scale, l.config.momentum, l.config.epsilon])).toEqual([
+      ['batch_normalization_1', true, true, 0.9, 1e-3],
+      ['batch_normalization_2', false, true, 0.9, 0.01],
+      ['batch_normalization_3', true, false, 0.8, 1e-3],
+    ]);
+    // tfjs's names and order: gamma, beta, moving_mean, moving_variance (absent ones left out).
+    const names = exported.modelJson.weightsManifest.flatMap((g) => g.weights.map((w) => w.name)).filter((n) => n.startsWith('batch'));
+    expect(names).toEqual([
+      'batch_normalization_1/gamma', 'batch_normalization_1/beta', 'batch_normalization_1/moving_mean', 'batch_normalization_1/moving_variance',
+      'batch_normalization_2/gamma', 'batch_normalization_2/moving_mean', 'batch_normalization_2/moving_variance',
+      'batch_normalization_3/beta', 'batch_normalization_3/moving_mean', 'batch_normalization_3/moving_variance',
+    ]);
+    const u8 = ds.test.features as Uint8Array;
+    const reference = await Predictor.create(session.model, params, { normalization: ds.normalization });
+    const ours = reference.predictRaw(u8);
+    const theirs = await tfjsPredict(exported, Float32Array.from(u8), [28, 28]);
+    const { agreement, maxDiff } = compare(theirs, ours, 10);
+    expect(agreement).toBeGreaterThanOrEqual(0.999);
+    expect(maxDiff).toBeLessThan(1e-4);
+    // Evaluation uses the moving statistics, which learned something (chance is 0.1).
+    expect(accuracy(ours, ds.test.labels as Int32Array, 10)).toBeGreaterThan(0.3);
+    const back = await Predictor.fromTfjs(exported.modelJson, exported.weights);
+    expect(back.model.spec.layers.filter((l) => l.type === 'batch_norm')).toHaveLength(3);
+    expect(compare(back.predictRaw(u8), ours, 10).maxDiff).toBeLessThan(1e-5);
+  });
+
   it('MNIST: tfjs on raw 0–255 pixels agrees with our Predictor on ≥ 99.9% of argmaxes, probabilities within 1e-4', async () => {
     const ds = await loadDataset('mnist', { limitTrain: 2000, limitTest: 1000, seed: 1 });
     const session = await train(ds, { inputShape: [28, 28], layers: [{ type: 'flatten' }, { type: 'dense', units: 64, activation: 'relu' }, { type: 'dropout', rate: 0.1 }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' }, 3, 2e-3);
