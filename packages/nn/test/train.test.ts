@@ -109,6 +109,37 @@ describe('training', () => {
     expect(r.history[3]!.trainLoss).toBeLessThan(0.8 * r.history[0]!.trainLoss);
   });
 
+  it("batch norm's moving statistics after one full-batch step are tfjs's update with the batch's mean and biased variance", async () => {
+    const ds = blobs({ count: 90, dims: 3, classes: 2, seed: 7 });
+    const n = ds.train.count;
+    const session = await TrainingSession.create({
+      model: { inputShape: [3], layers: [{ type: 'batch_norm', momentum: 0.7 }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
+      optimizer: { type: 'sgd', learningRate: 0.01 },
+      dataset: ds,
+      epochs: 1,
+      batchSize: n,
+      microbatches: 1,
+      seed: 3,
+    });
+    await session.fit();
+    const params = session.paramsView();
+    const [mean, variance] = session.model.params.filter((t) => !t.trainable).map((t) => params.subarray(t.offset, t.offset + t.size));
+    const x = ds.train.features as Float32Array;
+    const decay = Math.fround(1 - 0.7);
+    for (let c = 0; c < 3; c++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += x[i * 3 + c]!;
+      const m = s / n;
+      let q = 0;
+      for (let i = 0; i < n; i++) q += (x[i * 3 + c]! - m) ** 2;
+      // From 0 and 1: moving −= (moving − batch)·(1 − momentum).
+      expect(mean![c]! / (m * decay)).toBeCloseTo(1, 5);
+      expect(variance![c]!).toBeCloseTo(1 - (1 - q / n) * decay, 5);
+      // Not the unbiased variance (Keras 2's fused kernel): that differs by n/(n − 1).
+      expect(Math.abs(variance![c]! - (1 - (1 - q / (n - 1)) * decay))).toBeGreaterThan(1e-4);
+    }
+  });
+
   it('stops early and restores the best weights', async () => {
     const ds = blobs({ count: 200, dims: 4, classes: 2, seed: 6, spread: 3 });
     const session = await TrainingSession.create({
