@@ -69,6 +69,17 @@ const KERAS_ACTIVATION: Partial<Record<Activation, string>> = {
 };
 
 /** Layer names of the input scaling when it cannot be folded. */
+/** Initializers, regularizers and constraints of Dense and Conv2D: the weights file sets the values. */
+const WEIGHT_LAYER_DEFAULTS = {
+  kernel_initializer: { class_name: 'Zeros', config: {} },
+  bias_initializer: { class_name: 'Zeros', config: {} },
+  kernel_regularizer: null,
+  bias_regularizer: null,
+  activity_regularizer: null,
+  kernel_constraint: null,
+  bias_constraint: null,
+};
+
 const RESCALING_NAME = 'input_rescaling';
 const STANDARDIZATION_NAME = 'input_standardization';
 
@@ -247,13 +258,7 @@ export function exportTfjs(
           units: layer.outDim,
           activation: fused ? inline : 'linear',
           use_bias: bias !== undefined,
-          kernel_initializer: { class_name: 'Zeros', config: {} },
-          bias_initializer: { class_name: 'Zeros', config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
+          ...WEIGHT_LAYER_DEFAULTS,
         });
         if (!fused) pushActivation(layer.activation, layer.alpha);
         addWeight(layer.kernel.name, layer.kernel.shape, kernel);
@@ -271,13 +276,7 @@ export function exportTfjs(
           dilation_rate: [g.dilationH, g.dilationW],
           activation: inline ?? 'linear',
           use_bias: layer.bias !== undefined,
-          kernel_initializer: { class_name: 'Zeros', config: {} },
-          bias_initializer: { class_name: 'Zeros', config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
+          ...WEIGHT_LAYER_DEFAULTS,
         });
         if (inline === undefined) pushActivation(layer.activation, layer.alpha);
         // Our kernel is stored [kh, kw, cin, cout], tfjs's layout: copied as it is.

@@ -113,11 +113,11 @@ function branchCombinations(space: SearchSpace): Params[] {
 }
 
 /**
- * The corners of a space (see the file's comment), each described for messages; past
- * MAX_CORNERS (or MAX_BRANCH_COMBINATIONS branch combinations) the list stops one past the limit,
- * which `checkCorners` refuses.
+ * The corners of a space (see the file's comment), each described for messages; null when there
+ * are more than MAX_CORNERS of them or MAX_BRANCH_COMBINATIONS branch combinations (refused by
+ * `checkCorners`).
  */
-export function cornersOf(space: SearchSpace): Corner[] {
+export function cornersOf(space: SearchSpace): Corner[] | null {
   const out: Corner[] = [];
   const seen = new Set<string>();
   const add = (params: Params, describe: string) => {
@@ -127,7 +127,7 @@ export function cornersOf(space: SearchSpace): Corner[] {
     out.push({ params, describe });
   };
   const combinations = branchCombinations(space);
-  if (combinations.length > MAX_BRANCH_COMBINATIONS) return Array.from({ length: MAX_CORNERS + 1 }, () => ({ params: {}, describe: '' }));
+  if (combinations.length > MAX_BRANCH_COMBINATIONS) return null;
   for (const branches of combinations) {
     const where = Object.entries(branches).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
     const at = (picks: Params) => assignParams(space, (def) => (Object.hasOwn(branches, def.name) ? branches[def.name]! : Object.hasOwn(picks, def.name) ? picks[def.name]! : firstValue(def)));
@@ -144,7 +144,7 @@ export function cornersOf(space: SearchSpace): Corner[] {
     for (const def of free) last[def.name] = paramCandidates(def).at(-1)!.value;
     add(at(last), `when ${[...where, 'every other parameter at its last value (high, last choice)'].join(', ')}`);
   }
-  return out;
+  return out.length > MAX_CORNERS ? null : out;
 }
 
 /**
@@ -203,7 +203,7 @@ export function checkCorners(
   const taken = new Set<string>();
   const shorthand = new Set<string>(BOUND_PARAMS.filter((n: BoundParam) => !referenced.has(n)));
   const corners = cornersOf(space);
-  if (corners.length > MAX_CORNERS) {
+  if (!corners) {
     return [{ path: 'search.space', message: `a space that references the spec is checked at each of its corners, at most ${MAX_CORNERS} (or ${MAX_BRANCH_COMBINATIONS} combinations of branches); this one has more: use fewer categorical choices (numbers may be a range) or fewer branches` }];
   }
   for (const corner of corners) {

@@ -55,7 +55,7 @@ describe('a templated sweep', () => {
   });
 
   it('checks every branch combination and each end of every range', () => {
-    const corners = cornersOf(parseSpace(templated()['search'] && at(templated(), 'search', 'space')));
+    const corners = cornersOf(parseSpace(at(templated(), 'search', 'space')))!;
     const depths = new Set(corners.map((c) => c.params['depth']));
     expect([...depths].sort()).toEqual([1, 2, 3]);
     expect(corners.some((c) => c.params['depth'] === 3 && c.params['units_3'] === 256)).toBe(true);
@@ -252,7 +252,7 @@ describe('bounded work', () => {
   it('checks a wide numeric categorical at its least, greatest and first choices, not each one', () => {
     const body = templated();
     at(body, 'search', 'space')['units_1'] = { type: 'categorical', choices: Array.from({ length: 500 }, (_, i) => 500 - i) };
-    const corners = cornersOf(parseSpace(at(body, 'search', 'space')));
+    const corners = cornersOf(parseSpace(at(body, 'search', 'space')))!;
     const seen = new Set(corners.map((c) => c.params['units_1']));
     expect([...seen].sort((a, b) => (a as number) - (b as number))).toEqual([1, 500]);
     expect(CreateSweepRequest.safeParse(body).success).toBe(true);

@@ -477,7 +477,7 @@ function liftTemplate(input: unknown, ctx: z.RefinementCtx): unknown {
   const assignments = function* (): Generator<Params> {
     if (!space) return;
     yield { ...filler, ...baseAssignment(space) };
-    for (const c of cornersOf(space)) yield { ...filler, ...c.params };
+    for (const c of cornersOf(space) ?? []) yield { ...filler, ...c.params };
   };
   for (const s of TEMPLATE_SECTIONS) {
     if (template[s] === undefined) continue;
