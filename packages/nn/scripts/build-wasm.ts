@@ -1486,9 +1486,8 @@ function optimizers(mb: ModuleBuilder): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Convolution and pooling, channels-last (NHWC), as scalar loops for now (the layout of
-// src/geometry.ts; the SIMD forms come with measurements). Every sum runs in one fixed order,
-// the order of the reference twin, so WASM and twin agree bit for bit.
+// Pooling, channels-last (NHWC) (the layout of src/geometry.ts). Every sum runs in one fixed
+// order, the order of the reference twin, so WASM and twin agree bit for bit.
 
 /** WindowGeometry's fields, in its order: every window kernel ends with them. */
 const WINDOW_PARAMS = [
@@ -1498,72 +1497,22 @@ const WINDOW_PARAMS = [
 ] as const;
 
 /** for (v = 0; v < bound; v++) body — the bound is read at every test. */
-function forRange(f: Func, v: string, bound: string, body: () => void): void {
+function forRange(f: Func, v: string, bound: string, body: () => void, step = 1): void {
   f.local(v, 'i32');
   f.emit(set(v, i32(0)));
   f.whileLoop(`(i32.lt_s ${get(v)} ${bound})`, () => {
     body();
-    f.emit(addTo(v, i32(1)));
+    f.emit(addTo(v, i32(step)));
   });
-}
-
-/**
- * Every output position (n, oy, ox) and window cell (ky, kx) in order; `cell` runs with $iy, $ix
- * set (the input row and column, possibly outside) and $valid = both inside. `position` wraps the
- * window loop of one output position (before / after hooks).
- */
-function windowLoops(f: Func, rows: string, position: (window: () => void) => void, cell: () => void): void {
-  f.declare('i32', 'iy', 'ix', 'valid');
-  forRange(f, 'n', rows, () =>
-    forRange(f, 'oy', get('oh'), () =>
-      forRange(f, 'ox', get('ow'), () =>
-        position(() =>
-          forRange(f, 'ky', get('kh'), () => {
-            f.emit(set('iy', add(sub(mul(get('oy'), get('sh')), get('pt')), mul(get('ky'), get('dh')))));
-            forRange(f, 'kx', get('kw'), () => {
-              f.emit(set('ix', add(sub(mul(get('ox'), get('sw')), get('pl')), mul(get('kx'), get('dw')))));
-              // Negative coordinates are huge unsigned: one unsigned compare checks both ends.
-              f.emit(set('valid', `(i32.and (i32.lt_u ${get('iy')} ${get('inH')}) (i32.lt_u ${get('ix')} ${get('inW')}))`));
-              cell();
-            });
-          }),
-        ),
-      ),
-    ),
-  );
 }
 
 /** Element index of (n, iy, ix, 0) in the input batch. */
 const inputBase = (): string => mul(add(mul(add(mul(get('n'), get('inH')), get('iy')), get('inW')), get('ix')), get('ch'));
 
 function windowKernels(mb: ModuleBuilder): void {
-  {
-    // col[(n, oy, ox), (ky, kx, c)] = x[n, iy, ix, c], or 0 in the padding.
-    const f = mb.func('im2col', [['x', 'i32'], ['col', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
-    f.declare('i32', 'rowBytes');
-    f.emit(set('rowBytes', shl(get('ch'), 2)));
-    windowLoops(f, get('rows'), (w) => w(), () => {
-      f.emit(`(if ${get('valid')} (then (memory.copy ${get('col')} ${add(get('x'), shl(inputBase(), 2))} ${get('rowBytes')})) (else (memory.fill ${get('col')} (i32.const 0) ${get('rowBytes')})))`);
-      f.emit(addTo('col', get('rowBytes')));
-    });
-  }
-  {
-    // The adjoint: dx = 0, then each col element added to its input in col order.
-    const f = mb.func('col2im', [['col', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
-    f.declare('i32', 'p', 'c');
-    f.emit(`(memory.fill ${get('dx')} (i32.const 0) ${shl(mul(mul(mul(get('rows'), get('inH')), get('inW')), get('ch')), 2)})`);
-    windowLoops(f, get('rows'), (w) => w(), () => {
-      f.emit(`(if ${get('valid')} (then`);
-      f.emit(set('p', add(get('dx'), shl(inputBase(), 2))));
-      forRange(f, 'c', get('ch'), () => {
-        f.emit(`(f32.store ${get('p')} (f32.add (f32.load ${get('p')}) (f32.load ${get('col')})))`);
-        f.emit(addTo('p', i32(4)), addTo('col', i32(4)));
-      });
-      f.emit(`) (else ${addTo('col', shl(get('ch'), 2))}))`);
-    });
-  }
   // Pooling visits the window of one output channel at a time: (n, oy, ox, c), then (ky, kx).
-  const poolLoops = (f: Func, before: () => void, cell: () => void, after: () => void): void => {
+  // lanes = 4 steps c by 4 (channels a multiple of 4): one f32x4 per window cell.
+  const poolLoops = (f: Func, before: () => void, cell: () => void, after: () => void, lanes = 1): void => {
     f.declare('i32', 'iy', 'ix', 'i');
     forRange(f, 'n', get('rows'), () =>
       forRange(f, 'oy', get('oh'), () =>
@@ -1583,7 +1532,7 @@ function windowKernels(mb: ModuleBuilder): void {
               f.emit('))');
             });
             after();
-          }),
+          }, lanes),
         ),
       ),
     );
@@ -1594,6 +1543,27 @@ function windowKernels(mb: ModuleBuilder): void {
     const f = mb.func('max_pool', [['x', 'i32'], ['y', 'i32'], ['argmax', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
     f.declare('i32', 'best_i');
     f.declare('f32', 'best', 'v');
+    f.declare('v128', 'vbest', 'vbi', 'vv', 'vi', 'gt');
+    // Four channels at once where they are a multiple of 4: the same first-wins rule lane by lane
+    // (a greater value replaces; NaN never compares greater).
+    f.emit(`(if (i32.eqz (i32.and ${get('ch')} (i32.const 3))) (then`);
+    poolLoops(
+      f,
+      () => f.emit(set('best_i', i32(-1)), set('vbest', vzero), set('vbi', vi(-1))),
+      () => {
+        f.emit(set('vv', vload(add(get('x'), shl(get('i'), 2)))));
+        f.emit(set('vi', `(i32x4.add (i32x4.splat ${get('i')}) (v128.const i32x4 0 1 2 3))`));
+        f.emit(`(if (i32.lt_s ${get('best_i')} (i32.const 0)) (then ${set('vbest', get('vv'))} ${set('vbi', get('vi'))} ${set('best_i', get('i'))}) (else`);
+        f.emit(set('gt', `(f32x4.gt ${get('vv')} ${get('vbest')})`));
+        f.emit(set('vbest', select(get('vv'), get('vbest'), get('gt'))), set('vbi', select(get('vi'), get('vbi'), get('gt'))), '))');
+      },
+      () => {
+        f.emit(vstore(get('y'), get('vbest')), vstore(get('argmax'), get('vbi')));
+        f.emit(addTo('y', i32(16)), addTo('argmax', i32(16)));
+      },
+      4,
+    );
+    f.emit(') (else');
     poolLoops(
       f,
       () => f.emit(set('best_i', i32(-1)), set('best', f32(0))),
@@ -1606,6 +1576,7 @@ function windowKernels(mb: ModuleBuilder): void {
         f.emit(addTo('y', i32(4)), addTo('argmax', i32(4)));
       },
     );
+    f.emit('))');
   }
   {
     // dx = 0, then dy[o] added at argmax[o] in output order.
@@ -1624,12 +1595,23 @@ function windowKernels(mb: ModuleBuilder): void {
     const f = mb.func('avg_pool', [['x', 'i32'], ['y', 'i32'], ['rows', 'i32'], ...WINDOW_PARAMS], null);
     f.declare('i32', 'cnt');
     f.declare('f32', 's');
+    f.declare('v128', 'vs');
+    f.emit(`(if (i32.eqz (i32.and ${get('ch')} (i32.const 3))) (then`);
+    poolLoops(
+      f,
+      () => f.emit(set('vs', vzero), set('cnt', i32(0))),
+      () => f.emit(set('vs', fadd(get('vs'), vload(add(get('x'), shl(get('i'), 2))))), addTo('cnt', i32(1))),
+      () => f.emit(vstore(get('y'), fdiv(get('vs'), `(f32x4.splat (f32.convert_i32_s ${get('cnt')}))`)), addTo('y', i32(16))),
+      4,
+    );
+    f.emit(') (else');
     poolLoops(
       f,
       () => f.emit(set('s', f32(0)), set('cnt', i32(0))),
       () => f.emit(set('s', `(f32.add ${get('s')} (f32.load ${add(get('x'), shl(get('i'), 2))}))`), addTo('cnt', i32(1))),
       () => f.emit(`(f32.store ${get('y')} (f32.div ${get('s')} (f32.convert_i32_s ${get('cnt')})))`, addTo('y', i32(4))),
     );
+    f.emit('))');
   }
   {
     // dx = 0, then dy[o]/count added to each element of o's window, in output order.
@@ -1676,6 +1658,335 @@ function windowKernels(mb: ModuleBuilder): void {
         forRange(f, 'p', get('positions'), () => f.emit(`(f32.store ${add(get('dx'), shl(add(mul(add(mul(get('n'), get('positions')), get('p')), get('ch')), get('c')), 2))} ${get('v')})`));
       }),
     );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution as implicit GEMM over a zero-padded copy of one example (no im2col matrix).
+//
+// Scratch (src/geometry.ts convScratchFloats): the tap table (K int32 byte offsets of
+// k = (ky, kx, c) from a window's origin), the origin table (P int32 byte offsets of each output
+// position's window in xp), the padded example xp (hp × wp × C: every window reads inside it, so
+// the loops carry no bounds checks), then Wᵀ (filters × K) for the input gradient. Register tiles
+// are 2 rows × 4 f32x4 (8 accumulators + 4 B vectors + splat + product temp ≤ SIMD_REGS), with
+// narrower kernels for the last filters (or taps) and a 1-row tail; each micro-kernel runs a
+// whole column panel, so calls are few. Each output sums k (or p, or f) in order from zero (or
+// from dW), as the twin (kernels/reference.ts) does.
+
+const CONV_ROWS = 2;
+const CONV_NV = 4;
+const convPanels = (): { q: number; rem: number }[] => {
+  const out: { q: number; rem: number }[] = [];
+  for (let w = 1; w < 4 * CONV_NV; w++) out.push({ q: w >> 2, rem: w & 3 });
+  return out;
+};
+
+/** Declares the derived sizes every conv kernel starts from and writes the two tables. */
+function convPrologue(f: Func): void {
+  f.declare('i32', 'K', 'hp', 'wp', 'tab', 'otab', 'xp', 'xpBytes', 'colStep', 'rowStep', 'P', 't');
+  f.emit(set('K', mul(mul(get('kh'), get('kw')), get('ch'))));
+  f.emit(set('P', mul(get('oh'), get('ow'))));
+  f.emit(set('hp', add(add(mul(sub(get('oh'), i32(1)), get('sh')), mul(sub(get('kh'), i32(1)), get('dh'))), i32(1))));
+  f.emit(set('wp', add(add(mul(sub(get('ow'), i32(1)), get('sw')), mul(sub(get('kw'), i32(1)), get('dw'))), i32(1))));
+  f.emit(set('tab', get('scratch')), set('otab', add(get('tab'), shl(get('K'), 2))), set('xp', add(get('otab'), shl(get('P'), 2))));
+  f.emit(set('xpBytes', shl(mul(mul(get('hp'), get('wp')), get('ch')), 2)));
+  f.emit(set('colStep', shl(mul(get('sw'), get('ch')), 2)));
+  f.emit(set('rowStep', shl(mul(mul(get('sh'), get('wp')), get('ch')), 2)));
+  // Taps k = (ky, kx, c) in order.
+  f.emit(set('t', get('tab')));
+  forRange(f, 'ky', get('kh'), () =>
+    forRange(f, 'kx', get('kw'), () =>
+      forRange(f, 'c', get('ch'), () => {
+        f.emit(`(i32.store ${get('t')} ${shl(add(mul(add(mul(mul(get('ky'), get('dh')), get('wp')), mul(get('kx'), get('dw'))), get('ch')), get('c')), 2)})`);
+        f.emit(addTo('t', i32(4)));
+      }),
+    ),
+  );
+  // Window origins of positions (oy, ox) in order.
+  f.emit(set('t', get('otab')));
+  forRange(f, 'oy', get('oh'), () =>
+    forRange(f, 'ox', get('ow'), () => {
+      f.emit(`(i32.store ${get('t')} ${add(mul(get('oy'), get('rowStep')), mul(get('ox'), get('colStep')))})`);
+      f.emit(addTo('t', i32(4)));
+    }),
+  );
+}
+
+/**
+ * Row y of xp ↔ input row y − pt, column x ↔ input column x − pl. `toPadded` copies example
+ * `src` into xp (zeros outside the input); otherwise copies xp's inside back to example `src`
+ * after zeroing it (columns and rows no window reaches stay 0).
+ */
+function convPadLoops(f: Func, src: string, toPadded: boolean): void {
+  f.declare('i32', 'x0', 'x1', 'sy', 'rowIn', 'rowPad', 'spanBytes');
+  const chBytes = shl(get('ch'), 2);
+  // Columns x0..x1 of xp hold input columns x0 − pl .. x1 − pl − 1.
+  f.emit(set('x0', `(select ${get('pl')} ${get('wp')} (i32.lt_s ${get('pl')} ${get('wp')}))`));
+  f.emit(set('x1', add(get('pl'), get('inW'))));
+  f.emit(`(if (i32.gt_s ${get('x1')} ${get('wp')}) (then ${set('x1', get('wp'))}))`);
+  f.emit(set('spanBytes', mul(sub(get('x1'), get('x0')), chBytes)));
+  if (!toPadded) f.emit(`(memory.fill ${get(src)} (i32.const 0) ${shl(mul(mul(get('inH'), get('inW')), get('ch')), 2)})`);
+  forRange(f, 'y', get('hp'), () => {
+    f.emit(set('sy', sub(get('y'), get('pt'))));
+    f.emit(set('rowPad', add(get('xp'), shl(mul(mul(get('y'), get('wp')), get('ch')), 2))));
+    f.emit(set('rowIn', add(get(src), shl(mul(add(mul(get('sy'), get('inW')), sub(get('x0'), get('pl'))), get('ch')), 2))));
+    const inside = `(i32.lt_u ${get('sy')} ${get('inH')})`;
+    if (toPadded) {
+      f.emit(`(if ${inside} (then`);
+      f.emit(`(memory.fill ${get('rowPad')} (i32.const 0) ${mul(get('x0'), chBytes)})`);
+      f.emit(`(memory.copy ${add(get('rowPad'), mul(get('x0'), chBytes))} ${get('rowIn')} ${get('spanBytes')})`);
+      f.emit(`(memory.fill ${add(get('rowPad'), mul(get('x1'), chBytes))} (i32.const 0) ${mul(sub(get('wp'), get('x1')), chBytes)})`);
+      f.emit(`) (else (memory.fill ${get('rowPad')} (i32.const 0) ${mul(get('wp'), chBytes)})))`);
+    } else {
+      f.emit(`(if ${inside} (then (memory.copy ${get('rowIn')} ${add(get('rowPad'), mul(get('x0'), chBytes))} ${get('spanBytes')})))`);
+    }
+  });
+}
+
+const cfName = (rows: number, q: number, rem: number): string => `cf_${rows}_${q}_${rem}`;
+const cwName = (rows: number, q: number, rem: number): string => `cw_${rows}_${q}_${rem}`;
+const cxName = (rows: number, q: number, rem: number): string => `cx_${rows}_${q}_${rem}`;
+
+/** Accumulator locals and lane widths of a rows × (4q + rem) tile. */
+function convTile(f: Func, rows: number, q: number, rem: number): { nvt: number; width: (v: number) => number; acc: (r: number, v: number) => string } {
+  const nvt = q + (rem > 0 ? 1 : 0);
+  const acc = (r: number, v: number): string => `c${r}_${v}`;
+  for (let r = 0; r < rows; r++) for (let v = 0; v < nvt; v++) f.local(acc(r, v), 'v128');
+  for (let v = 0; v < nvt; v++) f.local(`b${v}`, 'v128');
+  f.local('s', 'v128');
+  return { nvt, width: (v) => (v < q ? 4 : rem), acc };
+}
+
+/** acc_rv += splat(row r's element) · b_v for one reduction step: B vectors loaded at $bp, then $bp += ldb4. */
+function convStep(mb: ModuleBuilder, f: Func, t: ReturnType<typeof convTile>, rows: number, element: (r: number) => string): void {
+  for (let v = 0; v < t.nvt; v++) f.emit(set(`b${v}`, loadLanes(get('bp'), 16 * v, t.width(v))));
+  f.emit(addTo('bp', get('ldb4')));
+  for (let r = 0; r < rows; r++) {
+    f.emit(set('s', splatLoad(element(r))));
+    for (let v = 0; v < t.nvt; v++) f.emit(set(t.acc(r, v), mb.madd(get('s'), get(`b${v}`), get(t.acc(r, v)))));
+  }
+}
+
+/**
+ * One filter panel of z for `count` tiles of rows positions, origins read from $ot:
+ * z[p_r, panel] = Σ_k xp[org(p_r) + tab[k]] · W[k, panel], k in order.
+ * (count, ot, xp, tab, K, b, ldb4, c, ldc4)
+ */
+function convForwardKernel(mb: ModuleBuilder, rows: number, q: number, rem: number): void {
+  const f = mb.func(cfName(rows, q, rem), [
+    ['count', 'i32'], ['ot', 'i32'], ['xp', 'i32'], ['tab', 'i32'], ['K', 'i32'], ['b', 'i32'], ['ldb4', 'i32'], ['c', 'i32'], ['ldc4', 'i32'],
+  ], null, false);
+  const t = convTile(f, rows, q, rem);
+  f.declare('i32', 'off', 'kk', 'tp', 'bp');
+  for (let r = 0; r < rows; r++) f.local(`a${r}`, 'i32');
+  f.whileLoop(get('count'), () => {
+    for (let r = 0; r < rows; r++) f.emit(set(`a${r}`, add(get('xp'), `(i32.load offset=${4 * r} ${get('ot')})`)));
+    f.emit(addTo('ot', i32(4 * rows)));
+    for (let r = 0; r < rows; r++) for (let v = 0; v < t.nvt; v++) f.emit(set(t.acc(r, v), vzero));
+    f.emit(set('tp', get('tab')), set('bp', get('b')), set('kk', get('K')));
+    f.whileLoop(get('kk'), () => {
+      f.emit(set('off', `(i32.load ${get('tp')})`), addTo('tp', i32(4)));
+      convStep(mb, f, t, rows, (r) => add(get(`a${r}`), get('off')));
+      f.emit(set('kk', sub(get('kk'), i32(1))));
+    });
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < t.nvt; v++) f.emit(...storeLanes(get('c'), 16 * v, t.width(v), get(t.acc(r, v))));
+      f.emit(addTo('c', get('ldc4')));
+    }
+    f.emit(set('count', sub(get('count'), i32(1))));
+  });
+}
+
+/**
+ * dW tile (+)= Σ_p xp[a_r + org(p)] · dz[p, panel], p in order: a_r = xp + tab[k_r], stepped
+ * by colStep along a row of outputs and rowJump to the next.
+ * (a0.., b, ldb4, c, ldc4, acc, oh, ow, colStep, rowJump)
+ */
+function convFilterKernel(mb: ModuleBuilder, rows: number, q: number, rem: number): void {
+  const params: [string, ValType][] = [];
+  for (let r = 0; r < rows; r++) params.push([`a${r}`, 'i32']);
+  params.push(['b', 'i32'], ['ldb4', 'i32'], ['c', 'i32'], ['ldc4', 'i32'], ['acc', 'i32'], ['oh', 'i32'], ['ow', 'i32'], ['colStep', 'i32'], ['rowJump', 'i32']);
+  const f = mb.func(cwName(rows, q, rem), params, null, false);
+  const t = convTile(f, rows, q, rem);
+  f.declare('i32', 'yy', 'xx', 'cp', 'bp');
+  const init: string[] = [];
+  const zero: string[] = [];
+  f.emit(set('cp', get('c')), set('bp', get('b')));
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < t.nvt; v++) {
+      init.push(set(t.acc(r, v), loadLanes(get('cp'), 16 * v, t.width(v))));
+      zero.push(set(t.acc(r, v), vzero));
+    }
+    init.push(addTo('cp', get('ldc4')));
+  }
+  f.emit(`(if ${get('acc')} (then ${init.join(' ')}) (else ${zero.join(' ')}))`);
+  f.emit(set('yy', get('oh')));
+  f.whileLoop(get('yy'), () => {
+    f.emit(set('xx', get('ow')));
+    f.whileLoop(get('xx'), () => {
+      convStep(mb, f, t, rows, (r) => get(`a${r}`));
+      for (let r = 0; r < rows; r++) f.emit(addTo(`a${r}`, get('colStep')));
+      f.emit(set('xx', sub(get('xx'), i32(1))));
+    });
+    for (let r = 0; r < rows; r++) f.emit(addTo(`a${r}`, get('rowJump')));
+    f.emit(set('yy', sub(get('yy'), i32(1))));
+  });
+  f.emit(set('cp', get('c')));
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < t.nvt; v++) f.emit(...storeLanes(get('cp'), 16 * v, t.width(v), get(t.acc(r, v))));
+    if (r + 1 < rows) f.emit(addTo('cp', get('ldc4')));
+  }
+}
+
+/**
+ * One tap panel of the input gradient for `count` tiles of rows positions (origins from $ot):
+ * dcol[p_r, panel] = Σ_f dz[p_r, f] · Wᵀ[f, panel], f in order, then each element added to the
+ * padded dx at org(p_r) + tab[k]: rows, then vectors, then lanes in order (a whole vector at
+ * once when its 4 taps are 4 channels of one pixel, `vec`).
+ * (count, ot, xp, a, lda4, F, b, ldb4, tab, vec)
+ */
+function convInputKernel(mb: ModuleBuilder, rows: number, q: number, rem: number): void {
+  const f = mb.func(cxName(rows, q, rem), [
+    ['count', 'i32'], ['ot', 'i32'], ['xp', 'i32'], ['a', 'i32'], ['lda4', 'i32'], ['F', 'i32'], ['b', 'i32'], ['ldb4', 'i32'], ['tab', 'i32'], ['vec', 'i32'],
+  ], null, false);
+  const t = convTile(f, rows, q, rem);
+  f.declare('i32', 'kk', 'pa', 'bp', 'ap');
+  for (let r = 0; r < rows; r++) f.local(`d${r}`, 'i32');
+  const laneAdds = (r: number, v: number, lanes: number): string[] => {
+    const out: string[] = [];
+    for (let l = 0; l < lanes; l++) {
+      out.push(set('pa', add(get(`d${r}`), `(i32.load offset=${16 * v + 4 * l} ${get('tab')})`)));
+      out.push(`(f32.store ${get('pa')} (f32.add (f32.load ${get('pa')}) (f32x4.extract_lane ${l} ${get(t.acc(r, v))})))`);
+    }
+    return out;
+  };
+  f.whileLoop(get('count'), () => {
+    for (let r = 0; r < rows; r++) f.emit(set(`d${r}`, add(get('xp'), `(i32.load offset=${4 * r} ${get('ot')})`)));
+    f.emit(addTo('ot', i32(4 * rows)));
+    for (let r = 0; r < rows; r++) for (let v = 0; v < t.nvt; v++) f.emit(set(t.acc(r, v), vzero));
+    f.emit(set('ap', get('a')), set('bp', get('b')), set('kk', get('F')));
+    f.whileLoop(get('kk'), () => {
+      convStep(mb, f, t, rows, (r) => (r === 0 ? get('ap') : add(get('ap'), r === 1 ? get('lda4') : mul(get('lda4'), i32(r)))));
+      f.emit(addTo('ap', i32(4)), set('kk', sub(get('kk'), i32(1))));
+    });
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < t.nvt; v++) {
+        if (t.width(v) === 4) {
+          const vector = [set('pa', add(get(`d${r}`), `(i32.load offset=${16 * v} ${get('tab')})`)), vstore(get('pa'), fadd(vload(get('pa')), get(t.acc(r, v))))];
+          f.emit(`(if ${get('vec')} (then ${vector.join(' ')}) (else ${laneAdds(r, v, 4).join(' ')}))`);
+        } else {
+          f.emit(...laneAdds(r, v, t.width(v)));
+        }
+      }
+    }
+    f.emit(addTo('a', mul(get('lda4'), i32(rows))));
+    f.emit(set('count', sub(get('count'), i32(1))));
+  });
+}
+
+/** Emits call(q, rem) for the panel of width `w` (1..15): one if per width. */
+function convTailDispatch(f: Func, w: string, call: (q: number, rem: number) => string): void {
+  for (const p of convPanels()) f.emit(`(if (i32.eq ${w} ${i32(4 * p.q + p.rem)}) (then ${call(p.q, p.rem)}))`);
+}
+
+/** Full panels of 16 columns over [0, width), then the narrower last one: $j is the panel's first column. */
+function convPanelLoop(f: Func, width: string, call: (q: number, rem: number) => string): void {
+  f.emit(set('j', i32(0)));
+  f.whileLoop(`(i32.le_u ${add(get('j'), i32(4 * CONV_NV))} ${width})`, () => f.emit(call(CONV_NV, 0), addTo('j', i32(4 * CONV_NV))));
+  f.emit(set('rest', sub(width, get('j'))));
+  convTailDispatch(f, get('rest'), call);
+}
+
+const CONV_PARAMS = [...WINDOW_PARAMS, ['filters', 'i32'], ['scratch', 'i32']] as const;
+
+function convKernels(mb: ModuleBuilder): void {
+  for (const rows of [CONV_ROWS, 1]) {
+    for (const p of [{ q: CONV_NV, rem: 0 }, ...convPanels()]) {
+      convForwardKernel(mb, rows, p.q, p.rem);
+      convFilterKernel(mb, rows, p.q, p.rem);
+      convInputKernel(mb, rows, p.q, p.rem);
+    }
+  }
+  const exampleBytes = (dims: string): string => shl(dims, 2);
+  const inputOf = (base: string): string => add(get(base), exampleBytes(mul(mul(mul(get('n'), get('inH')), get('inW')), get('ch'))));
+  const outputOf = (base: string): string => add(get(base), exampleBytes(mul(mul(get('n'), get('P')), get('filters'))));
+  // Position tiles: P / 2 pairs, then one single position if P is odd (its origin at otab + 4·(P − 1)).
+  const pairs = (): string => `(i32.shr_u ${get('P')} (i32.const 1))`;
+  const lastOrigin = (): string => add(get('otab'), shl(sub(get('P'), i32(1)), 2));
+  const lastRow = (base: string, ld4: string): string => add(get(base), mul(sub(get('P'), i32(1)), get(ld4)));
+  const odd = (): string => `(i32.and ${get('P')} (i32.const 1))`;
+  {
+    // z[n] = conv(x[n], W), no bias.
+    const f = mb.func('conv_forward', [['x', 'i32'], ['w', 'i32'], ['z', 'i32'], ['rows', 'i32'], ...CONV_PARAMS], null);
+    convPrologue(f);
+    f.declare('i32', 'src', 'zp', 'j', 'ldb4', 'rest');
+    f.emit(set('ldb4', shl(get('filters'), 2)));
+    forRange(f, 'n', get('rows'), () => {
+      f.emit(set('src', inputOf('x')));
+      convPadLoops(f, 'src', true);
+      f.emit(set('zp', outputOf('z')));
+      convPanelLoop(f, get('filters'), (q, rem) =>
+        `(call $${cfName(CONV_ROWS, q, rem)} ${pairs()} ${get('otab')} ${get('xp')} ${get('tab')} ${get('K')} ${add(get('w'), shl(get('j'), 2))} ${get('ldb4')} ${add(get('zp'), shl(get('j'), 2))} ${get('ldb4')})` +
+        `(if ${odd()} (then (call $${cfName(1, q, rem)} (i32.const 1) ${lastOrigin()} ${get('xp')} ${get('tab')} ${get('K')} ${add(get('w'), shl(get('j'), 2))} ${get('ldb4')} ${add(lastRow('zp', 'ldb4'), shl(get('j'), 2))} ${get('ldb4')})))`,
+      );
+    });
+  }
+  {
+    // dW (+)= Σ_n Σ_p xp_n[org(p) + tab[k]] · dz[n, p, f]: examples in order, positions in order.
+    const f = mb.func('conv_filter_grad', [['x', 'i32'], ['dz', 'i32'], ['gw', 'i32'], ['rows', 'i32'], ...CONV_PARAMS, ['acc', 'i32']], null);
+    convPrologue(f);
+    f.declare('i32', 'src', 'dzp', 'k', 'j', 'ldb4', 'rest', 'accn', 'rowJump', 'cw');
+    f.emit(set('ldb4', shl(get('filters'), 2)));
+    f.emit(set('rowJump', sub(get('rowStep'), mul(get('ow'), get('colStep')))));
+    forRange(f, 'n', get('rows'), () => {
+      f.emit(set('src', inputOf('x')));
+      convPadLoops(f, 'src', true);
+      f.emit(set('dzp', outputOf('dz')));
+      f.emit(set('accn', `(i32.or ${get('acc')} (i32.ne ${get('n')} (i32.const 0)))`));
+      f.emit(set('k', i32(0)));
+      const tapRows = (rows: number): void => {
+        const anchors = rows === 2
+          ? `${add(get('xp'), `(i32.load ${add(get('tab'), shl(get('k'), 2))})`)} ${add(get('xp'), `(i32.load offset=4 ${add(get('tab'), shl(get('k'), 2))})`)}`
+          : add(get('xp'), `(i32.load ${add(get('tab'), shl(get('k'), 2))})`);
+        f.emit(set('cw', add(get('gw'), mul(get('k'), get('ldb4')))));
+        convPanelLoop(f, get('filters'), (q, rem) =>
+          `(call $${cwName(rows, q, rem)} ${anchors} ${add(get('dzp'), shl(get('j'), 2))} ${get('ldb4')} ${add(get('cw'), shl(get('j'), 2))} ${get('ldb4')} ${get('accn')} ${get('oh')} ${get('ow')} ${get('colStep')} ${get('rowJump')})`,
+        );
+      };
+      f.whileLoop(`(i32.le_u ${add(get('k'), i32(2))} ${get('K')})`, () => {
+        tapRows(2);
+        f.emit(addTo('k', i32(2)));
+      });
+      f.emit(`(if (i32.lt_u ${get('k')} ${get('K')}) (then`);
+      tapRows(1);
+      f.emit('))');
+    });
+  }
+  {
+    // dx[n] = the adjoint: Wᵀ into scratch once, then per example the padded dx accumulated in
+    // (tap panel, position pair, row, tap) order and copied back inside the input.
+    const f = mb.func('conv_input_grad', [['dz', 'i32'], ['w', 'i32'], ['dx', 'i32'], ['rows', 'i32'], ...CONV_PARAMS], null);
+    convPrologue(f);
+    f.declare('i32', 'dst', 'dzp', 'wt', 'j', 'ldz4', 'ldt4', 'rest', 'vec', 'fi', 'kq');
+    f.emit(set('wt', add(get('xp'), get('xpBytes'))));
+    f.emit(set('ldz4', shl(get('filters'), 2)), set('ldt4', shl(get('K'), 2)));
+    f.emit(set('vec', `(i32.eqz (i32.and ${get('ch')} (i32.const 3)))`));
+    // Wᵀ[f, k] = W[k, f].
+    forRange(f, 'kq', get('K'), () =>
+      forRange(f, 'fi', get('filters'), () =>
+        f.emit(`(f32.store ${add(get('wt'), shl(add(mul(get('fi'), get('K')), get('kq')), 2))} (f32.load ${add(get('w'), shl(add(mul(get('kq'), get('filters')), get('fi')), 2))}))`),
+      ),
+    );
+    forRange(f, 'n', get('rows'), () => {
+      f.emit(`(memory.fill ${get('xp')} (i32.const 0) ${get('xpBytes')})`);
+      f.emit(set('dzp', outputOf('dz')));
+      convPanelLoop(f, get('K'), (q, rem) =>
+        `(call $${cxName(CONV_ROWS, q, rem)} ${pairs()} ${get('otab')} ${get('xp')} ${get('dzp')} ${get('ldz4')} ${get('filters')} ${add(get('wt'), shl(get('j'), 2))} ${get('ldt4')} ${add(get('tab'), shl(get('j'), 2))} ${get('vec')})` +
+        `(if ${odd()} (then (call $${cxName(1, q, rem)} (i32.const 1) ${lastOrigin()} ${get('xp')} ${lastRow('dzp', 'ldz4')} ${get('ldz4')} ${get('filters')} ${add(get('wt'), shl(get('j'), 2))} ${get('ldt4')} ${add(get('tab'), shl(get('j'), 2))} ${get('vec')})))`,
+      );
+      f.emit(set('dst', inputOf('dx')));
+      convPadLoops(f, 'dst', false);
+    });
   }
 }
 
@@ -1793,6 +2104,7 @@ export function kernelModuleText(v: Variant): string {
   reduction(mb, 'mse');
   vectorOps(mb);
   windowKernels(mb);
+  convKernels(mb);
   batchNormKernels(mb);
   optimizers(mb);
   const flags = mb.func('variant', [], 'i32');

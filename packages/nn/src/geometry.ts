@@ -74,3 +74,35 @@ export function windowGeometry(
     outW: cols.out,
   };
 }
+
+/**
+ * The zero-padded copy of one example that the conv kernels read: hp × wp pixels, just enough
+ * for every window (rows and columns no window reaches are left out).
+ */
+export function paddedExtent(g: WindowGeometry): { readonly hp: number; readonly wp: number } {
+  return { hp: (g.outH - 1) * g.strideH + (g.kh - 1) * g.dilationH + 1, wp: (g.outW - 1) * g.strideW + (g.kw - 1) * g.dilationW + 1 };
+}
+
+/** Element offset of tap k = (ky, kx, c) from a window's origin in the padded example, k in order. */
+export function tapOffsets(g: WindowGeometry): Int32Array {
+  const { wp } = paddedExtent(g);
+  const out = new Int32Array(g.kh * g.kw * g.channels);
+  let k = 0;
+  for (let ky = 0; ky < g.kh; ky++) {
+    for (let kx = 0; kx < g.kw; kx++) {
+      for (let c = 0; c < g.channels; c++) out[k++] = (ky * g.dilationH * wp + kx * g.dilationW) * g.channels + c;
+    }
+  }
+  return out;
+}
+
+/**
+ * Floats of a conv2d layer's kernel scratch (kernels/types.ts convForward): the tap table
+ * (K = kh·kw·cin int32), the window origins (outH·outW int32), the padded example (hp·wp·cin)
+ * and Wᵀ (filters·K) for the input gradient.
+ */
+export function convScratchFloats(g: WindowGeometry, filters: number): number {
+  const { hp, wp } = paddedExtent(g);
+  const depth = g.kh * g.kw * g.channels;
+  return depth + g.outH * g.outW + hp * wp * g.channels + filters * depth;
+}

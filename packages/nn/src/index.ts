@@ -6,6 +6,7 @@ export * from './rng.ts';
 export * from './streams.ts';
 export * from './spec.ts';
 export * from './model.ts';
+export { convScratchFloats, paddedExtent, windowGeometry, type WindowGeometry } from './geometry.ts';
 export * from './memory.ts';
 export * from './replica.ts';
 export * from './optimizer.ts';

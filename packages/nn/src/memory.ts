@@ -50,8 +50,8 @@ export interface ActivationPlan {
    * statistics (stats: channels means, then channels variances).
    */
   readonly layers: readonly { readonly z: Ptr; readonly y: Ptr; readonly mask: Ptr; readonly argmax: Ptr; readonly stats: Ptr }[];
-  /** One example's im2col matrix, shared by every conv2d layer (0 without conv2d). */
-  readonly im2col: Ptr;
+  /** The conv2d kernels' scratch (geometry.ts convScratchFloats), shared by every conv2d layer (0 without conv2d). */
+  readonly convScratch: Ptr;
   /** Two rows × maxDim gradient buffers used alternately by the backward pass. */
   readonly gradA: Ptr;
   readonly gradB: Ptr;
@@ -64,8 +64,9 @@ export function planActivations(arena: Arena, model: CompiledModel, rows: number
   const indices = arena.allocF32(rows);
   // What a conv2d layer adds to a replica, in bytes (the README states it too):
   //   4·rows·outH·outW·filters·(linear ? 1 : 2)       its output z (and y = f(z))
-  //   4·outH·outW·kh·kw·cin                            the im2col scratch: one example at a time,
-  //                                                    the largest over the conv layers, once
+  //   4·(K + hp·wp·cin + filters·K), K = kh·kw·cin     the kernel scratch: tap table, one zero-
+  //                                                    padded example (hp × wp, geometry.ts) and
+  //                                                    Wᵀ; the largest over the conv layers, once
   //   + the growth of gradA and gradB to 4·rows·maxDim each when it is the widest layer.
   // max_pool2d adds 8·rows·outH·outW·c (output and int32 argmax), avg_pool2d 4·rows·outH·outW·c,
   // global_avg_pool2d 4·rows·c. batch_norm adds 4·rows·dim (its output) + 8·channels (the
@@ -98,10 +99,10 @@ export function planActivations(arena: Arena, model: CompiledModel, rows: number
         return { z: 0, y: 0, mask: 0, argmax: 0, stats: 0 };
     }
   });
-  const im2col = model.im2colFloats > 0 ? arena.allocF32(model.im2colFloats) : 0;
+  const convScratch = model.convScratchFloats > 0 ? arena.allocF32(model.convScratchFloats) : 0;
   const gradA = arena.allocF32(rows * model.maxDim);
   const gradB = arena.allocF32(rows * model.maxDim);
-  return { rows, input, targets, indices, layers, im2col, gradA, gradB };
+  return { rows, input, targets, indices, layers, convScratch, gradA, gradB };
 }
 
 /** Parameters, one gradient block and the optimizer's state slots. */

@@ -1,6 +1,6 @@
 // Compiles a validated model spec into layer plans with dimensions and a flat parameter layout.
 import type { ElementwiseActivation } from './kernels/types.ts';
-import { pair, windowGeometry, type WindowGeometry } from './geometry.ts';
+import { convScratchFloats, pair, windowGeometry, type WindowGeometry } from './geometry.ts';
 import { parseModelSpec, type Activation, type Initializer, type ModelSpec } from './spec.ts';
 
 /** One parameter tensor inside the flat parameter block (offsets in float32 elements). */
@@ -50,7 +50,7 @@ export type LayerPlan =
       readonly needsInputGrad: boolean;
     }
   | {
-      /** Per example: im2col of the input (positions × kh·kw·cin) times the HWIO kernel (kh·kw·cin × filters). */
+      /** Implicit GEMM: each output position's window (kh·kw·cin taps) times the HWIO kernel (kh·kw·cin × filters). */
       readonly type: 'conv2d';
       readonly index: number;
       readonly name: string;
@@ -106,11 +106,6 @@ export type LayerPlan =
       readonly needsInputGrad: boolean;
     };
 
-/** Floats of the im2col matrix of one example (positions × kh·kw·cin), the conv2d scratch. */
-export function im2colSize(g: WindowGeometry): number {
-  return g.outH * g.outW * g.kh * g.kw * g.channels;
-}
-
 export interface CompiledModel {
   readonly spec: ModelSpec;
   readonly inputSize: number;
@@ -125,11 +120,11 @@ export interface CompiledModel {
   readonly maxDim: number;
   /**
    * GEMM FLOPs of one training example (forward + backward, skipping the unused input gradient);
-   * conv2d counts as the GEMMs of its im2col form.
+   * conv2d counts as the GEMMs of its im2col form (the kernels run them without the matrix).
    */
   readonly gemmFlopsPerSample: number;
-  /** Floats of the largest im2col matrix of one example (0 without conv2d). */
-  readonly im2colFloats: number;
+  /** Floats of the largest conv2d kernel scratch (geometry.ts convScratchFloats; 0 without conv2d). */
+  readonly convScratchFloats: number;
 }
 
 /** Tensors start at multiples of 16 floats (64 bytes) so SIMD loads stay within one cache line. */
@@ -158,7 +153,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
   // The example's shape after each layer (the spec's shape rules have checked it).
   let shape: number[] = [...spec.inputShape];
   let maxDim = inputSize;
-  let im2colFloats = 0;
+  let convScratchFloatsMax = 0;
   let convCount = 0;
   let offset = 0;
   let denseCount = 0;
@@ -233,7 +228,7 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
         const k = receptive * c;
         const convFlops = 2 * positions * k * layer.filters * (seenParams ? 3 : 2);
         flops += convFlops;
-        im2colFloats = Math.max(im2colFloats, im2colSize(g));
+        convScratchFloatsMax = Math.max(convScratchFloatsMax, convScratchFloats(g, layer.filters));
         const outDim = positions * layer.filters;
         layers.push({
           type: 'conv2d',
@@ -343,6 +338,6 @@ export function compileModel(input: ModelSpec | unknown): CompiledModel {
     trainableCount: params.reduce((a, p) => a + (p.trainable ? p.size : 0), 0),
     maxDim,
     gemmFlopsPerSample: flops,
-    im2colFloats,
+    convScratchFloats: convScratchFloatsMax,
   };
 }

@@ -67,15 +67,9 @@ export class Replica {
           }
           break;
         case 'conv2d': {
-          // One example at a time through the im2col scratch: z_n[P×F] = col_n[P×K]·W[K×F].
           const g = layer.geometry;
           const positions = g.outH * g.outW;
-          const depth = g.kh * g.kw * g.channels;
-          const w = this.params + layer.kernel.offset * 4;
-          for (let n = 0; n < rows; n++) {
-            k.im2col(cur + n * layer.inDim * 4, this.acts.im2col, 1, g);
-            k.gemmNN(positions, layer.filters, depth, this.acts.im2col, depth, w, layer.filters, buf.z + n * layer.outDim * 4, layer.filters, false);
-          }
+          k.convForward(cur, this.params + layer.kernel.offset * 4, buf.z, rows, g, layer.filters, this.acts.convScratch);
           if (layer.bias) k.biasAdd(buf.z, this.params + layer.bias.offset * 4, rows * positions, layer.filters);
           applyActivation(k, layer.activation, layer.alpha, buf.z, buf.y, rows * positions, layer.filters);
           cur = buf.y;
@@ -186,7 +180,6 @@ export class Replica {
         case 'conv2d': {
           const geo = layer.geometry;
           const positions = geo.outH * geo.outW;
-          const depth = geo.kh * geo.kw * geo.channels;
           const f = layer.filters;
           // Per position, the activation is a row of `filters` values: dense's backward on rows·P rows.
           if (layer.activation !== 'linear') {
@@ -197,20 +190,10 @@ export class Replica {
               k.activationGrad(layer.activation, buf.z, buf.y, g, g, rows * layer.outDim, layer.alpha);
             }
           }
-          // dW = Σ_n col_nᵀ·dz_n, examples added in order.
-          const gw = grads + layer.kernel.offset * 4;
-          for (let n = 0; n < rows; n++) {
-            k.im2col(x + n * layer.inDim * 4, this.acts.im2col, 1, geo);
-            k.gemmTN(depth, f, positions, this.acts.im2col, depth, g + n * layer.outDim * 4, f, gw, f, accumulate || n > 0);
-          }
+          k.convFilterGrad(x, g, grads + layer.kernel.offset * 4, rows, geo, f, this.acts.convScratch, accumulate);
           if (layer.bias) k.biasGrad(g, grads + layer.bias.offset * 4, rows * positions, f, accumulate);
           if (layer.needsInputGrad) {
-            // dx_n = col2im(dz_n·Wᵀ).
-            const w = this.params + layer.kernel.offset * 4;
-            for (let n = 0; n < rows; n++) {
-              k.gemmNT(positions, depth, f, g + n * layer.outDim * 4, f, w, f, this.acts.im2col, depth, false);
-              k.col2im(this.acts.im2col, spare + n * layer.inDim * 4, 1, geo);
-            }
+            k.convInputGrad(g, this.params + layer.kernel.offset * 4, spare, rows, geo, f, this.acts.convScratch);
             [g, spare] = [spare, g];
           }
           break;

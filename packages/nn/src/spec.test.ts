@@ -140,7 +140,7 @@ describe('spatial layers (channels-last)', () => {
     expect(issues.find((i) => i.path === path)?.message).toContain(text);
   });
 
-  it('compiles HWIO kernels, FLOPs and the im2col scratch', () => {
+  it('compiles HWIO kernels, FLOPs and the conv kernel scratch', () => {
     const m = compileModel(cnn);
     expect(m.params.map((p) => [p.name, p.shape])).toEqual([
       ['conv2d_1/kernel', [3, 2, 3, 4]],
@@ -156,7 +156,8 @@ describe('spatial layers (channels-last)', () => {
     expect(m.layers.map((l) => ('outDim' in l ? l.outDim : l.dim))).toEqual([9 * 7 * 4, 4 * 3 * 4, 2 * 1 * 2, 4, 3]);
     // conv1: 2·63·(3·2·3)·4 × 2 (no input gradient); conv2: 2·2·(2·2·4)·2 × 3; dense: 2·4·3 × 3.
     expect(m.gemmFlopsPerSample).toBe(2 * 63 * 18 * 4 * 2 + 2 * 2 * 16 * 2 * 3 + 2 * 4 * 3 * 3);
-    expect(m.im2colFloats).toBe(63 * 18);
+    // conv1's: tap table (3·2·3) + origins (9·7) + padded example (9 + 2 rows × 7 + 1 columns × 3) + Wᵀ (4 × 18).
+    expect(m.convScratchFloats).toBe(18 + 63 + 11 * 8 * 3 + 4 * 18);
     // Per layer: conv1's GEMMs; the pool visits 4·3·4 outputs × 2·2 cells, forward and backward.
     expect(m.layers.map((l) => ('flopsPerSample' in l ? l.flopsPerSample : null))).toEqual([2 * 63 * 18 * 4 * 2, 48 * 4 * 2, 2 * 2 * 16 * 2 * 3, null, null]);
   });

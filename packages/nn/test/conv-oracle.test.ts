@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createKernels } from '../src/backend.ts';
-import { windowGeometry, type WindowGeometry } from '../src/geometry.ts';
+import { convScratchFloats, windowGeometry, type WindowGeometry } from '../src/geometry.ts';
 import { Arena, createMemory, f32View } from '../src/memory.ts';
 import { Rng } from '../src/rng.ts';
 import { harness, relError, randomFill } from './harness.ts';
@@ -139,7 +139,7 @@ describe('CNNs against TensorFlow.js', () => {
     const wp = arena.allocF32(depth * Math.max(1, filters));
     const dyp = arena.allocF32(outputs);
     const dxp = arena.allocF32(inputs);
-    const col = arena.allocF32(positions * depth);
+    const scratch = arena.allocF32(isConv ? convScratchFloats(g, filters) : 1);
     const argmax = arena.allocF32(outputs);
     const yp = arena.allocF32(outputs);
     const memory = createMemory(arena.size, false);
@@ -157,16 +157,10 @@ describe('CNNs against TensorFlow.js', () => {
       if (kind === 'conv') {
         const w = tf.tensor4d(f32View(memory, wp, depth * filters).slice(), [g.kh, g.kw, g.channels, filters]);
         layer = (t) => tf.conv2d(t, w, strides, padding, 'NHWC', [g.dilationH, g.dilationW]);
-        for (let n = 0; n < rows; n++) {
-          k.im2col(xp + n * (inputs / rows) * 4, col, 1, g);
-          k.gemmNN(positions, filters, depth, col, depth, wp, filters, yp + n * positions * filters * 4, filters, false);
-        }
+        k.convForward(xp, wp, yp, rows, g, filters, scratch);
         expect(relError(f32View(memory, yp, outputs).slice(), layer(x).dataSync()), `${name} conv forward`).toBeLessThan(TOL);
         if (g.dilationH > 1 || g.dilationW > 1) continue; // tfjs 4.22 has no gradient for dilated conv2d
-        for (let n = 0; n < rows; n++) {
-          k.gemmNT(positions, depth, filters, dyp + n * positions * filters * 4, filters, wp, filters, col, depth, false);
-          k.col2im(col, dxp + n * (inputs / rows) * 4, 1, g);
-        }
+        k.convInputGrad(dyp, wp, dxp, rows, g, filters, scratch);
       } else if (kind === 'max') {
         layer = (t) => tf.maxPool(t, [g.kh, g.kw], strides, padding);
         k.maxPool(xp, yp, argmax, rows, g);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as R from '../src/kernels/reference.ts';
 import type { ElementwiseActivation, Kernels, Ptr } from '../src/kernels/types.ts';
-import type { WindowGeometry } from '../src/geometry.ts';
+import { paddedExtent, type WindowGeometry } from '../src/geometry.ts';
 import { Arena, planActivations, planParameters } from '../src/memory.ts';
 import { compileModel } from '../src/model.ts';
 import { Replica } from '../src/replica.ts';
@@ -65,11 +65,16 @@ class Float64Kernels implements Kernels {
   mul(a: Ptr, b: Ptr, out: Ptr, n: number) {
     R.mul(this.f, a >> 2, this.f, b >> 2, this.f, out >> 2, n);
   }
-  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry) {
-    R.im2col(this.f, x >> 2, this.f, col >> 2, rows, g);
+  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr) {
+    R.convForward(this.f, x >> 2, this.f, w >> 2, this.f, z >> 2, rows, g, filters, this.f, scratch >> 2);
   }
-  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
-    R.col2im(this.f, col >> 2, this.f, dx >> 2, rows, g);
+  convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean) {
+    R.convFilterGrad(this.f, x >> 2, this.f, dz >> 2, this.f, dw >> 2, rows, g, filters, accumulate, this.f, scratch >> 2);
+  }
+  convInputGrad(dz: Ptr, w: Ptr, dx: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr) {
+    // The scratch holds the padded example, then Wᵀ (geometry.ts convScratchFloats; no tap table here).
+    const { hp, wp } = paddedExtent(g);
+    R.convInputGrad(this.f, dz >> 2, this.f, w >> 2, this.f, dx >> 2, rows, g, filters, this.f, scratch >> 2, this.f, (scratch >> 2) + hp * wp * g.channels);
   }
   maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry) {
     R.maxPool(this.f, x >> 2, this.f, y >> 2, this.i, argmax >> 2, rows, g);
@@ -308,17 +313,39 @@ describe('finite-difference gradient checks (float64)', () => {
   it('detects a wrong conv or pooling gradient (the check can fail)', () => {
     const spec = { inputShape: [5, 4, 2], layers: [{ type: 'conv2d', filters: 2, kernelSize: 2, padding: 'same' }, { type: 'avg_pool2d', padding: 'same' }, { type: 'conv2d', filters: 2, kernelSize: 2 }, { type: 'flatten' }, { type: 'dense', units: 4 }], loss: 'mse' as const };
     const proto = Float64Kernels.prototype;
-    for (const name of ['col2im', 'avgPoolGrad'] as const) {
-      const saved = proto[name];
-      // Drop the gradient of the first input element of each example.
-      proto[name] = function (this: Float64Kernels, a: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
-        saved.call(this, a, dx, rows, g);
-        this.f[dx >> 2] = 0;
-      };
+    // Each breaks one kernel: the first element of its gradient output is dropped.
+    const breaks: [string, () => () => void][] = [
+      ['convInputGrad', () => {
+        const saved = proto.convInputGrad;
+        proto.convInputGrad = function (this: Float64Kernels, dz: Ptr, w: Ptr, dx: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr) {
+          saved.call(this, dz, w, dx, rows, g, filters, scratch);
+          this.f[dx >> 2] = 0;
+        };
+        return () => (proto.convInputGrad = saved);
+      }],
+      ['convFilterGrad', () => {
+        const saved = proto.convFilterGrad;
+        proto.convFilterGrad = function (this: Float64Kernels, x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, acc: boolean) {
+          saved.call(this, x, dz, dw, rows, g, filters, scratch, acc);
+          this.f[dw >> 2] = 0;
+        };
+        return () => (proto.convFilterGrad = saved);
+      }],
+      ['avgPoolGrad', () => {
+        const saved = proto.avgPoolGrad;
+        proto.avgPoolGrad = function (this: Float64Kernels, dy: Ptr, dx: Ptr, rows: number, g: WindowGeometry) {
+          saved.call(this, dy, dx, rows, g);
+          this.f[dx >> 2] = 0;
+        };
+        return () => (proto.avgPoolGrad = saved);
+      }],
+    ];
+    for (const [name, apply] of breaks) {
+      const restore = apply();
       try {
         expect(gradCheckModel(spec, 2, 5), name).toBeGreaterThan(1e-3);
       } finally {
-        proto[name] = saved;
+        restore();
       }
     }
   });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Dataset, DataSplit } from '../src/data.ts';
 import { NnError } from '../src/errors.ts';
+import { convScratchFloats, windowGeometry } from '../src/geometry.ts';
 import { resolveRun } from '../src/run/options.ts';
 import { layoutDataset, planBytes, planRun, type DatasetSizes } from '../src/run/plan.ts';
 import { TrainingSession } from '../src/train.ts';
@@ -29,17 +30,19 @@ function pixels(count: number): Dataset {
 }
 
 describe('planBytes', () => {
-  it("holds a conv layer's outputs and its im2col scratch (the README's formula)", () => {
+  it("holds a conv layer's outputs and its kernel scratch (the README's formula)", () => {
     const cnn = (filters: number) => ({ inputShape: [6, 6], layers: [{ type: 'reshape', targetShape: [6, 6, 1] }, { type: 'conv2d', filters, kernelSize: 3, activation: 'relu' }, { type: 'flatten' }, { type: 'dense', units: 3 }], loss: 'softmax_cross_entropy' });
     const sized = (filters: number, threads: number) => planBytes({ model: cnn(filters), optimizer: { type: 'sgd' }, batchSize: 16, microbatches: 1, threads, dataset: sizesOf(pixels(40)) });
     const [a, b] = [sized(8, 1), sized(16, 1)];
     // Evaluation blocks of 16 rows: 8 more filters add z and y (4·rows·4·4·8 each), 8 more columns
-    // of the dense kernel's input, and gradA and gradB grow to the wider conv output. The im2col
-    // scratch (4·4·4·9 floats, one example) is the same for both.
+    // of the dense kernel's input, and gradA and gradB grow to the wider conv output. The kernel
+    // scratch (9 taps + 16 origins + the 6×6 example + Wᵀ of filters × 9 floats) grows by Wᵀ, in 64-byte blocks.
     const rows = 16;
     const convBytes = 2 * 4 * rows * 4 * 4 * 8;
     const gradBytes = 2 * 4 * rows * 4 * 4 * 8;
-    expect(b.activations - a.activations).toBe(convBytes + gradBytes);
+    const scratchBytes = (filters: number): number => Math.ceil((4 * (9 + 16 + 36 + filters * 9)) / 64) * 64;
+    expect(scratchBytes(8)).toBe(Math.ceil((4 * convScratchFloats(windowGeometry([6, 6, 1], [3, 3], [1, 1], [1, 1], 'valid'), 8)) / 64) * 64);
+    expect(b.activations - a.activations).toBe(convBytes + gradBytes + scratchBytes(16) - scratchBytes(8));
     expect(sized(8, 3).activations).toBe(3 * a.activations);
     expect(Number.isFinite(a.bytes) && b.bytes > a.bytes).toBe(true);
   });

@@ -1,7 +1,7 @@
 // The TypeScript twin is the oracle of the WASM tests, so it is checked itself: gradients against
 // central finite differences in float64, GEMM forms against each other, sums against naive sums.
 import { describe, expect, it } from 'vitest';
-import { windowGeometry } from '../geometry.ts';
+import { convScratchFloats, windowGeometry } from '../geometry.ts';
 import { Rng } from '../rng.ts';
 import * as ref from './reference.ts';
 import { ACTIVATION_CODES, type ElementwiseActivation } from './types.ts';
@@ -218,16 +218,26 @@ describe('window kernels (NHWC)', () => {
     expect([...dx]).toEqual([1, 1, 1, 1, 0, 0, 1, 0, 4]);
   });
 
-  it('col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>', () => {
-    const d = windowGeometry([5, 4, 2], [3, 2], [1, 1], [2, 1], 'same');
+  it('the conv gradients are the adjoints of convForward: <conv(x, w), c> = <x, dx(c)> = <w, dw(c)>', () => {
+    const d = windowGeometry([5, 4, 2], [3, 2], [1, 2], [2, 1], 'same');
     const rows = 2;
+    const filters = 3;
+    const K = d.kh * d.kw * d.channels;
+    const outputs = rows * d.outH * d.outW * filters;
     const xs = Float64Array.from({ length: rows * 5 * 4 * 2 }, (_, i) => Math.sin(i + 1));
-    const cols = Float64Array.from({ length: rows * d.outH * d.outW * 3 * 2 * 2 }, (_, i) => Math.cos(i * 0.7));
-    const col = new Float64Array(cols.length);
-    ref.im2col(xs, 0, col, 0, rows, d);
-    const back = new Float64Array(xs.length);
-    ref.col2im(cols, 0, back, 0, rows, d);
+    const ws = Float64Array.from({ length: K * filters }, (_, i) => Math.cos(i * 1.3));
+    const cs = Float64Array.from({ length: outputs }, (_, i) => Math.cos(i * 0.7));
+    const scratch = new Float64Array(convScratchFloats(d, filters));
+    const z = new Float64Array(outputs);
+    ref.convForward(xs, 0, ws, 0, z, 0, rows, d, filters, scratch, 0);
+    const dx = new Float64Array(xs.length);
+    ref.convInputGrad(cs, 0, ws, 0, dx, 0, rows, d, filters, scratch, 0, new Float64Array(K * filters), 0);
+    const dw = new Float64Array(ws.length);
+    ref.convFilterGrad(xs, 0, cs, 0, dw, 0, rows, d, filters, false, scratch, 0);
     const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
-    expect(dot(col, cols)).toBeCloseTo(dot(xs, back), 12);
+    expect(Math.abs(dot(z, cs))).toBeGreaterThan(0.1);
+    expect(dot(z, cs)).toBeCloseTo(dot(xs, dx), 12);
+    expect(dot(z, cs)).toBeCloseTo(dot(ws, dw), 12);
   });
+
 });

@@ -9,7 +9,7 @@ import {
   type Ptr,
 } from './types.ts';
 import { FLUSH_THRESHOLD } from './flush.ts';
-import type { WindowGeometry } from '../geometry.ts';
+import { paddedExtent, tapOffsets, type WindowGeometry } from '../geometry.ts';
 
 /** A float tensor view; offsets below are in elements, not bytes. */
 export type FloatArray = Float32Array | Float64Array;
@@ -459,36 +459,113 @@ const inside = (g: WindowGeometry, iy: number, ix: number): boolean => iy >= 0 &
 const inputAt = (g: WindowGeometry, n: number, iy: number, ix: number): number => ((n * g.inH + iy) * g.inW + ix) * g.channels;
 const inputSize = (g: WindowGeometry, rows: number): number => rows * g.inH * g.inW * g.channels;
 
-export function im2col(x: FloatArray, xOff: number, col: FloatArray, cOff: number, rows: number, g: WindowGeometry): void {
-  let d = cOff;
+/** Width of the conv kernels' column panels and height of their row tiles (build-wasm.ts). */
+export const CONV_PANEL = 16;
+export const CONV_ROWS = 2;
+
+/** Copies example n of x into xp (hp × wp × C), zeros where the window reaches outside x. */
+function padExample(x: FloatArray, xOff: number, n: number, xp: FloatArray, xpOff: number, g: WindowGeometry): void {
+  const { hp, wp } = paddedExtent(g);
+  for (let y = 0; y < hp; y++) {
+    for (let xx = 0; xx < wp; xx++) {
+      const iy = y - g.padTop;
+      const ix = xx - g.padLeft;
+      const d = xpOff + (y * wp + xx) * g.channels;
+      const base = xOff + inputAt(g, n, iy, ix);
+      for (let c = 0; c < g.channels; c++) xp[d + c] = inside(g, iy, ix) ? at(x, base + c) : 0;
+    }
+  }
+}
+
+/** Element offset of each output position's window origin in the padded example, positions in order. */
+function windowOrigins(g: WindowGeometry): number[] {
+  const { wp } = paddedExtent(g);
+  const out: number[] = [];
+  for (let oy = 0; oy < g.outH; oy++) for (let ox = 0; ox < g.outW; ox++) out.push((oy * g.strideH * wp + ox * g.strideW) * g.channels);
+  return out;
+}
+
+/** z[n, p, f] = Σ_k xp_n[org(p) + tap(k)] · w[k, f], k in order from 0; xp is scratch (hp·wp·C). */
+export function convForward(x: FloatArray, xOff: number, w: FloatArray, wOff: number, z: FloatArray, zOff: number, rows: number, g: WindowGeometry, filters: number, xp: FloatArray, xpOff: number): void {
+  const round = roundingOf(z);
+  const taps = tapOffsets(g);
+  const origins = windowOrigins(g);
   for (let n = 0; n < rows; n++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++) {
-        forWindow(g, oy, ox, (iy, ix) => {
-          const ok = inside(g, iy, ix);
-          const base = xOff + inputAt(g, n, iy, ix);
-          for (let c = 0; c < g.channels; c++) col[d++] = ok ? at(x, base + c) : 0;
-        });
+    padExample(x, xOff, n, xp, xpOff, g);
+    for (let p = 0; p < origins.length; p++) {
+      const a = xpOff + (origins[p] as number);
+      for (let f = 0; f < filters; f++) {
+        let s = 0;
+        for (let k = 0; k < taps.length; k++) s = round(s + round(at(xp, a + (taps[k] as number)) * at(w, wOff + k * filters + f)));
+        z[zOff + (n * origins.length + p) * filters + f] = s;
       }
     }
   }
 }
 
-export function col2im(col: FloatArray, cOff: number, dx: FloatArray, dxOff: number, rows: number, g: WindowGeometry): void {
-  const round = roundingOf(dx);
-  dx.fill(0, dxOff, dxOff + inputSize(g, rows));
-  let d = cOff;
+/** dw[k, f] (+)= Σ_n Σ_p xp_n[org(p) + tap(k)] · dz[n, p, f], one running sum from dw (or 0). */
+export function convFilterGrad(x: FloatArray, xOff: number, dz: FloatArray, dzOff: number, dw: FloatArray, dwOff: number, rows: number, g: WindowGeometry, filters: number, accumulate: boolean, xp: FloatArray, xpOff: number): void {
+  const round = roundingOf(dw);
+  const taps = tapOffsets(g);
+  const origins = windowOrigins(g);
   for (let n = 0; n < rows; n++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++) {
-        forWindow(g, oy, ox, (iy, ix) => {
-          if (!inside(g, iy, ix)) {
-            d += g.channels;
-            return;
+    padExample(x, xOff, n, xp, xpOff, g);
+    for (let k = 0; k < taps.length; k++) {
+      for (let f = 0; f < filters; f++) {
+        const i = dwOff + k * filters + f;
+        let s = accumulate || n > 0 ? at(dw, i) : 0;
+        for (let p = 0; p < origins.length; p++) {
+          s = round(s + round(at(xp, xpOff + (origins[p] as number) + (taps[k] as number)) * at(dz, dzOff + (n * origins.length + p) * filters + f)));
+        }
+        dw[i] = s;
+      }
+    }
+  }
+}
+
+/**
+ * dx = the adjoint of convForward. Per example, dcol[p, k] = Σ_f dz[p, f]·w[k, f] (f in order,
+ * read from wt = Wᵀ) is added to the padded dx (xp, zeroed first) by tap panels of CONV_PANEL,
+ * then position pairs, then row, then tap; the inside of xp is dx_n.
+ */
+export function convInputGrad(dz: FloatArray, dzOff: number, w: FloatArray, wOff: number, dx: FloatArray, dxOff: number, rows: number, g: WindowGeometry, filters: number, xp: FloatArray, xpOff: number, wt: FloatArray, wtOff: number): void {
+  const round = roundingOf(dx);
+  const taps = tapOffsets(g);
+  const origins = windowOrigins(g);
+  const K = taps.length;
+  const P = origins.length;
+  const { hp, wp } = paddedExtent(g);
+  for (let k = 0; k < K; k++) for (let f = 0; f < filters; f++) wt[wtOff + f * K + k] = at(w, wOff + k * filters + f);
+  const dcol = new Float64Array(CONV_ROWS * CONV_PANEL);
+  for (let n = 0; n < rows; n++) {
+    xp.fill(0, xpOff, xpOff + hp * wp * g.channels);
+    for (let j = 0; j < K; j += CONV_PANEL) {
+      const width = Math.min(CONV_PANEL, K - j);
+      for (let p0 = 0; p0 < P; p0 += CONV_ROWS) {
+        const tile = Math.min(CONV_ROWS, P - p0);
+        for (let r = 0; r < tile; r++) {
+          for (let kk = 0; kk < width; kk++) {
+            let s = 0;
+            for (let f = 0; f < filters; f++) s = round(s + round(at(dz, dzOff + (n * P + p0 + r) * filters + f) * at(wt, wtOff + f * K + j + kk)));
+            dcol[r * CONV_PANEL + kk] = s;
           }
-          const base = dxOff + inputAt(g, n, iy, ix);
-          for (let c = 0; c < g.channels; c++) dx[base + c] = round(at(dx, base + c) + at(col, d++));
-        });
+        }
+        for (let r = 0; r < tile; r++) {
+          const a = xpOff + (origins[p0 + r] as number);
+          for (let kk = 0; kk < width; kk++) {
+            const i = a + (taps[j + kk] as number);
+            xp[i] = round(at(xp, i) + (dcol[r * CONV_PANEL + kk] as number));
+          }
+        }
+      }
+    }
+    for (let iy = 0; iy < g.inH; iy++) {
+      for (let ix = 0; ix < g.inW; ix++) {
+        const y = iy + g.padTop;
+        const xx = ix + g.padLeft;
+        const d = dxOff + inputAt(g, n, iy, ix);
+        const src = xpOff + (y * wp + xx) * g.channels;
+        for (let c = 0; c < g.channels; c++) dx[d + c] = y < hp && xx < wp ? at(xp, src + c) : 0;
       }
     }
   }
@@ -749,13 +826,26 @@ export class ReferenceKernels implements Kernels {
     const w = this.i();
     copy(w, src >>> 2, w, dst >>> 2, n);
   }
-  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry): void {
+  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
     const f = this.f();
-    im2col(f, x >>> 2, f, col >>> 2, rows, g);
+    convForward(f, x >>> 2, f, w >>> 2, f, z >>> 2, rows, g, filters, f, this.tapTable(scratch, g));
   }
-  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
+  convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean): void {
     const f = this.f();
-    col2im(f, col >>> 2, f, dx >>> 2, rows, g);
+    convFilterGrad(f, x >>> 2, f, dz >>> 2, f, dw >>> 2, rows, g, filters, accumulate, f, this.tapTable(scratch, g));
+  }
+  convInputGrad(dz: Ptr, w: Ptr, dx: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
+    const f = this.f();
+    const xp = this.tapTable(scratch, g);
+    const { hp, wp } = paddedExtent(g);
+    convInputGrad(f, dz >>> 2, f, w >>> 2, f, dx >>> 2, rows, g, filters, f, xp, f, xp + hp * wp * g.channels);
+  }
+  /** Writes the tap and origin tables (byte offsets, as the WASM kernels do) at scratch; returns the padded example's word index. */
+  private tapTable(scratch: Ptr, g: WindowGeometry): number {
+    const tables = [...tapOffsets(g), ...windowOrigins(g)];
+    const words = this.i();
+    for (let k = 0; k < tables.length; k++) words[(scratch >>> 2) + k] = (tables[k] as number) * 4;
+    return (scratch >>> 2) + tables.length;
   }
   maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry): void {
     const f = this.f();

@@ -81,12 +81,15 @@ export interface Kernels {
   // A gradient into dx overwrites it: dx = 0, then each contribution added in a fixed order.
 
   /**
-   * col[(n, oy, ox), (ky, kx, c)] = x[n, oy·sh − padTop + ky·dh, ox·sw − padLeft + kx·dw, c], 0 in
-   * the padding: rows·outH·outW rows of kh·kw·channels floats.
+   * conv2d without bias, as implicit GEMM: z[n, oy, ox, f] = Σ_k xp_n[origin(oy, ox) + tap(k)] ·
+   * w[k, f] over k = (ky, kx, c) in order, where xp_n is example n zero-padded into `scratch`
+   * (geometry.ts convScratchFloats: tap table, padded example, Wᵀ). w is HWIO (K × filters).
    */
-  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry): void;
-  /** The adjoint of im2col: dx = 0, then every col element added to its input element, in col order. */
-  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void;
+  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void;
+  /** dw (+)= Σ_n Σ_p patch_n(p)ᵀ·dz[n, p]: one running sum per weight from dw (or 0), examples then positions in order. */
+  convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean): void;
+  /** dx = the adjoint of convForward (reference.ts convInputGrad gives the order of the adds). */
+  convInputGrad(dz: Ptr, w: Ptr, dx: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void;
   /**
    * y[n, oy, ox, c] = the window's maximum over elements inside the input (first maximum wins);
    * argmax (int32) = its element index in the batch.

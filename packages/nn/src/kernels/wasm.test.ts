@@ -2,7 +2,7 @@
 // (1, odd, not multiples of 4), with sentinels proving that nothing outside the outputs changes.
 import { setFlagsFromString } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { windowGeometry, type WindowGeometry } from '../geometry.ts';
+import { convScratchFloats, windowGeometry, type WindowGeometry } from '../geometry.ts';
 import { Rng as SeededRng } from '../rng.ts';
 import * as ref from './reference.ts';
 import { ReferenceKernels } from './reference.ts';
@@ -659,7 +659,7 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
     for (;;) {
       const rng = e.rng;
       const g = windowGeometry(
-        [rng.int(1, 9), rng.int(1, 8), rng.pick([1, 2, 3, 5, 8])],
+        [rng.int(1, 9), rng.int(1, 8), rng.pick([1, 2, 3, 4, 5, 8, 12])],
         [rng.int(1, 4), rng.int(1, 4)],
         [rng.int(1, 3), rng.int(1, 3)],
         pool ? [1, 1] : [rng.int(1, 2), rng.int(1, 2)],
@@ -671,21 +671,61 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
   const describeWindow = ({ rows, g }: { rows: number; g: WindowGeometry }): string =>
     `rows=${rows} in=${g.inH}x${g.inW}x${g.channels} k=${g.kh}x${g.kw} s=${g.strideH},${g.strideW} d=${g.dilationH},${g.dilationW} pad=${g.padTop},${g.padLeft} out=${g.outH}x${g.outW}`;
 
-  it('im2col and col2im equal the twin bit for bit', () => {
+  it('conv2d forward, filter and input gradients equal the twin (bit for bit without FMA)', () => {
     const e = seeded(110);
-    for (let t = 0; t < 40; t++) {
+    for (let t = 0; t < 48; t++) {
       const w = randomWindow(e, false);
       const { rows, g } = w;
+      // Filters around the 16-wide panels and 4-lane vectors; tap counts K likewise (channels).
+      const filters = t < 8 ? [16, 32, 17, 3, 33, 1, 20, 47][t] as number : sizeOf(e.rng, 40);
+      const K = g.kh * g.kw * g.channels;
+      const P = g.outH * g.outW;
       const inputs = rows * g.inH * g.inW * g.channels;
-      const cols = rows * g.outH * g.outW * g.kh * g.kw * g.channels;
+      const outputs = rows * P * filters;
+      const scratchLen = convScratchFloats(g, filters);
+      // Plain SIMD rounds like the twin; relaxed FMA keeps the product unrounded: the bound of
+      // any order, (terms + 2)·u·Σ|a||b|, from the twin on absolute values.
+      const bounded = (terms: number, abs: () => Float64Array | null): Tolerance => (relaxed ? { rel: 2 * ULP, bound: (i) => (terms + 2) * ULP * (abs()?.[i] ?? 0) } : 'exact');
+      const scratchTol: Tolerance = relaxed ? { rel: 1e-3, abs: 1e-3 } : 'exact';
+      const absOf = (k: Kernels, ptr: Ptr, len: number): Float64Array => {
+        const f = new Float32Array((k as ReferenceKernels).memory.buffer);
+        return Float64Array.from(f.subarray(ptr >> 2, (ptr >> 2) + len), (v) => (Number.isNaN(v) ? 0 : Math.abs(v)));
+      };
+      const xp = (): Float64Array => new Float64Array(scratchLen);
+      let absZ: Float64Array | null = null;
       checkKernel(e, {
-        regions: { x: { len: inputs }, col: { len: cols, out: 'exact' } },
-        run: (k, p) => k.im2col(p.x as Ptr, p.col as Ptr, rows, g),
-      }, `im2col ${describeWindow(w)}`);
+        regions: { x: { len: inputs }, w: { len: K * filters }, z: { len: outputs, out: bounded(K, () => absZ) }, scratch: { len: scratchLen, out: scratchTol } },
+        run: (k, p) => {
+          if (k instanceof ReferenceKernels) {
+            absZ = new Float64Array(outputs);
+            ref.convForward(absOf(k, p.x as Ptr, inputs), 0, absOf(k, p.w as Ptr, K * filters), 0, absZ, 0, rows, g, filters, xp(), 0);
+          }
+          k.convForward(p.x as Ptr, p.w as Ptr, p.z as Ptr, rows, g, filters, p.scratch as Ptr);
+        },
+      }, `convForward f=${filters} ${describeWindow(w)}`);
+      const accumulate = t % 2 === 1;
+      let absW: Float64Array | null = null;
       checkKernel(e, {
-        regions: { col: { len: cols }, dx: { len: inputs, out: 'exact' } },
-        run: (k, p) => k.col2im(p.col as Ptr, p.dx as Ptr, rows, g),
-      }, `col2im ${describeWindow(w)}`);
+        regions: { x: { len: inputs }, dz: { len: outputs }, dw: { len: K * filters, out: bounded(rows * P, () => absW) }, scratch: { len: scratchLen, out: scratchTol } },
+        run: (k, p) => {
+          if (k instanceof ReferenceKernels) {
+            absW = absOf(k, p.dw as Ptr, K * filters);
+            ref.convFilterGrad(absOf(k, p.x as Ptr, inputs), 0, absOf(k, p.dz as Ptr, outputs), 0, absW, 0, rows, g, filters, accumulate, xp(), 0);
+          }
+          k.convFilterGrad(p.x as Ptr, p.dz as Ptr, p.dw as Ptr, rows, g, filters, p.scratch as Ptr, accumulate);
+        },
+      }, `convFilterGrad f=${filters} acc=${accumulate} ${describeWindow(w)}`);
+      let absX: Float64Array | null = null;
+      checkKernel(e, {
+        regions: { dz: { len: outputs }, w: { len: K * filters }, dx: { len: inputs, out: bounded(filters + g.kh * g.kw, () => absX) }, scratch: { len: scratchLen, out: scratchTol } },
+        run: (k, p) => {
+          if (k instanceof ReferenceKernels) {
+            absX = new Float64Array(inputs);
+            ref.convInputGrad(absOf(k, p.dz as Ptr, outputs), 0, absOf(k, p.w as Ptr, K * filters), 0, absX, 0, rows, g, filters, xp(), 0, new Float64Array(K * filters), 0);
+          }
+          k.convInputGrad(p.dz as Ptr, p.w as Ptr, p.dx as Ptr, rows, g, filters, p.scratch as Ptr);
+        },
+      }, `convInputGrad f=${filters} ${describeWindow(w)}`);
     }
   });
 

@@ -84,8 +84,9 @@ interface KernelExports {
   sgd(n: I, p: I, g: I, vel: I, lr: F, momentum: F, nesterov: I, wd: F, gs: F, slots: I, stride: I): void;
   adam(n: I, p: I, g: I, m: I, v: I, lr: F, b1: F, omb1: F, b2: F, omb2: F, eps: F, wd: F, decoupled: I, gs: F, bc1: F, bc2: F, slots: I, stride: I): void;
   rmsprop(n: I, p: I, g: I, sq: I, mom: I, mg: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F, flags: I, slots: I, stride: I): void;
-  im2col(x: I, col: I, rows: I, ...g: WindowArgs): void;
-  col2im(col: I, dx: I, rows: I, ...g: WindowArgs): void;
+  conv_forward(x: I, w: I, z: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I]): void;
+  conv_filter_grad(x: I, dz: I, dw: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I, acc: I]): void;
+  conv_input_grad(dz: I, w: I, dx: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I]): void;
   max_pool(x: I, y: I, argmax: I, rows: I, ...g: WindowArgs): void;
   max_pool_grad(dy: I, argmax: I, dx: I, rows: I, ...g: WindowArgs): void;
   avg_pool(x: I, y: I, rows: I, ...g: WindowArgs): void;
@@ -232,11 +233,14 @@ export class WasmKernels implements Kernels {
     const flags = (epsilonInside ? 1 : 0) | (centered ? 2 : 0);
     this.x.rmsprop(n, p, g, sq, mom, mg, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale, flags, gradSlots, slotStride);
   }
-  im2col(x: Ptr, col: Ptr, rows: number, g: WindowGeometry): void {
-    this.x.im2col(x, col, rows, ...windowArgs(g));
+  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
+    this.x.conv_forward(x, w, z, rows, ...windowArgs(g), filters, scratch);
   }
-  col2im(col: Ptr, dx: Ptr, rows: number, g: WindowGeometry): void {
-    this.x.col2im(col, dx, rows, ...windowArgs(g));
+  convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean): void {
+    this.x.conv_filter_grad(x, dz, dw, rows, ...windowArgs(g), filters, scratch, accumulate ? 1 : 0);
+  }
+  convInputGrad(dz: Ptr, w: Ptr, dx: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
+    this.x.conv_input_grad(dz, w, dx, rows, ...windowArgs(g), filters, scratch);
   }
   maxPool(x: Ptr, y: Ptr, argmax: Ptr, rows: number, g: WindowGeometry): void {
     this.x.max_pool(x, y, argmax, rows, ...windowArgs(g));
