@@ -1713,32 +1713,53 @@ function convPrologue(f: Func): void {
 }
 
 /**
+ * Emits an inline copy of `count` floats from src to dst (or zeros when src is null): f32x4 steps,
+ * then single floats. The rows of a padded example are short (tens of floats): inline loops beat
+ * memory.copy / memory.fill, which V8 runs as calls out of the module.
+ */
+function emitCopyFloats(f: Func, dst: string, src: string | null, count: string): void {
+  f.declare('i32', 'cf_d', 'cf_s', 'cf_n');
+  f.emit(set('cf_d', dst), set('cf_n', count));
+  if (src !== null) f.emit(set('cf_s', src));
+  f.whileLoop(`(i32.ge_s ${get('cf_n')} (i32.const 4))`, () => {
+    f.emit(vstore(get('cf_d'), src === null ? vzero : vload(get('cf_s'))), addTo('cf_d', i32(16)), set('cf_n', sub(get('cf_n'), i32(4))));
+    if (src !== null) f.emit(addTo('cf_s', i32(16)));
+  });
+  f.whileLoop(`(i32.gt_s ${get('cf_n')} (i32.const 0))`, () => {
+    f.emit(`(f32.store ${get('cf_d')} ${src === null ? f32(0) : `(f32.load ${get('cf_s')})`})`, addTo('cf_d', i32(4)), set('cf_n', sub(get('cf_n'), i32(1))));
+    if (src !== null) f.emit(addTo('cf_s', i32(4)));
+  });
+}
+
+/**
  * Row y of xp ↔ input row y − pt, column x ↔ input column x − pl. `toPadded` copies example
  * `src` into xp (zeros outside the input); otherwise copies xp's inside back to example `src`
  * after zeroing it (columns and rows no window reaches stay 0).
  */
 function convPadLoops(f: Func, src: string, toPadded: boolean): void {
-  f.declare('i32', 'x0', 'x1', 'sy', 'rowIn', 'rowPad', 'spanBytes');
-  const chBytes = shl(get('ch'), 2);
+  f.declare('i32', 'x0', 'x1', 'sy', 'rowIn', 'rowPad', 'span');
   // Columns x0..x1 of xp hold input columns x0 − pl .. x1 − pl − 1.
   f.emit(set('x0', `(select ${get('pl')} ${get('wp')} (i32.lt_s ${get('pl')} ${get('wp')}))`));
   f.emit(set('x1', add(get('pl'), get('inW'))));
   f.emit(`(if (i32.gt_s ${get('x1')} ${get('wp')}) (then ${set('x1', get('wp'))}))`);
-  f.emit(set('spanBytes', mul(sub(get('x1'), get('x0')), chBytes)));
+  f.emit(set('span', mul(sub(get('x1'), get('x0')), get('ch'))));
   if (!toPadded) f.emit(`(memory.fill ${get(src)} (i32.const 0) ${shl(mul(mul(get('inH'), get('inW')), get('ch')), 2)})`);
   forRange(f, 'y', get('hp'), () => {
     f.emit(set('sy', sub(get('y'), get('pt'))));
     f.emit(set('rowPad', add(get('xp'), shl(mul(mul(get('y'), get('wp')), get('ch')), 2))));
     f.emit(set('rowIn', add(get(src), shl(mul(add(mul(get('sy'), get('inW')), sub(get('x0'), get('pl'))), get('ch')), 2))));
     const inside = `(i32.lt_u ${get('sy')} ${get('inH')})`;
+    f.emit(`(if ${inside} (then`);
     if (toPadded) {
-      f.emit(`(if ${inside} (then`);
-      f.emit(`(memory.fill ${get('rowPad')} (i32.const 0) ${mul(get('x0'), chBytes)})`);
-      f.emit(`(memory.copy ${add(get('rowPad'), mul(get('x0'), chBytes))} ${get('rowIn')} ${get('spanBytes')})`);
-      f.emit(`(memory.fill ${add(get('rowPad'), mul(get('x1'), chBytes))} (i32.const 0) ${mul(sub(get('wp'), get('x1')), chBytes)})`);
-      f.emit(`) (else (memory.fill ${get('rowPad')} (i32.const 0) ${mul(get('wp'), chBytes)})))`);
+      emitCopyFloats(f, get('rowPad'), null, mul(get('x0'), get('ch')));
+      emitCopyFloats(f, add(get('rowPad'), shl(mul(get('x0'), get('ch')), 2)), get('rowIn'), get('span'));
+      emitCopyFloats(f, add(get('rowPad'), shl(mul(get('x1'), get('ch')), 2)), null, mul(sub(get('wp'), get('x1')), get('ch')));
+      f.emit(') (else');
+      emitCopyFloats(f, get('rowPad'), null, mul(get('wp'), get('ch')));
+      f.emit('))');
     } else {
-      f.emit(`(if ${inside} (then (memory.copy ${get('rowIn')} ${add(get('rowPad'), mul(get('x0'), chBytes))} ${get('spanBytes')})))`);
+      emitCopyFloats(f, get('rowIn'), add(get('rowPad'), shl(mul(get('x0'), get('ch')), 2)), get('span'));
+      f.emit('))');
     }
   });
 }
@@ -1769,25 +1790,41 @@ function convStep(mb: ModuleBuilder, f: Func, t: ReturnType<typeof convTile>, ro
 
 /**
  * One filter panel of z for `count` tiles of rows positions, origins read from $ot:
- * z[p_r, panel] = Σ_k xp[org(p_r) + tab[k]] · W[k, panel], k in order.
- * (count, ot, xp, tab, K, b, ldb4, c, ldc4)
+ * z[p_r, panel] = bias[panel] (0 when bias = 0) + Σ_k xp[org(p_r) + tab[k]] · W[k, panel], added
+ * in k order from the bias. The taps come in `runs`
+ * runs of L contiguous ones (a kernel row of kw·C with dilation 1, else one pixel's C), so the
+ * inner loop steps a pointer instead of reading the table.
+ * (count, ot, xp, tab, runs, L, b, ldb4, bias, c, ldc4)
  */
 function convForwardKernel(mb: ModuleBuilder, rows: number, q: number, rem: number): void {
   const f = mb.func(cfName(rows, q, rem), [
-    ['count', 'i32'], ['ot', 'i32'], ['xp', 'i32'], ['tab', 'i32'], ['K', 'i32'], ['b', 'i32'], ['ldb4', 'i32'], ['c', 'i32'], ['ldc4', 'i32'],
+    ['count', 'i32'], ['ot', 'i32'], ['xp', 'i32'], ['tab', 'i32'], ['runs', 'i32'], ['L', 'i32'], ['b', 'i32'], ['ldb4', 'i32'], ['bias', 'i32'], ['c', 'i32'], ['ldc4', 'i32'],
   ], null, false);
   const t = convTile(f, rows, q, rem);
-  f.declare('i32', 'off', 'kk', 'tp', 'bp');
-  for (let r = 0; r < rows; r++) f.local(`a${r}`, 'i32');
+  f.declare('i32', 'rr', 'tp', 'bp', 'tabStep', 'o', 'end');
+  for (let r = 0; r < rows; r++) f.declare('i32', `a${r}`);
+  f.emit(set('tabStep', shl(get('L'), 2)));
   f.whileLoop(get('count'), () => {
     for (let r = 0; r < rows; r++) f.emit(set(`a${r}`, add(get('xp'), `(i32.load offset=${4 * r} ${get('ot')})`)));
     f.emit(addTo('ot', i32(4 * rows)));
-    for (let r = 0; r < rows; r++) for (let v = 0; v < t.nvt; v++) f.emit(set(t.acc(r, v), vzero));
-    f.emit(set('tp', get('tab')), set('bp', get('b')), set('kk', get('K')));
-    f.whileLoop(get('kk'), () => {
-      f.emit(set('off', `(i32.load ${get('tp')})`), addTo('tp', i32(4)));
-      convStep(mb, f, t, rows, (r) => add(get(`a${r}`), get('off')));
-      f.emit(set('kk', sub(get('kk'), i32(1))));
+    const fromBias: string[] = [];
+    const zero: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < t.nvt; v++) {
+        fromBias.push(set(t.acc(r, v), r === 0 ? loadLanes(get('bias'), 16 * v, t.width(v)) : get(t.acc(0, v))));
+        zero.push(set(t.acc(r, v), vzero));
+      }
+    }
+    f.emit(`(if ${get('bias')} (then ${fromBias.join(' ')}) (else ${zero.join(' ')}))`);
+    f.emit(set('tp', get('tab')), set('bp', get('b')), set('rr', get('runs')));
+    f.whileLoop(get('rr'), () => {
+      // One offset $o steps through the run for every row: a_r + o.
+      f.emit(set('o', `(i32.load ${get('tp')})`), addTo('tp', get('tabStep')), set('end', add(get('o'), get('tabStep'))));
+      f.whileLoop(`(i32.lt_u ${get('o')} ${get('end')})`, () => {
+        convStep(mb, f, t, rows, (r) => add(get(`a${r}`), get('o')));
+        f.emit(addTo('o', i32(4)));
+      });
+      f.emit(set('rr', sub(get('rr'), i32(1))));
     });
     for (let r = 0; r < rows; r++) {
       for (let v = 0; v < t.nvt; v++) f.emit(...storeLanes(get('c'), 16 * v, t.width(v), get(t.acc(r, v))));
@@ -1916,18 +1953,22 @@ function convKernels(mb: ModuleBuilder): void {
   const lastRow = (base: string, ld4: string): string => add(get(base), mul(sub(get('P'), i32(1)), get(ld4)));
   const odd = (): string => `(i32.and ${get('P')} (i32.const 1))`;
   {
-    // z[n] = conv(x[n], W), no bias.
-    const f = mb.func('conv_forward', [['x', 'i32'], ['w', 'i32'], ['z', 'i32'], ['rows', 'i32'], ...CONV_PARAMS], null);
+    // z[n] = bias + conv(x[n], W) (bias = 0: none).
+    const f = mb.func('conv_forward', [['x', 'i32'], ['w', 'i32'], ['bias', 'i32'], ['z', 'i32'], ['rows', 'i32'], ...CONV_PARAMS], null);
     convPrologue(f);
-    f.declare('i32', 'src', 'zp', 'j', 'ldb4', 'rest');
+    f.declare('i32', 'src', 'zp', 'j', 'ldb4', 'rest', 'L', 'runs');
     f.emit(set('ldb4', shl(get('filters'), 2)));
+    f.emit(set('L', `(select ${mul(get('kw'), get('ch'))} ${get('ch')} (i32.eq ${get('dw')} (i32.const 1)))`));
+    f.emit(set('runs', `(i32.div_u ${get('K')} ${get('L')})`));
     forRange(f, 'n', get('rows'), () => {
       f.emit(set('src', inputOf('x')));
       convPadLoops(f, 'src', true);
       f.emit(set('zp', outputOf('z')));
+      const taps = `${get('tab')} ${get('runs')} ${get('L')}`;
+      const biasAt = `(select ${add(get('bias'), shl(get('j'), 2))} (i32.const 0) ${get('bias')})`;
       convPanelLoop(f, get('filters'), (q, rem) =>
-        `(call $${cfName(CONV_ROWS, q, rem)} ${pairs()} ${get('otab')} ${get('xp')} ${get('tab')} ${get('K')} ${add(get('w'), shl(get('j'), 2))} ${get('ldb4')} ${add(get('zp'), shl(get('j'), 2))} ${get('ldb4')})` +
-        `(if ${odd()} (then (call $${cfName(1, q, rem)} (i32.const 1) ${lastOrigin()} ${get('xp')} ${get('tab')} ${get('K')} ${add(get('w'), shl(get('j'), 2))} ${get('ldb4')} ${add(lastRow('zp', 'ldb4'), shl(get('j'), 2))} ${get('ldb4')})))`,
+        `(call $${cfName(CONV_ROWS, q, rem)} ${pairs()} ${get('otab')} ${get('xp')} ${taps} ${add(get('w'), shl(get('j'), 2))} ${get('ldb4')} ${biasAt} ${add(get('zp'), shl(get('j'), 2))} ${get('ldb4')})` +
+        `(if ${odd()} (then (call $${cfName(1, q, rem)} (i32.const 1) ${lastOrigin()} ${get('xp')} ${taps} ${add(get('w'), shl(get('j'), 2))} ${get('ldb4')} ${biasAt} ${add(lastRow('zp', 'ldb4'), shl(get('j'), 2))} ${get('ldb4')})))`,
       );
     });
   }

@@ -69,8 +69,8 @@ export class Replica {
         case 'conv2d': {
           const g = layer.geometry;
           const positions = g.outH * g.outW;
-          k.convForward(cur, this.params + layer.kernel.offset * 4, buf.z, rows, g, layer.filters, this.acts.convScratch);
-          if (layer.bias) k.biasAdd(buf.z, this.params + layer.bias.offset * 4, rows * positions, layer.filters);
+          const bias = layer.bias ? this.params + layer.bias.offset * 4 : 0;
+          k.convForward(cur, this.params + layer.kernel.offset * 4, bias, buf.z, rows, g, layer.filters, this.acts.convScratch);
           applyActivation(k, layer.activation, layer.alpha, buf.z, buf.y, rows * positions, layer.filters);
           cur = buf.y;
           break;

@@ -157,7 +157,7 @@ describe('CNNs against TensorFlow.js', () => {
       if (kind === 'conv') {
         const w = tf.tensor4d(f32View(memory, wp, depth * filters).slice(), [g.kh, g.kw, g.channels, filters]);
         layer = (t) => tf.conv2d(t, w, strides, padding, 'NHWC', [g.dilationH, g.dilationW]);
-        k.convForward(xp, wp, yp, rows, g, filters, scratch);
+        k.convForward(xp, wp, 0, yp, rows, g, filters, scratch);
         expect(relError(f32View(memory, yp, outputs).slice(), layer(x).dataSync()), `${name} conv forward`).toBeLessThan(TOL);
         if (g.dilationH > 1 || g.dilationW > 1) continue; // tfjs 4.22 has no gradient for dilated conv2d
         k.convInputGrad(dyp, wp, dxp, rows, g, filters, scratch);

@@ -65,8 +65,8 @@ class Float64Kernels implements Kernels {
   mul(a: Ptr, b: Ptr, out: Ptr, n: number) {
     R.mul(this.f, a >> 2, this.f, b >> 2, this.f, out >> 2, n);
   }
-  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr) {
-    R.convForward(this.f, x >> 2, this.f, w >> 2, this.f, z >> 2, rows, g, filters, this.f, scratch >> 2);
+  convForward(x: Ptr, w: Ptr, bias: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr) {
+    R.convForward(this.f, x >> 2, this.f, w >> 2, bias === 0 ? null : this.f, bias >> 2, this.f, z >> 2, rows, g, filters, this.f, scratch >> 2);
   }
   convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean) {
     R.convFilterGrad(this.f, x >> 2, this.f, dz >> 2, this.f, dw >> 2, rows, g, filters, accumulate, this.f, scratch >> 2);

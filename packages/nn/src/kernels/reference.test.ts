@@ -229,7 +229,7 @@ describe('window kernels (NHWC)', () => {
     const cs = Float64Array.from({ length: outputs }, (_, i) => Math.cos(i * 0.7));
     const scratch = new Float64Array(convScratchFloats(d, filters));
     const z = new Float64Array(outputs);
-    ref.convForward(xs, 0, ws, 0, z, 0, rows, d, filters, scratch, 0);
+    ref.convForward(xs, 0, ws, 0, null, 0, z, 0, rows, d, filters, scratch, 0);
     const dx = new Float64Array(xs.length);
     ref.convInputGrad(cs, 0, ws, 0, dx, 0, rows, d, filters, scratch, 0, new Float64Array(K * filters), 0);
     const dw = new Float64Array(ws.length);

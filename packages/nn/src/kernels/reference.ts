@@ -485,8 +485,11 @@ function windowOrigins(g: WindowGeometry): number[] {
   return out;
 }
 
-/** z[n, p, f] = Σ_k xp_n[org(p) + tap(k)] · w[k, f], k in order from 0; xp is scratch (hp·wp·C). */
-export function convForward(x: FloatArray, xOff: number, w: FloatArray, wOff: number, z: FloatArray, zOff: number, rows: number, g: WindowGeometry, filters: number, xp: FloatArray, xpOff: number): void {
+/**
+ * z[n, p, f] = bias[f] + Σ_k xp_n[org(p) + tap(k)] · w[k, f], added in k order from the bias (0
+ * without one: bias null); xp is scratch (hp·wp·C).
+ */
+export function convForward(x: FloatArray, xOff: number, w: FloatArray, wOff: number, bias: FloatArray | null, bOff: number, z: FloatArray, zOff: number, rows: number, g: WindowGeometry, filters: number, xp: FloatArray, xpOff: number): void {
   const round = roundingOf(z);
   const taps = tapOffsets(g);
   const origins = windowOrigins(g);
@@ -495,7 +498,7 @@ export function convForward(x: FloatArray, xOff: number, w: FloatArray, wOff: nu
     for (let p = 0; p < origins.length; p++) {
       const a = xpOff + (origins[p] as number);
       for (let f = 0; f < filters; f++) {
-        let s = 0;
+        let s = bias ? at(bias, bOff + f) : 0;
         for (let k = 0; k < taps.length; k++) s = round(s + round(at(xp, a + (taps[k] as number)) * at(w, wOff + k * filters + f)));
         z[zOff + (n * origins.length + p) * filters + f] = s;
       }
@@ -826,9 +829,9 @@ export class ReferenceKernels implements Kernels {
     const w = this.i();
     copy(w, src >>> 2, w, dst >>> 2, n);
   }
-  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
+  convForward(x: Ptr, w: Ptr, bias: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
     const f = this.f();
-    convForward(f, x >>> 2, f, w >>> 2, f, z >>> 2, rows, g, filters, f, this.tapTable(scratch, g));
+    convForward(f, x >>> 2, f, w >>> 2, bias === 0 ? null : f, bias >>> 2, f, z >>> 2, rows, g, filters, f, this.tapTable(scratch, g));
   }
   convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean): void {
     const f = this.f();

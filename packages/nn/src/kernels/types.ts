@@ -81,11 +81,11 @@ export interface Kernels {
   // A gradient into dx overwrites it: dx = 0, then each contribution added in a fixed order.
 
   /**
-   * conv2d without bias, as implicit GEMM: z[n, oy, ox, f] = Σ_k xp_n[origin(oy, ox) + tap(k)] ·
-   * w[k, f] over k = (ky, kx, c) in order, where xp_n is example n zero-padded into `scratch`
-   * (geometry.ts convScratchFloats: tap table, padded example, Wᵀ). w is HWIO (K × filters).
+   * conv2d as implicit GEMM: z[n, oy, ox, f] = bias[f] + Σ_k xp_n[origin(oy, ox) + tap(k)] · w[k, f],
+   * added over k = (ky, kx, c) in order from the bias (bias = 0: none), where xp_n is example n
+   * zero-padded into `scratch` (geometry.ts convScratchFloats). w is HWIO (K × filters).
    */
-  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void;
+  convForward(x: Ptr, w: Ptr, bias: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void;
   /** dw (+)= Σ_n Σ_p patch_n(p)ᵀ·dz[n, p]: one running sum per weight from dw (or 0), examples then positions in order. */
   convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean): void;
   /** dx = the adjoint of convForward (reference.ts convInputGrad gives the order of the adds). */

@@ -693,16 +693,18 @@ describe.each(VARIANTS)('WASM kernels (relaxed=$relaxed, shared=$shared)', ({ re
       };
       const xp = (): Float64Array => new Float64Array(scratchLen);
       let absZ: Float64Array | null = null;
+      // Every other case without a bias (the kernels start the sums from 0 instead).
+      const withBias = t % 3 !== 2;
       checkKernel(e, {
-        regions: { x: { len: inputs }, w: { len: K * filters }, z: { len: outputs, out: bounded(K, () => absZ) }, scratch: { len: scratchLen, out: scratchTol } },
+        regions: { x: { len: inputs }, w: { len: K * filters }, bias: { len: filters }, z: { len: outputs, out: bounded(K + 1, () => absZ) }, scratch: { len: scratchLen, out: scratchTol } },
         run: (k, p) => {
           if (k instanceof ReferenceKernels) {
             absZ = new Float64Array(outputs);
-            ref.convForward(absOf(k, p.x as Ptr, inputs), 0, absOf(k, p.w as Ptr, K * filters), 0, absZ, 0, rows, g, filters, xp(), 0);
+            ref.convForward(absOf(k, p.x as Ptr, inputs), 0, absOf(k, p.w as Ptr, K * filters), 0, withBias ? absOf(k, p.bias as Ptr, filters) : null, 0, absZ, 0, rows, g, filters, xp(), 0);
           }
-          k.convForward(p.x as Ptr, p.w as Ptr, p.z as Ptr, rows, g, filters, p.scratch as Ptr);
+          k.convForward(p.x as Ptr, p.w as Ptr, withBias ? (p.bias as Ptr) : 0, p.z as Ptr, rows, g, filters, p.scratch as Ptr);
         },
-      }, `convForward f=${filters} ${describeWindow(w)}`);
+      }, `convForward f=${filters} bias=${withBias} ${describeWindow(w)}`);
       const accumulate = t % 2 === 1;
       let absW: Float64Array | null = null;
       checkKernel(e, {

@@ -84,7 +84,7 @@ interface KernelExports {
   sgd(n: I, p: I, g: I, vel: I, lr: F, momentum: F, nesterov: I, wd: F, gs: F, slots: I, stride: I): void;
   adam(n: I, p: I, g: I, m: I, v: I, lr: F, b1: F, omb1: F, b2: F, omb2: F, eps: F, wd: F, decoupled: I, gs: F, bc1: F, bc2: F, slots: I, stride: I): void;
   rmsprop(n: I, p: I, g: I, sq: I, mom: I, mg: I, lr: F, rho: F, omrho: F, eps: F, momentum: F, wd: F, gs: F, flags: I, slots: I, stride: I): void;
-  conv_forward(x: I, w: I, z: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I]): void;
+  conv_forward(x: I, w: I, bias: I, z: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I]): void;
   conv_filter_grad(x: I, dz: I, dw: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I, acc: I]): void;
   conv_input_grad(dz: I, w: I, dx: I, rows: I, ...g: [...WindowArgs, filters: I, scratch: I]): void;
   max_pool(x: I, y: I, argmax: I, rows: I, ...g: WindowArgs): void;
@@ -233,8 +233,8 @@ export class WasmKernels implements Kernels {
     const flags = (epsilonInside ? 1 : 0) | (centered ? 2 : 0);
     this.x.rmsprop(n, p, g, sq, mom, mg, lr, rho, 1 - rho, eps, momentum, weightDecay, gradScale, flags, gradSlots, slotStride);
   }
-  convForward(x: Ptr, w: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
-    this.x.conv_forward(x, w, z, rows, ...windowArgs(g), filters, scratch);
+  convForward(x: Ptr, w: Ptr, bias: Ptr, z: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr): void {
+    this.x.conv_forward(x, w, bias, z, rows, ...windowArgs(g), filters, scratch);
   }
   convFilterGrad(x: Ptr, dz: Ptr, dw: Ptr, rows: number, g: WindowGeometry, filters: number, scratch: Ptr, accumulate: boolean): void {
     this.x.conv_filter_grad(x, dz, dw, rows, ...windowArgs(g), filters, scratch, accumulate ? 1 : 0);
