@@ -15,6 +15,11 @@ export const TRIAL_STATUSES = ['queued', 'running', 'completed', 'stopped', 'fai
 export const TrialStatus = z.enum(TRIAL_STATUSES);
 export type TrialStatus = z.infer<typeof TrialStatus>;
 
+/** Sweep statuses that never change again: the API ends such a sweep's event stream once caught up. */
+export const FINISHED_SWEEP_STATUSES: ReadonlySet<SweepStatus> = new Set<SweepStatus>(['completed', 'cancelled', 'failed']);
+/** Trial statuses that never change again (the ones `SweepProgress.trialsFinished` counts). */
+export const FINISHED_TRIAL_STATUSES: ReadonlySet<TrialStatus> = new Set<TrialStatus>(['completed', 'stopped', 'failed', 'cancelled']);
+
 const count = () => int(0, Number.MAX_SAFE_INTEGER);
 
 export const TrialCounts = z.strictObject({

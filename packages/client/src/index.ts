@@ -1,0 +1,26 @@
+// Public API of @hypersweep/client: the typed client of the REST API and its event stream, the
+// SSE follower it is built on, the sweep-event decoder, the trials CSV table, and ask/tell.
+// The trainable helpers (Node only) are the subpath '@hypersweep/client/trainable'.
+export { HypersweepClient, paginate } from './client.ts';
+export type {
+  ApiTokenList,
+  CallOptions,
+  CsvUploadOptions,
+  DatasetList,
+  HypersweepClientOptions,
+  IdxUpload,
+  ListSweepsParams,
+  ListTrialsParams,
+  MetricsParams,
+  OpenApiDocument,
+  SweepEventsOptions,
+  SweepStreamItem,
+  TrialModelExport,
+} from './client.ts';
+export { ApiError, describeError, type ApiErrorCodeOrClient, type ClientErrorCode } from './errors.ts';
+export { followSse, readBody, reconnectDelay, type FollowSseOptions, type SseConnect, type SseConnectRequest, type SseDisconnect, type SseMessage } from './sse.ts';
+export { decodeSweepEvents, fastEpochEvent, type DecodedSweepEvents, type RejectedMessage, type SweepEventFilter } from './sweep-events.ts';
+export { TRIAL_BASE_COLUMNS, csvField, toCsv, trialTable, trialTableCsv, type CsvValue, type TrialTable } from './csv.ts';
+export { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult, type AskedTrial, type ReportRequest, type TellRequest } from './ask-tell.ts';
+// The statuses after which nothing changes, with the schemas they belong to.
+export { FINISHED_SWEEP_STATUSES, FINISHED_TRIAL_STATUSES } from '@hypersweep/schemas';
