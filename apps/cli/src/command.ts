@@ -2,7 +2,7 @@
 // commands share (--url, --token), and how errors are printed.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ErrorDetail } from '@hypersweep/schemas';
-import { ApiClientError, ApiRequestError, type ApiConnection } from './client.ts';
+import { ApiError, HypersweepClient } from '@hypersweep/client';
 import type { TextSink } from './render.ts';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
@@ -56,8 +56,8 @@ export const CONNECTION_OPTIONS = {
 export const CONNECTION_USAGE = `  --url <url>               API base URL (env HYPERSWEEP_URL, default ${DEFAULT_API_URL})
   --token <token>           API token (env HYPERSWEEP_TOKEN), sent as "Authorization: Bearer <token>"`;
 
-/** The API connection from --url/--token, falling back to HYPERSWEEP_URL/HYPERSWEEP_TOKEN. */
-export function connectionFrom(values: { url?: string | undefined; token?: string | undefined }, ctx: CommandContext): ApiConnection {
+/** The API client from --url/--token, falling back to HYPERSWEEP_URL/HYPERSWEEP_TOKEN. */
+export function clientFrom(values: { url?: string | undefined; token?: string | undefined }, ctx: CommandContext): HypersweepClient {
   const baseUrl = values.url ?? ctx.env.HYPERSWEEP_URL ?? DEFAULT_API_URL;
   let parsed: URL;
   try {
@@ -67,7 +67,7 @@ export function connectionFrom(values: { url?: string | undefined; token?: strin
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--url: "${baseUrl}" is not an http(s) URL`);
   const token = values.token ?? ctx.env.HYPERSWEEP_TOKEN;
-  return { baseUrl, token: token === '' ? undefined : token, ...(ctx.fetch ? { fetch: ctx.fetch } : {}) };
+  return new HypersweepClient({ baseUrl, token: token === '' ? undefined : token, ...(ctx.fetch ? { fetch: ctx.fetch } : {}) });
 }
 
 /** node:util parseArgs with its errors turned into UsageErrors carrying the command's usage. */
@@ -107,11 +107,11 @@ export function reportError(error: unknown, ctx: Pick<CommandContext, 'stderr'>)
     writeLines(ctx.stderr, [`error: ${error.message}`, ...(error.usage ? ['', error.usage] : [])]);
     return 2;
   }
-  if (error instanceof ApiRequestError) {
+  if (error instanceof ApiError && error.answered) {
     writeLines(ctx.stderr, [`error [${error.code}] (HTTP ${error.status}): ${error.message}`, ...detailLines(error.details)]);
     return 1;
   }
-  if (error instanceof ApiClientError || error instanceof ValidationFailure) {
+  if (error instanceof ApiError || error instanceof ValidationFailure) {
     writeLines(ctx.stderr, [`error: ${error.message}`, ...detailLines(error.details)]);
     return 1;
   }

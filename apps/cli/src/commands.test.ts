@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeApi, SWEEP_ID, TOKEN, trialId, type FakeApi } from '../test/api-server.ts';
 import { spiralsRequest } from '../test/fixtures.ts';
 import { runCli } from './cli.ts';
-import { ApiClientError, ApiRequestError, createSweep, getSweep, listAllTrials, listSweeps, sweepEvents } from './client.ts';
+import { ApiError, HypersweepClient, type HypersweepClientOptions } from '@hypersweep/client';
 import { reportError, type CommandContext } from './command.ts';
 import { submitWithRetries } from './submit.ts';
 
@@ -39,6 +39,8 @@ function context(overrides: Partial<CommandContext> = {}) {
   return { ctx, out: () => out.join(''), err: () => err.join('') };
 }
 
+const client = (options: HypersweepClientOptions) => new HypersweepClient(options);
+
 async function cli(argv: string[], overrides: Partial<CommandContext> = {}) {
   const c = context(overrides);
   const code = await runCli(argv, c.ctx);
@@ -47,31 +49,31 @@ async function cli(argv: string[], overrides: Partial<CommandContext> = {}) {
 
 describe('client', () => {
   it('sends the bearer token and parses responses with the schemas', async () => {
-    const conn = { baseUrl: api.url, token: TOKEN };
-    const sweep = await getSweep(conn, SWEEP_ID);
+    const hs = client({ baseUrl: api.url, token: TOKEN });
+    const sweep = await hs.getSweep(SWEEP_ID);
     expect(sweep.spec.training.epochs).toBe(5);
     expect(api.requests[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    const trials = await listAllTrials(conn, SWEEP_ID);
+    const trials = await hs.listAllTrials(SWEEP_ID);
     expect(trials.map((t) => t.number)).toEqual([0, 1]);
   });
 
-  it('throws ApiRequestError with the status, code and details of an error body', async () => {
-    const error = await getSweep({ baseUrl: api.url, token: TOKEN }, '99999999-0000-4000-8000-000000000000').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiRequestError);
+  it('throws ApiError with the status, code and details of an error body', async () => {
+    const error = await client({ baseUrl: api.url, token: TOKEN }).getSweep('99999999-0000-4000-8000-000000000000').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 404, code: 'not_found', details: [{ path: 'sweepId', message: 'no such sweep' }] });
-    const unauthorized = await listSweeps({ baseUrl: api.url }).catch((e: unknown) => e);
+    const unauthorized = await client({ baseUrl: api.url }).listSweeps().catch((e: unknown) => e);
     expect(unauthorized).toMatchObject({ status: 401, code: 'unauthorized' });
   });
 
   it('refuses a 2xx body that does not match the schema, and says when the API is unreachable', async () => {
     const lying = (async () => Response.json({ items: [{ id: 'not-a-sweep' }], nextCursor: null })) as typeof fetch;
-    const invalid = await listSweeps({ baseUrl: api.url, fetch: lying }).catch((e: unknown) => e);
-    expect(invalid).toBeInstanceOf(ApiClientError);
-    expect((invalid as ApiClientError).code).toBe('invalid_response');
-    expect((invalid as ApiClientError).details[0]?.path).toMatch(/^items\[0\]/);
+    const invalid = await client({ baseUrl: api.url, fetch: lying }).listSweeps().catch((e: unknown) => e);
+    expect(invalid).toBeInstanceOf(ApiError);
+    expect((invalid as ApiError).code).toBe('invalid_response');
+    expect((invalid as ApiError).details[0]?.path).toMatch(/^items\[0\]/);
 
     await api.close();
-    const down = await listSweeps({ baseUrl: api.url }).catch((e: unknown) => e);
+    const down = await client({ baseUrl: api.url }).listSweeps().catch((e: unknown) => e);
     expect(down).toMatchObject({ code: 'unreachable' });
     expect(String((down as Error).message)).toContain(`cannot reach the API at ${api.url}`);
   });
@@ -82,8 +84,8 @@ describe('client', () => {
       urls.push(String(url));
       return Response.json({ items: [], nextCursor: null });
     }) as typeof fetch;
-    await listSweeps({ baseUrl: 'https://example.test/hs', fetch: spy }, { limit: 5, status: ['running', 'pending'] });
-    await listSweeps({ baseUrl: 'https://example.test/hs/', fetch: spy });
+    await client({ baseUrl: 'https://example.test/hs', fetch: spy }).listSweeps({ limit: 5, status: ['running', 'pending'] });
+    await client({ baseUrl: 'https://example.test/hs/', fetch: spy }).listSweeps();
     expect(urls).toEqual(['https://example.test/hs/api/v1/sweeps?limit=5&status=running%2Cpending', 'https://example.test/hs/api/v1/sweeps']);
   });
 
@@ -96,12 +98,12 @@ describe('client', () => {
       return fetch(url, init);
     }) as typeof fetch;
     const err: string[] = [];
-    const sweep = await submitWithRetries({ baseUrl: api.url, token: TOKEN, fetch: flaky }, spiralsRequest(), 'key-42', { stderr: { write: (t: string) => err.push(t) } }, 1);
+    const sweep = await submitWithRetries(client({ baseUrl: api.url, token: TOKEN, fetch: flaky }), spiralsRequest(), 'key-42', { stderr: { write: (t: string) => err.push(t) } }, 1);
     expect(sweep.name).toBe(spiralsRequest().name);
     expect(keys).toEqual(['key-42', 'key-42']);
     expect(err.join('')).toContain('retrying in 1 ms with the same idempotency key');
 
-    const refused = await submitWithRetries({ baseUrl: api.url, token: TOKEN }, { ...spiralsRequest(), name: '' }, 'key-43', { stderr: { write: () => true } }, 1).catch((e: unknown) => e);
+    const refused = await submitWithRetries(client({ baseUrl: api.url, token: TOKEN }), { ...spiralsRequest(), name: '' }, 'key-43', { stderr: { write: () => true } }, 1).catch((e: unknown) => e);
     expect(refused).toMatchObject({ status: 400 });
     expect(api.requests.filter((q) => q.headers['idempotency-key'] === 'key-43')).toHaveLength(1);
   });
@@ -109,7 +111,7 @@ describe('client', () => {
   it('follows the event stream across a dropped connection: Last-Event-ID sent, no event lost or repeated', async () => {
     const ids: number[] = [];
     const drops: string[] = [];
-    for await (const item of sweepEvents({ baseUrl: api.url, token: TOKEN }, SWEEP_ID, { onDisconnect: (d) => drops.push(d.lastEventId) })) {
+    for await (const item of client({ baseUrl: api.url, token: TOKEN }).sweepEvents(SWEEP_ID, { onDisconnect: (d) => drops.push(d.lastEventId) })) {
       expect(item.kind).toBe('event');
       if (item.kind !== 'event') break;
       ids.push(item.event.id);
@@ -158,8 +160,8 @@ describe('hypersweep submit', () => {
 
   it('carries the API’s own validation errors with their paths, and prints each', async () => {
     const body = { ...spiralsRequest(), name: '' };
-    const error = await createSweep({ baseUrl: api.url, token: TOKEN }, body, { idempotencyKey: 'k' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiRequestError);
+    const error = await client({ baseUrl: api.url, token: TOKEN }).createSweep(body, { idempotencyKey: 'k' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: 'name', message: 'must not be empty' }] });
     const printed: string[] = [];
     expect(reportError(error, { stderr: { write: (t: string) => printed.push(t) } })).toBe(1);

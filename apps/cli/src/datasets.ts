@@ -3,8 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DatasetInfo } from '@hypersweep/schemas';
-import { listDatasets, uploadIdxDataset } from './client.ts';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, connectionFrom, parseCommandArgs, positiveInt, UsageError, writeLines, type CommandContext } from './command.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, UsageError, writeLines, type CommandContext } from './command.ts';
 import { formatTable } from './render.ts';
 
 export const DATASETS_USAGE = `hypersweep datasets <list | upload-idx> [options]
@@ -70,10 +69,10 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
   const numClasses = positiveInt('num-classes', values['num-classes'], 256);
   const fraction = values['test-fraction'];
   if (fraction !== undefined && !(Number(fraction) > 0 && Number(fraction) < 1)) throw new UsageError(`--test-fraction: "${fraction}" must be a number in (0, 1)`, DATASETS_USAGE);
-  const conn = connectionFrom(values, ctx);
+  const client = clientFrom(values, ctx);
   const read = (flag: 'train-images' | 'train-labels' | 'test-images' | 'test-labels') => (values[flag] === undefined ? Promise.resolve(undefined) : readInput(flag, values[flag], ctx));
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([read('train-images'), read('train-labels'), read('test-images'), read('test-labels')]);
-  const stored = await uploadIdxDataset(conn, {
+  const stored = await client.uploadIdxDataset({
     name: values.name!,
     trainImages: trainImages!,
     trainLabels: trainLabels!,
@@ -91,7 +90,7 @@ async function runList(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP, json: { type: 'boolean', default: false } }, DATASETS_USAGE);
   if (values.help) return printHelp(ctx);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, DATASETS_USAGE);
-  const { items } = await listDatasets(connectionFrom(values, ctx));
+  const { items } = await clientFrom(values, ctx).listDatasets();
   if (values.json) {
     ctx.stdout.write(JSON.stringify(items, null, 2) + '\n');
     return 0;

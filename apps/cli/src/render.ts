@@ -216,8 +216,6 @@ export interface WatchState {
   lastEventId: number;
 }
 
-export const TERMINAL_SWEEP_STATUSES: ReadonlySet<Sweep['status']> = new Set(['completed', 'cancelled', 'failed']);
-
 /** The state `watch` starts from: the sweep and its trials as the REST API returned them. */
 export function initialWatchState(sweep: Sweep, trials: readonly Trial[]): WatchState {
   const rows = new Map<string, TrialRow>();

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { CreateSweepRequest, IdempotencyKey, zodIssuesToDetails, type CreateSweepRequestInput, type ErrorDetail, type Sweep } from '@hypersweep/schemas';
-import { ApiClientError, ApiRequestError, createSweep, type ApiConnection } from './client.ts';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, connectionFrom, parseCommandArgs, UsageError, ValidationFailure, type CommandContext } from './command.ts';
+import { ApiError, type HypersweepClient } from '@hypersweep/client';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, UsageError, ValidationFailure, type CommandContext } from './command.ts';
 import { watchSweep, WATCH_DISPLAY_USAGE } from './watch.ts';
 
 export const SUBMIT_USAGE = `hypersweep submit <sweep.yaml|sweep.json> [options]
@@ -118,15 +118,14 @@ export async function loadSweepFile(path: string, cwd = process.cwd()): Promise<
 export const SUBMIT_ATTEMPTS = 3;
 
 function isTransient(error: unknown): boolean {
-  if (error instanceof ApiClientError) return error.code === 'unreachable';
-  return error instanceof ApiRequestError && [502, 503, 504].includes(error.status);
+  return error instanceof ApiError && (error.code === 'unreachable' || [502, 503, 504].includes(error.status));
 }
 
 /** POST /sweeps, retried with the same key after a dropped connection or a 502/503/504 (0.5 s, then 1 s). */
-export async function submitWithRetries(conn: ApiConnection, request: CreateSweepRequestInput, idempotencyKey: string, ctx: Pick<CommandContext, 'stderr' | 'signal'>, delayMs = 500): Promise<Sweep> {
+export async function submitWithRetries(client: HypersweepClient, request: CreateSweepRequestInput, idempotencyKey: string, ctx: Pick<CommandContext, 'stderr' | 'signal'>, delayMs = 500): Promise<Sweep> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await createSweep(conn, request, { idempotencyKey });
+      return await client.createSweep(request, { idempotencyKey });
     } catch (error) {
       if (attempt >= SUBMIT_ATTEMPTS || !isTransient(error) || ctx.signal?.aborted) throw error;
       const wait = delayMs * 2 ** (attempt - 1);
@@ -159,7 +158,7 @@ export async function runSubmit(argv: string[], ctx: CommandContext): Promise<nu
     const checked = IdempotencyKey.safeParse(key);
     if (!checked.success) throw new UsageError(`--idempotency-key: ${checked.error.issues[0]?.message ?? 'is invalid'}`, SUBMIT_USAGE);
   }
-  const conn = connectionFrom(values, ctx);
+  const client = clientFrom(values, ctx);
   const request = await loadSweepFile(positionals[0]!, ctx.cwd);
   if (values['dry-run']) {
     ctx.stderr.write(`${positionals[0]} is a valid sweep\n`);
@@ -167,8 +166,8 @@ export async function runSubmit(argv: string[], ctx: CommandContext): Promise<nu
   }
   const idempotencyKey = key ?? randomUUID();
   if (key === undefined) ctx.stderr.write(`idempotency key ${idempotencyKey} (pass --idempotency-key ${idempotencyKey} to retry safely)\n`);
-  const sweep = await submitWithRetries(conn, request, idempotencyKey, ctx);
+  const sweep = await submitWithRetries(client, request, idempotencyKey, ctx);
   ctx.stdout.write(`${sweep.id}\n`);
   if (!values.watch) return 0;
-  return watchSweep(conn, sweep.id, ctx, { plain: values.plain });
+  return watchSweep(client, sweep.id, ctx, { plain: values.plain });
 }

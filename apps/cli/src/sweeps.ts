@@ -2,11 +2,11 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SWEEP_STATUSES, type SweepStatus, type SweepSummary, type Trial } from '@hypersweep/schemas';
-import { cancelSweep, getSweep, listAllTrials, listSweeps, listTrials, paginate, stopTrial, type ApiConnection } from './client.ts';
+import { paginate, trialTable, trialTableCsv, type HypersweepClient } from '@hypersweep/client';
 import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
-  connectionFrom,
+  clientFrom,
   parseCommandArgs,
   positiveInt,
   requireUuid,
@@ -16,7 +16,6 @@ import {
   writeLines,
   type CommandContext,
 } from './command.ts';
-import { trialTable, trialTableCsv } from './csv.ts';
 import { renderSweepDetails, renderSweepList, renderTrialTable, UNICODE_BAR, ASCII_BAR } from './render.ts';
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -57,14 +56,14 @@ export async function runList(argv: string[], ctx: CommandContext): Promise<numb
   );
   if (values.help) return printHelp(ctx, LIST_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, LIST_USAGE);
-  const conn = connectionFrom(values, ctx);
+  const client = clientFrom(values, ctx);
   const status = parseStatuses(values.status);
   const limit = positiveInt('limit', values.limit, 200);
 
   if (values.all) {
     const sweeps: SweepSummary[] = [];
     let first = true;
-    for await (const sweep of paginate((cursor) => listSweeps(conn, { limit, status, cursor: first ? values.cursor : cursor }))) {
+    for await (const sweep of paginate((cursor) => client.listSweeps({ limit, status, cursor: first ? values.cursor : cursor }))) {
       first = false;
       sweeps.push(sweep);
     }
@@ -72,7 +71,7 @@ export async function runList(argv: string[], ctx: CommandContext): Promise<numb
     else writeLines(ctx.stdout, renderSweepList(sweeps));
     return 0;
   }
-  const page = await listSweeps(conn, { limit, status, cursor: values.cursor });
+  const page = await client.listSweeps({ limit, status, cursor: values.cursor });
   if (values.json) {
     ctx.stdout.write(JSON.stringify(page, null, 2) + '\n');
     return 0;
@@ -96,9 +95,9 @@ export async function runShow(argv: string[], ctx: CommandContext): Promise<numb
   if (values.help) return printHelp(ctx, SHOW_USAGE);
   if (positionals.length > 1) throw new UsageError('show takes one sweep id', SHOW_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], SHOW_USAGE);
-  const conn = connectionFrom(values, ctx);
-  const sweep = await getSweep(conn, sweepId);
-  const trials = await listAllTrials(conn, sweepId);
+  const client = clientFrom(values, ctx);
+  const sweep = await client.getSweep(sweepId);
+  const trials = await client.listAllTrials(sweepId);
   if (values.json) {
     ctx.stdout.write(JSON.stringify({ sweep, trials }, null, 2) + '\n');
     return 0;
@@ -124,7 +123,7 @@ export async function runCancel(argv: string[], ctx: CommandContext): Promise<nu
   if (values.help) return printHelp(ctx, CANCEL_USAGE);
   if (positionals.length > 1) throw new UsageError('cancel takes one sweep id', CANCEL_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], CANCEL_USAGE);
-  const sweep = await cancelSweep(connectionFrom(values, ctx), sweepId);
+  const sweep = await clientFrom(values, ctx).cancelSweep(sweepId);
   ctx.stdout.write(`sweep ${sweep.name} (${sweep.id}) is ${sweep.status}\n`);
   return 0;
 }
@@ -134,11 +133,11 @@ export const STOP_USAGE = `hypersweep stop <sweepId> <trialId | trial number>
 ${CONNECTION_USAGE}`;
 
 /** A trial named by its id, or by its number within the sweep (looked up page by page). */
-async function resolveTrialId(conn: ApiConnection, sweepId: string, ref: string): Promise<string> {
+async function resolveTrialId(client: HypersweepClient, sweepId: string, ref: string): Promise<string> {
   if (UUID_PATTERN.test(ref)) return ref;
   const number = /^#?(\d+)$/.exec(ref)?.[1];
   if (number === undefined) throw new UsageError(`trial "${ref}" is neither a trial id (UUID) nor a trial number`, STOP_USAGE);
-  for await (const trial of paginate((cursor) => listTrials(conn, sweepId, { limit: 200, cursor }))) {
+  for await (const trial of paginate((cursor) => client.listTrials(sweepId, { limit: 200, cursor }))) {
     if (trial.number === Number(number)) return trial.id;
   }
   throw new ValidationFailure(`sweep ${sweepId} has no trial #${number}`, []);
@@ -149,9 +148,9 @@ export async function runStop(argv: string[], ctx: CommandContext): Promise<numb
   if (values.help) return printHelp(ctx, STOP_USAGE);
   if (positionals.length !== 2) throw new UsageError('stop takes a sweep id and a trial', STOP_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], STOP_USAGE);
-  const conn = connectionFrom(values, ctx);
-  const trialId = await resolveTrialId(conn, sweepId, positionals[1]!);
-  const trial = await stopTrial(conn, sweepId, trialId);
+  const client = clientFrom(values, ctx);
+  const trialId = await resolveTrialId(client, sweepId, positionals[1]!);
+  const trial = await client.stopTrial(sweepId, trialId);
   ctx.stdout.write(`trial #${trial.number} (${trial.id}) is ${trial.status}\n`);
   return 0;
 }
@@ -181,8 +180,7 @@ export async function runExport(argv: string[], ctx: CommandContext): Promise<nu
   const sweepId = requireUuid('sweep id', positionals[0], EXPORT_USAGE);
   const format = values.format ?? (values.out?.toLowerCase().endsWith('.json') ? 'json' : 'csv');
   if (format !== 'csv' && format !== 'json') throw new UsageError(`--format: "${format}" is not csv or json`, EXPORT_USAGE);
-  const conn = connectionFrom(values, ctx);
-  const trials = await listAllTrials(conn, sweepId);
+  const trials = await clientFrom(values, ctx).listAllTrials(sweepId);
   const text = exportTrials(trials, format);
   if (values.out === undefined) {
     ctx.stdout.write(text);

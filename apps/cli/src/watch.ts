@@ -1,7 +1,8 @@
 // `hypersweep watch`: the sweep and its trials from the REST API, then its event stream folded into
 // a live table (redrawn in place on a terminal, one line per event otherwise) until the sweep ends.
-import { getSweep, listAllTrials, sweepEvents, type ApiConnection, type SweepEventsOptions } from './client.ts';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, connectionFrom, parseCommandArgs, requireUuid, UsageError, writeLines, type CommandContext } from './command.ts';
+import { describeError, type HypersweepClient, type SweepEventsOptions } from '@hypersweep/client';
+import { FINISHED_SWEEP_STATUSES } from '@hypersweep/schemas';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, requireUuid, UsageError, writeLines, type CommandContext } from './command.ts';
 import {
   applyEvent,
   formatEventLine,
@@ -9,9 +10,7 @@ import {
   LiveFrame,
   renderOutcome,
   renderWatchFrame,
-  TERMINAL_SWEEP_STATUSES,
 } from './render.ts';
-import { describeError } from './sse.ts';
 
 export const WATCH_DISPLAY_USAGE = `  --plain                   one line per event instead of a live table
                             (the default when stdout is not a terminal)`;
@@ -29,11 +28,11 @@ export interface WatchOptions {
 }
 
 /** Follows one sweep to its end; the exit code is 0 when it ended, 130 when interrupted. */
-export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: CommandContext, options: WatchOptions = {}): Promise<number> {
-  const sweep = await getSweep(conn, sweepId);
-  const state = initialWatchState(sweep, await listAllTrials(conn, sweepId));
+export async function watchSweep(client: HypersweepClient, sweepId: string, ctx: CommandContext, options: WatchOptions = {}): Promise<number> {
+  const sweep = await client.getSweep(sweepId);
+  const state = initialWatchState(sweep, await client.listAllTrials(sweepId));
   const live = !options.plain && ctx.isTTY;
-  if (TERMINAL_SWEEP_STATUSES.has(sweep.status)) {
+  if (FINISHED_SWEEP_STATUSES.has(sweep.status)) {
     writeLines(ctx.stdout, [`sweep ${sweep.name} is ${sweep.status}`, ...renderOutcome(sweep)]);
     return 0;
   }
@@ -59,7 +58,7 @@ export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: Comm
   let checkedOnOpen = false;
   let sawTerminalEvent = false;
   try {
-    for await (const item of sweepEvents(conn, sweepId, {
+    for await (const item of client.sweepEvents(sweepId, {
       ...options.stream,
       signal,
       onOpen: ({ attempt, lastEventId }) => {
@@ -67,9 +66,9 @@ export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: Comm
         else if (frame) notice = null;
         if (checkedOnOpen) return;
         checkedOnOpen = true;
-        getSweep(conn, sweepId).then(
+        client.getSweep(sweepId).then(
           (now) => {
-            if (TERMINAL_SWEEP_STATUSES.has(now.status) && state.lastEventId === 0) stop.abort();
+            if (FINISHED_SWEEP_STATUSES.has(now.status) && state.lastEventId === 0) stop.abort();
           },
           () => undefined, // the stream itself reports connection problems
         );
@@ -85,7 +84,7 @@ export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: Comm
       applyEvent(state, event);
       if (frame) redraw();
       else ctx.stdout.write(formatEventLine(event, state) + '\n');
-      if (event.type === 'sweep.updated' && TERMINAL_SWEEP_STATUSES.has(event.data.status)) {
+      if (event.type === 'sweep.updated' && FINISHED_SWEEP_STATUSES.has(event.data.status)) {
         sawTerminalEvent = true;
         break;
       }
@@ -100,7 +99,7 @@ export async function watchSweep(conn: ApiConnection, sweepId: string, ctx: Comm
   }
   // The stream also ends when the server answers 204 No Content: the sweep is over and every event
   // was sent, even if none of them was a terminal sweep.updated we understood. The final read says how.
-  const final = await getSweep(conn, sweepId);
+  const final = await client.getSweep(sweepId);
   writeLines(ctx.stdout, [`sweep ${final.name} ${final.status}${final.error ? `: ${final.error}` : ''}`, ...renderOutcome(final)]);
   return 0;
 }
@@ -113,6 +112,6 @@ export async function runWatch(argv: string[], ctx: CommandContext): Promise<num
   }
   if (positionals.length > 1) throw new UsageError('watch takes one sweep id', WATCH_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], WATCH_USAGE);
-  return watchSweep(connectionFrom(values, ctx), sweepId, ctx, { plain: values.plain });
+  return watchSweep(clientFrom(values, ctx), sweepId, ctx, { plain: values.plain });
 }
 

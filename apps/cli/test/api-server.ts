@@ -2,7 +2,7 @@
 // drops its first connection mid-event, recording every request so tests can check what the CLI sent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateSweepRequest, formatSseEvent, validationError, type ApiError, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
+import { CreateSweepRequest, FINISHED_SWEEP_STATUSES, formatSseEvent, validationError, type ApiError, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
 import { makeSweep, makeTrial, SWEEP_ID, sweepStory, T0, trialId } from './fixtures.ts';
 
 export const TOKEN = 'hs_test-token';
@@ -112,7 +112,7 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     const lastEventId = String(req.headers['last-event-id'] ?? '');
     api.eventConnections.push(lastEventId);
     if (api.finishOnReconnect && api.eventConnections.length === 2) sweep.status = 'completed';
-    const finished = () => sweep.status === 'completed' || sweep.status === 'cancelled' || sweep.status === 'failed';
+    const finished = () => FINISHED_SWEEP_STATUSES.has(sweep.status);
     const after = lastEventId === '' ? 0 : Number(lastEventId);
     if (finished() && lastEventId !== '' && !events.some((e) => e.id > after)) {
       res.writeHead(204);
