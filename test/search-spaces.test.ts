@@ -86,7 +86,7 @@ describe('search spaces that reach into the spec', () => {
     const res = await stack.request('/api/v1/sweeps', { method: 'POST', json: tunedMnistSweep() });
     expect(res.status, await res.clone().text()).toBe(201);
     const sweep = (await res.json()) as Sweep;
-    expect(Object.keys(sweep.spec.template ?? {}).sort()).toEqual(['dataset', 'model', 'training']);
+    expect(Object.keys(('template' in sweep.spec ? sweep.spec.template : undefined) ?? {}).sort()).toEqual(['dataset', 'model', 'training']);
     const done = await stack.waitForSweep<Sweep>(sweep.id, (s) => ['completed', 'failed', 'cancelled'].includes(s.status), 'the sweep to finish');
     expect(done.status, done.error ?? '').toBe('completed');
     const trials = await allTrials(stack, sweep.id);

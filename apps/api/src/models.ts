@@ -4,7 +4,7 @@
 import type { DatasetCache } from '@hypersweep/datasets';
 import { getSweep, latestCheckpoint, type Db, type Trial } from '@hypersweep/db';
 import { Predictor, compileModel, decodeTensors, exportTfjs, parseCheckpoint, type TfjsExport } from '@hypersweep/nn';
-import { CreateSweepRequest, resolveTrialConfig } from '@hypersweep/schemas';
+import { CreateSweepRequest, requestKind, resolveTrialConfig } from '@hypersweep/schemas';
 import { HttpError } from './errors.ts';
 
 export interface TrialModel {
@@ -41,6 +41,12 @@ export class ModelCache {
   private async build(trial: Trial, manifestJson: string, data: Uint8Array, epoch: number): Promise<TrialModel> {
     const sweep = await getSweep(this.db, trial.sweepId);
     if (!sweep) throw new HttpError('not_found', `no sweep ${trial.sweepId}`);
+    if (requestKind(sweep.spec) !== 'builtin') {
+      // A trainable's or an external loop's checkpoints are theirs, in their own format.
+      throw new HttpError('invalid_state', `sweep ${sweep.id} trains its own model (a trainable or an external loop): no TensorFlow.js export or predictions here`, [
+        { path: 'trialId', message: 'not a built-in engine trial' },
+      ]);
+    }
     const spec = CreateSweepRequest.parse(sweep.spec);
     const config = resolveTrialConfig(spec, trial.params as Record<string, number | string | boolean>);
     const model = compileModel(config.model);

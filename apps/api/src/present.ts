@@ -1,6 +1,6 @@
 // Database rows → the response shapes of @hypersweep/schemas (the only place that knows both).
 import { sweepSnapshots, type Db, type Sweep as SweepRow, type SweepSnapshot, type Trial as TrialRow } from '@hypersweep/db';
-import type { CreateSweepRequest, Sweep, SweepSummary, Trial } from '@hypersweep/schemas';
+import type { Sweep, SweepRequest, SweepSummary, Trial } from '@hypersweep/schemas';
 
 type TrialParams = Trial['params'];
 
@@ -38,7 +38,7 @@ function errorOf(row: SweepRow): string | null {
 }
 
 export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSummary {
-  const spec = row.spec as unknown as CreateSweepRequest;
+  const spec = row.spec as unknown as SweepRequest;
   return {
     id: row.id,
     name: row.name,
@@ -59,7 +59,7 @@ export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSum
 }
 
 export function presentSweep(row: SweepRow, snapshot: SweepSnapshot): Sweep {
-  return { ...presentSummary(row, snapshot), spec: row.spec as unknown as CreateSweepRequest };
+  return { ...presentSummary(row, snapshot), spec: row.spec as unknown as Sweep['spec'] };
 }
 
 export async function presentSweeps(db: Db, rows: readonly SweepRow[]): Promise<SweepSummary[]> {

@@ -155,7 +155,7 @@ describe('IDX dataset uploads', () => {
     const mlp = (inputShape: number[], classes: number) => ({ inputShape, layers: [{ type: 'flatten' }, { type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: classes }], loss: 'softmax_cross_entropy' });
     const ok = await t.request('/api/v1/sweeps', { method: 'POST', json: sweep(mlp([6, 6], 3)) });
     expect(ok.status, await ok.clone().text()).toBe(201);
-    expect(Sweep.parse(await ok.json()).spec.dataset).toMatchObject({ type: 'idx', id: bandsId });
+    expect(Sweep.parse(await ok.json()).spec).toMatchObject({ dataset: { type: 'idx', id: bandsId } });
 
     const shape = await t.request('/api/v1/sweeps', { method: 'POST', json: sweep(mlp([36], 3)) });
     expect(shape.status).toBe(400);

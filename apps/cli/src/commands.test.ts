@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { maxStepsOf } from '@hypersweep/schemas';
 import { startFakeApi, SWEEP_ID, TOKEN, trialId, type FakeApi } from '../test/api-server.ts';
 import { spiralsRequest } from '../test/fixtures.ts';
 import { runCli } from './cli.ts';
@@ -51,7 +52,7 @@ describe('client', () => {
   it('sends the bearer token and parses responses with the schemas', async () => {
     const hs = client({ baseUrl: api.url, token: TOKEN });
     const sweep = await hs.getSweep(SWEEP_ID);
-    expect(sweep.spec.training.epochs).toBe(5);
+    expect(maxStepsOf(sweep.spec)).toBe(5);
     expect(api.requests[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
     const trials = await hs.listAllTrials(SWEEP_ID);
     expect(trials.map((t) => t.number)).toEqual([0, 1]);

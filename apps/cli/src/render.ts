@@ -1,6 +1,6 @@
 // Text rendering of sweeps and trials: tables, progress bars, the live state of `watch` (folded
 // from SSE events) as a frame redrawn in place, and one line per event for logs and pipes.
-import type { Sweep, SweepEvent, SweepSummary, Trial, TrialStatus } from '@hypersweep/schemas';
+import { maxStepsOf, type Sweep, type SweepEvent, type SweepSummary, type Trial, type TrialStatus } from '@hypersweep/schemas';
 
 /** A sampled hyperparameter value (schemas' `ParamValue`). */
 export type ParamValue = string | number | boolean;
@@ -236,7 +236,7 @@ export function initialWatchState(sweep: Sweep, trials: readonly Trial[]): Watch
     sweepId: sweep.id,
     name: sweep.name,
     objective: sweep.objective,
-    maxEpochs: sweep.spec.training.epochs,
+    maxEpochs: maxStepsOf(sweep.spec),
     status: sweep.status,
     counts: sweep.counts,
     progress: sweep.progress,

@@ -1,7 +1,7 @@
 // `hypersweep list | show | cancel | stop | export`: sweeps and trials through the REST API.
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { SWEEP_STATUSES, type SweepStatus, type SweepSummary, type Trial } from '@hypersweep/schemas';
+import { SWEEP_STATUSES, maxStepsOf, type SweepStatus, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { paginate, trialTable, trialTableCsv, type HypersweepClient } from '@hypersweep/client';
 import {
   CONNECTION_OPTIONS,
@@ -105,7 +105,7 @@ export async function runShow(argv: string[], ctx: CommandContext): Promise<numb
   writeLines(ctx.stdout, [
     ...renderSweepDetails(sweep, ctx.isTTY ? UNICODE_BAR : ASCII_BAR),
     '',
-    ...renderTrialTable(trials, { maxEpochs: sweep.spec.training.epochs, bestTrialId: sweep.best?.trialId ?? null, objectiveMetric: sweep.objective.metric }),
+    ...renderTrialTable(trials, { maxEpochs: maxStepsOf(sweep.spec), bestTrialId: sweep.best?.trialId ?? null, objectiveMetric: sweep.objective.metric }),
   ]);
   return 0;
 }

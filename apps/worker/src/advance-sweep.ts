@@ -22,7 +22,7 @@ import {
 } from '@hypersweep/db';
 import { evaluateCheckpoint, parseCheckpoint } from '@hypersweep/nn';
 import type { JobQueues } from '@hypersweep/queue';
-import { CreateSweepRequest, SchemaError, maxEpochsOf, resolveTrialConfig, samplerConfigFor, type TrialResolved } from '@hypersweep/schemas';
+import { SchemaError, SweepRequest, isBuiltinSweep, maxStepsOf, requestKind, resolveTrialConfig, samplerConfigFor, type CreateSweepRequest, type TrialResolved } from '@hypersweep/schemas';
 import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions, type Params } from '@hypersweep/search';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
@@ -51,6 +51,26 @@ export interface AdvanceResult {
   finished?: 'completed' | 'failed';
 }
 
+/** Where a sweep's trial jobs go: the built-in engine's queue, a trainable's, or none (ask/tell). */
+export type JobRoute = { enqueue: false } | { enqueue: true; trainable?: string };
+
+export function jobRouteOf(spec: SweepRequest): JobRoute {
+  if ('trainable' in spec) return { enqueue: true, trainable: spec.trainable.name };
+  if ('external' in spec) return { enqueue: false };
+  return { enqueue: true };
+}
+
+/** The route of a stored spec, read by its kind alone (no validation). */
+export function storedRouteOf(spec: unknown): JobRoute {
+  const kind = requestKind(spec);
+  if (kind === 'external') return { enqueue: false };
+  if (kind === 'trainable') {
+    const name = (spec as { trainable?: { name?: unknown } }).trainable?.name;
+    return typeof name === 'string' ? { enqueue: true, trainable: name } : { enqueue: false };
+  }
+  return { enqueue: true };
+}
+
 const TERMINAL_SWEEP: ReadonlySet<string> = new Set(['completed', 'cancelled', 'failed']);
 
 /** Advances the sweep once; running it again right away changes nothing. */
@@ -59,7 +79,7 @@ export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Pro
   const maxRetries = deps.maxRetries ?? 5;
   // The lock's transaction is only the mutex: the work below writes through `deps.db`, each write
   // committed on its own (see README: repository calls that open a transaction, nested in the lock's, break the client).
-  const result = await withSweepLock(deps.db, sweepId, () => advanceLocked(deps, sweepId, logger, maxRetries), {
+  const { route, ...result } = await withSweepLock(deps.db, sweepId, () => advanceLocked(deps, sweepId, logger, maxRetries), {
     timeoutMs: deps.lockTimeoutMs ?? 600_000,
   });
   if (result.status === null || TERMINAL_SWEEP.has(result.status)) {
@@ -68,26 +88,30 @@ export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Pro
     return { ...result, enqueued: 0 };
   }
   // Enqueue once the trials are committed: a job must never reach a worker before its trial exists.
-  const enqueued = await enqueueUnclaimed(deps, sweepId);
+  const enqueued = await enqueueUnclaimed(deps, sweepId, route);
   if (result.created > 0 || result.finished) logger.info({ ...result, enqueued }, 'sweep advanced');
   return { ...result, enqueued };
 }
 
-/** Queued trials never claimed (attempt 0) get job attempt 1; the job id makes this idempotent. */
-async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string): Promise<number> {
+/**
+ * Queued trials never claimed (attempt 0) get job attempt 1 on their queue (the built-in engine's
+ * or their trainable's); the job id makes this idempotent. An external sweep's trials wait for ask.
+ */
+async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string, route: JobRoute | undefined): Promise<number> {
+  if (!route || !route.enqueue) return 0;
   const runnable = await runnableTrials(deps.db, { sweepId });
   let count = 0;
   for (const trial of runnable) {
     // A claimed trial (attempt ≥ 1) has or had a job; a second job would take it from its worker.
     if (trial.status !== 'queued' || trial.attempt !== 0) continue;
-    await deps.queues.enqueueTrial({ sweepId, trialId: trial.id, attempt: 1 });
+    await deps.queues.enqueueTrial({ sweepId, trialId: trial.id, attempt: 1, ...(route.trainable ? { trainable: route.trainable } : {}) });
     count++;
   }
   return count;
 }
 
 
-async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Logger, maxRetries: number): Promise<Omit<AdvanceResult, 'enqueued'>> {
+async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Logger, maxRetries: number): Promise<Omit<AdvanceResult, 'enqueued'> & { route?: JobRoute }> {
   const { db } = deps;
   let sweep = await getSweep(db, sweepId);
   if (!sweep) return { status: null, created: 0 };
@@ -100,14 +124,15 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
     logger.info({}, 'sweep started');
   }
 
-  const parsed = CreateSweepRequest.safeParse(sweep.spec);
+  const parsed = SweepRequest.safeParse(sweep.spec);
   if (!parsed.success) {
     return failSweep(db, sweepId, `the stored sweep spec is invalid: ${parsed.error.message}`, logger);
   }
   const spec = parsed.data;
+  const route = jobRouteOf(spec);
   const sampler = createSampler(parseSpace(spec.search.space), samplerConfigFor(spec));
   const budget = createBudget(sweep.budget as unknown as BudgetOptions);
-  const account = (t: readonly FrozenTrialRecord[]) => accountBudget(budget, t, { maxEpochsPerTrial: maxEpochsOf(spec) });
+  const account = (t: readonly FrozenTrialRecord[]) => accountBudget(budget, t, { maxEpochsPerTrial: maxStepsOf(spec) });
 
   let trials = await deps.search.trials(sweepId);
   let created = 0;
@@ -120,7 +145,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
       break;
     }
     try {
-      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null, resolved: resolvedSpec(spec, suggestion.params) as Prisma.InputJsonValue | null });
+      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null, resolved: (isBuiltinSweep(spec) ? resolvedSpec(spec, suggestion.params) : null) as Prisma.InputJsonValue | null });
       created++;
       logger.debug({ trialId: trial.id, number: trial.number, params: suggestion.params }, 'trial created');
     } catch (error) {
@@ -134,8 +159,8 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
 
   const state = account(trials);
   const pending = state.counts.queued + state.counts.running;
-  if (pending > 0 || !(state.done || exhausted)) return { status: 'running', created };
-  return { ...(await finishSweep(deps, db, sweep, spec, trials, logger)), created };
+  if (pending > 0 || !(state.done || exhausted)) return { status: 'running', created, route };
+  return { ...(await finishSweep(deps, db, sweep, spec, trials, logger)), created, route };
 }
 
 async function failSweep(db: Db, sweepId: string, message: string, logger: Logger): Promise<Omit<AdvanceResult, 'enqueued'>> {
@@ -162,7 +187,7 @@ async function finishSweep(
   deps: AdvanceSweepDeps,
   db: Db,
   sweep: Sweep,
-  spec: CreateSweepRequest,
+  spec: SweepRequest,
   trials: readonly FrozenTrialRecord[],
   logger: Logger,
 ): Promise<Omit<AdvanceResult, 'enqueued' | 'created'>> {
@@ -180,8 +205,9 @@ async function finishSweep(
   const row = (await allTrials(db, sweep.id)).find((t) => t.number === best.number);
   if (!row) throw new Error(`trial number ${best.number} of sweep ${sweep.id} vanished`);
   await recordBest(db, sweep.id, row.id, best.value as number);
-  // A previous advance that evaluated but died before completing the sweep left its result.
-  if (sweep.testResult === null) {
+  // A previous advance that evaluated but died before completing the sweep left its result. A
+  // trainable's or an external loop's model is theirs: no test set here.
+  if (sweep.testResult === null && isBuiltinSweep(spec)) {
     const testResult = await evaluateOnTestSet(deps, db, spec, row, logger);
     await recordTestResult(db, sweep.id, testResult);
   }

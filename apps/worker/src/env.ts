@@ -21,6 +21,14 @@ const EnvSchema = z.object({
   HEARTBEAT_MS: positiveInt(2_000),
   RECONCILE_MS: positiveInt(10_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** The trainables file (docs/trainables.md); absent: this worker runs the built-in engine only. */
+  WORKER_TRAINABLES: z.string().min(1).optional(),
+  /** false: no replica pools, only the trainables (a machine for them alone). */
+  WORKER_BUILTIN: z.enum(['true', 'false']).default('true'),
+  /** The largest trainable checkpoint directory stored, in bytes. */
+  WORKER_TRAINABLE_CHECKPOINT_BYTES: positiveInt(256 * 1024 * 1024),
+  /** Where trainables' per-trial directories are made (default: the OS temp directory). */
+  WORKER_TRAINABLE_DIR: z.string().min(1).optional(),
 });
 
 export type LogLevel = z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -41,6 +49,10 @@ export interface WorkerConfig {
   /** How often the worker tries to reconcile Redis with Postgres (one worker of the cluster at a time). */
   reconcileMs: number;
   logLevel: LogLevel;
+  trainablesFile: string | null;
+  builtin: boolean;
+  maxCheckpointBytes: number;
+  trainableWorkRoot: string | null;
 }
 
 /** Parses an environment (process.env at the edge) into the worker's config; throws naming every problem. */
@@ -65,5 +77,9 @@ export function parseEnv(env: Record<string, string | undefined>): WorkerConfig 
     heartbeatMs: e.HEARTBEAT_MS,
     reconcileMs: e.RECONCILE_MS,
     logLevel: e.LOG_LEVEL,
+    trainablesFile: e.WORKER_TRAINABLES ?? null,
+    builtin: e.WORKER_BUILTIN === 'true',
+    maxCheckpointBytes: e.WORKER_TRAINABLE_CHECKPOINT_BYTES,
+    trainableWorkRoot: e.WORKER_TRAINABLE_DIR ?? null,
   };
 }

@@ -15,6 +15,8 @@ export interface HeartbeatOptions {
   pid: number;
   /** Replica threads per trial. */
   threads: number;
+  /** Names of the trainables this worker runs. */
+  trainables?: readonly string[];
   intervalMs: number;
   /** The liveness key expires after this long without a heartbeat (default 3 × intervalMs). */
   ttlMs?: number;
@@ -100,6 +102,7 @@ export class Heartbeat {
       samplesPerSecond: trials.reduce((sum, t) => sum + (Number.isFinite(t.samplesPerSecond) && t.samplesPerSecond > 0 ? t.samplesPerSecond : 0), 0),
       // Replica threads included in RSS: the figure to watch for a worker that keeps growing.
       memory: this.memory(),
+      trainables: [...(this.options.trainables ?? [])],
       startedAt: this.startedAt,
       at: new Date(this.now()).toISOString(),
     };

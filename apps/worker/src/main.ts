@@ -2,7 +2,7 @@
 // the reconciler; SIGTERM releases work.
 import { hostname } from 'node:os';
 import { SearchTrialsCache, createDb, dbErrorOf, getDataset, retryTransient } from '@hypersweep/db';
-import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels } from '@hypersweep/queue';
+import { createQueues, createRedis, createSweepWorker, createTrialWorker, subscribeCancels, trainableQueueName, type TrialWorker } from '@hypersweep/queue';
 import { ReplicaPool } from '@hypersweep/trainer';
 import { advanceSweep } from './advance-sweep.ts';
 import { DatasetCache, storedUpload } from '@hypersweep/datasets';
@@ -10,7 +10,8 @@ import { parseEnv } from './env.ts';
 import { Heartbeat, waitForHandover } from './heartbeat.ts';
 import { createJsonLogger, onShutdownSignal } from '@hypersweep/log';
 import { reconcile } from './reconcile.ts';
-import { runTrial } from './run-trial.ts';
+import { runTrial, type RunTrialDeps } from './run-trial.ts';
+import { loadTrainables, type TrainableConfig } from './trainables.ts';
 
 const config = parseEnv(process.env);
 const logger = createJsonLogger({ level: config.logLevel, fields: { workerId: config.workerId } });
@@ -34,10 +35,12 @@ const queues = createQueues({ connection: redis, prefix: config.queuePrefix });
 // The trials of the sweeps this process schedules and samples, read incrementally after each epoch.
 const search = new SearchTrialsCache(db);
 
+// The trainables this worker offers (docs/trainables.md): each has its own queue and concurrency.
+const trainables: ReadonlyMap<string, TrainableConfig> = config.trainablesFile ? loadTrainables(config.trainablesFile) : new Map();
 // A pool trains one trial at a time; with CONCURRENCY > 1 each slot gets its own pool.
-const pools = await Promise.all(
-  Array.from({ length: config.concurrency }, () => ReplicaPool.create({ threads: config.threadsPerTrial, stepTimeoutMs: config.stepTimeoutMs })),
-);
+const pools = config.builtin
+  ? await Promise.all(Array.from({ length: config.concurrency }, () => ReplicaPool.create({ threads: config.threadsPerTrial, stepTimeoutMs: config.stepTimeoutMs })))
+  : [];
 const idle = [...pools];
 // A takeover waits at most this long for the previous holder to stop (it polls Postgres every 500 ms).
 const handoverTimeoutMs = 3 * config.heartbeatMs + 2_000;
@@ -48,49 +51,77 @@ const heartbeat = new Heartbeat({
   host: hostname(),
   pid: process.pid,
   threads: config.threadsPerTrial,
+  trainables: [...trainables.keys()],
   intervalMs: config.heartbeatMs,
   logger,
 });
 
-const worker = createTrialWorker({
-  connection: redis,
-  prefix: config.queuePrefix,
-  concurrency: config.concurrency,
-  lockDuration: config.jobLockMs,
-  stalledInterval: config.stalledCheckMs,
-  name: config.workerId,
+/** What every trial delivery shares; the pool is added per delivery for the built-in engine. */
+const trialDeps = (jobId: string): Omit<RunTrialDeps, 'pool'> => ({
+  db,
+  datasets,
+  search,
   logger,
-  handler: async (job, ctx) => {
-    const pool = idle.pop();
-    if (!pool) throw new Error('no idle replica pool (concurrency exceeded)');
-    try {
-      await runTrial(
-        {
-          db,
-          pool,
-          datasets,
-          search,
-          logger,
-          now: () => performance.now(),
-          workerId: config.workerId,
-          queues,
-          onProgress: (progress) => heartbeat.progress(ctx.jobId, progress),
-          // Taken over from a delivery in this process (or from an earlier process with this WORKER_ID,
-          // which is dead): watch the local deliveries. From another worker: watch its heartbeat.
-          awaitHandover: (previous) =>
-            previous.workerId === config.workerId
-              ? heartbeat.whenReleasedLocally(previous.trialId, ctx.jobId, { timeoutMs: handoverTimeoutMs })
-              : waitForHandover({ redis, prefix: config.queuePrefix, heartbeatMs: config.heartbeatMs, timeoutMs: handoverTimeoutMs, logger }, previous),
-        },
-        job,
-        ctx,
-      );
-    } finally {
-      heartbeat.trialEnded(ctx.jobId);
-      idle.push(pool);
-    }
-  },
+  now: () => performance.now(),
+  workerId: config.workerId,
+  queues,
+  trainables,
+  maxCheckpointBytes: config.maxCheckpointBytes,
+  ...(config.trainableWorkRoot ? { trainableWorkRoot: config.trainableWorkRoot } : {}),
+  onProgress: (progress) => heartbeat.progress(jobId, progress),
+  // Taken over from a delivery in this process (or from an earlier process with this WORKER_ID,
+  // which is dead): watch the local deliveries. From another worker: watch its heartbeat.
+  awaitHandover: (previous) =>
+    previous.workerId === config.workerId
+      ? heartbeat.whenReleasedLocally(previous.trialId, jobId, { timeoutMs: handoverTimeoutMs })
+      : waitForHandover({ redis, prefix: config.queuePrefix, heartbeatMs: config.heartbeatMs, timeoutMs: handoverTimeoutMs, logger }, previous),
 });
+const trialWorkers: TrialWorker[] = [];
+if (config.builtin) {
+  trialWorkers.push(
+    createTrialWorker({
+      connection: redis,
+      prefix: config.queuePrefix,
+      concurrency: config.concurrency,
+      lockDuration: config.jobLockMs,
+      stalledInterval: config.stalledCheckMs,
+      name: config.workerId,
+      logger,
+      handler: async (job, ctx) => {
+        const pool = idle.pop();
+        if (!pool) throw new Error('no idle replica pool (concurrency exceeded)');
+        try {
+          await runTrial({ ...trialDeps(ctx.jobId), pool }, job, ctx);
+        } finally {
+          heartbeat.trialEnded(ctx.jobId);
+          idle.push(pool);
+        }
+      },
+    }),
+  );
+}
+for (const trainable of trainables.values()) {
+  trialWorkers.push(
+    createTrialWorker({
+      connection: redis,
+      prefix: config.queuePrefix,
+      queueName: trainableQueueName(trainable.name),
+      concurrency: trainable.concurrency,
+      lockDuration: config.jobLockMs,
+      stalledInterval: config.stalledCheckMs,
+      name: config.workerId,
+      logger,
+      handler: async (job, ctx) => {
+        try {
+          await runTrial(trialDeps(ctx.jobId), job, ctx);
+        } finally {
+          heartbeat.trialEnded(ctx.jobId);
+        }
+      },
+    }),
+  );
+}
+if (trialWorkers.length === 0) throw new Error('this worker runs nothing: WORKER_BUILTIN=false and no WORKER_TRAINABLES');
 // Advancing a sweep (new trials, its end) is serialised per sweep by a Postgres advisory lock.
 const sweepWorker = createSweepWorker({
   connection: redis,
@@ -106,7 +137,7 @@ const sweepWorker = createSweepWorker({
     });
   },
 });
-const cancels = await subscribeCancels({ connection: redis, prefix: config.queuePrefix, logger, handler: (signal) => worker.cancel(signal) });
+const cancels = await subscribeCancels({ connection: redis, prefix: config.queuePrefix, logger, handler: (signal) => trialWorkers.forEach((w) => w.cancel(signal)) });
 await heartbeat.start();
 
 // Redis may have lost work (a flush, a restart without persistence): re-enqueue it from Postgres now
@@ -123,7 +154,7 @@ const reconcileTimer = setInterval(reconcileSoon, config.reconcileMs);
 reconcileTimer.unref();
 reconcileSoon();
 logger.info(
-  { threads: config.threadsPerTrial, concurrency: config.concurrency, prefix: config.queuePrefix, heartbeatMs: config.heartbeatMs, reconcileMs: config.reconcileMs },
+  { threads: config.threadsPerTrial, concurrency: config.concurrency, builtin: config.builtin, trainables: [...trainables.keys()], prefix: config.queuePrefix, heartbeatMs: config.heartbeatMs, reconcileMs: config.reconcileMs },
   'worker started',
 );
 
@@ -136,7 +167,7 @@ onShutdownSignal({
     stopping = true;
     clearInterval(reconcileTimer);
     await reconciling;
-    await worker.shutdown();
+    await Promise.all(trialWorkers.map((w) => w.shutdown()));
     await heartbeat.stop();
     await sweepWorker.close();
     await cancels.close();

@@ -1,7 +1,8 @@
 // The reconciler: Postgres is the source of truth, so work Redis lost (a flush, a restart without
 // persistence) is enqueued again — every queued trial without a live job, every running trial whose
 // holder has stopped showing it trains it, and an advance of every pending or running sweep.
-import { listSweeps, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
+import { getSweep, listSweeps, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
+import { storedRouteOf, type JobRoute } from './advance-sweep.ts';
 import {
   MAX_RECONNECT_DELAY_MS,
   getHeldTrials,
@@ -97,12 +98,26 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   return { ran: true, ...summary };
 }
 
+/** The job route of each sweep with runnable trials, from its stored spec. */
+async function routesOf(db: Db, trials: readonly RunnableTrial[]): Promise<Map<string, JobRoute>> {
+  const routes = new Map<string, JobRoute>();
+  for (const sweepId of new Set(trials.map((t) => t.sweepId))) {
+    const sweep = await getSweep(db, sweepId);
+    if (sweep) routes.set(sweepId, storedRouteOf(sweep.spec));
+  }
+  return routes;
+}
+
 async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
   // Redis first, then Postgres: a trial created and enqueued between the two reads is then missing
   // from the live set, and its re-enqueue repeats the same job id (a no-op). The other order would
   // see a live job that has since ended while Postgres still read `running`, and enqueue a spare job.
-  const liveAttempts = liveAttemptsByTrial(await deps.queues.liveTrialJobIds());
-  const jobless = (await runnableTrials(deps.db)).filter((trial) => !liveAttempts.has(trial.id));
+  // Each runnable trial's queue (the built-in engine's, a trainable's, or none: an external loop asks).
+  const runnable = await runnableTrials(deps.db);
+  const routes = await routesOf(deps.db, runnable);
+  const trainables = [...routes.values()].flatMap((r) => (r.enqueue && r.trainable ? [r.trainable] : []));
+  const liveAttempts = liveAttemptsByTrial(await deps.queues.liveTrialJobIds(trainables));
+  const jobless = runnable.filter((trial) => !liveAttempts.has(trial.id) && routes.get(trial.sweepId)?.enqueue === true);
   const verdicts = await holderVerdicts(deps, jobless.filter((trial) => trial.status === 'running'));
 
   let requeuedTrials = 0;
@@ -123,8 +138,10 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
       continue;
     }
     try {
-      const attempt = await nextJobAttempt(deps, trial);
-      await deps.queues.enqueueTrial({ sweepId: trial.sweepId, trialId: trial.id, attempt });
+      const route = routes.get(trial.sweepId);
+      const trainable = route?.enqueue ? route.trainable : undefined;
+      const attempt = await nextJobAttempt(deps, trial, trainable);
+      await deps.queues.enqueueTrial({ sweepId: trial.sweepId, trialId: trial.id, attempt, ...(trainable ? { trainable } : {}) });
       deps.logger.warn(
         { ...fields, attempt, ...(verdict ? { holderSilentMs: verdict.silentMs } : {}) },
         verdict ? 'running trial had no job and its worker no heartbeat naming it; enqueued it again' : 'trial had no live job; enqueued it again',
@@ -254,10 +271,10 @@ function liveAttemptsByTrial(jobIds: Iterable<string>): Map<string, number[]> {
  * id would be a no-op). A job that went live since the live set was read keeps its attempt: the
  * enqueue then repeats its id and does nothing.
  */
-async function nextJobAttempt(deps: ReconcileDeps, trial: RunnableTrial): Promise<number> {
+async function nextJobAttempt(deps: ReconcileDeps, trial: RunnableTrial, trainable: string | undefined): Promise<number> {
   let attempt = trial.attempt + 1;
   for (let bumps = 0; bumps < MAX_ATTEMPT_BUMPS; bumps += 1) {
-    const state = await deps.queues.trialJobState(trial.id, attempt);
+    const state = await deps.queues.trialJobState(trial.id, attempt, trainable);
     if (!FINISHED_JOB_STATES.has(state)) return attempt;
     attempt += 1;
   }

@@ -25,15 +25,24 @@ import {
 } from '@hypersweep/db';
 import { compileModel, epochMetricValues, parseCheckpoint, reportedMetricNames, serializeCheckpoint, type Checkpoint, type EpochMetrics } from '@hypersweep/nn';
 import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
-import { CreateSweepRequest, resolveTrialConfig, schedulerConfigFor, type ObjectiveMetric } from '@hypersweep/schemas';
+import { CreateSweepRequest, requestKind, resolveTrialConfig, schedulerConfigFor, sweepSchedulerConfig, TrainableSweepRequest, type ObjectiveMetric } from '@hypersweep/schemas';
 import { createScheduler, type Scheduler } from '@hypersweep/search';
 import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
+import { runTrainable } from './run-trainable.ts';
+import type { TrainableConfig } from './trainables.ts';
 
 export interface RunTrialDeps {
   db: Db;
-  pool: ReplicaPool;
+  /** The replica pool of the built-in engine (absent on a handler for trainables only). */
+  pool?: ReplicaPool;
+  /** The trainables this worker offers (docs/trainables.md). */
+  trainables?: ReadonlyMap<string, TrainableConfig>;
+  /** Largest trainable checkpoint directory stored (default 256 MiB). */
+  maxCheckpointBytes?: number;
+  /** Where trainables' per-trial directories are made (default the OS temp directory). */
+  trainableWorkRoot?: string;
   datasets: DatasetCache;
   /** The sweep's trials for the scheduler after each epoch, read incrementally (shared by the process). */
   search: SearchTrialsCache;
@@ -172,7 +181,10 @@ async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialCont
   const poller = pollCancellation(deps, claimed, abortWith, logger);
 
   try {
-    const outcome = await train(deps, claimed, claim, sweep.spec, sweep.seed, abort, logger);
+    const outcome =
+      requestKind(sweep.spec) === 'trainable'
+        ? await trainTrainable(deps, claimed, claim, sweep.spec, abort, logger)
+        : await train(deps, claimed, claim, sweep.spec, sweep.seed, abort, logger);
     logger.info({ outcome: outcome.status, epochs: outcome.epochs, ms: Math.round(deps.now() - started) }, 'trial finished');
     return outcome.status;
   } catch (error) {
@@ -349,6 +361,33 @@ interface TrainOutcome {
   epochs: number;
 }
 
+/** A trial of a worker-defined trainable: its command runs the steps (run-trainable.ts). */
+async function trainTrainable(deps: RunTrialDeps, trial: Trial, claim: TrialClaim, storedSpec: Prisma.JsonValue, abort: AbortController, logger: Logger): Promise<TrainOutcome> {
+  const spec = TrainableSweepRequest.parse(storedSpec);
+  const config = deps.trainables?.get(spec.trainable.name);
+  if (!config) throw new Error(`this worker does not offer the trainable ${spec.trainable.name}`);
+  const objective = spec.objective.metric;
+  const scheduler = createScheduler(sweepSchedulerConfig(spec));
+  const outcome = await runTrainable({
+    db: deps.db,
+    trial,
+    claim,
+    spec,
+    config,
+    signal: abort.signal,
+    logger,
+    maxCheckpointBytes: deps.maxCheckpointBytes ?? 256 * 1024 * 1024,
+    ...(deps.trainableWorkRoot ? { workRoot: deps.trainableWorkRoot } : {}),
+    retried: (op, operation) => withDbRetry(deps, logger, op, abort.signal, operation),
+    verdict: () => askScheduler(deps.search, scheduler, trial, objective),
+    lastValue: async () => (await deps.search.trials(trial.sweepId)).find((t) => t.number === trial.number)?.reports.at(-1)?.value ?? null,
+    progress: (step) => reportProgress(deps, trial, step, 0, logger),
+  });
+  if (outcome.status === 'aborted') throw new Aborted((abort.signal.reason as AbortReason | undefined) ?? 'cancelled');
+  await finishFenced(deps, claim, outcome.status, { finalValue: outcome.finalValue, reason: outcome.reason }, logger);
+  return { status: outcome.status, epochs: outcome.steps };
+}
+
 async function train(
   deps: RunTrialDeps,
   trial: Trial,
@@ -358,7 +397,9 @@ async function train(
   abort: AbortController,
   logger: Logger,
 ): Promise<TrainOutcome> {
-  const { db, pool } = deps;
+  const { db } = deps;
+  const pool = deps.pool;
+  if (!pool) throw new Error('this handler runs trainables only: no replica pool for the built-in engine');
   // Every Postgres call below goes through database faults (retried in place); the writes are
   // fenced on the claim, so a retry can never land after another delivery took the trial over.
   const retried = <T>(op: string, operation: () => Promise<T>) => withDbRetry(deps, logger, op, abort.signal, operation);

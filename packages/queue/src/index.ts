@@ -4,6 +4,7 @@ export {
   JOB_NAMES,
   DEFAULT_PREFIX,
   trialJobId,
+  trainableQueueName,
   parseTrialJobId,
   cancelChannel,
   workerHeartbeatKey,

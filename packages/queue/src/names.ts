@@ -8,6 +8,14 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/**
+ * The trial queue of one worker-defined trainable (docs/trainables.md): only workers that offer it
+ * consume it. Trainable names (`^[a-z0-9][a-z0-9_.-]{0,63}$`) hold no ':'.
+ */
+export function trainableQueueName(trainable: string): string {
+  return `${QUEUES.trials}.${trainable}`;
+}
+
 /** Job names inside the queues (one kind of job per queue). */
 export const JOB_NAMES = {
   trial: 'trial',

@@ -6,6 +6,8 @@ export const TrialJobSchema = z.strictObject({
   sweepId: z.uuid(),
   trialId: z.uuid(),
   attempt: z.int().min(1).max(1_000_000),
+  /** The worker-defined trainable that runs it (its own queue); absent: the built-in engine. */
+  trainable: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/).optional(),
 });
 export type TrialJob = z.infer<typeof TrialJobSchema>;
 

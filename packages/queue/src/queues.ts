@@ -3,7 +3,7 @@ import { Queue, type JobsOptions, type JobType } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QueueError } from './errors.ts';
-import { DEFAULT_PREFIX, JOB_NAMES, QUEUES, trialJobId } from './names.ts';
+import { DEFAULT_PREFIX, JOB_NAMES, QUEUES, trainableQueueName, trialJobId } from './names.ts';
 import {
   SweepAdvanceJobSchema,
   TrialJobSchema,
@@ -56,8 +56,12 @@ export class JobQueues {
   readonly trials: TrialQueue;
   readonly sweeps: SweepQueue;
   readonly prefix: string;
+  /** Trial queues of trainables, opened on first use. */
+  private readonly trainableQueues = new Map<string, TrialQueue>();
+  private readonly options: CreateQueuesOptions;
 
   constructor(options: CreateQueuesOptions) {
+    this.options = options;
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     assertPrefix(this.prefix);
     this.trials = new Queue(QUEUES.trials, {
@@ -79,8 +83,23 @@ export class JobQueues {
   async enqueueTrial(job: TrialJob, options: EnqueueTrialOptions = {}): Promise<string> {
     const payload = parsePayload(TrialJobSchema, job, 'trial job');
     const jobId = trialJobId(payload.trialId, payload.attempt);
-    await this.trials.add(JOB_NAMES.trial, payload, { ...options, jobId });
+    await this.trialQueue(payload.trainable).add(JOB_NAMES.trial, payload, { ...options, jobId });
     return jobId;
+  }
+
+  /** The queue of a trainable's trials, or the built-in engine's (no trainable). */
+  trialQueue(trainable?: string): TrialQueue {
+    if (trainable === undefined) return this.trials;
+    let queue = this.trainableQueues.get(trainable);
+    if (!queue) {
+      queue = new Queue(trainableQueueName(trainable), {
+        connection: this.options.connection,
+        prefix: this.prefix,
+        defaultJobOptions: { ...DEFAULT_TRIAL_JOB_OPTIONS, ...this.options.trialJobOptions },
+      });
+      this.trainableQueues.set(trainable, queue);
+    }
+    return queue;
   }
 
   /**
@@ -101,14 +120,15 @@ export class JobQueues {
    * Ids of trial jobs Redis will still run (waiting, active, delayed, prioritized), read atomically.
    * The reconciler re-enqueues runnable Postgres trials whose job id is missing here.
    */
-  async liveTrialJobIds(): Promise<Set<string>> {
-    const ids = await this.trials.getRanges([...LIVE_JOB_STATES], 0, -1);
-    return new Set(ids);
+  async liveTrialJobIds(trainables: Iterable<string> = []): Promise<Set<string>> {
+    const queues = [this.trials, ...[...new Set(trainables)].map((t) => this.trialQueue(t))];
+    const ids = await Promise.all(queues.map((q) => q.getRanges([...LIVE_JOB_STATES], 0, -1)));
+    return new Set(ids.flat());
   }
 
   /** State of one trial attempt's job, `'unknown'` when Redis holds no such job. */
-  async trialJobState(trialId: string, attempt: number): Promise<string> {
-    return this.trials.getJobState(trialJobId(trialId, attempt));
+  async trialJobState(trialId: string, attempt: number, trainable?: string): Promise<string> {
+    return this.trialQueue(trainable).getJobState(trialJobId(trialId, attempt));
   }
 
   /** Job counts per state for both queues, for Prometheus gauges. */
@@ -122,7 +142,7 @@ export class JobQueues {
 
   /** Closes both queues; the shared connection stays open for its owner to quit. */
   async close(): Promise<void> {
-    await Promise.all([this.trials.close(), this.sweeps.close()]);
+    await Promise.all([this.trials.close(), this.sweeps.close(), ...[...this.trainableQueues.values()].map((q) => q.close())]);
   }
 }
 

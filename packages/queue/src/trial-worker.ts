@@ -41,6 +41,8 @@ export interface CreateTrialWorkerOptions {
   logger?: QueueLogger;
   /** Start fetching jobs immediately (default true). */
   autorun?: boolean;
+  /** The queue to consume: a trainable's (names.ts trainableQueueName); default the built-in engine's. */
+  queueName?: string;
 }
 
 interface RunningTrial {
@@ -72,7 +74,7 @@ export class TrialWorker {
       ...(options.name === undefined ? {} : { name: options.name }),
     };
     this.worker = new Worker<TrialJob, TrialJobResult, typeof JOB_NAMES.trial>(
-      QUEUES.trials,
+      options.queueName ?? QUEUES.trials,
       (job, token) => this.process(job, token),
       workerOptions,
     );

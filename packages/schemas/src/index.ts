@@ -4,6 +4,7 @@
 export * from './common.ts';
 export * from './errors.ts';
 export * from './sweep.ts';
+export * from './kinds.ts';
 export * from './bindings.ts';
 export * from './trainable.ts';
 export * from './responses.ts';

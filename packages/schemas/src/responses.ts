@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { Id, MetricName, Timestamp, TrialParams, finite, int, text } from './common.ts';
 import { ModelSpecSchema, OptimizerSpecSchema, ScheduleSpecSchema } from '@hypersweep/nn';
-import { CreateSweepRequest, DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
+import { DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
+import { SweepRequest } from './kinds.ts';
 
 export const SWEEP_STATUSES = ['pending', 'running', 'completed', 'cancelled', 'failed'] as const;
 export const SweepStatus = z.enum(SWEEP_STATUSES);
@@ -72,7 +73,7 @@ export const Sweep = z.strictObject({
   objective: ObjectiveSpec,
   seed: count(),
   /** The submitted request with defaults applied. */
-  spec: CreateSweepRequest,
+  spec: SweepRequest,
   counts: TrialCounts,
   progress: SweepProgress,
   best: BestTrial.nullable(),
@@ -190,6 +191,8 @@ export const WorkerHeartbeat = z.strictObject({
   samplesPerSecond: finite().min(0),
   /** The process's memory at the beat (absent from workers that predate it). */
   memory: z.strictObject({ rssBytes: count(), heapUsedBytes: count() }).optional(),
+  /** Names of the trainables it runs (docs/trainables.md; absent from workers that predate them). */
+  trainables: z.array(z.string().max(64)).max(256).optional(),
   startedAt: Timestamp,
   at: Timestamp,
 });

@@ -364,6 +364,11 @@ export function samplerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'o
 
 /** The scheduler config createScheduler takes: direction from the objective, maxResource defaulting to the epochs. */
 export function schedulerConfigFor(request: Pick<CreateSweepRequest, 'search' | 'objective' | 'training' | 'template'>): SchedulerConfig {
+  return schedulerConfigWith(request, maxEpochsOf(request));
+}
+
+/** schedulerConfigFor with the most epochs (steps) a trial can run given. */
+export function schedulerConfigWith(request: Pick<CreateSweepRequest, 'search' | 'objective'>, maxSteps: number): SchedulerConfig {
   const s = request.search.scheduler;
   const direction = request.objective.mode;
   switch (s.type) {
@@ -373,7 +378,7 @@ export function schedulerConfigFor(request: Pick<CreateSweepRequest, 'search' | 
       return { ...s, direction };
     case 'asha':
     case 'hyperband':
-      return { ...s, direction, maxResource: s.maxResource ?? maxEpochsOf(request) };
+      return { ...s, direction, maxResource: s.maxResource ?? maxSteps };
   }
 }
 

@@ -6,7 +6,8 @@ import { Router } from 'express';
 import type { ApiDeps } from '../deps.ts';
 import { renderGauge } from '../prometheus.ts';
 
-const WORKER_ALIVE_MS = 15_000;
+/** A worker whose last heartbeat is older than this is not counted as alive. */
+export const WORKER_ALIVE_MS = 15_000;
 
 async function check(fn: () => Promise<unknown>): Promise<ReadyResponse['checks'][string]> {
   const started = performance.now();

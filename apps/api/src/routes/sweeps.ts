@@ -14,10 +14,11 @@ import {
   type Trial as TrialRow,
 } from '@hypersweep/db';
 import { jsonEqual } from '@hypersweep/nn';
-import { publishCancel } from '@hypersweep/queue';
+import { listWorkers, publishCancel } from '@hypersweep/queue';
 import {
-  CreateSweepRequest,
   IdempotencyKey,
+  SweepRequest,
+  isBuiltinSweep,
   ListSweepsQuery,
   ListTrialsQuery,
   MetricsQuery,
@@ -29,6 +30,7 @@ import {
 } from '@hypersweep/schemas';
 import { Router, type Request } from 'express';
 import { datasetFacts } from '../dataset-facts.ts';
+import { WORKER_ALIVE_MS } from './meta.ts';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { presentSweepFull, presentSweeps, presentTrials } from '../present.ts';
@@ -60,18 +62,29 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps', async (req, res) => {
     const key = parseHeader(IdempotencyKey, req, 'Idempotency-Key');
-    const spec = parseJsonBody(CreateSweepRequest, req);
-    const facts = await datasetFacts(db, spec.dataset);
-    if (!facts) {
-      throw new HttpError('invalid_request', `no dataset ${spec.dataset.type === 'csv' || spec.dataset.type === 'idx' ? spec.dataset.id : spec.dataset.type}`, [
-        { path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' },
-      ]);
-    }
-    // Refused now rather than failing one trial at a time on the workers.
-    const untrainable = checkTrainable(spec, facts, deps.config.trialLimits);
-    if (untrainable.length > 0) {
-      const first = untrainable[0]!;
-      throw new HttpError('invalid_request', `the sweep cannot train: ${first.path}: ${first.message}`, untrainable);
+    const spec = parseJsonBody(SweepRequest, req);
+    if (isBuiltinSweep(spec)) {
+      const facts = await datasetFacts(db, spec.dataset);
+      if (!facts) {
+        throw new HttpError('invalid_request', `no dataset ${spec.dataset.type === 'csv' || spec.dataset.type === 'idx' ? spec.dataset.id : spec.dataset.type}`, [
+          { path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' },
+        ]);
+      }
+      // Refused now rather than failing one trial at a time on the workers.
+      const untrainable = checkTrainable(spec, facts, deps.config.trialLimits);
+      if (untrainable.length > 0) {
+        const first = untrainable[0]!;
+        throw new HttpError('invalid_request', `the sweep cannot train: ${first.path}: ${first.message}`, untrainable);
+      }
+    } else if ('trainable' in spec) {
+      // Refused rather than queued for a worker that may never come (docs/trainables.md).
+      const name = spec.trainable.name;
+      const { workers } = await listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS });
+      if (!workers.some((w) => w.alive && (w.trainables ?? []).includes(name))) {
+        throw new HttpError('invalid_request', `no live worker offers the trainable ${name}`, [
+          { path: 'trainable.name', message: `no live worker offers ${JSON.stringify(name)} (a worker lists its trainables in WORKER_TRAINABLES)` },
+        ]);
+      }
     }
     // JSON round trip: the stored spec has no undefined members, so a retry compares equal.
     const stored = JSON.parse(JSON.stringify(spec)) as Prisma.InputJsonValue;
