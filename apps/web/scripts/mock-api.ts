@@ -5,7 +5,7 @@
 // served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
 // dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
-  ClusterView, CreateSweepRequest, DatasetList, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepCurves, SweepEvent, SweepPage, Trial, TrialDetail, TrialModelExport, TrialPage,
+  ClusterView, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepCurves, SweepEvent, SweepPage, Trial, TrialDetail, TrialModelExport, TrialPage,
   formatSseEvent, resolveTrialConfig, validationError, type SweepStatus, type TrialCounts, type TrialResolved,
 } from '@hypersweep/schemas';
 import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
@@ -358,7 +358,7 @@ const server = createServer(async (req, res) => {
     }
     if (ms && req.method === 'GET' && p.endsWith('/events')) {
       // As the API: a finished sweep's stream ends once caught up, and a resumption with nothing left gets 204.
-      const finished = () => ms.sweep.status === 'completed' || ms.sweep.status === 'cancelled' || ms.sweep.status === 'failed';
+      const finished = () => FINISHED_SWEEP_STATUSES.has(ms.sweep.status);
       let last = Number(req.headers['last-event-id'] ?? 0);
       if (req.headers['last-event-id'] !== undefined && finished() && last >= ms.events.length) {
         res.writeHead(204);

@@ -79,11 +79,14 @@ export interface MetricsParams {
   readonly toStep?: number;
 }
 
-/** The files of an IDX upload (gzip or not: the server tells) and its fields. */
+/**
+ * The files of an IDX upload (gzip or not: the server tells) and its fields. The training pair is
+ * required by the API, which answers a 400 naming each missing file (forms show it at the input).
+ */
 export interface IdxUpload {
   readonly name: string;
-  readonly trainImages: Uint8Array | Blob;
-  readonly trainLabels: Uint8Array | Blob;
+  readonly trainImages?: Uint8Array | Blob | undefined;
+  readonly trainLabels?: Uint8Array | Blob | undefined;
   readonly testImages?: Uint8Array | Blob | undefined;
   readonly testLabels?: Uint8Array | Blob | undefined;
   readonly numClasses?: number | undefined;
@@ -320,7 +323,8 @@ export class HypersweepClient {
 
   /**
    * GET /sweeps/{id}/events, followed across disconnections (Last-Event-ID, backoff), as the
-   * decoded events of each network chunk. Ids at or below the last one delivered are dropped.
+   * decoded events of each network chunk, with the last id it moved to. Ids at or below the last
+   * one delivered are dropped.
    * Ends when the server says the sweep is over (204), on the signal, or when `shouldReconnect` declines.
    */
   async *sweepEventBatches(sweepId: string, options: SweepEventsOptions = {}): AsyncGenerator<DecodedSweepEvents, void, undefined> {
@@ -336,8 +340,9 @@ export class HypersweepClient {
       });
     for await (const messages of followSse(connect, { ...follow, lastEventId: start })) {
       const decoded = decodeSweepEvents(messages, lastId, { types, prefilter });
+      // A batch of filtered-out messages still moves the last id on: yielded, with no events.
+      if (decoded.events.length > 0 || decoded.rejected.length > 0 || decoded.lastId > lastId) yield decoded;
       lastId = decoded.lastId;
-      if (decoded.events.length > 0 || decoded.rejected.length > 0) yield decoded;
     }
   }
 

@@ -1,7 +1,7 @@
 // App-wide state: the current route (History API), the token and the API client. A 401 from any
 // request clears the token and returns to the login page, remembering where the user was.
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { ApiClient } from '../api/client.ts';
+import { HypersweepClient } from '@hypersweep/client';
 import { hrefOf, matchRoute, type Route } from '../lib/routes.ts';
 import { loadToken, saveToken } from './auth.ts';
 
@@ -11,7 +11,7 @@ interface AppState {
   readonly token: string | null;
   readonly signIn: (token: string) => void;
   readonly signOut: () => void;
-  readonly api: ApiClient;
+  readonly api: HypersweepClient;
 }
 
 const AppContext = createContext<AppState | null>(null);
@@ -46,8 +46,10 @@ export function AppProvider({ children }: { children: ReactNode }) {
 
   const api = useMemo(
     () =>
-      new ApiClient({
-        getToken: () => tokenRef.current,
+      new HypersweepClient({
+        // The API serves the dashboard: same origin.
+        baseUrl: '',
+        token: () => tokenRef.current,
         onUnauthorized: () => {
           saveToken(null);
           setToken(null);

@@ -98,14 +98,9 @@ export function useSweepEvents(
   useEffect(() => {
     if (!sweepId) return undefined;
     const controller = new AbortController();
-    void followSweepEvents({
+    void followSweepEvents(api, sweepId, {
       signal: controller.signal,
       lastEventId: startAfter,
-      open: (lastEventId, signal) =>
-        api.rawFetch(api.url(`/sweeps/${encodeURIComponent(sweepId)}/events`), {
-          headers: { Accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
-          signal,
-        }),
       onEvents: (events) => handler.current(events),
       onState: setState,
       types,

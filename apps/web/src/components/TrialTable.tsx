@@ -1,11 +1,10 @@
 // The trial table: sorted and filtered by the API (keyset cursor pages, fetched as the user scrolls),
 // virtualised (only the rows in view are in the DOM), and patched live from the sweep's store.
-import { TRIAL_STATUSES, type Trial, type TrialCounts, type TrialStatus } from '@hypersweep/schemas';
+import { FINISHED_TRIAL_STATUSES, TRIAL_STATUSES, type Trial, type TrialCounts, type TrialStatus } from '@hypersweep/schemas';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { ListTrialsParams } from '../api/client.ts';
+import type { ListTrialsParams } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 import { formatValue } from '../lib/chart.ts';
-import { FINISHED_STATES } from '../lib/sweep-store.ts';
 import { ErrorBanner, Link, StatusBadge } from './ui.tsx';
 
 type Sort = NonNullable<ListTrialsParams['sort']>;
@@ -190,7 +189,7 @@ export function TrialTable({ sweepId, paramNames, objectiveName, counts, live, v
                   {t.workerId ?? '—'}
                 </td>
                 <td>
-                  {!FINISHED_STATES.has(t.status) ? (
+                  {!FINISHED_TRIAL_STATUSES.has(t.status) ? (
                     <button type="button" className="small danger" onClick={() => onStop(t)} data-testid="stop-trial" aria-label={`Stop trial ${t.number}`}>
                       Stop
                     </button>

@@ -3,7 +3,7 @@
 import type { SweepStatus, TrialCounts, TrialStatus } from '@hypersweep/schemas';
 import type { AnchorHTMLAttributes, ReactNode } from 'react';
 import { useId } from 'react';
-import { ApiRequestError } from '../api/client.ts';
+import { ApiError } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 import { STATUS_COLORS } from '../lib/palette.ts';
 
@@ -70,7 +70,7 @@ export function Progress({ fraction, label }: { fraction: number; label: string 
 export function ErrorBanner({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   if (!error) return null;
   const message = error instanceof Error ? error.message : String(error);
-  const details = error instanceof ApiRequestError ? error.details : [];
+  const details = error instanceof ApiError ? error.details : [];
   return (
     <div className="error-banner" role="alert" data-testid="error-banner">
       <p>{message}</p>

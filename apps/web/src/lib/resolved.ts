@@ -1,14 +1,7 @@
 // A trial's resolved spec: the sweep's model and training recipe with the trial's parameters
 // applied (GET trial's `resolved`; null or absent for trials from before it existed). Read
 // defensively: a shape this dashboard does not know shows as "not available", never as an error.
-import { Trial, TrialResolved } from '@hypersweep/schemas';
 import { z } from 'zod';
-
-/**
- * GET of one trial (and its stop): TrialDetail with `resolved` optional, so the page works against
- * an API from before it (and a stop that returns a plain Trial); resolvedOf reads it.
- */
-export const TrialResponse = Trial.extend({ resolved: TrialResolved.nullable().optional() });
 
 const Layer = z.looseObject({ type: z.string() });
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);

@@ -2,11 +2,8 @@
 // place from SSE events (no refetch per event) and read by the charts. Mutable on purpose: with
 // 1,000 trials × 50 epochs, copying on every event would be the cost; the page re-renders once per
 // animation frame from `version`.
-import type { Sweep, SweepEvent, Trial } from '@hypersweep/schemas';
+import { FINISHED_TRIAL_STATUSES, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
 import { isBetter, type Point } from './chart.ts';
-
-/** Final trial states: the trial will not train again. */
-export const FINISHED_STATES: ReadonlySet<Trial['status']> = new Set(['completed', 'stopped', 'failed', 'cancelled']);
 
 export class SweepStore {
   sweep: Sweep | null = null;
@@ -30,7 +27,7 @@ export class SweepStore {
   upsertTrial(t: Trial): void {
     const existing = this.trials.get(t.id);
     // A listing fetched before an event must not roll the trial back.
-    if (existing && existing.epochsDone > t.epochsDone && !FINISHED_STATES.has(t.status)) return;
+    if (existing && existing.epochsDone > t.epochsDone && !FINISHED_TRIAL_STATUSES.has(t.status)) return;
     this.trials.set(t.id, t);
   }
 

@@ -9,7 +9,7 @@ const REFRESH_MS = 5000;
 
 export function ClusterPage() {
   const { api } = useApp();
-  const cluster = useAsync((signal) => api.getCluster(signal), [api]);
+  const cluster = useAsync((signal) => api.getCluster({ signal }), [api]);
   const { reload } = cluster;
   useEffect(() => {
     const timer = setInterval(() => {

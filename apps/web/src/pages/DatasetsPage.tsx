@@ -5,7 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { useApp } from '../app/context.tsx';
 import { useAsync } from '../app/hooks.ts';
 import type { DatasetInfo } from '@hypersweep/schemas';
-import { ApiRequestError } from '../api/client.ts';
+import { ApiError } from '@hypersweep/client';
 import { ErrorBanner, Field, Loading } from '../components/ui.tsx';
 
 const FILES = [
@@ -19,7 +19,7 @@ type FileField = (typeof FILES)[number]['path'];
 
 export function DatasetsPage() {
   const { api } = useApp();
-  const datasets = useAsync((signal) => api.listDatasets(signal), [api]);
+  const datasets = useAsync((signal) => api.listDatasets({ signal }), [api]);
   const [name, setName] = useState('');
   const [numClasses, setNumClasses] = useState('');
   const [files, setFiles] = useState<Partial<Record<FileField, File>>>({});
@@ -28,24 +28,21 @@ export function DatasetsPage() {
   const [stored, setStored] = useState<DatasetInfo | null>(null);
 
   // The API's details by field, so each message sits by its input.
-  const details = error instanceof ApiRequestError ? error.details : [];
+  const details = error instanceof ApiError ? error.details : [];
   const errorsOf = (path: string) => details.filter((d) => d.path === path).map((d) => d.message);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    // Built by hand: a form's own FormData sends empty parts for unset file inputs and blank fields.
-    const form = new FormData();
-    form.append('name', name.trim());
-    if (numClasses.trim() !== '') form.append('numClasses', numClasses.trim());
-    for (const { path } of FILES) {
-      const file = files[path];
-      if (file) form.append(path, file, file.name);
-    }
+    // Only the fields set: a form's own FormData sends empty parts for unset file inputs and blank fields.
+    const { trainImages, trainLabels, testImages, testLabels } = files;
     setSending(true);
     setError(null);
     setStored(null);
     try {
-      setStored(await api.uploadIdxDataset(form));
+      // Missing files are the API's to name: its 400 puts each message by its input.
+      setStored(
+        await api.uploadIdxDataset({ name: name.trim(), trainImages, trainLabels, testImages, testLabels, numClasses: numClasses.trim() === '' ? undefined : Number(numClasses.trim()) }),
+      );
       datasets.reload();
     } catch (err) {
       setError(err);

@@ -1,7 +1,7 @@
 // Sign in with an API token (created with `hypersweep token create` or POST /api/v1/tokens).
 // The token is checked against the API before it is kept.
 import { useState } from 'react';
-import { ApiClient, ApiRequestError } from '../api/client.ts';
+import { ApiError, HypersweepClient } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 
 export function LoginPage({ next }: { next: string | null }) {
@@ -21,12 +21,12 @@ export function LoginPage({ next }: { next: string | null }) {
     setError(null);
     try {
       // A throwaway client: a 401 here is a wrong token, not a session that expired.
-      const probe = new ApiClient({ getToken: () => t, onUnauthorized: () => undefined });
+      const probe = new HypersweepClient({ baseUrl: '', token: t });
       await probe.listSweeps({ limit: 1 });
       signIn(t);
       navigate(next ?? '/', { replace: true });
     } catch (err) {
-      setError(err instanceof ApiRequestError && err.status === 401 ? 'The API did not accept this token.' : err instanceof Error ? err.message : String(err));
+      setError(err instanceof ApiError && err.status === 401 ? 'The API did not accept this token.' : err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
     }

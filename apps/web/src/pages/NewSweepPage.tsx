@@ -2,9 +2,9 @@
 // parameter) and a JSON/YAML editor, both validated client-side with the API's own
 // CreateSweepRequest schema; server errors are shown at the field their path names.
 import { ACTIVATIONS } from '@hypersweep/nn';
-import { CreateSweepRequest, OPTIMIZER_TYPES, builtinMetricsFor, naturalMode, zodIssuesToDetails, type ErrorDetail } from '@hypersweep/schemas';
+import { CreateSweepRequest, OPTIMIZER_TYPES, builtinMetricsFor, naturalMode, zodIssuesToDetails, type CreateSweepRequestInput, type ErrorDetail } from '@hypersweep/schemas';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { ApiRequestError } from '../api/client.ts';
+import { ApiError } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 import { useAsync } from '../app/hooks.ts';
 import { ErrorBanner, Field } from '../components/ui.tsx';
@@ -51,7 +51,7 @@ function newKey(): string {
 
 export function NewSweepPage() {
   const { api, navigate } = useApp();
-  const datasetsState = useAsync((signal) => api.listDatasets(signal), [api]);
+  const datasetsState = useAsync((signal) => api.listDatasets({ signal }), [api]);
   const datasets: DatasetShape[] = useMemo(() => {
     const items = datasetsState.data?.items;
     if (!items) return [...BUILTIN_DATASETS];
@@ -156,10 +156,11 @@ export function NewSweepPage() {
     if (!idempotency.current || idempotency.current.body !== text) idempotency.current = { key: newKey(), body: text };
     setBusy(true);
     try {
-      const sweep = await api.createSweep(body, idempotency.current.key);
+      // The JSON tab sends what the user wrote, checked or not: the API's errors show at their fields.
+      const sweep = await api.createSweep(body as CreateSweepRequestInput, { idempotencyKey: idempotency.current.key });
       navigate(`/sweeps/${sweep.id}`);
     } catch (error) {
-      if (error instanceof ApiRequestError && error.details.length > 0) setServerErrors([...error.details]);
+      if (error instanceof ApiError && error.details.length > 0) setServerErrors([...error.details]);
       setSubmitError(error);
     } finally {
       setBusy(false);
@@ -272,7 +273,7 @@ export function NewSweepPage() {
             ) : null}
           </div>
         ) : null}
-        {submitError && !(submitError instanceof ApiRequestError && submitError.details.length > 0) ? <ErrorBanner error={submitError} /> : null}
+        {submitError && !(submitError instanceof ApiError && submitError.details.length > 0) ? <ErrorBanner error={submitError} /> : null}
 
         {tab === 'json' ? (
           <div role="tabpanel" id="panel-json" aria-labelledby="tab-json">

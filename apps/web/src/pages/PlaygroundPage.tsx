@@ -26,7 +26,7 @@ const SAMPLES: Record<string, readonly (readonly [number, number])[][]> = {
 
 export function PlaygroundPage({ sweepId: routeSweep, trialId: routeTrial }: { sweepId: string | null; trialId: string | null }) {
   const { api, navigate } = useApp();
-  const sweeps = useAsync((signal) => api.listSweeps({ limit: 100 }, signal), [api]);
+  const sweeps = useAsync((signal) => api.listSweeps({ limit: 100 }, { signal }), [api]);
   const candidates: SweepSummary[] = (sweeps.data?.items ?? []).filter((s) => s.best !== null);
   const sweep = candidates.find((s) => s.id === routeSweep) ?? (routeSweep ? undefined : candidates[0]);
   const sweepId = routeSweep ?? sweep?.id ?? null;
@@ -50,7 +50,7 @@ export function PlaygroundPage({ sweepId: routeSweep, trialId: routeTrial }: { s
     const controller = new AbortController();
     (async () => {
       try {
-        const exp = await api.exportModel(sweepId, trialId, controller.signal);
+        const exp = await api.exportModel(sweepId, trialId, { signal: controller.signal });
         const p = await Predictor.fromTfjs(exp.modelJson, base64ToBytes(exp.weightsBase64));
         if (!controller.signal.aborted) setPredictor(p);
       } catch (err) {

@@ -3,9 +3,9 @@
 // trial table. State lives in a SweepStore loaded from the trial listing and GET /curves, then fed by
 // the event stream; the page redraws at most once per animation frame however many events arrive.
 import { ConfusionMatrix } from '../components/ConfusionMatrix.tsx';
-import { TRIAL_STATUSES, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
+import { FINISHED_SWEEP_STATUSES, TRIAL_STATUSES, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { fetchAllPages, type ApiClient } from '../api/client.ts';
+import { trialTable, trialTableCsv, type HypersweepClient } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 import { useFrameInvalidate, useSweepEvents } from '../app/hooks.ts';
 import { Importance } from '../components/Importance.tsx';
@@ -14,13 +14,11 @@ import { ParallelCoords } from '../components/ParallelCoords.tsx';
 import { TrialTable } from '../components/TrialTable.tsx';
 import { ErrorBanner, Link, Loading, Progress, StatusBadge, TrialCountsBar, downloadBlob } from '../components/ui.tsx';
 import { bestSoFar, formatValue, topK } from '../lib/chart.ts';
-import { trialsToCsv } from '../lib/csv.ts';
 import { base64ToBytes } from '../lib/digit.ts';
 import { logScaledParams, spaceParamNames } from '../lib/parallel.ts';
 import { BEST_COLOR, MUTED_LINE, OKABE_ITO, SERIES_COLORS } from '../lib/palette.ts';
 import { SweepStore, objectiveOf } from '../lib/sweep-store.ts';
 
-const FINISHED_SWEEP = new Set(['completed', 'cancelled', 'failed']);
 /** Top-K colours: the series palette without the best trial's colour. */
 const TOP_COLORS = SERIES_COLORS.filter((c) => c !== BEST_COLOR);
 
@@ -53,7 +51,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
       store.apply(events);
       const after = store.sweep?.status;
       // Finishing brings the test result of the best trial: fetch the sweep once.
-      if (after && before !== after && FINISHED_SWEEP.has(after)) {
+      if (after && before !== after && FINISHED_SWEEP_STATUSES.has(after)) {
         api.getSweep(sweepId).then((s) => {
           store.setSweep(s);
           invalidate();
@@ -78,13 +76,13 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
     heldEvents.current = [];
     (async () => {
       try {
-        const first = await api.getSweep(sweepId, signal);
+        const first = await api.getSweep(sweepId, { signal });
         store.setSweep(first);
         setStreamFrom({ sweepId, id: first.lastEventId ?? 0 });
         invalidate();
         const metric = first.objective.metric;
         await Promise.all([
-          fetchAllPages((cursor) => api.listTrials(sweepId, { limit: 200, cursor }, signal)).then((trials) => {
+          api.listAllTrials(sweepId, {}, { signal, max: 10_000 }).then((trials) => {
             store.setTrials(trials);
             setTrialsLoaded(true);
           }),
@@ -109,7 +107,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   const following = streamFrom?.sweepId === sweepId ? streamFrom : null;
   const streamState = useSweepEvents(following ? sweepId : null, onEvents, {
     lastEventId: following?.id,
-    shouldReconnect: () => !FINISHED_SWEEP.has(store.sweep?.status ?? ''),
+    shouldReconnect: () => !store.sweep || !FINISHED_SWEEP_STATUSES.has(store.sweep.status),
   });
   const [tableShown, setTableShown] = useState(false);
   const onTableRows = useCallback(() => setTableShown(true), []);
@@ -249,7 +247,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
           <span className={`stream stream-${streamState}`} data-testid="stream-state" title="Live updates">
             {streamState === 'open' ? 'live' : streamState}
           </span>
-          <button type="button" onClick={() => downloadBlob(`${sweep.name.replace(/[^\w.-]+/g, '_')}-trials.csv`, trialsToCsv(trials), 'text/csv')} disabled={!trialsLoaded} data-testid="export-csv">
+          <button type="button" onClick={() => downloadBlob(`${sweep.name.replace(/[^\w.-]+/g, '_')}-trials.csv`, trialTableCsv(trialTable(trials)), 'text/csv')} disabled={!trialsLoaded} data-testid="export-csv">
             Export CSV
           </button>
           {active ? (
@@ -412,7 +410,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
 
 
 /** Every trial's curve of `metric` (downsampled by the API) merged into the store. */
-async function loadCurves(api: ApiClient, store: SweepStore, sweepId: string, metric: string, signal: AbortSignal): Promise<void> {
-  const curves = await api.getCurves(sweepId, { names: [metric] }, signal);
+async function loadCurves(api: HypersweepClient, store: SweepStore, sweepId: string, metric: string, signal: AbortSignal): Promise<void> {
+  const curves = await api.getCurves(sweepId, { names: [metric] }, { signal });
   for (const trial of curves.trials) for (const series of trial.series) store.setCurve(trial.trialId, series.name, series.points);
 }

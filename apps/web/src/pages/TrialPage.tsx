@@ -1,7 +1,7 @@
 // One trial: parameters, its resolved model and training settings (the spec with its parameters
 // applied), state, curves (metrics endpoint, downsampled with maxPoints), its live events, stop,
 // and the model download (TensorFlow.js Layers JSON + weights.bin).
-import type { SweepEvent } from '@hypersweep/schemas';
+import { FINISHED_TRIAL_STATUSES, type SweepEvent } from '@hypersweep/schemas';
 import { useCallback, useMemo, useState } from 'react';
 import { useApp } from '../app/context.tsx';
 import { useAsync, useSweepEvents } from '../app/hooks.ts';
@@ -11,7 +11,6 @@ import { formatValue, type Point } from '../lib/chart.ts';
 import { base64ToBytes } from '../lib/digit.ts';
 import { SERIES_COLORS } from '../lib/palette.ts';
 import { layerRows, resolvedOf, trainingSettings, type ResolvedTrial } from '../lib/resolved.ts';
-import { FINISHED_STATES } from '../lib/sweep-store.ts';
 
 const MAX_POINTS = 500;
 const MAX_EVENTS = 200;
@@ -103,8 +102,8 @@ function ResolvedSpec({ resolved }: { resolved: ResolvedTrial | null }) {
 
 export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: string }) {
   const { api } = useApp();
-  const trialState = useAsync((signal) => api.getTrial(sweepId, trialId, signal), [api, sweepId, trialId]);
-  const metricsState = useAsync((signal) => api.getMetrics(sweepId, trialId, { maxPoints: MAX_POINTS }, signal), [api, sweepId, trialId]);
+  const trialState = useAsync((signal) => api.getTrial(sweepId, trialId, { signal }), [api, sweepId, trialId]);
+  const metricsState = useAsync((signal) => api.getMetrics(sweepId, trialId, { maxPoints: MAX_POINTS }, { signal }), [api, sweepId, trialId]);
   const [live, setLive] = useState<{ points: Map<string, Point[]>; events: SweepEvent[] }>({ points: new Map(), events: [] });
   const [actionError, setActionError] = useState<unknown>(null);
   const reloadTrial = trialState.reload;
@@ -131,7 +130,7 @@ export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: stri
   const trial = trialState.data;
   // The stream replays the whole sweep's log: parse only the messages that name this trial.
   const mentionsTrial = useCallback((m: { data: string; event?: string }) => m.event !== 'sweep.updated' && m.data.includes(trialId), [trialId]);
-  const streamState = useSweepEvents(sweepId, onEvents, { shouldReconnect: () => !trial || !FINISHED_STATES.has(trial.status), prefilter: mentionsTrial });
+  const streamState = useSweepEvents(sweepId, onEvents, { shouldReconnect: () => !trial || !FINISHED_TRIAL_STATUSES.has(trial.status), prefilter: mentionsTrial });
 
   // Server curves merged with epochs that arrived since.
   const charts = useMemo(() => {
@@ -190,7 +189,7 @@ export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: stri
         <div className="actions">
           <StatusBadge status={trial.status} />
           <span className={`stream stream-${streamState}`}>{streamState === 'open' ? 'live' : streamState}</span>
-          {!FINISHED_STATES.has(trial.status) ? (
+          {!FINISHED_TRIAL_STATUSES.has(trial.status) ? (
             <button type="button" className="danger" onClick={() => void stop()} data-testid="stop-trial">
               Stop trial
             </button>
