@@ -13,6 +13,7 @@ COPY packages/trainer/package.json packages/trainer/
 COPY packages/search/package.json packages/search/
 COPY packages/db/package.json packages/db/
 COPY packages/schemas/package.json packages/schemas/
+COPY packages/client/package.json packages/client/
 COPY packages/queue/package.json packages/queue/
 COPY packages/log/package.json packages/log/
 COPY apps/api/package.json apps/api/

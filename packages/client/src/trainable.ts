@@ -92,17 +92,21 @@ export function maxSteps(): number {
 
 let stopRequested = false;
 let sigtermHandled = false;
+/** Wakes a report waiting for its answer: after SIGTERM no answer may come. */
+let wakeReport: (() => void) | null = null;
 
 /**
  * True after the worker answered a report with `stop`, or after SIGTERM. From its first call on,
  * SIGTERM no longer ends the process by itself: the loop is expected to check it and exit
- * (after saving, if it likes), which it must do within the trainable's stopGraceSeconds.
+ * (after saving, if it likes), which it must do within the trainable's stopGraceSeconds. A
+ * report waiting for its answer then returns 'stop'.
  */
 export function shouldStop(): boolean {
   if (!sigtermHandled) {
     sigtermHandled = true;
     process.on('SIGTERM', () => {
       stopRequested = true;
+      wakeReport?.();
     });
   }
   return stopRequested;
@@ -116,7 +120,7 @@ class AnswerReader {
   private waiter: (() => void) | null = null;
   private started = false;
 
-  /** The next line, or null once stdin has ended. */
+  /** The next line; null once stdin has ended, or when a stop (SIGTERM) came first. */
   async next(): Promise<string | null> {
     const stdin = process.stdin as NodeJS.ReadStream & { ref?: () => void; unref?: () => void };
     if (!this.started) {
@@ -136,10 +140,14 @@ class AnswerReader {
         this.wake();
       });
     }
-    while (this.lines.length === 0 && !this.ended) {
+    while (this.lines.length === 0 && !this.ended && !stopRequested) {
       stdin.ref?.();
       stdin.resume();
-      await new Promise<void>((resolve) => (this.waiter = resolve));
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        wakeReport = resolve;
+      });
+      wakeReport = null;
     }
     stdin.pause();
     stdin.unref?.();
@@ -190,8 +198,11 @@ export async function report(step: number, metrics: Readonly<Record<string, numb
   answers ??= new AnswerReader();
   for (;;) {
     const text = await answers.next();
-    // stdin closed: nobody will answer any more, so nothing says stop.
-    if (text === null) return 'continue';
+    if (text === null) {
+      if (stopRequested) return 'stop';
+      // stdin closed: nobody will answer any more, so nothing says stop.
+      return 'continue';
+    }
     if (text.trim() === '') continue;
     let answer: { step?: unknown; decision?: unknown };
     try {
