@@ -12,6 +12,7 @@ import { eventRoutes } from './routes/events.ts';
 import { metaRoutes, publicRoutes } from './routes/meta.ts';
 import { modelRoutes } from './routes/models.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
+import { askTellRoutes } from './routes/ask-tell.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 const securityHeaders: RequestHandler = (_req, res, next) => {
@@ -55,6 +56,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(checkPathEncoding);
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   api.use(sweepRoutes(deps));
+  api.use(askTellRoutes(deps));
   api.use(modelRoutes(deps));
   api.use(eventRoutes(deps));
   api.use(datasetRoutes(deps));

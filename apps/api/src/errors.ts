@@ -38,6 +38,8 @@ export function invalid(error: z.ZodError, what: string): HttpError {
 const DB_ERROR_CODES: Partial<Record<DbError['code'], ApiErrorCode>> = {
   not_found: 'not_found',
   unique_violation: 'conflict',
+  // A fenced write of a holder that lost its claim (a lapsed ask/tell lease, a trial ended meanwhile).
+  claim_lost: 'conflict',
   illegal_transition: 'invalid_state',
   sweep_not_active: 'invalid_state',
   invalid_argument: 'invalid_request',

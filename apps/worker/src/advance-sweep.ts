@@ -51,22 +51,28 @@ export interface AdvanceResult {
   finished?: 'completed' | 'failed';
 }
 
-/** Where a sweep's trial jobs go: the built-in engine's queue, a trainable's, or none (ask/tell). */
-export type JobRoute = { enqueue: false } | { enqueue: true; trainable?: string };
+/**
+ * Where a sweep's trial jobs go: the built-in engine's queue, a trainable's, or none (ask/tell:
+ * its trials wait for a lease, and a lapsed one is retried up to maxAttempts).
+ */
+export type JobRoute = { enqueue: false; maxAttempts: number } | { enqueue: true; trainable?: string };
 
 export function jobRouteOf(spec: SweepRequest): JobRoute {
   if ('trainable' in spec) return { enqueue: true, trainable: spec.trainable.name };
-  if ('external' in spec) return { enqueue: false };
+  if ('external' in spec) return { enqueue: false, maxAttempts: spec.external.maxAttempts };
   return { enqueue: true };
 }
 
 /** The route of a stored spec, read by its kind alone (no validation). */
 export function storedRouteOf(spec: unknown): JobRoute {
   const kind = requestKind(spec);
-  if (kind === 'external') return { enqueue: false };
+  if (kind === 'external') {
+    const max = (spec as { external?: { maxAttempts?: unknown } }).external?.maxAttempts;
+    return { enqueue: false, maxAttempts: typeof max === 'number' ? max : 3 };
+  }
   if (kind === 'trainable') {
     const name = (spec as { trainable?: { name?: unknown } }).trainable?.name;
-    return typeof name === 'string' ? { enqueue: true, trainable: name } : { enqueue: false };
+    return typeof name === 'string' ? { enqueue: true, trainable: name } : { enqueue: false, maxAttempts: 1 };
   }
   return { enqueue: true };
 }

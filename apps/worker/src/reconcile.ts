@@ -1,12 +1,13 @@
 // The reconciler: Postgres is the source of truth, so work Redis lost (a flush, a restart without
 // persistence) is enqueued again — every queued trial without a live job, every running trial whose
 // holder has stopped showing it trains it, and an advance of every pending or running sweep.
-import { getSweep, listSweeps, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
+import { finishTrial, getSweep, listSweeps, releaseTrial, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
 import { storedRouteOf, type JobRoute } from './advance-sweep.ts';
 import {
   MAX_RECONNECT_DELAY_MS,
   getHeldTrials,
   parseTrialJobId,
+  readLease,
   reconcileJoblessKey,
   reconcileLockKey,
   withRedisLock,
@@ -53,6 +54,8 @@ export interface ReconcileSummary {
   awaitingHolder: number;
   /** Sweep advances asked for (every pending or running sweep; deduplicated by the queue). */
   advancedSweeps: number;
+  /** Sweeps with ask/tell trials whose lease lapsed (queued again or failed). */
+  lapsedLeaseSweeps: number;
 }
 
 export type ReconcileResult = ({ ran: true } & ReconcileSummary) | { ran: false; holder: string | null };
@@ -98,6 +101,36 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   return { ran: true, ...summary };
 }
 
+/**
+ * Ask/tell trials whose lease lapsed (docs/ask-tell.md): queued again for the next ask, or failed
+ * after the sweep's maxAttempts. Their sweeps are asked to advance. Returns how many.
+ */
+async function reclaimLapsedLeases(deps: ReconcileDeps, runnable: readonly RunnableTrial[], routes: ReadonlyMap<string, JobRoute>): Promise<number> {
+  const touched = new Set<string>();
+  for (const trial of runnable) {
+    const route = routes.get(trial.sweepId);
+    if (!route || route.enqueue || trial.status !== 'running' || trial.workerId === null) continue;
+    if (await readLease(deps.redis, deps.queues.prefix, trial.id)) continue;
+    const claim = { trialId: trial.id, attempt: trial.attempt, workerId: trial.workerId };
+    const fields = { sweepId: trial.sweepId, trialId: trial.id, attempt: trial.attempt, maxAttempts: route.maxAttempts };
+    try {
+      if (trial.attempt >= route.maxAttempts) {
+        await finishTrial(deps.db, claim, 'failed', { error: `its lease lapsed on attempt ${trial.attempt} of ${route.maxAttempts}` });
+        deps.logger.warn(fields, 'ask/tell lease lapsed on the last attempt; trial failed');
+      } else {
+        await releaseTrial(deps.db, claim);
+        deps.logger.warn(fields, 'ask/tell lease lapsed; trial queued for the next ask');
+      }
+      touched.add(trial.sweepId);
+    } catch (error) {
+      // Told or reported meanwhile (claim lost) or the database is away: the next run looks again.
+      deps.logger.debug({ ...fields, err: error }, 'lapsed lease not reclaimed');
+    }
+  }
+  for (const sweepId of touched) await deps.queues.enqueueSweepAdvance({ sweepId, reason: 'reconcile' });
+  return touched.size;
+}
+
 /** The job route of each sweep with runnable trials, from its stored spec. */
 async function routesOf(db: Db, trials: readonly RunnableTrial[]): Promise<Map<string, JobRoute>> {
   const routes = new Map<string, JobRoute>();
@@ -118,6 +151,7 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
   const trainables = [...routes.values()].flatMap((r) => (r.enqueue && r.trainable ? [r.trainable] : []));
   const liveAttempts = liveAttemptsByTrial(await deps.queues.liveTrialJobIds(trainables));
   const jobless = runnable.filter((trial) => !liveAttempts.has(trial.id) && routes.get(trial.sweepId)?.enqueue === true);
+  const lapsed = await reclaimLapsedLeases(deps, runnable, routes);
   const verdicts = await holderVerdicts(deps, jobless.filter((trial) => trial.status === 'running'));
 
   let requeuedTrials = 0;
@@ -164,7 +198,7 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
     cursor = page.nextCursor;
   } while (cursor);
 
-  return { requeuedTrials, leftToHolder, awaitingHolder, advancedSweeps };
+  return { requeuedTrials, leftToHolder, awaitingHolder, advancedSweeps, lapsedLeaseSweeps: lapsed };
 }
 
 /**

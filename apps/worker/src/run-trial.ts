@@ -26,7 +26,7 @@ import {
 import { compileModel, epochMetricValues, parseCheckpoint, reportedMetricNames, serializeCheckpoint, type Checkpoint, type EpochMetrics } from '@hypersweep/nn';
 import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
 import { CreateSweepRequest, requestKind, resolveTrialConfig, schedulerConfigFor, sweepSchedulerConfig, TrainableSweepRequest, type ObjectiveMetric } from '@hypersweep/schemas';
-import { createScheduler, type Scheduler } from '@hypersweep/search';
+import { createScheduler, schedulerVerdict, type Scheduler, type Verdict } from '@hypersweep/search';
 import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
@@ -525,29 +525,9 @@ async function pruneQuietly(deps: RunTrialDeps, claim: TrialClaim, keep: number,
   }
 }
 
-/** Schedulers that can say why (ASHA, Hyperband, median) offer `explain`, with the value to beat. */
-type ExplainingScheduler = Scheduler & { explain?(...args: Parameters<Scheduler['onReport']>): { reason?: string; cutoff?: number } };
-
-/**
- * The scheduler's verdict for the trial's latest report; a stop carries the reason stored with the
- * trial, naming the objective metric, the trial's value and the cutoff it missed (full precision, so
- * the decision can be checked against the stored metric rows).
- */
-async function askScheduler(
-  search: SearchTrialsCache,
-  scheduler: ExplainingScheduler,
-  trial: Trial,
-  objective: ObjectiveMetric,
-): Promise<{ decision: 'stop' | 'continue'; reason: string }> {
-  const trials = await search.trials(trial.sweepId);
-  const me = trials.find((t) => t.number === trial.number);
-  if (!me) return { decision: 'continue', reason: '' };
-  const decision = scheduler.onReport(me, trials);
-  if (decision !== 'stop') return { decision, reason: '' };
-  const last = me.reports.at(-1);
-  const verdict = scheduler.explain?.(me, trials);
-  const values = last ? ` (${objective} ${last.value}${verdict?.cutoff === undefined ? '' : `, cutoff ${verdict.cutoff}`})` : '';
-  return { decision, reason: `${scheduler.name} stopped it after epoch ${last?.step ?? 0}${verdict?.reason ? `: ${verdict.reason}` : ''}${values}` };
+/** The scheduler's verdict on the trial's latest report (read from the sweep's stored trials). */
+async function askScheduler(search: SearchTrialsCache, scheduler: Scheduler, trial: Trial, objective: ObjectiveMetric): Promise<Verdict> {
+  return schedulerVerdict(scheduler, await search.trials(trial.sweepId), trial.number, objective);
 }
 
 function reportProgress(deps: RunTrialDeps, trial: Trial, epoch: number, samplesPerSecond: number, logger: Logger): void {

@@ -153,11 +153,11 @@ describe('reconcile', () => {
     // Its worker is gone too (no heartbeat names it), but heartbeats were lost with everything else:
     // `running` is re-enqueued only once its holder had the grace period to publish one.
     const activeSweeps = [sweep.id, pending.id].sort();
-    expect(await reconcile(reconcileDeps())).toEqual({ ran: true, requeuedTrials: 0, leftToHolder: 0, awaitingHolder: 1, advancedSweeps: expect.any(Number) });
+    expect(await reconcile(reconcileDeps())).toEqual({ ran: true, requeuedTrials: 0, leftToHolder: 0, awaitingHolder: 1, advancedSweeps: expect.any(Number), lapsedLeaseSweeps: 0 });
     expect(await liveIds()).toEqual([trialJobId(queued.id, 1)]);
     clock += GRACE_MS;
     const summary = await reconcile(reconcileDeps());
-    expect(summary).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: expect.any(Number) });
+    expect(summary).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: expect.any(Number), lapsedLeaseSweeps: 0 });
     // `running` was claimed once and its job is gone: its next job is attempt 2.
     expect(await liveIds()).toEqual([trialJobId(queued.id, 1), trialJobId(running.id, 2)].sort());
 
@@ -244,7 +244,7 @@ describe('reconcile', () => {
     const sweep = await storeSweep(database.db, spiralsSweep());
     const trial = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     const first = await reconcile({ ...reconcileDeps('worker-1'), minIntervalMs: 60_000 });
-    expect(first).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: 1 });
+    expect(first).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: 1, lapsedLeaseSweeps: 0 });
     expect(await reconcile({ ...reconcileDeps('worker-2'), minIntervalMs: 60_000 })).toEqual({ ran: false, holder: 'worker-1' });
     expect(await liveIds()).toEqual([trialJobId(trial.id, 1)]);
   });

@@ -13,7 +13,9 @@ export {
   reconcileLockKey,
   workerTrialsKey,
   reconcileJoblessKey,
+  leaseKey,
 } from './names.ts';
+export { takeLease, readLease, renewLease, endLease, dropLease, type Lease } from './leases.ts';
 export type { QueueName } from './names.ts';
 export {
   TrialJobSchema,

@@ -93,3 +93,11 @@ export function reconcileJoblessKey(prefix: string): string {
 export function reconcileLockKey(prefix: string): string {
   return `${prefix}:reconcile-lock`;
 }
+
+/**
+ * The lease of an ask/tell trial (docs/ask-tell.md): JSON {leaseId, attempt, ended?} with the
+ * lease's TTL; the trial's holder lost it when the key is gone or names another lease.
+ */
+export function leaseKey(prefix: string, trialId: string): string {
+  return `${prefix}:lease:${trialId}`;
+}

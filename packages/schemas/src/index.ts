@@ -5,6 +5,7 @@ export * from './common.ts';
 export * from './errors.ts';
 export * from './sweep.ts';
 export * from './kinds.ts';
+export * from './ask-tell.ts';
 export * from './bindings.ts';
 export * from './trainable.ts';
 export * from './responses.ts';

@@ -4,3 +4,4 @@ export * from './space.ts';
 export * from './samplers/index.ts';
 export * from './schedulers/index.ts';
 export * from './budget.ts';
+export * from './verdict.ts';
