@@ -4,12 +4,13 @@ import {
   CreateSweepRequest,
   Sweep,
   SweepEvent,
-  Trial,
   type CreateSweepRequestInput,
 } from '@hypersweep/schemas';
+import { FIXTURE_SWEEP_ID, FIXTURE_T0, fixtureTrialId, makeTrial } from '@hypersweep/schemas/fixtures';
 
-export const SWEEP_ID = '6f1c1f2e-8a43-4d59-9a41-0c0a6c3b7f10';
-export const T0 = '2026-01-02T03:04:05.000Z';
+export { makeTrial };
+export const SWEEP_ID = FIXTURE_SWEEP_ID;
+export const T0 = FIXTURE_T0;
 
 /** A small spirals sweep with random search over the learning rate and activation. */
 export function spiralsRequest(): CreateSweepRequestInput {
@@ -36,9 +37,7 @@ export function spiralsRequest(): CreateSweepRequestInput {
   };
 }
 
-export function trialId(n: number): string {
-  return `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-}
+export const trialId = fixtureTrialId;
 
 export function makeSweep(overrides: Partial<Record<keyof Sweep, unknown>> = {}): Sweep {
   return Sweep.parse({
@@ -57,28 +56,6 @@ export function makeSweep(overrides: Partial<Record<keyof Sweep, unknown>> = {})
     createdAt: T0,
     updatedAt: T0,
     finishedAt: null,
-    ...overrides,
-  });
-}
-
-export function makeTrial(n: number, overrides: Partial<Record<keyof Trial, unknown>> = {}): Trial {
-  return Trial.parse({
-    id: trialId(n),
-    sweepId: SWEEP_ID,
-    number: n,
-    params: { learningRate: 0.01 * (n + 1), activation: n % 2 === 0 ? 'tanh' : 'relu' },
-    status: 'completed',
-    attempt: 1,
-    workerId: 'worker-a',
-    epochsDone: 5,
-    bestValue: 0.9 + n / 1000,
-    finalValue: 0.89 + n / 1000,
-    lastMetrics: { val_accuracy: 0.89 + n / 1000, val_loss: 0.3 },
-    reason: null,
-    error: null,
-    createdAt: T0,
-    startedAt: T0,
-    finishedAt: T0,
     ...overrides,
   });
 }

@@ -1,5 +1,38 @@
-// Request fixtures shared by the tests: the acceptance-1 sweep of the orchestration issue.
+// Fixtures shared by the tests: the acceptance-1 sweep of the orchestration issue, and response
+// fixtures built through their schemas (one that drifts from the contract fails where it is made).
+import { Trial } from './responses.ts';
 import type { CreateSweepRequestInput } from './sweep.ts';
+
+export const FIXTURE_SWEEP_ID = '6f1c1f2e-8a43-4d59-9a41-0c0a6c3b7f10';
+export const FIXTURE_T0 = '2026-01-02T03:04:05.000Z';
+
+/** A UUID per trial number: 00000000-0000-4000-8000-00000000000n. */
+export function fixtureTrialId(n: number): string {
+  return `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+}
+
+/** Trial n of FIXTURE_SWEEP_ID as the API lists it: completed, two params, two metrics. */
+export function makeTrial(n: number, overrides: Partial<Record<keyof Trial, unknown>> = {}): Trial {
+  return Trial.parse({
+    id: fixtureTrialId(n),
+    sweepId: FIXTURE_SWEEP_ID,
+    number: n,
+    params: { learningRate: 0.01 * (n + 1), activation: n % 2 === 0 ? 'tanh' : 'relu' },
+    status: 'completed',
+    attempt: 1,
+    workerId: 'worker-a',
+    epochsDone: 5,
+    bestValue: 0.9 + n / 1000,
+    finalValue: 0.89 + n / 1000,
+    lastMetrics: { val_accuracy: 0.89 + n / 1000, val_loss: 0.3 },
+    reason: null,
+    error: null,
+    createdAt: FIXTURE_T0,
+    startedAt: FIXTURE_T0,
+    finishedAt: FIXTURE_T0,
+    ...overrides,
+  });
+}
 
 /** MNIST subset, TPE + ASHA, 12 trials: lr (log), batch size, dropout, activation, sgd with conditional momentum or adam. */
 export function mnistTpeAshaSweep(): CreateSweepRequestInput {
