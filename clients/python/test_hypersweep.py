@@ -14,6 +14,7 @@ import io
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -204,6 +205,7 @@ class Worker:
                     stream.close()
                 except OSError:
                     pass
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class TrainableProcessTest(unittest.TestCase):
@@ -413,7 +415,9 @@ class TrainableInProcessTest(unittest.TestCase):
         self.assertEqual(out.getvalue(), '{"step":1,"metrics":{"loss":1.5,"n":3},"checkpoint":false}\n')
 
     def test_environment(self):
-        ckpt = os.path.join(tempfile.mkdtemp(), "nested", "ckpt")
+        base = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, base, True)
+        ckpt = os.path.join(base, "nested", "ckpt")
         t, _ = self.make(max_steps=9, start_step=4, extra={"HYPERSWEEP_CHECKPOINT_DIR": ckpt})
         self.assertEqual(t.params({"lr": 1.0, "momentum": 0.9}), {"lr": 0.1, "layers": 2, "momentum": 0.9})
         self.assertEqual(t.trial(), {"sweepId": "s", "trialId": "t", "number": 1, "attempt": 1})
@@ -822,7 +826,9 @@ class QuadraticExampleTest(unittest.TestCase):
             pass
 
     def test_a_child_process_pid_is_written(self):
-        pidfile = os.path.join(tempfile.mkdtemp(), "child.pid")
+        base = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, base, True)
+        pidfile = os.path.join(base, "child.pid")
         w = self.run_quadratic(max_steps=1, stdin=subprocess.DEVNULL, env={"HS_EXAMPLE_CHILD": pidfile})
 
         def pid():
