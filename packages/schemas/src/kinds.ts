@@ -129,7 +129,8 @@ const KIND_SCHEMAS = { builtin: CreateSweepRequest, trainable: TrainableSweepReq
 export const SweepRequest: z.ZodType<SweepRequest> = z.unknown().transform((input, ctx) => {
   const r = (KIND_SCHEMAS[requestKind(input)] as z.ZodType<SweepRequest>).safeParse(input);
   if (r.success) return r.data;
-  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path, input });
+  // The issues as they are (unrecognized keys stay a list of keys, for the error's details).
+  for (const issue of r.error.issues) ctx.addIssue({ ...issue, input } as Parameters<typeof ctx.addIssue>[0] & object);
   return z.NEVER;
 });
 
