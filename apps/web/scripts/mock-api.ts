@@ -6,7 +6,7 @@
 // dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
   ClusterView, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepCurves, SweepEvent, SweepPage, Trial, TrialDetail, TrialModelExport, TrialPage,
-  formatSseEvent, resolveTrialConfig, validationError, type SweepStatus, type TrialCounts, type TrialResolved,
+  formatSseEvent, isBuiltinSweep, maxStepsOf, resolveTrialConfig, validationError, type SweepStatus, type TrialCounts, type TrialResolved,
 } from '@hypersweep/schemas';
 import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
 import { randomUUID } from 'node:crypto';
@@ -150,7 +150,7 @@ function tick(m: MockSweep, r: () => number) {
   for (const t of m.trials.filter((x) => x.status === 'running')) {
     const metrics = fakeEpoch(t.params, t.epochsDone + 1, r);
     recordEpoch(m, t, metrics, true);
-    const epochs = spec.training.epochs;
+    const epochs = maxStepsOf(spec);
     if (t.epochsDone >= epochs) {
       t.status = 'completed';
       t.finalValue = (metrics as Record<string, number>)[m.sweep.objective.metric]!;
@@ -191,6 +191,8 @@ function mnistRequest(name: string, maxTrials: number, concurrency: number, epoc
 
 /** What a trial trains, as GET of a trial returns it: the spec with its parameters applied. */
 function resolvedOf(m: MockSweep, t: Trial): TrialResolved | null {
+  // Only a built-in model sweep has a resolved spec (a trainable's trials run the worker's command).
+  if (!isBuiltinSweep(m.sweep.spec)) return null;
   try {
     const { objective: _objective, ...resolved } = resolveTrialConfig(m.sweep.spec, t.params);
     return resolved;

@@ -2,7 +2,7 @@
 // test/lib/browser.ts at the root) against the built dashboard and scripts/mock-api.ts: "tune this"
 // on the new-sweep form, conditional parameters on the sweep page, the resolved model on the trial
 // page. Any console error or uncaught page error fails the test during which it happened.
-import { CreateSweepRequest, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
+import { CreateSweepRequest, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,6 +121,7 @@ describe('pages in Chromium', () => {
     await page.getByTestId('submit-sweep').click();
     await page.waitForURL(/\/sweeps\/[0-9a-f-]{36}$/);
     const sweep = await api<Sweep>(`/sweeps/${page.url().split('/').pop()!}`);
+    if (!isBuiltinSweep(sweep.spec)) throw new Error('the form submits a built-in model sweep');
     expect((sweep.spec.template?.model as { layers: unknown[] }).layers[1]).toEqual({ type: 'dense', units: { $param: 'units_1' }, activation: { $param: 'activation_1' } });
     expect(Object.keys(sweep.spec.search.space).sort()).toEqual(['activation_1', 'batchSize', 'dropout_2', 'epochs', 'learningRate', 'units_1']);
   });
