@@ -55,4 +55,14 @@ export default tseslint.config(
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,
   },
+  {
+    // @hypersweep/client's main entry runs in browsers (the dashboard) as well as in Node: no Node
+    // built-ins, no process. Only its trainable subpath is the Node side of a trainable process.
+    files: ['packages/client/src/**/*.ts'],
+    ignores: ['**/*.test.ts', 'packages/client/src/trainable.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', ...ioModules], message: "@hypersweep/client's main entry is browser-safe: no Node built-ins" }] }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'the client takes options; it never reads process or process.env' }],
+    },
+  },
 );
