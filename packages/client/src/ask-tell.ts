@@ -16,6 +16,9 @@ export const AskAnswer = z.looseObject({
     attempt: count(),
     /** Report steps from startStep + 1 (a retried trial keeps its reported steps). */
     startStep: count(),
+    /** The sweep's external.maxSteps (the last step to report) and objective; optional until every API sends them. */
+    maxSteps: z.number().int().min(1).optional(),
+    objective: z.looseObject({ metric: z.string(), mode: z.enum(['minimize', 'maximize']) }).optional(),
   }),
   lease: z.looseObject({
     id: z.string().min(1),

@@ -199,14 +199,14 @@ describe('ask/tell (request shapes of docs/ask-tell.md; the routes are not in th
 
   it('asks with {} and reads a claimed trial, a 204 with Retry-After, and a 409 for an ended sweep', async () => {
     const answers: Answer[] = [
-      { json: { trial: { id: T1, number: 1, params: { lr: 0.01 }, attempt: 1, startStep: 0 }, lease: LEASE } },
+      { json: { trial: { id: T1, number: 1, params: { lr: 0.01 }, attempt: 1, startStep: 0, maxSteps: 20, objective: { metric: 'val_loss', mode: 'minimize' } }, lease: LEASE } },
       { status: 204, headers: { 'Retry-After': '3' } },
       apiError(409, 'invalid_state', 'the sweep has ended', [{ path: 'sweepId', message: 'completed' }]),
     ];
     const s = await serve(() => answers.shift()!);
     const client = new HypersweepClient({ baseUrl: s.url, token: TOKEN });
     const asked = await client.ask(SWEEP_ID);
-    expect(asked).toEqual({ status: 'assigned', trial: { id: T1, number: 1, params: { lr: 0.01 }, attempt: 1, startStep: 0 }, lease: LEASE });
+    expect(asked).toEqual({ status: 'assigned', trial: { id: T1, number: 1, params: { lr: 0.01 }, attempt: 1, startStep: 0, maxSteps: 20, objective: { metric: 'val_loss', mode: 'minimize' } }, lease: LEASE });
     expect(await client.ask(SWEEP_ID)).toEqual({ status: 'wait', retryAfterSeconds: 3 });
     await expect(client.ask(SWEEP_ID)).rejects.toMatchObject({ status: 409, code: 'invalid_state' });
     for (const r of s.requests) {
