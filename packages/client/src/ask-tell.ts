@@ -1,7 +1,7 @@
-// The ask/tell contract of docs/ask-tell.md, as zod schemas of its answers. The server routes are
-// newer than this file: these objects are loose (unknown keys are kept, not refused) so an answer
-// that grows a field does not break a running loop. When @hypersweep/schemas gains the routes'
-// own schemas, they replace these.
+// The ask/tell contract of docs/ask-tell.md, as zod schemas of its answers. Loose on purpose
+// (unknown keys are kept, not refused): the routes and their strict schemas in @hypersweep/schemas
+// (ask-tell.ts) were still being written with this client, and a loop that runs for days should
+// not break when an answer grows a field. Once those settle, the client parses with them instead.
 import { Id, Timestamp, TrialParams, TrialStatus } from '@hypersweep/schemas';
 import { z } from 'zod';
 

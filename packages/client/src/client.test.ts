@@ -1,7 +1,7 @@
 // HypersweepClient against a local node:http server that records requests: what each method sends
 // (path, query, headers, body), how answers are parsed, and how failures become ApiErrors. The
-// ask/tell routes are not in the API yet: their tests check request shapes only, against the
-// contract of docs/ask-tell.md.
+// ask/tell tests check request shapes only, against the contract of docs/ask-tell.md (the routes
+// were written alongside; their end-to-end tests are the API's, in test/ask-tell.test.ts).
 import { formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTrial, SWEEP_ID, T0, epochEvent, trialId } from '../test/fixtures.ts';
@@ -194,7 +194,7 @@ describe('datasets, tokens, meta', () => {
   });
 });
 
-describe('ask/tell (request shapes of docs/ask-tell.md; the routes are not in the API yet)', () => {
+describe('ask/tell (request shapes of docs/ask-tell.md)', () => {
   const LEASE = { id: 'lease-1', expiresAt: '2026-01-01T00:01:00.000Z', leaseSeconds: 60 };
 
   it('asks with {} and reads a claimed trial, a 204 with Retry-After, and a 409 for an ended sweep', async () => {
