@@ -24,7 +24,10 @@ describe('the packed package', () => {
       filename: string;
       files: { path: string }[];
     }[];
-    expect(packed[0]!.files.map((f) => f.path).sort()).toEqual(['README.md', 'dist/index.js', 'dist/trainable.js', 'package.json']);
+    const files = packed[0]!.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'package.json', 'dist/index.js', 'dist/trainable.js', 'dist/types/client/src/index.d.ts', 'dist/types/client/src/trainable.d.ts']));
+    // No source, tests or scripts: the built files, their declarations, the README and the manifest.
+    expect(files.filter((f) => !/^dist\/(index|trainable)\.js$|^dist\/types\/.*\.d\.ts$/.test(f))).toEqual(['README.md', 'package.json']);
 
     const zodDir = dirname(createRequire(join(PACKAGE_ROOT, 'package.json')).resolve('zod/package.json'));
     const zod = JSON.parse((await run('npm', ['pack', zodDir, '--pack-destination', work, '--json'], { cwd: work })).stdout) as { filename: string }[];
@@ -48,5 +51,28 @@ describe('the packed package', () => {
     } finally {
       await server.close();
     }
+
+    // The declarations: a TypeScript consumer gets the response types (a wrong use is an error,
+    // so they are not `any`), checked with the declarations' own internals (no skipLibCheck).
+    writeFileSync(
+      join(work, 'check.ts'),
+      `import { HypersweepClient, ApiError } from '@hypersweep/client';
+      import { report } from '@hypersweep/client/trainable';
+      const client = new HypersweepClient({ baseUrl: 'http://127.0.0.1:1' });
+      export async function use(): Promise<string> {
+        const sweep = await client.getSweep('id');
+        const decision: 'continue' | 'stop' = await report(1, { loss: 1 });
+        // @ts-expect-error: a sweep's name is a string
+        const wrong: number = sweep.name;
+        return \`\${sweep.name} \${sweep.counts.total} \${decision} \${wrong} \${new ApiError(0, 'aborted', 'x').code}\`;
+      }\n`,
+    );
+    writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: [], skipLibCheck: false }, files: ['check.ts'] }));
+    const tsc = createRequire(join(PACKAGE_ROOT, 'package.json')).resolve('typescript/bin/tsc');
+    const checked = await run(process.execPath, [tsc, '-p', join(work, 'tsconfig.json')], { cwd: work }).then(
+      () => 'no errors',
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect(checked).toBe('no errors');
   });
 });
