@@ -80,7 +80,7 @@ describe('trainables run by the workers', () => {
   it('refuses a trainable no live worker offers, and any command, path or code in its place', async () => {
     const cases: [object, string][] = [
       [{ name: 'nope', maxSteps: 3 }, 'trainable.name'],
-      [{ name: 'quad-py', maxSteps: 3, command: ['sh', '-c', 'id'] }, 'trainable'],
+      [{ name: 'quad-py', maxSteps: 3, command: ['sh', '-c', 'id'] }, 'trainable.command'],
       [{ name: '../bin/sh', maxSteps: 3 }, 'trainable.name'],
     ];
     for (const [trainable, path] of cases) {

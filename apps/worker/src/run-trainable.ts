@@ -155,6 +155,9 @@ async function supervise(run: TrainableRun, child: ChildProcessWithoutNullStream
   });
   // A process that does not read its answers closes stdin: nothing to tell it then.
   child.stdin.on('error', () => undefined);
+  // Once the command is gone, whatever it left in its group goes too: a stray child holding stdout
+  // would keep the report stream open until timeoutSeconds.
+  void exited.then(() => group('SIGKILL'));
   const answer = (line: object): void => {
     if (child.stdin.writable) child.stdin.write(`${JSON.stringify(line)}\n`);
   };

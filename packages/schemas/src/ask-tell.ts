@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { Id, int, text, Timestamp, TrialParams } from './common.ts';
 import { ReportMetrics } from './kinds.ts';
+import { ObjectiveSpec } from './sweep.ts';
 import { Trial } from './responses.ts';
 
 export const AskResponse = z.strictObject({
@@ -14,6 +15,10 @@ export const AskResponse = z.strictObject({
     attempt: int(1, 1_000_000),
     /** Steps stored so far: report from startStep + 1. */
     startStep: int(0, 1_000_000),
+    /** The sweep's external.maxSteps: the last step to report. */
+    maxSteps: int(1, 1_000_000),
+    /** The metric every report carries, and its direction. */
+    objective: ObjectiveSpec,
   }),
   lease: z.strictObject({ id: Id, expiresAt: Timestamp, leaseSeconds: int(1, 86_400) }),
 });

@@ -84,7 +84,14 @@ function checkOpen(req: { search: SearchSpec; objective: ObjectiveSpec }, steps:
     if (!(err instanceof SearchError)) throw err;
     ctx.addIssue({ code: 'custom', path: ['search', 'sampler'], message: err.message });
   }
+  const upper = new Map<string, string>();
   for (const p of space.params) {
+    const env = p.name.toUpperCase();
+    const other = upper.get(env);
+    if (other !== undefined && other !== p.name) {
+      ctx.addIssue({ code: 'custom', path: ['search', 'space', ...parsePath(p.path)], message: `parameter ${JSON.stringify(p.name)} and ${JSON.stringify(other)} would share HYPERSWEEP_PARAM_${env}` });
+    }
+    upper.set(env, p.name);
     if (!TRAINABLE_PARAM_PATTERN.test(p.name)) {
       ctx.addIssue({ code: 'custom', path: ['search', 'space', ...parsePath(p.path)], message: `parameter name ${JSON.stringify(p.name)} must match ${TRAINABLE_PARAM_PATTERN.source} (it becomes HYPERSWEEP_PARAM_${p.name.toUpperCase()})` });
     }

@@ -46,6 +46,8 @@ import {
   WorkerStatus,
 } from './responses.ts';
 import { CreateSweepRequest, DatasetRef, ModelSpec, ObjectiveSpec, SearchSpec, TrainingSpec } from './sweep.ts';
+import { ExternalSweepRequest, TrainableSweepRequest } from './kinds.ts';
+import { AskResponse, LeaseRequest, LeaseResponse, ReportRequest, ReportResponse, TellRequest, TellResponse } from './ask-tell.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -54,6 +56,11 @@ type Io = 'input' | 'output';
 /** Request bodies, as clients write them (defaults optional). */
 const REQUEST_COMPONENTS: Record<string, z.ZodType> = {
   CreateSweepRequest,
+  TrainableSweepRequest,
+  ExternalSweepRequest,
+  LeaseRequest,
+  ReportRequest,
+  TellRequest,
   DatasetRef,
   ModelSpec,
   TrainingSpec,
@@ -72,6 +79,10 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   BestTrial,
   Objective: ObjectiveSpec,
   SweepSpec: CreateSweepRequest,
+  AskResponse,
+  LeaseResponse,
+  ReportResponse,
+  TellResponse,
   Sweep,
   SweepSummary,
   SweepPage,
@@ -154,6 +165,23 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/cancel`, operationId: 'cancelSweep', tag: 'sweeps', summary: 'Cancel a sweep: running trials stop, none starts',
     pathParams: SweepPathParams, responses: { 200: json('Sweep', 'The cancelled sweep') }, errors: [...COMMON_ERRORS, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/ask`, operationId: 'askTrial', tag: 'ask-tell',
+    summary: "Lease a queued trial of an external sweep (docs/ask-tell.md); 204 with Retry-After when none is ready",
+    pathParams: SweepPathParams, responses: { 200: json('AskResponse', 'The leased trial'), 204: { description: 'No trial ready yet' } }, errors: [...COMMON_ERRORS, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/heartbeat`, operationId: 'heartbeatTrial', tag: 'ask-tell', summary: "Renew a trial's lease",
+    pathParams: TrialPathParams, body: json('LeaseRequest', 'The lease'), responses: { 200: json('LeaseResponse', 'Renewed') }, errors: [...COMMON_ERRORS, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/report`, operationId: 'reportTrial', tag: 'ask-tell', summary: "Store a step's metrics; the answer is the sweep scheduler's continue or stop",
+    pathParams: TrialPathParams, body: json('ReportRequest', 'One step'), responses: { 200: json('ReportResponse', 'The decision') }, errors: [...COMMON_ERRORS, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/tell`, operationId: 'tellTrial', tag: 'ask-tell', summary: 'End a leased trial: completed or failed',
+    pathParams: TrialPathParams, body: json('TellRequest', 'How it ended'), responses: { 200: json('TellResponse', 'The trial') }, errors: [...COMMON_ERRORS, 404, 409],
   },
   {
     method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/trials`, operationId: 'listTrials', tag: 'trials', summary: "A sweep's trials: filter by state, sort by number or objective",

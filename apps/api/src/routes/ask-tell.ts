@@ -96,7 +96,15 @@ export function askTellRoutes(deps: ApiDeps): Router {
       const trial = claimed.row;
       if (trial.attempt !== lease.attempt) await renewLease(redis, prefix, trial.id, { leaseId, attempt: trial.attempt }, ttlMs);
       const body: AskResponse = {
-        trial: { id: trial.id, number: trial.number, params: trial.params as AskResponse['trial']['params'], attempt: trial.attempt, startStep: trial.epochsDone },
+        trial: {
+          id: trial.id,
+          number: trial.number,
+          params: trial.params as AskResponse['trial']['params'],
+          attempt: trial.attempt,
+          startStep: trial.epochsDone,
+          maxSteps: spec.external.maxSteps,
+          objective: spec.objective,
+        },
         lease: { id: leaseId, expiresAt: new Date(Date.now() + ttlMs).toISOString(), leaseSeconds: spec.external.leaseSeconds },
       };
       logger.info({ sweepId, trialId: trial.id, attempt: trial.attempt }, 'trial leased');
