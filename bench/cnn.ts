@@ -12,7 +12,9 @@
 //
 // Usage: npm run bench -- cnn              (the speed run, a few minutes; --quick: a smoke test)
 //        npm run bench -- cnn accuracy     (12 epochs on all 60k images, 2 threads, test accuracy;
-//                                           ~10+ minutes; `accuracy keras` trains Keras' mnist_cnn)
+//                                           ~20 minutes; `accuracy keras` trains Keras' mnist_cnn,
+//                                           `accuracy deep` examples/mnist-cnn-deep.json; `cosine`
+//                                           decays the learning rate to 0 over the 12 epochs)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -59,6 +61,10 @@ interface Spec {
   readonly loss: string;
 }
 const EXAMPLE_CNN = JSON.parse(readFileSync(MODEL_FILE, 'utf8')) as Spec;
+
+/** Two conv blocks of two 3×3 convolutions (32, then 64 filters), dense 256, dropout: `accuracy deep`. */
+const DEEP_CNN_FILE = 'apps/cli/examples/mnist-cnn-deep.json';
+const DEEP_CNN = JSON.parse(readFileSync(fileURLToPath(new URL(`../${DEEP_CNN_FILE}`, import.meta.url)), 'utf8')) as Spec;
 
 /** Keras' mnist_cnn example (conv 32, conv 64, maxpool, dropout 0.25, dense 128, dropout 0.5), for `accuracy keras`. */
 const KERAS_MNIST_CNN: Spec = {
@@ -370,8 +376,11 @@ function fill(k: WasmKernels, ptr: number, n: number, seed: number): void {
 
 async function accuracy(args: string[]) {
   const keras = args.includes('keras');
+  const deep = args.includes('deep');
   const cosine = args.includes('cosine');
-  const spec = keras ? KERAS_MNIST_CNN : EXAMPLE_CNN;
+  const seedArg = args.find((a) => /^seed=\d+$/.test(a));
+  const seed = seedArg ? Number(seedArg.slice(5)) : 1;
+  const spec = keras ? KERAS_MNIST_CNN : deep ? DEEP_CNN : EXAMPLE_CNN;
   const schedule = cosine ? { type: 'cosine' as const, minLearningRate: 0, warmupEpochs: 0 } : { type: 'constant' as const, warmupEpochs: 0 };
   const epochs = 12;
   const threads = 2;
@@ -386,21 +395,23 @@ async function accuracy(args: string[]) {
       dataset,
       epochs,
       batchSize: BATCH,
-      seed: 1,
+      seed,
       evaluateTest: true,
       onEpoch: (m) => console.error(`epoch ${m.epoch}: loss ${m.trainLoss.toFixed(4)} acc ${m.trainAccuracy?.toFixed(4)} ${Math.round(m.samplesPerSec)} samples/s`),
     });
     const test = result.test;
     if (!test || test.accuracy === null || test.accuracy === undefined) throw new Error('no test accuracy');
-    const modelArg = keras ? '<the keras_mnist_cnn spec in details.architecture, saved as a .json>' : 'apps/cli/examples/mnist-cnn.json';
+    const modelArg = keras ? '<the keras_mnist_cnn spec in details.architecture, saved as a .json>' : deep ? DEEP_CNN_FILE : 'apps/cli/examples/mnist-cnn.json';
     return {
-      section: 'accuracy',
+      // One section per recipe and seed, so several runs stand side by side.
+      section: `accuracy-${keras ? 'keras' : deep ? 'deep' : 'example'}${cosine ? '-cosine' : ''}-seed${seed}`,
       metrics: {
         test_accuracy: test.accuracy,
         test_loss: test.loss,
         target_test_accuracy: 0.992,
         accuracy_target_met: test.accuracy >= 0.992 ? 1 : 0,
         epochs,
+        seed,
         threads,
         batch_size: BATCH,
         microbatches: defaultMicrobatches(BATCH),
@@ -410,12 +421,12 @@ async function accuracy(args: string[]) {
       },
       details: {
         mode: 'accuracy',
-        model: keras ? "Keras' mnist_cnn (conv 32, conv 64, maxpool, dropout 0.25, dense 128, dropout 0.5), Adam instead of Adadelta" : 'apps/cli/examples/mnist-cnn.json',
+        model: keras ? "Keras' mnist_cnn (conv 32, conv 64, maxpool, dropout 0.25, dense 128, dropout 0.5), Adam instead of Adadelta" : deep ? DEEP_CNN_FILE : 'apps/cli/examples/mnist-cnn.json',
         architecture: spec,
         optimizer: { type: 'adam', learningRate: LEARNING_RATE },
         schedule,
         data: 'MNIST, all 60,000 training images (validation split 0), x/255; tested on the 10,000 test images',
-        command: `hypersweep train --model ${modelArg} --dataset mnist --validation-split 0 --scaling unit --optimizer adam --lr 0.001${cosine ? ' --schedule cosine' : ''} --batch-size ${BATCH} --epochs ${epochs} --threads ${threads}`,
+        command: `hypersweep train --model ${modelArg} --dataset mnist --validation-split 0 --scaling unit --optimizer adam --lr 0.001${cosine ? ' --schedule cosine' : ''} --batch-size ${BATCH} --epochs ${epochs} --threads ${threads} --seed ${seed}`,
         reference: "Keras' mnist_cnn example: 99.25% test accuracy after 12 epochs",
         history: result.history.map((h) => ({ epoch: h.epoch, train_loss: round(h.trainLoss, 5), train_accuracy: h.trainAccuracy, samples_per_sec: Math.round(h.samplesPerSec) })),
       },

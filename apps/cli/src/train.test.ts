@@ -78,7 +78,7 @@ describe('hypersweep train', () => {
     expect(epochs).toHaveLength(2);
     for (const l of epochs) expect(l).not.toContain('val_loss');
     // The initializer reaches the model: glorot_uniform and he_uniform give different first epochs.
-    const he = cli(['train', '--dataset', 'mnist', '--limit', '1000', '--validation-split', '0', '--scaling', 'unit', '--hidden', '32', '--optimizer', 'rmsprop', '--epochs', '1', '--threads', '2']);
+    const he = cli(['train', '--dataset', 'mnist', '--limit', '1000', '--validation-split', '0', '--scaling', 'unit', '--hidden', '32', '--optimizer', 'rmsprop', '--schedule', 'cosine', '--epochs', '1', '--threads', '2']);
     expect(he.code, he.err).toBe(0);
     expect(he.out.split('\n').find((l) => l.startsWith('epoch '))!.split('  lr ')[0]).not.toBe(epochs[0]!.split('  lr ')[0]);
     // Early stopping runs data-parallel too.
@@ -122,6 +122,7 @@ describe('hypersweep train', () => {
     [['train', '--dataset', 'spirals', '--optimizer', 'lamb'], 'optimizer spec'],
     [['train', '--bogus'], "Unknown option '--bogus'"],
     [['train', '--scaling', 'minmax'], '--scaling: "minmax" is not one of standardize, unit, none'],
+    [['train', '--schedule', 'linear'], '--schedule: "linear" is not one of constant, cosine'],
     [['train', '--init', 'orthogonal'], '--init: "orthogonal" is not one of'],
     [['train', '--dataset', 'spirals', '--scaling', 'unit'], 'unit (x/255) is for images'],
     [['train', '--dataset', 'spirals', '--lr', '1e-40'], 'learningRate: must be in [1e-12, 100]'],

@@ -44,6 +44,8 @@ export const TRAIN_USAGE = `hypersweep train [options]
   --epochs <n> (default 5)   --batch-size <n> (default 128)   --seed <n> (default 1)
   --patience <n>                       early stopping on validation loss, restoring the best weights
   --clip-norm <x>                      global-norm gradient clipping
+  --schedule <constant|cosine>         learning-rate schedule: cosine decays it to 0 over the epochs
+                                       (default constant)
   --threads <n>                        replica threads (default: this machine's cores)
   --microbatches <m>                   microbatches per step (default 4 for batches ≥ 64, 2 from 32,
                                        else 1); fixes the arithmetic, so any thread count gives the
@@ -108,6 +110,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '1' },
       patience: { type: 'string' },
       'clip-norm': { type: 'string' },
+      schedule: { type: 'string' },
       'relaxed-simd': { type: 'boolean', default: false },
       threads: { type: 'string' },
       microbatches: { type: 'string' },
@@ -214,6 +217,11 @@ export async function runTrain(argv: string[]): Promise<number> {
   };
   const batchSize = num('batch-size', values['batch-size'], 128);
   const clip = values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) };
+  if (values.schedule !== undefined && values.schedule !== 'constant' && values.schedule !== 'cosine') {
+    throw new Error(`--schedule: "${values.schedule}" is not one of constant, cosine`);
+  }
+  // Cosine decays the learning rate to 0 over the run's epochs.
+  const schedule = values.schedule === 'cosine' ? { schedule: { type: 'cosine', minLearningRate: 0, warmupEpochs: 0 } } : {};
   const saveCheckpoint = (ckpt: Checkpoint) => {
     if (!values.checkpoint) return;
     const { manifestJson, data } = serializeCheckpoint(ckpt);
@@ -238,6 +246,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       microbatches,
       seed,
       ...clip,
+      ...schedule,
       ...(values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } }),
       ...(resumeFrom ? { resumeFrom } : {}),
       evaluateTest: true,
