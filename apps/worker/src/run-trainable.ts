@@ -14,7 +14,7 @@ import type { Logger } from '@hypersweep/log';
 import { isDirectoryManifest, packDirectory, unpackDirectory } from './checkpoint-dir.ts';
 import type { TrainableConfig } from './trainables.ts';
 
-const SUPERVISOR = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
+const SUPERVISOR = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
 /** Bytes of stderr kept for a failed trial's error. */
 const STDERR_TAIL_BYTES = 2_000;
 /** The longest report line read; a longer one fails the attempt. */
@@ -132,7 +132,7 @@ export async function runTrainable(run: TrainableRun): Promise<TrainableOutcome>
         objective: spec.objective,
       }),
     );
-    return await supervise(run, spawn(process.execPath, [SUPERVISOR, '--', ...config.command], {
+    return await supervise(run, spawn('/bin/sh', [SUPERVISOR, String(process.pid), ...config.command], {
       cwd: config.cwd,
       env: childEnv(run, { params: paramsFile, checkpoint: checkpointDir }, startStep),
       detached: true,
