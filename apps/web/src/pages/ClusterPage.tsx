@@ -48,6 +48,7 @@ export function ClusterPage() {
                     <th scope="col">Host</th>
                     <th scope="col">State</th>
                     <th scope="col">Threads</th>
+                    <th scope="col">Trainables</th>
                     <th scope="col">Current trial</th>
                     <th scope="col">Samples/s</th>
                     <th scope="col">Memory</th>
@@ -63,6 +64,7 @@ export function ClusterPage() {
                       </td>
                       <td>{w.alive ? (w.currentTrial ? 'busy' : 'idle') : 'lost'}</td>
                       <td className="num">{w.threads}</td>
+                      <td data-testid="worker-trainables">{w.trainables && w.trainables.length > 0 ? w.trainables.join(', ') : '—'}</td>
                       <td>
                         {w.currentTrial ? (
                           <Link href={`/sweeps/${w.currentTrial.sweepId}/trials/${w.currentTrial.trialId}`}>

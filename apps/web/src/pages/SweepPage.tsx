@@ -3,7 +3,7 @@
 // trial table. State lives in a SweepStore loaded from the trial listing and GET /curves, then fed by
 // the event stream; the page redraws at most once per animation frame however many events arrive.
 import { ConfusionMatrix } from '../components/ConfusionMatrix.tsx';
-import { FINISHED_SWEEP_STATUSES, TRIAL_STATUSES, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
+import { FINISHED_SWEEP_STATUSES, TRIAL_STATUSES, isBuiltinSweep, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { trialTable, trialTableCsv, type HypersweepClient } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
@@ -305,14 +305,17 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
               ) : (
                 <p className="hint">{active ? 'The test set is evaluated once, when the sweep finishes.' : 'No test result.'}</p>
               )}
-              <div className="row">
-                <button type="button" onClick={() => void downloadModel(sweep.best!.trialId, sweep.best!.number)} data-testid="download-best-model" disabled={bestTrial !== undefined && bestTrial.status !== 'completed' && bestTrial.status !== 'stopped'}>
-                  Download model (TF.js)
-                </button>
-                <Link href={`/playground?sweep=${sweep.id}&trial=${sweep.best.trialId}`} className="button">
-                  Try in playground
-                </Link>
-              </div>
+              {/* A trainable's or an external loop's model is its own: no export or playground here. */}
+              {isBuiltinSweep(sweep.spec) ? (
+                <div className="row">
+                  <button type="button" onClick={() => void downloadModel(sweep.best!.trialId, sweep.best!.number)} data-testid="download-best-model" disabled={bestTrial !== undefined && bestTrial.status !== 'completed' && bestTrial.status !== 'stopped'}>
+                    Download model (TF.js)
+                  </button>
+                  <Link href={`/playground?sweep=${sweep.id}&trial=${sweep.best.trialId}`} className="button">
+                    Try in playground
+                  </Link>
+                </div>
+              ) : null}
             </>
           ) : (
             <p className="hint">No trial has reported the objective yet.</p>

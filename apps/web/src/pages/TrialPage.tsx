@@ -1,7 +1,7 @@
 // One trial: parameters, its resolved model and training settings (the spec with its parameters
 // applied), state, curves (metrics endpoint, downsampled with maxPoints), its live events, stop,
 // and the model download (TensorFlow.js Layers JSON + weights.bin).
-import { FINISHED_TRIAL_STATUSES, type SweepEvent } from '@hypersweep/schemas';
+import { FINISHED_TRIAL_STATUSES, isBuiltinSweep, type SweepEvent } from '@hypersweep/schemas';
 import { useCallback, useMemo, useState } from 'react';
 import { useApp } from '../app/context.tsx';
 import { useAsync, useSweepEvents } from '../app/hooks.ts';
@@ -103,6 +103,9 @@ function ResolvedSpec({ resolved }: { resolved: ResolvedTrial | null }) {
 export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: string }) {
   const { api } = useApp();
   const trialState = useAsync((signal) => api.getTrial(sweepId, trialId, { signal }), [api, sweepId, trialId]);
+  // The model buttons are for built-in engine trials: a trainable's model is its own.
+  const sweepState = useAsync((signal) => api.getSweep(sweepId, { signal }), [api, sweepId]);
+  const builtin = sweepState.data ? isBuiltinSweep(sweepState.data.spec) : true;
   const metricsState = useAsync((signal) => api.getMetrics(sweepId, trialId, { maxPoints: MAX_POINTS }, { signal }), [api, sweepId, trialId]);
   const [live, setLive] = useState<{ points: Map<string, Point[]>; events: SweepEvent[] }>({ points: new Map(), events: [] });
   const [actionError, setActionError] = useState<unknown>(null);
@@ -194,12 +197,16 @@ export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: stri
               Stop trial
             </button>
           ) : null}
-          <button type="button" onClick={() => void download()} disabled={trial.status !== 'completed' && trial.status !== 'stopped'} data-testid="download-model">
-            Download model (TF.js)
-          </button>
-          <Link href={`/playground?sweep=${sweepId}&trial=${trial.id}`} className="button">
-            Playground
-          </Link>
+          {builtin ? (
+            <>
+              <button type="button" onClick={() => void download()} disabled={trial.status !== 'completed' && trial.status !== 'stopped'} data-testid="download-model">
+                Download model (TF.js)
+              </button>
+              <Link href={`/playground?sweep=${sweepId}&trial=${trial.id}`} className="button">
+                Playground
+              </Link>
+            </>
+          ) : null}
         </div>
       </div>
       <ErrorBanner error={actionError} />
