@@ -49,7 +49,7 @@ export async function run(args: string[]) {
     });
     const done = await finished(overhead);
     if (done.status !== 'completed') throw new Error(`overhead sweep ${done.status}: ${done.error ?? ''}`);
-    const rows = await stack.db.trial.findMany({ where: { sweepId: overhead.id }, select: { startedAt: true, finishedAt: true, status: true } });
+    const rows = await stack.db.trial.findMany({ where: { sweepId: overhead.id }, orderBy: { number: 'asc' }, select: { startedAt: true, finishedAt: true, status: true } });
     const ms = rows.map((r) => r.finishedAt!.getTime() - r.startedAt!.getTime());
     // The first trials pay for cold caches (the worker's first spawn, Python's bytecode cache).
     const warm = ms.slice(Math.min(2, ms.length - 1));
