@@ -51,8 +51,8 @@ export type TrainableOutcome =
   | { status: 'completed' | 'stopped'; steps: number; finalValue: number | null; reason: string | null }
   | { status: 'aborted' };
 
-/** A report line, checked: step in order, known-good metric names and values, the objective present. */
-function parseReport(line: string, expectedStep: number, maxSteps: number, objective: string): { step: number; metrics: Record<string, number>; checkpoint: boolean } | string {
+/** A report line, checked: step in order, known-good metric names and values, the objective present; a string says why not. */
+export function parseReport(line: string, expectedStep: number, maxSteps: number, objective: string): { step: number; metrics: Record<string, number>; checkpoint: boolean } | string {
   if (line.length > MAX_LINE_CHARS) return `longer than ${MAX_LINE_CHARS} characters`;
   let value: unknown;
   try {
