@@ -15,7 +15,8 @@ trap '' TERM INT
 watcher=$!
 wait "$child"
 status=$?
-kill "$watcher" 2>/dev/null
+# The watcher ignores TERM like this shell (it inherited the trap): only KILL ends it.
+kill -KILL "$watcher" 2>/dev/null
 if [ "$status" -gt 128 ]; then
   # Killed by a signal: end the same way, so the worker sees the signal.
   trap - TERM INT
