@@ -180,6 +180,10 @@ describe('trainables run by the workers', () => {
       expect(pids.length, `trial ${t.number} started`).toBeGreaterThan(0);
       for (const pid of pids) expect(running(pid), `trial ${t.number}'s process ${pid}`).toBe(false);
     }
+    // Nor a supervisor or its watcher.
+    const supervisors = () => spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('supervisor.sh') && l.includes(FIXTURES));
+    await sleepUntil(() => supervisors().length === 0, { timeoutMs: 5_000, intervalMs: 100, what: 'no supervisor left' });
+    expect(supervisors()).toEqual([]);
   });
 
   it('resumes from the stored checkpoint directory on another worker after kill -9, no step lost or repeated, no orphan', async () => {
