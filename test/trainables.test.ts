@@ -4,7 +4,7 @@
 // worker running a trial (another resumes from the stored checkpoint directory), and fail a trial
 // cleanly for a crash, a hang or a garbage line, leaving no process behind.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sweep, Trial } from '@hypersweep/schemas';
@@ -53,7 +53,7 @@ describe('trainables run by the workers', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hs-trainables-'));
     const eventsDir = join(dir, 'events');
-    spawnSync('mkdir', ['-p', eventsDir]);
+    mkdirSync(eventsDir);
     const py = (env: Record<string, string> = {}) => ({ command: [PYTHON, join(FIXTURES, 'quadratic.py')], env: { EVENTS_DIR: eventsDir, ...env }, reportTimeoutSeconds: 3, stopGraceSeconds: 3, concurrency: 2 });
     writeFileSync(
       join(dir, 'trainables.json'),
@@ -116,6 +116,12 @@ describe('trainables run by the workers', () => {
       expect(events(t.id), `trial ${t.number}`).toEqual(expect.arrayContaining([expect.stringMatching(/^sigterm \d+$/), expect.stringMatching(/^exit \d+$/)]));
     }
     for (const t of trials.filter((x) => x.status === 'completed')) expect(t.epochsDone).toBe(8);
+    // The learning curves, as the dashboard draws them: one objective point per stored step.
+    const curves = await stack.json<{ trials: { trialId: string; series: { name: string; totalPoints: number }[] }[] }>(`/api/v1/sweeps/${sweep.id}/curves`);
+    expect(curves.trials).toHaveLength(8);
+    for (const c of curves.trials) {
+      expect(c.series.map((x) => [x.name, x.totalPoints])).toEqual([['loss', trials.find((t) => t.id === c.trialId)!.epochsDone]]);
+    }
     const values = trials.flatMap((t) => (t.finalValue === null ? [] : [t.finalValue]));
     expect(done.best?.value).toBe(Math.min(...values));
 
