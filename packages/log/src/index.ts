@@ -1,6 +1,13 @@
-// A small JSON-lines logger with scoped children (fields such as sweepId and trialId ride along).
+// JSON-lines logging on pino, with scoped children (fields such as sweepId and trialId ride along),
+// error stacks, and redaction: no token or password reaches a log line, under a key or in a string.
+import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type LogFn, type Logger as PinoLogger } from 'pino';
+import { REDACT_PATHS, CENSOR, scrub, scrubString } from './redact.ts';
+
+export { CENSOR, REDACT_PATHS, scrub, scrubString } from './redact.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** The part of pino's logger the code uses: a merging object first, then the message. */
 export interface Logger {
   debug(fields: object, message: string): void;
   info(fields: object, message: string): void;
@@ -9,36 +16,56 @@ export interface Logger {
   child(fields: object): Logger;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-/** Errors do not serialise with JSON.stringify; keep their name, message and code. */
-function plain(fields: object): object {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) {
-    out[key] =
-      value instanceof Error
-        ? { name: value.name, message: value.message, ...('code' in value ? { code: (value as { code: unknown }).code } : {}) }
-        : value;
-  }
-  return out;
+export interface JsonLoggerOptions {
+  level?: LogLevel;
+  /** Receives each record as one JSON line without its newline; stdout when absent. */
+  write?: (line: string) => void;
+  /** Fields on every record (e.g. `service`, `workerId`). */
+  fields?: object;
 }
 
-export function createJsonLogger(
-  options: { level?: LogLevel; write?: (line: string) => void; fields?: object } = {},
-): Logger {
-  const min = RANK[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const base = options.fields ?? {};
-  const log = (level: LogLevel) => (fields: object, message: string) => {
-    if (RANK[level] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...base, ...plain(fields) }));
-  };
+/** `err` and `error` hold errors by convention: pino's serializer keeps type, message, stack and own fields. */
+function serializeError(value: unknown): unknown {
+  return value instanceof Error ? scrub({ ...stdSerializers.err(value) }) : value;
+}
+
+export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const { write } = options;
+  const destination: DestinationStream | undefined = write ? { write: (chunk: string) => write(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) } : undefined;
+  const logger = pino(
+    {
+      level: options.level ?? 'info',
+      base: { ...options.fields },
+      timestamp: stdTimeFunctions.isoTime,
+      serializers: { err: serializeError, error: serializeError },
+      redact: { paths: REDACT_PATHS, censor: CENSOR },
+      formatters: {
+        level: (label) => ({ level: label }),
+        // pino's redaction only knows paths: fields and bindings are walked for secrets in strings too.
+        bindings: (bindings) => scrub(bindings) as Record<string, unknown>,
+        log: (record) => scrub(record) as Record<string, unknown>,
+      },
+      hooks: {
+        // The message (and any printf-style argument) is not part of the record the formatter sees.
+        logMethod(args, method) {
+          const clean = args.map((arg: unknown) => (typeof arg === 'string' ? scrubString(arg) : arg)) as Parameters<LogFn>;
+          method.apply(this, clean);
+        },
+      },
+    },
+    destination,
+  );
+  return scoped(logger);
+}
+
+/** pino runs its bindings formatter on the root's fields only: a child's fields are scrubbed here. */
+function scoped(logger: PinoLogger): Logger {
   return {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    child: (fields) => createJsonLogger({ ...options, fields: { ...base, ...fields } }),
+    debug: (fields, message) => logger.debug(fields, message),
+    info: (fields, message) => logger.info(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => logger.error(fields, message),
+    child: (fields) => scoped(logger.child(scrub(fields) as Record<string, unknown>)),
   };
 }
 
