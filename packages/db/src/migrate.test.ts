@@ -58,7 +58,7 @@ describe('applyMigrations (offline, Wasm schema engine)', () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     expect(tables.map((row) => row.table_name)).toEqual(
-      ['_prisma_migrations', 'api_tokens', 'checkpoints', 'datasets', 'metrics', 'sweep_events', 'sweeps', 'trials'],
+      ['_prisma_migrations', 'api_tokens', 'checkpoints', 'datasets', 'metrics', 'project_usage', 'projects', 'sweep_events', 'sweeps', 'token_grants', 'trials'],
     );
   });
 

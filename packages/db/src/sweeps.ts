@@ -5,6 +5,7 @@ import type { Prisma, Sweep } from './generated/prisma/client.ts';
 import type { ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 import { SWEEP_CANCELLED_REASON, appendSweepUpdated, appendTrialEvent } from './events.ts';
 import { setSweepStatus, updateSweepStatus, updateTrialStatuses } from './states.ts';
+import { DEFAULT_PROJECT_ID, QuotaExceeded, withProjectLock } from './projects.ts';
 
 export { setSweepStatus };
 
@@ -28,8 +29,10 @@ export interface CreateSweepInput {
   seed: number;
   objective: { metric: string; mode: ObjectiveMode };
   budget: Prisma.InputJsonValue;
-  /** The client's Idempotency-Key: a second submission with the same key returns the first sweep. */
+  /** The client's Idempotency-Key: a second submission with the same key (in the same project) returns the first sweep. */
   idempotencyKey?: string | null;
+  /** Default: the default project. */
+  projectId?: string;
 }
 
 export interface CreateSweepResult {
@@ -45,24 +48,39 @@ export interface CreateSweepResult {
  */
 export async function createSweep(db: DbClient, input: CreateSweepInput): Promise<CreateSweepResult> {
   const idempotencyKey = input.idempotencyKey ?? null;
+  const projectId = input.projectId ?? DEFAULT_PROJECT_ID;
+  // Inside the lock through `tx`: another pool connection there could wait on lock holders.
+  const existing = async (client: DbClient) =>
+    idempotencyKey === null ? null : mapDbErrors(() => client.sweep.findUnique({ where: { projectId_idempotencyKey: { projectId, idempotencyKey } } }));
   try {
-    const sweep = await db.sweep.create({
-      data: {
-        name: input.name,
-        spec: input.spec,
-        seed: input.seed,
-        objectiveMetric: input.objective.metric,
-        objectiveMode: input.objective.mode,
-        budget: input.budget,
-        idempotencyKey,
-      },
+    // Under the project's lock: concurrent submissions see each other's sweeps against the quota.
+    return await withProjectLock(db, projectId, async (tx, quotas) => {
+      const found = await existing(tx);
+      if (found) return { sweep: found, created: false };
+      if (quotas.maxActiveSweeps !== null) {
+        const active = await tx.sweep.count({ where: { projectId, status: { in: ['pending', 'running'] } } });
+        if (active >= quotas.maxActiveSweeps) throw new QuotaExceeded('maxActiveSweeps', quotas.maxActiveSweeps, active, `${active} sweeps are pending or running`);
+      }
+      const sweep = await tx.sweep.create({
+        data: {
+          projectId,
+          name: input.name,
+          spec: input.spec,
+          seed: input.seed,
+          objectiveMetric: input.objective.metric,
+          objectiveMode: input.objective.mode,
+          budget: input.budget,
+          idempotencyKey,
+        },
+      });
+      return { sweep, created: true };
     });
-    return { sweep, created: true };
   } catch (error) {
     if (idempotencyKey !== null && isUniqueViolation(error)) {
-      const existing = await mapDbErrors(() => db.sweep.findUnique({ where: { idempotencyKey } }));
-      if (existing) return { sweep: existing, created: false };
+      const found = await existing(db);
+      if (found) return { sweep: found, created: false };
     }
+    if (error instanceof DbError) throw error;
     throw toDbError(error);
   }
 }
@@ -76,6 +94,8 @@ export interface ListSweepsOptions {
   limit?: number;
   cursor?: KeysetCursor | null;
   status?: readonly SweepStatus[];
+  /** Only sweeps of these projects (a scoped token's); all when absent. */
+  projectIds?: readonly string[];
   /** Default newest first: createdAt desc. */
   sort?: 'createdAt' | 'name';
   order?: 'asc' | 'desc';
@@ -89,6 +109,7 @@ export async function listSweeps(db: DbClient, options: ListSweepsOptions = {}):
   if (sort !== 'createdAt' && sort !== 'name') throw new DbError('invalid_argument', `cannot sort sweeps by ${String(sort)}`);
   const where: Prisma.SweepWhereInput = {};
   if (options.status && options.status.length > 0) where.status = { in: [...options.status] };
+  if (options.projectIds) where.projectId = { in: [...options.projectIds] };
   const cursor = options.cursor;
   if (cursor) {
     if (cursor.sort !== sort || cursor.order !== order || typeof cursor.value !== 'string' || typeof cursor.after !== 'string') {

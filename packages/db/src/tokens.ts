@@ -3,9 +3,24 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isUuid, type DbClient } from './client.ts';
 import { mapDbErrors } from './errors.ts';
 import type { ApiToken } from './generated/prisma/client.ts';
+import type { ProjectRole } from './generated/prisma/enums.ts';
+import { DEFAULT_PROJECT_ID } from './projects.ts';
 
-/** A token row without its hash: what listings and verification return. */
-export type ApiTokenInfo = Omit<ApiToken, 'tokenHash'>;
+export interface TokenGrantInfo {
+  projectId: string;
+  projectName: string;
+  role: ProjectRole;
+}
+
+/** A token row without its hash, with its grants: what listings and verification return. */
+export type ApiTokenInfo = Omit<ApiToken, 'tokenHash'> & { grants: TokenGrantInfo[] };
+
+export interface CreateApiTokenInput {
+  name: string;
+  grants: readonly { projectId: string; role: ProjectRole }[];
+  serverAdmin?: boolean;
+  expiresAt?: Date | null;
+}
 
 export interface CreatedApiToken extends ApiTokenInfo {
   /** The secret, `hs_` + 32 random bytes in base64url. Not stored; cannot be shown again. */
@@ -20,21 +35,50 @@ const DISPLAY_PREFIX_LENGTH = 11;
 /** `lastUsedAt` is written at most this often per token, so verification is a read on the hot path. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-const infoSelect = { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;
+const infoSelect = {
+  id: true,
+  name: true,
+  prefix: true,
+  createdAt: true,
+  lastUsedAt: true,
+  revokedAt: true,
+  expiresAt: true,
+  serverAdmin: true,
+  grants: { select: { projectId: true, role: true, project: { select: { name: true } } }, orderBy: { projectId: 'asc' } },
+} as const;
+
+type SelectedToken = Omit<ApiTokenInfo, 'grants'> & { grants: { projectId: string; role: ProjectRole; project: { name: string } }[] };
+
+function withGrants(row: SelectedToken): ApiTokenInfo {
+  return { ...row, grants: row.grants.map((g) => ({ projectId: g.projectId, projectName: g.project.name, role: g.role })) };
+}
 
 export function hashApiToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-export async function createApiToken(db: DbClient, name: string): Promise<CreatedApiToken> {
+/**
+ * A new token. A bare name makes a server admin with admin of the default project (the bootstrap
+ * token, and what every token was before projects).
+ */
+export async function createApiToken(db: DbClient, nameOrInput: string | CreateApiTokenInput): Promise<CreatedApiToken> {
+  const input: CreateApiTokenInput =
+    typeof nameOrInput === 'string' ? { name: nameOrInput, grants: [{ projectId: DEFAULT_PROJECT_ID, role: 'admin' }], serverAdmin: true } : nameOrInput;
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const row = await mapDbErrors(() =>
     db.apiToken.create({
-      data: { name, tokenHash: hashApiToken(token), prefix: token.slice(0, DISPLAY_PREFIX_LENGTH) },
+      data: {
+        name: input.name,
+        tokenHash: hashApiToken(token),
+        prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
+        serverAdmin: input.serverAdmin ?? false,
+        expiresAt: input.expiresAt ?? null,
+        grants: { create: input.grants.map((g) => ({ projectId: g.projectId, role: g.role })) },
+      },
       select: infoSelect,
     }),
   );
-  return { ...row, token };
+  return { ...withGrants(row), token };
 }
 
 /**
@@ -44,10 +88,12 @@ export async function createApiToken(db: DbClient, name: string): Promise<Create
 export async function verifyApiToken(db: DbClient, token: string, now: Date = new Date()): Promise<ApiTokenInfo | null> {
   if (!tokenPattern.test(token)) return null;
   const hash = hashApiToken(token);
-  const row = await mapDbErrors(() => db.apiToken.findUnique({ where: { tokenHash: hash } }));
+  const row = await mapDbErrors(() => db.apiToken.findUnique({ where: { tokenHash: hash }, select: { ...infoSelect, tokenHash: true } }));
   if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), Buffer.from(hash, 'hex'))) return null;
   if (row.revokedAt !== null) return null;
-  const { tokenHash: _hash, ...info } = row;
+  if (row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime()) return null;
+  const { tokenHash: _hash, ...rest } = row;
+  const info = withGrants(rest);
   if (row.lastUsedAt === null || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
     // Conditional, so concurrent requests write it once.
     const staleBefore = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
@@ -71,13 +117,21 @@ export async function revokeApiToken(db: DbClient, tokenId: string): Promise<boo
   return count === 1;
 }
 
-/** Every token, newest first, never with its hash. */
+/** Tokens, newest first, never with their hashes. */
 export async function listApiTokens(db: DbClient, options: { includeRevoked?: boolean } = {}): Promise<ApiTokenInfo[]> {
-  return mapDbErrors(() =>
+  const rows = await mapDbErrors(() =>
     db.apiToken.findMany({
       where: options.includeRevoked === false ? { revokedAt: null } : {},
       select: infoSelect,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     }),
   );
+  return rows.map(withGrants);
+}
+
+/** One token (revoked or not) without its hash, or null. */
+export async function getApiToken(db: DbClient, tokenId: string): Promise<ApiTokenInfo | null> {
+  if (!isUuid(tokenId)) return null;
+  const row = await mapDbErrors(() => db.apiToken.findUnique({ where: { id: tokenId }, select: infoSelect }));
+  return row ? withGrants(row) : null;
 }

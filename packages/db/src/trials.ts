@@ -7,6 +7,7 @@ import { appendSweepEvent, appendSweepUpdated } from './events.ts';
 import { setTrialStatus, type TransitionResult } from './states.ts';
 import { assertClaim, claimLost, claimOf, targetClaim, targetId, type TrialClaim, type TrialTarget } from './claims.ts';
 import { clampLimit, lockSweep, type KeysetCursor, type Page } from './sweeps.ts';
+import { meterEpochs, startRefusal, withProjectLock, type QuotaExceeded } from './projects.ts';
 
 export { setTrialStatus };
 
@@ -56,6 +57,8 @@ export async function getTrial(db: DbClient, trialId: string): Promise<Trial | n
 export interface ClaimResult extends TransitionResult<Trial> {
   /** The claim this call made (when `changed`): pass it to the trial's progress writes to fence them. */
   claim: TrialClaim | null;
+  /** Set when the trial may not start now: its project is at a quota (it stays queued). */
+  refusal?: QuotaExceeded;
 }
 
 /**
@@ -64,11 +67,26 @@ export interface ClaimResult extends TransitionResult<Trial> {
  * whose trial is still `running` (its worker died) first calls `releaseTrial(trialId)` and then claims.
  */
 export async function claimTrial(db: DbClient, trialId: string, workerId: string): Promise<ClaimResult> {
-  const result = await setTrialStatus(db, trialId, 'running', {
-    from: ['queued'],
-    data: { workerId, attempt: { increment: 1 }, startedAt: new Date(), error: null },
+  if (!isUuid(trialId)) return { changed: false, row: null, claim: null };
+  return mapDbErrors(async () => {
+    const head = await db.trial.findUnique({ where: { id: trialId }, select: { sweep: { select: { projectId: true } } } });
+    if (!head) return { changed: false, row: null, claim: null };
+    const { projectId } = head.sweep;
+    // The project's lock first (then the sweep's, then the trial's): claims of one project are
+    // serialised, so its running-trials quota holds across workers.
+    return withProjectLock(db, projectId, async (tx, quotas) => {
+      const current = await tx.trial.findUnique({ where: { id: trialId } });
+      if (current?.status === 'queued') {
+        const refusal = await startRefusal(tx, projectId, quotas);
+        if (refusal) return { changed: false, row: current, claim: null, refusal };
+      }
+      const result = await setTrialStatus(tx, trialId, 'running', {
+        from: ['queued'],
+        data: { workerId, attempt: { increment: 1 }, startedAt: new Date(), error: null },
+      });
+      return { ...result, claim: result.changed && result.row ? claimOf(result.row) : null };
+    });
   });
-  return { ...result, claim: result.changed && result.row ? claimOf(result.row) : null };
 }
 
 /**
@@ -205,16 +223,19 @@ export async function recordEpochs(db: DbClient, trial: TrialTarget, epochs: rea
           ? tx.$queryRaw<{ v: number | null }[]>`SELECT min(value) AS v FROM metrics WHERE trial_id = ${trialId}::uuid AND name = ${objectiveMetric}`
           : tx.$queryRaw<{ v: number | null }[]>`SELECT max(value) AS v FROM metrics WHERE trial_id = ${trialId}::uuid AND name = ${objectiveMetric}`;
       const bestValue = (await best)[0]?.v ?? null;
-      const updated = await tx.$queryRaw<{ epochs_done: number; best_value: number | null }[]>`
-        UPDATE trials SET epochs_done = GREATEST(epochs_done, ${maxEpoch}::int), best_value = ${bestValue}::float8, updated_at = now(),
+      const updated = await tx.$queryRaw<{ epochs_done: number; best_value: number | null; old_epochs: number }[]>`
+        UPDATE trials SET epochs_done = GREATEST(trials.epochs_done, ${maxEpoch}::int), best_value = ${bestValue}::float8, updated_at = now(),
           -- Only the names written here can have a new latest value: one index probe per name.
           last_metrics = last_metrics || COALESCE((
             SELECT jsonb_object_agg(n.name, (SELECT m.value FROM metrics m WHERE m.trial_id = ${trialId}::uuid AND m.name = n.name ORDER BY m.step DESC LIMIT 1))
             FROM unnest(${[...new Set(names)]}::text[]) AS n(name)
           ), '{}'::jsonb)
-        WHERE id = ${trialId}::uuid RETURNING epochs_done, best_value`;
+        FROM (SELECT epochs_done AS old_epochs FROM trials WHERE id = ${trialId}::uuid FOR UPDATE) AS before
+        WHERE id = ${trialId}::uuid RETURNING trials.epochs_done, trials.best_value, before.old_epochs`;
       const row = updated[0];
       if (!row) throw new DbError('not_found', `no trial ${trialId}`);
+      // New epochs count on the project's daily meter (a rewritten epoch does not).
+      await meterEpochs(tx, trial.sweepId, row.epochs_done - row.old_epochs);
       for (const { epoch, metrics } of epochs) {
         if (replayed.has(epoch)) continue;
         await appendSweepEvent(tx, trial.sweepId, 'trial.epoch', { trialId, number: trial.number, epoch, metrics: { ...metrics } }, attempt);
