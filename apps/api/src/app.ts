@@ -6,6 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
 import { checkPathEncoding } from './path-encoding.ts';
+import { observeRequests } from './prometheus.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -34,25 +35,16 @@ export function createApp(deps: ApiDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(securityHeaders);
-  app.use((req, res, next) => {
-    const started = performance.now();
-    res.on('finish', () => {
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
-      const labels = { method: req.method, route, status: String(res.statusCode) };
-      deps.metrics.requests.inc(labels);
-      deps.metrics.latency.observe({ method: req.method, route }, (performance.now() - started) / 1000);
-    });
-    next();
-  });
+  app.use(observeRequests(deps.metrics, deps.logger));
 
   app.use(publicRoutes(deps));
 
   const api = express.Router();
   // Per address before auth (a flood of bad tokens never reaches Postgres), per token after it.
   const { rps, burst } = deps.config.rateLimit;
-  api.use(rateLimit({ rps: rps * 4, burst: burst * 4, by: 'address' }));
+  api.use(rateLimit({ limiter: deps.rateLimiter, rps: rps * 4, burst: burst * 4, by: 'address' }));
   api.use(deps.auth.middleware);
-  api.use(rateLimit({ rps, burst, by: 'client' }));
+  api.use(rateLimit({ limiter: deps.rateLimiter, rps, burst, by: 'client' }));
   api.use(checkPathEncoding);
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   api.use(sweepRoutes(deps));

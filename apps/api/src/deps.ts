@@ -8,7 +8,8 @@ import type { ApiConfig } from './env.ts';
 import type { EventHub } from './event-hub.ts';
 import type { Logger } from '@hypersweep/log';
 import type { ModelCache } from './models.ts';
-import type { Counter, Histogram } from './prometheus.ts';
+import type { ApiMetrics } from './prometheus.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 export interface ApiDeps {
   config: ApiConfig;
@@ -20,7 +21,10 @@ export interface ApiDeps {
   auth: Authenticator;
   datasets: DatasetCache;
   models: ModelCache;
-  metrics: { requests: Counter; latency: Histogram };
+  /** This app's Prometheus registry (request counts, latency, cluster gauges). */
+  metrics: ApiMetrics;
+  /** Token buckets in Redis, shared by every replica with the same queue prefix. */
+  rateLimiter: RateLimiter;
   /** Open SSE responses, ended on shutdown. */
   streams: Set<{ end(): void }>;
 }

@@ -4,7 +4,7 @@ export { parseEnv, type ApiConfig } from './env.ts';
 export { createAuthenticator, type Authenticator } from './auth.ts';
 export { createEventHub, type EventHub } from './event-hub.ts';
 export { ModelCache } from './models.ts';
-export { Counter, Histogram } from './prometheus.ts';
+export { ApiMetrics, type ClusterState } from './prometheus.ts';
 export { startServer, type RunningApi } from './server.ts';
 export { createJsonLogger, type Logger } from '@hypersweep/log';
 export type { ApiDeps } from './deps.ts';

@@ -13,7 +13,8 @@ import type { ApiConfig } from './env.ts';
 import { createEventHub } from './event-hub.ts';
 import type { Logger } from '@hypersweep/log';
 import { ModelCache } from './models.ts';
-import { Counter, Histogram } from './prometheus.ts';
+import { ApiMetrics } from './prometheus.ts';
+import { RateLimiter } from './rate-limit.ts';
 
 export interface RunningApi {
   server: Server;
@@ -40,10 +41,8 @@ export async function startServer(config: ApiConfig, logger: Logger): Promise<Ru
     auth: createAuthenticator(db, { enabled: config.auth === 'token' }),
     datasets,
     models: new ModelCache(db, datasets),
-    metrics: {
-      requests: new Counter('hypersweep_http_requests_total', 'HTTP requests by method, route and status'),
-      latency: new Histogram('hypersweep_http_request_duration_seconds', 'HTTP request latency by route'),
-    },
+    metrics: new ApiMetrics(),
+    rateLimiter: new RateLimiter({ redis, prefix: config.queuePrefix, logger }),
     streams: new Set(),
   };
   const server = createApp(deps).listen(config.port, config.host);

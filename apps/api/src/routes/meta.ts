@@ -4,7 +4,6 @@ import { listWorkers } from '@hypersweep/queue';
 import { buildOpenApiDocument, type ReadyResponse } from '@hypersweep/schemas';
 import { Router } from 'express';
 import type { ApiDeps } from '../deps.ts';
-import { renderGauge } from '../prometheus.ts';
 
 /** A worker whose last heartbeat is older than this is not counted as alive. */
 export const WORKER_ALIVE_MS = 15_000;
@@ -53,42 +52,21 @@ export function publicRoutes(deps: ApiDeps): Router {
       deps.queues.depth().catch(() => null),
       listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS }).catch(() => null),
     ]);
-    const parts = [
-      deps.metrics.requests.render(),
-      deps.metrics.latency.render(),
-      renderGauge('hypersweep_trials', 'Trials by state', trials.map((g) => ({ labels: { state: g.status }, value: g._count._all }))),
-      renderGauge('hypersweep_sweeps', 'Sweeps by state', sweeps.map((g) => ({ labels: { state: g.status }, value: g._count._all }))),
-      renderGauge('hypersweep_sse_clients', 'Open event streams', [{ value: deps.hub.subscribers }]),
-      renderGauge(
-        'hypersweep_step_ms',
-        'Mean time per training step of the running trials, by part (latest epoch)',
-        Object.entries(steps).map(([part, value]) => ({ labels: { part }, value })),
-      ),
-    ];
-    if (depth) {
-      const samples = Object.entries(depth).flatMap(([queue, states]) => Object.entries(states).map(([state, value]) => ({ labels: { queue, state }, value })));
-      parts.push(renderGauge('hypersweep_queue_jobs', 'Jobs per queue and state', samples));
-    }
-    if (cluster) {
-      parts.push(renderGauge('hypersweep_workers', 'Workers with a recent heartbeat', [{ value: cluster.totals.alive }]));
-      parts.push(renderGauge('hypersweep_workers_busy', 'Workers training a trial', [{ value: cluster.totals.busy }]));
-      parts.push(renderGauge('hypersweep_samples_per_second', 'Training throughput of all workers', [{ value: cluster.totals.samplesPerSecond }]));
-      parts.push(
-        renderGauge(
-          'hypersweep_worker_samples_per_second',
-          'Training throughput per worker',
-          cluster.workers.filter((w) => w.alive).map((w) => ({ labels: { worker: w.workerId }, value: w.samplesPerSecond })),
-        ),
-      );
-      parts.push(
-        renderGauge(
-          'hypersweep_worker_rss_bytes',
-          'Resident memory per worker process, replica threads included',
-          cluster.workers.filter((w) => w.alive && w.memory).map((w) => ({ labels: { worker: w.workerId }, value: w.memory!.rssBytes })),
-        ),
-      );
-    }
-    res.type('text/plain; version=0.0.4').send(`${parts.join('\n')}\n`);
+    const alive = cluster?.workers.filter((w) => w.alive) ?? [];
+    const text = await deps.metrics.render({
+      trialsByState: Object.fromEntries(trials.map((g) => [g.status, g._count._all])),
+      sweepsByState: Object.fromEntries(sweeps.map((g) => [g.status, g._count._all])),
+      sseClients: deps.hub.subscribers,
+      stepMs: steps,
+      queueJobs: depth,
+      workers: cluster && {
+        alive: cluster.totals.alive,
+        busy: cluster.totals.busy,
+        samplesPerSecond: cluster.totals.samplesPerSecond,
+        perWorker: alive.map((w) => ({ workerId: w.workerId, samplesPerSecond: w.samplesPerSecond, rssBytes: w.memory?.rssBytes ?? null })),
+      },
+    });
+    res.type(deps.metrics.contentType).send(text);
   });
   return router;
 }
