@@ -68,6 +68,25 @@ function reportCatalogTypesAsText(adapter: PgAdapter): PgAdapter {
   return adapter;
 }
 
+type ScriptRunner = { executeScript(script: string): Promise<void>; client: { query(sql: string): Promise<unknown> }; onError(error: unknown): never };
+
+/**
+ * adapter-pg's executeScript cuts a migration at every ';' (so a function body in dollar quotes breaks) and
+ * runs the pieces one by one in autocommit. Prisma's native engine sends the script whole, as one simple
+ * query: Postgres runs it as one implicit transaction. So does this.
+ */
+function wholeScripts(adapter: PgAdapter): PgAdapter {
+  const target = adapter as unknown as ScriptRunner;
+  target.executeScript = async (script) => {
+    try {
+      await target.client.query(script);
+    } catch (error) {
+      target.onError(error);
+    }
+  };
+  return adapter;
+}
+
 /**
  * adapter-pg's own shadow database drops the database before closing its pool (Postgres refuses: "being
  * accessed by other users") and, given a connection string, connects the shadow pool to the main database.
@@ -78,13 +97,13 @@ function migrationAdapterFactory(pool: pg.Pool, databaseUrl: string): SqlMigrati
   return {
     provider: main.provider,
     adapterName: main.adapterName,
-    connect: async () => reportCatalogTypesAsText(await main.connect()),
+    connect: async () => wholeScripts(reportCatalogTypesAsText(await main.connect())),
     async connectToShadowDb() {
       const name = `prisma_migrate_shadow_db_${randomUUID()}`;
       await pool.query(`CREATE DATABASE "${name}"`);
       const shadowUrl = new URL(databaseUrl);
       shadowUrl.pathname = `/${name}`;
-      const shadow = reportCatalogTypesAsText(await new PrismaPg({ connectionString: shadowUrl.toString(), max: 2 }).connect());
+      const shadow = wholeScripts(reportCatalogTypesAsText(await new PrismaPg({ connectionString: shadowUrl.toString(), max: 2 }).connect()));
       const dispose = shadow.dispose.bind(shadow);
       shadow.dispose = async () => {
         await dispose();
