@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # One image for the api (which serves the dashboard), the worker and the one-shot migrations.
 # Stages: deps (npm ci from the lockfile) → build (WASM kernels, Prisma client, replica-thread
-# bundle, dashboard) → runtime (production dependencies only, non-root user).
+# bundle, dashboard, and the JavaScript bundles of every process: scripts/build-dist.mjs) → runtime
+# (production dependencies only, non-root user, plain `node` on built JavaScript: no TypeScript
+# loader). The processes: node apps/api/dist/main.js (the default), node apps/worker/dist/main.js,
+# node packages/db/dist/migrate-cli.js, and the CLI as node apps/cli/dist/hypersweep.js.
 
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
@@ -32,7 +35,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 # The node image's unprivileged user (uid 1000); nothing in the image runs as root.
-COPY --from=build --chown=node:node /app/package.json /app/package-lock.json /app/tsconfig.base.json ./
+COPY --from=build --chown=node:node /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/packages ./packages
 COPY --from=build --chown=node:node /app/apps ./apps
@@ -41,4 +44,4 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "--import", "tsx", "apps/api/src/main.ts"]
+CMD ["node", "apps/api/dist/main.js"]

@@ -1,24 +1,42 @@
 // The Docker deliverables, checked without a Docker engine: every long-running service has a
-// healthcheck, every dependency waits on a condition, and the Dockerfile's stages and paths match
-// the repository.
+// healthcheck, every dependency waits on a condition, the Dockerfile's stages and paths match the
+// repository, and the image runs plain `node` on built JavaScript whose entry points exist after
+// `npm run build` and start (migrations, api, worker and its healthcheck on real Postgres and Redis).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import yaml from 'js-yaml';
+import { join, relative, resolve } from 'node:path';
+import { sleepUntil } from '@hypersweep/queue/testing';
 import { describe, expect, it } from 'vitest';
+import { BuiltStack, compose, spawnCommand, type ComposeService as Service } from './lib/built.ts';
 import { ROOT } from './lib/stack.ts';
 
-interface Service {
-  build?: unknown;
-  image?: string;
-  command?: string[];
-  healthcheck?: { test?: string[]; disable?: boolean };
-  depends_on?: Record<string, { condition?: string }> | string[];
-  restart?: string;
-}
-
-const compose = yaml.load(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+const runtimeStage = dockerfile.slice(dockerfile.search(/^FROM\s+\S+\s+AS\s+runtime/im));
+/** The runtime stage's instructions, continuation lines joined. */
+const runtimeInstructions = runtimeStage
+  .replace(/\\\n\s*/g, ' ')
+  .split('\n')
+  .filter((line) => line.trim() !== '' && !line.startsWith('#'));
+/** An exec-form JSON array (CMD ["node", "x.js"]) as its arguments. */
+const execForm = (text: string): string[] => JSON.parse(text.slice(text.indexOf('['))) as string[];
+/** Every command line the image runs: CMD, ENTRYPOINT, HEALTHCHECK, and each service's command, entrypoint and healthcheck. */
+function runtimeCommands(): { where: string; argv: string[] }[] {
+  const commands: { where: string; argv: string[] }[] = [];
+  for (const line of runtimeInstructions) {
+    const m = /^(CMD|ENTRYPOINT|HEALTHCHECK)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    commands.push({ where: `Dockerfile ${m[1]}`, argv: m[2]!.includes('[') ? execForm(m[2]!) : m[2]!.split(/\s+/) });
+  }
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (!service.build && service.image !== 'hypersweep:latest') continue;
+    if (service.command) commands.push({ where: `${name} command`, argv: service.command });
+    if (service.entrypoint) commands.push({ where: `${name} entrypoint`, argv: typeof service.entrypoint === 'string' ? service.entrypoint.split(/\s+/) : service.entrypoint });
+    if (service.healthcheck?.test) commands.push({ where: `${name} healthcheck`, argv: service.healthcheck.test });
+  }
+  return commands;
+}
+/** The built files the image runs (the .js arguments of node). */
+const builtEntries = () => runtimeCommands().flatMap(({ where, argv }) => argv.filter((a) => /^(apps|packages)\/.+\.js$/.test(a)).map((file) => ({ where, file })));
 const ONE_SHOT = new Set(['migrate']);
 
 /** Workspace directories from the root package.json's globs ("packages/*", "apps/*", "test"). */
@@ -78,7 +96,7 @@ describe('docker-compose.yml', () => {
   it('runs entry points that exist', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       for (const arg of [...(service.command ?? []), ...(service.healthcheck?.test ?? [])]) {
-        if (/^(apps|packages)\/.+\.ts$/.test(arg)) expect(existsSync(join(ROOT, arg)), `${name}: ${arg}`).toBe(true);
+        if (/^(apps|packages)\/.+\.[jt]s$/.test(arg)) expect(existsSync(join(ROOT, arg)), `${name}: ${arg} (after npm run build)`).toBe(true);
       }
     }
   });
@@ -122,5 +140,85 @@ describe('Dockerfile', () => {
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     expect(ignore).toEqual(expect.arrayContaining(['.git', '**/node_modules', '.hypersweep']));
     expect(ignore).not.toContain('prisma');
+  });
+});
+
+describe('the image runs built JavaScript', () => {
+  it('runs no TypeScript loader: plain node on .js files in the runtime stage and every service', () => {
+    expect(runtimeStage).not.toMatch(/\btsx\b/);
+    const commands = runtimeCommands();
+    expect(commands.map((c) => c.where)).toEqual(
+      expect.arrayContaining(['Dockerfile CMD', 'Dockerfile HEALTHCHECK', 'migrate command', 'api command', 'api healthcheck', 'worker command', 'worker healthcheck']),
+    );
+    for (const { where, argv } of commands) {
+      const args = argv[0] === 'CMD' || argv[0] === 'CMD-SHELL' ? argv.slice(1) : argv;
+      expect(args.join(' '), where).not.toMatch(/\btsx\b|--import|--loader|--experimental-(loader|strip-types|transform-types)/);
+      expect(args.filter((a) => /\.[cm]?tsx?$/.test(a)), where).toEqual([]);
+      expect(args[0], where).toBe('node');
+      expect(args[1] === '-e' || /^(apps|packages)\/.+\/dist\/[^/]+\.js$/.test(args[1] ?? ''), `${where}: ${args.join(' ')}`).toBe(true);
+    }
+    // Nor through the environment (NODE_OPTIONS=--import tsx would bring the loader back).
+    for (const [name, service] of Object.entries(compose.services)) expect(JSON.stringify(service.environment ?? {}), name).not.toMatch(/tsx|--import|--loader/);
+    expect(runtimeInstructions.filter((l) => /^ENV\b/.test(l)).join('\n')).not.toMatch(/NODE_OPTIONS/);
+    expect(execForm(runtimeInstructions.find((l) => l.startsWith('CMD'))!)).toEqual(compose.services.api?.command);
+  });
+
+  it('names entry points that exist after `npm run build`, and the files they load lie inside the image', () => {
+    const entries = builtEntries();
+    expect(new Set(entries.map((e) => e.file))).toEqual(new Set(['apps/api/dist/main.js', 'apps/worker/dist/main.js', 'apps/worker/dist/healthcheck.js', 'packages/db/dist/migrate-cli.js']));
+    // What the runtime stage copies from the build stage (paths under /app).
+    const copied = [...runtimeStage.matchAll(/^COPY --from=build (?:--\S+ )*(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/).map((p) => p.replace(/^\/app\//, '')));
+    const inImage = (file: string) => copied.some((p) => file === p || file.startsWith(`${p}/`));
+    for (const { where, file } of entries) {
+      const path = join(ROOT, file);
+      expect(existsSync(path), `${where}: ${file} (run npm run build)`).toBe(true);
+      expect(inImage(file), `${file} is copied into the runtime stage`).toBe(true);
+      // Module-relative files (the replica thread, supervisor.sh, the dashboard, prisma/migrations).
+      const text = readFileSync(path, 'utf8');
+      const loaded = [
+        ...[...text.matchAll(/new URL\("([^"]+)", import\.meta\.url\)/g)].map((m) => m[1]!),
+        ...[...text.matchAll(/resolve\d*\(dirname\d*\(fileURLToPath\d*\(import\.meta\.url\)\), "([^"]+)"\)/g)].map((m) => m[1]!),
+      ];
+      for (const rel of loaded) {
+        const target = relative(ROOT, resolve(join(ROOT, file, '..'), rel));
+        expect(target.startsWith('..'), `${file} loads ${rel}: outside the repository`).toBe(false);
+        expect(existsSync(join(ROOT, target)), `${file} loads ${target}`).toBe(true);
+        expect(inImage(target), `${file} loads ${target}, which the runtime stage does not copy`).toBe(true);
+      }
+    }
+    const worker = readFileSync(join(ROOT, 'apps/worker/dist/main.js'), 'utf8');
+    expect(worker).toContain('packages/trainer/dist/replica-thread.mjs');
+    expect(worker).toContain('supervisor.sh');
+  });
+
+  it('starts them: the migrations one-shot migrates a scratch database, the api serves /healthz, the worker heartbeats and passes its healthcheck', async () => {
+    const stack = await BuiltStack.start({ name: 'compose-built', workers: 1 });
+    try {
+      expect(stack.migrateOutput).toMatch(/^Applied \d+ migration\(s\):/);
+      const health = await fetch(`${stack.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'ok' });
+      expect(await stack.aliveWorkers()).toBe(1);
+
+      const healthcheck = compose.services.worker!.healthcheck!.test!;
+      expect(healthcheck[0]).toBe('CMD');
+      const check = spawnCommand('compose-built-healthcheck', healthcheck.slice(1), stack.env);
+      expect(await check.exited).toBe(0);
+      expect(check.output()).toBe('healthy\n');
+
+      // Migrating again is a no-op, as every `docker compose up` after the first does.
+      const again = spawnCommand('compose-built-migrate-again', compose.services.migrate!.command!, { DATABASE_URL: stack.database.url });
+      expect(await again.exited).toBe(0);
+      expect(again.output()).toBe('No pending migrations; the database is up to date.\n');
+
+      // SIGTERM ends the worker cleanly, and its healthcheck then fails.
+      stack.workers[0]!.child.kill('SIGTERM');
+      expect(await stack.workers[0]!.exited).toBe(0);
+      await sleepUntil(async () => (await stack.aliveWorkers()) === 0, { timeoutMs: 10_000, intervalMs: 100, what: 'the stopped worker to drop out' });
+      const after = spawnCommand('compose-built-healthcheck-after', healthcheck.slice(1), stack.env);
+      expect(await after.exited).toBe(1);
+    } finally {
+      await stack.close();
+    }
   });
 });
