@@ -4,7 +4,7 @@ import { createMigratedTestDatabase } from '@hypersweep/db/testing';
 import { createRedis } from '@hypersweep/queue';
 import { deleteKeysWithPrefix, randomTestPrefix } from '@hypersweep/queue/testing';
 import { parseEnv } from '../src/env.ts';
-import { createJsonLogger } from '@hypersweep/log';
+import { createJsonLogger, type Logger } from '@hypersweep/log';
 import { startServer, type RunningApi } from '../src/server.ts';
 
 export interface TestApi {
@@ -18,7 +18,8 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+/** `logger`: where the API logs (default: errors only, to stdout). */
+export async function startTestApi(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApi> {
   const database = await createMigratedTestDatabase();
   const prefix = randomTestPrefix();
   const config = parseEnv({
@@ -30,7 +31,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: 'error',
     ...env,
   });
-  const api = await startServer(config, createJsonLogger({ level: 'error', fields: { service: 'api-test' } }));
+  const api = await startServer(config, options.logger ?? createJsonLogger({ level: 'error', fields: { service: 'api-test' } }));
   const { token } = await createApiToken(database.db, 'test');
   const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const headers = new Headers(init.headers);
