@@ -1,5 +1,6 @@
 // The command table of `hypersweep` and its dispatcher: argv + context in, exit code out (errors printed).
-import { reportError, writeLines, type CommandContext } from './command.ts';
+import packageJson from '../package.json' with { type: 'json' };
+import { EXIT, EXIT_CODES_USAGE, reportError, writeLines, type CommandContext } from './command.ts';
 import { DATASETS_USAGE, runDatasets } from './datasets.ts';
 import { runStart, START_USAGE } from './start.ts';
 import { runSubmit, SUBMIT_USAGE } from './submit.ts';
@@ -19,12 +20,16 @@ export const COMMANDS: Readonly<Record<string, { run: Command; summary: string; 
   stop: { run: runStop, summary: 'stop one trial', usage: STOP_USAGE },
   export: { run: runExport, summary: "a sweep's trials as CSV or JSON", usage: EXPORT_USAGE },
   datasets: { run: runDatasets, summary: 'list datasets; upload IDX image files (upload-idx)', usage: DATASETS_USAGE },
-  token: { run: runToken, summary: 'create, list and revoke API tokens (in Postgres)', usage: TOKEN_USAGE },
-  start: { run: runStart, summary: 'run the API server or a worker from this checkout', usage: START_USAGE },
+  token: { run: runToken, summary: 'create, list and revoke API tokens', usage: TOKEN_USAGE },
+  start: { run: runStart, summary: 'run the API server or a worker of a checkout or image', usage: START_USAGE },
   train: { run: (argv) => runTrain(argv), summary: 'train one model locally and print per-epoch progress', usage: TRAIN_USAGE },
 };
 
+/** The version of this CLI (its package's). */
+export const VERSION: string = packageJson.version;
+
 export const USAGE = `usage: hypersweep <command> [options]      (hypersweep <command> --help for its options)
+       hypersweep --version
 
 commands:
 ${Object.entries(COMMANDS)
@@ -32,25 +37,32 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 API commands take --url (env HYPERSWEEP_URL, default http://127.0.0.1:8080) and
---token (env HYPERSWEEP_TOKEN). Create the first token with \`hypersweep token create\`.`;
+--token (env HYPERSWEEP_TOKEN). \`npm start\` prints a first token; on a server, create one
+with \`hypersweep token create --database-url postgresql://…\`.
 
-/** Runs one command line; every error is printed here and becomes the exit code (2 for usage errors). */
+${EXIT_CODES_USAGE}`;
+
+/** Runs one command line; every error is printed here and becomes the exit code (EXIT). */
 export async function runCli(argv: readonly string[], ctx: CommandContext): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = name === 'help' && rest[0] ? COMMANDS[rest[0]] : undefined;
     writeLines(ctx.stdout, [topic ? topic.usage : USAGE]);
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    writeLines(ctx.stdout, [VERSION]);
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
     writeLines(ctx.stderr, [`unknown command "${name}"`, '', USAGE]);
-    return 2;
+    return EXIT.usage;
   }
   try {
     return await command.run(rest, ctx);
   } catch (error) {
-    if (ctx.signal?.aborted) return 130;
+    if (ctx.signal?.aborted) return EXIT.interrupted;
     return reportError(error, ctx);
   }
 }

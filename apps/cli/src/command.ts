@@ -7,6 +7,25 @@ import type { TextSink } from './render.ts';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 
+/** The exit codes of `hypersweep`: scripts branch on them, so they are part of its interface. */
+export const EXIT = {
+  /** Done; for watch: the sweep completed. */
+  ok: 0,
+  /** An error: the API refused, could not be reached, or the input is invalid. */
+  error: 1,
+  /** The command line cannot be run (unknown command or option, bad value). */
+  usage: 2,
+  /** watch (and submit --watch): the sweep ended cancelled. */
+  cancelled: 3,
+  /** watch (and submit --watch): the sweep ended failed. */
+  failed: 4,
+  /** Interrupted (Ctrl-C) before the command finished. */
+  interrupted: 130,
+} as const;
+
+export const EXIT_CODES_USAGE = `exit codes: 0 success (watch: the sweep completed), 1 error, 2 usage error,
+  3 the watched sweep was cancelled, 4 the watched sweep failed, 130 interrupted`;
+
 /** Everything a command touches outside itself, so tests can run commands in-process. */
 export interface CommandContext {
   readonly stdout: TextSink;
@@ -105,18 +124,18 @@ function detailLines(details: readonly ErrorDetail[]): string[] {
 export function reportError(error: unknown, ctx: Pick<CommandContext, 'stderr'>): number {
   if (error instanceof UsageError) {
     writeLines(ctx.stderr, [`error: ${error.message}`, ...(error.usage ? ['', error.usage] : [])]);
-    return 2;
+    return EXIT.usage;
   }
   if (error instanceof ApiError && error.answered) {
     writeLines(ctx.stderr, [`error [${error.code}] (HTTP ${error.status}): ${error.message}`, ...detailLines(error.details)]);
-    return 1;
+    return EXIT.error;
   }
   if (error instanceof ApiError || error instanceof ValidationFailure) {
     writeLines(ctx.stderr, [`error: ${error.message}`, ...detailLines(error.details)]);
-    return 1;
+    return EXIT.error;
   }
   const e = error as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? ` [${e.code}]` : '';
   writeLines(ctx.stderr, [`error${code}: ${typeof e?.message === 'string' ? e.message : String(error)}`]);
-  return 1;
+  return EXIT.error;
 }

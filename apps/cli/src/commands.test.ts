@@ -207,12 +207,34 @@ describe('hypersweep watch', () => {
     expect(r.out).toContain('test result');
   });
 
-  it('ends at once for a sweep that is already over', async () => {
+  it('ends at once for a sweep that is already over, exiting 3 when it was cancelled and 4 when it failed', async () => {
     api.sweeps[0]!.status = 'cancelled';
     const r = await cli(['watch', SWEEP_ID]);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(3);
     expect(r.out).toContain('sweep spirals, "quoted" is cancelled');
     expect(api.eventConnections).toEqual([]);
+    api.sweeps[0]!.status = 'failed';
+    expect(await cli(['watch', SWEEP_ID])).toMatchObject({ code: 4, out: expect.stringContaining('sweep spirals, "quoted" is failed') });
+    api.sweeps[0]!.status = 'completed';
+    expect((await cli(['watch', SWEEP_ID])).code).toBe(0);
+  });
+
+  it('exits 3 when the watched sweep ends cancelled, and 4 when it ends failed (with --watch of submit too)', async () => {
+    for (const [status, code] of [['cancelled', 3], ['failed', 4]] as const) {
+      const last = api.events.length - 1;
+      const end = api.events[last]!;
+      if (end.type !== 'sweep.updated') throw new Error('the story ends with the sweep');
+      api.events[last] = { ...end, data: { ...end.data, status } };
+      api.eventConnections = [];
+      api.sweeps[0]!.status = 'running';
+      const r = await cli(['watch', SWEEP_ID]);
+      expect(r.code, status).toBe(code);
+      expect(r.out).toMatch(new RegExp(`^\\[9\\] \\S+ \\S+ sweep ${status} `, 'm'));
+      expect(r.out).toMatch(new RegExp(`^sweep spirals, "quoted" ${status}$`, 'm'));
+    }
+    writeFileSync(join(work, 'failing.json'), JSON.stringify(spiralsRequest()));
+    api.sweeps.push({ ...api.sweeps[0]!, status: 'running', id: '20000000-0000-4000-8000-000000000001' });
+    expect((await cli(['submit', 'failing.json', '--watch'])).code).toBe(4);
   });
 
   it('ends cleanly when the server ends a finished sweep’s stream and then answers 204, without the terminal event', async () => {
@@ -334,13 +356,16 @@ describe('hypersweep list, show, cancel, stop, export', () => {
     const top = await cli([]);
     expect(top.code).toBe(2);
     expect(top.out).toContain('commands:');
+    expect(top.out).toContain('exit codes: 0 success (watch: the sweep completed), 1 error, 2 usage error,\n  3 the watched sweep was cancelled, 4 the watched sweep failed, 130 interrupted');
+    expect((await cli(['watch', '--help'])).out).toContain('Exit code: 0 completed, 3 cancelled, 4 failed');
+    for (const flag of ['--version', '-V']) expect(await cli([flag])).toMatchObject({ code: 0, out: '0.1.0\n', err: '' });
     expect((await cli(['frobnicate'])).err).toContain('unknown command "frobnicate"');
   });
 });
 
 describe('the hypersweep process', () => {
-  it('runs through bin/hypersweep.js with the environment and exits with the command’s code', async () => {
-    const bin = new URL('../bin/hypersweep.js', import.meta.url).pathname;
+  it('runs as the built dist/hypersweep.js (npm run build) with the environment and exits with the command’s code', async () => {
+    const bin = new URL('../dist/hypersweep.js', import.meta.url).pathname;
     const run = (args: string[]) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HYPERSWEEP_URL: api.url, HYPERSWEEP_TOKEN: TOKEN } });
@@ -357,5 +382,8 @@ describe('the hypersweep process', () => {
     const missing = await run(['cancel', '99999999-0000-4000-8000-000000000000']);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('error [not_found] (HTTP 404)');
+    const version = await run(['--version']);
+    expect(version).toMatchObject({ code: 0, out: `${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n` });
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 });

@@ -1,5 +1,7 @@
-// `hypersweep start`: the apps are found in this checkout, run through tsx, and signals reach them once.
+// `hypersweep start`: the apps are found in this checkout, run through tsx from source or as built
+// JavaScript from the built CLI, and signals reach them once.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,15 +14,23 @@ describe('hypersweep start', () => {
     expect(appEntry('worker')).toBe(`${REPO_ROOT}apps/worker/src/main.ts`);
     expect(appEntry('api')).toBe(`${REPO_ROOT}apps/api/src/main.ts`);
     expect(existsSync(appEntry('worker'))).toBe(true);
+    expect(appEntry('worker', false)).toBe(`${REPO_ROOT}apps/worker/dist/main.js`);
   });
 
-  it('runs the worker through tsx and exits with its code (here: it refuses a missing DATABASE_URL)', () => {
-    const bin = new URL('../bin/hypersweep.js', import.meta.url).pathname;
+  it('runs the worker through tsx from source, and the built worker from the built CLI, exiting with its code (here: it refuses a missing DATABASE_URL)', () => {
     const env = { ...process.env };
     delete env.DATABASE_URL;
-    const r = spawnSync(process.execPath, [bin, 'start', 'worker'], { env, encoding: 'utf8', timeout: 60_000 });
-    expect(r.stderr).toContain('invalid worker environment: DATABASE_URL');
-    expect(r.status).toBe(1);
+    const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+    const bins = [
+      [tsx, new URL('./main.ts', import.meta.url).pathname],
+      // The built CLI (npm run build) starts apps/worker/dist/main.js: no TypeScript loader anywhere.
+      [new URL('../dist/hypersweep.js', import.meta.url).pathname],
+    ];
+    for (const bin of bins) {
+      const r = spawnSync(process.execPath, [...bin, 'start', 'worker'], { env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr, bin.join(' ')).toContain('invalid worker environment: DATABASE_URL');
+      expect(r.status).toBe(1);
+    }
   });
 
   it('forwards SIGTERM and SIGINT to the child once each and returns its exit code', async () => {

@@ -13,7 +13,8 @@ export const SUBMIT_USAGE = `hypersweep submit <sweep.yaml|sweep.json> [options]
   Validates the sweep locally, submits it and prints its id.
   --idempotency-key <key>   retrying with the same key returns the sweep created first
                             (default: a random key, printed to stderr, so a retry can reuse it)
-  --watch                   follow the sweep live once it is submitted (see \`hypersweep watch\`)
+  --watch                   follow the sweep live once it is submitted; exits as
+                            \`hypersweep watch\` does (0 completed, 3 cancelled, 4 failed)
   --dry-run                 validate only
 ${WATCH_DISPLAY_USAGE}
 ${CONNECTION_USAGE}`;

@@ -1,19 +1,15 @@
-// `hypersweep token` against a real Postgres database: the secret is printed once and only its hash is stored.
+// `hypersweep token`: over REST (against the node:http stand-in of the API: what is sent, what is
+// printed) with no database in sight, and the first-token path against a real Postgres database
+// (the secret printed once, only its hash stored).
 import { hashApiToken, verifyApiToken } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeApi, TOKEN, type FakeApi } from '../test/api-server.ts';
 import { runCli } from './cli.ts';
 import type { CommandContext } from './command.ts';
+import { parseExpiry } from './token.ts';
 
-let t: MigratedTestDatabase;
-beforeAll(async () => {
-  t = await createMigratedTestDatabase({ maxConnections: 2 });
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-async function cli(argv: string[], env: Record<string, string | undefined> = { DATABASE_URL: t.database.url }) {
+async function cli(argv: string[], env: Record<string, string | undefined>) {
   const out: string[] = [];
   const err: string[] = [];
   const ctx: CommandContext = {
@@ -29,9 +25,119 @@ async function cli(argv: string[], env: Record<string, string | undefined> = { D
   return { code, out: out.join(''), err: err.join('') };
 }
 
-describe('hypersweep token', () => {
-  it('creates a token: the secret once on stdout, only its hash in the table', async () => {
-    const r = await cli(['token', 'create', '--name', 'first admin']);
+describe('hypersweep token over the REST API', () => {
+  let api: FakeApi;
+  let env: Record<string, string>;
+  beforeEach(async () => {
+    api = await startFakeApi();
+    // DATABASE_URL is set but unused: with an API token the commands go over REST.
+    env = { HYPERSWEEP_URL: api.url, HYPERSWEEP_TOKEN: TOKEN, DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none' };
+  });
+  afterEach(async () => {
+    await api.close();
+  });
+
+  it('creates a token with a role per project and an expiry: the secret once on stdout, the grants in the request', async () => {
+    const before = Date.now();
+    const r = await cli(['token', 'create', '--name', 'ci', '--project', 'vision', '--role', 'submit', '--project', 'nlp', '--role', 'read', '--expires', '30d'], env);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('hs_fake00000000000000000000000000000000000001\n');
+    const post = api.requests.find((q) => q.method === 'POST')!;
+    expect(post.path).toBe('/api/v1/tokens');
+    expect(post.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    const body = post.body as { name: string; grants: unknown; expiresAt: string; serverAdmin?: boolean };
+    expect(body).toEqual({ name: 'ci', grants: [{ project: 'vision', role: 'submit' }, { project: 'nlp', role: 'read' }], expiresAt: expect.any(String) });
+    const days = (Date.parse(body.expiresAt) - before) / 86_400_000;
+    expect(days).toBeGreaterThanOrEqual(30);
+    expect(days).toBeLessThan(30.01);
+    expect(r.err).toMatch(/^created token 30000000-0000-4000-8000-000000000001 "ci" \(hs_fake0000…, expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\); the secret below is shown only once:\n$/);
+
+    const admin = await cli(['token', 'create', '--name', 'root', '--server-admin'], env);
+    expect(admin.code).toBe(0);
+    expect(api.requests.filter((q) => q.method === 'POST')[1]!.body).toEqual({ name: 'root', grants: [], serverAdmin: true });
+  });
+
+  it('lists tokens with their grants (revoked ones with --all, or as JSON) and revokes one by id', async () => {
+    expect((await cli(['token', 'list'], env)).out).toBe('no tokens\n');
+    await cli(['token', 'create', '--name', 'reader', '--project', 'vision', '--role', 'read', '--expires', '2099-01-01'], env);
+    await cli(['token', 'create', '--name', 'root', '--server-admin', '--project', 'default', '--role', 'admin'], env);
+    const list = await cli(['token', 'list'], env);
+    expect(list.code).toBe(0);
+    const lines = list.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+PREFIX\s+GRANTS\s+EXPIRES\s+CREATED\s+LAST USED\s+REVOKED$/);
+    expect(lines[1]).toMatch(/^30000000-0000-4000-8000-000000000001\s+reader\s+hs_fake0000\s+vision:read\s+2099-01-01 00:00:00Z\s+2026-\S+ \S+\s+-\s+-$/);
+    expect(lines[2]).toMatch(/^30000000-0000-4000-8000-000000000002\s+root\s+hs_fake0000\s+server admin, default:admin\s+-\s/);
+    expect(list.out).not.toContain('hs_fake00000000000000000000000000000000000001');
+
+    const revoked = await cli(['token', 'revoke', '30000000-0000-4000-8000-000000000001'], env);
+    expect(revoked).toMatchObject({ code: 0, out: 'revoked token 30000000-0000-4000-8000-000000000001\n' });
+    expect(api.requests.at(-1)).toMatchObject({ method: 'DELETE', path: '/api/v1/tokens/30000000-0000-4000-8000-000000000001' });
+    expect((await cli(['token', 'list'], env)).out).not.toContain('reader');
+    expect((await cli(['token', 'list', '--all'], env)).out).toMatch(/reader .+ 2026-\S+ \S+$/m);
+    const json = JSON.parse((await cli(['token', 'list', '--all', '--json'], env)).out) as { name: string; revokedAt: string | null }[];
+    expect(json.map((t) => [t.name, t.revokedAt !== null])).toEqual([['reader', true], ['root', false]]);
+
+    const again = await cli(['token', 'revoke', '30000000-0000-4000-8000-000000000001'], env);
+    expect(again.code).toBe(1);
+    expect(again.err).toBe('error [not_found] (HTTP 404): no active token 30000000-0000-4000-8000-000000000001\n  tokenId: no such active token\n');
+  });
+
+  it('refuses bad grants, expiries and ids before calling the API', async () => {
+    const cases: [string[], string][] = [
+      [['--name', 'x'], 'token create needs at least one --project <project> --role <role> pair, or --server-admin'],
+      [['--project', 'a', '--role', 'read', '--project', 'b'], '--project and --role pair up: got 2 --project and 1 --role'],
+      [['--project', 'a', '--role', 'owner'], '--role: "owner" is not one of read, submit, admin'],
+      [['--project', 'a', '--role', 'read', '--expires', 'soon'], '--expires: "soon" is neither a duration (30d, 12h, 90m, 2w) nor a date (2027-01-01)'],
+      [['--project', 'a', '--role', 'read', '--expires', '2001-01-01'], '--expires: "2001-01-01" is not in the future'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(['token', 'create', ...args], env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toContain(`error: ${message}`);
+    }
+    expect((await cli(['token', 'revoke', 'nope'], env)).code).toBe(2);
+    expect((await cli(['token', 'frob'], env)).err).toContain('unknown token subcommand "frob"');
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('says how to get a first token when the API refuses the missing one', async () => {
+    const r = await cli(['token', 'list'], { HYPERSWEEP_URL: api.url });
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      'no API token given (--token or HYPERSWEEP_TOKEN); the first token of a server: hypersweep token create --database-url postgresql://…\n' +
+        'error [unauthorized] (HTTP 401): a valid bearer token is required\n',
+    );
+  });
+});
+
+describe('parseExpiry', () => {
+  const now = Date.parse('2026-06-01T12:00:00Z');
+  it('reads durations from now and dates as UTC', () => {
+    expect(parseExpiry('30d', now)).toBe('2026-07-01T12:00:00.000Z');
+    expect(parseExpiry('12h', now)).toBe('2026-06-02T00:00:00.000Z');
+    expect(parseExpiry('90m', now)).toBe('2026-06-01T13:30:00.000Z');
+    expect(parseExpiry('2w', now)).toBe('2026-06-15T12:00:00.000Z');
+    expect(parseExpiry('2027-01-01', now)).toBe('2027-01-01T00:00:00.000Z');
+    expect(parseExpiry('2027-01-01T08:30', now)).toBe('2027-01-01T08:30:00.000Z');
+    expect(parseExpiry('2027-01-01T08:30:00+02:00', now)).toBe('2027-01-01T06:30:00.000Z');
+    expect(() => parseExpiry('0d', now)).toThrow('is not in the future');
+    expect(() => parseExpiry('2027-13-45', now)).toThrow('is not a valid date');
+    expect(() => parseExpiry('tomorrow', now)).toThrow('is neither a duration');
+  });
+});
+
+describe('hypersweep token in the database (the first token)', () => {
+  let t: MigratedTestDatabase;
+  beforeAll(async () => {
+    t = await createMigratedTestDatabase({ maxConnections: 2 });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  const dbEnv = () => ({ DATABASE_URL: t.database.url });
+
+  it('creates a token with DATABASE_URL and no API token: the secret once on stdout, only its hash in the table', async () => {
+    const r = await cli(['token', 'create', '--name', 'first admin'], dbEnv());
     expect(r.code).toBe(0);
     const secret = r.out.trim();
     expect(secret).toMatch(/^hs_[A-Za-z0-9_-]{43}$/);
@@ -45,39 +151,38 @@ describe('hypersweep token', () => {
     expect(await verifyApiToken(t.db, secret)).toMatchObject({ name: 'first admin' });
   });
 
-  it('lists tokens without secrets and revokes one by id', async () => {
+  it('lists tokens without secrets and revokes one by id, given --database-url', async () => {
     const created = await cli(['token', 'create', '--database-url', t.database.url], {});
     expect(created.code).toBe(0);
     const secret = created.out.trim();
     const id = /created token ([0-9a-f-]{36})/.exec(created.err)![1]!;
 
-    const list = await cli(['token', 'list']);
+    const list = await cli(['token', 'list'], dbEnv());
     expect(list.code).toBe(0);
-    expect(list.out).toMatch(/^ID\s+NAME\s+PREFIX\s+CREATED\s+LAST USED\s+REVOKED\n/);
+    expect(list.out).toMatch(/^ID\s+NAME\s+PREFIX\s+GRANTS\s+EXPIRES\s+CREATED\s+LAST USED\s+REVOKED\n/);
     expect(list.out).toContain(id);
     expect(list.out).toContain(secret.slice(0, 11));
     expect(list.out).not.toContain(secret);
 
-    expect(await cli(['token', 'revoke', id])).toMatchObject({ code: 0, out: `revoked token ${id}\n` });
+    expect(await cli(['token', 'revoke', id], dbEnv())).toMatchObject({ code: 0, out: `revoked token ${id}\n` });
     expect(await verifyApiToken(t.db, secret)).toBeNull();
-    const again = await cli(['token', 'revoke', id]);
+    const again = await cli(['token', 'revoke', id], dbEnv());
     expect(again.code).toBe(1);
     expect(again.err).toContain('unknown or already revoked');
-    expect((await cli(['token', 'list'])).out).not.toContain(id);
-    expect((await cli(['token', 'list', '--all'])).out).toContain(id);
+    expect((await cli(['token', 'list'], dbEnv())).out).not.toContain(id);
+    expect((await cli(['token', 'list', '--all'], dbEnv())).out).toContain(id);
   });
 
-  it('says what it needs when there is no database URL, and refuses bad names and ids', async () => {
+  it('names an unreachable database without its password, and refuses grants there and bad names', async () => {
     const unreachable = await cli(['token', 'create'], { DATABASE_URL: 'postgresql://nobody:secret@127.0.0.1:1/none' });
     expect(unreachable.code).toBe(1);
     expect(unreachable.err).toMatch(/^error \[connection_failed\]: database postgresql:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none: .+\n$/);
-    const none = await cli(['token', 'create'], {});
-    expect(none.code).toBe(2);
-    expect(none.err).toContain('no database: set DATABASE_URL or pass --database-url');
-    const badName = await cli(['token', 'create', '--name', 'a\u0007b']);
+    const grants = await cli(['token', 'create', '--project', 'p', '--role', 'read'], dbEnv());
+    expect(grants.code).toBe(2);
+    expect(grants.err).toContain('makes the first token, a server admin: give projects, roles and expiry over the API');
+    const badName = await cli(['token', 'create', '--name', 'a\u0007b'], dbEnv());
     expect(badName.code).toBe(1);
     expect(badName.err).toContain('name: must not contain control characters');
-    expect((await cli(['token', 'revoke', 'nope'])).code).toBe(2);
-    expect((await cli(['token', 'frob'])).err).toContain('unknown token subcommand "frob"');
+    expect((await cli(['token', 'list', '--database-url', 'mysql://x'], {})).err).toContain('--database-url: expected a postgresql:// URL');
   });
 });

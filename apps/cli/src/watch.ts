@@ -1,8 +1,8 @@
 // `hypersweep watch`: the sweep and its trials from the REST API, then its event stream folded into
 // a live table (redrawn in place on a terminal, one line per event otherwise) until the sweep ends.
 import { describeError, type HypersweepClient, type SweepEventsOptions } from '@hypersweep/client';
-import { FINISHED_SWEEP_STATUSES } from '@hypersweep/schemas';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, requireUuid, UsageError, writeLines, type CommandContext } from './command.ts';
+import { FINISHED_SWEEP_STATUSES, type SweepStatus } from '@hypersweep/schemas';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, EXIT, parseCommandArgs, requireUuid, UsageError, writeLines, type CommandContext } from './command.ts';
 import {
   applyEvent,
   formatEventLine,
@@ -16,8 +16,9 @@ export const WATCH_DISPLAY_USAGE = `  --plain                   one line per eve
                             (the default when stdout is not a terminal)`;
 
 export const WATCH_USAGE = `hypersweep watch <sweepId> [options]
-  Follows a sweep live (reconnecting after a dropped connection without losing events) and
-  exits 0 when it is completed, cancelled or failed, printing the best trial and test result.
+  Follows a sweep live (reconnecting after a dropped connection without losing events) until it
+  ends, printing the best trial and test result. Exit code: 0 completed, 3 cancelled, 4 failed
+  (1 an error, 130 interrupted).
 ${WATCH_DISPLAY_USAGE}
 ${CONNECTION_USAGE}`;
 
@@ -27,14 +28,21 @@ export interface WatchOptions {
   readonly stream?: Omit<SweepEventsOptions, 'signal' | 'onOpen' | 'onDisconnect'>;
 }
 
-/** Follows one sweep to its end; the exit code is 0 when it ended, 130 when interrupted. */
+/** The exit code of a watch that saw the sweep end with `status`. */
+export function exitCodeOf(status: SweepStatus): number {
+  if (status === 'cancelled') return EXIT.cancelled;
+  if (status === 'failed') return EXIT.failed;
+  return EXIT.ok;
+}
+
+/** Follows one sweep to its end; the exit code says how it ended (exitCodeOf), 130 when interrupted. */
 export async function watchSweep(client: HypersweepClient, sweepId: string, ctx: CommandContext, options: WatchOptions = {}): Promise<number> {
   const sweep = await client.getSweep(sweepId);
   const state = initialWatchState(sweep, await client.listAllTrials(sweepId));
   const live = !options.plain && ctx.isTTY;
   if (FINISHED_SWEEP_STATUSES.has(sweep.status)) {
     writeLines(ctx.stdout, [`sweep ${sweep.name} is ${sweep.status}`, ...renderOutcome(sweep)]);
-    return 0;
+    return exitCodeOf(sweep.status);
   }
 
   let notice: string | null = null;
@@ -95,20 +103,20 @@ export async function watchSweep(client: HypersweepClient, sweepId: string, ctx:
 
   if (ctx.signal?.aborted && !sawTerminalEvent) {
     ctx.stderr.write(`stopped watching; the sweep goes on (hypersweep watch ${sweepId} to follow it again)\n`);
-    return 130;
+    return EXIT.interrupted;
   }
   // The stream also ends when the server answers 204 No Content: the sweep is over and every event
   // was sent, even if none of them was a terminal sweep.updated we understood. The final read says how.
   const final = await client.getSweep(sweepId);
   writeLines(ctx.stdout, [`sweep ${final.name} ${final.status}${final.error ? `: ${final.error}` : ''}`, ...renderOutcome(final)]);
-  return 0;
+  return exitCodeOf(final.status);
 }
 
 export async function runWatch(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, plain: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }, WATCH_USAGE);
   if (values.help) {
     ctx.stdout.write(WATCH_USAGE + '\n');
-    return 0;
+    return EXIT.ok;
   }
   if (positionals.length > 1) throw new UsageError('watch takes one sweep id', WATCH_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], WATCH_USAGE);

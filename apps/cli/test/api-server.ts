@@ -25,6 +25,8 @@ export interface FakeApi {
   eventConnections: string[];
   /** Marks the sweep completed when a second events connection opens (a sweep that ends while the client is away). */
   finishOnReconnect: boolean;
+  /** Tokens as GET /tokens lists them (the REST contract with project grants). */
+  tokens: FakeToken[];
   close(): Promise<void>;
 }
 
@@ -45,6 +47,37 @@ function page<T>(items: readonly T[], query: URLSearchParams): { items: T[]; nex
   return { items: slice, nextCursor: start + limit < items.length ? `at:${start + limit}` : null };
 }
 
+export interface FakeToken {
+  id: string;
+  name: string;
+  prefix: string;
+  grants: { project: string; role: string }[];
+  serverAdmin: boolean;
+  expiresAt: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+const ROLES = ['read', 'submit', 'admin'];
+
+/** POST /tokens: the body the API takes, checked field by field as its 400 would name them. */
+function tokenBodyProblems(body: unknown): { path: string; message: string }[] {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const problems: { path: string; message: string }[] = [];
+  for (const key of Object.keys(b)) if (!['name', 'grants', 'serverAdmin', 'expiresAt'].includes(key)) problems.push({ path: key, message: 'unrecognized key' });
+  if (typeof b.name !== 'string' || b.name === '') problems.push({ path: 'name', message: 'must be a non-empty string' });
+  if (!Array.isArray(b.grants)) problems.push({ path: 'grants', message: 'must be an array' });
+  else
+    (b.grants as Record<string, unknown>[]).forEach((g, i) => {
+      if (typeof g.project !== 'string') problems.push({ path: `grants[${i}].project`, message: 'must be a string' });
+      if (!ROLES.includes(String(g.role))) problems.push({ path: `grants[${i}].role`, message: 'must be read, submit or admin' });
+    });
+  if (b.serverAdmin !== undefined && typeof b.serverAdmin !== 'boolean') problems.push({ path: 'serverAdmin', message: 'must be a boolean' });
+  if (b.expiresAt !== undefined && (typeof b.expiresAt !== 'string' || Number.isNaN(Date.parse(b.expiresAt)))) problems.push({ path: 'expiresAt', message: 'must be an ISO 8601 date-time' });
+  return problems;
+}
+
 export async function startFakeApi(options: { sweepCount?: number; trialCount?: number } = {}): Promise<FakeApi> {
   const sweeps = Array.from({ length: options.sweepCount ?? 5 }, (_, i) =>
     i === 0 ? makeSweep() : makeSweep({ id: `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name: `sweep ${i}`, status: i % 2 === 0 ? 'completed' : 'running' }),
@@ -53,7 +86,7 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     n === 1 ? makeTrial(1, { status: 'running', epochsDone: 2, bestValue: 0.8, finalValue: null, finishedAt: null }) : makeTrial(n),
   );
   const events = sweepStory();
-  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], finishOnReconnect: false, close: async () => undefined };
+  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], finishOnReconnect: false, tokens: [], close: async () => undefined };
   const idempotency = new Map<string, Sweep>();
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: unknown) => {
@@ -72,6 +105,36 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
       const created = makeSweep({ id: `20000000-0000-4000-8000-${String(idempotency.size + 1).padStart(12, '0')}`, name: parsed.data.name, spec: parsed.data, status: 'pending' });
       idempotency.set(key, created);
       return sendJson(res, 201, created);
+    }
+    if (url.pathname === '/api/v1/tokens' && req.method === 'GET') return sendJson(res, 200, { items: api.tokens });
+    if (url.pathname === '/api/v1/tokens' && req.method === 'POST') {
+      const problems = tokenBodyProblems(body);
+      if (problems.length > 0) return sendJson(res, 400, apiError('invalid_request', `the request is invalid: ${problems[0]!.path}: ${problems[0]!.message}`, problems));
+      const b = body as { name: string; grants: { project: string; role: string }[]; serverAdmin?: boolean; expiresAt?: string };
+      const secret = `hs_fake${String(api.tokens.length + 1).padStart(38, '0')}`;
+      const token: FakeToken = {
+        id: `30000000-0000-4000-8000-${String(api.tokens.length + 1).padStart(12, '0')}`,
+        name: b.name,
+        prefix: secret.slice(0, 11),
+        grants: b.grants,
+        serverAdmin: b.serverAdmin ?? false,
+        expiresAt: b.expiresAt === undefined ? null : new Date(b.expiresAt).toISOString(),
+        createdAt: T0,
+        lastUsedAt: null,
+        revokedAt: null,
+      };
+      api.tokens.push(token);
+      const { lastUsedAt: _l, revokedAt: _r, ...created } = token;
+      return sendJson(res, 201, { ...created, token: secret });
+    }
+    const tokenPath = /^\/api\/v1\/tokens\/([^/]+)$/.exec(url.pathname);
+    if (tokenPath && req.method === 'DELETE') {
+      const token = api.tokens.find((t) => t.id === tokenPath[1] && t.revokedAt === null);
+      if (!token) return sendJson(res, 404, apiError('not_found', `no active token ${tokenPath[1]}`, [{ path: 'tokenId', message: 'no such active token' }]));
+      token.revokedAt = T0;
+      res.writeHead(204);
+      res.end();
+      return;
     }
     if (req.method === 'GET' && url.pathname === '/api/v1/sweeps') {
       const statuses = url.searchParams.get('status')?.split(',');
@@ -129,14 +192,14 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
       return;
     }
     for (const e of pending) {
-      if (e.type === 'sweep.updated' && e.data.status === 'completed') {
+      if (e.type === 'sweep.updated' && FINISHED_SWEEP_STATUSES.has(e.data.status)) {
         // The API records the outcome before it announces it.
-        sweep.status = 'completed';
+        sweep.status = e.data.status;
         sweep.best = e.data.best;
         sweep.counts = e.data.counts;
         sweep.progress = e.data.progress;
         sweep.finishedAt = T0;
-        sweep.testResult = { trialId: trialId(2), metrics: { test_accuracy: 0.94, test_loss: 0.21 }, evaluatedAt: T0 };
+        if (e.data.status === 'completed') sweep.testResult = { trialId: trialId(2), metrics: { test_accuracy: 0.94, test_loss: 0.21 }, evaluatedAt: T0 };
       }
       res.write(formatSseEvent(e));
     }

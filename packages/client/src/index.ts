@@ -24,3 +24,5 @@ export { TRIAL_BASE_COLUMNS, csvField, toCsv, trialTable, trialTableCsv, type Cs
 export { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult, type AskedTrial, type ReportRequest, type TellRequest } from './ask-tell.ts';
 // The statuses after which nothing changes, with the schemas they belong to.
 export { FINISHED_SWEEP_STATUSES, FINISHED_TRIAL_STATUSES } from '@hypersweep/schemas';
+// Token management with project grants (the `hypersweep token` commands).
+export { CreatedToken, TOKEN_ROLES, TokenGrant, TokenRecord, TokenRole, createToken, listTokens, revokeToken, type CreateTokenRequest } from './tokens.ts';
