@@ -191,7 +191,7 @@ describe('the image runs built JavaScript', () => {
     expect(worker).toContain('supervisor.sh');
   });
 
-  it('starts them: the migrations one-shot migrates a scratch database, the api serves /healthz, the worker heartbeats and passes its healthcheck', async () => {
+  it('starts them: the migrations one-shot migrates a scratch database, the api serves /healthz, the worker heartbeats and passes its healthcheck, the CLI makes the first token', async () => {
     const stack = await BuiltStack.start({ name: 'compose-built', workers: 1 });
     try {
       expect(stack.migrateOutput).toMatch(/^Applied \d+ migration\(s\):/);
@@ -210,6 +210,14 @@ describe('the image runs built JavaScript', () => {
       const again = spawnCommand('compose-built-migrate-again', compose.services.migrate!.command!, { DATABASE_URL: stack.database.url });
       expect(await again.exited).toBe(0);
       expect(again.output()).toBe('No pending migrations; the database is up to date.\n');
+
+      // The first token, as the README says to make it with compose: the image's built CLI writes it
+      // to the database of the container's DATABASE_URL (no API token given), and the API takes it.
+      const bootstrap = spawnCommand('compose-built-first-token', ['node', 'apps/cli/dist/hypersweep.js', 'token', 'create', '--name', 'first'], { DATABASE_URL: stack.database.url, HYPERSWEEP_TOKEN: '' });
+      expect(await bootstrap.exited, bootstrap.output()).toBe(0);
+      const secret = /^hs_\S+$/m.exec(bootstrap.output())?.[0];
+      expect(secret).toBeDefined();
+      expect((await fetch(`${stack.url}/api/v1/sweeps`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
 
       // SIGTERM ends the worker cleanly, and its healthcheck then fails.
       stack.workers[0]!.child.kill('SIGTERM');
