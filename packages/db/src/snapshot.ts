@@ -1,5 +1,6 @@
-// A sweep's live figures (counts per state, progress against its budget, best trial), computed in
-// a few grouped queries for any number of sweeps: the API's sweep pages and `sweep.updated` events.
+// A sweep's live figures (counts per state, progress against its budget, best trial): the counts are
+// columns of the sweep row, kept by triggers on `trials` (migration 20261220000000_sweep_counts), so any
+// number of sweeps costs one query, for their best trials. The API's sweep pages and `sweep.updated` events.
 import { isUuid, type DbClient } from './client.ts';
 import { DbError, mapDbErrors } from './errors.ts';
 import type { Prisma, Sweep } from './generated/prisma/client.ts';
@@ -29,10 +30,39 @@ export interface SweepSnapshot {
   best: BestTrialSnapshot | null;
 }
 
-type SweepHead = Pick<Sweep, 'id' | 'status' | 'budget' | 'bestTrialId'>;
+/** The trigger-kept count columns of a sweep row. */
+export const sweepCountsSelect = {
+  trialsQueued: true,
+  trialsRunning: true,
+  trialsCompleted: true,
+  trialsStopped: true,
+  trialsFailed: true,
+  trialsCancelled: true,
+} as const satisfies Prisma.SweepSelect;
 
-function emptyCounts(): TrialCounts {
-  return { queued: 0, running: 0, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 0 };
+/** The columns of a sweep row that its snapshot reads. */
+export const sweepHeadSelect = {
+  id: true,
+  status: true,
+  budget: true,
+  bestTrialId: true,
+  epochsDone: true,
+  ...sweepCountsSelect,
+} as const satisfies Prisma.SweepSelect;
+
+export type SweepHead = Pick<Sweep, keyof typeof sweepHeadSelect>;
+
+/** A sweep row's counts in the shape of `trialCounts`. */
+export function countsOf(sweep: Pick<Sweep, keyof typeof sweepCountsSelect>): TrialCounts {
+  const counts = {
+    queued: sweep.trialsQueued,
+    running: sweep.trialsRunning,
+    completed: sweep.trialsCompleted,
+    stopped: sweep.trialsStopped,
+    failed: sweep.trialsFailed,
+    cancelled: sweep.trialsCancelled,
+  };
+  return { ...counts, total: counts.queued + counts.running + counts.completed + counts.stopped + counts.failed + counts.cancelled };
 }
 
 function budgetNumber(budget: Prisma.JsonValue, key: string): number | null {
@@ -41,37 +71,21 @@ function budgetNumber(budget: Prisma.JsonValue, key: string): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** Snapshots of `sweeps`, in their order, from three queries whatever their number. */
+/** Snapshots of `sweeps`, in their order: one query (their best trials), none when no sweep has one. */
 export async function sweepSnapshots(db: DbClient, sweeps: readonly SweepHead[]): Promise<SweepSnapshot[]> {
   if (sweeps.length === 0) return [];
-  const ids = sweeps.map((s) => s.id);
   const bestIds = sweeps.flatMap((s) => (s.bestTrialId ? [s.bestTrialId] : []));
   return mapDbErrors(async () => {
-    const groups = await db.trial.groupBy({
-      by: ['sweepId', 'status'],
-      where: { sweepId: { in: ids } },
-      _count: { _all: true },
-      _sum: { epochsDone: true },
-    });
     const bests = bestIds.length
       ? await db.trial.findMany({ where: { id: { in: bestIds } }, select: { id: true, number: true, params: true, finalValue: true, bestValue: true } })
       : [];
-    const counts = new Map<string, TrialCounts>();
-    const epochs = new Map<string, number>();
-    for (const group of groups) {
-      const c = counts.get(group.sweepId) ?? emptyCounts();
-      c[group.status] += group._count._all;
-      c.total += group._count._all;
-      counts.set(group.sweepId, c);
-      epochs.set(group.sweepId, (epochs.get(group.sweepId) ?? 0) + (group._sum.epochsDone ?? 0));
-    }
     const bestById = new Map(bests.map((b) => [b.id, b]));
     return sweeps.map((sweep) => {
-      const c = counts.get(sweep.id) ?? emptyCounts();
+      const c = countsOf(sweep);
       const trialsFinished = c.completed + c.stopped + c.failed + c.cancelled;
       const maxTrials = budgetNumber(sweep.budget, 'maxTrials') ?? 0;
       const maxTotalEpochs = budgetNumber(sweep.budget, 'maxTotalEpochs');
-      const epochsDone = epochs.get(sweep.id) ?? 0;
+      const epochsDone = sweep.epochsDone;
       let fraction = sweep.status === 'completed' || sweep.status === 'cancelled' || sweep.status === 'failed' ? 1 : 0;
       if (fraction < 1) {
         const byTrials = maxTrials > 0 ? trialsFinished / maxTrials : 0;
@@ -94,7 +108,7 @@ export async function sweepSnapshots(db: DbClient, sweeps: readonly SweepHead[])
 export async function sweepSnapshotIn(db: DbClient, sweepId: string): Promise<SweepSnapshot> {
   if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
   const sweep = await mapDbErrors(() =>
-    db.sweep.findUnique({ where: { id: sweepId }, select: { id: true, status: true, budget: true, bestTrialId: true } }),
+    db.sweep.findUnique({ where: { id: sweepId }, select: sweepHeadSelect }),
   );
   if (!sweep) throw new DbError('not_found', `no sweep ${sweepId}`);
   const [snapshot] = await sweepSnapshots(db, [sweep]);

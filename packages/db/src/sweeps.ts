@@ -5,6 +5,7 @@ import type { Prisma, Sweep } from './generated/prisma/client.ts';
 import type { ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 import { SWEEP_CANCELLED_REASON, appendSweepUpdated, appendTrialEvent } from './events.ts';
 import { setSweepStatus, updateSweepStatus, updateTrialStatuses } from './states.ts';
+import { countsOf, sweepCountsSelect } from './snapshot.ts';
 import { DEFAULT_PROJECT_ID, QuotaExceeded, withProjectLock } from './projects.ts';
 
 export { setSweepStatus };
@@ -138,16 +139,12 @@ export function clampLimit(limit: number | undefined): number {
 
 export type TrialCounts = Record<TrialStatus, number> & { total: number };
 
-/** Trials of a sweep per status (every status present, zeros included) and the total. */
+/** Trials of a sweep per status (every status present, zeros included) and the total: the sweep row's trigger-kept counts. */
 export async function trialCounts(db: DbClient, sweepId: string): Promise<TrialCounts> {
-  const counts: TrialCounts = { queued: 0, running: 0, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 0 };
-  if (!isUuid(sweepId)) return counts;
-  const groups = await mapDbErrors(() => db.trial.groupBy({ by: ['status'], where: { sweepId }, _count: { _all: true } }));
-  for (const group of groups) {
-    counts[group.status] = group._count._all;
-    counts.total += group._count._all;
-  }
-  return counts;
+  const none: TrialCounts = { queued: 0, running: 0, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 0 };
+  if (!isUuid(sweepId)) return none;
+  const row = await mapDbErrors(() => db.sweep.findUnique({ where: { id: sweepId }, select: sweepCountsSelect }));
+  return row ? countsOf(row) : none;
 }
 
 function isBetter(mode: ObjectiveMode, candidate: number, incumbent: number): boolean {
