@@ -15,6 +15,7 @@ import { modelRoutes } from './routes/models.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import { askTellRoutes } from './routes/ask-tell.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { projectRoutes } from './routes/projects.ts';
 
 const securityHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -53,6 +54,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(eventRoutes(deps));
   api.use(datasetRoutes(deps));
   api.use(tokenRoutes(deps));
+  api.use(projectRoutes(deps));
   api.use(metaRoutes(deps));
   api.use(notFound);
   app.use('/api/v1', api);

@@ -33,20 +33,21 @@ const StoredIdxFacts = z.object({
 /**
  * The facts of the request's dataset, or null for an upload that does not exist (or whose stored
  * spec is unreadable, or that is of the other kind). MNIST and IDX uploads are stored as uint8 pixels
- * (one byte per feature), the others as float32.
+ * (one byte per feature), the others as float32. Given `projectId`, an upload of another project
+ * does not exist for the sweep.
  */
-export async function datasetFacts(db: Db, ref: DatasetRef): Promise<DatasetFacts | null> {
+export async function datasetFacts(db: Db, ref: DatasetRef, projectId?: string): Promise<DatasetFacts | null> {
   if (ref.type === 'csv') {
     const row = await getDataset(db, ref.id);
     const spec = row?.kind === 'csv' ? StoredCsvFacts.safeParse(row.spec) : null;
-    if (!row || !spec?.success) return null;
+    if (!row || !spec?.success || (projectId !== undefined && row.projectId !== projectId)) return null;
     const s = spec.data;
     return { name: row.name, task: s.task, featureShape: s.featureShape, numClasses: s.numClasses, targetDim: 1, featureBytes: 4, sizes: s.sizes };
   }
   if (ref.type === 'idx') {
     const row = await getDataset(db, ref.id);
     const spec = row?.kind === 'idx' ? StoredIdxFacts.safeParse(row.spec) : null;
-    if (!row || !spec?.success) return null;
+    if (!row || !spec?.success || (projectId !== undefined && row.projectId !== projectId)) return null;
     const s = spec.data;
     // Images as uploaded: featureShape [H, W] or [H, W, C] as the file declares it, one byte per pixel like MNIST.
     return { name: row.name, task: 'classification', featureShape: s.featureShape, numClasses: s.numClasses, featureBytes: 1, sizes: s.sizes };

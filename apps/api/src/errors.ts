@@ -1,5 +1,5 @@
 // One error shape for every failure: {error: {code, message, details}} with the status of its code.
-import { DbError } from '@hypersweep/db';
+import { DbError, QuotaExceeded } from '@hypersweep/db';
 import { API_ERROR_STATUS, SchemaError, capDetails, isMoreDetail, validationError, type ApiError, type ApiErrorCode, type ErrorDetail } from '@hypersweep/schemas';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
@@ -114,6 +114,10 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof z.ZodError) return invalid(error, 'request');
   if (error instanceof SchemaError) {
     return new HttpError('invalid_request', error.message, error.details);
+  }
+  if (error instanceof QuotaExceeded) {
+    const detail = [{ path: `quota.${error.quota}`, message: `${error.used} used of ${error.limit}` }];
+    return new HttpError(error.quota === 'maxDatasetBytes' ? 'payload_too_large' : 'quota_exceeded', error.message, detail);
   }
   if (error instanceof DbError) {
     // A transient database fault (connection lost, restart, timeout) is the server's, and passes: 503.

@@ -52,7 +52,7 @@ describe('REST API', () => {
   });
 
   it('creates, lists and revokes tokens; the secret is shown once and stored hashed', async () => {
-    const res = await t.request('/api/v1/tokens', { method: 'POST', json: { name: 'ci' } });
+    const res = await t.request('/api/v1/tokens', { method: 'POST', json: { name: 'ci', grants: [{ project: 'default', role: 'read' }] } });
     expect(res.status).toBe(201);
     const created = ApiTokenCreated.parse(await res.json());
     const stored = await t.db.apiToken.findUniqueOrThrow({ where: { id: created.id } });

@@ -3,6 +3,7 @@
 // derived from Postgres, so any worker may run it, after a restart, as often as it likes.
 import {
   DbError,
+  QuotaExceeded,
   createTrial,
   getSweep,
   latestCheckpoint,
@@ -155,6 +156,12 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
       created++;
       logger.debug({ trialId: trial.id, number: trial.number, params: suggestion.params }, 'trial created');
     } catch (error) {
+      // The project is at its queued-trials quota: the sweep waits (a claim in the project, or the
+      // reconciler, advances it again).
+      if (error instanceof QuotaExceeded) {
+        logger.info({ quota: error.quota, limit: error.limit, used: error.used }, 'sweep waits for its project quota');
+        break;
+      }
       // The cell was taken by a writer outside this lock: re-read the trials and ask again.
       if (!(error instanceof DbError && error.code === 'unique_violation') || refused >= maxRetries) throw error;
       refused++;

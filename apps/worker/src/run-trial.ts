@@ -11,6 +11,7 @@ import {
   latestCheckpoint,
   pruneCheckpoints,
   recordEpoch,
+  listSweeps,
   releaseTrial,
   retryTransient,
   saveCheckpoint,
@@ -24,7 +25,7 @@ import {
   type TrialClaim,
 } from '@hypersweep/db';
 import { compileModel, epochMetricValues, parseCheckpoint, reportedMetricNames, serializeCheckpoint, type Checkpoint, type EpochMetrics } from '@hypersweep/nn';
-import { ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
+import { DeferTrial, ReleaseTrial, TrialCancelled, type JobQueues, type TrialJob } from '@hypersweep/queue';
 import { CreateSweepRequest, requestKind, resolveTrialConfig, schedulerConfigFor, sweepSchedulerConfig, TrainableSweepRequest, type ObjectiveMetric } from '@hypersweep/schemas';
 import { createScheduler, schedulerVerdict, type Scheduler, type Verdict } from '@hypersweep/search';
 import { TrainerError, type ParallelEpochMetrics, type ReplicaPool } from '@hypersweep/trainer';
@@ -32,6 +33,9 @@ import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
 import { runTrainable } from './run-trainable.ts';
 import type { TrainableConfig } from './trainables.ts';
+
+/** A deferred trial starts within this long of a slot freeing. */
+const QUOTA_RETRY_MS = 1_000;
 
 export interface RunTrialDeps {
   db: Db;
@@ -71,6 +75,8 @@ export interface RunTrialDeps {
    * (default 60 s). A database fault never fails a trial.
    */
   dbRetryMs?: number;
+  /** How long a trial job deferred by its project's quota waits before it is tried again (default 1 s). */
+  quotaRetryMs?: number;
 }
 
 /** Where a trial this worker holds stands: the claim's attempt, epochs done, last epoch's speed. */
@@ -237,11 +243,31 @@ async function acquire(deps: RunTrialDeps, job: TrialJob, logger: Logger, onTake
     await releaseTrial(db, trial.id);
   }
   const claimed = await claimTrial(db, trial.id, workerId);
+  if (claimed.refusal) {
+    // Its project is at a quota: the job waits and is tried again; the trial stays queued.
+    logger.info({ quota: claimed.refusal.quota, limit: claimed.refusal.limit, used: claimed.refusal.used }, 'trial deferred by its project quota');
+    throw new DeferTrial(claimed.refusal.message, deps.quotaRetryMs ?? QUOTA_RETRY_MS);
+  }
   if (!claimed.changed || !claimed.row || !claimed.claim) {
     logger.warn({ status: claimed.row?.status, holder: claimed.row?.workerId }, 'trial could not be claimed; another worker has it');
     return { kind: 'skipped' };
   }
+  // A queued slot of the project freed: sweeps waiting on its queued-trials quota may go on.
+  if (claimed.project?.quotas.maxQueuedTrials != null) await kickProjectSweeps(deps, claimed.project.id, sweep.id, logger);
   return { kind: 'claimed', trial: claimed.row, claim: claimed.claim, sweep };
+}
+
+/** Best effort: the reconciler advances every active sweep anyway. */
+async function kickProjectSweeps(deps: RunTrialDeps, projectId: string, except: string, logger: Logger): Promise<void> {
+  if (!deps.queues) return;
+  try {
+    const page = await listSweeps(deps.db, { projectIds: [projectId], status: ['pending', 'running'], limit: 100 });
+    for (const other of page.items) {
+      if (other.id !== except) await deps.queues.enqueueSweepAdvance({ sweepId: other.id, reason: 'trial-ended' });
+    }
+  } catch (error) {
+    logger.warn({ err: error, projectId }, 'could not advance the sweeps waiting on their project quota');
+  }
 }
 
 /** Training stopped because the worker or a user asked, not because it failed. */

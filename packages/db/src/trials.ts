@@ -7,7 +7,7 @@ import { appendSweepEvent, appendSweepUpdated } from './events.ts';
 import { setTrialStatus, type TransitionResult } from './states.ts';
 import { assertClaim, claimLost, claimOf, targetClaim, targetId, type TrialClaim, type TrialTarget } from './claims.ts';
 import { clampLimit, lockSweep, type KeysetCursor, type Page } from './sweeps.ts';
-import { meterEpochs, startRefusal, withProjectLock, type QuotaExceeded } from './projects.ts';
+import { QuotaExceeded, countProjectTrials, meterEpochs, startRefusal, withProjectLock, type Quotas } from './projects.ts';
 
 export { setTrialStatus };
 
@@ -26,11 +26,18 @@ export interface CreateTrialInput {
  */
 export async function createTrial(db: DbClient, sweepId: string, input: CreateTrialInput): Promise<Trial> {
   if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
-  return mapDbErrors(() =>
-    inTransaction(db, async (tx) => {
+  return mapDbErrors(async () => {
+    const head = await db.sweep.findUnique({ where: { id: sweepId }, select: { projectId: true } });
+    if (!head) throw new DbError('not_found', `no sweep ${sweepId}`);
+    // The project's lock before the sweep's: the queued-trials quota holds across sweeps.
+    return withProjectLock(db, head.projectId, async (tx, quotas) => {
       const sweep = await lockSweep(tx, sweepId);
       if (sweep.status !== 'pending' && sweep.status !== 'running') {
         throw new DbError('sweep_not_active', `sweep ${sweepId} is ${sweep.status}; no new trials`);
+      }
+      if (quotas.maxQueuedTrials !== null) {
+        const queued = await countProjectTrials(tx, head.projectId, 'queued');
+        if (queued >= quotas.maxQueuedTrials) throw new QuotaExceeded('maxQueuedTrials', quotas.maxQueuedTrials, queued, `${queued} trials are queued`);
       }
       const last = await tx.trial.findFirst({ where: { sweepId }, orderBy: { number: 'desc' }, select: { number: true } });
       const trial = await tx.trial.create({
@@ -45,8 +52,8 @@ export async function createTrial(db: DbClient, sweepId: string, input: CreateTr
       await appendSweepEvent(tx, sweepId, 'trial.created', { trialId: trial.id, number: trial.number, params: input.params });
       await appendSweepUpdated(tx, sweepId);
       return trial;
-    }),
-  );
+    });
+  });
 }
 
 export async function getTrial(db: DbClient, trialId: string): Promise<Trial | null> {
@@ -59,6 +66,8 @@ export interface ClaimResult extends TransitionResult<Trial> {
   claim: TrialClaim | null;
   /** Set when the trial may not start now: its project is at a quota (it stays queued). */
   refusal?: QuotaExceeded;
+  /** The trial's project and its quotas, when it exists. */
+  project?: { id: string; quotas: Quotas };
 }
 
 /**
@@ -78,13 +87,13 @@ export async function claimTrial(db: DbClient, trialId: string, workerId: string
       const current = await tx.trial.findUnique({ where: { id: trialId } });
       if (current?.status === 'queued') {
         const refusal = await startRefusal(tx, projectId, quotas);
-        if (refusal) return { changed: false, row: current, claim: null, refusal };
+        if (refusal) return { changed: false, row: current, claim: null, refusal, project: { id: projectId, quotas } };
       }
       const result = await setTrialStatus(tx, trialId, 'running', {
         from: ['queued'],
         data: { workerId, attempt: { increment: 1 }, startedAt: new Date(), error: null },
       });
-      return { ...result, claim: result.changed && result.row ? claimOf(result.row) : null };
+      return { ...result, claim: result.changed && result.row ? claimOf(result.row) : null, project: { id: projectId, quotas } };
     });
   });
 }

@@ -37,3 +37,19 @@ export class ReleaseTrial extends Error {
     super(reason);
   }
 }
+
+/**
+ * Thrown by a trial handler that may not start its trial yet (its project is at a quota). The job
+ * waits `delayMs` in `delayed` (not failed, no attempt used) and is tried again: the trial starts
+ * once a slot frees.
+ */
+export class DeferTrial extends Error {
+  override readonly name = 'DeferTrial';
+
+  constructor(
+    reason: string,
+    readonly delayMs: number,
+  ) {
+    super(reason);
+  }
+}

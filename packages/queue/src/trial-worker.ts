@@ -1,8 +1,8 @@
 // A BullMQ worker for trial jobs: validates payloads and maps the handler's control-flow errors onto BullMQ.
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { assertWorkerConnection } from './connection.ts';
-import { QueueError, ReleaseTrial, TrialCancelled } from './errors.ts';
+import { DeferTrial, QueueError, ReleaseTrial, TrialCancelled } from './errors.ts';
 import { silentLogger, type QueueLogger } from './logger.ts';
 import { DEFAULT_PREFIX, JOB_NAMES, QUEUES } from './names.ts';
 import { TrialJobSchema, cancelSignalMatches, type CancelSignal, type TrialJob, type TrialJobResult } from './payloads.ts';
@@ -139,10 +139,21 @@ export class TrialWorker {
     } catch (error) {
       if (error instanceof TrialCancelled) return { outcome: 'cancelled', reason: error.message };
       if (error instanceof ReleaseTrial) await this.release(job, token, error);
+      if (error instanceof DeferTrial) await this.defer(job, token, error);
       throw error;
     } finally {
       this.running.delete(jobId);
     }
+  }
+
+  /** Moves the job to delayed for the deferral's time, then tells BullMQ (DelayedError) that it moved. */
+  private async defer(job: TrialBullJob, token: string | undefined, reason: DeferTrial): Promise<never> {
+    try {
+      await job.moveToDelayed(Date.now() + reason.delayMs, token);
+    } catch (error) {
+      this.logger.warn({ jobId: job.id, err: error }, 'could not defer trial job');
+    }
+    throw new DelayedError(reason.message);
   }
 
   /** Moves the job back to waiting, then tells BullMQ (WaitingError) that it already moved. */

@@ -159,6 +159,7 @@ export const ERROR_CODES = [
   'request_timeout',
   'headers_too_large',
   'rate_limited',
+  'quota_exceeded',
   'internal',
   'unavailable',
 ] as const;
@@ -180,6 +181,8 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   request_timeout: 408,
   headers_too_large: 431,
   rate_limited: 429,
+  /** A project quota (named in the details as `quota.<name>`); storage quotas answer 413. */
+  quota_exceeded: 429,
   internal: 500,
   unavailable: 503,
 };
@@ -312,3 +315,6 @@ export function validationError(error: z.ZodError, message = 'the request is inv
     },
   };
 }
+
+/** A project's name: what `?project=` and token grants name. */
+export const ProjectName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a project name: 1-63 of a-z, 0-9, _ and -, starting with a letter or digit');

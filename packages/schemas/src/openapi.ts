@@ -18,6 +18,11 @@ import {
   TrialPathParams,
 } from './queries.ts';
 import {
+  CreateProjectRequest,
+  ProjectInfo,
+  ProjectList,
+  ProjectPathParams,
+  UpdateProjectRequest,
   ApiTokenCreated,
   ApiTokenInfo,
   ApiTokenList,
@@ -66,12 +71,16 @@ const REQUEST_COMPONENTS: Record<string, z.ZodType> = {
   TrainingSpec,
   SearchSpec,
   CreateApiTokenRequest,
+  CreateProjectRequest,
+  UpdateProjectRequest,
   PredictRequest,
 };
 
 /** Responses, as the API sends them (defaults applied). */
 const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   ApiError,
+  ProjectInfo,
+  ProjectList,
   SweepStatus,
   TrialStatus,
   TrialCounts,
@@ -116,7 +125,7 @@ interface Body {
 }
 
 export interface ApiRoute {
-  readonly method: 'get' | 'post' | 'delete';
+  readonly method: 'get' | 'post' | 'patch' | 'delete';
   /** Full path with {params}, e.g. "/api/v1/sweeps/{sweepId}". */
   readonly path: string;
   readonly operationId: string;
@@ -251,11 +260,27 @@ export const API_ROUTES: readonly ApiRoute[] = [
   },
   {
     method: 'post', path: `${API_PREFIX}/tokens`, operationId: 'createToken', tag: 'tokens', summary: 'Create a token; the secret is shown once',
-    body: json('CreateApiTokenRequest', 'Its name'), responses: { 201: json('ApiTokenCreated', 'The token, with its secret') }, errors: COMMON_ERRORS,
+    body: json('CreateApiTokenRequest', 'Its name, roles in projects, expiry'), responses: { 201: json('ApiTokenCreated', 'The token, with its secret') }, errors: [...COMMON_ERRORS, 403, 404],
   },
   {
     method: 'delete', path: `${API_PREFIX}/tokens/{tokenId}`, operationId: 'revokeToken', tag: 'tokens', summary: 'Revoke a token',
-    pathParams: TokenPathParams, responses: { 204: { description: 'Revoked' } }, errors: [...COMMON_ERRORS, 404],
+    pathParams: TokenPathParams, responses: { 204: { description: 'Revoked' } }, errors: [...COMMON_ERRORS, 403, 404],
+  },
+  {
+    method: 'get', path: `${API_PREFIX}/projects`, operationId: 'listProjects', tag: 'projects', summary: "The token's projects, with quotas and usage",
+    responses: { 200: json('ProjectList', 'The projects') }, errors: COMMON_ERRORS,
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/projects`, operationId: 'createProject', tag: 'projects', summary: 'Create a project (server admin)',
+    body: json('CreateProjectRequest', 'Its name and quotas'), responses: { 201: json('ProjectInfo', 'The project') }, errors: [...COMMON_ERRORS, 403, 409],
+  },
+  {
+    method: 'get', path: `${API_PREFIX}/projects/{project}`, operationId: 'getProject', tag: 'projects', summary: 'A project, with quotas and usage',
+    pathParams: ProjectPathParams, responses: { 200: json('ProjectInfo', 'The project') }, errors: [...COMMON_ERRORS, 404],
+  },
+  {
+    method: 'patch', path: `${API_PREFIX}/projects/{project}`, operationId: 'updateProject', tag: 'projects', summary: "Set a project's quotas (server admin); null lifts one",
+    pathParams: ProjectPathParams, body: json('UpdateProjectRequest', 'The quotas to set'), responses: { 200: json('ProjectInfo', 'The project') }, errors: [...COMMON_ERRORS, 403, 404],
   },
   {
     method: 'get', path: `${API_PREFIX}/workers`, operationId: 'getCluster', tag: 'cluster', summary: 'Workers from their heartbeats',

@@ -1,7 +1,7 @@
 // Query strings of the list and metrics routes (values arrive as strings and are coerced), the
 // headers the API reads, and the opaque keyset cursor.
 import { z } from 'zod';
-import { MetricName, finite, int, text, unstorableReason, zodIssuesToDetails } from './common.ts';
+import { MetricName, ProjectName, finite, int, text, unstorableReason, zodIssuesToDetails } from './common.ts';
 import { SchemaError } from './errors.ts';
 import { SweepStatus, TrialStatus } from './responses.ts';
 
@@ -167,6 +167,8 @@ function sameListing(listing: keyof typeof LISTING_KEYS) {
 
 export const ListSweepsQuery = z
   .strictObject({
+    /** Only this project's sweeps (of those the token sees). */
+    project: ProjectName.optional(),
     limit,
     cursor: Cursor.optional(),
     status: csvOf(SweepStatus, 5).optional(),
@@ -216,6 +218,8 @@ export type SweepCurvesQuery = z.infer<typeof SweepCurvesQuery>;
 
 /** CSV upload (POST /datasets with a text/csv body): what the query string says about the file. */
 export const CsvUploadQuery = z.strictObject({
+  /** The project the dataset goes to (default: the token's only project, or "default"). */
+  project: ProjectName.optional(),
   name: z
     .string()
     .min(1, 'must not be empty')

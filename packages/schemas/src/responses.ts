@@ -2,7 +2,7 @@
 // datasets, model exports and predictions, health. Responses are built by the API and parsed in
 // tests and by clients (CLI, dashboard), so they are strict too.
 import { z } from 'zod';
-import { Id, MetricName, Timestamp, TrialParams, finite, int, text } from './common.ts';
+import { Id, MetricName, ProjectName, Timestamp, TrialParams, finite, int, text } from './common.ts';
 import { ModelSpecSchema, OptimizerSpecSchema, ScheduleSpecSchema } from '@hypersweep/nn';
 import { DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
 import { SweepRequest } from './kinds.ts';
@@ -219,7 +219,32 @@ export type ClusterView = z.infer<typeof ClusterView>;
 // Tokens
 // ---------------------------------------------------------------------------------------------
 
-export const CreateApiTokenRequest = z.strictObject({ name: text(100) });
+export const ProjectRole = z.enum(['read', 'submit', 'admin']);
+export type ProjectRole = z.infer<typeof ProjectRole>;
+
+/** A role in one project, by the project's name. */
+export const TokenGrant = z.strictObject({ project: ProjectName, role: ProjectRole });
+export type TokenGrant = z.infer<typeof TokenGrant>;
+
+export const CreateApiTokenRequest = z
+  .strictObject({
+    name: text(100),
+    /** Roles in projects; none only for a server admin token. */
+    grants: z.array(TokenGrant).max(100, 'at most 100 grants').default([]),
+    /** Sees and manages every project, token and quota (only a server admin may create one). */
+    serverAdmin: z.boolean().default(false),
+    /** After this instant the token is refused; absent: it never expires. */
+    expiresAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2027-01-01T00:00:00Z' }).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.serverAdmin && r.grants.length === 0) ctx.addIssue({ code: 'custom', path: ['grants'], message: 'a token needs a role in at least one project (or serverAdmin)' });
+    const seen = new Set<string>();
+    r.grants.forEach((g, i) => {
+      if (seen.has(g.project)) ctx.addIssue({ code: 'custom', path: ['grants', i, 'project'], message: 'named twice' });
+      seen.add(g.project);
+    });
+    if (r.expiresAt !== undefined && Date.parse(r.expiresAt) <= Date.now()) ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be in the future' });
+  });
 export type CreateApiTokenRequest = z.infer<typeof CreateApiTokenRequest>;
 
 /** A token as listed: never the secret, only the prefix that identifies it. */
@@ -227,6 +252,9 @@ export const ApiTokenInfo = z.strictObject({
   id: Id,
   name: z.string(),
   prefix: z.string(),
+  grants: z.array(TokenGrant),
+  serverAdmin: z.boolean(),
+  expiresAt: Timestamp.nullable(),
   createdAt: Timestamp,
   lastUsedAt: Timestamp.nullable(),
   revokedAt: Timestamp.nullable(),
@@ -239,9 +267,54 @@ export const ApiTokenCreated = z.strictObject({
   name: z.string(),
   prefix: z.string(),
   token: z.string(),
+  grants: z.array(TokenGrant),
+  serverAdmin: z.boolean(),
+  expiresAt: Timestamp.nullable(),
   createdAt: Timestamp,
 });
 export type ApiTokenCreated = z.infer<typeof ApiTokenCreated>;
+
+// ---------------------------------------------------------------------------------------------
+// Projects
+// ---------------------------------------------------------------------------------------------
+
+const quota = z.number().int('must be an integer').min(0, 'must be ≥ 0').max(Number.MAX_SAFE_INTEGER).nullable();
+/** Quotas of a project; null lifts one. */
+export const ProjectQuotas = z.strictObject({
+  maxRunningTrials: quota.optional(),
+  maxQueuedTrials: quota.optional(),
+  maxActiveSweeps: quota.optional(),
+  maxEpochsPerDay: quota.optional(),
+  maxDatasetBytes: quota.optional(),
+});
+export type ProjectQuotas = z.infer<typeof ProjectQuotas>;
+
+export const CreateProjectRequest = z.strictObject({ name: ProjectName, quotas: ProjectQuotas.default({}) });
+export type CreateProjectRequest = z.infer<typeof CreateProjectRequest>;
+
+export const UpdateProjectRequest = z.strictObject({ quotas: ProjectQuotas });
+export type UpdateProjectRequest = z.infer<typeof UpdateProjectRequest>;
+
+export const ProjectPathParams = z.strictObject({ project: ProjectName });
+
+export const ProjectInfo = z.strictObject({
+  id: Id,
+  name: z.string(),
+  createdAt: Timestamp,
+  /** The token's role in the project ("admin" for a server admin). */
+  role: ProjectRole,
+  quotas: z.strictObject({
+    maxRunningTrials: z.number().nullable(),
+    maxQueuedTrials: z.number().nullable(),
+    maxActiveSweeps: z.number().nullable(),
+    maxEpochsPerDay: z.number().nullable(),
+    maxDatasetBytes: z.number().nullable(),
+  }),
+  usage: z.strictObject({ runningTrials: z.number(), queuedTrials: z.number(), activeSweeps: z.number(), epochsToday: z.number(), datasetBytes: z.number() }),
+});
+export type ProjectInfo = z.infer<typeof ProjectInfo>;
+
+export const ProjectList = z.strictObject({ items: z.array(ProjectInfo) });
 
 export const ApiTokenList = z.strictObject({ items: z.array(ApiTokenInfo) });
 

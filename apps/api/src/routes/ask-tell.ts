@@ -28,11 +28,12 @@ import {
   type ReportResponse,
 } from '@hypersweep/schemas';
 import { createScheduler, schedulerVerdict } from '@hypersweep/search';
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { presentTrials } from '../present.ts';
 import { parseJsonBody, parseParams } from '../validate.ts';
+import { requireSweepAccess } from '../scope.ts';
 
 /** The worker id of a trial claimed through a lease: the trial page shows who holds it. */
 const holderOf = (leaseId: string): string => `lease-${leaseId}`;
@@ -45,7 +46,9 @@ export function askTellRoutes(deps: ApiDeps): Router {
   // The sweeps' trials as the scheduler sees them, brought up to date from their event logs.
   const search = new SearchTrialsCache(db);
 
-  const externalSweep = async (sweepId: string): Promise<{ row: SweepRow; spec: ExternalSweepRequest }> => {
+  /** Asking, reporting and telling are the submit role's, in the sweep's project. */
+  const externalSweep = async (req: Request, sweepId: string): Promise<{ row: SweepRow; spec: ExternalSweepRequest }> => {
+    await requireSweepAccess(db, req, sweepId, 'submit');
     const row = await getSweep(db, sweepId);
     if (!row) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
     if (requestKind(row.spec) !== 'external') {
@@ -63,8 +66,8 @@ export function askTellRoutes(deps: ApiDeps): Router {
   const lost = (trialId: string, why: string) => new HttpError('conflict', `the lease of trial ${trialId} is lost: ${why}`, [{ path: 'leaseId', message: why }]);
 
   /** The trial, its sweep and the caller's lease, which must still hold. */
-  const leased = async (params: { sweepId: string; trialId: string }, leaseId: string) => {
-    const { row: sweep, spec } = await externalSweep(params.sweepId);
+  const leased = async (req: Request, params: { sweepId: string; trialId: string }, leaseId: string) => {
+    const { row: sweep, spec } = await externalSweep(req, params.sweepId);
     const trial = await getTrial(db, params.trialId);
     if (!trial || trial.sweepId !== sweep.id) throw new HttpError('not_found', `no trial ${params.trialId} in sweep ${sweep.id}`, [{ path: 'trialId', message: 'no such trial in this sweep' }]);
     const lease = await readLease(redis, prefix, trial.id);
@@ -75,7 +78,7 @@ export function askTellRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/ask', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
-    const { row: sweep, spec } = await externalSweep(sweepId);
+    const { row: sweep, spec } = await externalSweep(req, sweepId);
     if (TERMINAL_SWEEP.has(sweep.status)) throw new HttpError('invalid_state', `sweep ${sweepId} is ${sweep.status}`, [{ path: 'sweepId', message: `the sweep is ${sweep.status}` }]);
     const ttlMs = spec.external.leaseSeconds * 1000;
     for (const candidate of await runnableTrials(db, { sweepId })) {
@@ -118,7 +121,7 @@ export function askTellRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/trials/:trialId/heartbeat', async (req, res) => {
     const { leaseId } = parseJsonBody(LeaseRequest, req);
-    const { trial, lease, ttlMs } = await leased(parseParams(TrialPathParams, req), leaseId);
+    const { trial, lease, ttlMs } = await leased(req, parseParams(TrialPathParams, req), leaseId);
     if (lease.ended) throw lost(trial.id, `the trial has ended (${lease.ended})`);
     if (!(await renewLease(redis, prefix, trial.id, lease, ttlMs))) throw lost(trial.id, 'it lapsed');
     res.json({ expiresAt: new Date(Date.now() + ttlMs).toISOString() });
@@ -126,7 +129,7 @@ export function askTellRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/trials/:trialId/report', async (req, res) => {
     const body = parseJsonBody(ReportRequest, req);
-    const { sweep, spec, trial, lease, claim, ttlMs } = await leased(parseParams(TrialPathParams, req), body.leaseId);
+    const { sweep, spec, trial, lease, claim, ttlMs } = await leased(req, parseParams(TrialPathParams, req), body.leaseId);
     if (lease.ended) throw lost(trial.id, `the trial has ended (${lease.ended})`);
     const objective = spec.objective.metric;
     const maxSteps = spec.external.maxSteps;
@@ -157,7 +160,7 @@ export function askTellRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/trials/:trialId/tell', async (req, res) => {
     const body = parseJsonBody(TellRequest, req);
-    const { sweep, spec, trial, lease, claim } = await leased(parseParams(TrialPathParams, req), body.leaseId);
+    const { sweep, spec, trial, lease, claim } = await leased(req, parseParams(TrialPathParams, req), body.leaseId);
     if (!lease.ended) {
       // The final value is the objective of the last step reported.
       const last = await db.metric.findFirst({ where: { trialId: trial.id, name: spec.objective.metric }, orderBy: { step: 'desc' }, select: { value: true } });

@@ -9,6 +9,7 @@ import type { CsvSpec } from '../dataset-facts.ts';
 import { HttpError, invalid } from '../errors.ts';
 import { readIdxUpload } from '../idx-upload.ts';
 import { parseParams, parseQuery } from '../validate.ts';
+import { roleIn, targetProject, visibleProjectIds } from '../scope.ts';
 
 function builtinInfo(): DatasetInfo[] {
   return builtinDatasets.map((d) => ({
@@ -64,13 +65,14 @@ export function datasetRoutes(deps: ApiDeps): Router {
   const router = Router();
   const csvBody = express.text({ type: ['text/csv', 'text/plain'], limit: deps.config.maxUploadBytes });
 
-  router.get('/datasets', async (_req, res) => {
-    const rows = await listDatasets(deps.db);
+  router.get('/datasets', async (req, res) => {
+    const rows = await listDatasets(deps.db, visibleProjectIds(req));
     res.json({ items: [...builtinInfo(), ...rows.map(uploadInfo)] });
   });
 
   router.post('/datasets', csvBody, async (req, res) => {
     const q = parseQuery(CsvUploadQuery, req);
+    const projectId = await targetProject(deps.db, req, 'submit');
     if (!req.is('text/csv') && !req.is('text/plain')) {
       throw new HttpError('unsupported_media_type', 'upload the file as text/csv', [{ path: 'headers.content-type', message: `content-type ${req.get('content-type') ?? '(none)'} is not text/csv` }]);
     }
@@ -102,7 +104,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       numClasses: parsed.numClasses ?? null,
       sizes: { train: parsed.train.count + parsed.validation.count, test: parsed.test.count },
     };
-    const row = await createDataset(deps.db, { name: q.name, kind: 'csv', spec: spec as unknown as Prisma.InputJsonValue, data: new TextEncoder().encode(text) }).catch((error: unknown) => {
+    const row = await createDataset(deps.db, { projectId, name: q.name, kind: 'csv', spec: spec as unknown as Prisma.InputJsonValue, data: new TextEncoder().encode(text) }).catch((error: unknown) => {
       if (error instanceof DbError && error.code === 'unique_violation') throw new HttpError('conflict', error.message, [{ path: 'name', message: 'a dataset with this name exists' }]);
       throw error;
     });
@@ -111,6 +113,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
   });
 
   router.post('/datasets/idx', async (req, res) => {
+    const projectId = await targetProject(deps.db, req, 'submit');
     const { fields, files } = await readIdxUpload(req, deps.config.maxUploadBytes);
     const parsed = IdxUploadFields.safeParse(fields);
     if (!parsed.success) throw invalid(parsed.error, 'body');
@@ -133,7 +136,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       const path = error.file ?? (error.code === 'CLASS_TOO_SMALL' || error.code === 'SPLIT_TOO_SMALL' ? 'testFraction' : 'numClasses');
       throw new HttpError('invalid_request', `invalid IDX upload: ${error.message}`, [{ path, message: error.message }]);
     }
-    const row = await createDataset(deps.db, { name: q.name, kind: 'idx', spec: spec as unknown as Prisma.InputJsonValue, data: packIdxUpload({ trainImages, trainLabels, testImages, testLabels }) }).catch(
+    const row = await createDataset(deps.db, { projectId, name: q.name, kind: 'idx', spec: spec as unknown as Prisma.InputJsonValue, data: packIdxUpload({ trainImages, trainLabels, testImages, testLabels }) }).catch(
       (error: unknown) => {
         if (error instanceof DbError && error.code === 'unique_violation') throw new HttpError('conflict', error.message, [{ path: 'name', message: 'a dataset with this name exists' }]);
         throw error;
@@ -148,7 +151,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
     const builtin = builtinInfo().find((d) => d.id === datasetId);
     if (builtin) return void res.json(builtin);
     const row = await getDataset(deps.db, datasetId);
-    if (!row) throw new HttpError('not_found', `no dataset ${datasetId}`, [{ path: 'datasetId', message: 'no such dataset' }]);
+    if (!row || roleIn(req, row.projectId) === null) throw new HttpError('not_found', `no dataset ${datasetId}`, [{ path: 'datasetId', message: 'no such dataset' }]);
     res.json(uploadInfo(row));
   });
 

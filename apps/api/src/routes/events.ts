@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { parseHeader, parseParams, parseQuery } from '../validate.ts';
+import { requireSweepAccess } from '../scope.ts';
 
 const EventsQuery = z.strictObject({ lastEventId: LastEventId.optional() });
 /** A comment line keeps proxies from closing an idle stream; each ping also re-reads, covering a lost NOTIFY. */
@@ -31,6 +32,7 @@ export function eventRoutes(deps: ApiDeps): Router {
     const q = parseQuery(EventsQuery, req);
     const resumeAfter = fromHeader ?? q.lastEventId;
     let lastId = resumeAfter ?? 0;
+    await requireSweepAccess(deps.db, req, sweepId, 'read');
     const sweep = await getSweep(deps.db, sweepId);
     if (!sweep) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
     // eventSeq is the id of the last stored event (bumped in each event's transaction), read in the

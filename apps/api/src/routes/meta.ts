@@ -4,6 +4,7 @@ import { listWorkers } from '@hypersweep/queue';
 import { buildOpenApiDocument, type ReadyResponse } from '@hypersweep/schemas';
 import { Router } from 'express';
 import type { ApiDeps } from '../deps.ts';
+import { isServerAdmin, roleIn, sweepProject } from '../scope.ts';
 
 /** A worker whose last heartbeat is older than this is not counted as alive. */
 export const WORKER_ALIVE_MS = 15_000;
@@ -78,8 +79,17 @@ export function metaRoutes(deps: ApiDeps): Router {
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
-  router.get('/workers', async (_req, res) => {
-    res.json(await listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS }));
+  router.get('/workers', async (req, res) => {
+    const view = await listWorkers(deps.redis, deps.config.queuePrefix, { aliveWithinMs: WORKER_ALIVE_MS });
+    if (isServerAdmin(req)) return void res.json(view);
+    // The cluster is shared; another project's trial on a worker is shown as busy, not named.
+    const workers = [];
+    for (const worker of view.workers) {
+      const current = worker.currentTrial;
+      const projectId = current ? await sweepProject(deps.db, current.sweepId) : null;
+      workers.push(current && (projectId === null || roleIn(req, projectId) === null) ? { ...worker, currentTrial: null } : worker);
+    }
+    res.json({ ...view, workers });
   });
   return router;
 }

@@ -4,12 +4,15 @@ import { PredictRequest, TrialPathParams, type PredictResponse } from '@hyperswe
 import { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
+import { requireSweepAccess } from '../scope.ts';
 import { parseJsonBody, parseParams } from '../validate.ts';
 
 export function modelRoutes(deps: ApiDeps): Router {
   const router = Router();
   const modelOf = async (req: Request) => {
     const { sweepId, trialId } = parseParams(TrialPathParams, req);
+    // Reading a model and predicting with it change nothing: the read role's.
+    await requireSweepAccess(deps.db, req, sweepId, 'read');
     const trial = await getTrial(deps.db, trialId);
     if (!trial || trial.sweepId !== sweepId) throw new HttpError('not_found', `no trial ${trialId} in sweep ${sweepId}`, [{ path: 'trialId', message: 'no such trial in this sweep' }]);
     return deps.models.get(trial);

@@ -4,6 +4,7 @@ import {
   cancelSweep,
   createSweep,
   finishTrial,
+  getProjectByName,
   getSweep,
   getTrial,
   listSweeps,
@@ -11,6 +12,7 @@ import {
   metricSeries,
   sweepCurves,
   type Prisma,
+  type ProjectRole,
   type Trial as TrialRow,
 } from '@hypersweep/db';
 import { jsonEqual } from '@hypersweep/nn';
@@ -29,6 +31,7 @@ import {
   encodeCursor,
 } from '@hypersweep/schemas';
 import { Router, type Request } from 'express';
+import { noSuchSweep, requireSweepAccess, targetProject, visibleProjectIds } from '../scope.ts';
 import { datasetFacts } from '../dataset-facts.ts';
 import { WORKER_ALIVE_MS } from './meta.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -40,13 +43,16 @@ export function sweepRoutes(deps: ApiDeps): Router {
   const { db, queues, logger } = deps;
   const router = Router();
 
-  const requireSweep = async (sweepId: string) => {
+  /** The sweep, when the token sees it (else 404) with the role `need` (else 403). */
+  const requireSweep = async (req: Request, sweepId: string, need: ProjectRole) => {
+    await requireSweepAccess(db, req, sweepId, need);
     const sweep = await getSweep(db, sweepId);
-    if (!sweep) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+    if (!sweep) throw noSuchSweep(sweepId);
     return sweep;
   };
-  const requireTrial = async (req: Request): Promise<TrialRow> => {
+  const requireTrial = async (req: Request, need: ProjectRole): Promise<TrialRow> => {
     const { sweepId, trialId } = parseParams(TrialPathParams, req);
+    await requireSweepAccess(db, req, sweepId, need);
     const trial = await getTrial(db, trialId);
     if (!trial || trial.sweepId !== sweepId) throw new HttpError('not_found', `no trial ${trialId} in sweep ${sweepId}`, [{ path: 'trialId', message: 'no such trial in this sweep' }]);
     return trial;
@@ -61,10 +67,11 @@ export function sweepRoutes(deps: ApiDeps): Router {
   };
 
   router.post('/sweeps', async (req, res) => {
+    const projectId = await targetProject(db, req, 'submit');
     const key = parseHeader(IdempotencyKey, req, 'Idempotency-Key');
     const spec = parseJsonBody(SweepRequest, req);
     if (isBuiltinSweep(spec)) {
-      const facts = await datasetFacts(db, spec.dataset);
+      const facts = await datasetFacts(db, spec.dataset, projectId);
       if (!facts) {
         throw new HttpError('invalid_request', `no dataset ${spec.dataset.type === 'csv' || spec.dataset.type === 'idx' ? spec.dataset.id : spec.dataset.type}`, [
           { path: 'dataset.id', message: 'no such dataset (upload it with POST /api/v1/datasets)' },
@@ -95,6 +102,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
       objective: spec.objective,
       budget: spec.search.budget as unknown as Prisma.InputJsonValue,
       idempotencyKey: key ?? null,
+      projectId,
     });
     if (!created && !jsonEqual(sweep.spec, stored)) {
       throw new HttpError('idempotency_conflict', 'this Idempotency-Key was used for a different sweep', [
@@ -110,19 +118,25 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.get('/sweeps', async (req, res) => {
     const q = parseQuery(ListSweepsQuery, req);
-    const page = await listSweeps(db, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
+    let projectIds = visibleProjectIds(req);
+    if (q.project !== undefined) {
+      const project = await getProjectByName(db, q.project);
+      if (!project || (projectIds && !projectIds.includes(project.id))) throw new HttpError('not_found', `no project ${q.project}`, [{ path: 'query.project', message: 'no such project' }]);
+      projectIds = [project.id];
+    }
+    const page = await listSweeps(db, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}), ...(projectIds ? { projectIds } : {}) });
     res.json({ items: await presentSweeps(db, page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
   });
 
   router.get('/sweeps/:sweepId', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
-    res.json(await presentSweepFull(db, await requireSweep(sweepId)));
+    res.json(await presentSweepFull(db, await requireSweep(req, sweepId, 'read')));
   });
 
   router.get('/sweeps/:sweepId/curves', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     const q = parseQuery(SweepCurvesQuery, req);
-    const sweep = await requireSweep(sweepId);
+    const sweep = await requireSweep(req, sweepId, 'read');
     const curves = await sweepCurves(db, sweepId, q.names ?? [sweep.objectiveMetric], { maxPoints: q.maxPoints });
     if (!curves) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
     res.json({ sweepId, ...curves });
@@ -130,7 +144,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/cancel', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
-    await requireSweep(sweepId);
+    await requireSweep(req, sweepId, 'submit');
     const result = await cancelSweep(db, sweepId);
     if (!result.changed || !result.sweep) {
       throw new HttpError('invalid_state', `sweep ${sweepId} is ${result.sweep?.status ?? 'gone'}; it cannot be cancelled`, [{ path: 'sweepId', message: 'already finished' }]);
@@ -145,19 +159,19 @@ export function sweepRoutes(deps: ApiDeps): Router {
   router.get('/sweeps/:sweepId/trials', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     const q = parseQuery(ListTrialsQuery, req);
-    await requireSweep(sweepId);
+    await requireSweepAccess(db, req, sweepId, 'read');
     const page = await listTrials(db, sweepId, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
     res.json({ items: presentTrials(page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
   });
 
   router.get('/sweeps/:sweepId/trials/:trialId', async (req, res) => {
-    const trial = await requireTrial(req);
+    const trial = await requireTrial(req, 'read');
     const [presented] = presentTrials([trial]);
     res.json({ ...presented, resolved: trial.resolved ?? null });
   });
 
   router.post('/sweeps/:sweepId/trials/:trialId/stop', async (req, res) => {
-    const trial = await requireTrial(req);
+    const trial = await requireTrial(req, 'submit');
     // A queued trial never ran: it is cancelled. A running one is stopped; its worker sees it.
     const result =
       trial.status === 'queued'
@@ -178,7 +192,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.get('/sweeps/:sweepId/trials/:trialId/metrics', async (req, res) => {
     const q = parseQuery(MetricsQuery, req);
-    const trial = await requireTrial(req);
+    const trial = await requireTrial(req, 'read');
     res.json(
       await metricSeries(db, trial.id, q.names ?? [], {
         maxPoints: q.maxPoints,
