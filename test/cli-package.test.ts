@@ -92,13 +92,13 @@ afterAll(async () => {
 
 describe('the packed CLI', () => {
   it('holds only the bundle, declares no dependencies, and installs offline into an empty prefix', async () => {
-    expect(packed).toContain('dist/hypersweep.js');
-    for (const path of packed) expect(path, path).toMatch(/^(dist\/[^/]+\.m?js|README\.md|package\.json)$/);
+    expect(packed).toEqual(expect.arrayContaining(['bin/hypersweep.js', 'dist/hypersweep.js', 'dist/replica-thread.mjs']));
+    for (const path of packed) expect(path, path).toMatch(/^(bin\/hypersweep\.js|dist\/[^/]+\.m?js|README\.md|package\.json)$/);
     expect(statSync(tarball).size).toBeLessThan(2_000_000);
     const installed = join(prefix, 'lib', 'node_modules', '@hypersweep', 'cli');
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) expect(manifest[field], field).toBeUndefined();
-    expect(manifest.bin).toEqual({ hypersweep: 'dist/hypersweep.js' });
+    expect(manifest.bin).toEqual({ hypersweep: 'bin/hypersweep.js' });
     // Nothing installed points back into the repository.
     for (const file of filesUnder(installed)) expect(readFileSync(file, 'utf8').includes(ROOT), file).toBe(false);
 
@@ -145,6 +145,20 @@ describe('the packed CLI', () => {
     expect(list.out).toMatch(/^ID\s+NAME\s+PREFIX\s+GRANTS\s+EXPIRES\s+CREATED\s+LAST USED\s+REVOKED\n/);
     expect(list.out).toContain('cli-package-admin');
     expect(list.out).not.toContain(stack!.token);
+
+    // A scoped token with an expiry, used, then revoked: the API's token routes through the installed CLI.
+    const created = await hypersweep(['token', 'create', '--name', 'ci', '--project', 'default', '--role', 'submit', '--expires', '30d']);
+    expect(created.code, created.err).toBe(0);
+    const secret = created.out.trim();
+    expect(secret).toMatch(/^hs_[A-Za-z0-9_-]{43}$/);
+    const tokenId = /^created token ([0-9a-f-]{36}) "ci" \(hs_\S+…, expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)/.exec(created.err)?.[1];
+    expect(tokenId, created.err).toBeDefined();
+    expect((await hypersweep(['token', 'list'])).out).toMatch(new RegExp(`^${tokenId}\\s+ci\\s+hs_\\S+\\s+default:submit\\s+\\d{4}-`, 'm'));
+    expect((await hypersweep(['list'], { HYPERSWEEP_TOKEN: secret })).code).toBe(0);
+    expect(await hypersweep(['token', 'revoke', tokenId!])).toMatchObject({ code: 0, out: `revoked token ${tokenId}\n` });
+    const refused = await hypersweep(['list'], { HYPERSWEEP_TOKEN: secret });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('(HTTP 401)');
 
     const direct = await hypersweep(['token', 'create', '--name', 'bootstrap', '--database-url', stack!.database.url]);
     expect(direct.code).toBe(1);

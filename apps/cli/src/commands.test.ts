@@ -364,8 +364,8 @@ describe('hypersweep list, show, cancel, stop, export', () => {
 });
 
 describe('the hypersweep process', () => {
-  it('runs as the built dist/hypersweep.js (npm run build) with the environment and exits with the command’s code', async () => {
-    const bin = new URL('../dist/hypersweep.js', import.meta.url).pathname;
+  it('runs as bin/hypersweep.js → the built dist/hypersweep.js (npm run build) with the environment and exits with the command’s code', async () => {
+    const bin = new URL('../bin/hypersweep.js', import.meta.url).pathname;
     const run = (args: string[]) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HYPERSWEEP_URL: api.url, HYPERSWEEP_TOKEN: TOKEN } });
@@ -384,6 +384,6 @@ describe('the hypersweep process', () => {
     expect(missing.err).toContain('error [not_found] (HTTP 404)');
     const version = await run(['--version']);
     expect(version).toMatchObject({ code: 0, out: `${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n` });
-    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    for (const file of [bin, new URL('../dist/hypersweep.js', import.meta.url)]) expect(readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 });
