@@ -95,6 +95,13 @@ describe('hypersweep token over the REST API', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).toContain(`error: ${message}`);
     }
+    // What the API's own schema refuses is refused here too, naming the field (exit 1, as a 400 would).
+    const badProject = await cli(['token', 'create', '--project', 'Vision!', '--role', 'read'], env);
+    expect(badProject.code).toBe(1);
+    expect(badProject.err).toContain('error: invalid token request\n  grants[0].project: must be a project name');
+    const twice = await cli(['token', 'create', '--project', 'a', '--role', 'read', '--project', 'a', '--role', 'admin'], env);
+    expect(twice.code).toBe(1);
+    expect(twice.err).toContain('  grants[1].project: named twice');
     expect((await cli(['token', 'revoke', 'nope'], env)).code).toBe(2);
     expect((await cli(['token', 'frob'], env)).err).toContain('unknown token subcommand "frob"');
     expect(api.requests).toHaveLength(0);

@@ -1,9 +1,9 @@
 // `hypersweep token create | list | revoke`: API tokens over the REST API, with project grants and an
 // expiry. A server's very first token cannot come from the API (it requires one), so with a database
 // URL the commands work in Postgres directly instead. Secrets are shown once; only hashes are stored.
-import type { Db } from '@hypersweep/db';
+import type { ApiTokenInfo as ApiTokenRow, Db } from '@hypersweep/db';
 import { ApiError, createToken, listTokens, revokeToken, TOKEN_ROLES, type TokenRecord, type TokenRole } from '@hypersweep/client';
-import { CreateApiTokenRequest } from '@hypersweep/schemas';
+import { CreateApiTokenRequest, zodIssuesToDetails } from '@hypersweep/schemas';
 import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
@@ -136,7 +136,11 @@ export async function runToken(argv: string[], ctx: CommandContext): Promise<num
         }
         const grants = grantsOf(values.project ?? [], values.role ?? []);
         const expiresAt = values.expires === undefined ? undefined : parseExpiry(values.expires);
-        const created = await createToken(client, { name, grants, ...(values['server-admin'] ? { serverAdmin: true } : {}), ...(expiresAt ? { expiresAt } : {}) }, { signal: ctx.signal });
+        const request = { name, grants, ...(values['server-admin'] ? { serverAdmin: true } : {}), ...(expiresAt ? { expiresAt } : {}) };
+        // Checked as the API checks it (project names, a project named twice), before any request.
+        const valid = CreateApiTokenRequest.safeParse(request);
+        if (!valid.success) throw new ValidationFailure('invalid token request', zodIssuesToDetails(valid.error));
+        const created = await createToken(client, request, { signal: ctx.signal });
         announceCreated(created, ctx);
         return EXIT.ok;
       }
@@ -194,17 +198,16 @@ async function runInDatabase(
   }
 }
 
-/** A database row in the API's shape (grants by project name), whatever fields this schema version has. */
-function recordOfRow(row: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }): TokenRecord {
-  const extra = row as { grants?: { projectName?: string; projectId?: string; role: TokenRole }[]; serverAdmin?: boolean; expiresAt?: Date | null };
-  const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+/** A database row in the API's shape (grants by project name). */
+function recordOfRow(row: ApiTokenRow): TokenRecord {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     id: row.id,
     name: row.name,
     prefix: row.prefix,
-    grants: (extra.grants ?? []).map((g) => ({ project: g.projectName ?? g.projectId ?? '?', role: g.role })),
-    serverAdmin: extra.serverAdmin ?? false,
-    expiresAt: iso(extra.expiresAt),
+    grants: row.grants.map((g) => ({ project: g.projectName, role: g.role })),
+    serverAdmin: row.serverAdmin,
+    expiresAt: iso(row.expiresAt),
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: iso(row.lastUsedAt),
     revokedAt: iso(row.revokedAt),

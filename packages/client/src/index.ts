@@ -25,4 +25,4 @@ export { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult,
 // The statuses after which nothing changes, with the schemas they belong to.
 export { FINISHED_SWEEP_STATUSES, FINISHED_TRIAL_STATUSES } from '@hypersweep/schemas';
 // Token management with project grants (the `hypersweep token` commands).
-export { CreatedToken, TOKEN_ROLES, TokenGrant, TokenRecord, TokenRole, createToken, listTokens, revokeToken, type CreateTokenRequest } from './tokens.ts';
+export { TOKEN_ROLES, createToken, listTokens, revokeToken, type CreateTokenRequest, type CreatedToken, type TokenRecord, type TokenRole } from './tokens.ts';
