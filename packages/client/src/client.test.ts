@@ -164,18 +164,19 @@ describe('datasets, tokens, meta', () => {
   });
 
   it('lists, creates and revokes tokens', async () => {
-    const info = { id: T1, name: 'ci', prefix: 'hs_abcd', createdAt: T0, lastUsedAt: null, revokedAt: null };
+    const grants = [{ project: 'vision', role: 'submit' as const }];
+    const info = { id: T1, name: 'ci', prefix: 'hs_abcd', grants, serverAdmin: false, expiresAt: null, createdAt: T0, lastUsedAt: null, revokedAt: null };
     const s = await serve((req) => {
       if (req.method === 'DELETE') return { status: 204 };
-      if (req.method === 'POST') return { status: 201, json: { id: T1, name: 'ci', prefix: 'hs_abcd', token: 'hs_abcd_secret', createdAt: T0 } };
+      if (req.method === 'POST') return { status: 201, json: { id: T1, name: 'ci', prefix: 'hs_abcd', token: 'hs_abcd_secret', grants, serverAdmin: false, expiresAt: null, createdAt: T0 } };
       return { json: { items: [info] } };
     });
     const client = new HypersweepClient({ baseUrl: s.url, token: TOKEN });
     expect(await client.listTokens()).toEqual([info]);
-    expect((await client.createToken('ci')).token).toBe('hs_abcd_secret');
+    expect((await client.createToken({ name: 'ci', grants })).token).toBe('hs_abcd_secret');
     await expect(client.revokeToken(T1)).resolves.toBeUndefined();
     expect(s.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v1/tokens', 'POST /api/v1/tokens', `DELETE /api/v1/tokens/${T1}`]);
-    expect(jsonOf(s.requests[1]!)).toEqual({ name: 'ci' });
+    expect(jsonOf(s.requests[1]!)).toEqual({ name: 'ci', grants });
   });
 
   it('reads health (outside /api/v1), readiness even when answered 503, the cluster and the OpenAPI document', async () => {

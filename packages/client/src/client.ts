@@ -4,6 +4,7 @@
 import {
   API_PREFIX,
   ApiTokenCreated,
+  CreateApiTokenRequest,
   ApiTokenList,
   ClusterView,
   DatasetInfo,
@@ -441,8 +442,8 @@ export class HypersweepClient {
   }
 
   /** A new token: the only time its secret (`token`) is shown. */
-  createToken(name: string, options: CallOptions = {}): Promise<ApiTokenCreated> {
-    return this.request('POST', '/tokens', ApiTokenCreated, { json: { name }, signal: options.signal });
+  createToken(request: z.input<typeof CreateApiTokenRequest>, options: CallOptions = {}): Promise<ApiTokenCreated> {
+    return this.request('POST', '/tokens', ApiTokenCreated, { json: request, signal: options.signal });
   }
 
   async revokeToken(tokenId: string, options: CallOptions = {}): Promise<void> {
