@@ -5,15 +5,29 @@
 import { listenSweepEvents } from '@hypersweep/db';
 import type { Logger } from '@hypersweep/log';
 
+/** Told of every change of every sweep, e.g. to drop what it cached of them. */
+export interface SweepChangeWatcher {
+  /** The sweep has new events: what was read of it before may be stale. */
+  changed(sweepId: string): void;
+  /** Notifications may have been missed (the connection failed or came back): anything read before may be stale. */
+  reset(): void;
+}
+
 export interface EventHub {
   /** Calls `wake` whenever `sweepId` may have new events; returns the unsubscribe function. */
   subscribe(sweepId: string, wake: () => void): () => void;
+  /** Tells `watcher` of every notification of any sweep, and of every lost or regained connection; returns the unsubscribe function. */
+  watchAll(watcher: SweepChangeWatcher): () => void;
   readonly subscribers: number;
   close(): Promise<void>;
 }
 
 export async function createEventHub(databaseUrl: string, logger: Logger): Promise<EventHub> {
   const listeners = new Map<string, Set<() => void>>();
+  const watchers = new Set<SweepChangeWatcher>();
+  const resetWatchers = () => {
+    for (const watcher of watchers) watcher.reset();
+  };
 
   const wakeAll = () => {
     for (const set of listeners.values()) for (const wake of set) wake();
@@ -22,15 +36,20 @@ export async function createEventHub(databaseUrl: string, logger: Logger): Promi
   const listener = await listenSweepEvents(
     databaseUrl,
     ({ sweepId }) => {
+      for (const watcher of watchers) watcher.changed(sweepId);
       const set = listeners.get(sweepId);
       if (set) for (const wake of set) wake();
     },
     {
-      onError: (error) => logger.warn({ err: error }, 'event listener connection failed; reconnecting'),
+      onError: (error) => {
+        logger.warn({ err: error }, 'event listener connection failed; reconnecting');
+        resetWatchers();
+      },
       onReconnectFailed: (error, retryMs) => logger.warn({ err: error, retryMs }, 'event listener could not reconnect'),
       onReconnect: () => {
         logger.info({}, 'event listener reconnected');
         // Events committed while disconnected were not notified: every stream re-reads.
+        resetWatchers();
         wakeAll();
       },
     },
@@ -47,6 +66,12 @@ export async function createEventHub(databaseUrl: string, logger: Logger): Promi
       return () => {
         set.delete(wake);
         if (set.size === 0) listeners.delete(sweepId);
+      };
+    },
+    watchAll(watcher) {
+      watchers.add(watcher);
+      return () => {
+        watchers.delete(watcher);
       };
     },
     get subscribers() {

@@ -221,6 +221,15 @@ describe('sweep trial counts kept by triggers', () => {
     expect(outcomes.rolledBack).toBeGreaterThan(5);
   });
 
+  it('cancelSweep returns the row as the cancellation left it: counts and last event id', async () => {
+    const sweep = await newSweep('cancel-row');
+    for (let i = 0; i < 3; i++) await createTrial(t.db, sweep.id, { params: { i } });
+    const result = await cancelSweep(t.db, sweep.id);
+    expect(result.sweep).toMatchObject({ status: 'cancelled', trialsQueued: 0, trialsCancelled: 3 });
+    const stored = await t.db.sweep.findUniqueOrThrow({ where: { id: sweep.id } });
+    expect(result.sweep).toEqual(stored);
+  });
+
   it('writes no sweep row for a change that moves no count', async () => {
     const sweep = await newSweep('quiet');
     const trial = await createTrial(t.db, sweep.id, { params: {} });

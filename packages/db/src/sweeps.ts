@@ -218,7 +218,8 @@ export async function cancelSweep(db: DbClient, sweepId: string): Promise<Cancel
       const trials = await updateTrialStatuses(tx, { sweepId }, 'cancelled', { from: ['queued'], data: { reason: SWEEP_CANCELLED_REASON } });
       for (const trial of trials.sort((a, b) => a.number - b.number)) await appendTrialEvent(tx, trial);
       await appendSweepUpdated(tx, sweepId);
-      return { changed: true, sweep, cancelledTrials: trials.length };
+      // Read again: the row of the status write predates the trials' cancellation (its trigger-kept counts) and the events.
+      return { changed: true, sweep: (await tx.sweep.findUnique({ where: { id: sweepId } })) ?? sweep, cancelledTrials: trials.length };
     }),
   );
 }

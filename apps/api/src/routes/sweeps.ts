@@ -8,9 +8,7 @@ import {
   getSweep,
   getTrial,
   listSweeps,
-  listTrials,
   metricSeries,
-  sweepCurves,
   type Prisma,
   type ProjectRole,
   type Trial as TrialRow,
@@ -37,11 +35,13 @@ import { WORKER_ALIVE_MS } from './meta.ts';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { presentSweepFull, presentSweeps, presentTrials } from '../present.ts';
+import { sendCachedJson, sweepReads } from '../sweep-reads.ts';
 import { parseHeader, parseJsonBody, parseParams, parseQuery } from '../validate.ts';
 
 export function sweepRoutes(deps: ApiDeps): Router {
   const { db, queues, logger } = deps;
   const router = Router();
+  const reads = sweepReads(deps);
 
   /** The sweep, when the token sees it (else 404) with the role `need` (else 403). */
   const requireSweep = async (req: Request, sweepId: string, need: ProjectRole) => {
@@ -130,22 +130,22 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.get('/sweeps/:sweepId', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
-    res.json(await presentSweepFull(db, await requireSweep(req, sweepId, 'read')));
+    await requireSweepAccess(db, req, sweepId, 'read');
+    sendCachedJson(req, res, await reads.sweep(sweepId));
   });
 
   router.get('/sweeps/:sweepId/curves', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     const q = parseQuery(SweepCurvesQuery, req);
-    const sweep = await requireSweep(req, sweepId, 'read');
-    const curves = await sweepCurves(db, sweepId, q.names ?? [sweep.objectiveMetric], { maxPoints: q.maxPoints });
-    if (!curves) throw new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
-    res.json({ sweepId, ...curves });
+    await requireSweepAccess(db, req, sweepId, 'read');
+    sendCachedJson(req, res, await reads.curves(sweepId, q));
   });
 
   router.post('/sweeps/:sweepId/cancel', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     await requireSweep(req, sweepId, 'submit');
     const result = await cancelSweep(db, sweepId);
+    reads.invalidate(sweepId);
     if (!result.changed || !result.sweep) {
       throw new HttpError('invalid_state', `sweep ${sweepId} is ${result.sweep?.status ?? 'gone'}; it cannot be cancelled`, [{ path: 'sweepId', message: 'already finished' }]);
     }
@@ -160,8 +160,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const { sweepId } = parseParams(SweepPathParams, req);
     const q = parseQuery(ListTrialsQuery, req);
     await requireSweepAccess(db, req, sweepId, 'read');
-    const page = await listTrials(db, sweepId, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
-    res.json({ items: presentTrials(page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
+    sendCachedJson(req, res, await reads.trials(sweepId, q));
   });
 
   router.get('/sweeps/:sweepId/trials/:trialId', async (req, res) => {
@@ -179,6 +178,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
         : trial.status === 'running'
           ? await finishTrial(db, trial.id, 'stopped', { reason: USER_STOP_REASON })
           : { changed: false, row: trial };
+    reads.invalidate(trial.sweepId);
     if (!result.changed || !result.row) {
       throw new HttpError('invalid_state', `trial ${trial.id} is ${result.row?.status ?? 'gone'}; it cannot be stopped`, [{ path: 'trialId', message: 'already finished' }]);
     }
