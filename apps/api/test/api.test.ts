@@ -18,16 +18,8 @@ import {
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, publishHeartbeat } from '@hypersweep/queue';
+import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
-
-const spiralsSweep = (name = 'spirals') => ({
-  name,
-  dataset: { type: 'spirals', count: 200, testCount: 50 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
-  training: { epochs: 3, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.01 } },
-  search: { space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } }, budget: { maxTrials: 3 } },
-  objective: { metric: 'val_accuracy' },
-});
 
 describe('REST API', () => {
   let t: TestApi;

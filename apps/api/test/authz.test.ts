@@ -5,19 +5,11 @@
 import { claimTrial, createApiToken, createProject, createTrial, setSweepStatus } from '@hypersweep/db';
 import { API_ROUTES, ApiError } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
 
 type Role = 'read' | 'submit' | 'admin' | 'server';
 const RANK: Record<Role, number> = { read: 1, submit: 2, admin: 3, server: 4 };
-
-const spirals = (name: string) => ({
-  name,
-  dataset: { type: 'spirals', count: 200, testCount: 50 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
-  training: { epochs: 3, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.01 } },
-  search: { space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } }, budget: { maxTrials: 3 } },
-  objective: { metric: 'val_accuracy' },
-});
 
 /** What one project holds for the matrix: a sweep with a trial, a dataset, a token. */
 interface Fixture {
@@ -55,7 +47,7 @@ describe('authorisation matrix', () => {
 
   async function fixture(project: string): Promise<Fixture> {
     const admin = as(t.token);
-    const res = await admin(`/api/v1/sweeps?project=${project}`, { method: 'POST', json: spirals(`${project}-sweep`) });
+    const res = await admin(`/api/v1/sweeps?project=${project}`, { method: 'POST', json: spiralsSweep(`${project}-sweep`) });
     expect(res.status).toBe(201);
     const sweepId = ((await res.json()) as { id: string }).id;
     await setSweepStatus(t.db, sweepId, 'running');
@@ -74,7 +66,7 @@ describe('authorisation matrix', () => {
 
   /** A running sweep with a claimed trial, for the routes that change state. */
   async function freshSweep(project: string): Promise<{ sweepId: string; trialId: string }> {
-    const res = await as(t.token)(`/api/v1/sweeps?project=${project}`, { method: 'POST', json: spirals(fresh()) });
+    const res = await as(t.token)(`/api/v1/sweeps?project=${project}`, { method: 'POST', json: spiralsSweep(fresh()) });
     const sweepId = ((await res.json()) as { id: string }).id;
     await setSweepStatus(t.db, sweepId, 'running');
     const trial = await createTrial(t.db, sweepId, { params: { learningRate: 0.01 } });
@@ -87,7 +79,7 @@ describe('authorisation matrix', () => {
 
   const cases: Case[] = [
     { route: 'GET /sweeps', need: 'read', ok: [200], scoped: false, run: (_f, r) => r('/api/v1/sweeps?limit=200') },
-    { route: 'POST /sweeps', need: 'submit', ok: [201], scoped: true, run: (f, r) => r(`/api/v1/sweeps?project=${f.project}`, { method: 'POST', json: spirals(fresh()) }) },
+    { route: 'POST /sweeps', need: 'submit', ok: [201], scoped: true, run: (f, r) => r(`/api/v1/sweeps?project=${f.project}`, { method: 'POST', json: spiralsSweep(fresh()) }) },
     { route: 'GET /sweeps/{sweepId}', need: 'read', ok: [200], scoped: true, run: (f, r) => r(`/api/v1/sweeps/${f.sweepId}`) },
     { route: 'GET /sweeps/{sweepId}/curves', need: 'read', ok: [200], scoped: true, run: (f, r) => r(`/api/v1/sweeps/${f.sweepId}/curves`) },
     {

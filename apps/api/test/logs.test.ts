@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createJsonLogger } from '@hypersweep/log';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
 
 interface LogLine {
@@ -13,15 +14,6 @@ interface LogLine {
   err?: { type: string; message: string; stack: string };
   [key: string]: unknown;
 }
-
-const spiralsSweep = (name: string) => ({
-  name,
-  dataset: { type: 'spirals', count: 200, testCount: 50 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
-  training: { epochs: 3, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.01 } },
-  search: { space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } }, budget: { maxTrials: 3 } },
-  objective: { metric: 'val_accuracy' },
-});
 
 /** Shaped like an API token (`hs_` + 43 base64url characters), as a client would leak one. */
 const fakeToken = () => `hs_${randomBytes(32).toString('base64url')}`;

@@ -6,16 +6,8 @@ import { createJsonLogger } from '@hypersweep/log';
 import { ApiError } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningApi } from '../src/server.ts';
+import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
-
-const spirals = (name: string) => ({
-  name,
-  dataset: { type: 'spirals', count: 200, testCount: 50 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
-  training: { epochs: 3, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.01 } },
-  search: { space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } }, budget: { maxTrials: 3 } },
-  objective: { metric: 'val_accuracy' },
-});
 
 describe('project quotas', () => {
   let t: TestApi;
@@ -37,7 +29,7 @@ describe('project quotas', () => {
   it('admits exactly maxActiveSweeps of 50 parallel submissions spread over two replicas; the rest get 429 naming the quota', async () => {
     await createProject(t.db, 'burst', { maxActiveSweeps: 7 });
     const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => post(i % 2 === 0 ? t.url : replica.url, '/api/v1/sweeps?project=burst', spirals(`s${i}`))),
+      Array.from({ length: 50 }, (_, i) => post(i % 2 === 0 ? t.url : replica.url, '/api/v1/sweeps?project=burst', spiralsSweep(`s${i}`))),
     );
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(7);
@@ -49,14 +41,14 @@ describe('project quotas', () => {
     // A slot frees when a sweep ends: the next submission is admitted.
     const one = await t.db.sweep.findFirstOrThrow({ where: { projectId: project.id } });
     expect((await post(t.url, `/api/v1/sweeps/${one.id}/cancel`, {})).status).toBe(200);
-    expect((await post(replica.url, '/api/v1/sweeps?project=burst', spirals('after'))).status).toBe(201);
+    expect((await post(replica.url, '/api/v1/sweeps?project=burst', spiralsSweep('after'))).status).toBe(201);
   });
 
   it('starts no trial past maxRunningTrials, across sweeps and concurrent claims, and starts one when a slot frees', async () => {
     const project = await createProject(t.db, 'gpu', { maxRunningTrials: 2 });
     const trials = [];
     for (const name of ['a', 'b']) {
-      const res = await post(t.url, '/api/v1/sweeps?project=gpu', spirals(name));
+      const res = await post(t.url, '/api/v1/sweeps?project=gpu', spiralsSweep(name));
       const sweepId = ((await res.json()) as { id: string }).id;
       await setSweepStatus(t.db, sweepId, 'running');
       for (let i = 0; i < 3; i++) trials.push(await createTrial(t.db, sweepId, { params: { learningRate: 0.01 } }));
