@@ -1,8 +1,9 @@
 // Serialized JSON of a sweep's hot reads (its summary, pages of its trials, its curves), each with a
 // strong ETag, kept in this process so a repeated GET costs no query. Entries are per sweep: a
 // notification of any change of the sweep drops all of its entries, and none is served longer than
-// `maxAgeMs` after its read began (the bound when a notification is lost). Memory is bounded in bytes,
-// least recently used first out.
+// `maxAgeMs` after its read began (the bound when a notification is lost). An entry past half that age
+// is read again in the background while it is still served, so a busy read never waits on the
+// database in steady state. Memory is bounded in bytes, least recently used first out.
 import { createHash } from 'node:crypto';
 
 /** A response body ready to send, and its strong ETag (a hash of exactly these bytes). */
@@ -14,6 +15,8 @@ export interface CachedJson {
 export interface SweepJsonCacheOptions {
   /** Longest an entry is served, counted from the start of its read. Default 1000 ms. */
   maxAgeMs?: number;
+  /** Age from which a hit also starts a background read to replace the entry. Default maxAgeMs / 2. */
+  refreshAfterMs?: number;
   /** Bytes of bodies (plus a per-entry overhead) kept. Default 32 MiB. */
   maxBytes?: number;
   now?: () => number;
@@ -21,7 +24,7 @@ export interface SweepJsonCacheOptions {
 
 export interface SweepJsonCacheStats {
   hits: number;
-  /** Reads from the loader (one per miss, shared by the requests that wait for it). */
+  /** Reads from the loader (one per miss, shared by the requests that wait for it, or a background refresh). */
   loads: number;
   entries: number;
   bytes: number;
@@ -55,6 +58,7 @@ export function jsonWithEtag(value: unknown): CachedJson {
 
 export class SweepJsonCache {
   private readonly maxAgeMs: number;
+  private readonly refreshAfterMs: number;
   private readonly maxBytes: number;
   private readonly now: () => number;
   /** Insertion order is recency: a hit moves its entry to the end, eviction takes from the front. */
@@ -67,6 +71,7 @@ export class SweepJsonCache {
 
   constructor(options: SweepJsonCacheOptions = {}) {
     this.maxAgeMs = options.maxAgeMs ?? 1_000;
+    this.refreshAfterMs = options.refreshAfterMs ?? this.maxAgeMs / 2;
     this.maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
     this.now = options.now ?? Date.now;
   }
@@ -78,13 +83,18 @@ export class SweepJsonCache {
   async get(sweepId: string, key: string, load: () => Promise<unknown>): Promise<CachedJson | null> {
     const id = `${sweepId}\n${key}`;
     const entry = this.entries.get(id);
-    if (entry && this.now() - entry.since <= this.maxAgeMs) {
-      this.entries.delete(id);
-      this.entries.set(id, entry);
-      this.hits++;
-      return entry.value;
+    if (entry) {
+      const age = this.now() - entry.since;
+      if (age <= this.maxAgeMs) {
+        this.entries.delete(id);
+        this.entries.set(id, entry);
+        this.hits++;
+        // Nobody waits for this one; a failure leaves the entry to age out, and then a caller sees it.
+        if (age >= this.refreshAfterMs && !entry.sweep.loads.has(id)) this.load(entry.sweep, id, load).catch(() => undefined);
+        return entry.value;
+      }
+      this.remove(entry);
     }
-    if (entry) this.remove(entry);
     let sweep = this.sweeps.get(sweepId);
     const pending = sweep?.loads.get(id);
     if (pending) return pending;

@@ -19,6 +19,16 @@ function gate<T>(value: T) {
   };
 }
 
+/** Waits (on microtasks, no timers) until the cached summary of A is version `v`. */
+async function sleepUntilReplaced(cache: SweepJsonCache, now: number, v: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const hit = await cache.get(A, 'sweep', async () => ({ v: 'unexpected load' }));
+    if ((JSON.parse(hit!.body.toString()) as { v: unknown }).v === v) return;
+    await Promise.resolve();
+  }
+  throw new Error(`the entry was not replaced by v${v} at ${now}`);
+}
+
 const A = '00000000-0000-4000-8000-00000000000a';
 const B = '00000000-0000-4000-8000-00000000000b';
 
@@ -88,7 +98,7 @@ describe('SweepJsonCache', () => {
 
   it('serves nothing older than maxAgeMs, counted from the start of its read', async () => {
     let now = 1_000;
-    const cache = new SweepJsonCache({ maxAgeMs: 1_000, now: () => now });
+    const cache = new SweepJsonCache({ maxAgeMs: 1_000, refreshAfterMs: Infinity, now: () => now });
     let calls = 0;
     const slow = async () => {
       now += 300; // the read itself takes 300 ms
@@ -101,6 +111,42 @@ describe('SweepJsonCache', () => {
     now += 1;
     await cache.get(A, 'sweep', slow);
     expect(calls).toBe(2);
+  });
+
+  it('reads an entry past half its age again in the background while still serving it', async () => {
+    let now = 0;
+    const cache = new SweepJsonCache({ maxAgeMs: 1_000, now: () => now });
+    const reads = [gate({ v: 1 }), gate({ v: 2 }), gate({ v: 3 })];
+    let next = 0;
+    const load = () => reads[next++]!.load();
+    const first = cache.get(A, 'sweep', load);
+    reads[0]!.open();
+    expect(JSON.parse((await first)!.body.toString())).toEqual({ v: 1 });
+    now = 499;
+    await cache.get(A, 'sweep', load);
+    expect(next).toBe(1);
+    // Past half its age: served at once, and one read begins (however many hits come meanwhile).
+    now = 600;
+    for (let i = 0; i < 5; i++) expect(JSON.parse((await cache.get(A, 'sweep', load))!.body.toString())).toEqual({ v: 1 });
+    expect(next).toBe(2);
+    reads[1]!.open();
+    await sleepUntilReplaced(cache, now, 2);
+    expect(cache.stats.loads).toBe(2);
+    // A background read that fails leaves the entry to age out; then a caller waits for a new read.
+    now = 1_200;
+    let failed = 0;
+    const failing = cache.get(A, 'sweep', async () => {
+      failed++;
+      throw new Error('database down');
+    });
+    expect(JSON.parse((await failing)!.body.toString())).toEqual({ v: 2 });
+    // Let the failed read settle (microtasks only); a caller arriving before that would share its failure.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failed).toBe(1);
+    now = 1_700;
+    const waited = cache.get(A, 'sweep', load);
+    reads[2]!.open();
+    expect(JSON.parse((await waited)!.body.toString())).toEqual({ v: 3 });
   });
 
   it('clear drops every sweep, and a read under way is not kept', async () => {
