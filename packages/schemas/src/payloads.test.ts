@@ -76,10 +76,11 @@ describe('events', () => {
 
 describe('responses', () => {
   it('lists tokens by prefix only, and shows the secret only on creation', () => {
-    const info = { id: A, name: 'ci', prefix: 'hs_ab12', createdAt: NOW, lastUsedAt: null, revokedAt: null };
+    const grants = [{ project: 'vision', role: 'submit' as const }];
+    const info = { id: A, name: 'ci', prefix: 'hs_ab12', grants, serverAdmin: false, expiresAt: null, createdAt: NOW, lastUsedAt: null, revokedAt: null };
     expect(ApiTokenInfo.parse(info)).toEqual(info);
     expect(ApiTokenInfo.safeParse({ ...info, token: 'hs_secret' }).success).toBe(false);
-    expect(ApiTokenCreated.parse({ id: A, name: 'ci', prefix: 'hs_ab12', token: 'hs_ab12_secret', createdAt: NOW }).token).toBe('hs_ab12_secret');
+    expect(ApiTokenCreated.parse({ id: A, name: 'ci', prefix: 'hs_ab12', token: 'hs_ab12_secret', grants, serverAdmin: false, expiresAt: null, createdAt: NOW }).token).toBe('hs_ab12_secret');
   });
 
   it('parses a trial and a worker heartbeat', () => {
