@@ -8,16 +8,8 @@ import { sleepUntil } from '@hypersweep/queue/testing';
 import { Sweep, SweepCurves, TrialPage } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventHub } from '../src/event-hub.ts';
+import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
-
-const spiralsSweep = (name: string) => ({
-  name,
-  dataset: { type: 'spirals', count: 200, testCount: 50 },
-  model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' },
-  training: { epochs: 3, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.01 } },
-  search: { space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } }, budget: { maxTrials: 20 } },
-  objective: { metric: 'val_accuracy' },
-});
 
 describe('cached sweep reads', () => {
   let t: TestApi;
