@@ -25,6 +25,10 @@ export function createAuthenticator(db: Db, options: { enabled: boolean; cacheMs
   const cacheMs = options.cacheMs ?? 5_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, { info: ApiTokenInfo; until: number }>();
+  // One verification per token in flight: when a busy token's cache entry lapses, its concurrent
+  // requests share one query instead of each sending its own.
+  const verifying = new Map<string, Promise<ApiTokenInfo | null>>();
+  let generation = 0;
 
   const middleware: RequestHandler = (req, _res, next) => {
     if (!options.enabled) return next();
@@ -42,19 +46,33 @@ export function createAuthenticator(db: Db, options: { enabled: boolean; cacheMs
       req.token = hit.info;
       return next();
     }
-    verifyApiToken(db, token).then(
+    let verified = verifying.get(token);
+    if (!verified) {
+      verified = verifyApiToken(db, token).finally(() => verifying.delete(token));
+      verifying.set(token, verified);
+    }
+    const started = generation;
+    verified.then(
       (info) => {
         if (!info) {
           cache.delete(token);
           return next(new HttpError('unauthorized', 'invalid or revoked token', [{ path: 'headers.authorization', message: 'is not a valid token' }], { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
         }
         if (cache.size > 10_000) cache.clear();
-        cache.set(token, { info, until: now() + cacheMs });
+        // A revoke (forget) during the check: answer this request, but do not remember the token.
+        if (started === generation) cache.set(token, { info, until: now() + cacheMs });
         req.token = info;
         next();
       },
       (error: unknown) => next(error),
     );
   };
-  return { middleware, forget: () => cache.clear() };
+  return {
+    middleware,
+    forget: () => {
+      generation++;
+      cache.clear();
+      verifying.clear();
+    },
+  };
 }
