@@ -59,7 +59,10 @@ export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSum
 }
 
 export function presentSweep(row: SweepRow, snapshot: SweepSnapshot): Sweep {
-  return { ...presentSummary(row, snapshot), spec: row.spec as unknown as Sweep['spec'] };
+  // The budget in force: a PATCH changes the sweep's budget, not the submitted spec (an idempotent retry still matches it).
+  const spec = row.spec as unknown as Sweep['spec'];
+  const search = { ...spec.search, budget: { ...spec.search.budget, ...(row.budget as object) } };
+  return { ...presentSummary(row, snapshot), spec: { ...spec, search } as Sweep['spec'] };
 }
 
 export async function presentSweeps(db: Db, rows: readonly SweepRow[]): Promise<SweepSummary[]> {

@@ -86,6 +86,34 @@ describe('authorisation matrix', () => {
       route: 'POST /sweeps/{sweepId}/cancel', need: 'submit', ok: [200], scoped: true,
       run: async (f, r) => r(`/api/v1/sweeps/${(await freshSweep(f.project)).sweepId}/cancel`, { method: 'POST' }),
     },
+    {
+      route: 'POST /sweeps/{sweepId}/pause', need: 'submit', ok: [200], scoped: true,
+      run: async (f, r) => r(`/api/v1/sweeps/${(await freshSweep(f.project)).sweepId}/pause`, { method: 'POST' }),
+    },
+    {
+      route: 'POST /sweeps/{sweepId}/resume', need: 'submit', ok: [200], scoped: true,
+      run: async (f, r) => {
+        const { sweepId } = await freshSweep(f.project);
+        await as(t.token)(`/api/v1/sweeps/${sweepId}/pause`, { method: 'POST' });
+        return r(`/api/v1/sweeps/${sweepId}/resume`, { method: 'POST' });
+      },
+    },
+    {
+      route: 'PATCH /sweeps/{sweepId}', need: 'submit', ok: [200], scoped: true,
+      run: async (f, r) => r(`/api/v1/sweeps/${(await freshSweep(f.project)).sweepId}`, { method: 'PATCH', json: { budget: { maxTrials: 5 } } }),
+    },
+    {
+      route: 'POST /sweeps/{sweepId}/trials', need: 'submit', ok: [201], scoped: true,
+      run: async (f, r) => r(`/api/v1/sweeps/${(await freshSweep(f.project)).sweepId}/trials`, { method: 'POST', json: { params: [{ learningRate: 0.02 }] } }),
+    },
+    {
+      route: 'DELETE /sweeps/{sweepId}', need: 'submit', ok: [204], scoped: true,
+      run: async (f, r) => {
+        const { sweepId } = await freshSweep(f.project);
+        await as(t.token)(`/api/v1/sweeps/${sweepId}/cancel`, { method: 'POST' });
+        return r(`/api/v1/sweeps/${sweepId}`, { method: 'DELETE' });
+      },
+    },
     { route: 'GET /sweeps/{sweepId}/trials', need: 'read', ok: [200], scoped: true, run: (f, r) => r(`/api/v1/sweeps/${f.sweepId}/trials`) },
     { route: 'GET /sweeps/{sweepId}/trials/{trialId}', need: 'read', ok: [200], scoped: true, run: (f, r) => r(`/api/v1/sweeps/${f.sweepId}/trials/${f.trialId}`) },
     {

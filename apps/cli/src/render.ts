@@ -396,6 +396,11 @@ export function formatEventLine(event: SweepEvent, state: Pick<WatchState, 'maxE
       return `${prefix} trial #${event.data.number} stopped after ${event.data.epochsDone} epochs (${event.data.byUser ? 'by user' : 'by the scheduler'}): ${event.data.reason}`;
     case 'trial.failed':
       return `${prefix} trial #${event.data.number} failed (attempt ${event.data.attempt}): ${event.data.error}`;
+    case 'sweep.control': {
+      const d = event.data;
+      const detail = d.budget ? `  ${Object.entries(d.budget).map(([k, v]) => `${k}=${String(v)}`).join(' ')}` : d.trialIds ? `  ${d.trialIds.length} configurations` : '';
+      return `${prefix} sweep ${d.action} by user${detail}`;
+    }
   }
 }
 

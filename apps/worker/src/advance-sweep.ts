@@ -23,8 +23,8 @@ import {
 } from '@hypersweep/db';
 import { evaluateCheckpoint, parseCheckpoint } from '@hypersweep/nn';
 import type { JobQueues } from '@hypersweep/queue';
-import { SchemaError, SweepRequest, isBuiltinSweep, maxStepsOf, requestKind, resolveTrialConfig, samplerConfigFor, type CreateSweepRequest, type TrialResolved } from '@hypersweep/schemas';
-import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions, type Params } from '@hypersweep/search';
+import { SweepRequest, isBuiltinSweep, maxStepsOf, requestKind, resolveTrialConfig, resolvedTrialSpec, samplerConfigFor, type CreateSweepRequest } from '@hypersweep/schemas';
+import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
 
@@ -86,7 +86,7 @@ export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Pro
   const maxRetries = deps.maxRetries ?? 5;
   // The lock's transaction is only the mutex: the work below writes through `deps.db`, each write
   // committed on its own (see README: repository calls that open a transaction, nested in the lock's, break the client).
-  const { route, ...result } = await withSweepLock(deps.db, sweepId, () => advanceLocked(deps, sweepId, logger, maxRetries), {
+  const { route, maxConcurrent, ...result } = await withSweepLock(deps.db, sweepId, () => advanceLocked(deps, sweepId, logger, maxRetries), {
     timeoutMs: deps.lockTimeoutMs ?? 600_000,
   });
   if (result.status === null || TERMINAL_SWEEP.has(result.status)) {
@@ -95,22 +95,29 @@ export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Pro
     return { ...result, enqueued: 0 };
   }
   // Enqueue once the trials are committed: a job must never reach a worker before its trial exists.
-  const enqueued = await enqueueUnclaimed(deps, sweepId, route);
+  const enqueued = await enqueueUnclaimed(deps, sweepId, route, maxConcurrent ?? Number.POSITIVE_INFINITY);
   if (result.created > 0 || result.finished) logger.info({ ...result, enqueued }, 'sweep advanced');
   return { ...result, enqueued };
 }
 
 /**
  * Queued trials never claimed (attempt 0) get job attempt 1 on their queue (the built-in engine's
- * or their trainable's); the job id makes this idempotent. An external sweep's trials wait for ask.
+ * or their trainable's), lowest numbers first and no more than the sweep's concurrency leaves room
+ * for (configurations a user enqueued wait their turn); the job id makes this idempotent. An
+ * external sweep's trials wait for ask.
  */
-async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string, route: JobRoute | undefined): Promise<number> {
+async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string, route: JobRoute | undefined, maxConcurrent: number): Promise<number> {
   if (!route || !route.enqueue) return 0;
   const runnable = await runnableTrials(deps.db, { sweepId });
+  // Running trials, and queued ones that were claimed before (their jobs wait to resume them).
+  const busy = runnable.filter((t) => t.status === 'running' || t.attempt > 0).length;
+  let room = maxConcurrent - busy;
   let count = 0;
   for (const trial of runnable) {
+    if (room <= 0) break;
     // A claimed trial (attempt ≥ 1) has or had a job; a second job would take it from its worker.
     if (trial.status !== 'queued' || trial.attempt !== 0) continue;
+    room--;
     await deps.queues.enqueueTrial({ sweepId, trialId: trial.id, attempt: 1, ...(route.trainable ? { trainable: route.trainable } : {}) });
     count++;
   }
@@ -118,11 +125,18 @@ async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string, route: 
 }
 
 
-async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Logger, maxRetries: number): Promise<Omit<AdvanceResult, 'enqueued'> & { route?: JobRoute }> {
+async function advanceLocked(
+  deps: AdvanceSweepDeps,
+  sweepId: string,
+  logger: Logger,
+  maxRetries: number,
+): Promise<Omit<AdvanceResult, 'enqueued'> & { route?: JobRoute; maxConcurrent?: number }> {
   const { db } = deps;
   let sweep = await getSweep(db, sweepId);
   if (!sweep) return { status: null, created: 0 };
   if (TERMINAL_SWEEP.has(sweep.status)) return { status: sweep.status, created: 0 };
+  // Paused: no trial is created or handed to the queue until it is resumed.
+  if (sweep.status === 'paused') return { status: 'paused', created: 0 };
   if (sweep.status === 'pending') {
     const moved = await setSweepStatus(db, sweepId, 'running', { from: ['pending'] });
     if (!moved.row) return { status: null, created: 0 };
@@ -152,7 +166,7 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
       break;
     }
     try {
-      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null, resolved: (isBuiltinSweep(spec) ? resolvedSpec(spec, suggestion.params) : null) as Prisma.InputJsonValue | null });
+      const trial = await createTrial(db, sweepId, { params: { ...suggestion.params }, cellKey: suggestion.cellKey ?? null, resolved: (isBuiltinSweep(spec) ? resolvedTrialSpec(spec, suggestion.params) : null) as Prisma.InputJsonValue | null });
       created++;
       logger.debug({ trialId: trial.id, number: trial.number, params: suggestion.params }, 'trial created');
     } catch (error) {
@@ -172,7 +186,8 @@ async function advanceLocked(deps: AdvanceSweepDeps, sweepId: string, logger: Lo
 
   const state = account(trials);
   const pending = state.counts.queued + state.counts.running;
-  if (pending > 0 || !(state.done || exhausted)) return { status: 'running', created, route };
+  const maxConcurrent = (sweep.budget as { maxConcurrentTrials?: number } | null)?.maxConcurrentTrials;
+  if (pending > 0 || !(state.done || exhausted)) return { status: 'running', created, route, ...(maxConcurrent ? { maxConcurrent } : {}) };
   return { ...(await finishSweep(deps, db, sweep, spec, trials, logger)), created, route };
 }
 
@@ -279,19 +294,5 @@ async function evaluateOnTestSet(
     const message = error instanceof Error ? error.message : String(error);
     logger.error({ err: error, trialId: trial.id }, 'test-set evaluation failed');
     return { trialId: trial.id, trialNumber: trial.number, error: message };
-  }
-}
-
-/**
- * The spec a trial will train, stored with it for the trial page; null when its parameters do
- * not resolve (the worker then fails the trial with the reason).
- */
-function resolvedSpec(spec: CreateSweepRequest, params: Params): TrialResolved | null {
-  try {
-    const { objective: _objective, ...resolved } = resolveTrialConfig(spec, params);
-    return resolved;
-  } catch (error) {
-    if (error instanceof SchemaError) return null;
-    throw error;
   }
 }

@@ -36,6 +36,8 @@ import type { TrainableConfig } from './trainables.ts';
 
 /** A deferred trial starts within this long of a slot freeing. */
 const QUOTA_RETRY_MS = 1_000;
+/** A trial of a paused sweep is looked at again this often: it starts this soon after a resume. */
+const PAUSE_RETRY_MS = 1_000;
 
 export interface RunTrialDeps {
   db: Db;
@@ -102,7 +104,7 @@ export interface RunTrialContext {
 export type TrialOutcome = 'completed' | 'stopped' | 'failed' | 'cancelled' | 'skipped';
 
 /** cancelled: by a user or the sweep's end; shutdown: this worker stops; lost: another worker took the trial over. */
-type AbortReason = 'cancelled' | 'shutdown' | 'lost';
+type AbortReason = 'cancelled' | 'shutdown' | 'lost' | 'paused';
 
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'stopped', 'failed', 'cancelled']);
 
@@ -242,6 +244,9 @@ async function acquire(deps: RunTrialDeps, job: TrialJob, logger: Logger, onTake
     if (trial.workerId !== null) onTakeover(trial.workerId);
     await releaseTrial(db, trial.id);
   }
+  // Nothing starts while the sweep is paused (a trial still running from a dead delivery was
+  // released above): the job waits and looks again.
+  if (sweep.status === 'paused') throw new DeferTrial(`sweep ${sweep.id} is paused`, deps.quotaRetryMs ?? PAUSE_RETRY_MS);
   const claimed = await claimTrial(db, trial.id, workerId);
   if (claimed.refusal) {
     // Its project is at a quota: the job waits and is tried again; the trial stays queued.
@@ -363,7 +368,7 @@ async function endAborted(deps: RunTrialDeps, claim: TrialClaim, reason: AbortRe
     logger.warn({ status: current?.status, holder: current?.workerId }, 'trial taken over by another worker; stopped training it');
     throw new TrialCancelled(`trial taken over by ${current?.workerId ?? 'another worker'}`);
   }
-  if (reason === 'shutdown') {
+  if (reason === 'shutdown' || reason === 'paused') {
     // The last completed epoch's checkpoint is already stored; the next worker resumes from it.
     try {
       await retryTransient(() => releaseTrial(deps.db, claim), { budgetMs: 5_000 });
@@ -375,6 +380,8 @@ async function endAborted(deps: RunTrialDeps, claim: TrialClaim, reason: AbortRe
       // The redelivery takes the still-running trial over.
       logger.warn({ err: dbError.message }, 'could not release the trial (database unavailable); the next delivery takes it over');
     }
+    // Paused: the job waits in delayed (not failed) and starts again once the sweep is resumed.
+    if (reason === 'paused') throw new DeferTrial('sweep paused', deps.quotaRetryMs ?? PAUSE_RETRY_MS);
     throw new ReleaseTrial(`worker ${deps.workerId} is shutting down`);
   }
   await finishFenced(deps, claim, 'cancelled', {}, logger);
@@ -624,6 +631,9 @@ function pollCancellation(
       if (ended || sweepOver) {
         logger.info({ trialStatus: current?.status, sweepStatus: sweep?.status }, 'cancellation seen in Postgres');
         abortWith('cancelled');
+      } else if (sweep.status === 'paused' && !takenOver) {
+        logger.info({}, 'sweep paused: checkpointing and releasing the trial');
+        abortWith('paused');
       } else if (takenOver) {
         logger.warn({ trialStatus: current.status, holder: current.workerId, attempt: current.attempt }, 'trial no longer held by this delivery');
         abortWith('lost');

@@ -15,7 +15,8 @@ export type SweepEventType =
   | 'trial.epoch'
   | 'trial.completed'
   | 'trial.stopped'
-  | 'trial.failed';
+  | 'trial.failed'
+  | 'sweep.control';
 
 export interface StoredSweepEvent {
   /** Per sweep, strictly increasing from 1, in commit order. */

@@ -63,7 +63,9 @@ describe('state machine tables', () => {
     expect(legalSources('trial', 'cancelled').sort()).toEqual(['queued', 'running']);
     expect(legalSources('trial', 'queued')).toEqual(['running']);
     expect(legalSources('trial', 'queued', { retry: true }).sort()).toEqual(['failed', 'running']);
-    expect(legalSources('sweep', 'running')).toEqual(['pending']);
+    expect(legalSources('sweep', 'running').sort()).toEqual(['paused', 'pending']);
+    expect(legalSources('sweep', 'paused').sort()).toEqual(['pending', 'running']);
+    expect(legalSources('sweep', 'cancelled').sort()).toEqual(['paused', 'pending', 'running']);
   });
 });
 

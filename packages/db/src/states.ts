@@ -9,8 +9,9 @@ import type { SweepStatus, TrialStatus } from './generated/prisma/enums.ts';
 
 /** Legal sweep transitions, from → to. Terminal states have none. */
 export const SWEEP_TRANSITIONS: Readonly<Record<SweepStatus, readonly SweepStatus[]>> = {
-  pending: ['running', 'cancelled'],
-  running: ['completed', 'cancelled', 'failed'],
+  pending: ['running', 'paused', 'cancelled'],
+  running: ['completed', 'cancelled', 'failed', 'paused'],
+  paused: ['running', 'cancelled'],
   completed: [],
   cancelled: [],
   failed: [],

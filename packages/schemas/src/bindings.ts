@@ -252,3 +252,18 @@ export function resolveTrialConfig(templated: CreateSweepRequest, all: Params): 
     objective: request.objective,
   };
 }
+
+/**
+ * The spec a trial will train (its parameters applied, without the objective), kept with the trial
+ * for its page; null when the parameters do not resolve (the worker then fails the trial with the
+ * reason).
+ */
+export function resolvedTrialSpec(templated: CreateSweepRequest, params: Params): Omit<TrialConfig, 'objective'> | null {
+  try {
+    const { objective: _objective, ...resolved } = resolveTrialConfig(templated, params);
+    return resolved;
+  } catch (error) {
+    if (error instanceof SchemaError) return null;
+    throw error;
+  }
+}

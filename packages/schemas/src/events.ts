@@ -42,7 +42,18 @@ export const TrialFailedEvent = envelope(
   z.strictObject({ ...trialRef, attempt: int(0, 10_000), error: z.string() }),
 );
 
+/** A user's control of the sweep: pause, resume, a budget change, configurations enqueued. */
+export const SweepControlEvent = envelope(
+  'sweep.control',
+  z.strictObject({
+    action: z.enum(['paused', 'resumed', 'budget', 'enqueued']),
+    budget: z.strictObject({ maxTrials: int(1, 1_000_000), maxConcurrentTrials: int(1, 1024), maxTotalEpochs: int(1, 100_000_000).nullable() }).partial().optional(),
+    trialIds: z.array(Id).max(100).optional(),
+  }),
+);
+
 export const SweepEvent = z.discriminatedUnion('type', [
+  SweepControlEvent,
   SweepUpdatedEvent,
   TrialCreatedEvent,
   TrialStartedEvent,

@@ -19,6 +19,9 @@ import {
 } from './queries.ts';
 import {
   CreateProjectRequest,
+  EnqueueTrialsRequest,
+  EnqueuedTrials,
+  UpdateSweepRequest,
   ProjectInfo,
   ProjectList,
   ProjectPathParams,
@@ -73,6 +76,8 @@ const REQUEST_COMPONENTS: Record<string, z.ZodType> = {
   CreateApiTokenRequest,
   CreateProjectRequest,
   UpdateProjectRequest,
+  UpdateSweepRequest,
+  EnqueueTrialsRequest,
   PredictRequest,
 };
 
@@ -81,6 +86,7 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   ApiError,
   ProjectInfo,
   ProjectList,
+  EnqueuedTrials,
   SweepStatus,
   TrialStatus,
   TrialCounts,
@@ -174,6 +180,26 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/cancel`, operationId: 'cancelSweep', tag: 'sweeps', summary: 'Cancel a sweep: running trials stop, none starts',
     pathParams: SweepPathParams, responses: { 200: json('Sweep', 'The cancelled sweep') }, errors: [...COMMON_ERRORS, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/pause`, operationId: 'pauseSweep', tag: 'sweeps', summary: 'Pause a sweep: running trials checkpoint and release, none starts',
+    pathParams: SweepPathParams, responses: { 200: json('Sweep', 'The paused sweep') }, errors: [...COMMON_ERRORS, 403, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/resume`, operationId: 'resumeSweep', tag: 'sweeps', summary: 'Resume a paused sweep where it stood',
+    pathParams: SweepPathParams, responses: { 200: json('Sweep', 'The running sweep') }, errors: [...COMMON_ERRORS, 403, 404, 409],
+  },
+  {
+    method: 'patch', path: `${API_PREFIX}/sweeps/{sweepId}`, operationId: 'updateSweep', tag: 'sweeps', summary: "Change a sweep's budget (maxTrials, maxConcurrentTrials, maxTotalEpochs)",
+    pathParams: SweepPathParams, body: json('UpdateSweepRequest', 'Budget fields to set'), responses: { 200: json('Sweep', 'The sweep') }, errors: [...COMMON_ERRORS, 403, 404, 409],
+  },
+  {
+    method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials`, operationId: 'enqueueTrials', tag: 'sweeps', summary: 'Enqueue given configurations (warm start, your own guesses)',
+    pathParams: SweepPathParams, body: json('EnqueueTrialsRequest', 'The configurations'), responses: { 201: json('EnqueuedTrials', 'The queued trials') }, errors: [...COMMON_ERRORS, 403, 404, 409],
+  },
+  {
+    method: 'delete', path: `${API_PREFIX}/sweeps/{sweepId}`, operationId: 'deleteSweep', tag: 'sweeps', summary: 'Delete an ended sweep with its trials, metrics, checkpoints and events',
+    pathParams: SweepPathParams, responses: { 204: { description: 'Deleted' } }, errors: [...COMMON_ERRORS, 403, 404, 409],
   },
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/ask`, operationId: 'askTrial', tag: 'ask-tell',

@@ -7,7 +7,7 @@ import { ModelSpecSchema, OptimizerSpecSchema, ScheduleSpecSchema } from '@hyper
 import { DatasetRef, EarlyStoppingSpec, ObjectiveSpec } from './sweep.ts';
 import { SweepRequest } from './kinds.ts';
 
-export const SWEEP_STATUSES = ['pending', 'running', 'completed', 'cancelled', 'failed'] as const;
+export const SWEEP_STATUSES = ['pending', 'running', 'paused', 'completed', 'cancelled', 'failed'] as const;
 export const SweepStatus = z.enum(SWEEP_STATUSES);
 export type SweepStatus = z.infer<typeof SweepStatus>;
 
@@ -273,6 +273,30 @@ export const ApiTokenCreated = z.strictObject({
   createdAt: Timestamp,
 });
 export type ApiTokenCreated = z.infer<typeof ApiTokenCreated>;
+
+// ---------------------------------------------------------------------------------------------
+// Control of a running sweep
+// ---------------------------------------------------------------------------------------------
+
+/** PATCH /sweeps/{id}: budget fields to set (at least one); checked against what the sweep has. */
+export const UpdateSweepRequest = z.strictObject({
+  budget: z
+    .strictObject({
+      maxTrials: int(1, 100_000).optional(),
+      maxConcurrentTrials: int(1, 1024).optional(),
+      maxTotalEpochs: int(1, 100_000_000).nullable().optional(),
+    })
+    .refine((b) => Object.keys(b).length > 0, 'name at least one of maxTrials, maxConcurrentTrials, maxTotalEpochs'),
+});
+export type UpdateSweepRequest = z.infer<typeof UpdateSweepRequest>;
+
+/** POST /sweeps/{id}/trials: configurations to train, each checked against the search space. */
+export const EnqueueTrialsRequest = z.strictObject({
+  params: z.array(TrialParams).min(1, 'give at least one configuration').max(100, 'at most 100 configurations at once'),
+});
+export type EnqueueTrialsRequest = z.infer<typeof EnqueueTrialsRequest>;
+
+export const EnqueuedTrials = z.strictObject({ items: z.array(Trial) });
 
 // ---------------------------------------------------------------------------------------------
 // Projects

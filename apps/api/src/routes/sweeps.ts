@@ -1,8 +1,17 @@
-// Sweeps and their trials: submit (idempotent), list, get, cancel; trials list/detail/stop; metrics.
+// Sweeps and their trials: submit (idempotent), list, get, cancel, pause/resume, budget changes,
+// enqueued configurations, delete; trials list/detail/stop; metrics.
 import {
+  DbError,
   USER_STOP_REASON,
   cancelSweep,
   createSweep,
+  createTrial,
+  deleteSweep,
+  pauseSweep,
+  recordEnqueued,
+  resumeSweep,
+  trialCounts,
+  updateSweepBudget,
   finishTrial,
   getProjectByName,
   getSweep,
@@ -16,8 +25,12 @@ import {
 import { jsonEqual } from '@hypersweep/nn';
 import { listWorkers, publishCancel } from '@hypersweep/queue';
 import {
+  EnqueueTrialsRequest,
+  FINISHED_SWEEP_STATUSES,
   IdempotencyKey,
   SweepRequest,
+  UpdateSweepRequest,
+  resolvedTrialSpec,
   isBuiltinSweep,
   ListSweepsQuery,
   ListTrialsQuery,
@@ -28,6 +41,7 @@ import {
   checkTrainable,
   encodeCursor,
 } from '@hypersweep/schemas';
+import { SearchError, parseSpace, validateParams } from '@hypersweep/search';
 import { Router, type Request } from 'express';
 import { noSuchSweep, requireSweepAccess, targetProject, visibleProjectIds } from '../scope.ts';
 import { datasetFacts } from '../dataset-facts.ts';
@@ -154,6 +168,97 @@ export function sweepRoutes(deps: ApiDeps): Router {
       logger.warn({ err: error, sweepId }, 'cancel signal not published; workers will see it in Postgres');
     });
     res.json(await presentSweepFull(db, result.sweep));
+  });
+
+  /** An invalid_state 409 for a control the sweep's status does not allow. */
+  const notNow = (sweepId: string, status: string | undefined, what: string) =>
+    new HttpError('invalid_state', `sweep ${sweepId} is ${status ?? 'gone'}; it cannot be ${what}`, [{ path: 'sweepId', message: `the sweep is ${status ?? 'gone'}` }]);
+
+  router.post('/sweeps/:sweepId/pause', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    await requireSweepAccess(db, req, sweepId, 'submit');
+    const result = await pauseSweep(db, sweepId);
+    reads.invalidate(sweepId);
+    if (!result.changed || !result.sweep) throw notNow(sweepId, result.sweep?.status, 'paused');
+    logger.info({ sweepId }, 'sweep paused');
+    res.json(await presentSweepFull(db, result.sweep));
+  });
+
+  router.post('/sweeps/:sweepId/resume', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    await requireSweepAccess(db, req, sweepId, 'submit');
+    const result = await resumeSweep(db, sweepId);
+    reads.invalidate(sweepId);
+    if (!result.changed || !result.sweep) throw notNow(sweepId, result.sweep?.status, 'resumed');
+    logger.info({ sweepId }, 'sweep resumed');
+    await advance(sweepId, 'started');
+    res.json(await presentSweepFull(db, result.sweep));
+  });
+
+  router.patch('/sweeps/:sweepId', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    await requireSweepAccess(db, req, sweepId, 'submit');
+    const { budget } = parseJsonBody(UpdateSweepRequest, req);
+    const result = await updateSweepBudget(db, sweepId, budget);
+    reads.invalidate(sweepId);
+    if (!result.sweep) throw noSuchSweep(sweepId);
+    if (result.finished) throw notNow(sweepId, result.sweep.status, 'changed');
+    if (result.refused.length > 0) {
+      throw new HttpError('invalid_request', `the budget cannot go below what the sweep has: budget.${result.refused[0]!.field} ${result.refused[0]!.message}`, result.refused.map((r) => ({ path: `budget.${r.field}`, message: r.message })));
+    }
+    logger.info({ sweepId, budget }, 'sweep budget changed');
+    // A raised budget may let the sweep start trials now (or a lowered one end it).
+    await advance(sweepId, 'trial-ended');
+    res.json(await presentSweepFull(db, result.sweep));
+  });
+
+  router.post('/sweeps/:sweepId/trials', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    const sweep = await requireSweep(req, sweepId, 'submit');
+    const body = parseJsonBody(EnqueueTrialsRequest, req);
+    if (FINISHED_SWEEP_STATUSES.has(sweep.status)) throw notNow(sweepId, sweep.status, 'given trials');
+    const spec = SweepRequest.parse(sweep.spec);
+    const space = parseSpace(spec.search.space);
+    // Every configuration checked before any is stored: all or none.
+    const problems = body.params.flatMap((params, i) => {
+      try {
+        validateParams(space, params);
+        return [];
+      } catch (error) {
+        if (error instanceof SearchError) return [{ path: error.path ? `params[${i}].${error.path}` : `params[${i}]`, message: error.message }];
+        throw error;
+      }
+    });
+    if (problems.length > 0) throw new HttpError('invalid_request', `a configuration is outside the search space: ${problems[0]!.path}: ${problems[0]!.message}`, problems);
+    const maxTrials = (sweep.budget as { maxTrials?: number }).maxTrials ?? Number.POSITIVE_INFINITY;
+    const counts = await trialCounts(db, sweepId);
+    if (counts.total + body.params.length > maxTrials) {
+      throw new HttpError('invalid_state', `the sweep has ${counts.total} of its ${maxTrials} trials: raise budget.maxTrials (PATCH) to add ${body.params.length}`, [
+        { path: 'budget.maxTrials', message: `${counts.total} + ${body.params.length} would exceed ${maxTrials}` },
+      ]);
+    }
+    const created: TrialRow[] = [];
+    for (const params of body.params) {
+      created.push(await createTrial(db, sweepId, { params, resolved: (isBuiltinSweep(spec) ? resolvedTrialSpec(spec, params) : null) as Prisma.InputJsonValue | null }));
+    }
+    await recordEnqueued(db, sweepId, created.map((t) => t.id));
+    reads.invalidate(sweepId);
+    logger.info({ sweepId, trials: created.length }, 'configurations enqueued');
+    await advance(sweepId, 'trial-ended');
+    res.status(201).json({ items: presentTrials(created) });
+  });
+
+  router.delete('/sweeps/:sweepId', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    await requireSweepAccess(db, req, sweepId, 'submit');
+    const result = await deleteSweep(db, sweepId).catch((error: unknown) => {
+      if (error instanceof DbError && error.code === 'illegal_transition') throw new HttpError('invalid_state', error.message, [{ path: 'sweepId', message: 'cancel the sweep first' }]);
+      throw error;
+    });
+    reads.invalidate(sweepId);
+    if (!result.deleted) throw noSuchSweep(sweepId);
+    logger.info({ sweepId }, 'sweep deleted');
+    res.status(204).end();
   });
 
   router.get('/sweeps/:sweepId/trials', async (req, res) => {

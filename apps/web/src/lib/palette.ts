@@ -22,6 +22,7 @@ export const STATUS_COLORS: Readonly<Record<TrialStatus | SweepStatus, string>> 
   pending: OKABE_ITO.skyBlue,
   queued: OKABE_ITO.skyBlue,
   running: OKABE_ITO.blue,
+  paused: OKABE_ITO.reddishPurple,
   completed: OKABE_ITO.bluishGreen,
   stopped: OKABE_ITO.orange,
   failed: OKABE_ITO.vermillion,

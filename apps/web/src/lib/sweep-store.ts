@@ -96,6 +96,8 @@ export function applyEvent(store: SweepStore, e: SweepEvent): boolean {
     store.sweep = { ...store.sweep, status: e.data.status, counts: e.data.counts, progress: e.data.progress, best: e.data.best, updatedAt: e.at };
     return true;
   }
+  // A control's effects arrive as sweep.updated and trial events; the log shows the control itself.
+  if (e.type === 'sweep.control') return false;
   const current = store.trials.get(e.data.trialId) ?? blankTrial(e);
   let next: Trial;
   switch (e.type) {

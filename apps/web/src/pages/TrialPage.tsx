@@ -38,6 +38,8 @@ function describe(e: SweepEvent): string {
       return `failed (attempt ${e.data.attempt}): ${e.data.error}`;
     case 'sweep.updated':
       return `sweep ${e.data.status}`;
+    case 'sweep.control':
+      return `sweep ${e.data.action} by a user`;
   }
 }
 
@@ -113,7 +115,7 @@ export function TrialPage({ sweepId, trialId }: { sweepId: string; trialId: stri
 
   const onEvents = useCallback(
     (events: SweepEvent[]) => {
-      const mine = events.filter((e) => e.type !== 'sweep.updated' && e.data.trialId === trialId);
+      const mine = events.filter((e) => e.type !== 'sweep.updated' && e.type !== 'sweep.control' && e.data.trialId === trialId);
       if (mine.length === 0) return;
       setLive((prev) => {
         const points = new Map(prev.points);
