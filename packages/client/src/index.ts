@@ -26,3 +26,19 @@ export { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult,
 export { FINISHED_SWEEP_STATUSES, FINISHED_TRIAL_STATUSES } from '@hypersweep/schemas';
 // Token management with project grants (the `hypersweep token` commands).
 export { TOKEN_ROLES, createToken, listTokens, revokeToken, type CreateTokenRequest, type CreatedToken, type TokenRecord, type TokenRole } from './tokens.ts';
+// Control of a running sweep (the `hypersweep pause|resume|budget|enqueue|delete` commands) and its sweep.control events.
+export {
+  MAX_ENQUEUED_CONFIGURATIONS,
+  SWEEP_CONTROL_ACTIONS,
+  deleteSweep,
+  describeSweepControl,
+  enqueueTrials,
+  pauseSweep,
+  resumeSweep,
+  sweepControlOf,
+  updateSweepBudget,
+  type BudgetChange,
+  type SweepControl,
+  type SweepControlAction,
+  type TrialConfiguration,
+} from './sweep-control.ts';
