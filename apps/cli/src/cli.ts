@@ -1,5 +1,6 @@
 // The command table of `hypersweep` and its dispatcher: argv + context in, exit code out (errors printed).
 import packageJson from '../package.json' with { type: 'json' };
+import { BUDGET_USAGE, DELETE_USAGE, ENQUEUE_USAGE, PAUSE_USAGE, RESUME_USAGE, runBudget, runDelete, runEnqueue, runPause, runResume } from './control.ts';
 import { EXIT, EXIT_CODES_USAGE, reportError, writeLines, type CommandContext } from './command.ts';
 import { DATASETS_USAGE, runDatasets } from './datasets.ts';
 import { runStart, START_USAGE } from './start.ts';
@@ -17,6 +18,11 @@ export const COMMANDS: Readonly<Record<string, { run: Command; summary: string; 
   list: { run: runList, summary: 'list sweeps', usage: LIST_USAGE },
   show: { run: runShow, summary: 'a sweep with all its trials', usage: SHOW_USAGE },
   cancel: { run: runCancel, summary: 'cancel a sweep', usage: CANCEL_USAGE },
+  pause: { run: runPause, summary: 'pause a sweep: running trials checkpoint, none starts', usage: PAUSE_USAGE },
+  resume: { run: runResume, summary: 'resume a paused sweep', usage: RESUME_USAGE },
+  budget: { run: runBudget, summary: "raise or lower a sweep's budget", usage: BUDGET_USAGE },
+  enqueue: { run: runEnqueue, summary: 'queue configurations of your own as trials', usage: ENQUEUE_USAGE },
+  delete: { run: runDelete, summary: 'delete an ended sweep and everything it stored', usage: DELETE_USAGE },
   stop: { run: runStop, summary: 'stop one trial', usage: STOP_USAGE },
   export: { run: runExport, summary: "a sweep's trials as CSV or JSON", usage: EXPORT_USAGE },
   datasets: { run: runDatasets, summary: 'list datasets; upload IDX image files (upload-idx)', usage: DATASETS_USAGE },

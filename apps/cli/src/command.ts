@@ -41,6 +41,11 @@ export interface CommandContext {
   /** Replaces global fetch (tests). */
   readonly fetch?: typeof fetch;
   readonly cwd: string;
+  /**
+   * Asks a question on the terminal and resolves with the line typed; absent when stdin or stderr
+   * is not a terminal (a script, a pipe), so commands that must ask refuse instead of hanging.
+   */
+  readonly ask?: (question: string) => Promise<string>;
 }
 
 /** A command line that cannot be run: printed with the command's usage, exit code 2. */

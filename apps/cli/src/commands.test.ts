@@ -282,7 +282,7 @@ describe('hypersweep list, show, cancel, stop, export', () => {
 
     const bad = await cli(['list', '--status', 'sleeping']);
     expect(bad.code).toBe(2);
-    expect(bad.err).toContain('--status: "sleeping" is not one of pending, running, completed, cancelled, failed');
+    expect(bad.err).toContain('--status: "sleeping" is not one of pending, running, paused, completed, cancelled, failed');
   });
 
   it('shows a sweep with all its trials, paginating', async () => {
@@ -382,6 +382,10 @@ describe('the hypersweep process', () => {
     const missing = await run(['cancel', '99999999-0000-4000-8000-000000000000']);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('error [not_found] (HTTP 404)');
+    // stdin is a pipe: delete cannot ask, so it refuses without --yes.
+    const noTerminal = await run(['delete', SWEEP_ID]);
+    expect(noTerminal.code).toBe(2);
+    expect(noTerminal.err).toContain('delete asks for confirmation on a terminal; pass --yes to delete without one');
     const version = await run(['--version']);
     expect(version).toMatchObject({ code: 0, out: `${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n` });
     for (const file of [bin, new URL('../dist/hypersweep.js', import.meta.url)]) expect(readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);

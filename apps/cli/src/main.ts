@@ -1,4 +1,5 @@
 // The `hypersweep` process: reads the environment, the terminal and signals here only, then runs the command.
+import { createInterface } from 'node:readline/promises';
 import { reportError, type CommandContext } from './command.ts';
 import { runCli } from './cli.ts';
 
@@ -13,6 +14,21 @@ const ctx: CommandContext = {
   rows: process.stdout.rows || 40,
   signal: interrupt.signal,
   cwd: process.cwd(),
+  // The question goes to stderr, so stdout stays the command's output.
+  ...(process.stdin.isTTY && process.stderr.isTTY
+    ? {
+        ask: async (question: string) => {
+          const terminal = createInterface({ input: process.stdin, output: process.stderr });
+          // The terminal is in raw mode while asking: Ctrl-C reaches readline, not the process.
+          terminal.on('SIGINT', () => interrupt.abort());
+          try {
+            return await terminal.question(question, { signal: interrupt.signal });
+          } finally {
+            terminal.close();
+          }
+        },
+      }
+    : {}),
 };
 
 // `start` passes signals on to its child and `train` keeps Node's default (they end it); the API commands stop

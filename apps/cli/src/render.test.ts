@@ -5,6 +5,7 @@ import { makeSweep, makeTrial, SWEEP_ID, sweepStory, T0, trialId } from '../test
 import {
   applyEvent,
   ASCII_BAR,
+  controlText,
   formatEventLine,
   formatParams,
   formatTable,
@@ -168,5 +169,33 @@ describe('LiveFrame', () => {
     expect(calls).toBe(1); // only the latest frame is drawn
     live.close();
     expect(written).toEqual(['\x1b[?25l', '\r\x1b[0Ja\nb\n', '\r\x1b[2A\x1b[0Jc\nd\ne\n', '\x1b[?25h']);
+  });
+});
+
+describe('controls of a sweep', () => {
+  const control = (id: number, data: unknown) => SweepEvent.parse({ id, type: 'sweep.control', sweepId: SWEEP_ID, at: T0, data });
+
+  it('puts each control in one line, and keeps the latest for the live frame', () => {
+    expect(controlText({ action: 'paused' })).toBe('sweep paused by a user');
+    expect(controlText({ action: 'resumed' })).toBe('sweep resumed by a user');
+    expect(controlText({ action: 'budget', budget: { maxConcurrentTrials: 4 } })).toBe('sweep budget changed by a user: maxConcurrentTrials 4');
+    expect(controlText({ action: 'enqueued', trialIds: [trialId(5), trialId(6)] })).toBe('sweep: 2 trials enqueued by a user');
+    const state = initialWatchState(makeSweep(), [makeTrial(0)]);
+    const enqueued = control(10, { action: 'enqueued', trialIds: [trialId(5)] });
+    expect(formatEventLine(enqueued, state)).toBe('[10] 2026-01-02 03:04:05Z sweep: 1 trial enqueued by a user');
+    applyEvent(state, enqueued);
+    expect(state.lastControl).toEqual({ at: T0, text: '1 trial enqueued' });
+    expect(renderWatchFrame(state, { columns: 200, rows: 40 })).toContain('last control: 1 trial enqueued (2026-01-02 03:04:05Z)');
+  });
+
+  it('marks running rows queued once the sweep counts none running (released by a pause), and only then', () => {
+    const state = initialWatchState(makeSweep(), [makeTrial(0), makeTrial(1, { status: 'running', epochsDone: 2, finishedAt: null })]);
+    const updated = (id: number, running: number, status = 'paused') =>
+      SweepEvent.parse({ id, type: 'sweep.updated', sweepId: SWEEP_ID, at: T0, data: { status, counts: { queued: 1 - running, running, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 2 }, progress: { trialsFinished: 1, maxTrials: 3, epochsDone: 7, maxTotalEpochs: null, fraction: 1 / 3 }, best: null } });
+    applyEvent(state, updated(1, 1, 'running'));
+    expect(state.trials.get(trialId(1))!.status).toBe('running');
+    applyEvent(state, updated(2, 0));
+    expect([...state.trials.values()].map((r) => r.status)).toEqual(['completed', 'queued']);
+    expect(renderWatchFrame(state, { columns: 200, rows: 40 })).toContain(`paused: no trial starts until it is resumed (hypersweep resume ${SWEEP_ID})`);
   });
 });

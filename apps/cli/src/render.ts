@@ -1,5 +1,6 @@
 // Text rendering of sweeps and trials: tables, progress bars, the live state of `watch` (folded
 // from SSE events) as a frame redrawn in place, and one line per event for logs and pipes.
+import { describeSweepControl, type SweepControl } from '@hypersweep/client';
 import { maxStepsOf, type Sweep, type SweepEvent, type SweepSummary, type Trial, type TrialStatus } from '@hypersweep/schemas';
 
 /** A sampled hyperparameter value (schemas' `ParamValue`). */
@@ -189,6 +190,19 @@ function countsText(c: Sweep['counts']): string {
 // The live state of `watch`
 // ---------------------------------------------------------------------------------------------
 
+/** A user's control of the sweep (a sweep.control event) in words: "sweep budget changed by a user: maxTrials 40". */
+export function controlText(control: Pick<SweepControl, 'action' | 'budget' | 'trialIds'>): string {
+  switch (control.action) {
+    case 'paused':
+    case 'resumed':
+      return `sweep ${control.action} by a user`;
+    case 'budget':
+      return `sweep ${describeSweepControl(control).replace(/^budget changed/, 'budget changed by a user')}`;
+    default:
+      return `sweep: ${describeSweepControl(control)} by a user`;
+  }
+}
+
 export interface TrialRow {
   trialId: string;
   number: number;
@@ -214,6 +228,8 @@ export interface WatchState {
   /** By trial id. */
   readonly trials: Map<string, TrialRow>;
   lastEventId: number;
+  /** The latest control seen on the stream, in words, with its time. */
+  lastControl: { readonly at: string; readonly text: string } | null;
 }
 
 /** The state `watch` starts from: the sweep and its trials as the REST API returned them. */
@@ -243,6 +259,7 @@ export function initialWatchState(sweep: Sweep, trials: readonly Trial[]): Watch
     best: sweep.best,
     trials: rows,
     lastEventId: 0,
+    lastControl: null,
   };
 }
 
@@ -264,6 +281,12 @@ export function applyEvent(state: WatchState, event: SweepEvent): void {
       state.counts = event.data.counts;
       state.progress = event.data.progress;
       state.best = event.data.best;
+      // A released trial (a pause, a worker's shutdown) is queued again without a trial event of
+      // its own: once the sweep counts none running, no row is.
+      if (event.data.counts.running === 0) for (const row of state.trials.values()) if (row.status === 'running') row.status = 'queued';
+      return;
+    case 'sweep.control':
+      state.lastControl = { at: event.at, text: describeSweepControl(event.data) };
       return;
     case 'trial.created': {
       const row = rowFor(state, event.data);
@@ -339,6 +362,8 @@ export function renderWatchFrame(state: WatchState, options: FrameOptions): stri
     state.best
       ? `best: #${state.best.number} ${state.objective.metric} ${formatValue(state.best.value)}  ${formatParams(state.best.params)}`
       : 'best: -',
+    ...(state.status === 'paused' ? [`paused: no trial starts until it is resumed (hypersweep resume ${state.sweepId})`] : []),
+    ...(state.lastControl ? [`last control: ${state.lastControl.text} (${formatTime(state.lastControl.at)})`] : []),
     '',
   ];
   const all = [...state.trials.values()];
@@ -396,11 +421,8 @@ export function formatEventLine(event: SweepEvent, state: Pick<WatchState, 'maxE
       return `${prefix} trial #${event.data.number} stopped after ${event.data.epochsDone} epochs (${event.data.byUser ? 'by user' : 'by the scheduler'}): ${event.data.reason}`;
     case 'trial.failed':
       return `${prefix} trial #${event.data.number} failed (attempt ${event.data.attempt}): ${event.data.error}`;
-    case 'sweep.control': {
-      const d = event.data;
-      const detail = d.budget ? `  ${Object.entries(d.budget).map(([k, v]) => `${k}=${String(v)}`).join(' ')}` : d.trialIds ? `  ${d.trialIds.length} configurations` : '';
-      return `${prefix} sweep ${d.action} by user${detail}`;
-    }
+    case 'sweep.control':
+      return `${prefix} ${controlText(event.data)}`;
   }
 }
 

@@ -1,5 +1,7 @@
 // A small stand-in for the REST API on node:http, serving schema-valid JSON and an SSE stream that
 // drops its first connection mid-event, recording every request so tests can check what the CLI sent.
+// Sweep control (pause, resume, budget, enqueued trials, delete) follows the API's contract: its
+// 409s by status, and 400s naming budget.<field> and params[i].<name>.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateSweepRequest, FINISHED_SWEEP_STATUSES, formatSseEvent, validationError, type ApiError, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
@@ -78,6 +80,37 @@ function tokenBodyProblems(body: unknown): { path: string; message: string }[] {
   return problems;
 }
 
+/** PATCH /sweeps/{id}: `{budget: {maxTrials?, maxConcurrentTrials?, maxTotalEpochs?}}`, no lower than what the sweep has. */
+function budgetProblems(body: unknown, sweep: Sweep): { path: string; message: string }[] {
+  const budget = (body as { budget?: Record<string, unknown> } | undefined)?.budget;
+  if (typeof budget !== 'object' || budget === null) return [{ path: 'budget', message: 'must be an object' }];
+  const problems: { path: string; message: string }[] = [];
+  for (const [key, value] of Object.entries(budget)) {
+    if (!['maxTrials', 'maxConcurrentTrials', 'maxTotalEpochs'].includes(key)) problems.push({ path: `budget.${key}`, message: 'unrecognized key' });
+    else if (!(Number.isInteger(value) && (value as number) >= 1) && !(key === 'maxTotalEpochs' && value === null)) problems.push({ path: `budget.${key}`, message: 'must be a positive integer' });
+  }
+  if (typeof budget.maxTrials === 'number' && budget.maxTrials < sweep.counts.total) {
+    problems.push({ path: 'budget.maxTrials', message: `must be at least ${sweep.counts.total}, the trials the sweep has` });
+  }
+  return problems;
+}
+
+/** POST /sweeps/{id}/trials against the spirals space: learningRate in [1e-3, 1], activation relu or tanh, nothing else. */
+function paramsProblems(body: unknown): { path: string; message: string }[] {
+  const params = (body as { params?: unknown } | undefined)?.params;
+  if (!Array.isArray(params) || params.length === 0 || params.length > 100) return [{ path: 'params', message: 'must be 1 to 100 configurations' }];
+  const problems: { path: string; message: string }[] = [];
+  params.forEach((config: Record<string, unknown>, i) => {
+    const lr = config.learningRate;
+    if (lr === undefined) problems.push({ path: `params[${i}].learningRate`, message: 'is missing' });
+    else if (typeof lr !== 'number' || lr < 1e-3 || lr > 1) problems.push({ path: `params[${i}].learningRate`, message: 'must be a number from 0.001 to 1' });
+    if (config.activation === undefined) problems.push({ path: `params[${i}].activation`, message: 'is missing' });
+    else if (config.activation !== 'relu' && config.activation !== 'tanh') problems.push({ path: `params[${i}].activation`, message: 'must be one of relu, tanh' });
+    for (const key of Object.keys(config)) if (key !== 'learningRate' && key !== 'activation') problems.push({ path: `params[${i}].${key}`, message: 'is not a parameter of the search space' });
+  });
+  return problems;
+}
+
 export async function startFakeApi(options: { sweepCount?: number; trialCount?: number } = {}): Promise<FakeApi> {
   const sweeps = Array.from({ length: options.sweepCount ?? 5 }, (_, i) =>
     i === 0 ? makeSweep() : makeSweep({ id: `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name: `sweep ${i}`, status: i % 2 === 0 ? 'completed' : 'running' }),
@@ -153,6 +186,44 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
       }
       sweep.status = 'cancelled';
       return sendJson(res, 200, sweep);
+    }
+    if (req.method === 'POST' && (rest === 'pause' || rest === 'resume')) {
+      const from: readonly string[] = rest === 'pause' ? ['pending', 'running'] : ['paused'];
+      if (!from.includes(sweep.status)) {
+        return sendJson(res, 409, apiError('invalid_state', `the sweep is ${sweep.status}`, [{ path: 'status', message: `cannot ${rest} a ${sweep.status} sweep` }]));
+      }
+      sweep.status = rest === 'pause' ? 'paused' : 'running';
+      return sendJson(res, 200, sweep);
+    }
+    if (req.method === 'PATCH' && rest === '') {
+      if (FINISHED_SWEEP_STATUSES.has(sweep.status)) return sendJson(res, 409, apiError('invalid_state', `the sweep is ${sweep.status}`));
+      const problems = budgetProblems(body, sweep);
+      if (problems.length > 0) return sendJson(res, 400, apiError('invalid_request', `the request is invalid: ${problems[0]!.path}: ${problems[0]!.message}`, problems));
+      const change = (body as { budget: Partial<Sweep['spec']['search']['budget']> }).budget;
+      sweep.spec.search.budget = { ...sweep.spec.search.budget, ...change };
+      sweep.progress = { ...sweep.progress, maxTrials: sweep.spec.search.budget.maxTrials, maxTotalEpochs: sweep.spec.search.budget.maxTotalEpochs };
+      return sendJson(res, 200, sweep);
+    }
+    if (req.method === 'POST' && rest === 'trials') {
+      if (FINISHED_SWEEP_STATUSES.has(sweep.status)) return sendJson(res, 409, apiError('invalid_state', `the sweep is ${sweep.status}`));
+      const problems = paramsProblems(body);
+      if (problems.length > 0) return sendJson(res, 400, apiError('invalid_request', `the request is invalid: ${problems[0]!.path}: ${problems[0]!.message}`, problems));
+      const configs = (body as { params: Trial['params'][] }).params;
+      if (trials.length + configs.length > sweep.spec.search.budget.maxTrials) {
+        return sendJson(res, 409, apiError('invalid_state', `the sweep has ${trials.length} of its ${sweep.spec.search.budget.maxTrials} trials`, [{ path: 'budget.maxTrials', message: 'reached' }]));
+      }
+      const created = configs.map((params, i) => makeTrial(trials.length + i, { params, status: 'queued', attempt: 0, workerId: null, epochsDone: 0, bestValue: null, finalValue: null, lastMetrics: {}, startedAt: null, finishedAt: null }));
+      trials.push(...created);
+      return sendJson(res, 201, { items: created });
+    }
+    if (req.method === 'DELETE' && rest === '') {
+      if (!FINISHED_SWEEP_STATUSES.has(sweep.status)) {
+        return sendJson(res, 409, apiError('invalid_state', `the sweep is ${sweep.status}`, [{ path: 'status', message: 'only a completed, failed or cancelled sweep can be deleted' }]));
+      }
+      sweeps.splice(sweeps.indexOf(sweep), 1);
+      res.writeHead(204);
+      res.end();
+      return;
     }
     if (req.method === 'GET' && rest === 'trials') return sendJson(res, 200, page(trials, url.searchParams));
     const stop = /^trials\/([^/]+)\/stop$/.exec(rest);
