@@ -1,7 +1,7 @@
 // Control of a running sweep on a real stack (API and worker processes, Postgres, Redis): pause
 // checkpoints and releases every running trial and starts nothing, resume completes the sweep with
 // each epoch trained once; the budget is raised and lowered while it runs; enqueued configurations
-// train with exactly their parameters; delete leaves no row of the sweep.
+// train with exactly their parameters; an ended trial keeps ≤ 2 checkpoints; delete leaves no row.
 import { createQueues } from '@hypersweep/queue';
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { ApiError, type Sweep, type Trial } from '@hypersweep/schemas';
@@ -66,6 +66,19 @@ describe('control of a running sweep', () => {
     const trials = await allTrials(stack, sweep.id);
     expect(trials.every((t) => t.epochsDone === EPOCHS)).toBe(true);
     await expectCompleteMetrics(stack.db, trials);
+    // Retention: an ended trial keeps its latest checkpoint and its best epoch's, nothing else.
+    let stored = 0;
+    for (const t of trials) {
+      const epochs = (await stack.db.checkpoint.findMany({ where: { trialId: t.id }, select: { epoch: true } })).map((c) => c.epoch);
+      const values = await stack.db.metric.findMany({ where: { trialId: t.id, name: 'val_accuracy' }, orderBy: [{ value: 'desc' }, { step: 'desc' }], take: 1 });
+      expect(epochs.length).toBeLessThanOrEqual(2);
+      expect(epochs).toContain(EPOCHS);
+      expect(epochs).toContain(values[0]!.step);
+      stored += epochs.length;
+    }
+    const storage = await stack.json<{ checkpoints: number; checkpointBytes: number; metrics: number }>(`/api/v1/sweeps/${sweep.id}/storage`);
+    expect(storage.checkpoints).toBe(stored);
+    expect(storage.checkpointBytes).toBeGreaterThan(0);
     // The released trials went on from their checkpoints.
     const after = (await startedEvents(stack.db, sweep.id)).filter((e) => e.id > seqAtPause);
     for (const t of released) expect(after.find((e) => e.trialId === t.id)?.resumedFromEpoch).toBe(t.epochsDone);

@@ -106,6 +106,7 @@ describe('authorisation matrix', () => {
       route: 'POST /sweeps/{sweepId}/trials', need: 'submit', ok: [201], scoped: true,
       run: async (f, r) => r(`/api/v1/sweeps/${(await freshSweep(f.project)).sweepId}/trials`, { method: 'POST', json: { params: [{ learningRate: 0.02 }] } }),
     },
+    { route: 'GET /sweeps/{sweepId}/storage', need: 'read', ok: [200], scoped: true, run: (f, r) => r(`/api/v1/sweeps/${f.sweepId}/storage`) },
     {
       route: 'DELETE /sweeps/{sweepId}', need: 'submit', ok: [204], scoped: true,
       run: async (f, r) => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { latestCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoints.ts';
+import { latestCheckpoint, pruneCheckpoints, saveCheckpoint, sweepStorage } from './checkpoints.ts';
+import { setSweepStatus } from './states.ts';
 import { createSweep } from './sweeps.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
-import { createTrial } from './trials.ts';
+import { claimTrial, createTrial, finishTrial, recordEpoch } from './trials.ts';
 
 describe('checkpoints repository', () => {
   let t: MigratedTestDatabase;
@@ -42,5 +43,24 @@ describe('checkpoints repository', () => {
     await expect(saveCheckpoint(t.db, '00000000-0000-4000-8000-000000000000', 1, {}, blob(1))).rejects.toMatchObject({
       code: 'foreign_key_violation',
     });
+  });
+
+  it("keeps the best epoch's checkpoint while pruning, and an ended trial keeps only its latest and its best", async () => {
+    const { sweep } = await createSweep(t.db, { name: 'r', spec: {}, seed: 1, objective: { metric: 'val_loss', mode: 'minimize' }, budget: {} });
+    await setSweepStatus(t.db, sweep.id, 'running');
+    const trial = await createTrial(t.db, sweep.id, { params: {} });
+    const claimed = await claimTrial(t.db, trial.id, 'w');
+    const losses = [0.9, 0.4, 0.2, 0.5, 0.6, 0.7];
+    for (const [i, loss] of losses.entries()) {
+      await recordEpoch(t.db, claimed.claim!, i + 1, { val_loss: loss });
+      await saveCheckpoint(t.db, claimed.claim!, i + 1, { epoch: i + 1 }, new Uint8Array([i]));
+      await pruneCheckpoints(t.db, claimed.claim!, 2);
+    }
+    const epochs = async () => (await t.db.checkpoint.findMany({ where: { trialId: trial.id }, select: { epoch: true }, orderBy: { epoch: 'asc' } })).map((c) => c.epoch);
+    // The last two and epoch 3, the best val_loss.
+    expect(await epochs()).toEqual([3, 5, 6]);
+    await finishTrial(t.db, claimed.claim!, 'completed');
+    expect(await epochs()).toEqual([3, 6]);
+    expect(await sweepStorage(t.db, sweep.id)).toEqual({ checkpoints: 2, checkpointBytes: 2, metrics: 6, events: expect.any(Number) as number });
   });
 });

@@ -45,30 +45,70 @@ export async function latestCheckpoint(db: DbClient, trialId: string): Promise<C
 }
 
 /**
- * Deletes all but the `keepLast` highest-epoch checkpoints; returns how many were deleted. Given a
- * claim, only while the trial is running under it (else `claim_lost`, nothing deleted).
+ * The epoch whose objective value is the trial's best (the latest such epoch on a tie), among the
+ * epochs that have a checkpoint; null when none has a value.
+ */
+async function bestCheckpointEpoch(client: DbClient, trialId: string): Promise<number | null> {
+  const rows = await client.$queryRaw<{ epoch: number }[]>`
+    SELECT c.epoch FROM checkpoints c
+    JOIN trials t ON t.id = c.trial_id JOIN sweeps s ON s.id = t.sweep_id
+    JOIN metrics m ON m.trial_id = c.trial_id AND m.step = c.epoch AND m.name = s.objective_metric
+    WHERE c.trial_id = ${trialId}::uuid
+    ORDER BY CASE WHEN s.objective_mode = 'minimize' THEN m.value ELSE -m.value END ASC, c.epoch DESC
+    LIMIT 1`;
+  return rows[0]?.epoch ?? null;
+}
+
+/** Deletes the trial's checkpoints but the `keepLast` highest epochs and the best epoch's. */
+async function keepLatestAndBest(client: DbClient, trialId: string, keepLast: number): Promise<number> {
+  const oldestKept = await client.checkpoint.findFirst({ where: { trialId }, orderBy: { epoch: 'desc' }, skip: keepLast - 1, select: { epoch: true } });
+  if (!oldestKept) return 0;
+  const best = await bestCheckpointEpoch(client, trialId);
+  const { count } = await client.checkpoint.deleteMany({
+    where: { trialId, epoch: { lt: oldestKept.epoch, ...(best !== null ? { not: best } : {}) } },
+  });
+  return count;
+}
+
+/**
+ * Deletes all but the `keepLast` highest-epoch checkpoints and the best epoch's (the one a user
+ * takes home); returns how many were deleted. Given a claim, only while the trial is running under
+ * it (else `claim_lost`, nothing deleted).
  */
 export async function pruneCheckpoints(db: DbClient, trial: TrialTarget, keepLast: number): Promise<number> {
   const trialId = targetId(trial);
   const claim = targetClaim(trial);
   if (!Number.isInteger(keepLast) || keepLast < 1) throw new DbError('invalid_argument', `keepLast must be a positive integer, got ${keepLast}`);
   if (!isUuid(trialId)) return 0;
-  const prune = async (client: DbClient) => {
-    const oldestKept = await client.checkpoint.findFirst({
-      where: { trialId },
-      orderBy: { epoch: 'desc' },
-      skip: keepLast - 1,
-      select: { epoch: true },
-    });
-    if (!oldestKept) return 0;
-    const { count } = await client.checkpoint.deleteMany({ where: { trialId, epoch: { lt: oldestKept.epoch } } });
-    return count;
-  };
-  if (!claim) return mapDbErrors(() => prune(db));
+  if (!claim) return mapDbErrors(() => keepLatestAndBest(db, trialId, keepLast));
   return mapDbErrors(() =>
     inTransaction(db, async (tx) => {
       await assertClaim(tx, claim);
-      return prune(tx);
+      return keepLatestAndBest(tx, trialId, keepLast);
     }),
   );
+}
+
+/** Retention of an ended trial: its latest checkpoint (to resume or export) and its best; nothing else. */
+export async function retainFinishedCheckpoints(tx: DbClient, trialId: string): Promise<number> {
+  return keepLatestAndBest(tx, trialId, 1);
+}
+
+export interface SweepStorage {
+  checkpoints: number;
+  checkpointBytes: number;
+  metrics: number;
+  events: number;
+}
+
+/** What a sweep stores: its checkpoints (count and bytes), metric rows and events. */
+export async function sweepStorage(db: DbClient, sweepId: string): Promise<SweepStorage> {
+  if (!isUuid(sweepId)) return { checkpoints: 0, checkpointBytes: 0, metrics: 0, events: 0 };
+  return mapDbErrors(async () => {
+    const [c] = await db.$queryRaw<{ n: bigint; bytes: bigint | null }[]>`
+      SELECT count(*) AS n, sum(octet_length(c.data)) AS bytes FROM checkpoints c JOIN trials t ON t.id = c.trial_id WHERE t.sweep_id = ${sweepId}::uuid`;
+    const [m] = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.sweep_id = ${sweepId}::uuid`;
+    const events = await db.sweepEventRow.count({ where: { sweepId } });
+    return { checkpoints: Number(c?.n ?? 0), checkpointBytes: Number(c?.bytes ?? 0), metrics: Number(m?.n ?? 0), events };
+  });
 }

@@ -72,7 +72,7 @@ export {
   type RunnableTrial,
 } from './trials.ts';
 export { metricSeries, latestMetrics, sweepCurves, lttb, type SweepCurvesResult, type MetricPoint, type MetricSeriesItem, type MetricSeriesResult, type MetricSeriesOptions } from './metrics.ts';
-export { saveCheckpoint, latestCheckpoint, pruneCheckpoints } from './checkpoints.ts';
+export { saveCheckpoint, latestCheckpoint, pruneCheckpoints, retainFinishedCheckpoints, sweepStorage, type SweepStorage } from './checkpoints.ts';
 export {
   createApiToken,
   verifyApiToken,

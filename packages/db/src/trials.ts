@@ -7,6 +7,7 @@ import { appendSweepEvent, appendSweepUpdated } from './events.ts';
 import { setTrialStatus, type TransitionResult } from './states.ts';
 import { assertClaim, claimLost, claimOf, targetClaim, targetId, type TrialClaim, type TrialTarget } from './claims.ts';
 import { clampLimit, lockSweep, type KeysetCursor, type Page } from './sweeps.ts';
+import { retainFinishedCheckpoints } from './checkpoints.ts';
 import { QuotaExceeded, countProjectTrials, meterEpochs, startRefusal, withProjectLock, type Quotas } from './projects.ts';
 
 export { setTrialStatus };
@@ -143,11 +144,19 @@ export async function finishTrial(
   if (options.finalValue !== undefined) data.finalValue = options.finalValue;
   if (options.error !== undefined) data.error = options.error;
   if (options.reason !== undefined) data.reason = options.reason;
-  return setTrialStatus(db, trialId, status, {
-    data,
-    ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
-    ...(claim ? { claim } : {}),
-  });
+  // The end and the checkpoint retention commit together: an ended trial keeps its latest and its
+  // best checkpoint, nothing else.
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      const result = await setTrialStatus(tx, trialId, status, {
+        data,
+        ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
+        ...(claim ? { claim } : {}),
+      });
+      if (result.changed) await retainFinishedCheckpoints(tx, trialId);
+      return result;
+    }),
+  );
 }
 
 /** failed → queued: the one explicit retry. The attempt counter keeps counting. */

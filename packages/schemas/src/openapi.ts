@@ -21,6 +21,7 @@ import {
   CreateProjectRequest,
   EnqueueTrialsRequest,
   EnqueuedTrials,
+  SweepStorage,
   UpdateSweepRequest,
   ProjectInfo,
   ProjectList,
@@ -87,6 +88,7 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   ProjectInfo,
   ProjectList,
   EnqueuedTrials,
+  SweepStorage,
   SweepStatus,
   TrialStatus,
   TrialCounts,
@@ -196,6 +198,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials`, operationId: 'enqueueTrials', tag: 'sweeps', summary: 'Enqueue given configurations (warm start, your own guesses)',
     pathParams: SweepPathParams, body: json('EnqueueTrialsRequest', 'The configurations'), responses: { 201: json('EnqueuedTrials', 'The queued trials') }, errors: [...COMMON_ERRORS, 403, 404, 409],
+  },
+  {
+    method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/storage`, operationId: 'getSweepStorage', tag: 'sweeps', summary: 'What the sweep stores: checkpoints (count, bytes), metric rows, events',
+    pathParams: SweepPathParams, responses: { 200: json('SweepStorage', 'Its storage') }, errors: [...COMMON_ERRORS, 404],
   },
   {
     method: 'delete', path: `${API_PREFIX}/sweeps/{sweepId}`, operationId: 'deleteSweep', tag: 'sweeps', summary: 'Delete an ended sweep with its trials, metrics, checkpoints and events',

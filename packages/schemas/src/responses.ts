@@ -298,6 +298,15 @@ export type EnqueueTrialsRequest = z.infer<typeof EnqueueTrialsRequest>;
 
 export const EnqueuedTrials = z.strictObject({ items: z.array(Trial) });
 
+/** What a sweep stores (an ended trial keeps its latest and its best checkpoint only). */
+export const SweepStorage = z.strictObject({
+  checkpoints: z.number().int().min(0),
+  checkpointBytes: z.number().int().min(0),
+  metrics: z.number().int().min(0),
+  events: z.number().int().min(0),
+});
+export type SweepStorage = z.infer<typeof SweepStorage>;
+
 // ---------------------------------------------------------------------------------------------
 // Projects
 // ---------------------------------------------------------------------------------------------

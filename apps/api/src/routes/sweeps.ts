@@ -10,6 +10,7 @@ import {
   pauseSweep,
   recordEnqueued,
   resumeSweep,
+  sweepStorage,
   trialCounts,
   updateSweepBudget,
   finishTrial,
@@ -246,6 +247,12 @@ export function sweepRoutes(deps: ApiDeps): Router {
     logger.info({ sweepId, trials: created.length }, 'configurations enqueued');
     await advance(sweepId, 'trial-ended');
     res.status(201).json({ items: presentTrials(created) });
+  });
+
+  router.get('/sweeps/:sweepId/storage', async (req, res) => {
+    const { sweepId } = parseParams(SweepPathParams, req);
+    await requireSweepAccess(db, req, sweepId, 'read');
+    res.json(await sweepStorage(db, sweepId));
   });
 
   router.delete('/sweeps/:sweepId', async (req, res) => {
