@@ -1,8 +1,7 @@
 // The processes of the Docker image, started here exactly as docker-compose.yml commands them (plain
 // `node` on the JavaScript that `npm run build` bundles), on a fresh database migrated by the image's
 // own one-shot, a private Redis prefix, and the repository as the working directory (the image's /app).
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { createApiToken, createDb, type Db } from '@hypersweep/db';
@@ -10,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '@hypersweep/db/testing';
 import { createRedis } from '@hypersweep/queue';
 import { deleteKeysWithPrefix, randomTestPrefix, sleepUntil } from '@hypersweep/queue/testing';
 import type { Redis } from 'ioredis';
-import { ARTIFACTS, freePort, ROOT, type ManagedProcess } from './stack.ts';
+import { ROOT, freePort, spawnManaged, type ManagedProcess } from './stack.ts';
 
 export interface ComposeService {
   build?: unknown;
@@ -35,25 +34,7 @@ export function composeCommand(service: 'migrate' | 'api' | 'worker'): [string, 
 
 /** Runs `argv` (argv[0] "node" is this Node) from the repository root with its output kept, as spawnTs does for TypeScript. */
 export function spawnCommand(name: string, argv: readonly string[], env: Record<string, string>): ManagedProcess {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const log = createWriteStream(join(ARTIFACTS, `${name}.log`), { flags: 'a' });
-  const [command, ...args] = argv[0] === 'node' ? [process.execPath, ...argv.slice(1)] : argv;
-  const child = spawn(command!, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const keep = (chunk: Buffer) => {
-    text += chunk.toString();
-    if (text.length > 2_000_000) text = text.slice(-1_000_000);
-    log.write(chunk);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      log.end();
-      resolve(code);
-    }),
-  );
-  return { name, child, exited, output: () => text };
+  return spawnManaged(name, argv[0] === 'node' ? [process.execPath, ...argv.slice(1)] : argv, env);
 }
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

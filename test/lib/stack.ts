@@ -34,11 +34,10 @@ export interface SpawnOptions {
   wrap?: readonly string[];
 }
 
-/** Runs a TypeScript entry point of the repo with tsx, as `npm start` of that app does. */
-export function spawnTs(name: string, entry: string, env: Record<string, string>, args: string[] = [], options: SpawnOptions = {}): ManagedProcess {
+/** Runs `argv` from the repository root, its output kept in memory and in test-artifacts/<name>.log. */
+export function spawnManaged(name: string, argv: readonly string[], env: Record<string, string>): ManagedProcess {
   mkdirSync(ARTIFACTS, { recursive: true });
   const log = createWriteStream(join(ARTIFACTS, `${name}.log`), { flags: 'a' });
-  const argv = [...(options.wrap ?? []), process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -57,6 +56,11 @@ export function spawnTs(name: string, entry: string, env: Record<string, string>
     resolve(code);
   }));
   return { name, child, exited, output: () => text };
+}
+
+/** Runs a TypeScript entry point of the repo with tsx, as `npm start` of that app does. */
+export function spawnTs(name: string, entry: string, env: Record<string, string>, args: string[] = [], options: SpawnOptions = {}): ManagedProcess {
+  return spawnManaged(name, [...(options.wrap ?? []), process.execPath, '--import', 'tsx', join(ROOT, entry), ...args], env);
 }
 
 export interface StackOptions {
