@@ -1,8 +1,9 @@
 // A stand-in for apps/api while developing the dashboard: the same routes and response shapes
 // (every body is checked against @hypersweep/schemas before it is sent), an in-memory sweep that
 // trains fake trials live over SSE, a finished 1,000-trial sweep for performance, a finished sweep
-// over depth with per-layer widths (conditional parameters; each trial's resolved spec), and dist/
-// served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
+// over depth with per-layer widths (conditional parameters; each trial's resolved spec), sweep
+// control (pause, resume, budget, enqueued configurations checked against the space, delete; each a
+// sweep.control event), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
 // dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
   ClusterView, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepCurves, SweepEvent, SweepPage, Trial, TrialDetail, TrialModelExport, TrialPage,
@@ -54,7 +55,7 @@ function refresh(m: MockSweep) {
   s.counts = counts(m.trials);
   const finished = m.trials.filter((t) => t.status !== 'queued' && t.status !== 'running').length;
   const epochs = m.trials.reduce((n, t) => n + t.epochsDone, 0);
-  s.progress = { trialsFinished: finished, maxTrials: s.spec.search.budget.maxTrials, epochsDone: epochs, maxTotalEpochs: s.spec.search.budget.maxTotalEpochs, fraction: s.status === 'running' || s.status === 'pending' ? Math.min(1, finished / s.spec.search.budget.maxTrials) : 1 };
+  s.progress = { trialsFinished: finished, maxTrials: s.spec.search.budget.maxTrials, epochsDone: epochs, maxTotalEpochs: s.spec.search.budget.maxTotalEpochs, fraction: FINISHED_SWEEP_STATUSES.has(s.status) ? 1 : Math.min(1, finished / s.spec.search.budget.maxTrials) };
   let best: Trial | undefined;
   for (const t of m.trials) if (t.bestValue !== null && (!best || better(t.bestValue, best.bestValue!, s.objective.mode))) best = t;
   s.best = best ? { trialId: best.id, number: best.number, value: best.bestValue!, params: best.params } : null;
@@ -282,6 +283,54 @@ const exported = exportTfjs(exportModel, exportParams, { normalization: { kind: 
 const predictorPromise = Predictor.fromTfjs(exported.modelJson, exported.weights);
 
 // ---------------------------------------------------------------------------------------------
+// Sweep control, with the API's checks and errors
+// ---------------------------------------------------------------------------------------------
+
+type Problem = { path: string; message: string };
+
+/** PATCH /sweeps/{id}: budget fields, positive integers (maxTotalEpochs may be null), none below what the sweep has. */
+function budgetProblems(m: MockSweep, body: unknown): Problem[] {
+  const budget = (body as { budget?: unknown } | null)?.budget;
+  if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) return [{ path: 'budget', message: 'must be an object' }];
+  const b = budget as Record<string, unknown>;
+  const problems: Problem[] = [];
+  for (const [key, value] of Object.entries(b)) {
+    if (!['maxTrials', 'maxConcurrentTrials', 'maxTotalEpochs'].includes(key)) problems.push({ path: `budget.${key}`, message: 'is not a budget field' });
+    else if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1) && !(key === 'maxTotalEpochs' && value === null)) problems.push({ path: `budget.${key}`, message: 'must be a whole number ≥ 1' });
+  }
+  if (Object.keys(b).length === 0) problems.push({ path: 'budget', message: 'name at least one of maxTrials, maxConcurrentTrials, maxTotalEpochs' });
+  if (typeof b['maxTrials'] === 'number' && b['maxTrials'] < m.trials.length) problems.push({ path: 'budget.maxTrials', message: `must be at least ${m.trials.length}, the trials the sweep has` });
+  const epochs = m.trials.reduce((n, t) => n + t.epochsDone, 0);
+  if (typeof b['maxTotalEpochs'] === 'number' && b['maxTotalEpochs'] < epochs) problems.push({ path: 'budget.maxTotalEpochs', message: `must be at least ${epochs}, the epochs the sweep has trained` });
+  return problems;
+}
+
+/** One configuration against a flat space (the mock's sweeps have no conditional parameters to enqueue). */
+function configurationProblems(space: Record<string, unknown>, config: unknown, i: number): Problem[] {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return [{ path: `params[${i}]`, message: 'must be an object' }];
+  const values = config as Record<string, unknown>;
+  const problems: Problem[] = [];
+  for (const [name, raw] of Object.entries(space)) {
+    const def = raw as { type: string; low?: number; high?: number; choices?: unknown[] };
+    const value = values[name];
+    const path = `params[${i}].${name}`;
+    if (value === undefined) problems.push({ path, message: 'is missing' });
+    else if (def.type === 'categorical') {
+      const choices = (def.choices ?? []).map((c) => (typeof c === 'object' && c !== null && 'value' in c ? (c as { value: unknown }).value : c));
+      if (!choices.includes(value)) problems.push({ path, message: `must be one of ${choices.map(String).join(', ')}` });
+    } else if (typeof value !== 'number' || value < def.low! || value > def.high! || ((def.type === 'int' || def.type === 'intlog') && !Number.isInteger(value))) {
+      problems.push({ path, message: `must be ${def.type === 'int' || def.type === 'intlog' ? 'an integer' : 'a number'} from ${def.low} to ${def.high}` });
+    }
+  }
+  for (const name of Object.keys(values)) if (!(name in space)) problems.push({ path: `params[${i}].${name}`, message: 'is not a parameter of the search space' });
+  return problems;
+}
+
+function control(m: MockSweep, data: Record<string, unknown>) {
+  emit(m, 'sweep.control', data);
+}
+
+// ---------------------------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
@@ -353,10 +402,52 @@ const server = createServer(async (req, res) => {
     }
     if (ms && req.method === 'GET' && p === `/sweeps/${ms.sweep.id}`) return send(res, 200, Sweep, ms.sweep);
     if (ms && req.method === 'POST' && p.endsWith('/cancel') && !tm) {
-      if (ms.sweep.status !== 'running' && ms.sweep.status !== 'pending') return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`);
+      if (FINISHED_SWEEP_STATUSES.has(ms.sweep.status)) return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`);
       for (const t of ms.trials) if (t.status === 'running' || t.status === 'queued') t.status = 'cancelled';
       finish(ms, 'cancelled');
       return send(res, 200, Sweep, ms.sweep);
+    }
+    if (ms && req.method === 'POST' && (p === `/sweeps/${ms.sweep.id}/pause` || p === `/sweeps/${ms.sweep.id}/resume`)) {
+      const pause = p.endsWith('/pause');
+      const from: readonly SweepStatus[] = pause ? ['pending', 'running'] : ['paused'];
+      if (!from.includes(ms.sweep.status)) return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`, [{ path: 'status', message: `cannot ${pause ? 'pause' : 'resume'} a ${ms.sweep.status} sweep` }]);
+      // Paused: running trials checkpoint and go back to the queue; none starts (tick skips the sweep).
+      if (pause) for (const t of ms.trials) if (t.status === 'running') t.status = 'queued';
+      ms.sweep.status = pause ? 'paused' : 'running';
+      control(ms, { action: pause ? 'paused' : 'resumed' });
+      sweepUpdated(ms);
+      return send(res, 200, Sweep, ms.sweep);
+    }
+    if (ms && req.method === 'PATCH' && p === `/sweeps/${ms.sweep.id}`) {
+      if (FINISHED_SWEEP_STATUSES.has(ms.sweep.status)) return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`);
+      const body = await readJson(req);
+      const problems = budgetProblems(ms, body);
+      if (problems.length > 0) return error(res, 400, 'invalid_request', `the request is invalid: ${problems[0]!.path}: ${problems[0]!.message}`, problems);
+      const change = (body as { budget: Partial<Sweep['spec']['search']['budget']> }).budget;
+      ms.sweep.spec.search.budget = { ...ms.sweep.spec.search.budget, ...change };
+      control(ms, { action: 'budget', budget: change });
+      sweepUpdated(ms);
+      return send(res, 200, Sweep, ms.sweep);
+    }
+    if (ms && req.method === 'POST' && p === `/sweeps/${ms.sweep.id}/trials`) {
+      if (FINISHED_SWEEP_STATUSES.has(ms.sweep.status)) return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`);
+      const configs = (await readJson(req) as { params?: unknown } | null)?.params;
+      if (!Array.isArray(configs) || configs.length === 0 || configs.length > 100) return error(res, 400, 'invalid_request', 'the request is invalid: params: 1 to 100 configurations', [{ path: 'params', message: 'must be 1 to 100 configurations' }]);
+      const problems = configs.flatMap((c, i) => configurationProblems(ms.sweep.spec.search.space as Record<string, unknown>, c, i));
+      if (problems.length > 0) return error(res, 400, 'invalid_request', `the request is invalid: ${problems[0]!.path}: ${problems[0]!.message}`, problems);
+      const budget = ms.sweep.spec.search.budget;
+      if (ms.trials.length + configs.length > budget.maxTrials) return error(res, 409, 'invalid_state', `the sweep has ${ms.trials.length} of its ${budget.maxTrials} trials: raise maxTrials first`, [{ path: 'budget.maxTrials', message: 'reached' }]);
+      const created = (configs as Trial['params'][]).map((params) => newTrial(ms, params));
+      control(ms, { action: 'enqueued', trialIds: created.map((t) => t.id) });
+      sweepUpdated(ms);
+      return send(res, 201, null, { items: created.map((t) => Trial.parse(t)) });
+    }
+    if (ms && req.method === 'DELETE' && p === `/sweeps/${ms.sweep.id}`) {
+      if (!FINISHED_SWEEP_STATUSES.has(ms.sweep.status)) return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`, [{ path: 'status', message: 'only a completed, failed or cancelled sweep can be deleted' }]);
+      sweeps.delete(ms.sweep.id);
+      for (const l of ms.listeners) l();
+      res.writeHead(204);
+      return res.end();
     }
     if (ms && req.method === 'GET' && p.endsWith('/events')) {
       // As the API: a finished sweep's stream ends once caught up, and a resumption with nothing left gets 204.

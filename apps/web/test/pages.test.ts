@@ -1,7 +1,7 @@
 // Dashboard pages in a real headless Chromium (Debian's, through playwright-core, as
 // test/lib/browser.ts at the root) against the built dashboard and scripts/mock-api.ts: "tune this"
 // on the new-sweep form, conditional parameters on the sweep page, the resolved model on the trial
-// page. Any console error or uncaught page error fails the test during which it happened.
+// page, and the sweep page's controls (pause, resume, budget, added configurations, delete). Any console error or uncaught page error fails the test during which it happened.
 import { CreateSweepRequest, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -146,6 +146,113 @@ describe('pages in Chromium', () => {
     const axes = await page.getByTestId('parallel-coordinates').locator('.pc-axis strong').allTextContents();
     expect(axes).toEqual(['learningRate (log)', 'units_1 (log)', 'depth', 'units_2 (log)', 'units_3 (log)', 'val_accuracy']);
     await expect.poll(() => page.locator('[data-testid="importance-item"]').evaluateAll((items) => items.map((i) => i.getAttribute('data-param')).sort()), { timeout: 10_000 }).toEqual(['depth', 'learningRate', 'units_1', 'units_2', 'units_3']);
+  });
+
+  it('pauses and resumes a sweep, edits its budget and adds configurations (the API’s errors at their fields), logs each, and deletes it once ended', async () => {
+    const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+    const request = {
+      name: 'controls: paused and resumed',
+      dataset: { type: 'mnist', limitTrain: 2000, limitTest: 500 },
+      model: { inputShape: [28, 28], layers: [{ type: 'flatten' }, { type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10 }], loss: 'softmax_cross_entropy' },
+      training: { epochs: 500, batchSize: 64 },
+      search: { space: { learningRate: { type: 'loguniform', low: 1e-4, high: 1e-1 }, activation: { type: 'categorical', choices: ['relu', 'tanh'] } }, budget: { maxTrials: 4, maxConcurrentTrials: 2 } },
+      objective: { metric: 'val_accuracy' },
+    };
+    const createdRes = await fetch(`${baseUrl}/api/v1/sweeps`, { method: 'POST', headers: auth, body: JSON.stringify(request) });
+    expect(createdRes.status).toBe(201);
+    const created = (await createdRes.json()) as Sweep;
+    const status = () => page.getByTestId('sweep-page').getAttribute('data-status');
+    const activity = () => page.getByTestId('activity-item').evaluateAll((items) => items.map((i) => i.getAttribute('data-action')));
+
+    await page.goto(`/sweeps/${created.id}`);
+    await expect.poll(() => page.getByTestId('stream-state').textContent(), { timeout: 20_000 }).toBe('live');
+    await expect.poll(() => page.getByTestId('trial-row').count(), { timeout: 20_000 }).toBe(2);
+    expect(await page.getByTestId('sweep-activity-empty').count()).toBe(1);
+    expect(await page.getByTestId('resume-sweep').count()).toBe(0);
+    expect(await page.getByTestId('delete-sweep').count()).toBe(0);
+
+    // Pause: the status, a notice, Resume instead of Pause, and the control in the activity log.
+    await page.getByTestId('pause-sweep').click();
+    await expect.poll(status, { timeout: 10_000 }).toBe('paused');
+    await page.getByTestId('paused-notice').waitFor();
+    expect(await page.getByTestId('status-badge').first().getAttribute('data-status')).toBe('paused');
+    expect(await page.getByTestId('pause-sweep').count()).toBe(0);
+    await expect.poll(activity, { timeout: 10_000 }).toEqual(['paused']);
+
+    // Budget: a value the form refuses itself, one the API refuses (at its field), then a change.
+    await page.getByTestId('edit-budget').click();
+    await page.getByTestId('field-budget.maxConcurrentTrials').fill('two');
+    await page.getByTestId('budget-submit').click();
+    expect(await page.getByTestId('error-budget.maxConcurrentTrials').textContent()).toBe('a whole number ≥ 1');
+    await page.getByTestId('field-budget.maxConcurrentTrials').fill('2');
+    await page.getByTestId('field-budget.maxTrials').fill('1');
+    await page.getByTestId('budget-submit').click();
+    await page.getByTestId('error-budget.maxTrials').waitFor();
+    expect(await page.getByTestId('error-budget.maxTrials').textContent()).toBe('must be at least 2, the trials the sweep has');
+    expect(await page.getByTestId('field-budget.maxTrials').getAttribute('aria-invalid')).toBe('true');
+    problems.splice(0); // Chromium logs the refused request (400) as a failed resource load
+    await page.getByTestId('field-budget.maxTrials').fill('20');
+    await page.getByTestId('budget-submit').click();
+    await page.getByTestId('budget-form').waitFor({ state: 'detached' });
+    await expect.poll(() => page.getByTestId('sweep-progress').textContent(), { timeout: 10_000 }).toMatch(/\/20 trials finished/);
+    await expect.poll(activity, { timeout: 10_000 }).toEqual(['budget', 'paused']);
+    expect(await page.locator('[data-testid="activity-item"][data-action="budget"]').textContent()).toContain('budget changed: maxTrials 20');
+
+    // Configurations: a syntax error at the field, the API's refusals by params[i].<name>, then two queued.
+    await page.getByTestId('add-configurations').click();
+    const editor = page.getByTestId('field-params');
+    expect(JSON.parse(await editor.inputValue())).toHaveLength(1);
+    await editor.fill('{"learningRate": 0.001');
+    await page.getByTestId('enqueue-submit').click();
+    expect(await page.getByTestId('error-params').textContent()).toMatch(/^not valid JSON: /);
+    await editor.fill(JSON.stringify([{ learningRate: 0.5, activation: 'relu' }, { learningRate: 0.001, activation: 'swish', momentum: 0.9 }]));
+    await page.getByTestId('enqueue-submit').click();
+    await page.getByTestId('enqueue-errors').waitFor();
+    expect(await page.getByTestId('enqueue-error').evaluateAll((items) => items.map((i) => i.getAttribute('data-path')))).toEqual(['params[0].learningRate', 'params[1].activation', 'params[1].momentum']);
+    expect(await page.locator('[data-testid="enqueue-error"][data-path="params[1].activation"]').textContent()).toBe('params[1].activation: must be one of relu, tanh');
+    problems.splice(0);
+    await editor.fill(JSON.stringify([{ learningRate: 0.003, activation: 'tanh' }, { learningRate: 0.02, activation: 'relu' }]));
+    await page.getByTestId('enqueue-submit').click();
+    expect(await page.getByTestId('enqueue-result').textContent()).toBe('Queued #2, #3.');
+    expect(await page.getByTestId('enqueue-errors').count()).toBe(0);
+    const row = (n: number) => page.locator(`[data-testid="trial-row"][data-trial-number="${n}"]`);
+    await row(3).waitFor();
+    expect(await row(2).locator('td[data-param="learningRate"]').textContent()).toBe('0.003');
+    expect(await row(3).locator('td[data-param="activation"]').textContent()).toBe('relu');
+    // Paused: queued, not started; the trials the pause released are queued again too.
+    expect(await row(3).getByTestId('status-badge').getAttribute('data-status')).toBe('queued');
+    expect(await page.locator('[data-testid="trial-row"] [data-testid="status-badge"][data-status="running"]').count()).toBe(0);
+    await expect.poll(activity, { timeout: 10_000 }).toEqual(['enqueued', 'budget', 'paused']);
+    expect(await page.locator('[data-testid="activity-item"][data-action="enqueued"]').textContent()).toMatch(/2 trials enqueued: #2, #3$/);
+
+    // A new visit reads the controls from the sweep's log.
+    await page.reload();
+    await page.getByTestId('sweep-page').waitFor();
+    await expect.poll(activity, { timeout: 20_000 }).toEqual(['enqueued', 'budget', 'paused']);
+
+    // Resume: running again, trials start.
+    await page.getByTestId('resume-sweep').click();
+    await expect.poll(status, { timeout: 10_000 }).toBe('running');
+    expect(await page.getByTestId('paused-notice').count()).toBe(0);
+    await expect.poll(activity, { timeout: 10_000 }).toEqual(['resumed', 'enqueued', 'budget', 'paused']);
+    await expect.poll(() => page.locator('[data-testid="trial-row"] [data-testid="status-badge"][data-status="running"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+
+    // Delete: only once ended, after confirming; then the list, without it.
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('cancel-sweep').click();
+    await expect.poll(status, { timeout: 10_000 }).toBe('cancelled');
+    expect(await page.getByTestId('edit-budget').count()).toBe(0);
+    let question = '';
+    page.once('dialog', (d) => {
+      question = d.message();
+      void d.accept();
+    });
+    await page.getByTestId('delete-sweep').click();
+    await page.waitForURL((url) => url.pathname === '/sweeps');
+    expect(question).toContain('Delete the sweep "controls: paused and resumed" with its');
+    expect((await fetch(`${baseUrl}/api/v1/sweeps/${created.id}`, { headers: auth })).status).toBe(404);
+    await page.getByTestId('sweeps-table').waitFor();
+    expect(await page.locator(`[data-testid="sweep-row"][data-sweep-id="${created.id}"]`).count()).toBe(0);
   });
 
   it('shows the resolved layers and training settings of a trial', async () => {

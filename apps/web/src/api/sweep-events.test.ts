@@ -3,7 +3,7 @@
 import { HypersweepClient } from '@hypersweep/client';
 import { SweepEvent, formatSseEvent } from '@hypersweep/schemas';
 import { describe, expect, it } from 'vitest';
-import { followSweepEvents, type SweepStreamOptions, type StreamState } from './sweep-events.ts';
+import { followSweepEvents, readSweepControls, type SweepStreamOptions, type StreamState } from './sweep-events.ts';
 
 const SWEEP_ID = '6f1c1f2e-8a43-4d59-9a41-0c0a6c3b7f10';
 const T1 = '00000000-0000-4000-8000-000000000001';
@@ -195,3 +195,54 @@ describe('followSweepEvents on a finished sweep', () => {
   });
 });
 
+
+describe('readSweepControls', () => {
+  const control = (id: number, data: Record<string, unknown>) => `id: ${id}\nevent: sweep.control\ndata: ${JSON.stringify({ id, type: 'sweep.control', sweepId: SWEEP_ID, at: '2026-01-01T00:00:00.000Z', data })}\n\n`;
+
+  it('reads the controls of the log up to an id from its start, then drops the connection', async () => {
+    const ids: (string | null)[] = [];
+    let aborted: AbortSignal | undefined;
+    const client = new HypersweepClient({
+      baseUrl: '',
+      fetch: async (_url, init) => {
+        ids.push(new Headers(init?.headers).get('last-event-id'));
+        aborted = init?.signal ?? undefined;
+        // A live sweep's stream: the log, then it would stay open (the body never ends by itself).
+        const frames = [formatSseEvent(epoch(1)), control(2, { action: 'paused' }), formatSseEvent(epoch(3)) + control(4, { action: 'budget', budget: { maxTrials: 40 } }), formatSseEvent(epoch(5)), control(6, { action: 'resumed' })];
+        const body = new ReadableStream<Uint8Array>({
+          pull(c) {
+            const next = frames.shift();
+            if (next !== undefined) c.enqueue(new TextEncoder().encode(next));
+            // Then nothing: only an abort ends it.
+            return next === undefined ? new Promise<void>(() => undefined) : undefined;
+          },
+        });
+        return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+      },
+    });
+    const controls = await readSweepControls(client, SWEEP_ID, { until: 5, signal: new AbortController().signal });
+    expect(controls).toEqual([
+      { id: 2, at: '2026-01-01T00:00:00.000Z', action: 'paused' },
+      { id: 4, at: '2026-01-01T00:00:00.000Z', action: 'budget', budget: { maxTrials: 40 } },
+    ]);
+    // From the start, one connection, closed once past the id.
+    expect(ids).toEqual([null]);
+    expect(aborted?.aborted).toBe(true);
+  });
+
+  it('reads nothing without a log, and ends with a finished sweep\'s stream', async () => {
+    let opened = 0;
+    const client = new HypersweepClient({
+      baseUrl: '',
+      fetch: async () => {
+        opened++;
+        return streamResponse([control(1, { action: 'enqueued', trialIds: [T1] }), formatSseEvent(epoch(2))]);
+      },
+    });
+    expect(await readSweepControls(client, SWEEP_ID, { until: 0, signal: new AbortController().signal })).toEqual([]);
+    expect(opened).toBe(0);
+    const controls = await readSweepControls(client, SWEEP_ID, { until: 9, signal: new AbortController().signal });
+    expect(controls.map((c) => [c.id, c.action, c.trialIds])).toEqual([[1, 'enqueued', [T1]]]);
+    expect(opened).toBe(1);
+  });
+});

@@ -1,7 +1,7 @@
 // A sweep's live event stream for the pages: @hypersweep/client's follower (reconnect with
 // Last-Event-ID, no event delivered twice) reported as a connection state the page shows. A
 // finished sweep's stream ends once caught up, and the reconnection then gets 204: the end.
-import { ApiError, describeError, type HypersweepClient, type SweepEventFilter } from '@hypersweep/client';
+import { ApiError, describeError, sweepControlOf, type HypersweepClient, type SweepControl, type SweepEventFilter } from '@hypersweep/client';
 import type { SweepEvent } from '@hypersweep/schemas';
 
 export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'unauthorized' | 'not_found';
@@ -60,4 +60,34 @@ export async function followSweepEvents(api: HypersweepClient, sweepId: string, 
   }
   onState('closed');
   return lastId;
+}
+
+const CONTROL_TYPES: ReadonlySet<string> = new Set(['sweep.control']);
+
+/**
+ * The sweep.control events of a sweep's log up to event `until` (the id the page's live stream
+ * starts after), read once: the log is replayed from the start with every other event skipped
+ * unparsed, and the connection is dropped as soon as it passes `until`. A server whose schema lacks
+ * the event still has its controls read (leniently).
+ */
+export async function readSweepControls(api: HypersweepClient, sweepId: string, options: { readonly until: number; readonly signal: AbortSignal }): Promise<SweepControl[]> {
+  const controls: SweepControl[] = [];
+  if (options.until <= 0) return controls;
+  const stop = new AbortController();
+  const signal = AbortSignal.any([options.signal, stop.signal]);
+  try {
+    for await (const batch of api.sweepEventBatches(sweepId, { signal, types: CONTROL_TYPES, idleTimeoutMs: 0, maxFailures: 5, shouldReconnect: () => false })) {
+      for (const item of [...batch.events, ...batch.rejected.map((r) => ({ kind: 'unknown' as const, message: r.message, problem: r.problem }))]) {
+        const control = sweepControlOf(item);
+        if (control && control.id <= options.until) controls.push(control);
+      }
+      if (batch.lastId >= options.until) break;
+    }
+  } catch (error) {
+    // Dropped on purpose once caught up; anything else is the caller's to show.
+    if (!(error instanceof ApiError && error.code === 'aborted' && !options.signal.aborted)) throw error;
+  } finally {
+    stop.abort();
+  }
+  return controls.sort((a, b) => a.id - b.id);
 }

@@ -93,4 +93,25 @@ describe('SweepStore', () => {
     expect(store.trials.get(T2)).toMatchObject({ status: 'failed', attempt: 2, error: 'NON_FINITE_LOSS at epoch 2' });
     expect(store.trialList().map((t) => t.number)).toEqual([0, 1]);
   });
+
+  it('queues again the trials a pause released: running ones once the sweep counts none running', () => {
+    nextId = 1;
+    const store = new SweepStore();
+    store.setSweep(sweep());
+    store.apply([
+      ev('trial.created', { trialId: T1, number: 0, params: {} }),
+      ev('trial.started', { trialId: T1, number: 0, attempt: 1, workerId: 'w1', resumedFromEpoch: 0 }),
+      ev('trial.epoch', { trialId: T1, number: 0, epoch: 1, metrics: { val_accuracy: 0.5 } }),
+    ]);
+    const updated = (status: 'running' | 'paused', running: number) =>
+      ev('sweep.updated', { status, counts: { queued: 1 - running, running, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 1 }, progress: sweep().progress, best: null });
+    store.apply([updated('running', 1)]);
+    expect(store.trials.get(T1)!.status).toBe('running');
+    store.apply([updated('paused', 0)]);
+    expect(store.trials.get(T1)).toMatchObject({ status: 'queued', workerId: null, epochsDone: 1 });
+    expect(store.sweep!.status).toBe('paused');
+    // Resumed: its next start says so.
+    store.apply([ev('trial.started', { trialId: T1, number: 0, attempt: 2, workerId: 'w2', resumedFromEpoch: 1 })]);
+    expect(store.trials.get(T1)).toMatchObject({ status: 'running', workerId: 'w2' });
+  });
 });

@@ -94,6 +94,11 @@ export function applyEvent(store: SweepStore, e: SweepEvent): boolean {
   if (e.type === 'sweep.updated') {
     if (!store.sweep || store.sweep.id !== e.sweepId) return false;
     store.sweep = { ...store.sweep, status: e.data.status, counts: e.data.counts, progress: e.data.progress, best: e.data.best, updatedAt: e.at };
+    // A released trial (a pause, a worker's shutdown) is queued again without a trial event of its
+    // own: once the sweep counts none running, no trial is.
+    if (e.data.counts.running === 0) {
+      for (const t of store.trials.values()) if (t.status === 'running') store.trials.set(t.id, { ...t, status: 'queued', workerId: null });
+    }
     return true;
   }
   // A control's effects arrive as sweep.updated and trial events; the log shows the control itself.

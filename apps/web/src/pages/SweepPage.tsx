@@ -1,13 +1,17 @@
-// A sweep, live: header with progress and counts, best trial with its test result, learning curves
-// of every trial, optimisation history, parallel coordinates, hyperparameter importance and the
-// trial table. State lives in a SweepStore loaded from the trial listing and GET /curves, then fed by
-// the event stream; the page redraws at most once per animation frame however many events arrive.
+// A sweep, live: header with progress and counts, its controls (pause/resume, cancel, delete once
+// ended, budget and added configurations) with their activity log, best trial with its test
+// result, learning curves of every trial, optimisation history, parallel coordinates,
+// hyperparameter importance and the trial table. State lives in a SweepStore loaded from the trial
+// listing and GET /curves, then fed by the event stream; the page redraws at most once per
+// animation frame however many events arrive.
 import { ConfusionMatrix } from '../components/ConfusionMatrix.tsx';
-import { FINISHED_SWEEP_STATUSES, TRIAL_STATUSES, isBuiltinSweep, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
+import { FINISHED_SWEEP_STATUSES, TRIAL_STATUSES, isBuiltinSweep, type Sweep, type SweepEvent, type Trial, type TrialStatus } from '@hypersweep/schemas';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { trialTable, trialTableCsv, type HypersweepClient } from '@hypersweep/client';
+import { deleteSweep, pauseSweep, resumeSweep, sweepControlOf, trialTable, trialTableCsv, type HypersweepClient, type SweepControl } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 import { useFrameInvalidate, useSweepEvents } from '../app/hooks.ts';
+import { readSweepControls } from '../api/sweep-events.ts';
+import { BudgetEditor, ConfigurationsEditor, SweepActivity } from '../components/SweepControls.tsx';
 import { Importance } from '../components/Importance.tsx';
 import { LineChart, type ChartSeries } from '../components/LineChart.tsx';
 import { ParallelCoords } from '../components/ParallelCoords.tsx';
@@ -17,6 +21,7 @@ import { bestSoFar, formatValue, topK } from '../lib/chart.ts';
 import { base64ToBytes } from '../lib/digit.ts';
 import { logScaledParams, spaceParamNames } from '../lib/parallel.ts';
 import { BEST_COLOR, MUTED_LINE, OKABE_ITO, SERIES_COLORS } from '../lib/palette.ts';
+import { configurationTemplate, mergeControls, sweepActions, withBudget } from '../lib/sweep-control.ts';
 import { SweepStore, objectiveOf } from '../lib/sweep-store.ts';
 
 /** Top-K colours: the series palette without the best trial's colour. */
@@ -40,6 +45,10 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   const [curvesLoaded, setCurvesLoaded] = useState(false);
   /** Events received while the listing and curves load; applied on top of them once both are in. */
   const heldEvents = useRef<SweepEvent[] | null>([]);
+  /** The sweep's controls (sweep.control events): its log up to the stream's start, then live ones. */
+  const [controls, setControls] = useState<{ sweepId: string; list: SweepControl[] }>({ sweepId, list: [] });
+  /** The control form shown, if any. */
+  const [panel, setPanel] = useState<'budget' | 'enqueue' | null>(null);
 
   const onEvents = useCallback(
     (events: SweepEvent[]) => {
@@ -48,6 +57,15 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
         return;
       }
       const before = store.sweep?.status;
+      const seen: SweepControl[] = [];
+      for (const e of events) {
+        const control = sweepControlOf(e);
+        if (!control) continue;
+        seen.push(control);
+        // The sweep's own budget, for the form and the header, until the API is read again.
+        if (control.action === 'budget' && control.budget && store.sweep) store.setSweep(withBudget(store.sweep, control.budget));
+      }
+      if (seen.length > 0) setControls((c) => (c.sweepId === sweepId ? { sweepId, list: mergeControls(c.list, seen) } : { sweepId, list: seen }));
       store.apply(events);
       const after = store.sweep?.status;
       // Finishing brings the test result of the best trial: fetch the sweep once.
@@ -105,6 +123,18 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   }, [api, sweepId, store, invalidate, flush, onEvents]);
 
   const following = streamFrom?.sweepId === sweepId ? streamFrom : null;
+  // The controls before the live stream's start: read once the page has loaded (the log is
+  // replayed, every other event skipped unparsed), so they never slow its first render.
+  const historyFrom = trialsLoaded && curvesLoaded ? (following?.id ?? null) : null;
+  useEffect(() => {
+    if (historyFrom === null) return undefined;
+    const controller = new AbortController();
+    readSweepControls(api, sweepId, { until: historyFrom, signal: controller.signal }).then(
+      (past) => setControls((c) => (c.sweepId === sweepId ? { sweepId, list: mergeControls(c.list, past) } : { sweepId, list: past })),
+      () => undefined, // the live stream's state says whether the API can be reached
+    );
+    return () => controller.abort();
+  }, [api, sweepId, historyFrom]);
   const streamState = useSweepEvents(following ? sweepId : null, onEvents, {
     lastEventId: following?.id,
     shouldReconnect: () => !store.sweep || !FINISHED_SWEEP_STATUSES.has(store.sweep.status),
@@ -190,12 +220,27 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
     if (id !== 'trials' && id !== 'best-so-far') navigate(`/sweeps/${sweepId}/trials/${id}`);
   }, [navigate, sweepId]);
 
-  async function cancelSweep() {
-    if (!window.confirm('Cancel this sweep? Running trials stop and no new trial starts.')) return;
+  /** Runs a control whose answer is the sweep, showing its refusal (a 409 of a sweep that moved on) in the banner. */
+  async function control(action: () => Promise<Sweep>) {
     try {
-      store.setSweep(await api.cancelSweep(sweepId));
+      store.setSweep(await action());
       setActionError(null);
       invalidate();
+    } catch (err) {
+      setActionError(err);
+    }
+  }
+
+  async function cancelSweep() {
+    if (!window.confirm('Cancel this sweep? Running trials stop and no new trial starts.')) return;
+    await control(() => api.cancelSweep(sweepId));
+  }
+
+  async function removeSweep(name: string, trials: number) {
+    if (!window.confirm(`Delete the sweep "${name}" with its ${trials} trials, their metrics, checkpoints and events? This cannot be undone.`)) return;
+    try {
+      await deleteSweep(api, sweepId);
+      navigate('/sweeps');
     } catch (err) {
       setActionError(err);
     }
@@ -230,7 +275,9 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
   if (!sweep) return <main id="main" className="page"><Loading what="the sweep" /></main>;
 
   const bestTrial = sweep.best ? store.trials.get(sweep.best.trialId) : undefined;
-  const active = sweep.status === 'running' || sweep.status === 'pending';
+  const actions = sweepActions(sweep.status);
+  const ended = FINISHED_SWEEP_STATUSES.has(sweep.status);
+  const sweepControls = controls.sweepId === sweepId ? controls.list : [];
 
   return (
     <main id="main" className="page sweep-page" data-testid="sweep-page" data-sweep-id={sweep.id} data-status={sweep.status}>
@@ -250,14 +297,70 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
           <button type="button" onClick={() => downloadBlob(`${sweep.name.replace(/[^\w.-]+/g, '_')}-trials.csv`, trialTableCsv(trialTable(trials)), 'text/csv')} disabled={!trialsLoaded} data-testid="export-csv">
             Export CSV
           </button>
-          {active ? (
+          {actions.pause ? (
+            <button type="button" onClick={() => void control(() => pauseSweep(api, sweepId))} data-testid="pause-sweep" title="Running trials checkpoint and release their workers; no trial starts until it is resumed">
+              Pause
+            </button>
+          ) : null}
+          {actions.resume ? (
+            <button type="button" className="primary" onClick={() => void control(() => resumeSweep(api, sweepId))} data-testid="resume-sweep">
+              Resume
+            </button>
+          ) : null}
+          {actions.edit ? (
+            <>
+              <button type="button" onClick={() => setPanel(panel === 'budget' ? null : 'budget')} aria-expanded={panel === 'budget'} data-testid="edit-budget">
+                Edit budget
+              </button>
+              <button type="button" onClick={() => setPanel(panel === 'enqueue' ? null : 'enqueue')} aria-expanded={panel === 'enqueue'} data-testid="add-configurations">
+                Add configurations
+              </button>
+            </>
+          ) : null}
+          {actions.cancel ? (
             <button type="button" className="danger" onClick={() => void cancelSweep()} data-testid="cancel-sweep">
               Cancel sweep
+            </button>
+          ) : null}
+          {actions.delete ? (
+            <button type="button" className="danger" onClick={() => void removeSweep(sweep.name, sweep.counts.total)} data-testid="delete-sweep">
+              Delete sweep
             </button>
           ) : null}
         </div>
       </div>
       <ErrorBanner error={actionError} />
+      {actions.resume ? (
+        <p className="note" role="status" data-testid="paused-notice">
+          Paused: its running trials were checkpointed and released, and no trial starts until you resume it. Resuming goes on where it stood.
+        </p>
+      ) : null}
+      {actions.edit && panel === 'budget' ? (
+        <BudgetEditor
+          key={`budget-${sweep.id}`}
+          sweep={sweep}
+          onSaved={(saved) => {
+            store.setSweep(saved);
+            setActionError(null);
+            setPanel(null);
+            invalidate();
+          }}
+          onClose={() => setPanel(null)}
+        />
+      ) : null}
+      {actions.edit && panel === 'enqueue' ? (
+        <ConfigurationsEditor
+          key={`enqueue-${sweep.id}`}
+          sweep={sweep}
+          initialText={configurationTemplate(paramNames, sweep.best?.params ?? null)}
+          onQueued={(queued) => {
+            for (const t of queued) store.upsertTrial(t);
+            store.version++;
+            invalidate();
+          }}
+          onClose={() => setPanel(null)}
+        />
+      ) : null}
       {sweep.error ? <div className="error-banner" role="alert">Sweep failed: {sweep.error}</div> : null}
 
       <section className="summary-grid">
@@ -303,7 +406,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
                   {sweep.testResult.confusionMatrix ? <ConfusionMatrix matrix={sweep.testResult.confusionMatrix} classNames={sweep.testResult.classNames} /> : null}
                 </div>
               ) : (
-                <p className="hint">{active ? 'The test set is evaluated once, when the sweep finishes.' : 'No test result.'}</p>
+                <p className="hint">{ended ? 'No test result.' : 'The test set is evaluated once, when the sweep finishes.'}</p>
               )}
               {/* A trainable's or an external loop's model is its own: no export or playground here. */}
               {isBuiltinSweep(sweep.spec) ? (
@@ -321,6 +424,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
             <p className="hint">No trial has reported the objective yet.</p>
           )}
         </div>
+        <SweepActivity sweepId={sweep.id} controls={sweepControls} trialNumber={(id) => store.trials.get(id)?.number} />
       </section>
 
       <section className="panel" aria-labelledby="curves-heading">

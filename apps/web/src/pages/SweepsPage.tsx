@@ -1,7 +1,7 @@
 // The sweeps list: status, progress, best value and trial counts per state. Live without polling:
 // the running sweeps on screen each follow their event stream (a few at a time, since browsers
 // allow six connections per origin) and update their row from sweep.updated events.
-import { SWEEP_STATUSES, type SweepEvent, type SweepStatus, type SweepSummary } from '@hypersweep/schemas';
+import { FINISHED_SWEEP_STATUSES, SWEEP_STATUSES, type SweepEvent, type SweepStatus, type SweepSummary } from '@hypersweep/schemas';
 import { useCallback, useEffect, useState } from 'react';
 
 import { useApp } from '../app/context.tsx';
@@ -55,7 +55,7 @@ export function SweepsPage() {
       if (!last) return;
       setSweeps((list) => list.map((s) => (s.id === sweepId ? { ...s, ...last.data, updatedAt: last.at } : s)));
       // A finished sweep gets its test result and finish time from the API once.
-      if (last.data.status !== 'running' && last.data.status !== 'pending') {
+      if (FINISHED_SWEEP_STATUSES.has(last.data.status)) {
         api.getSweep(sweepId).then(
           (full) => {
             const { spec: _spec, ...summary } = full;
@@ -68,7 +68,8 @@ export function SweepsPage() {
     [api],
   );
 
-  const live = sweeps.filter((s) => s.status === 'running' || s.status === 'pending').slice(0, MAX_LIVE);
+  // A paused sweep is followed too: it is resumed from another tab or the CLI.
+  const live = sweeps.filter((s) => !FINISHED_SWEEP_STATUSES.has(s.status)).slice(0, MAX_LIVE);
 
   return (
     <main id="main" className="page">
