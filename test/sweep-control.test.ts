@@ -84,6 +84,18 @@ describe('control of a running sweep', () => {
     for (const t of released) expect(after.find((e) => e.trialId === t.id)?.resumedFromEpoch).toBe(t.epochsDone);
   }, 240_000);
 
+  it("a project at its running-trials quota runs one trial at a time on two free workers, and the sweep completes (the others wait, not fail)", async () => {
+    const created = await stack.request('/api/v1/projects', { method: 'POST', json: { name: 'one-slot', quotas: { maxRunningTrials: 1 } } });
+    expect(created.status).toBe(201);
+    const sweep = await stack.json<Sweep>('/api/v1/sweeps?project=one-slot', { method: 'POST', json: spiralsSweep({ name: 'quota', count: 8000, epochs: 4, maxTrials: 4, concurrency: 2 }) });
+    const done = await stack.waitForSweep<Sweep>(sweep.id, ended, 'the quota-bound sweep to finish', 120_000);
+    expect(done.status).toBe('completed');
+    expect(done.counts).toMatchObject({ total: 4, completed: 4, failed: 0 });
+    // The claims' intervals (trial.started to the trial's end) never overlap.
+    const trials = await stack.db.trial.findMany({ where: { sweepId: sweep.id }, orderBy: { startedAt: 'asc' } });
+    for (let i = 1; i < trials.length; i++) expect(trials[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(trials[i - 1]!.finishedAt!.getTime());
+  }, 180_000);
+
   it('PATCH raises and lowers maxTrials while the sweep runs; enqueued configurations train with exactly their parameters; delete leaves no row', async () => {
     const sweep = await stack.json<Sweep>('/api/v1/sweeps', { method: 'POST', json: spiralsSweep({ name: 'budget', count: 20_000, epochs: 5, maxTrials: 2, concurrency: 1 }) });
     await sleepUntil(async () => (await running(sweep.id)).length === 1, { timeoutMs: 60_000, what: 'a running trial' });
