@@ -33,7 +33,8 @@ export async function createTrial(db: DbClient, sweepId: string, input: CreateTr
     // The project's lock before the sweep's: the queued-trials quota holds across sweeps.
     return withProjectLock(db, head.projectId, async (tx, quotas) => {
       const sweep = await lockSweep(tx, sweepId);
-      if (sweep.status !== 'pending' && sweep.status !== 'running') {
+      // A paused sweep takes a user's configurations; they start when it is resumed.
+      if (sweep.status !== 'pending' && sweep.status !== 'running' && sweep.status !== 'paused') {
         throw new DbError('sweep_not_active', `sweep ${sweepId} is ${sweep.status}; no new trials`);
       }
       if (quotas.maxQueuedTrials !== null) {

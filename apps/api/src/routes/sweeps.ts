@@ -200,6 +200,18 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const { sweepId } = parseParams(SweepPathParams, req);
     await requireSweepAccess(db, req, sweepId, 'submit');
     const { budget } = parseJsonBody(UpdateSweepRequest, req);
+    // The sweep with its new budget must still be a valid sweep (e.g. maxTotalEpochs ≥ training.epochs).
+    const current = await getSweep(db, sweepId);
+    if (!current) throw noSuchSweep(sweepId);
+    const stored = current.spec as { search?: { budget?: object } };
+    const checked = SweepRequest.safeParse({ ...stored, search: { ...stored.search, budget: { ...stored.search?.budget, ...(current.budget as object), ...budget } } });
+    if (!checked.success) {
+      const details = checked.error.issues
+        .filter((i) => i.path[0] === 'search' && i.path[1] === 'budget')
+        .map((i) => ({ path: ['budget', ...i.path.slice(2)].join('.'), message: i.message }));
+      const first = details[0] ?? { path: 'budget', message: checked.error.issues[0]?.message ?? 'invalid' };
+      throw new HttpError('invalid_request', `the sweep cannot have this budget: ${first.path}: ${first.message}`, details.length > 0 ? details : [first]);
+    }
     const result = await updateSweepBudget(db, sweepId, budget);
     reads.invalidate(sweepId);
     if (!result.sweep) throw noSuchSweep(sweepId);
@@ -222,6 +234,9 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const space = parseSpace(spec.search.space);
     // Every configuration checked before any is stored: all or none.
     const problems = body.params.flatMap((params, i) => {
+      // Unknown names first: a misspelt parameter is named, not only the one it was meant to be.
+      const unknown = Object.keys(params).filter((name) => !space.byName.has(name));
+      if (unknown.length > 0) return unknown.map((name) => ({ path: `params[${i}].${name}`, message: 'is not a parameter of the search space' }));
       try {
         validateParams(space, params);
         return [];

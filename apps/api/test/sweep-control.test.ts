@@ -1,0 +1,54 @@
+// The control routes' answers without workers: a paused sweep takes configurations, a budget that
+// would make the sweep invalid or go below what it has is refused naming the field, an unknown
+// parameter is named, and only an ended sweep is deleted.
+import { ApiError, Sweep } from '@hypersweep/schemas';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spiralsSweep } from './fixtures.ts';
+import { startTestApi, type TestApi } from './harness.ts';
+
+describe('sweep control routes', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const detailPath = async (res: Response) => ApiError.parse(await res.json()).error.details[0]?.path;
+
+  it('pauses, takes configurations while paused, refuses bad ones and bad budgets by field, resumes, deletes only when ended', async () => {
+    const sweep = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('control') })).json());
+    const paused = await t.request(`/api/v1/sweeps/${sweep.id}/pause`, { method: 'POST' });
+    expect(Sweep.parse(await paused.json()).status).toBe('paused');
+
+    const added = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ learningRate: 0.01 }] } });
+    expect(added.status).toBe(201);
+    const unknown = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ lr: 0.01 }] } });
+    expect(unknown.status).toBe(400);
+    expect(await detailPath(unknown)).toBe('params[0].lr');
+    const full = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ learningRate: 0.02 }, { learningRate: 0.03 }, { learningRate: 0.04 }] } });
+    expect(full.status).toBe(409);
+    expect(await detailPath(full)).toBe('budget.maxTrials');
+
+    // Below training.epochs (3): no trial could train to its end.
+    const epochs = await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'PATCH', json: { budget: { maxTotalEpochs: 2 } } });
+    expect(epochs.status).toBe(400);
+    expect(await detailPath(epochs)).toBe('budget.maxTotalEpochs');
+    const empty = await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'PATCH', json: { budget: {} } });
+    expect(empty.status).toBe(400);
+    const raised = await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'PATCH', json: { budget: { maxTrials: 5, maxTotalEpochs: 30 } } });
+    expect(Sweep.parse(await raised.json()).spec.search.budget).toMatchObject({ maxTrials: 5, maxTotalEpochs: 30 });
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}`)).status).toBe(200);
+
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/resume`, { method: 'POST' })).status).toBe(200);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/resume`, { method: 'POST' })).status).toBe(409);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(409);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/pause`, { method: 'POST' })).status).toBe(409);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'PATCH', json: { budget: { maxTrials: 9 } } })).status).toBe(409);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(0);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(404);
+  });
+});
