@@ -47,16 +47,18 @@ export interface BudgetChange {
 }
 
 /** What a budget change may not go below, named by field: the sweep's counts under its lock. */
-export type BudgetRefusal = { field: keyof BudgetChange; message: string };
+export type BudgetRefusal = { field: string; message: string };
 
 /**
- * Sets budget fields of an unfinished sweep, checked under its lock against what it already has:
- * maxTrials ≥ trials created, maxTotalEpochs ≥ epochs trained. Refusals come back, nothing written.
+ * Sets budget fields of an unfinished sweep, checked under its lock against what it already has
+ * (maxTrials ≥ trials created, maxTotalEpochs ≥ epochs trained), then by `validate` on the sweep
+ * with its new budget. Refusals come back, nothing written.
  */
 export async function updateSweepBudget(
   db: DbClient,
   sweepId: string,
   change: BudgetChange,
+  validate: (sweep: Sweep, budget: Record<string, unknown>) => BudgetRefusal[] = () => [],
 ): Promise<{ sweep: Sweep | null; refused: BudgetRefusal[]; finished: boolean }> {
   if (!isUuid(sweepId)) return { sweep: null, refused: [], finished: false };
   return mapDbErrors(() =>
@@ -76,6 +78,8 @@ export async function updateSweepBudget(
       if (refused.length > 0) return { sweep, refused, finished: false };
       const budget = { ...(sweep.budget as Record<string, unknown>) };
       for (const [key, value] of Object.entries(change)) if (value !== undefined) budget[key] = value;
+      const invalid = validate(sweep, budget);
+      if (invalid.length > 0) return { sweep, refused: invalid, finished: false };
       await tx.sweep.update({ where: { id: sweepId }, data: { budget: budget as Prisma.InputJsonValue } });
       await appendSweepEvent(tx, sweepId, 'sweep.control', { action: 'budget', budget: change as Prisma.InputJsonValue });
       await appendSweepUpdated(tx, sweepId);

@@ -200,24 +200,21 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const { sweepId } = parseParams(SweepPathParams, req);
     await requireSweepAccess(db, req, sweepId, 'submit');
     const { budget } = parseJsonBody(UpdateSweepRequest, req);
-    // The sweep with its new budget must still be a valid sweep (e.g. maxTotalEpochs ≥ training.epochs).
-    const current = await getSweep(db, sweepId);
-    if (!current) throw noSuchSweep(sweepId);
-    const stored = current.spec as { search?: { budget?: object } };
-    const checked = SweepRequest.safeParse({ ...stored, search: { ...stored.search, budget: { ...stored.search?.budget, ...(current.budget as object), ...budget } } });
-    if (!checked.success) {
-      const details = checked.error.issues
-        .filter((i) => i.path[0] === 'search' && i.path[1] === 'budget')
-        .map((i) => ({ path: ['budget', ...i.path.slice(2)].join('.'), message: i.message }));
-      const first = details[0] ?? { path: 'budget', message: checked.error.issues[0]?.message ?? 'invalid' };
-      throw new HttpError('invalid_request', `the sweep cannot have this budget: ${first.path}: ${first.message}`, details.length > 0 ? details : [first]);
-    }
-    const result = await updateSweepBudget(db, sweepId, budget);
+    // After the counts, the sweep with its new budget must still be a valid sweep (e.g.
+    // maxTotalEpochs ≥ training.epochs, maxConcurrentTrials ≤ maxTrials).
+    const result = await updateSweepBudget(db, sweepId, budget, (current, merged) => {
+      const stored = current.spec as { search?: { budget?: object } };
+      const checked = SweepRequest.safeParse({ ...stored, search: { ...stored.search, budget: { ...stored.search?.budget, ...merged } } });
+      if (checked.success) return [];
+      const issues = checked.error.issues.filter((i) => i.path[0] === 'search' && i.path[1] === 'budget');
+      return (issues.length > 0 ? issues : checked.error.issues.slice(0, 1)).map((i) => ({ field: i.path.slice(2).join('.') || 'budget', message: i.message }));
+    });
     reads.invalidate(sweepId);
     if (!result.sweep) throw noSuchSweep(sweepId);
     if (result.finished) throw notNow(sweepId, result.sweep.status, 'changed');
     if (result.refused.length > 0) {
-      throw new HttpError('invalid_request', `the budget cannot go below what the sweep has: budget.${result.refused[0]!.field} ${result.refused[0]!.message}`, result.refused.map((r) => ({ path: `budget.${r.field}`, message: r.message })));
+      const details = result.refused.map((r) => ({ path: r.field === 'budget' ? 'budget' : `budget.${r.field}`, message: r.message }));
+      throw new HttpError('invalid_request', `the sweep cannot have this budget: ${details[0]!.path} ${details[0]!.message}`, details);
     }
     logger.info({ sweepId, budget }, 'sweep budget changed');
     // A raised budget may let the sweep start trials now (or a lowered one end it).
