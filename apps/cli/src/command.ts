@@ -144,3 +144,12 @@ export function reportError(error: unknown, ctx: Pick<CommandContext, 'stderr'>)
   writeLines(ctx.stderr, [`error${code}: ${typeof e?.message === 'string' ? e.message : String(error)}`]);
   return EXIT.error;
 }
+
+/** The `--help`/`-h` option every subcommand takes. */
+export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** Prints a subcommand's usage; the exit code of `--help`. */
+export function printUsage(ctx: CommandContext, usage: string): number {
+  ctx.stdout.write(usage + '\n');
+  return EXIT.ok;
+}

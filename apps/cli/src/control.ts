@@ -25,16 +25,12 @@ import {
   ValidationFailure,
   writeLines,
   type CommandContext,
+  HELP_OPTION,
+  printUsage,
 } from './command.ts';
 import { formatParams } from './render.ts';
 import { parseSweepText } from './submit.ts';
 
-const HELP = { help: { type: 'boolean', short: 'h' } } as const;
-
-function printHelp(ctx: CommandContext, usage: string): number {
-  ctx.stdout.write(usage + '\n');
-  return EXIT.ok;
-}
 
 /** The one sweep id of a command that takes nothing else. */
 function oneSweepId(command: string, positionals: readonly string[], usage: string): string {
@@ -61,8 +57,8 @@ export const RESUME_USAGE = `hypersweep resume <sweepId>
 ${CONNECTION_USAGE}`;
 
 export async function runPause(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP }, PAUSE_USAGE);
-  if (values.help) return printHelp(ctx, PAUSE_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION }, PAUSE_USAGE);
+  if (values.help) return printUsage(ctx, PAUSE_USAGE);
   const sweepId = oneSweepId('pause', positionals, PAUSE_USAGE);
   const sweep = await pauseSweep(clientFrom(values, ctx), sweepId);
   ctx.stdout.write(`sweep ${sweep.name} (${sweep.id}) is ${sweep.status}\n`);
@@ -70,8 +66,8 @@ export async function runPause(argv: string[], ctx: CommandContext): Promise<num
 }
 
 export async function runResume(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP }, RESUME_USAGE);
-  if (values.help) return printHelp(ctx, RESUME_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION }, RESUME_USAGE);
+  if (values.help) return printUsage(ctx, RESUME_USAGE);
   const sweepId = oneSweepId('resume', positionals, RESUME_USAGE);
   const sweep = await resumeSweep(clientFrom(values, ctx), sweepId);
   ctx.stdout.write(`sweep ${sweep.name} (${sweep.id}) is ${sweep.status}\n`);
@@ -106,10 +102,10 @@ export function budgetChangeOf(values: { 'max-trials'?: string | undefined; 'max
 export async function runBudget(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { ...CONNECTION_OPTIONS, ...HELP, 'max-trials': { type: 'string' }, 'max-concurrent': { type: 'string' }, 'max-total-epochs': { type: 'string' } },
+    { ...CONNECTION_OPTIONS, ...HELP_OPTION, 'max-trials': { type: 'string' }, 'max-concurrent': { type: 'string' }, 'max-total-epochs': { type: 'string' } },
     BUDGET_USAGE,
   );
-  if (values.help) return printHelp(ctx, BUDGET_USAGE);
+  if (values.help) return printUsage(ctx, BUDGET_USAGE);
   const sweepId = oneSweepId('budget', positionals, BUDGET_USAGE);
   let change: BudgetChange;
   try {
@@ -168,10 +164,10 @@ async function configurationsFromFile(path: string, cwd: string): Promise<unknow
 export async function runEnqueue(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { ...CONNECTION_OPTIONS, ...HELP, params: { type: 'string', multiple: true }, file: { type: 'string' }, json: { type: 'boolean', default: false } },
+    { ...CONNECTION_OPTIONS, ...HELP_OPTION, params: { type: 'string', multiple: true }, file: { type: 'string' }, json: { type: 'boolean', default: false } },
     ENQUEUE_USAGE,
   );
-  if (values.help) return printHelp(ctx, ENQUEUE_USAGE);
+  if (values.help) return printUsage(ctx, ENQUEUE_USAGE);
   const sweepId = oneSweepId('enqueue', positionals, ENQUEUE_USAGE);
   const given = values.params ?? [];
   if (given.length > 0 && values.file !== undefined) throw new UsageError('give --params or --file, not both', ENQUEUE_USAGE);
@@ -217,8 +213,8 @@ export const DELETE_USAGE = `hypersweep delete <sweepId> [--yes]
 ${CONNECTION_USAGE}`;
 
 export async function runDelete(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP, yes: { type: 'boolean', short: 'y', default: false } }, DELETE_USAGE);
-  if (values.help) return printHelp(ctx, DELETE_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION, yes: { type: 'boolean', short: 'y', default: false } }, DELETE_USAGE);
+  if (values.help) return printUsage(ctx, DELETE_USAGE);
   const sweepId = oneSweepId('delete', positionals, DELETE_USAGE);
   const client = clientFrom(values, ctx);
   if (!values.yes) {

@@ -3,7 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DatasetInfo } from '@hypersweep/schemas';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, UsageError, writeLines, type CommandContext } from './command.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, UsageError, writeLines, type CommandContext,
+  HELP_OPTION,
+  printUsage,
+} from './command.ts';
 import { formatTable } from './render.ts';
 
 export const DATASETS_USAGE = `hypersweep datasets <list | upload-idx> [options]
@@ -21,12 +24,6 @@ hypersweep datasets upload-idx --name <name> --train-images <file> --train-label
   --json                    print the stored dataset as JSON
 ${CONNECTION_USAGE}`;
 
-const HELP = { help: { type: 'boolean', short: 'h' } } as const;
-
-function printHelp(ctx: CommandContext): number {
-  ctx.stdout.write(DATASETS_USAGE + '\n');
-  return 0;
-}
 
 function describe(d: DatasetInfo): string[] {
   return [
@@ -50,7 +47,7 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
     argv,
     {
       ...CONNECTION_OPTIONS,
-      ...HELP,
+      ...HELP_OPTION,
       name: { type: 'string' },
       'train-images': { type: 'string' },
       'train-labels': { type: 'string' },
@@ -62,7 +59,7 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
     },
     DATASETS_USAGE,
   );
-  if (values.help) return printHelp(ctx);
+  if (values.help) return printUsage(ctx, DATASETS_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, DATASETS_USAGE);
   for (const flag of ['name', 'train-images', 'train-labels'] as const) if (values[flag] === undefined) throw new UsageError(`missing --${flag}`, DATASETS_USAGE);
   if ((values['test-images'] === undefined) !== (values['test-labels'] === undefined)) throw new UsageError('give --test-images and --test-labels together, or neither', DATASETS_USAGE);
@@ -87,8 +84,8 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
 }
 
 async function runList(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP, json: { type: 'boolean', default: false } }, DATASETS_USAGE);
-  if (values.help) return printHelp(ctx);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION, json: { type: 'boolean', default: false } }, DATASETS_USAGE);
+  if (values.help) return printUsage(ctx, DATASETS_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, DATASETS_USAGE);
   const { items } = await clientFrom(values, ctx).listDatasets();
   if (values.json) {
@@ -114,7 +111,7 @@ export async function runDatasets(argv: string[], ctx: CommandContext): Promise<
       return runUploadIdx(rest, ctx);
     case '--help':
     case '-h':
-      return printHelp(ctx);
+      return printUsage(ctx, DATASETS_USAGE);
     default:
       throw new UsageError(sub === undefined ? 'name a datasets command: list or upload-idx' : `unknown datasets command "${sub}" (list or upload-idx)`, DATASETS_USAGE);
   }

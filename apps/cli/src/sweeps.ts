@@ -15,15 +15,11 @@ import {
   ValidationFailure,
   writeLines,
   type CommandContext,
+  HELP_OPTION,
+  printUsage,
 } from './command.ts';
 import { renderSweepDetails, renderSweepList, renderTrialTable, UNICODE_BAR, ASCII_BAR } from './render.ts';
 
-const HELP = { help: { type: 'boolean', short: 'h' } } as const;
-
-function printHelp(ctx: CommandContext, usage: string): number {
-  ctx.stdout.write(usage + '\n');
-  return 0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // list
@@ -51,10 +47,10 @@ function parseStatuses(value: string | undefined): SweepStatus[] | undefined {
 export async function runList(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { ...CONNECTION_OPTIONS, ...HELP, status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean', default: false }, cursor: { type: 'string' }, json: { type: 'boolean', default: false } },
+    { ...CONNECTION_OPTIONS, ...HELP_OPTION, status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean', default: false }, cursor: { type: 'string' }, json: { type: 'boolean', default: false } },
     LIST_USAGE,
   );
-  if (values.help) return printHelp(ctx, LIST_USAGE);
+  if (values.help) return printUsage(ctx, LIST_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, LIST_USAGE);
   const client = clientFrom(values, ctx);
   const status = parseStatuses(values.status);
@@ -91,8 +87,8 @@ export const SHOW_USAGE = `hypersweep show <sweepId> [options]
 ${CONNECTION_USAGE}`;
 
 export async function runShow(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP, json: { type: 'boolean', default: false } }, SHOW_USAGE);
-  if (values.help) return printHelp(ctx, SHOW_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION, json: { type: 'boolean', default: false } }, SHOW_USAGE);
+  if (values.help) return printUsage(ctx, SHOW_USAGE);
   if (positionals.length > 1) throw new UsageError('show takes one sweep id', SHOW_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], SHOW_USAGE);
   const client = clientFrom(values, ctx);
@@ -119,8 +115,8 @@ export const CANCEL_USAGE = `hypersweep cancel <sweepId>
 ${CONNECTION_USAGE}`;
 
 export async function runCancel(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP }, CANCEL_USAGE);
-  if (values.help) return printHelp(ctx, CANCEL_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION }, CANCEL_USAGE);
+  if (values.help) return printUsage(ctx, CANCEL_USAGE);
   if (positionals.length > 1) throw new UsageError('cancel takes one sweep id', CANCEL_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], CANCEL_USAGE);
   const sweep = await clientFrom(values, ctx).cancelSweep(sweepId);
@@ -144,8 +140,8 @@ async function resolveTrialId(client: HypersweepClient, sweepId: string, ref: st
 }
 
 export async function runStop(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP }, STOP_USAGE);
-  if (values.help) return printHelp(ctx, STOP_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION }, STOP_USAGE);
+  if (values.help) return printUsage(ctx, STOP_USAGE);
   if (positionals.length !== 2) throw new UsageError('stop takes a sweep id and a trial', STOP_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], STOP_USAGE);
   const client = clientFrom(values, ctx);
@@ -174,8 +170,8 @@ export function exportTrials(trials: readonly Trial[], format: 'csv' | 'json'): 
 }
 
 export async function runExport(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP, format: { type: 'string' }, out: { type: 'string' } }, EXPORT_USAGE);
-  if (values.help) return printHelp(ctx, EXPORT_USAGE);
+  const { values, positionals } = parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...HELP_OPTION, format: { type: 'string' }, out: { type: 'string' } }, EXPORT_USAGE);
+  if (values.help) return printUsage(ctx, EXPORT_USAGE);
   if (positionals.length > 1) throw new UsageError('export takes one sweep id', EXPORT_USAGE);
   const sweepId = requireUuid('sweep id', positionals[0], EXPORT_USAGE);
   const format = values.format ?? (values.out?.toLowerCase().endsWith('.json') ? 'json' : 'csv');
