@@ -38,9 +38,11 @@ describe('project quotas', () => {
     expect(ApiError.parse(await refused.json()).error).toMatchObject({ code: 'quota_exceeded', details: [{ path: 'quota.maxActiveSweeps' }] });
     const project = await t.db.project.findUniqueOrThrow({ where: { name: 'burst' } });
     expect(await t.db.sweep.count({ where: { projectId: project.id } })).toBe(7);
-    // A slot frees when a sweep ends: the next submission is admitted.
-    const one = await t.db.sweep.findFirstOrThrow({ where: { projectId: project.id } });
-    expect((await post(t.url, `/api/v1/sweeps/${one.id}/cancel`, {})).status).toBe(200);
+    // A paused sweep still counts; a slot frees when a sweep ends: the next submission is admitted.
+    const [paused, one] = await t.db.sweep.findMany({ where: { projectId: project.id }, take: 2 });
+    expect((await post(t.url, `/api/v1/sweeps/${paused!.id}/pause`, {})).status).toBe(200);
+    expect((await post(replica.url, '/api/v1/sweeps?project=burst', spiralsSweep('while paused'))).status).toBe(429);
+    expect((await post(t.url, `/api/v1/sweeps/${one!.id}/cancel`, {})).status).toBe(200);
     expect((await post(replica.url, '/api/v1/sweeps?project=burst', spiralsSweep('after'))).status).toBe(201);
   });
 

@@ -5,6 +5,13 @@ import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { DbError, isUniqueViolation, mapDbErrors, toDbError } from './errors.ts';
 import type { Prisma, Project } from './generated/prisma/client.ts';
 
+/**
+ * Sweeps that count against maxActiveSweeps: a paused one still holds its trials. (Trial quotas
+ * count trials by their own status, whatever their sweep's: a cancelled sweep's trial still runs
+ * until its worker stops it.)
+ */
+export const ACTIVE_SWEEP_STATUSES = ['pending', 'running', 'paused'] as const;
+
 /** The project of everything made before projects existed, and of requests that name none. */
 export const DEFAULT_PROJECT_ID = '00000000-0000-4000-8000-000000000001';
 export const DEFAULT_PROJECT_NAME = 'default';
@@ -117,8 +124,8 @@ export async function projectUsage(db: DbClient, projectId: string, now: Date = 
     const [trials] = await db.$queryRaw<{ running: bigint; queued: bigint }[]>`
       SELECT count(*) FILTER (WHERE t.status = 'running') AS running, count(*) FILTER (WHERE t.status = 'queued') AS queued
       FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-      WHERE s.project_id = ${projectId}::uuid AND s.status IN ('pending', 'running') AND t.status IN ('queued', 'running')`;
-    const activeSweeps = await db.sweep.count({ where: { projectId, status: { in: ['pending', 'running'] } } });
+      WHERE s.project_id = ${projectId}::uuid AND t.status IN ('queued', 'running')`;
+    const activeSweeps = await db.sweep.count({ where: { projectId, status: { in: [...ACTIVE_SWEEP_STATUSES] } } });
     const usage = await db.projectUsage.findUnique({ where: { projectId_day: { projectId, day: utcDay(now) } } });
     const [bytes] = await db.$queryRaw<{ bytes: bigint | null }[]>`SELECT sum(octet_length(data)) AS bytes FROM datasets WHERE project_id = ${projectId}::uuid`;
     return {
@@ -155,7 +162,7 @@ export async function lockProject(tx: Prisma.TransactionClient, projectId: strin
 export async function countProjectTrials(tx: Prisma.TransactionClient, projectId: string, status: 'queued' | 'running'): Promise<number> {
   const [row] = await tx.$queryRaw<{ n: bigint }[]>`
     SELECT count(*) AS n FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-    WHERE s.project_id = ${projectId}::uuid AND s.status IN ('pending', 'running') AND t.status = ${status}::"TrialStatus"`;
+    WHERE s.project_id = ${projectId}::uuid AND t.status = ${status}::"TrialStatus"`;
   return Number(row?.n ?? 0);
 }
 

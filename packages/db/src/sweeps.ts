@@ -6,7 +6,7 @@ import type { ObjectiveMode, SweepStatus, TrialStatus } from './generated/prisma
 import { SWEEP_CANCELLED_REASON, appendSweepUpdated, appendTrialEvent } from './events.ts';
 import { setSweepStatus, updateSweepStatus, updateTrialStatuses } from './states.ts';
 import { countsOf, sweepCountsSelect } from './snapshot.ts';
-import { DEFAULT_PROJECT_ID, QuotaExceeded, withProjectLock } from './projects.ts';
+import { ACTIVE_SWEEP_STATUSES, DEFAULT_PROJECT_ID, QuotaExceeded, withProjectLock } from './projects.ts';
 
 export { setSweepStatus };
 
@@ -59,8 +59,8 @@ export async function createSweep(db: DbClient, input: CreateSweepInput): Promis
       const found = await existing(tx);
       if (found) return { sweep: found, created: false };
       if (quotas.maxActiveSweeps !== null) {
-        const active = await tx.sweep.count({ where: { projectId, status: { in: ['pending', 'running'] } } });
-        if (active >= quotas.maxActiveSweeps) throw new QuotaExceeded('maxActiveSweeps', quotas.maxActiveSweeps, active, `${active} sweeps are pending or running`);
+        const active = await tx.sweep.count({ where: { projectId, status: { in: [...ACTIVE_SWEEP_STATUSES] } } });
+        if (active >= quotas.maxActiveSweeps) throw new QuotaExceeded('maxActiveSweeps', quotas.maxActiveSweeps, active, `${active} sweeps are pending, running or paused`);
       }
       const sweep = await tx.sweep.create({
         data: {
