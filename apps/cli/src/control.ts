@@ -1,7 +1,6 @@
 // `hypersweep pause | resume | budget | enqueue | delete`: control of a running sweep over the REST
 // API (the functions of @hypersweep/client's sweep-control), and deletion of an ended one.
-import { readFile } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { FINISHED_SWEEP_STATUSES, TrialParams, zodIssuesToDetails, type ErrorDetail, type Sweep } from '@hypersweep/schemas';
 import {
   MAX_ENQUEUED_CONFIGURATIONS,
@@ -29,7 +28,7 @@ import {
   printUsage,
 } from './command.ts';
 import { formatParams } from './render.ts';
-import { parseSweepText } from './submit.ts';
+import { parseSweepText, readTextFile } from './submit.ts';
 
 
 /** The one sweep id of a command that takes nothing else. */
@@ -150,13 +149,7 @@ export function checkConfigurations(values: readonly unknown[], source: string):
 }
 
 async function configurationsFromFile(path: string, cwd: string): Promise<unknown[]> {
-  let text: string;
-  try {
-    text = await readFile(resolve(cwd, path), 'utf8');
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new ValidationFailure(`cannot read ${path}${code ? ` (${code})` : ''}`, []);
-  }
+  const text = await readTextFile(path, cwd);
   const value = parseSweepText(text, extname(path).toLowerCase() === '.json' ? 'json' : 'yaml', path);
   return Array.isArray(value) ? value : [value];
 }

@@ -97,15 +97,19 @@ export function validateSweep(value: unknown): SweepValidation {
   return { ok: false, details };
 }
 
-/** Reads, parses and validates a sweep file; throws a ValidationFailure listing every problem. */
-export async function loadSweepFile(path: string, cwd = process.cwd()): Promise<CreateSweepRequestInput> {
-  let text: string;
+/** A file's text, relative to `cwd`; a ValidationFailure naming the file when it cannot be read. */
+export async function readTextFile(path: string, cwd: string): Promise<string> {
   try {
-    text = await readFile(resolve(cwd, path), 'utf8');
+    return await readFile(resolve(cwd, path), 'utf8');
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new ValidationFailure(`cannot read ${path}${code ? ` (${code})` : ''}`, []);
   }
+}
+
+/** Reads, parses and validates a sweep file; throws a ValidationFailure listing every problem. */
+export async function loadSweepFile(path: string, cwd = process.cwd()): Promise<CreateSweepRequestInput> {
+  const text = await readTextFile(path, cwd);
   const value = parseSweepText(text, formatOf(path), path);
   const result = validateSweep(value);
   if (!result.ok) {
