@@ -22,7 +22,7 @@ export async function createDataset(db: DbClient, input: CreateDatasetInput): Pr
   const projectId = input.projectId ?? DEFAULT_PROJECT_ID;
   const size = input.data?.byteLength ?? 0;
   try {
-    return await withProjectLock(db, projectId, async (tx, quotas) => {
+    return await withProjectLock(db, projectId, ['maxDatasetBytes'], async (tx, quotas) => {
       if (quotas.maxDatasetBytes !== null) {
         const [row] = await tx.$queryRaw<{ bytes: bigint | null }[]>`SELECT sum(octet_length(data)) AS bytes FROM datasets WHERE project_id = ${projectId}::uuid`;
         const used = Number(row?.bytes ?? 0);

@@ -138,15 +138,17 @@ export async function projectUsage(db: DbClient, projectId: string, now: Date = 
   });
 }
 
+type QuotaRow = { max_running_trials: number | null; max_queued_trials: number | null; max_active_sweeps: number | null; max_epochs_per_day: number | null; max_dataset_bytes: bigint | null };
+
 /**
- * Locks the project's row for this transaction and returns its quotas: the first lock of any
+ * The project's quotas, its row locked for this transaction when `lock`: the first lock of any
  * quota-bound write. NO KEY UPDATE, so foreign-key checks of writers already holding a sweep's
  * lock (an epoch's meter row, a new sweep) do not wait on it: no lock cycle with them.
  */
-export async function lockProject(tx: Prisma.TransactionClient, projectId: string): Promise<Quotas> {
-  const rows = await tx.$queryRaw<
-    { max_running_trials: number | null; max_queued_trials: number | null; max_active_sweeps: number | null; max_epochs_per_day: number | null; max_dataset_bytes: bigint | null }[]
-  >`SELECT max_running_trials, max_queued_trials, max_active_sweeps, max_epochs_per_day, max_dataset_bytes FROM projects WHERE id = ${projectId}::uuid FOR NO KEY UPDATE`;
+async function readQuotas(tx: Prisma.TransactionClient, projectId: string, lock: boolean): Promise<Quotas> {
+  const rows = lock
+    ? await tx.$queryRaw<QuotaRow[]>`SELECT max_running_trials, max_queued_trials, max_active_sweeps, max_epochs_per_day, max_dataset_bytes FROM projects WHERE id = ${projectId}::uuid FOR NO KEY UPDATE`
+    : await tx.$queryRaw<QuotaRow[]>`SELECT max_running_trials, max_queued_trials, max_active_sweeps, max_epochs_per_day, max_dataset_bytes FROM projects WHERE id = ${projectId}::uuid`;
   const row = rows[0];
   if (!row) throw new DbError('not_found', `no project ${projectId}`);
   return {
@@ -183,7 +185,7 @@ export async function meterEpochs(tx: Prisma.TransactionClient, sweepId: string,
 
 /**
  * Why the project's trial `trialId` may not start now (its running-trials or daily-epochs quota),
- * or null. Called by a claim inside its transaction, after `lockProject`.
+ * or null. Called by a claim inside its transaction, holding the project's lock (withProjectLock).
  */
 export async function startRefusal(tx: Prisma.TransactionClient, projectId: string, quotas: Quotas): Promise<QuotaExceeded | null> {
   if (quotas.maxRunningTrials !== null) {
@@ -204,7 +206,19 @@ export async function projectOfSweep(db: DbClient, sweepId: string): Promise<str
   return row?.projectId ?? null;
 }
 
-/** Runs `fn` holding the project's row lock, with its quotas. */
-export async function withProjectLock<T>(db: DbClient, projectId: string, fn: (tx: Prisma.TransactionClient, quotas: Quotas) => Promise<T>): Promise<T> {
-  return inTransaction(db, async (tx) => fn(tx, await lockProject(tx, projectId)));
+/**
+ * Runs `fn` in a transaction with the project's quotas, holding the project's row lock when one
+ * of the quotas the write is `bound` by is set. A project without them (the default) does not
+ * serialise its writers; a quota set meanwhile binds the next write.
+ */
+export async function withProjectLock<T>(
+  db: DbClient,
+  projectId: string,
+  bound: readonly QuotaName[],
+  fn: (tx: Prisma.TransactionClient, quotas: Quotas) => Promise<T>,
+): Promise<T> {
+  return inTransaction(db, async (tx) => {
+    const quotas = await readQuotas(tx, projectId, false);
+    return fn(tx, bound.some((name) => quotas[name] !== null) ? await readQuotas(tx, projectId, true) : quotas);
+  });
 }

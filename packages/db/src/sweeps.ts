@@ -55,7 +55,7 @@ export async function createSweep(db: DbClient, input: CreateSweepInput): Promis
     idempotencyKey === null ? null : mapDbErrors(() => client.sweep.findUnique({ where: { projectId_idempotencyKey: { projectId, idempotencyKey } } }));
   try {
     // Under the project's lock: concurrent submissions see each other's sweeps against the quota.
-    return await withProjectLock(db, projectId, async (tx, quotas) => {
+    return await withProjectLock(db, projectId, ['maxActiveSweeps'], async (tx, quotas) => {
       const found = await existing(tx);
       if (found) return { sweep: found, created: false };
       if (quotas.maxActiveSweeps !== null) {

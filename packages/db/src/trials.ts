@@ -31,7 +31,7 @@ export async function createTrial(db: DbClient, sweepId: string, input: CreateTr
     const head = await db.sweep.findUnique({ where: { id: sweepId }, select: { projectId: true } });
     if (!head) throw new DbError('not_found', `no sweep ${sweepId}`);
     // The project's lock before the sweep's: the queued-trials quota holds across sweeps.
-    return withProjectLock(db, head.projectId, async (tx, quotas) => {
+    return withProjectLock(db, head.projectId, ['maxQueuedTrials'], async (tx, quotas) => {
       const sweep = await lockSweep(tx, sweepId);
       // A paused sweep takes a user's configurations; they start when it is resumed.
       if (sweep.status !== 'pending' && sweep.status !== 'running' && sweep.status !== 'paused') {
@@ -85,7 +85,7 @@ export async function claimTrial(db: DbClient, trialId: string, workerId: string
     const { projectId } = head.sweep;
     // The project's lock first (then the sweep's, then the trial's): claims of one project are
     // serialised, so its running-trials quota holds across workers.
-    return withProjectLock(db, projectId, async (tx, quotas) => {
+    return withProjectLock(db, projectId, ['maxRunningTrials', 'maxEpochsPerDay'], async (tx, quotas) => {
       const current = await tx.trial.findUnique({ where: { id: trialId } });
       if (current?.status === 'queued') {
         const refusal = await startRefusal(tx, projectId, quotas);
