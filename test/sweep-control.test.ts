@@ -40,10 +40,14 @@ describe('control of a running sweep', () => {
     // Released, not ended: queued with their epochs, each resumable from its last epoch's checkpoint.
     const released = (await allTrials(stack, sweep.id)).filter((t) => training.has(t.id));
     expect(released).toHaveLength(2);
+    // Each release is a trial.queued event naming the trial and the epochs it keeps.
+    const queuedEvents = await stack.db.sweepEventRow.findMany({ where: { sweepId: sweep.id, type: 'trial.queued' } });
+    expect(queuedEvents.map((e) => (e.data as { trialId: string }).trialId).sort()).toEqual([...training].sort());
     for (const t of released) {
       expect(t.status).toBe('queued');
       const latest = await stack.db.checkpoint.findFirst({ where: { trialId: t.id }, orderBy: { epoch: 'desc' } });
       expect(latest?.epoch).toBe(t.epochsDone);
+      expect(queuedEvents.find((e) => (e.data as { trialId: string }).trialId === t.id)?.data).toMatchObject({ epochsDone: t.epochsDone });
     }
     // Every queued trial's job has been looked at by a worker since the pause and put back to wait.
     const queues = createQueues({ connection: stack.redis, prefix: stack.prefix });

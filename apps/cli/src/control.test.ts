@@ -235,13 +235,15 @@ describe('hypersweep watch of a paused sweep', () => {
   const counts = { queued: 1, running: 0, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 3 };
   const progress = { trialsFinished: 1, maxTrials: 3, epochsDone: 7, maxTotalEpochs: null, fraction: 1 / 3 };
   const event = (id: number, type: string, data: unknown) => SweepEvent.parse({ id, type, sweepId: SWEEP_ID, at: T0, data });
-  /** Events 1–4 of the story, then the sweep paused by a user (5, 6), with its budget raised (7). */
+  /** Events 1–4 of the story, then the sweep paused by a user (5), its two running trials released (6, 7), with its budget raised (9). */
   function pausedStory(): SweepEvent[] {
     return [
       ...api.events.slice(0, 4),
       event(5, 'sweep.control', { action: 'paused' }),
-      event(6, 'sweep.updated', { status: 'paused', counts, progress, best: null }),
-      event(7, 'sweep.control', { action: 'budget', budget: { maxTrials: 6, maxTotalEpochs: null } }),
+      event(6, 'trial.queued', { trialId: trialId(1), number: 1, attempt: 1, epochsDone: 2 }),
+      event(7, 'trial.queued', { trialId: trialId(2), number: 2, attempt: 1, epochsDone: 2 }),
+      event(8, 'sweep.updated', { status: 'paused', counts, progress, best: null }),
+      event(9, 'sweep.control', { action: 'budget', budget: { maxTrials: 6, maxTotalEpochs: null } }),
     ];
   }
 
@@ -252,11 +254,12 @@ describe('hypersweep watch of a paused sweep', () => {
     const c = context({ signal: interrupt.signal });
     let settled = false;
     const done = runCli(['watch', SWEEP_ID], c.ctx).finally(() => (settled = true));
-    for (const deadline = Date.now() + 10_000; !c.out().includes('[7] ') && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+    for (const deadline = Date.now() + 10_000; !c.out().includes('[9] ') && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
     expect(c.out()).toMatch(/^watching sweep spirals, "quoted" \([^)]+\): paused, 2 trials so far$/m);
     expect(c.out()).toMatch(/^\[5\] \S+ \S+ sweep paused by a user$/m);
-    expect(c.out()).toMatch(/^\[6\] \S+ \S+ sweep paused {2}1\/3 trials finished/m);
-    expect(c.out()).toMatch(/^\[7\] \S+ \S+ sweep budget changed by a user: maxTrials 6, maxTotalEpochs no limit$/m);
+    expect(c.out()).toMatch(/^\[6\] \S+ \S+ trial #1 queued again, 2 epochs kept$/m);
+    expect(c.out()).toMatch(/^\[8\] \S+ \S+ sweep paused {2}1\/3 trials finished/m);
+    expect(c.out()).toMatch(/^\[9\] \S+ \S+ sweep budget changed by a user: maxTrials 6, maxTotalEpochs no limit$/m);
     // The stream stays open (heartbeats) and watch with it: a paused sweep has not ended.
     await new Promise((r) => setTimeout(r, 300));
     expect(settled).toBe(false);
@@ -279,18 +282,18 @@ describe('hypersweep watch of a paused sweep', () => {
     expect(last).toContain('sweep spirals, "quoted"  paused  maximize val_accuracy');
     expect(last).toContain(`paused: no trial starts until it is resumed (hypersweep resume ${SWEEP_ID})`);
     expect(last).toMatch(/last control: budget changed: maxTrials 6, maxTotalEpochs no limit \(2026-01-02 03:04:05Z\)/);
-    // Trials #1 and #2 were training when the sweep paused: released (no trial counted running), queued again.
+    // Trials #1 and #2 were training when the sweep paused: released, queued again.
     expect(last).toMatch(/^1\s+queued\s+2\/5/m);
     expect(last).toMatch(/^2\s+queued\s+2\/5/m);
   });
 
   it('follows a paused sweep through its resume to the end (exit 0)', async () => {
     const end = api.events[api.events.length - 1]!;
-    api.events.splice(0, api.events.length, ...pausedStory(), event(8, 'sweep.control', { action: 'resumed' }), { ...end, id: 9 });
+    api.events.splice(0, api.events.length, ...pausedStory(), event(10, 'sweep.control', { action: 'resumed' }), { ...end, id: 11 });
     const r = await cli(['watch', SWEEP_ID]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^\[8\] \S+ \S+ sweep resumed by a user$/m);
-    expect(r.out).toMatch(/^\[9\] \S+ \S+ sweep completed /m);
+    expect(r.out).toMatch(/^\[10\] \S+ \S+ sweep resumed by a user$/m);
+    expect(r.out).toMatch(/^\[11\] \S+ \S+ sweep completed /m);
     expect(r.out).toMatch(/^sweep spirals, "quoted" completed$/m);
   });
 });

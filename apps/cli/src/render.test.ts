@@ -188,14 +188,18 @@ describe('controls of a sweep', () => {
     expect(renderWatchFrame(state, { columns: 200, rows: 40 })).toContain('last control: 1 trial enqueued (2026-01-02 03:04:05Z)');
   });
 
-  it('marks running rows queued once the sweep counts none running (released by a pause), and only then', () => {
+  it('marks a row queued on its trial.queued event (released by a pause), not on the sweep counts', () => {
     const state = initialWatchState(makeSweep(), [makeTrial(0), makeTrial(1, { status: 'running', epochsDone: 2, finishedAt: null })]);
     const updated = (id: number, running: number, status = 'paused') =>
       SweepEvent.parse({ id, type: 'sweep.updated', sweepId: SWEEP_ID, at: T0, data: { status, counts: { queued: 1 - running, running, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 2 }, progress: { trialsFinished: 1, maxTrials: 3, epochsDone: 7, maxTotalEpochs: null, fraction: 1 / 3 }, best: null } });
     applyEvent(state, updated(1, 1, 'running'));
     expect(state.trials.get(trialId(1))!.status).toBe('running');
     applyEvent(state, updated(2, 0));
-    expect([...state.trials.values()].map((r) => r.status)).toEqual(['completed', 'queued']);
+    expect([...state.trials.values()].map((r) => r.status)).toEqual(['completed', 'running']);
+    const queued = SweepEvent.parse({ id: 3, type: 'trial.queued', sweepId: SWEEP_ID, at: T0, data: { trialId: trialId(1), number: 1, attempt: 1, epochsDone: 2 } });
+    expect(formatEventLine(queued, state)).toBe('[3] 2026-01-02 03:04:05Z trial #1 queued again, 2 epochs kept');
+    applyEvent(state, queued);
+    expect([...state.trials.values()].map((r) => [r.status, r.epoch])).toEqual([['completed', 5], ['queued', 2]]);
     expect(renderWatchFrame(state, { columns: 200, rows: 40 })).toContain(`paused: no trial starts until it is resumed (hypersweep resume ${SWEEP_ID})`);
   });
 });

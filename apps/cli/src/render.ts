@@ -281,9 +281,6 @@ export function applyEvent(state: WatchState, event: SweepEvent): void {
       state.counts = event.data.counts;
       state.progress = event.data.progress;
       state.best = event.data.best;
-      // A released trial (a pause, a worker's shutdown) is queued again without a trial event of
-      // its own: once the sweep counts none running, no row is.
-      if (event.data.counts.running === 0) for (const row of state.trials.values()) if (row.status === 'running') row.status = 'queued';
       return;
     case 'sweep.control':
       state.lastControl = { at: event.at, text: describeSweepControl(event.data) };
@@ -299,6 +296,14 @@ export function applyEvent(state: WatchState, event: SweepEvent): void {
       row.attempt = event.data.attempt;
       row.epoch = event.data.resumedFromEpoch;
       row.note = null;
+      return;
+    }
+    case 'trial.queued': {
+      // Released (pause, shutdown, takeover) or retried: its epochs stay.
+      const row = rowFor(state, event.data);
+      row.status = 'queued';
+      row.attempt = event.data.attempt;
+      row.epoch = Math.max(row.epoch, event.data.epochsDone);
       return;
     }
     case 'trial.epoch': {
@@ -408,6 +413,8 @@ export function formatEventLine(event: SweepEvent, state: Pick<WatchState, 'maxE
       const resumed = event.data.resumedFromEpoch > 0 ? `, resumed after epoch ${event.data.resumedFromEpoch}` : '';
       return `${prefix} trial #${event.data.number} started on ${event.data.workerId} (attempt ${event.data.attempt}${resumed})`;
     }
+    case 'trial.queued':
+      return `${prefix} trial #${event.data.number} queued again, ${event.data.epochsDone} epochs kept`;
     case 'trial.epoch': {
       // The objective first, then the other losses and accuracies; timings and throughput stay in `export`.
       const metrics = Object.entries(event.data.metrics)

@@ -41,7 +41,8 @@ describe('sweep events', () => {
       'trial.started',
       'sweep.updated',
       'trial.epoch',
-      'sweep.updated', // released
+      'trial.queued', // released
+      'sweep.updated',
       'trial.started',
       'sweep.updated',
       'trial.epoch',
@@ -49,6 +50,7 @@ describe('sweep events', () => {
       'sweep.updated',
       'sweep.updated', // best
     ]);
+    expect(events.find((e) => e.type === 'trial.queued')?.data).toEqual({ trialId: trial.id, number: 0, attempt: 1, epochsDone: 1 });
     const second = events.filter((e) => e.type === 'trial.started')[1];
     expect(second?.data).toMatchObject({ trialId: trial.id, attempt: 2, workerId: 'w2' });
     const last = events.at(-1)?.data as { counts: { completed: number }; best: { value: number; number: number } };

@@ -12,6 +12,7 @@ export type SweepEventType =
   | 'sweep.updated'
   | 'trial.created'
   | 'trial.started'
+  | 'trial.queued'
   | 'trial.epoch'
   | 'trial.completed'
   | 'trial.stopped'
@@ -107,6 +108,8 @@ export async function appendTrialEvent(tx: Prisma.TransactionClient, trial: Tria
       await appendSweepEvent(tx, trial.sweepId, 'trial.failed', { ...ref, attempt: trial.attempt, error: trial.error ?? 'unknown error' }, attempt);
       break;
     case 'queued':
+      // Only a release or a retry lands here: creation appends its own `trial.created`.
+      await appendSweepEvent(tx, trial.sweepId, 'trial.queued', { ...ref, attempt: trial.attempt, epochsDone: trial.epochsDone }, attempt);
       break;
   }
 }

@@ -25,6 +25,11 @@ export const TrialStartedEvent = envelope(
   'trial.started',
   z.strictObject({ ...trialRef, attempt: int(0, 10_000), workerId: z.string(), resumedFromEpoch: int(0, 1_000_000) }),
 );
+/** A trial back in the queue: released by its worker (pause, shutdown, takeover) or a failed one retried; its epochs are kept. */
+export const TrialQueuedEvent = envelope(
+  'trial.queued',
+  z.strictObject({ ...trialRef, attempt: int(0, 10_000), epochsDone: int(0, 1_000_000) }),
+);
 export const TrialEpochEvent = envelope(
   'trial.epoch',
   z.strictObject({ ...trialRef, epoch: int(1, 1_000_000), metrics: z.record(MetricName, finite().nullable()) }),
@@ -57,6 +62,7 @@ export const SweepEvent = z.discriminatedUnion('type', [
   SweepUpdatedEvent,
   TrialCreatedEvent,
   TrialStartedEvent,
+  TrialQueuedEvent,
   TrialEpochEvent,
   TrialCompletedEvent,
   TrialStoppedEvent,

@@ -94,7 +94,7 @@ describe('SweepStore', () => {
     expect(store.trialList().map((t) => t.number)).toEqual([0, 1]);
   });
 
-  it('queues again the trials a pause released: running ones once the sweep counts none running', () => {
+  it('queues again a trial its trial.queued event names (released by a pause), keeping its epochs', () => {
     nextId = 1;
     const store = new SweepStore();
     store.setSweep(sweep());
@@ -107,7 +107,10 @@ describe('SweepStore', () => {
       ev('sweep.updated', { status, counts: { queued: 1 - running, running, completed: 0, stopped: 0, failed: 0, cancelled: 0, total: 1 }, progress: sweep().progress, best: null });
     store.apply([updated('running', 1)]);
     expect(store.trials.get(T1)!.status).toBe('running');
+    // A sweep count alone changes no trial row: only the trial's own event does.
     store.apply([updated('paused', 0)]);
+    expect(store.trials.get(T1)).toMatchObject({ status: 'running', workerId: 'w1' });
+    store.apply([ev('trial.queued', { trialId: T1, number: 0, attempt: 1, epochsDone: 1 })]);
     expect(store.trials.get(T1)).toMatchObject({ status: 'queued', workerId: null, epochsDone: 1 });
     expect(store.sweep!.status).toBe('paused');
     // Resumed: its next start says so.

@@ -94,11 +94,6 @@ export function applyEvent(store: SweepStore, e: SweepEvent): boolean {
   if (e.type === 'sweep.updated') {
     if (!store.sweep || store.sweep.id !== e.sweepId) return false;
     store.sweep = { ...store.sweep, status: e.data.status, counts: e.data.counts, progress: e.data.progress, best: e.data.best, updatedAt: e.at };
-    // A released trial (a pause, a worker's shutdown) is queued again without a trial event of its
-    // own: once the sweep counts none running, no trial is.
-    if (e.data.counts.running === 0) {
-      for (const t of store.trials.values()) if (t.status === 'running') store.trials.set(t.id, { ...t, status: 'queued', workerId: null });
-    }
     return true;
   }
   // A control's effects arrive as sweep.updated and trial events; the log shows the control itself.
@@ -111,6 +106,10 @@ export function applyEvent(store: SweepStore, e: SweepEvent): boolean {
       break;
     case 'trial.started':
       next = { ...current, status: 'running', attempt: e.data.attempt, workerId: e.data.workerId, startedAt: current.startedAt ?? e.at };
+      break;
+    case 'trial.queued':
+      // Released (pause, shutdown, takeover) or retried: its epochs stay, it waits for a worker.
+      next = { ...current, status: 'queued', attempt: e.data.attempt, workerId: null, epochsDone: Math.max(current.epochsDone, e.data.epochsDone), finishedAt: null };
       break;
     case 'trial.epoch': {
       const metrics: Record<string, number> = { ...current.lastMetrics };

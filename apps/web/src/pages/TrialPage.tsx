@@ -28,6 +28,8 @@ function describe(e: SweepEvent): string {
       return 'created';
     case 'trial.started':
       return `started on ${e.data.workerId} (attempt ${e.data.attempt}${e.data.resumedFromEpoch > 0 ? `, resumed from epoch ${e.data.resumedFromEpoch}` : ''})`;
+    case 'trial.queued':
+      return `queued again, ${e.data.epochsDone} epochs kept`;
     case 'trial.epoch':
       return `epoch ${e.data.epoch}: ${Object.entries(e.data.metrics).map(([k, v]) => `${k} ${formatValue(v)}`).join(', ')}`;
     case 'trial.completed':
