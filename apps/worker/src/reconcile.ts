@@ -1,6 +1,7 @@
 // The reconciler: Postgres is the source of truth, so work Redis lost (a flush, a restart without
-// persistence) is enqueued again — every queued trial without a live job, every running trial whose
-// holder has stopped showing it trains it, and an advance of every pending or running sweep.
+// persistence) is enqueued again — every queued trial without a live job (never-claimed ones within
+// their sweep's concurrency, as the advance enqueues them), every running trial whose holder has
+// stopped showing it trains it, and an advance of every pending or running sweep.
 import { finishTrial, getSweep, listSweeps, releaseTrial, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
 import { storedRouteOf, type JobRoute } from './advance-sweep.ts';
 import {
@@ -56,6 +57,11 @@ export interface ReconcileSummary {
   advancedSweeps: number;
   /** Sweeps with ask/tell trials whose lease lapsed (queued again or failed). */
   lapsedLeaseSweeps: number;
+  /**
+   * Never-claimed queued trials without a job that their sweep's concurrency holds back (configurations
+   * a user enqueued wait their turn): left to the sweep's advance, which enqueues them as room frees.
+   */
+  heldBackTrials: number;
 }
 
 export type ReconcileResult = ({ ran: true } & ReconcileSummary) | { ran: false; holder: string | null };
@@ -131,14 +137,49 @@ async function reclaimLapsedLeases(deps: ReconcileDeps, runnable: readonly Runna
   return touched.size;
 }
 
-/** The job route of each sweep with runnable trials, from its stored spec. */
-async function routesOf(db: Db, trials: readonly RunnableTrial[]): Promise<Map<string, JobRoute>> {
+/** The job route and concurrency limit of each sweep with runnable trials, from its stored spec and budget. */
+async function routesOf(db: Db, trials: readonly RunnableTrial[]): Promise<{ routes: Map<string, JobRoute>; maxConcurrent: Map<string, number> }> {
   const routes = new Map<string, JobRoute>();
+  const maxConcurrent = new Map<string, number>();
   for (const sweepId of new Set(trials.map((t) => t.sweepId))) {
     const sweep = await getSweep(db, sweepId);
-    if (sweep) routes.set(sweepId, storedRouteOf(sweep.spec));
+    if (!sweep) continue;
+    routes.set(sweepId, storedRouteOf(sweep.spec));
+    const limit = (sweep.budget as { maxConcurrentTrials?: number } | null)?.maxConcurrentTrials;
+    if (limit) maxConcurrent.set(sweepId, limit);
   }
-  return routes;
+  return { routes, maxConcurrent };
+}
+
+/**
+ * The jobless trials that may be enqueued again. A never-claimed queued trial (attempt 0) can lack a
+ * job by design: the advance enqueues those only within the room its sweep's concurrency leaves
+ * (running trials, claimed ones waiting to resume and never-claimed ones with a live job take it),
+ * lowest numbers first. The same rule here, or a reconcile would start more trials than the limit.
+ */
+function withinConcurrency(
+  runnable: readonly RunnableTrial[],
+  jobless: readonly RunnableTrial[],
+  liveAttempts: ReadonlyMap<string, number[]>,
+  maxConcurrent: ReadonlyMap<string, number>,
+): { enqueue: RunnableTrial[]; heldBack: number } {
+  const room = new Map<string, number>();
+  for (const [sweepId, limit] of maxConcurrent) room.set(sweepId, limit);
+  for (const t of runnable) {
+    const left = room.get(t.sweepId);
+    if (left !== undefined && (t.status === 'running' || t.attempt > 0 || liveAttempts.has(t.id))) room.set(t.sweepId, left - 1);
+  }
+  const enqueue: RunnableTrial[] = [];
+  let heldBack = 0;
+  for (const t of jobless) {
+    const left = room.get(t.sweepId);
+    if (t.status !== 'queued' || t.attempt > 0 || left === undefined) enqueue.push(t);
+    else if (left > 0) {
+      room.set(t.sweepId, left - 1);
+      enqueue.push(t);
+    } else heldBack += 1;
+  }
+  return { enqueue, heldBack };
 }
 
 async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
@@ -147,10 +188,15 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
   // see a live job that has since ended while Postgres still read `running`, and enqueue a spare job.
   // Each runnable trial's queue (the built-in engine's, a trainable's, or none: an external loop asks).
   const runnable = await runnableTrials(deps.db);
-  const routes = await routesOf(deps.db, runnable);
+  const { routes, maxConcurrent } = await routesOf(deps.db, runnable);
   const trainables = [...routes.values()].flatMap((r) => (r.enqueue && r.trainable ? [r.trainable] : []));
   const liveAttempts = liveAttemptsByTrial(await deps.queues.liveTrialJobIds(trainables));
-  const jobless = runnable.filter((trial) => !liveAttempts.has(trial.id) && routes.get(trial.sweepId)?.enqueue === true);
+  const { enqueue: jobless, heldBack: heldBackTrials } = withinConcurrency(
+    runnable,
+    runnable.filter((trial) => !liveAttempts.has(trial.id) && routes.get(trial.sweepId)?.enqueue === true),
+    liveAttempts,
+    maxConcurrent,
+  );
   const lapsed = await reclaimLapsedLeases(deps, runnable, routes);
   const verdicts = await holderVerdicts(deps, jobless.filter((trial) => trial.status === 'running'));
 
@@ -198,7 +244,7 @@ async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
     cursor = page.nextCursor;
   } while (cursor);
 
-  return { requeuedTrials, leftToHolder, awaitingHolder, advancedSweeps, lapsedLeaseSweeps: lapsed };
+  return { requeuedTrials, leftToHolder, awaitingHolder, advancedSweeps, lapsedLeaseSweeps: lapsed, heldBackTrials };
 }
 
 /**

@@ -74,6 +74,13 @@ function reconcileDeps(workerId = 'reconciler'): ReconcileDeps {
   return { db: database.db, redis, queues, logger: silentLogger, workerId, holderGraceMs: GRACE_MS, now: () => clock };
 }
 
+/** The spirals sweep with room for all its trials at once: these tests are about jobs, not the concurrency limit. */
+function wideSweep() {
+  return spiralsSweep((req) => {
+    req.search.budget = { ...req.search.budget, maxConcurrentTrials: 10 };
+  });
+}
+
 /** A heartbeat of `workerId` naming `trials` (trial id, claim attempt), live for a minute. */
 async function beat(workerId: string, trials: { trialId: string; attempt: number }[], ttlMs = 60_000): Promise<void> {
   const first = trials[0];
@@ -119,12 +126,12 @@ async function trialNow(id: string) {
 
 describe('reconcile', () => {
   it('leaves live jobs alone and, after Redis lost its keys, re-enqueues exactly the runnable trials', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const queued = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     const running = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
     const done = await storeTrial(database.db, sweep.id, { learningRate: 0.03 });
-    const pending = await storeSweep(database.db, spiralsSweep(), 11, 'pending');
-    const finished = await storeSweep(database.db, spiralsSweep());
+    const pending = await storeSweep(database.db, wideSweep(), 11, 'pending');
+    const finished = await storeSweep(database.db, wideSweep());
     expect((await setSweepStatus(database.db, finished.id, 'cancelled')).changed).toBe(true);
 
     // `running` is held by a live worker whose job is active (concurrency 1); `queued` waits as attempt 1.
@@ -153,11 +160,11 @@ describe('reconcile', () => {
     // Its worker is gone too (no heartbeat names it), but heartbeats were lost with everything else:
     // `running` is re-enqueued only once its holder had the grace period to publish one.
     const activeSweeps = [sweep.id, pending.id].sort();
-    expect(await reconcile(reconcileDeps())).toEqual({ ran: true, requeuedTrials: 0, leftToHolder: 0, awaitingHolder: 1, advancedSweeps: expect.any(Number), lapsedLeaseSweeps: 0 });
+    expect(await reconcile(reconcileDeps())).toEqual({ ran: true, requeuedTrials: 0, leftToHolder: 0, awaitingHolder: 1, advancedSweeps: expect.any(Number), lapsedLeaseSweeps: 0, heldBackTrials: 0 });
     expect(await liveIds()).toEqual([trialJobId(queued.id, 1)]);
     clock += GRACE_MS;
     const summary = await reconcile(reconcileDeps());
-    expect(summary).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: expect.any(Number), lapsedLeaseSweeps: 0 });
+    expect(summary).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: expect.any(Number), lapsedLeaseSweeps: 0, heldBackTrials: 0 });
     // `running` was claimed once and its job is gone: its next job is attempt 2.
     expect(await liveIds()).toEqual([trialJobId(queued.id, 1), trialJobId(running.id, 2)].sort());
 
@@ -180,7 +187,7 @@ describe('reconcile', () => {
   });
 
   it('moves past attempts whose jobs Redis already finished (completed or failed)', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const skipped = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     const broken = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
     expect((await claimTrial(database.db, broken.id, 'gone-worker')).changed).toBe(true);
@@ -207,7 +214,7 @@ describe('reconcile', () => {
   });
 
   it('two concurrent reconcilers enqueue each missing trial once', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const trials = [];
     for (let i = 0; i < 5; i += 1) trials.push(await storeTrial(database.db, sweep.id, { learningRate: 0.01 * (i + 1) }));
     expect((await claimTrial(database.db, trials[0]!.id, 'w-gone')).changed).toBe(true);
@@ -240,17 +247,40 @@ describe('reconcile', () => {
     }
   });
 
+  it("re-enqueues never-claimed queued trials only within their sweep's concurrency, lowest numbers first", async () => {
+    // maxConcurrentTrials 2: one trial runs, two configurations a user enqueued wait without a job
+    // (the advance held them back), and the running one's job was lost with Redis.
+    const sweep = await storeSweep(database.db, spiralsSweep((req) => { req.search.budget = { ...req.search.budget, maxConcurrentTrials: 2 }; }));
+    const running = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
+    const next = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
+    const later = await storeTrial(database.db, sweep.id, { learningRate: 0.03 });
+    expect((await claimTrial(database.db, running.id, 'w-live')).changed).toBe(true);
+    await beat('w-live', [{ trialId: running.id, attempt: 1 }]);
+
+    // Room for one: the lowest-numbered waits no longer; the other stays held back.
+    expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 1, leftToHolder: 1, heldBackTrials: 1 });
+    expect(await liveIds()).toEqual([trialJobId(next.id, 1)]);
+    // Running again finds the room taken (a live job counts): nothing more.
+    expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 0, heldBackTrials: 1 });
+    expect(await liveIds()).toEqual([trialJobId(next.id, 1)]);
+
+    // The running trial ends: its slot goes to the held-back one.
+    expect((await finishTrial(database.db, running.id, 'completed', { finalValue: 1 })).changed).toBe(true);
+    expect(await reconcile(reconcileDeps())).toMatchObject({ ran: true, requeuedTrials: 1, heldBackTrials: 0 });
+    expect(await liveIds()).toEqual([trialJobId(next.id, 1), trialJobId(later.id, 1)].sort());
+  });
+
   it('with minIntervalMs, reconciles once per interval however many workers try', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const trial = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     const first = await reconcile({ ...reconcileDeps('worker-1'), minIntervalMs: 60_000 });
-    expect(first).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: 1, lapsedLeaseSweeps: 0 });
+    expect(first).toEqual({ ran: true, requeuedTrials: 1, leftToHolder: 0, awaitingHolder: 0, advancedSweeps: 1, lapsedLeaseSweeps: 0, heldBackTrials: 0 });
     expect(await reconcile({ ...reconcileDeps('worker-2'), minIntervalMs: 60_000 })).toEqual({ ran: false, holder: 'worker-1' });
     expect(await liveIds()).toEqual([trialJobId(trial.id, 1)]);
   });
 
   it('after a wipe: a running trial whose worker names it stays; one whose holder is silent is re-enqueued after the grace period, not before', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const held = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     const orphan = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
     const misnamed = await storeTrial(database.db, sweep.id, { learningRate: 0.03 });
@@ -298,7 +328,7 @@ describe('reconcile', () => {
   });
 
   it('without holderGraceMs, the grace is the longest live heartbeat TTL plus a reconnection; none readable → nothing judged dead', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const first = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     expect((await claimTrial(database.db, first.id, 'w-gone')).changed).toBe(true);
     const deps: ReconcileDeps = { db: database.db, redis, queues, logger: silentLogger, workerId: 'w-self', now: () => clock };
@@ -334,7 +364,7 @@ describe('reconcile', () => {
   });
 
   it('a worker training two trials at once (CONCURRENCY 2) keeps both, though its heartbeat shows one', async () => {
-    const sweep = await storeSweep(database.db, spiralsSweep());
+    const sweep = await storeSweep(database.db, wideSweep());
     const a = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
     const b = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
     const heartbeat = new Heartbeat({ redis, prefix, workerId: 'w-two', host: 'test', pid: process.pid, threads: 1, intervalMs: 60_000, logger: silentLogger });
