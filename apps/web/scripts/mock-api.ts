@@ -411,10 +411,16 @@ const server = createServer(async (req, res) => {
       const pause = p.endsWith('/pause');
       const from: readonly SweepStatus[] = pause ? ['pending', 'running'] : ['paused'];
       if (!from.includes(ms.sweep.status)) return error(res, 409, 'invalid_state', `the sweep is ${ms.sweep.status}`, [{ path: 'status', message: `cannot ${pause ? 'pause' : 'resume'} a ${ms.sweep.status} sweep` }]);
-      // Paused: running trials checkpoint and go back to the queue; none starts (tick skips the sweep).
-      if (pause) for (const t of ms.trials) if (t.status === 'running') t.status = 'queued';
+      // Paused: running trials checkpoint and go back to the queue (trial.queued each); none starts (tick skips the sweep).
       ms.sweep.status = pause ? 'paused' : 'running';
       control(ms, { action: pause ? 'paused' : 'resumed' });
+      if (pause) {
+        for (const t of ms.trials.filter((x) => x.status === 'running')) {
+          t.status = 'queued';
+          t.workerId = null;
+          emit(ms, 'trial.queued', { trialId: t.id, number: t.number, attempt: t.attempt, epochsDone: t.epochsDone });
+        }
+      }
       sweepUpdated(ms);
       return send(res, 200, Sweep, ms.sweep);
     }
