@@ -1,7 +1,7 @@
 // Ask/tell end to end (docs/ask-tell.md): loops outside the workers lease the trials of an
 // external sweep through the API. Concurrent askers never share a trial; ASHA's stop comes back
 // as the answer to a report; a lapsed lease is retried (its steps kept) and then failed; a report
-// on a lost lease gets a 409.
+// on a lost lease gets a 409; a paused sweep hands out no trial until it is resumed.
 import type { AskResponse, ReportResponse, Sweep, Trial } from '@hypersweep/schemas';
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,30 @@ describe('ask/tell', () => {
     expect(failed.error).toMatch(/lease lapsed on attempt 2 of 2/);
     const rows = await stack.db.metric.findMany({ where: { trialId: failed.id, name: 'loss' }, orderBy: { step: 'asc' }, select: { step: true } });
     expect(rows.map((r) => r.step)).toEqual([1, 2, 3]);
+  });
+
+  it('hands out no trial while the sweep is paused; a lease already held runs on, and asks resume with the sweep', async () => {
+    const sweep = await submit({ name: 'paused asks', external: { maxSteps: 2, leaseSeconds: 60 }, search: { space: { x: { type: 'uniform', low: 0, high: 1 } }, budget: { maxTrials: 2, maxConcurrentTrials: 2 } }, objective: { metric: 'loss' } });
+    const held = await askPatiently(sweep.id);
+    await sleepUntil(async () => (await allTrials(stack, sweep.id)).length === 2, { timeoutMs: 30_000, intervalMs: 100, what: 'the second trial' });
+    expect((await post(`/api/v1/sweeps/${sweep.id}/pause`, {})).status).toBe(200);
+
+    const refused = await stack.request(`/api/v1/sweeps/${sweep.id}/ask`, { method: 'POST', json: {} });
+    expect(refused.status, 'a paused sweep starts nothing').toBe(204);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const queued = (await allTrials(stack, sweep.id)).filter((t) => t.status === 'queued');
+    expect(queued.map((t) => t.attempt)).toEqual([0]);
+
+    for (const step of [1, 2]) {
+      const res = await post(`/api/v1/sweeps/${sweep.id}/trials/${held.trial.id}/report`, { leaseId: held.lease.id, step, metrics: { loss: 1 / step } });
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+    expect((await trialOf(sweep.id, held.trial.id)).status).toBe('completed');
+
+    expect((await post(`/api/v1/sweeps/${sweep.id}/resume`, {})).status).toBe(200);
+    const next = await askPatiently(sweep.id);
+    expect(next.trial.id).toBe(queued[0]!.id);
+    expect(next.trial).toMatchObject({ attempt: 1, startStep: 0 });
   });
 
   it('refuses ask on a sweep whose trials run on the workers', async () => {

@@ -210,7 +210,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/ask`, operationId: 'askTrial', tag: 'ask-tell',
     summary: "Lease a queued trial of an external sweep (docs/ask-tell.md); 204 with Retry-After when none is ready",
-    pathParams: SweepPathParams, responses: { 200: json('AskResponse', 'The leased trial'), 204: { description: 'No trial ready yet' } }, errors: [...COMMON_ERRORS, 404, 409],
+    pathParams: SweepPathParams, responses: { 200: json('AskResponse', 'The leased trial'), 204: { description: 'No trial ready yet, or the sweep is paused' } }, errors: [...COMMON_ERRORS, 404, 409],
   },
   {
     method: 'post', path: `${API_PREFIX}/sweeps/{sweepId}/trials/{trialId}/heartbeat`, operationId: 'heartbeatTrial', tag: 'ask-tell', summary: "Renew a trial's lease",

@@ -38,6 +38,8 @@ import { requireSweepAccess } from '../scope.ts';
 /** The worker id of a trial claimed through a lease: the trial page shows who holds it. */
 const holderOf = (leaseId: string): string => `lease-${leaseId}`;
 const TERMINAL_SWEEP: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+/** How long a loop asking a paused sweep waits before it asks again. */
+const PAUSED_RETRY_AFTER_S = 5;
 
 export function askTellRoutes(deps: ApiDeps): Router {
   const { db, redis, logger } = deps;
@@ -80,6 +82,12 @@ export function askTellRoutes(deps: ApiDeps): Router {
     const { sweepId } = parseParams(SweepPathParams, req);
     const { row: sweep, spec } = await externalSweep(req, sweepId);
     if (TERMINAL_SWEEP.has(sweep.status)) throw new HttpError('invalid_state', `sweep ${sweepId} is ${sweep.status}`, [{ path: 'sweepId', message: `the sweep is ${sweep.status}` }]);
+    if (sweep.status === 'paused') {
+      // Paused: nothing starts (leases already held run on, as the workers' trials do not). The loop
+      // waits as for "no trial ready yet" and gets trials again once the sweep is resumed.
+      res.status(204).setHeader('Retry-After', String(PAUSED_RETRY_AFTER_S)).end();
+      return;
+    }
     const ttlMs = spec.external.leaseSeconds * 1000;
     for (const candidate of await runnableTrials(db, { sweepId })) {
       if (candidate.status !== 'queued') continue;
