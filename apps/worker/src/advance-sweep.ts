@@ -27,6 +27,7 @@ import { SweepRequest, isBuiltinSweep, maxStepsOf, requestKind, resolveTrialConf
 import { accountBudget, createBudget, createSampler, parseSpace, type BudgetOptions } from '@hypersweep/search';
 import type { DatasetCache } from '@hypersweep/datasets';
 import type { Logger } from '@hypersweep/log';
+import { admitUnclaimed } from './concurrency.ts';
 
 export interface AdvanceSweepDeps {
   db: Db;
@@ -102,28 +103,19 @@ export async function advanceSweep(deps: AdvanceSweepDeps, sweepId: string): Pro
 
 /**
  * Queued trials never claimed (attempt 0) get job attempt 1 on their queue (the built-in engine's
- * or their trainable's), lowest numbers first and no more than the sweep's concurrency leaves room
- * for (configurations a user enqueued wait their turn); the job id makes this idempotent. An
- * external sweep's trials wait for ask.
+ * or their trainable's), within the room the sweep's concurrency leaves (`admitUnclaimed`:
+ * configurations a user enqueued wait their turn); the job id makes this idempotent. An external
+ * sweep's trials wait for ask.
  */
 async function enqueueUnclaimed(deps: AdvanceSweepDeps, sweepId: string, route: JobRoute | undefined, maxConcurrent: number): Promise<number> {
   if (!route || !route.enqueue) return 0;
-  const runnable = await runnableTrials(deps.db, { sweepId });
-  // Running trials, and queued ones that were claimed before (their jobs wait to resume them).
-  const busy = runnable.filter((t) => t.status === 'running' || t.attempt > 0).length;
-  let room = maxConcurrent - busy;
-  let count = 0;
-  for (const trial of runnable) {
-    if (room <= 0) break;
-    // A claimed trial (attempt ≥ 1) has or had a job; a second job would take it from its worker.
-    if (trial.status !== 'queued' || trial.attempt !== 0) continue;
-    room--;
+  // Never-claimed trials already enqueued are admitted again: repeating their job id is a no-op.
+  const { admitted } = admitUnclaimed(await runnableTrials(deps.db, { sweepId }), maxConcurrent);
+  for (const trial of admitted) {
     await deps.queues.enqueueTrial({ sweepId, trialId: trial.id, attempt: 1, ...(route.trainable ? { trainable: route.trainable } : {}) });
-    count++;
   }
-  return count;
+  return admitted.length;
 }
-
 
 async function advanceLocked(
   deps: AdvanceSweepDeps,

@@ -4,6 +4,7 @@
 // stopped showing it trains it, and an advance of every pending or running sweep.
 import { finishTrial, getSweep, listSweeps, releaseTrial, runnableTrials, type Db, type KeysetCursor, type RunnableTrial } from '@hypersweep/db';
 import { storedRouteOf, type JobRoute } from './advance-sweep.ts';
+import { admitUnclaimed } from './concurrency.ts';
 import {
   MAX_RECONNECT_DELAY_MS,
   getHeldTrials,
@@ -152,10 +153,8 @@ async function routesOf(db: Db, trials: readonly RunnableTrial[]): Promise<{ rou
 }
 
 /**
- * The jobless trials that may be enqueued again. A never-claimed queued trial (attempt 0) can lack a
- * job by design: the advance enqueues those only within the room its sweep's concurrency leaves
- * (running trials, claimed ones waiting to resume and never-claimed ones with a live job take it),
- * lowest numbers first. The same rule here, or a reconcile would start more trials than the limit.
+ * The jobless trials that may be enqueued again: all but the never-claimed ones (attempt 0, jobless
+ * by design) that their sweep's concurrency has no room for (`admitUnclaimed`, the advance's rule).
  */
 function withinConcurrency(
   runnable: readonly RunnableTrial[],
@@ -163,23 +162,19 @@ function withinConcurrency(
   liveAttempts: ReadonlyMap<string, number[]>,
   maxConcurrent: ReadonlyMap<string, number>,
 ): { enqueue: RunnableTrial[]; heldBack: number } {
-  const room = new Map<string, number>();
-  for (const [sweepId, limit] of maxConcurrent) room.set(sweepId, limit);
+  const bySweep = new Map<string, RunnableTrial[]>();
   for (const t of runnable) {
-    const left = room.get(t.sweepId);
-    if (left !== undefined && (t.status === 'running' || t.attempt > 0 || liveAttempts.has(t.id))) room.set(t.sweepId, left - 1);
+    const list = bySweep.get(t.sweepId);
+    if (list) list.push(t);
+    else bySweep.set(t.sweepId, [t]);
   }
-  const enqueue: RunnableTrial[] = [];
-  let heldBack = 0;
-  for (const t of jobless) {
-    const left = room.get(t.sweepId);
-    if (t.status !== 'queued' || t.attempt > 0 || left === undefined) enqueue.push(t);
-    else if (left > 0) {
-      room.set(t.sweepId, left - 1);
-      enqueue.push(t);
-    } else heldBack += 1;
+  const held = new Set<string>();
+  for (const [sweepId, limit] of maxConcurrent) {
+    const { heldBack } = admitUnclaimed(bySweep.get(sweepId) ?? [], limit, (t) => liveAttempts.has(t.id));
+    for (const t of heldBack) held.add(t.id);
   }
-  return { enqueue, heldBack };
+  const enqueue = jobless.filter((t) => !held.has(t.id));
+  return { enqueue, heldBack: jobless.length - enqueue.length };
 }
 
 async function reconcileLocked(deps: ReconcileDeps): Promise<ReconcileSummary> {
