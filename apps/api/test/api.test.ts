@@ -256,7 +256,12 @@ describe('REST API', () => {
     expect(metrics).toMatch(/^hypersweep_step_ms\{part="compute"\} 12\.5$/m);
     expect(metrics).toMatch(/^hypersweep_step_ms\{part="reduce"\} 0\.25$/m);
     expect(metrics).toMatch(/^hypersweep_http_requests_total\{method="GET",route="\/api\/v1\/sweeps",status="200"\} \d+$/m);
-    expect(metrics).toMatch(/^hypersweep_trials\{state="running"\} \d+$/m);
+    // Trials by state, read from the sweeps' counts, agree with a count of the trials themselves.
+    for (const state of ['queued', 'running', 'completed', 'stopped', 'failed', 'cancelled'] as const) {
+      const scraped = new RegExp(`^hypersweep_trials\\{state="${state}"\\} (\\d+)$`, 'm').exec(metrics)?.[1];
+      expect(Number(scraped), state).toBe(await t.db.trial.count({ where: { status: state } }));
+    }
+    expect(Number(/^hypersweep_trials\{state="running"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/^hypersweep_queue_jobs\{queue="sweeps",state="waiting"\} \d+$/m);
   });
 });
