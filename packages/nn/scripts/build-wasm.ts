@@ -2032,54 +2032,117 @@ function convKernels(mb: ModuleBuilder): void {
 }
 
 /**
- * Batch normalisation over the last axis (src/kernels/types.ts): scalar float64 arithmetic from
- * float32 loads, rows in order per channel, one rounding per store — the twin's exact sequence.
+ * Batch normalisation over the last axis (src/kernels/types.ts): float64 arithmetic from float32
+ * loads, rows in order per channel, one rounding per store — the twin's exact sequence. Rows run
+ * in the outer loop and blocks of up to 8 channels (four f64x2 pairs) in the inner one, so each
+ * pass reads the batch in memory order (a column walk touched a new cache line per element); every
+ * channel's sums still take its rows in order, in its own lane.
  */
 function batchNormKernels(mb: ModuleBuilder): void {
-  const f64load = (ptr: string): string => `(f64.promote_f32 (f32.load ${ptr}))`;
-  /** Steps $p over column c of a count × ch matrix at `base`: $p = base + 4c, then += 4·ch per row. */
-  const column = (f: Func, base: string, p: string, body: () => void): void => {
-    f.local(p, 'i32');
-    f.emit(set(p, add(get(base), shl(get('c'), 2))));
+  const promoLo = (v: string): string => `(f64x2.promote_low_f32x4 ${v})`;
+  const promoHi = (v: string): string => promoLo(shuffle32(v, v, [2, 3, 2, 3]));
+  const demote = (v: string): string => `(f32x4.demote_f64x2_zero ${v})`;
+  const pairsOf = (w: number): number => Math.ceil(w / 2);
+  const vectorsOf = (w: number): number => Math.ceil(w / 4);
+  const lanesOf = (w: number, v: number): number => Math.min(4, w - 4 * v);
+  const atChannel = (base: string): string => add(get(base), shl(get('c'), 2));
+  /** Loads channels c..c+w−1 at `ptr` into f64x2 locals `${name}0..`; lanes past w read as 0. */
+  const loadPairs = (f: Func, ptr: string, w: number, name: string): void => {
+    for (let v = 0; v < vectorsOf(w); v++) f.emit(set(`${name}_f${v}`, loadLanes(ptr, 16 * v, lanesOf(w, v))));
+    for (let p = 0; p < pairsOf(w); p++) {
+      const vec = get(`${name}_f${p >> 1}`);
+      f.emit(set(`${name}${p}`, p & 1 ? promoHi(vec) : promoLo(vec)));
+    }
+  };
+  /** The f32x4 of pairs 2v, 2v+1 (each f64x2 expression rounded once). */
+  const packed = (w: number, v: number, pair: (p: number) => string): string =>
+    pairsOf(w) > 2 * v + 1 ? shuffle32(demote(pair(2 * v)), demote(pair(2 * v + 1)), [0, 1, 4, 5]) : demote(pair(2 * v));
+  const storePairs = (f: Func, ptr: string, w: number, pair: (p: number) => string): void => {
+    for (let v = 0; v < vectorsOf(w); v++) f.emit(...storeLanes(ptr, 16 * v, lanesOf(w, v), packed(w, v, pair)));
+  };
+  /** All the locals a block of 8 channels needs, under each name. */
+  const declarePairs = (f: Func, ...names: string[]): void => {
+    for (const name of names) f.declare('v128', `${name}_f0`, `${name}_f1`, ...Array.from({ length: 4 }, (_, p) => `${name}${p}`));
+  };
+  /** Runs `block(w)` over channels c = 0, 8, … in blocks of 8, then one block each of 4, 2 and 1 as they fit. */
+  const channelBlocks = (f: Func, block: (w: number) => void): void => {
+    f.declare('i32', 'c', 'row4');
+    f.emit(set('c', i32(0)), set('row4', shl(get('ch'), 2)));
+    f.whileLoop(`(i32.le_s ${add(get('c'), i32(8))} ${get('ch')})`, () => {
+      block(8);
+      f.emit(addTo('c', i32(8)));
+    });
+    for (const w of [4, 2, 1]) {
+      f.emit(`(if (i32.le_s ${add(get('c'), i32(w))} ${get('ch')}) (then`);
+      block(w);
+      f.emit(addTo('c', i32(w)), '))');
+    }
+  };
+  /** Rows 0..count−1: each pointer local starts at its base's channel c and steps one row. */
+  const rows = (f: Func, pointers: readonly (readonly [string, string])[], body: () => void): void => {
+    for (const [p, base] of pointers) {
+      f.local(p, 'i32');
+      f.emit(set(p, atChannel(base)));
+    }
     forRange(f, 'i', get('count'), () => {
       body();
-      f.emit(addTo(p, shl(get('ch'), 2)));
+      for (const [p] of pointers) f.emit(addTo(p, get('row4')));
     });
   };
-  /** $inv = 1/√(variance[c] + ε), $mu = mean[c], all float64. */
-  const channelSetup = (f: Func): void => {
-    f.declare('f64', 'inv', 'mu');
-    f.emit(set('inv', `(f64.div ${f64(1)} (f64.sqrt (f64.add ${f64load(add(get('variance'), shl(get('c'), 2)))} (f64.promote_f32 ${get('eps')}))))`));
-    f.emit(set('mu', f64load(add(get('mean'), shl(get('c'), 2)))));
+  const range = (w: number): number[] => Array.from({ length: pairsOf(w) }, (_, p) => p);
+  const f64splat = (x: string): string => `(f64x2.splat ${x})`;
+  /** $mu0.., $inv0.. = mean[c..], 1/√(variance[c..] + ε). */
+  const channelSetup = (f: Func, w: number): void => {
+    loadPairs(f, atChannel('mean'), w, 'mu');
+    loadPairs(f, atChannel('variance'), w, 'va');
+    for (const p of range(w)) f.emit(set(`inv${p}`, `(f64x2.div ${get('one')} (f64x2.sqrt (f64x2.add ${get(`va${p}`)} ${get('veps')})))`));
   };
-  const optional = (ptr: string, otherwise: number): string => `(if (result f64) ${get(ptr)} (then ${f64load(add(get(ptr), shl(get('c'), 2)))}) (else ${f64(otherwise)}))`;
+  /** $name0.. = ptr[c..] when ptr ≠ 0, else `otherwise` in every lane. */
+  const optionalPairs = (f: Func, ptr: string, w: number, name: string, otherwise: string): void => {
+    f.emit(`(if ${get(ptr)} (then`);
+    loadPairs(f, atChannel(ptr), w, name);
+    f.emit(') (else', ...range(w).map((p) => set(`${name}${p}`, otherwise)), '))');
+  };
+  const common = (f: Func): void => {
+    declarePairs(f, 'x', 'mu', 'va', 'inv');
+    f.declare('v128', 'one', 'veps', 'vn');
+    f.emit(set('one', f64splat(f64(1))), set('vn', f64splat(`(f64.convert_i32_s ${get('count')})`)));
+  };
   {
     const f = mb.func('batch_norm_stats', [['x', 'i32'], ['mean', 'i32'], ['variance', 'i32'], ['count', 'i32'], ['ch', 'i32']], null);
-    f.declare('f64', 's', 'm', 'q', 'd', 'n');
-    f.emit(set('n', `(f64.convert_i32_s ${get('count')})`));
-    forRange(f, 'c', get('ch'), () => {
-      f.emit(set('s', f64(0)), set('q', f64(0)));
-      column(f, 'x', 'p', () => f.emit(set('s', `(f64.add ${get('s')} ${f64load(get('p'))})`)));
-      f.emit(set('m', `(f64.div ${get('s')} ${get('n')})`));
-      column(f, 'x', 'p', () => {
-        f.emit(set('d', `(f64.sub ${f64load(get('p'))} ${get('m')})`));
-        f.emit(set('q', `(f64.add ${get('q')} (f64.mul ${get('d')} ${get('d')}))`));
+    common(f);
+    declarePairs(f, 's', 'm', 'q', 'd');
+    channelBlocks(f, (w) => {
+      f.emit(...range(w).map((p) => set(`s${p}`, vzero)));
+      rows(f, [['px', 'x']], () => {
+        loadPairs(f, get('px'), w, 'x');
+        f.emit(...range(w).map((p) => set(`s${p}`, `(f64x2.add ${get(`s${p}`)} ${get(`x${p}`)})`)));
       });
-      f.emit(`(f32.store ${add(get('mean'), shl(get('c'), 2))} (f32.demote_f64 ${get('m')}))`);
-      f.emit(`(f32.store ${add(get('variance'), shl(get('c'), 2))} (f32.demote_f64 (f64.div ${get('q')} ${get('n')})))`);
+      f.emit(...range(w).map((p) => set(`m${p}`, `(f64x2.div ${get(`s${p}`)} ${get('vn')})`)));
+      f.emit(...range(w).map((p) => set(`q${p}`, vzero)));
+      rows(f, [['px', 'x']], () => {
+        loadPairs(f, get('px'), w, 'x');
+        for (const p of range(w)) {
+          f.emit(set(`d${p}`, `(f64x2.sub ${get(`x${p}`)} ${get(`m${p}`)})`));
+          f.emit(set(`q${p}`, `(f64x2.add ${get(`q${p}`)} (f64x2.mul ${get(`d${p}`)} ${get(`d${p}`)}))`));
+        }
+      });
+      storePairs(f, atChannel('mean'), w, (p) => get(`m${p}`));
+      storePairs(f, atChannel('variance'), w, (p) => `(f64x2.div ${get(`q${p}`)} ${get('vn')})`);
     });
   }
   {
     const f = mb.func('batch_norm_forward', [['x', 'i32'], ['y', 'i32'], ['mean', 'i32'], ['variance', 'i32'], ['gamma', 'i32'], ['beta', 'i32'], ['count', 'i32'], ['ch', 'i32'], ['eps', 'f32']], null);
-    f.declare('f64', 'g', 'b');
-    f.declare('i32', 'q');
-    forRange(f, 'c', get('ch'), () => {
-      channelSetup(f);
-      f.emit(set('g', optional('gamma', 1)), set('b', optional('beta', 0)));
-      f.emit(set('q', add(get('y'), shl(get('c'), 2))));
-      column(f, 'x', 'p', () => {
-        f.emit(`(f32.store ${get('q')} (f32.demote_f64 (f64.add (f64.mul (f64.mul (f64.sub ${f64load(get('p'))} ${get('mu')}) ${get('inv')}) ${get('g')}) ${get('b')})))`);
-        f.emit(addTo('q', shl(get('ch'), 2)));
+    common(f);
+    declarePairs(f, 'g', 'b');
+    f.emit(set('veps', f64splat(`(f64.promote_f32 ${get('eps')})`)));
+    channelBlocks(f, (w) => {
+      channelSetup(f, w);
+      optionalPairs(f, 'gamma', w, 'g', get('one'));
+      optionalPairs(f, 'beta', w, 'b', vzero);
+      rows(f, [['px', 'x'], ['py', 'y']], () => {
+        loadPairs(f, get('px'), w, 'x');
+        storePairs(f, get('py'), w, (p) => `(f64x2.add (f64x2.mul (f64x2.mul (f64x2.sub ${get(`x${p}`)} ${get(`mu${p}`)}) ${get(`inv${p}`)}) ${get(`g${p}`)}) ${get(`b${p}`)})`);
       });
     });
   }
@@ -2089,34 +2152,51 @@ function batchNormKernels(mb: ModuleBuilder): void {
       [['x', 'i32'], ['dy', 'i32'], ['dx', 'i32'], ['mean', 'i32'], ['variance', 'i32'], ['gamma', 'i32'], ['dgamma', 'i32'], ['dbeta', 'i32'], ['count', 'i32'], ['ch', 'i32'], ['eps', 'f32'], ['acc', 'i32']],
       null,
     );
-    f.declare('f64', 'sdy', 'sdyx', 'd', 'k', 'mdy', 'mdyx', 'xh', 'n');
-    f.declare('i32', 'q', 'r', 'a');
-    f.emit(set('n', `(f64.convert_i32_s ${get('count')})`));
-    const xhat = `(f64.mul (f64.sub ${f64load(get('p'))} ${get('mu')}) ${get('inv')})`;
-    /** dst[c] = f32(sum), or dst[c] + f32(sum) when accumulating; nothing when dst is 0. */
-    const storeSum = (dst: string, sum: string): void => {
-      f.emit(set('a', add(get(dst), shl(get('c'), 2))));
-      f.emit(`(if ${get(dst)} (then (f32.store ${get('a')} (if (result f32) ${get('acc')} (then (f32.add (f32.load ${get('a')}) (f32.demote_f64 ${get(sum)}))) (else (f32.demote_f64 ${get(sum)}))))))`);
+    common(f);
+    declarePairs(f, 'dv', 'g', 'sdy', 'sdyx', 'k', 'mdy', 'mdyx', 'xh');
+    f.declare('v128', 'o0', 'o1');
+    flushSetup(f);
+    f.emit(set('veps', f64splat(`(f64.promote_f32 ${get('eps')})`)));
+    const xhat = (p: number): string => `(f64x2.mul (f64x2.sub ${get(`x${p}`)} ${get(`mu${p}`)}) ${get(`inv${p}`)})`;
+    /** dst[c..] = f32(sum), or dst[c..] + f32(sum) when accumulating; nothing when dst is 0. */
+    const storeSums = (w: number, dst: string, sum: string): void => {
+      const stores = (accumulate: boolean): string[] =>
+        Array.from({ length: vectorsOf(w) }, (_, v) => {
+          const value = packed(w, v, (p) => get(`${sum}${p}`));
+          const ptr = atChannel(dst);
+          return storeLanes(ptr, 16 * v, lanesOf(w, v), accumulate ? fadd(loadLanes(ptr, 16 * v, lanesOf(w, v)), value) : value);
+        }).flat();
+      f.emit(`(if ${get(dst)} (then (if ${get('acc')} (then`, ...stores(true), ') (else', ...stores(false), '))))');
     };
-    forRange(f, 'c', get('ch'), () => {
-      channelSetup(f);
-      f.emit(set('sdy', f64(0)), set('sdyx', f64(0)), set('r', add(get('dy'), shl(get('c'), 2))));
-      column(f, 'x', 'p', () => {
-        f.emit(set('d', f64load(get('r'))));
-        f.emit(set('sdy', `(f64.add ${get('sdy')} ${get('d')})`));
-        f.emit(set('sdyx', `(f64.add ${get('sdyx')} (f64.mul ${get('d')} ${xhat}))`));
-        f.emit(addTo('r', shl(get('ch'), 2)));
+    channelBlocks(f, (w) => {
+      channelSetup(f, w);
+      f.emit(...range(w).flatMap((p) => [set(`sdy${p}`, vzero), set(`sdyx${p}`, vzero)]));
+      rows(f, [['px', 'x'], ['pr', 'dy']], () => {
+        loadPairs(f, get('px'), w, 'x');
+        loadPairs(f, get('pr'), w, 'dv');
+        for (const p of range(w)) {
+          f.emit(set(`sdy${p}`, `(f64x2.add ${get(`sdy${p}`)} ${get(`dv${p}`)})`));
+          f.emit(set(`sdyx${p}`, `(f64x2.add ${get(`sdyx${p}`)} (f64x2.mul ${get(`dv${p}`)} ${xhat(p)}))`));
+        }
       });
-      storeSum('dbeta', 'sdy');
-      storeSum('dgamma', 'sdyx');
-      f.emit(set('k', `(f64.mul ${optional('gamma', 1)} ${get('inv')})`));
-      f.emit(set('mdy', `(f64.div ${get('sdy')} ${get('n')})`), set('mdyx', `(f64.div ${get('sdyx')} ${get('n')})`));
-      f.emit(set('r', add(get('dy'), shl(get('c'), 2))), set('q', add(get('dx'), shl(get('c'), 2))));
-      column(f, 'x', 'p', () => {
-        f.emit(set('xh', xhat));
-        const v = `(f64.mul ${get('k')} (f64.sub (f64.sub ${f64load(get('r'))} ${get('mdy')}) (f64.mul ${get('xh')} ${get('mdyx')})))`;
-        f.emit(`(f32.store ${get('q')} ${ftzScalar(`(f32.demote_f64 ${v})`)})`);
-        f.emit(addTo('r', shl(get('ch'), 2)), addTo('q', shl(get('ch'), 2)));
+      storeSums(w, 'dbeta', 'sdy');
+      storeSums(w, 'dgamma', 'sdyx');
+      optionalPairs(f, 'gamma', w, 'g', get('one'));
+      for (const p of range(w)) {
+        f.emit(set(`k${p}`, `(f64x2.mul ${get(`g${p}`)} ${get(`inv${p}`)})`));
+        f.emit(set(`mdy${p}`, `(f64x2.div ${get(`sdy${p}`)} ${get('vn')})`), set(`mdyx${p}`, `(f64x2.div ${get(`sdyx${p}`)} ${get('vn')})`));
+      }
+      rows(f, [['px', 'x'], ['pr', 'dy'], ['pq', 'dx']], () => {
+        loadPairs(f, get('px'), w, 'x');
+        loadPairs(f, get('pr'), w, 'dv');
+        for (const p of range(w)) f.emit(set(`xh${p}`, xhat(p)));
+        const grad = (p: number): string =>
+          `(f64x2.mul ${get(`k${p}`)} (f64x2.sub (f64x2.sub ${get(`dv${p}`)} ${get(`mdy${p}`)}) (f64x2.mul ${get(`xh${p}`)} ${get(`mdyx${p}`)})))`;
+        for (let v = 0; v < vectorsOf(w); v++) {
+          f.emit(set(`o${v}`, packed(w, v, grad)));
+          ftzLocal(f, `o${v}`);
+          f.emit(...storeLanes(get('pq'), 16 * v, lanesOf(w, v), get(`o${v}`)));
+        }
       });
     });
   }
