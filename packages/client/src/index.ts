@@ -26,6 +26,8 @@ export { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult,
 export { FINISHED_SWEEP_STATUSES, FINISHED_TRIAL_STATUSES } from '@hypersweep/schemas';
 // Token management with project grants (the `hypersweep token` commands).
 export { TOKEN_ROLES, createToken, listTokens, revokeToken, type CreateTokenRequest, type CreatedToken, type TokenRecord, type TokenRole } from './tokens.ts';
+// Projects with their quotas and usage (the dashboard's Access page).
+export { QUOTA_NAMES, createProject, getProject, listProjects, updateProjectQuotas, type CreateProjectInput, type Project, type QuotaChange, type QuotaName } from './projects.ts';
 // Control of a running sweep (the `hypersweep pause|resume|budget|enqueue|delete` commands) and its sweep.control events.
 export {
   MAX_ENQUEUED_CONFIGURATIONS,
