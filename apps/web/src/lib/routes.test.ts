@@ -14,6 +14,8 @@ describe('routes', () => {
     [`/sweeps/${SWEEP}/trials/${TRIAL}`, '', { page: 'trial', sweepId: SWEEP, trialId: TRIAL }],
     ['/cluster', '', { page: 'cluster' }],
     ['/datasets', '', { page: 'datasets' }],
+    ['/access', '', { page: 'access' }],
+    ['/access/', '', { page: 'access' }],
     ['/playground', `?sweep=${SWEEP}`, { page: 'playground', sweepId: SWEEP, trialId: null }],
     ['/login', '?next=%2Fcluster', { page: 'login', next: '/cluster' }],
     ['/nope', '', { page: 'not-found', path: '/nope' }],
@@ -29,6 +31,7 @@ describe('routes', () => {
       { page: 'trial', sweepId: SWEEP, trialId: TRIAL },
       { page: 'cluster' },
       { page: 'datasets' },
+      { page: 'access' },
       { page: 'playground', sweepId: SWEEP, trialId: TRIAL },
       { page: 'login', next: `/sweeps/${SWEEP}` },
     ];

@@ -8,6 +8,7 @@ export type Route =
   | { readonly page: 'trial'; readonly sweepId: string; readonly trialId: string }
   | { readonly page: 'cluster' }
   | { readonly page: 'datasets' }
+  | { readonly page: 'access' }
   | { readonly page: 'playground'; readonly sweepId: string | null; readonly trialId: string | null }
   | { readonly page: 'not-found'; readonly path: string };
 
@@ -21,6 +22,7 @@ const PATTERNS: readonly [RegExp, (m: string[], q: URLSearchParams) => Route][] 
   [new RegExp(`^/sweeps/${SEGMENT}/trials/${SEGMENT}$`), (m) => ({ page: 'trial', sweepId: m[1]!, trialId: m[2]! })],
   [/^\/cluster$/, () => ({ page: 'cluster' })],
   [/^\/datasets$/, () => ({ page: 'datasets' })],
+  [/^\/access$/, () => ({ page: 'access' })],
   [/^\/playground$/, (_m, q) => ({ page: 'playground', sweepId: q.get('sweep'), trialId: q.get('trial') })],
 ];
 
@@ -64,6 +66,8 @@ export function hrefOf(route: Route): string {
       return '/cluster';
     case 'datasets':
       return '/datasets';
+    case 'access':
+      return '/access';
     case 'playground': {
       const q = new URLSearchParams();
       if (route.sweepId) q.set('sweep', route.sweepId);
