@@ -2,6 +2,7 @@
 import { Suspense, lazy } from 'react';
 import { AppProvider, useApp } from './context.tsx';
 import { Link, Loading } from '../components/ui.tsx';
+import { AccessPage } from '../pages/AccessPage.tsx';
 import { ClusterPage } from '../pages/ClusterPage.tsx';
 import { DatasetsPage } from '../pages/DatasetsPage.tsx';
 import { LoginPage } from '../pages/LoginPage.tsx';
@@ -21,6 +22,7 @@ const NAV: readonly { href: string; label: string; pages: readonly Route['page']
   { href: '/datasets', label: 'Datasets', pages: ['datasets'], testId: 'nav-datasets' },
   { href: '/cluster', label: 'Cluster', pages: ['cluster'], testId: 'nav-cluster' },
   { href: '/playground', label: 'Playground', pages: ['playground'], testId: 'nav-playground' },
+  { href: '/access', label: 'Access', pages: ['access'], testId: 'nav-access' },
 ];
 
 function Page({ route }: { route: Route }) {
@@ -39,6 +41,8 @@ function Page({ route }: { route: Route }) {
       return <ClusterPage />;
     case 'datasets':
       return <DatasetsPage />;
+    case 'access':
+      return <AccessPage />;
     case 'playground':
       return (
         <Suspense fallback={<main id="main" className="page"><Loading what="the playground" /></main>}>
