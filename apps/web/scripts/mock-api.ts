@@ -3,14 +3,16 @@
 // trains fake trials live over SSE, a finished 1,000-trial sweep for performance, a finished sweep
 // over depth with per-layer widths (conditional parameters; each trial's resolved spec), sweep
 // control (pause, resume, budget, enqueued configurations checked against the space, delete; each a
-// sweep.control event), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
+// sweep.control event), projects with quotas and API tokens (created, listed, revoked; a created
+// token signs requests in until it is revoked), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
 // dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
-  ClusterView, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, Sweep, SweepCurves, SweepEvent, SweepPage, Trial, TrialDetail, TrialModelExport, TrialPage,
-  formatSseEvent, isBuiltinSweep, maxStepsOf, resolveTrialConfig, validationError, type SweepStatus, type TrialCounts, type TrialResolved,
+  ApiTokenCreated, ApiTokenList, ClusterView, CreateApiTokenRequest, CreateProjectRequest, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, ProjectInfo, ProjectList,
+  ProjectPathParams, Sweep, SweepCurves, SweepEvent, SweepPage, TokenPathParams, Trial, TrialDetail, TrialModelExport, TrialPage, UpdateProjectRequest,
+  formatSseEvent, isBuiltinSweep, isMoreDetail, maxStepsOf, resolveTrialConfig, validationError, type ApiTokenInfo, type ProjectRole, type SweepStatus, type TrialCounts, type TrialResolved,
 } from '@hypersweep/schemas';
 import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -331,6 +333,166 @@ function control(m: MockSweep, data: Record<string, unknown>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Projects and tokens, with the API's roles (apps/api/src/scope.ts) and its refusals
+// ---------------------------------------------------------------------------------------------
+
+interface MockProject {
+  id: string;
+  name: string;
+  createdAt: string;
+  quotas: ProjectInfo['quotas'];
+}
+const projects = new Map<string, MockProject>();
+const noQuotas = (): ProjectInfo['quotas'] => ({ maxRunningTrials: null, maxQueuedTrials: null, maxActiveSweeps: null, maxEpochsPerDay: null, maxDatasetBytes: null });
+projects.set('default', { id: randomUUID(), name: 'default', createdAt: now(), quotas: noQuotas() });
+
+/** A token as the API lists it, and its secret (the API keeps a hash; the mock is no vault). */
+interface MockToken {
+  info: ApiTokenInfo;
+  secret: string;
+}
+// MOCK_TOKEN is a server admin with admin of the default project, as the first token of a server is.
+const tokens: MockToken[] = [
+  { secret: TOKEN, info: { id: randomUUID(), name: 'dev', prefix: TOKEN.slice(0, 11), grants: [{ project: 'default', role: 'admin' }], serverAdmin: true, expiresAt: null, createdAt: now(), lastUsedAt: null, revokedAt: null } },
+];
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: { path: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The live token a request is signed with, else the API's 401. */
+function authenticate(req: IncomingMessage): MockToken {
+  const header = req.headers.authorization;
+  if (header === undefined) throw new Refusal(401, 'unauthorized', 'missing bearer token', [{ path: 'headers.authorization', message: 'is required: Authorization: Bearer <token>' }]);
+  const secret = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  if (!secret) throw new Refusal(401, 'unauthorized', 'malformed Authorization header', [{ path: 'headers.authorization', message: 'must be "Bearer <token>"' }]);
+  const token = tokens.find((t) => t.secret === secret);
+  const live = token && token.info.revokedAt === null && (token.info.expiresAt === null || Date.parse(token.info.expiresAt) > Date.now());
+  if (!token || !live) throw new Refusal(401, 'unauthorized', 'invalid or revoked token', [{ path: 'headers.authorization', message: 'is not a valid token' }]);
+  token.info.lastUsedAt = now();
+  return token;
+}
+
+const RANK: Readonly<Record<ProjectRole, number>> = { read: 1, submit: 2, admin: 3 };
+const roleIn = (caller: MockToken, project: string): ProjectRole | null => (caller.info.serverAdmin ? 'admin' : (caller.info.grants.find((g) => g.project === project)?.role ?? null));
+function hasRole(caller: MockToken, project: string, need: ProjectRole): boolean {
+  const role = roleIn(caller, project);
+  return role !== null && RANK[role] >= RANK[need];
+}
+
+function requireServerAdmin(caller: MockToken) {
+  if (!caller.info.serverAdmin) throw new Refusal(403, 'forbidden', 'only a server admin token may do this', [{ path: 'headers.authorization', message: 'needs a server admin token' }]);
+}
+function requireSomeAdmin(caller: MockToken) {
+  if (caller.info.serverAdmin || caller.info.grants.some((g) => g.role === 'admin')) return;
+  throw new Refusal(403, 'forbidden', 'managing tokens needs the admin role in a project', [{ path: 'headers.authorization', message: 'needs an admin role' }]);
+}
+/** A server admin manages every token; a project admin those wholly in projects it administers. */
+const manages = (caller: MockToken, t: MockToken) => caller.info.serverAdmin || (!t.info.serverAdmin && t.info.grants.length > 0 && t.info.grants.every((g) => hasRole(caller, g.project, 'admin')));
+
+/** A zod failure as the API's 400: "invalid body: <path>: <message>", a problem of the whole body at `body`. */
+function invalidBody(error: z.ZodError): Refusal {
+  const body = validationError(error, 'invalid body');
+  return new Refusal(400, 'invalid_request', body.error.message, body.error.details.map((d) => (d.path === '' && !isMoreDetail(d) ? { ...d, path: 'body' } : d)));
+}
+async function parseBody<T>(schema: z.ZodType<T>, req: IncomingMessage): Promise<T> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    throw new Refusal(415, 'unsupported_media_type', 'the body must be application/json', [{ path: 'headers.content-type', message: `content-type ${req.headers['content-type'] ?? '(none)'} is not application/json` }]);
+  }
+  const parsed = schema.safeParse(await readJson(req));
+  if (!parsed.success) throw invalidBody(parsed.error);
+  return parsed.data;
+}
+
+/** Every mock sweep is in the default project: its usage counts them. */
+function presentProject(caller: MockToken, p: MockProject): ProjectInfo {
+  const all = p.name === 'default' ? [...sweeps.values()] : [];
+  const trials = all.flatMap((m) => m.trials);
+  const usage = {
+    runningTrials: trials.filter((t) => t.status === 'running').length,
+    queuedTrials: trials.filter((t) => t.status === 'queued').length,
+    activeSweeps: all.filter((m) => !FINISHED_SWEEP_STATUSES.has(m.sweep.status)).length,
+    epochsToday: trials.reduce((n, t) => n + t.epochsDone, 0),
+    datasetBytes: 0,
+  };
+  return { ...p, role: roleIn(caller, p.name) ?? 'read', usage };
+}
+
+/** The named project when the caller sees it, else 404 (as one that does not exist). */
+function visibleProject(caller: MockToken, raw: string): MockProject {
+  const parsed = ProjectPathParams.safeParse({ project: decodeURIComponent(raw) });
+  if (!parsed.success) throw new Refusal(400, 'invalid_request', `invalid path: project: ${parsed.error.issues[0]?.message ?? 'invalid'}`, [{ path: 'project', message: parsed.error.issues[0]?.message ?? 'invalid' }]);
+  const p = projects.get(parsed.data.project);
+  if (!p || roleIn(caller, p.name) === null) throw new Refusal(404, 'not_found', `no project ${parsed.data.project}`, [{ path: 'project', message: 'no such project' }]);
+  return p;
+}
+
+/** GET/POST /projects, GET/PATCH /projects/{name}, GET/POST /tokens, DELETE /tokens/{id}; false for any other route. */
+async function accessRoutes(req: IncomingMessage, res: ServerResponse, p: string, caller: MockToken): Promise<boolean> {
+  const named = /^\/projects\/([^/]+)$/.exec(p);
+  if (req.method === 'GET' && p === '/projects') {
+    const items = [...projects.values()].filter((x) => roleIn(caller, x.name) !== null).sort((a, b) => a.name.localeCompare(b.name)).map((x) => presentProject(caller, x));
+    send(res, 200, ProjectList, { items });
+  } else if (req.method === 'POST' && p === '/projects') {
+    requireServerAdmin(caller);
+    const body = await parseBody(CreateProjectRequest, req);
+    if (projects.has(body.name)) throw new Refusal(409, 'conflict', `a project named ${JSON.stringify(body.name)} exists`, [{ path: 'request', message: `a project named ${JSON.stringify(body.name)} exists` }]);
+    const project: MockProject = { id: randomUUID(), name: body.name, createdAt: now(), quotas: { ...noQuotas(), ...body.quotas } };
+    projects.set(project.name, project);
+    res.setHeader('Location', `/api/v1/projects/${project.name}`);
+    send(res, 201, ProjectInfo, presentProject(caller, project));
+  } else if (named && req.method === 'GET') {
+    send(res, 200, ProjectInfo, presentProject(caller, visibleProject(caller, named[1]!)));
+  } else if (named && req.method === 'PATCH') {
+    // The API's order: 404 for a project the caller does not see, then 403, then the body.
+    const project = visibleProject(caller, named[1]!);
+    requireServerAdmin(caller);
+    const body = await parseBody(UpdateProjectRequest, req);
+    project.quotas = { ...project.quotas, ...body.quotas };
+    send(res, 200, ProjectInfo, presentProject(caller, project));
+  } else if (req.method === 'GET' && p === '/tokens') {
+    requireSomeAdmin(caller);
+    send(res, 200, ApiTokenList, { items: tokens.filter((t) => manages(caller, t)).map((t) => t.info) });
+  } else if (req.method === 'POST' && p === '/tokens') {
+    requireSomeAdmin(caller);
+    const body = await parseBody(CreateApiTokenRequest, req);
+    if (body.serverAdmin && !caller.info.serverAdmin) throw new Refusal(403, 'forbidden', 'only a server admin may create a server admin token', [{ path: 'serverAdmin', message: 'needs a server admin token' }]);
+    body.grants.forEach((g, i) => {
+      const path = `grants[${i}].project`;
+      const role = projects.has(g.project) ? roleIn(caller, g.project) : null;
+      // A token is granted only what its creator administers; a project it does not see does not exist.
+      if (role === null) throw new Refusal(404, 'not_found', `no project ${g.project}`, [{ path, message: 'no such project' }]);
+      if (RANK[role] < RANK.admin) throw new Refusal(403, 'forbidden', `this token's role ${role} in the project does not allow this (admin is needed)`, [{ path: 'headers.authorization', message: 'needs the admin role in the project' }]);
+    });
+    const secret = `hs_${randomBytes(32).toString('base64url')}`;
+    const info: ApiTokenInfo = { id: randomUUID(), name: body.name, prefix: secret.slice(0, 11), grants: body.grants, serverAdmin: body.serverAdmin, expiresAt: body.expiresAt === undefined ? null : new Date(body.expiresAt).toISOString(), createdAt: now(), lastUsedAt: null, revokedAt: null };
+    tokens.push({ info, secret });
+    const { lastUsedAt: _lastUsed, revokedAt: _revoked, ...shown } = info;
+    send(res, 201, ApiTokenCreated, { ...shown, token: secret });
+  } else if (req.method === 'DELETE' && p.startsWith('/tokens/')) {
+    requireSomeAdmin(caller);
+    const parsed = TokenPathParams.safeParse({ tokenId: decodeURIComponent(p.slice('/tokens/'.length)) });
+    if (!parsed.success) throw new Refusal(400, 'invalid_request', 'invalid path: tokenId: must be a UUID', [{ path: 'tokenId', message: 'must be a UUID' }]);
+    const { tokenId } = parsed.data;
+    const token = tokens.find((t) => t.info.id === tokenId);
+    if (!token || !manages(caller, token) || token.info.revokedAt !== null) throw new Refusal(404, 'not_found', `no active token ${tokenId}`, [{ path: 'tokenId', message: 'no such active token' }]);
+    token.info.revokedAt = now();
+    res.writeHead(204);
+    res.end();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
@@ -381,8 +543,16 @@ const server = createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   if (!path.startsWith('/api/')) return serveStatic(url, res);
-  if (req.headers.authorization !== `Bearer ${TOKEN}`) return error(res, 401, 'unauthorized', 'missing or invalid bearer token');
   const p = path.replace(/^\/api\/v1/, '');
+  // Any live token reads and controls the sweeps (the mock's sweeps are all in the default project);
+  // projects and tokens check roles as the API does.
+  try {
+    const caller = authenticate(req);
+    if (await accessRoutes(req, res, p, caller)) return undefined;
+  } catch (err) {
+    if (err instanceof Refusal) return error(res, err.status, err.code, err.message, err.details);
+    return error(res, 500, 'internal', err instanceof Error ? err.message : String(err));
+  }
   const m = /^\/sweeps\/([^/]+)/.exec(p);
   const ms = m ? sweeps.get(m[1]!) : undefined;
   if (m && p !== '/sweeps' && !ms) return error(res, 404, 'not_found', `no sweep ${m[1]}`, [{ path: 'sweepId', message: 'no such sweep' }]);
