@@ -1,7 +1,8 @@
 // Dashboard pages in a real headless Chromium (Debian's, through playwright-core, as
 // test/lib/browser.ts at the root) against the built dashboard and scripts/mock-api.ts: "tune this"
 // on the new-sweep form, conditional parameters on the sweep page, the resolved model on the trial
-// page, and the sweep page's controls (pause, resume, budget, added configurations, delete). Any console error or uncaught page error fails the test during which it happened.
+// page, the sweep page's controls (pause, resume, budget, added configurations, delete), and the
+// Access page (projects, quotas, tokens). Any console error or uncaught page error fails the test during which it happened.
 import { CreateSweepRequest, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -253,6 +254,162 @@ describe('pages in Chromium', () => {
     expect((await fetch(`${baseUrl}/api/v1/sweeps/${created.id}`, { headers: auth })).status).toBe(404);
     await page.getByTestId('sweeps-table').waitFor();
     expect(await page.locator(`[data-testid="sweep-row"][data-sweep-id="${created.id}"]`).count()).toBe(0);
+  });
+
+  it('creates a project, edits its quotas and creates a token (its secret shown once, working until it is revoked); the API’s refusals at their fields', async () => {
+    const auth = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
+    const posted = (path: string, method = 'POST') => page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1${path}` && r.request().method() === method);
+    await page.goto('/');
+    await page.getByTestId('nav-access').click();
+    await page.waitForURL((url) => url.pathname === '/access');
+    expect(await page.getByTestId('nav-access').getAttribute('aria-current')).toBe('page');
+    await page.locator('[data-testid="project-row"][data-project="default"]').waitFor();
+
+    // An empty name: the API's 400, its message at the field it names.
+    const projectForm = page.getByTestId('project-form');
+    let answer = posted('/projects');
+    await projectForm.getByTestId('project-submit').click();
+    expect((await answer).status()).toBe(400);
+    expect(await projectForm.getByTestId('error-name').textContent()).toBe('must be a project name: 1-63 of a-z, 0-9, _ and -, starting with a letter or digit');
+    expect(await projectForm.getByTestId('field-name').getAttribute('aria-invalid')).toBe('true');
+    expect(await projectForm.getByTestId('project-form-errors').textContent()).toContain('invalid body: name: must be a project name');
+    problems.splice(0); // Chromium logs each refused request as a failed resource load
+
+    await projectForm.getByTestId('field-name').fill('vision');
+    await projectForm.getByTestId('field-quotas.maxRunningTrials').fill('4');
+    await projectForm.getByTestId('project-submit').click();
+    await page.getByTestId('project-created').waitFor();
+    expect(await projectForm.getByTestId('field-name').getAttribute('aria-invalid')).toBe('false');
+    const visionRow = page.locator('[data-testid="project-row"][data-project="vision"]');
+    await visionRow.waitFor();
+    expect(await visionRow.locator('td[data-quota="maxRunningTrials"]').textContent()).toBe('0 / 4');
+    expect(await visionRow.locator('td[data-quota="maxActiveSweeps"]').textContent()).toBe('0 / no limit');
+
+    // Quotas: the editor takes the focus; a negative quota is the API's 400 at that quota; then a change.
+    await visionRow.getByTestId('edit-quotas').click();
+    const quotaForm = page.getByTestId('quota-form');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('field-quotas.maxRunningTrials');
+    await quotaForm.getByTestId('field-quotas.maxRunningTrials').fill('-1');
+    answer = posted('/projects/vision', 'PATCH');
+    await quotaForm.getByTestId('quota-submit').click();
+    expect((await answer).status()).toBe(400);
+    expect(await quotaForm.getByTestId('error-quotas.maxRunningTrials').textContent()).toBe('must be ≥ 0');
+    problems.splice(0);
+    await quotaForm.getByTestId('field-quotas.maxRunningTrials').fill('8');
+    await quotaForm.getByTestId('field-quotas.maxActiveSweeps').fill('2');
+    await quotaForm.getByTestId('quota-submit').click();
+    await quotaForm.waitFor({ state: 'detached' });
+    await expect.poll(() => visionRow.locator('td[data-quota="maxRunningTrials"]').textContent()).toBe('0 / 8');
+    expect((await api<{ quotas: Record<string, number | null> }>('/projects/vision')).quotas).toMatchObject({ maxRunningTrials: 8, maxActiveSweeps: 2, maxQueuedTrials: null });
+    // Escape closes the editor and gives the focus back to its button.
+    await visionRow.getByTestId('edit-quotas').click();
+    await quotaForm.waitFor();
+    await page.keyboard.press('Escape');
+    await quotaForm.waitFor({ state: 'detached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-project'))).toBe('vision');
+
+    // A token without a name: the API's 400 at the name; its project is kept.
+    const tokenForm = page.getByTestId('token-form');
+    await tokenForm.getByTestId('field-grants[0].project').selectOption('vision');
+    await tokenForm.getByTestId('field-grants[0].role').selectOption('submit');
+    answer = posted('/tokens');
+    await tokenForm.getByTestId('token-submit').click();
+    expect((await answer).status()).toBe(400);
+    expect(await tokenForm.getByTestId('error-name').textContent()).toBe('must not be empty');
+    expect(await tokenForm.getByTestId('field-grants[0].project').inputValue()).toBe('vision');
+    problems.splice(0);
+
+    await tokenForm.getByTestId('field-name').fill('ci');
+    answer = posted('/tokens');
+    await tokenForm.getByTestId('token-submit').click();
+    const created = (await (await answer).json()) as { id: string; token: string };
+    const secretField = page.getByTestId('token-secret');
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    expect(secret).toMatch(/^hs_[A-Za-z0-9_-]{43}$/);
+    expect(secret).toBe(created.token);
+    expect(await page.getByTestId('token-secret-warning').textContent()).toContain('This is the only time the secret is shown.');
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl });
+    await page.getByTestId('copy-token-secret').click();
+    await expect.poll(() => page.getByTestId('copy-status').textContent()).toBe('Copied to the clipboard.');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+
+    // The secret works: the new token sees its project, with its role.
+    const asNew = await fetch(`${baseUrl}/api/v1/projects`, auth(secret));
+    expect(asNew.status).toBe(200);
+    expect(((await asNew.json()) as { items: { name: string; role: string }[] }).items.map((p) => [p.name, p.role])).toEqual([['vision', 'submit']]);
+
+    // Once Done, the secret is nowhere: not on the page, not after a reload, not in the listing.
+    await page.getByTestId('token-secret-done').click();
+    await page.getByTestId('token-secret-panel').waitFor({ state: 'detached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('tokens-heading');
+    expect(await page.content()).not.toContain(secret);
+    await page.reload();
+    const row = page.locator(`[data-testid="token-row"][data-token-id="${created.id}"]`);
+    await row.waitFor();
+    expect(await page.content()).not.toContain(secret);
+    expect(JSON.stringify(await api('/tokens'))).not.toContain(secret);
+    expect(await row.getByTestId('token-grants').textContent()).toBe('vision: submit');
+    expect(await row.getByTestId('token-state').textContent()).toBe('active');
+    // It was used once above: the API says when.
+    expect(await row.getByTestId('token-last-used').textContent()).not.toBe('never');
+
+    // Revoke, after confirming: gone from the active list, refused from then on.
+    let question = '';
+    page.once('dialog', (d) => {
+      question = d.message();
+      void d.accept();
+    });
+    await row.getByTestId('revoke-token').click();
+    await page.getByTestId('token-revoked').waitFor();
+    expect(question).toContain(`Revoke the token "ci" (${secret.slice(0, 11)}…)?`);
+    await row.waitFor({ state: 'detached' });
+    await page.getByTestId('tokens-show-inactive').check();
+    expect(await row.getAttribute('data-state')).toBe('revoked');
+    expect(await row.getByTestId('revoke-token').count()).toBe(0);
+    expect((await fetch(`${baseUrl}/api/v1/projects`, auth(secret))).status).toBe(401);
+    // The dashboard's own token is untouched.
+    expect(page.url()).toBe(`${baseUrl}/access`);
+  });
+
+  it('shows the API’s 403 where a project admin (no server admin) sets quotas or creates a project, and the page goes on', async () => {
+    const admin = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+    expect((await fetch(`${baseUrl}/api/v1/projects`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'nlp' }) })).status).toBe(201);
+    const res = await fetch(`${baseUrl}/api/v1/tokens`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'nlp-admin', grants: [{ project: 'nlp', role: 'admin' }] }) });
+    expect(res.status).toBe(201);
+    const { token } = (await res.json()) as { token: string };
+
+    const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 } });
+    await context.addInitScript((t: string) => window.localStorage.setItem('hypersweep.token', t), token);
+    const other = await context.newPage();
+    other.on('pageerror', (e) => problems.push(`pageerror (project admin): ${e.message}`));
+    try {
+      await other.goto('/access');
+      const nlp = other.locator('[data-testid="project-row"][data-project="nlp"]');
+      await nlp.waitFor();
+      expect(await other.getByTestId('project-row').count()).toBe(1);
+      expect(await nlp.getByTestId('project-role').textContent()).toBe('admin');
+      await nlp.getByTestId('edit-quotas').click();
+      const quotaForm = other.getByTestId('quota-form');
+      await quotaForm.getByTestId('field-quotas.maxActiveSweeps').fill('1');
+      await quotaForm.getByTestId('quota-submit').click();
+      const refusal = other.getByTestId('quota-form-errors');
+      await refusal.waitFor();
+      expect(await refusal.locator('p').textContent()).toBe('only a server admin token may do this');
+      expect(await refusal.locator('[data-testid="form-error"][data-path="headers.authorization"]').textContent()).toBe('headers.authorization needs a server admin token');
+
+      const projectForm = other.getByTestId('project-form');
+      await projectForm.getByTestId('field-name').fill('mine');
+      await projectForm.getByTestId('project-submit').click();
+      await projectForm.getByTestId('project-form-errors').waitFor();
+      expect(await projectForm.getByTestId('project-form-errors').locator('p').textContent()).toBe('only a server admin token may do this');
+      // A project admin manages its project's tokens: its own is listed.
+      await other.locator('[data-testid="token-row"]').first().waitFor();
+      expect(await other.getByTestId('token-grants').allTextContents()).toEqual(['nlp: admin']);
+      expect((await api<{ quotas: { maxActiveSweeps: number | null } }>('/projects/nlp')).quotas.maxActiveSweeps).toBeNull();
+    } finally {
+      await context.close();
+    }
   });
 
   it('shows the resolved layers and training settings of a trial', async () => {
