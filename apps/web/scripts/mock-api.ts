@@ -459,7 +459,8 @@ async function accessRoutes(req: IncomingMessage, res: ServerResponse, p: string
     send(res, 200, ProjectInfo, presentProject(caller, project));
   } else if (req.method === 'GET' && p === '/tokens') {
     requireSomeAdmin(caller);
-    send(res, 200, ApiTokenList, { items: tokens.filter((t) => manages(caller, t)).map((t) => t.info) });
+    // Newest first, as the API lists them.
+    send(res, 200, ApiTokenList, { items: tokens.filter((t) => manages(caller, t)).map((t) => t.info).reverse() });
   } else if (req.method === 'POST' && p === '/tokens') {
     requireSomeAdmin(caller);
     const body = await parseBody(CreateApiTokenRequest, req);
