@@ -1,10 +1,12 @@
 // Token verification under load: concurrent requests of one token share one database check, and a
-// revoke during a check does not put the token back in the cache.
+// revoke during a check does not put the token back in the cache. With AUTH=none, no token is asked.
 import { createApiToken, revokeApiToken, type Db } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import type { Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WhoAmI } from '@hypersweep/schemas';
 import { createAuthenticator } from '../src/auth.ts';
+import { startTestApi, type TestApi } from './harness.ts';
 
 describe('bearer token verification', () => {
   let m: MigratedTestDatabase;
@@ -58,5 +60,24 @@ describe('bearer token verification', () => {
     const after = await call(auth.middleware, created.token);
     expect(after).toBeInstanceOf(Error);
     expect((after as Error).message).toMatch(/invalid or revoked/);
+  });
+});
+
+describe('AUTH=none', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi({ AUTH: 'none' });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('serves every request without a token as a server admin, and says so on /me', async () => {
+    const bare = (path: string) => fetch(`${t.url}${path}`);
+    const me = await bare('/api/v1/me');
+    expect(me.status).toBe(200);
+    expect(WhoAmI.parse(await me.json())).toEqual({ serverAdmin: true, token: null });
+    expect((await bare('/api/v1/sweeps')).status).toBe(200);
+    expect((await bare('/api/v1/tokens')).status).toBe(200);
   });
 });

@@ -3,7 +3,7 @@
 // → the route's answer; a weaker role → 403; another project → 404 as if the resource did not exist,
 // and no response body of any route carries another project's ids.
 import { claimTrial, createApiToken, createProject, createTrial, setSweepStatus } from '@hypersweep/db';
-import { API_ROUTES, ApiError } from '@hypersweep/schemas';
+import { API_ROUTES, ApiError, WhoAmI } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
@@ -171,6 +171,7 @@ describe('authorisation matrix', () => {
       },
     },
     { route: 'GET /datasets/{datasetId}', need: 'read', ok: [200], scoped: true, run: (f, r) => r(`/api/v1/datasets/${f.datasetId}`) },
+    { route: 'GET /me', need: 'read', ok: [200], scoped: false, run: (_f, r) => r('/api/v1/me') },
     { route: 'GET /tokens', need: 'admin', adminOnly: true, ok: [200], scoped: false, run: (_f, r) => r('/api/v1/tokens') },
     {
       route: 'POST /tokens', need: 'admin', adminOnly: true, ok: [201], scoped: true,
@@ -243,6 +244,25 @@ describe('authorisation matrix', () => {
       expect(wrong).toEqual([]);
     }, 120_000);
   }
+
+  it('tells each token who it is: its grants by project name, whether it is a server admin, never its secret', async () => {
+    for (const role of ['read', 'submit', 'admin', 'server'] as const) {
+      const res = await as(tokens.get(role)!)('/api/v1/me');
+      expect(res.status).toBe(200);
+      const me = WhoAmI.parse(await res.json());
+      expect(me.serverAdmin).toBe(role === 'server');
+      expect(me.token?.name).toBe(role);
+      expect(me.token?.grants).toEqual(role === 'server' ? [] : [{ project: 'alpha', role }]);
+      expect(JSON.stringify(me)).not.toContain(tokens.get(role)!);
+    }
+    expect((await t.request('/api/v1/me', { headers: { authorization: 'Bearer hs_not-a-token' } })).status).toBe(401);
+  });
+
+  it('refuses a second project of the same name with a 409 naming the field', async () => {
+    const res = await as(tokens.get('server')!)('/api/v1/projects', { method: 'POST', json: { name: 'alpha' } });
+    expect(res.status).toBe(409);
+    expect(ApiError.parse(await res.json()).error.details[0]?.path).toBe('name');
+  });
 
   it('refuses an expired token, and a project admin cannot grant what it does not administer', async () => {
     const alpha = await t.db.project.findUniqueOrThrow({ where: { name: 'alpha' } });

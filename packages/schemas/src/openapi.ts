@@ -30,6 +30,7 @@ import {
   ApiTokenCreated,
   ApiTokenInfo,
   ApiTokenList,
+  WhoAmI,
   BestTrial,
   ClusterView,
   CreateApiTokenRequest,
@@ -113,6 +114,7 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   ApiTokenInfo,
   ApiTokenList,
   ApiTokenCreated,
+  WhoAmI,
   DatasetInfo,
   DatasetList,
   TrialModelExport,
@@ -285,6 +287,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'get', path: `${API_PREFIX}/datasets/{datasetId}`, operationId: 'getDataset', tag: 'datasets', summary: 'A dataset',
     pathParams: DatasetPathParams, responses: { 200: json('DatasetInfo', 'The dataset') }, errors: [...COMMON_ERRORS, 404],
+  },
+  {
+    method: 'get', path: `${API_PREFIX}/me`, operationId: 'whoAmI', tag: 'tokens', summary: "The caller's token (null when authentication is off) and whether it is a server admin",
+    responses: { 200: json('WhoAmI', 'The caller') }, errors: COMMON_ERRORS,
   },
   {
     method: 'get', path: `${API_PREFIX}/tokens`, operationId: 'listTokens', tag: 'tokens', summary: 'API tokens (prefixes only)',

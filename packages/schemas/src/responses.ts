@@ -351,6 +351,13 @@ export const ProjectList = z.strictObject({ items: z.array(ProjectInfo) });
 
 export const ApiTokenList = z.strictObject({ items: z.array(ApiTokenInfo) });
 
+/**
+ * Who the caller is: its token (null when authentication is off) and whether it is a server admin,
+ * so a client shows only the controls the token may use.
+ */
+export const WhoAmI = z.strictObject({ serverAdmin: z.boolean(), token: ApiTokenInfo.nullable() });
+export type WhoAmI = z.infer<typeof WhoAmI>;
+
 // ---------------------------------------------------------------------------------------------
 // Datasets
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Projects: what a token sees of them (its role, the quotas and what is used against them). Only
 // a server admin creates projects and sets quotas: they are the cluster operator's.
-import { createProject, getProjectByName, listProjects, projectUsage, updateProjectQuotas, type ProjectInfo as ProjectRow } from '@hypersweep/db';
+import { DbError, createProject, getProjectByName, listProjects, projectUsage, updateProjectQuotas, type ProjectInfo as ProjectRow } from '@hypersweep/db';
 import { CreateProjectRequest, ProjectPathParams, UpdateProjectRequest, type ProjectInfo } from '@hypersweep/schemas';
 import { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps.ts';
@@ -36,7 +36,12 @@ export function projectRoutes(deps: ApiDeps): Router {
   router.post('/projects', async (req, res) => {
     requireServerAdmin(req);
     const body = parseJsonBody(CreateProjectRequest, req);
-    const row = await createProject(deps.db, body.name, body.quotas);
+    const row = await createProject(deps.db, body.name, body.quotas).catch((error: unknown) => {
+      if (error instanceof DbError && error.code === 'unique_violation') {
+        throw new HttpError('conflict', `a project named ${body.name} exists`, [{ path: 'name', message: 'is taken by another project' }]);
+      }
+      throw error;
+    });
     res.status(201).location(`/api/v1/projects/${row.name}`).json(await present(req, row));
   });
 

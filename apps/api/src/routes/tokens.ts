@@ -2,7 +2,7 @@
 // A server admin manages every token; a project admin the tokens that live wholly in projects it
 // administers. Any other token is invisible (404), and a token without an admin role gets 403.
 import { createApiToken, getApiToken, getProjectByName, listApiTokens, revokeApiToken, type ApiTokenInfo as TokenRow } from '@hypersweep/db';
-import { CreateApiTokenRequest, TokenPathParams, type ApiTokenInfo } from '@hypersweep/schemas';
+import { CreateApiTokenRequest, TokenPathParams, type ApiTokenInfo, type WhoAmI } from '@hypersweep/schemas';
 import { Router, type Request } from 'express';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
@@ -38,6 +38,12 @@ function requireSomeAdmin(req: Request): void {
 export function tokenRoutes(deps: ApiDeps): Router {
   const router = Router();
   const noSuchToken = (tokenId: string) => new HttpError('not_found', `no active token ${tokenId}`, [{ path: 'tokenId', message: 'no such active token' }]);
+
+  // Any valid token may ask who it is (no role needed): clients hide what it may not do.
+  router.get('/me', (req, res) => {
+    const body: WhoAmI = { serverAdmin: isServerAdmin(req), token: req.token ? present(req.token) : null };
+    res.json(body);
+  });
 
   router.get('/tokens', async (req, res) => {
     requireSomeAdmin(req);
