@@ -24,8 +24,8 @@ export { TRIAL_BASE_COLUMNS, csvField, toCsv, trialTable, trialTableCsv, type Cs
 export { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult, type AskedTrial, type ReportRequest, type TellRequest } from './ask-tell.ts';
 // The statuses after which nothing changes, with the schemas they belong to.
 export { FINISHED_SWEEP_STATUSES, FINISHED_TRIAL_STATUSES } from '@hypersweep/schemas';
-// Token management with project grants (the `hypersweep token` commands).
-export { TOKEN_ROLES, createToken, listTokens, revokeToken, type CreateTokenRequest, type CreatedToken, type TokenRecord, type TokenRole } from './tokens.ts';
+// Token management with project grants (the `hypersweep token` commands), and who the caller is.
+export { TOKEN_ROLES, createToken, listTokens, revokeToken, whoAmI, type CreateTokenRequest, type CreatedToken, type TokenRecord, type TokenRole, type WhoAmI } from './tokens.ts';
 // Projects with their quotas and usage (the dashboard's Access page).
 export { QUOTA_NAMES, createProject, getProject, listProjects, updateProjectQuotas, type CreateProjectInput, type Project, type QuotaChange, type QuotaName } from './projects.ts';
 // Control of a running sweep (the `hypersweep pause|resume|budget|enqueue|delete` commands) and its sweep.control events.
