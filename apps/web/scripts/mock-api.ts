@@ -4,12 +4,12 @@
 // over depth with per-layer widths (conditional parameters; each trial's resolved spec), sweep
 // control (pause, resume, budget, enqueued configurations checked against the space, delete; each a
 // sweep.control event), projects with quotas and API tokens (created, listed, revoked; a created
-// token signs requests in until it is revoked), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
+// token signs requests in until it is revoked), who the caller is (/me), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
 // dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
   ApiTokenCreated, ApiTokenList, ClusterView, CreateApiTokenRequest, CreateProjectRequest, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, ProjectInfo, ProjectList,
   ProjectPathParams, Sweep, SweepCurves, SweepEvent, SweepPage, TokenPathParams, Trial, TrialDetail, TrialModelExport, TrialPage, UpdateProjectRequest,
-  formatSseEvent, isBuiltinSweep, isMoreDetail, maxStepsOf, resolveTrialConfig, validationError, type ApiTokenInfo, type ProjectRole, type SweepStatus, type TrialCounts, type TrialResolved,
+  WhoAmI, formatSseEvent, isBuiltinSweep, isMoreDetail, maxStepsOf, resolveTrialConfig, validationError, type ApiTokenInfo, type ProjectRole, type SweepStatus, type TrialCounts, type TrialResolved,
 } from '@hypersweep/schemas';
 import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -434,16 +434,19 @@ function visibleProject(caller: MockToken, raw: string): MockProject {
   return p;
 }
 
-/** GET/POST /projects, GET/PATCH /projects/{name}, GET/POST /tokens, DELETE /tokens/{id}; false for any other route. */
+/** GET /me, GET/POST /projects, GET/PATCH /projects/{name}, GET/POST /tokens, DELETE /tokens/{id}; false for any other route. */
 async function accessRoutes(req: IncomingMessage, res: ServerResponse, p: string, caller: MockToken): Promise<boolean> {
   const named = /^\/projects\/([^/]+)$/.exec(p);
-  if (req.method === 'GET' && p === '/projects') {
+  if (req.method === 'GET' && p === '/me') {
+    // Any live token may ask, no role needed (a revoked or expired one got its 401 in authenticate).
+    send(res, 200, WhoAmI, { serverAdmin: caller.info.serverAdmin, token: caller.info });
+  } else if (req.method === 'GET' && p === '/projects') {
     const items = [...projects.values()].filter((x) => roleIn(caller, x.name) !== null).sort((a, b) => a.name.localeCompare(b.name)).map((x) => presentProject(caller, x));
     send(res, 200, ProjectList, { items });
   } else if (req.method === 'POST' && p === '/projects') {
     requireServerAdmin(caller);
     const body = await parseBody(CreateProjectRequest, req);
-    if (projects.has(body.name)) throw new Refusal(409, 'conflict', `a project named ${JSON.stringify(body.name)} exists`, [{ path: 'request', message: `a project named ${JSON.stringify(body.name)} exists` }]);
+    if (projects.has(body.name)) throw new Refusal(409, 'conflict', `a project named ${body.name} exists`, [{ path: 'name', message: 'is taken by another project' }]);
     const project: MockProject = { id: randomUUID(), name: body.name, createdAt: now(), quotas: { ...noQuotas(), ...body.quotas } };
     projects.set(project.name, project);
     res.setHeader('Location', `/api/v1/projects/${project.name}`);
