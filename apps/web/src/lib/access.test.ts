@@ -1,7 +1,21 @@
 import { ApiError } from '@hypersweep/client';
-import { CreateApiTokenRequest, CreateProjectRequest, UpdateProjectRequest, type ApiTokenInfo, type ProjectInfo } from '@hypersweep/schemas';
+import { CreateApiTokenRequest, CreateProjectRequest, UpdateProjectRequest, WhoAmI, type ApiTokenInfo, type ProjectInfo } from '@hypersweep/schemas';
 import { describe, expect, it } from 'vitest';
-import { emptyQuotaForm, formatBytes, isSignedInWith, newProjectRequest, newTokenRequest, quotaChange, quotaForm, refusalOf, tokenState } from './access.ts';
+import {
+  callerOf,
+  callerSummary,
+  emptyQuotaForm,
+  formatBytes,
+  grantableProjects,
+  isSignedInWith,
+  newProjectRequest,
+  newTokenRequest,
+  offersServerAdminControls,
+  quotaChange,
+  quotaForm,
+  refusalOf,
+  tokenState,
+} from './access.ts';
 
 const QUOTAS: ProjectInfo['quotas'] = { maxRunningTrials: 4, maxQueuedTrials: null, maxActiveSweeps: 2, maxEpochsPerDay: null, maxDatasetBytes: 1_000_000 };
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -9,6 +23,48 @@ const NOW = Date.parse('2026-03-01T12:00:00Z');
 function token(overrides: Partial<ApiTokenInfo> = {}): ApiTokenInfo {
   return { id: '3a1f4c1e-2b0d-4e8a-9f01-6c2d8e7b5a10', name: 'ci', prefix: 'hs_Ab3dEf9h', grants: [{ project: 'vision', role: 'submit' }], serverAdmin: false, expiresAt: null, createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null, ...overrides };
 }
+
+function project(name: string, role: ProjectInfo['role']): ProjectInfo {
+  return { id: '7d9c1e52-3b0a-4a6e-9a51-2f0c7b1d4e60', name, role, createdAt: '2026-01-01T00:00:00.000Z', quotas: QUOTAS, usage: { runningTrials: 0, queuedTrials: 0, activeSweeps: 0, epochsToday: 0, datasetBytes: 0 } };
+}
+
+describe('the caller (GET /me)', () => {
+  // Each answer as the API sends it, through its schema (a drift fails here).
+  const serverAdmin = WhoAmI.parse({ serverAdmin: true, token: token({ name: 'root', grants: [], serverAdmin: true }) });
+  const projectAdmin = WhoAmI.parse({ serverAdmin: false, token: token({ name: 'nlp-admin', grants: [{ project: 'nlp', role: 'admin' }, { project: 'vision', role: 'read' }] }) });
+  const authOff = WhoAmI.parse({ serverAdmin: true, token: null });
+  const projects = [project('nlp', 'admin'), project('speech', 'submit'), project('vision', 'read')];
+
+  it('is asked until /me answers, known from its answer, unknown when it failed', () => {
+    expect(callerOf({ data: undefined, error: undefined })).toEqual({ kind: 'asking' });
+    expect(callerOf({ data: projectAdmin, error: undefined })).toEqual({ kind: 'known', me: projectAdmin });
+    expect(callerOf({ data: undefined, error: new ApiError(500, 'internal', 'boom') })).toEqual({ kind: 'unknown' });
+  });
+
+  it('offers a server admin’s controls to a server admin (also with authentication off) and to an unknown caller, never while asking', () => {
+    expect(offersServerAdminControls({ kind: 'known', me: serverAdmin })).toBe(true);
+    expect(offersServerAdminControls({ kind: 'known', me: authOff })).toBe(true);
+    expect(offersServerAdminControls({ kind: 'known', me: projectAdmin })).toBe(false);
+    // /me failed: every control shows, as before /me, and the API's 403 says no.
+    expect(offersServerAdminControls({ kind: 'unknown' })).toBe(true);
+    expect(offersServerAdminControls({ kind: 'asking' })).toBe(false);
+  });
+
+  it('offers a new token only the projects the caller administers, every one to a server admin', () => {
+    const names = (ps: readonly ProjectInfo[]) => ps.map((p) => p.name);
+    expect(names(grantableProjects(projects, { kind: 'known', me: projectAdmin }))).toEqual(['nlp']);
+    expect(names(grantableProjects(projects, { kind: 'unknown' }))).toEqual(['nlp']);
+    expect(names(grantableProjects(projects, { kind: 'known', me: serverAdmin }))).toEqual(['nlp', 'speech', 'vision']);
+  });
+
+  it('names the signed-in token and its roles, or says authentication is off', () => {
+    expect(callerSummary(projectAdmin)).toEqual({ name: 'nlp-admin', roles: 'nlp: admin, vision: read' });
+    expect(callerSummary(serverAdmin)).toEqual({ name: 'root', roles: 'server admin' });
+    expect(callerSummary(WhoAmI.parse({ serverAdmin: true, token: token({ name: 'dev', grants: [{ project: 'default', role: 'admin' }], serverAdmin: true }) }))).toEqual({ name: 'dev', roles: 'server admin, default: admin' });
+    expect(callerSummary(WhoAmI.parse({ serverAdmin: false, token: token({ name: 'orphan', grants: [] }) }))).toEqual({ name: 'orphan', roles: 'no role in any project' });
+    expect(callerSummary(authOff)).toEqual({ name: null, roles: 'server admin' });
+  });
+});
 
 describe('quota forms', () => {
   it('shows each quota as text, empty for no limit, and sends only the changes (an emptied one is null)', () => {
@@ -73,6 +129,12 @@ describe('refusalOf', () => {
     expect([...r.fields]).toEqual([['grants[0].project', ['a token needs a role in at least one project (or serverAdmin)']], ['name', ['must not be empty']]]);
     expect(r.other).toEqual([['extra', ['is not a field']]]);
     expect(refusalOf(new Error('offline'), () => null)).toEqual({ message: 'offline', fields: new Map(), other: [] });
+  });
+
+  it('shows a 403 (the second line of defence behind /me) with the API’s message and the header it names', () => {
+    const forbidden = new ApiError(403, 'forbidden', 'only a server admin token may do this', { details: [{ path: 'headers.authorization', message: 'needs a server admin token' }] });
+    const r = refusalOf(forbidden, (p) => (p.startsWith('quotas.') ? p : null));
+    expect(r).toEqual({ message: 'only a server admin token may do this', fields: new Map(), other: [['headers.authorization', ['needs a server admin token']]] });
   });
 });
 

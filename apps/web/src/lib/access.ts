@@ -1,13 +1,47 @@
-// The Access page's logic, as pure functions: quota forms → the bodies of POST and PATCH /projects,
-// the token form → POST /tokens, a token's state, and an API refusal split into the messages its
-// form shows at its fields and the rest. The API is the one validator of values: the forms only
+// The Access page's logic, as pure functions: who the caller is (GET /me) → the controls it is
+// offered, quota forms → the bodies of POST and PATCH /projects, the token form → POST /tokens, a
+// token's state, and an API refusal split into the messages its form shows at its fields and the rest. The API is the one validator of values: the forms only
 // refuse what JSON cannot carry faithfully (text that is no number), so its messages are the ones shown.
 import type { ErrorDetail, ProjectInfo } from '@hypersweep/schemas';
-import { ApiError, QUOTA_NAMES, TOKEN_ROLES, type CreateProjectInput, type CreateTokenRequest, type QuotaChange, type QuotaName, type TokenRecord, type TokenRole } from '@hypersweep/client';
+import { ApiError, QUOTA_NAMES, TOKEN_ROLES, type CreateProjectInput, type CreateTokenRequest, type Project, type QuotaChange, type QuotaName, type TokenRecord, type TokenRole, type WhoAmI } from '@hypersweep/client';
 import { errorsByPath, type Checked, type FieldErrors } from './sweep-control.ts';
 
 export { QUOTA_NAMES, TOKEN_ROLES };
 export type { QuotaName, TokenRole };
+
+/**
+ * Who the page takes the caller to be: what GET /me answered (`known`), `unknown` when /me failed,
+ * `asking` until then.
+ */
+export type Caller = { readonly kind: 'asking' } | { readonly kind: 'unknown' } | { readonly kind: 'known'; readonly me: WhoAmI };
+
+export function callerOf(me: { readonly data: WhoAmI | undefined; readonly error: unknown }): Caller {
+  if (me.data !== undefined) return { kind: 'known', me: me.data };
+  return me.error ? { kind: 'unknown' } : { kind: 'asking' };
+}
+
+/**
+ * Whether the page shows a server admin's controls ("New project", "Edit quotas", the new token's
+ * "server admin" checkbox): to a server admin, and to a caller /me could not tell, as before /me
+ * existed (the API's 403 is the judge then). Not while /me is asked, so no control shows and vanishes.
+ */
+export function offersServerAdminControls(caller: Caller): boolean {
+  return caller.kind === 'unknown' || (caller.kind === 'known' && caller.me.serverAdmin);
+}
+
+/** The projects a new token may get a role in: those where the caller is admin (a server admin is admin in every one). */
+export function grantableProjects(projects: readonly Project[], caller: Caller): readonly Project[] {
+  if (caller.kind === 'known' && caller.me.serverAdmin) return projects;
+  return projects.filter((p) => p.role === 'admin');
+}
+
+/** Who is signed in, for the page's header: the token's name (null: authentication is off) and what it may do. */
+export function callerSummary(me: WhoAmI): { readonly name: string | null; readonly roles: string } {
+  if (me.token === null) return { name: null, roles: 'server admin' };
+  const grants = me.token.grants.map((g) => `${g.project}: ${g.role}`);
+  const roles = [...(me.serverAdmin ? ['server admin'] : []), ...grants];
+  return { name: me.token.name, roles: roles.length > 0 ? roles.join(', ') : 'no role in any project' };
+}
 
 /** How each quota is named on the page, and the usage counted against it. */
 export const QUOTA_LABELS: Readonly<Record<QuotaName, { label: string; usage: keyof ProjectInfo['usage']; bytes?: true }>> = {
