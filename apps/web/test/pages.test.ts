@@ -2,14 +2,15 @@
 // test/lib/browser.ts at the root) against the built dashboard and scripts/mock-api.ts: "tune this"
 // on the new-sweep form, conditional parameters on the sweep page, the resolved model on the trial
 // page, the sweep page's controls (pause, resume, budget, added configurations, delete), and the
-// Access page (projects, quotas, tokens). Any console error or uncaught page error fails the test during which it happened.
-import { CreateSweepRequest, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
+// Access page (projects, quotas, tokens; the controls a token is shown after asking /me). Any
+// console error or uncaught page error fails the test during which it happened.
+import { CreateSweepRequest, WhoAmI, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -265,6 +266,14 @@ describe('pages in Chromium', () => {
     expect(await page.getByTestId('nav-access').getAttribute('aria-current')).toBe('page');
     await page.locator('[data-testid="project-row"][data-project="default"]').waitFor();
 
+    // /me says who is signed in: a server admin sees its controls, and no read-only line.
+    expect(await page.getByTestId('signed-in-name').textContent()).toBe('dev');
+    expect(await page.getByTestId('signed-in-as').textContent()).toContain('(server admin, default: admin)');
+    expect(await page.getByTestId('project-form').count()).toBe(1);
+    expect(await page.locator('[data-testid="project-row"][data-project="default"] [data-testid="edit-quotas"]').count()).toBe(1);
+    expect(await page.getByTestId('token-form').getByTestId('field-serverAdmin').count()).toBe(1);
+    expect(await page.getByTestId('quotas-read-only').count()).toBe(0);
+
     // An empty name: the API's 400, its message at the field it names.
     const projectForm = page.getByTestId('project-form');
     let answer = posted('/projects');
@@ -282,6 +291,14 @@ describe('pages in Chromium', () => {
     expect(await projectForm.getByTestId('field-name').getAttribute('aria-invalid')).toBe('false');
     const visionRow = page.locator('[data-testid="project-row"][data-project="vision"]');
     await visionRow.waitFor();
+    // A taken name: the API's 409, at the name.
+    await projectForm.getByTestId('field-name').fill('vision');
+    answer = posted('/projects');
+    await projectForm.getByTestId('project-submit').click();
+    expect((await answer).status()).toBe(409);
+    expect(await projectForm.getByTestId('error-name').textContent()).toBe('is taken by another project');
+    problems.splice(0);
+    await projectForm.getByTestId('field-name').fill('');
     expect(await visionRow.locator('td[data-quota="maxRunningTrials"]').textContent()).toBe('0 / 4');
     expect(await visionRow.locator('td[data-quota="maxActiveSweeps"]').textContent()).toBe('0 / no limit');
 
@@ -338,6 +355,10 @@ describe('pages in Chromium', () => {
     const asNew = await fetch(`${baseUrl}/api/v1/projects`, auth(secret));
     expect(asNew.status).toBe(200);
     expect(((await asNew.json()) as { items: { name: string; role: string }[] }).items.map((p) => [p.name, p.role])).toEqual([['vision', 'submit']]);
+    // It may ask who it is without any admin role.
+    const me = await fetch(`${baseUrl}/api/v1/me`, auth(secret));
+    expect(me.status).toBe(200);
+    expect(WhoAmI.parse(await me.json())).toMatchObject({ serverAdmin: false, token: { id: created.id, name: 'ci', grants: [{ project: 'vision', role: 'submit' }] } });
 
     // Once Done, the secret is nowhere: not on the page, not after a reload, not in the listing.
     await page.getByTestId('token-secret-done').click();
@@ -368,27 +389,91 @@ describe('pages in Chromium', () => {
     expect(await row.getAttribute('data-state')).toBe('revoked');
     expect(await row.getByTestId('revoke-token').count()).toBe(0);
     expect((await fetch(`${baseUrl}/api/v1/projects`, auth(secret))).status).toBe(401);
+    expect((await fetch(`${baseUrl}/api/v1/me`, auth(secret))).status).toBe(401);
     // The dashboard's own token is untouched.
     expect(page.url()).toBe(`${baseUrl}/access`);
   });
 
-  it('shows the API’s 403 where a project admin (no server admin) sets quotas or creates a project, and the page goes on', async () => {
+  /** A project admin of nlp (with a read role in default) and a token it manages; resolves with its secret. */
+  async function projectAdminToken(): Promise<string> {
     const admin = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
-    expect((await fetch(`${baseUrl}/api/v1/projects`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'nlp' }) })).status).toBe(201);
-    const res = await fetch(`${baseUrl}/api/v1/tokens`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'nlp-admin', grants: [{ project: 'nlp', role: 'admin' }] }) });
+    const post = (path: string, body: unknown) => fetch(`${baseUrl}/api/v1${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+    if ((await fetch(`${baseUrl}/api/v1/projects/nlp`, { headers: admin })).status === 404) expect((await post('/projects', { name: 'nlp' })).status).toBe(201);
+    expect((await post('/tokens', { name: 'nlp-ci', grants: [{ project: 'nlp', role: 'submit' }] })).status).toBe(201);
+    const res = await post('/tokens', { name: 'nlp-admin', grants: [{ project: 'nlp', role: 'admin' }, { project: 'default', role: 'read' }] });
     expect(res.status).toBe(201);
-    const { token } = (await res.json()) as { token: string };
+    return ((await res.json()) as { token: string }).token;
+  }
 
+  /** A page signed in with `token` in its own browser context; `prepare` may route its requests. */
+  async function pageAs(token: string, prepare: (context: BrowserContext) => Promise<unknown> = async () => undefined): Promise<{ page: Page; close: () => Promise<void> }> {
     const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 } });
     await context.addInitScript((t: string) => window.localStorage.setItem('hypersweep.token', t), token);
+    await prepare(context);
     const other = await context.newPage();
-    other.on('pageerror', (e) => problems.push(`pageerror (project admin): ${e.message}`));
+    other.on('pageerror', (e) => problems.push(`pageerror (second context): ${e.message}`));
+    return { page: other, close: () => context.close() };
+  }
+
+  it('shows a project admin (no server admin) its name and the projects read-only: no New project, Edit quotas or server admin box', async () => {
+    const token = await projectAdminToken();
+    const { page: other, close } = await pageAs(token);
     try {
       await other.goto('/access');
       const nlp = other.locator('[data-testid="project-row"][data-project="nlp"]');
       await nlp.waitFor();
-      expect(await other.getByTestId('project-row').count()).toBe(1);
+      // Once /me has answered, what shows is final: the controls are absent, not loading.
+      await other.getByTestId('signed-in-name').waitFor();
+      expect(await other.getByTestId('access-page').getAttribute('data-caller')).toBe('known');
+      expect(await other.getByTestId('signed-in-name').textContent()).toBe('nlp-admin');
+      expect(await other.getByTestId('signed-in-as').textContent()).toContain('(nlp: admin, default: read)');
+      expect(await other.getByTestId('project-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-project')))).toEqual(['default', 'nlp']);
       expect(await nlp.getByTestId('project-role').textContent()).toBe('admin');
+      expect(await nlp.locator('td[data-quota="maxActiveSweeps"]').textContent()).toBe('0 / no limit');
+      expect(await other.getByTestId('quotas-read-only').textContent()).toContain('A server admin creates projects and sets their quotas');
+      expect(await other.getByTestId('edit-quotas').count()).toBe(0);
+      expect(await other.getByRole('button', { name: /edit quotas/i }).count()).toBe(0);
+      expect(await other.getByTestId('project-form').count()).toBe(0);
+      expect(await other.getByText('New project').count()).toBe(0);
+      const tokenForm = other.getByTestId('token-form');
+      await tokenForm.waitFor();
+      expect(await tokenForm.getByTestId('field-serverAdmin').count()).toBe(0);
+      expect(await tokenForm.getByLabel('Server admin').count()).toBe(0);
+      // A new token may get a role only where the caller is admin: nlp, not default.
+      expect(await tokenForm.getByTestId('field-grants[0].project').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'nlp']);
+      // It manages the tokens wholly in nlp (not its own, which reads default too).
+      await other.getByTestId('token-row').first().waitFor();
+      expect(await other.getByTestId('token-grants').allTextContents()).toEqual(['nlp: submit']);
+      expect(await other.getByTestId('me-error').count()).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows every control when /me fails, with its error, and the API’s 403 where a project admin sets quotas or creates a project', async () => {
+    const token = await projectAdminToken();
+    let asked = 0;
+    const { page: other, close } = await pageAs(token, (context) =>
+      context.route('**/api/v1/me', (route) => {
+        asked++;
+        return route.fulfill({ status: 503, contentType: 'text/plain', body: 'upstream down' });
+      }),
+    );
+    try {
+      await other.goto('/access');
+      const meError = other.getByTestId('me-error');
+      await meError.waitFor();
+      expect(await meError.getByTestId('error-banner').locator('p').textContent()).toBe('GET /api/v1/me answered HTTP 503: upstream down');
+      // Asked on load (twice under StrictMode in the development build vitest makes, the first aborted), not again below.
+      const askedOnLoad = asked;
+      expect(askedOnLoad).toBeGreaterThanOrEqual(1);
+      expect(await other.getByTestId('access-page').getAttribute('data-caller')).toBe('unknown');
+      expect(await other.getByTestId('signed-in-as').count()).toBe(0);
+      const tokenForm = other.getByTestId('token-form');
+      expect(await tokenForm.getByTestId('field-serverAdmin').count()).toBe(1);
+
+      // The controls show as before /me; the API refuses, and its 403 shows where the form is.
+      const nlp = other.locator('[data-testid="project-row"][data-project="nlp"]');
       await nlp.getByTestId('edit-quotas').click();
       const quotaForm = other.getByTestId('quota-form');
       await quotaForm.getByTestId('field-quotas.maxActiveSweeps').fill('1');
@@ -403,12 +488,29 @@ describe('pages in Chromium', () => {
       await projectForm.getByTestId('project-submit').click();
       await projectForm.getByTestId('project-form-errors').waitFor();
       expect(await projectForm.getByTestId('project-form-errors').locator('p').textContent()).toBe('only a server admin token may do this');
-      // A project admin manages its project's tokens: its own is listed.
-      await other.locator('[data-testid="token-row"]').first().waitFor();
-      expect(await other.getByTestId('token-grants').allTextContents()).toEqual(['nlp: admin']);
       expect((await api<{ quotas: { maxActiveSweeps: number | null } }>('/projects/nlp')).quotas.maxActiveSweeps).toBeNull();
+      expect((await fetch(`${baseUrl}/api/v1/projects/mine`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      expect(asked).toBe(askedOnLoad);
     } finally {
-      await context.close();
+      await close();
+    }
+  });
+
+  it('says authentication is off when /me names no token (AUTH=none), and shows a server admin’s controls', async () => {
+    // The mock always wants a token: /me is answered as the API answers it with AUTH=none.
+    const authOff = WhoAmI.parse({ serverAdmin: true, token: null });
+    const { page: other, close } = await pageAs(TOKEN, (context) => context.route('**/api/v1/me', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(authOff) })));
+    try {
+      await other.goto('/access');
+      const signedIn = other.getByTestId('signed-in-as');
+      await signedIn.waitFor();
+      expect(await signedIn.textContent()).toBe('Authentication is off on this server: every request acts as a server admin.');
+      expect(await other.getByTestId('signed-in-name').count()).toBe(0);
+      await other.getByTestId('project-form').waitFor();
+      expect(await other.getByTestId('token-form').getByTestId('field-serverAdmin').count()).toBe(1);
+      expect(await other.getByTestId('quotas-read-only').count()).toBe(0);
+    } finally {
+      await close();
     }
   });
 

@@ -171,14 +171,17 @@ function grantField(path: string, grantCount: number): string | null {
 
 const EMPTY_TOKEN_FORM: TokenForm = { name: '', grants: [{ project: '', role: 'read' }], serverAdmin: false, expires: 'never' };
 
-export function NewTokenForm({ projects, onCreated }: { projects: readonly Project[]; onCreated: (token: CreatedToken) => void }) {
+/**
+ * `grantable`: the projects the caller may grant roles in (the API checks it too). `offerServerAdmin`:
+ * whether the "server admin" checkbox shows (only a server admin may create one).
+ */
+export function NewTokenForm({ grantable, offerServerAdmin, onCreated }: { grantable: readonly Project[]; offerServerAdmin: boolean; onCreated: (token: CreatedToken) => void }) {
   const { api } = useApp();
   const [form, setForm] = useState<TokenForm>(EMPTY_TOKEN_FORM);
   const [refusal, setRefusal] = useState<FormRefusal>(NO_REFUSAL);
   const [busy, setBusy] = useState(false);
-  // Only where the caller is admin may it grant a role (the API checks it too).
-  const grantable = projects.filter((p) => p.role === 'admin');
-  const fieldOf = (path: string) => (path === 'name' || path === 'expiresAt' || path === 'serverAdmin' ? path : grantField(path, form.grants.length));
+  // Without its checkbox, a refusal about serverAdmin is listed by its path, not lost at a missing field.
+  const fieldOf = (path: string) => (path === 'name' || path === 'expiresAt' || (path === 'serverAdmin' && offerServerAdmin) ? path : grantField(path, form.grants.length));
 
   const setGrant = (i: number, change: Partial<TokenForm['grants'][number]>) => setForm({ ...form, grants: form.grants.map((g, j) => (j === i ? { ...g, ...change } : g)) });
 
@@ -187,7 +190,8 @@ export function NewTokenForm({ projects, onCreated }: { projects: readonly Proje
     setRefusal(NO_REFUSAL);
     setBusy(true);
     try {
-      const created = await createToken(api, newTokenRequest(form, Date.now()));
+      // A box ticked before it was hidden is not sent.
+      const created = await createToken(api, newTokenRequest({ ...form, serverAdmin: offerServerAdmin && form.serverAdmin }, Date.now()));
       setForm(EMPTY_TOKEN_FORM);
       onCreated(created);
     } catch (err) {
@@ -253,13 +257,15 @@ export function NewTokenForm({ projects, onCreated }: { projects: readonly Proje
           </select>
         )}
       </Field>
-      <Field label="Server admin" path="serverAdmin" errors={refusal.fields.get('serverAdmin')} hint="Sees and manages every project, token and quota. Only a server admin may create one.">
-        {(props) => (
-          <span className="inline">
-            <input type="checkbox" checked={form.serverAdmin} onChange={(e) => setForm({ ...form, serverAdmin: e.target.checked })} {...props} />
-          </span>
-        )}
-      </Field>
+      {offerServerAdmin ? (
+        <Field label="Server admin" path="serverAdmin" errors={refusal.fields.get('serverAdmin')} hint="Sees and manages every project, token and quota. Only a server admin may create one.">
+          {(props) => (
+            <span className="inline">
+              <input type="checkbox" checked={form.serverAdmin} onChange={(e) => setForm({ ...form, serverAdmin: e.target.checked })} {...props} />
+            </span>
+          )}
+        </Field>
+      ) : null}
       <RefusalSummary refusal={refusal} testId="token-form-errors" />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy} data-testid="token-submit">

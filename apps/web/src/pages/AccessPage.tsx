@@ -1,14 +1,27 @@
 // Access: projects with their quotas and usage (create one, edit quotas: server admins), and API
 // tokens (create one with roles in projects, its secret shown once; revoke after confirming). What
-// `hypersweep token create|list|revoke` and the /projects routes do, in the browser. A section the
-// token may not use (403) shows the API's message where its table would be.
-import { listProjects, listTokens, revokeToken, type CreatedToken, type Project, type TokenRecord } from '@hypersweep/client';
+// `hypersweep token create|list|revoke` and the /projects routes do, in the browser. The page asks
+// /me once and shows a token only the controls it may use; the API's 403 stays the judge (a section
+// the token may not use shows the API's message where its table would be, a form its refusal).
+import { listProjects, listTokens, revokeToken, whoAmI, type CreatedToken, type Project, type TokenRecord, type WhoAmI } from '@hypersweep/client';
 import { useState } from 'react';
 import { useApp } from '../app/context.tsx';
 import { useAsync } from '../app/hooks.ts';
 import { NewProjectForm, NewTokenForm, QuotaEditor, TokenSecret } from '../components/AccessForms.tsx';
 import { ErrorBanner, Loading } from '../components/ui.tsx';
-import { QUOTA_LABELS, QUOTA_NAMES, formatBytes, isSignedInWith, tokenState, type QuotaName } from '../lib/access.ts';
+import {
+  QUOTA_LABELS,
+  QUOTA_NAMES,
+  callerOf,
+  callerSummary,
+  formatBytes,
+  grantableProjects,
+  isSignedInWith,
+  offersServerAdminControls,
+  tokenState,
+  type Caller,
+  type QuotaName,
+} from '../lib/access.ts';
 
 function Time({ at, none = '—' }: { at: string | null; none?: string }) {
   return at === null ? <>{none}</> : <time dateTime={at}>{new Date(at).toLocaleString()}</time>;
@@ -21,7 +34,8 @@ function quotaCell(project: Project, q: QuotaName): string {
   return `${show(project.usage[usage])} / ${limit === null ? 'no limit' : show(limit)}`;
 }
 
-function ProjectsSection({ projects, error, reload }: { projects: Project[] | undefined; error: Error | undefined; reload: () => void }) {
+function ProjectsSection({ projects, error, reload, caller }: { projects: Project[] | undefined; error: Error | undefined; reload: () => void; caller: Caller }) {
+  const manage = offersServerAdminControls(caller);
   const [editing, setEditing] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const project = projects?.find((p) => p.name === editing);
@@ -39,6 +53,11 @@ function ProjectsSection({ projects, error, reload }: { projects: Project[] | un
         </button>
       </div>
       <p className="hint">Each quota as used now / its limit. Your role is what this browser’s token may do in the project.</p>
+      {caller.kind === 'known' && !manage ? (
+        <p className="hint" data-testid="quotas-read-only">
+          A server admin creates projects and sets their quotas: ask one to change them.
+        </p>
+      ) : null}
       <ErrorBanner error={error} onRetry={reload} />
       {!projects && !error ? <Loading what="projects" /> : null}
       {projects ? (
@@ -59,9 +78,11 @@ function ProjectsSection({ projects, error, reload }: { projects: Project[] | un
                     </th>
                   ))}
                   <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
+                  {manage ? (
+                    <th scope="col">
+                      <span className="visually-hidden">Actions</span>
+                    </th>
+                  ) : null}
                 </tr>
               </thead>
               <tbody>
@@ -77,16 +98,18 @@ function ProjectsSection({ projects, error, reload }: { projects: Project[] | un
                     <td>
                       <Time at={p.createdAt} />
                     </td>
-                    <td>
-                      {/* A server admin is admin everywhere: any other role cannot set quotas. */}
-                      {p.role === 'admin' ? (
-                        <button type="button" className="small" onClick={() => { setSaved(null); setEditing(p.name); }} aria-label={`Edit quotas of ${p.name}`} aria-expanded={editing === p.name} data-testid="edit-quotas" data-project={p.name}>
-                          Edit quotas
-                        </button>
-                      ) : (
-                        <small className="hint">set by a server admin</small>
-                      )}
-                    </td>
+                    {manage ? (
+                      <td>
+                        {/* A server admin is admin everywhere: any other role cannot set quotas (unknown caller: the API's 403 says so). */}
+                        {p.role === 'admin' ? (
+                          <button type="button" className="small" onClick={() => { setSaved(null); setEditing(p.name); }} aria-label={`Edit quotas of ${p.name}`} aria-expanded={editing === p.name} data-testid="edit-quotas" data-project={p.name}>
+                            Edit quotas
+                          </button>
+                        ) : (
+                          <small className="hint">set by a server admin</small>
+                        )}
+                      </td>
+                    ) : null}
                   </tr>
                 ))}
               </tbody>
@@ -99,7 +122,7 @@ function ProjectsSection({ projects, error, reload }: { projects: Project[] | un
           Saved the quotas of {saved}.
         </p>
       ) : null}
-      {project ? (
+      {project && manage ? (
         <QuotaEditor
           key={project.name}
           project={project}
@@ -111,7 +134,7 @@ function ProjectsSection({ projects, error, reload }: { projects: Project[] | un
           onClose={() => close(project.name)}
         />
       ) : null}
-      <NewProjectForm onCreated={reload} />
+      {manage ? <NewProjectForm onCreated={reload} /> : null}
     </section>
   );
 }
@@ -120,7 +143,7 @@ function grantsText(t: TokenRecord): string {
   return t.grants.map((g) => `${g.project}: ${g.role}`).join(', ');
 }
 
-function TokensSection({ projects }: { projects: readonly Project[] }) {
+function TokensSection({ projects, caller }: { projects: readonly Project[]; caller: Caller }) {
   const { api, token: signedInWith } = useApp();
   const tokens = useAsync((signal) => listTokens(api, { signal }), [api]);
   const [created, setCreated] = useState<CreatedToken | null>(null);
@@ -245,7 +268,8 @@ function TokensSection({ projects }: { projects: readonly Project[] }) {
         )
       ) : null}
       <NewTokenForm
-        projects={projects}
+        grantable={grantableProjects(projects, caller)}
+        offerServerAdmin={offersServerAdminControls(caller)}
         onCreated={(t) => {
           setRevoked(null);
           setCreated(t);
@@ -256,19 +280,44 @@ function TokensSection({ projects }: { projects: readonly Project[] }) {
   );
 }
 
+/** Who is signed in: the token's name and roles, or that authentication is off. */
+function SignedInAs({ me }: { me: WhoAmI }) {
+  const { name, roles } = callerSummary(me);
+  return (
+    <p className="hint" data-testid="signed-in-as" data-server-admin={me.serverAdmin}>
+      {name === null ? (
+        <>Authentication is off on this server: every request acts as a server admin.</>
+      ) : (
+        <>
+          Signed in with the token <strong data-testid="signed-in-name">{name}</strong> ({roles}).
+        </>
+      )}
+    </p>
+  );
+}
+
 export function AccessPage() {
   const { api } = useApp();
   const projects = useAsync((signal) => listProjects(api, { signal }), [api]);
+  const me = useAsync((signal) => whoAmI(api, { signal }), [api]);
+  const caller = callerOf(me);
   return (
-    <main id="main" className="page" data-testid="access-page">
+    <main id="main" className="page" data-testid="access-page" data-caller={caller.kind}>
       <div className="page-head">
         <h1>Access</h1>
       </div>
       <p className="hint">
         Projects, their quotas, and the API tokens that may use them: the same as <code>hypersweep token create|list|revoke</code> and the <code>/api/v1/projects</code> routes.
       </p>
-      <ProjectsSection projects={projects.data} error={projects.error} reload={projects.reload} />
-      <TokensSection projects={projects.data ?? []} />
+      {caller.kind === 'known' ? <SignedInAs me={caller.me} /> : null}
+      {me.error ? (
+        <div data-testid="me-error">
+          <p className="hint">Could not ask the API who this token is: every control shows, and the API refuses what the token may not do.</p>
+          <ErrorBanner error={me.error} onRetry={me.reload} />
+        </div>
+      ) : null}
+      <ProjectsSection projects={projects.data} error={projects.error} reload={projects.reload} caller={caller} />
+      <TokensSection projects={projects.data ?? []} caller={caller} />
     </main>
   );
 }
