@@ -450,6 +450,24 @@ describe('pages in Chromium', () => {
     }
   });
 
+  it('shows a token without an admin role no token management, only why', async () => {
+    await projectAdminToken();
+    const admin = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+    const res = await fetch(`${baseUrl}/api/v1/tokens`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'nlp-submitter', grants: [{ project: 'nlp', role: 'submit' }] }) });
+    expect(res.status).toBe(201);
+    const { page: other, close } = await pageAs(((await res.json()) as { token: string }).token);
+    try {
+      await other.goto('/access');
+      await other.getByTestId('signed-in-name').waitFor();
+      expect(await other.getByTestId('signed-in-name').textContent()).toBe('nlp-submitter');
+      expect(await other.getByTestId('tokens-not-managed').textContent()).toContain('no admin role');
+      expect(await other.getByTestId('tokens-section').count()).toBe(0);
+      expect(await other.getByTestId('token-form').count()).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+
   it('shows every control when /me fails, with its error, and the API’s 403 where a project admin sets quotas or creates a project', async () => {
     const token = await projectAdminToken();
     let asked = 0;

@@ -8,6 +8,7 @@ import {
   formatBytes,
   grantableProjects,
   isSignedInWith,
+  managesTokens,
   newProjectRequest,
   newTokenRequest,
   offersServerAdminControls,
@@ -48,6 +49,16 @@ describe('the caller (GET /me)', () => {
     // /me failed: every control shows, as before /me, and the API's 403 says no.
     expect(offersServerAdminControls({ kind: 'unknown' })).toBe(true);
     expect(offersServerAdminControls({ kind: 'asking' })).toBe(false);
+  });
+
+  it('offers token management to an admin of some project and to a server admin, not to a read or submit token', () => {
+    const submitter = WhoAmI.parse({ serverAdmin: false, token: token({ name: 'ci', grants: [{ project: 'vision', role: 'submit' }, { project: 'nlp', role: 'read' }] }) });
+    expect(managesTokens({ kind: 'known', me: projectAdmin })).toBe(true);
+    expect(managesTokens({ kind: 'known', me: serverAdmin })).toBe(true);
+    expect(managesTokens({ kind: 'known', me: authOff })).toBe(true);
+    expect(managesTokens({ kind: 'known', me: submitter })).toBe(false);
+    expect(managesTokens({ kind: 'unknown' })).toBe(true);
+    expect(managesTokens({ kind: 'asking' })).toBe(false);
   });
 
   it('offers a new token only the projects the caller administers, every one to a server admin', () => {

@@ -29,6 +29,15 @@ export function offersServerAdminControls(caller: Caller): boolean {
   return caller.kind === 'unknown' || (caller.kind === 'known' && caller.me.serverAdmin);
 }
 
+/**
+ * Whether the page offers token management (list, create, revoke): the API allows it to a server
+ * admin and to an admin of some project. A caller /me could not tell gets it, as before (the API judges).
+ */
+export function managesTokens(caller: Caller): boolean {
+  if (caller.kind !== 'known') return caller.kind === 'unknown';
+  return caller.me.serverAdmin || (caller.me.token?.grants.some((g) => g.role === 'admin') ?? false);
+}
+
 /** The projects a new token may get a role in: those where the caller is admin (a server admin is admin in every one). */
 export function grantableProjects(projects: readonly Project[], caller: Caller): readonly Project[] {
   if (caller.kind === 'known' && caller.me.serverAdmin) return projects;

@@ -17,6 +17,7 @@ import {
   formatBytes,
   grantableProjects,
   isSignedInWith,
+  managesTokens,
   offersServerAdminControls,
   tokenState,
   type Caller,
@@ -317,7 +318,13 @@ export function AccessPage() {
         </div>
       ) : null}
       <ProjectsSection projects={projects.data} error={projects.error} reload={projects.reload} caller={caller} />
-      <TokensSection projects={projects.data ?? []} caller={caller} />
+      {managesTokens(caller) ? (
+        <TokensSection projects={projects.data ?? []} caller={caller} />
+      ) : caller.kind === 'known' ? (
+        <p className="hint" data-testid="tokens-not-managed">
+          Tokens are managed by an admin of a project or a server admin; this token has no admin role.
+        </p>
+      ) : null}
     </main>
   );
 }
