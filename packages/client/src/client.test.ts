@@ -57,6 +57,24 @@ describe('transport', () => {
     expect(jsonOf(s.requests[0]!)).toEqual({ name: '' });
   });
 
+  it('names the project of a submission, a sweep listing and both uploads in ?project=, and nothing when not given', async () => {
+    const s = await serve(() => apiError(404, 'not_found', 'no project vision', [{ path: 'query.project', message: 'no such project' }]));
+    const client = new HypersweepClient({ baseUrl: s.url });
+    const refused = (p: Promise<unknown>) => p.catch((e: unknown) => e);
+    expect(await refused(client.createSweep({ name: 'x' } as never, { project: 'vision' }))).toMatchObject({ status: 404, details: [{ path: 'query.project' }] });
+    await refused(client.listSweeps({ project: 'vision', limit: 2 }));
+    await refused(client.uploadCsvDataset('a,y\n1,0\n', { name: 'd', labelColumn: 'y', task: 'classification', project: 'vision' }));
+    await refused(client.uploadIdxDataset({ name: 'i', trainImages: new Uint8Array([0]), trainLabels: new Uint8Array([0]), project: 'vision' }));
+    await refused(client.createSweep({ name: 'x' } as never));
+    expect(s.requests.map((r) => [r.method, r.path, r.query.get('project')])).toEqual([
+      ['POST', '/api/v1/sweeps', 'vision'],
+      ['GET', '/api/v1/sweeps', 'vision'],
+      ['POST', '/api/v1/datasets', 'vision'],
+      ['POST', '/api/v1/datasets/idx', 'vision'],
+      ['POST', '/api/v1/sweeps', null],
+    ]);
+  });
+
   it('names a non-API error answer by its status and shows its text', async () => {
     const s = await serve(() => ({ status: 502, text: '<html>Bad Gateway</html>' }));
     const error = await new HypersweepClient({ baseUrl: s.url }).listDatasets().catch((e: unknown) => e);

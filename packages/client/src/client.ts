@@ -63,6 +63,8 @@ export interface ListSweepsParams {
   readonly status?: readonly SweepStatus[];
   readonly sort?: 'createdAt' | 'name';
   readonly order?: 'asc' | 'desc';
+  /** Only this project's sweeps (of those the token sees). */
+  readonly project?: string;
 }
 
 export interface ListTrialsParams {
@@ -92,6 +94,8 @@ export interface IdxUpload {
   readonly testLabels?: Uint8Array | Blob | undefined;
   readonly numClasses?: number | undefined;
   readonly testFraction?: number | undefined;
+  /** The project it goes to (default: the token's only project, else `default`). */
+  readonly project?: string | undefined;
 }
 
 /** The query of a CSV upload (POST /datasets): see CsvUploadQuery of @hypersweep/schemas. */
@@ -104,6 +108,8 @@ export interface CsvUploadOptions {
   readonly delimiter?: string;
   readonly validationFraction?: number;
   readonly testFraction?: number;
+  /** The project it goes to (default: the token's only project, else `default`). */
+  readonly project?: string;
 }
 
 /** A parsed event of the stream, or the raw message when it does not match the schema (a newer server). */
@@ -244,16 +250,19 @@ export class HypersweepClient {
   // Sweeps and trials
   // -------------------------------------------------------------------------------------------
 
-  /** POST /sweeps. With an Idempotency-Key the server creates one sweep per key, so a retried submit is safe. */
-  createSweep(body: CreateSweepRequestInput, options: CallOptions & { idempotencyKey?: string } = {}): Promise<Sweep> {
+  /**
+   * POST /sweeps. With an Idempotency-Key the server creates one sweep per key (per project), so a
+   * retried submit is safe; `project` names the project (default: the token's only one, else `default`).
+   */
+  createSweep(body: CreateSweepRequestInput, options: CallOptions & { idempotencyKey?: string; project?: string } = {}): Promise<Sweep> {
     const headers: Record<string, string> = options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {};
-    return this.request('POST', '/sweeps', Sweep, { json: body, headers, signal: options.signal });
+    return this.request('POST', '/sweeps', Sweep, { json: body, headers, query: { project: options.project }, signal: options.signal });
   }
 
   /** GET /sweeps: one page, newest first unless told otherwise. */
   listSweeps(params: ListSweepsParams = {}, options: CallOptions = {}): Promise<SweepPage> {
-    const { limit, cursor, status, sort, order } = params;
-    return this.request('GET', '/sweeps', SweepPage, { query: { limit, cursor, status, sort, order }, signal: options.signal });
+    const { limit, cursor, status, sort, order, project } = params;
+    return this.request('GET', '/sweeps', SweepPage, { query: { limit, cursor, status, sort, order, project }, signal: options.signal });
   }
 
   getSweep(sweepId: string, options: CallOptions = {}): Promise<Sweep> {
@@ -423,7 +432,7 @@ export class HypersweepClient {
       const fileName = 'name' in file && typeof file.name === 'string' ? file.name : field;
       form.append(field, blob, fileName);
     }
-    return this.request('POST', '/datasets/idx', DatasetInfo, { form, signal: options.signal, timeoutMs: this.uploadTimeoutMs() });
+    return this.request('POST', '/datasets/idx', DatasetInfo, { form, query: { project: upload.project }, signal: options.signal, timeoutMs: this.uploadTimeoutMs() });
   }
 
   /** Tens of megabytes over a slow link take longer than a JSON call. */
