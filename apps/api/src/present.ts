@@ -1,5 +1,5 @@
 // Database rows → the response shapes of @hypersweep/schemas (the only place that knows both).
-import { sweepSnapshots, type Db, type Sweep as SweepRow, type SweepSnapshot, type Trial as TrialRow } from '@hypersweep/db';
+import { listProjects, sweepSnapshots, type Db, type Sweep as SweepRow, type SweepSnapshot, type Trial as TrialRow } from '@hypersweep/db';
 import type { Sweep, SweepRequest, SweepSummary, Trial } from '@hypersweep/schemas';
 
 type TrialParams = Trial['params'];
@@ -37,11 +37,12 @@ function errorOf(row: SweepRow): string | null {
   return null;
 }
 
-export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSummary {
+export function presentSummary(row: SweepRow, snapshot: SweepSnapshot, project?: string): SweepSummary {
   const spec = row.spec as unknown as SweepRequest;
   return {
     id: row.id,
     name: row.name,
+    ...(project !== undefined ? { project } : {}),
     description: spec.description ?? null,
     status: row.status,
     objective: { metric: spec.objective.metric, mode: spec.objective.mode },
@@ -58,21 +59,27 @@ export function presentSummary(row: SweepRow, snapshot: SweepSnapshot): SweepSum
   };
 }
 
-export function presentSweep(row: SweepRow, snapshot: SweepSnapshot): Sweep {
+export function presentSweep(row: SweepRow, snapshot: SweepSnapshot, project?: string): Sweep {
   // The budget in force: a PATCH changes the sweep's budget, not the submitted spec (an idempotent retry still matches it).
   const spec = row.spec as unknown as Sweep['spec'];
   const search = { ...spec.search, budget: { ...spec.search.budget, ...(row.budget as object) } };
-  return { ...presentSummary(row, snapshot), spec: { ...spec, search } as Sweep['spec'] };
+  return { ...presentSummary(row, snapshot, project), spec: { ...spec, search } as Sweep['spec'] };
+}
+
+/** Project id → name, for the rows' projects (one query; a project's name never changes). */
+async function projectNames(db: Db, rows: readonly SweepRow[]): Promise<Map<string, string>> {
+  const ids = [...new Set(rows.map((row) => row.projectId))];
+  return new Map((await listProjects(db, ids)).map((p) => [p.id, p.name]));
 }
 
 export async function presentSweeps(db: Db, rows: readonly SweepRow[]): Promise<SweepSummary[]> {
-  const snapshots = await sweepSnapshots(db, rows);
-  return rows.map((row, i) => presentSummary(row, snapshots[i]!));
+  const [snapshots, names] = await Promise.all([sweepSnapshots(db, rows), projectNames(db, rows)]);
+  return rows.map((row, i) => presentSummary(row, snapshots[i]!, names.get(row.projectId)));
 }
 
 export async function presentSweepFull(db: Db, row: SweepRow): Promise<Sweep> {
-  const [snapshot] = await sweepSnapshots(db, [row]);
-  return presentSweep(row, snapshot!);
+  const [[snapshot], names] = await Promise.all([sweepSnapshots(db, [row]), projectNames(db, [row])]);
+  return presentSweep(row, snapshot!, names.get(row.projectId));
 }
 
 export function presentTrials(rows: readonly TrialRow[]): Trial[] {

@@ -3,7 +3,7 @@
 // → the route's answer; a weaker role → 403; another project → 404 as if the resource did not exist,
 // and no response body of any route carries another project's ids.
 import { claimTrial, createApiToken, createProject, createTrial, setSweepStatus } from '@hypersweep/db';
-import { API_ROUTES, ApiError, WhoAmI } from '@hypersweep/schemas';
+import { API_ROUTES, ApiError, Sweep, SweepPage, WhoAmI } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
@@ -256,6 +256,18 @@ describe('authorisation matrix', () => {
       expect(JSON.stringify(me)).not.toContain(tokens.get(role)!);
     }
     expect((await t.request('/api/v1/me', { headers: { authorization: 'Bearer hs_not-a-token' } })).status).toBe(401);
+  });
+
+  it('names the project of each sweep in reads and listings, and lists the sweeps of one project with ?project=', async () => {
+    const server = as(tokens.get('server')!);
+    const one = Sweep.parse(await (await server(`/api/v1/sweeps/${own.sweepId}`)).json());
+    expect(one.project).toBe('alpha');
+    const all = SweepPage.parse(await (await server('/api/v1/sweeps?limit=100')).json());
+    const named = new Map(all.items.map((s) => [s.id, s.project]));
+    expect([named.get(own.sweepId), named.get(other.sweepId)]).toEqual(['alpha', 'beta']);
+    const beta = SweepPage.parse(await (await server('/api/v1/sweeps?project=beta&limit=100')).json());
+    expect(beta.items.length).toBeGreaterThan(0);
+    expect(beta.items.every((s) => s.project === 'beta')).toBe(true);
   });
 
   it('refuses a second project of the same name with a 409 naming the field', async () => {

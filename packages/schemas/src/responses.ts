@@ -68,6 +68,8 @@ export const TestResult = z.strictObject({
 export const Sweep = z.strictObject({
   id: Id,
   name: z.string(),
+  /** The project the sweep belongs to (absent from servers that predate projects). */
+  project: ProjectName.optional(),
   description: z.string().nullable(),
   status: SweepStatus,
   objective: ObjectiveSpec,
