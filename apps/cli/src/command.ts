@@ -1,7 +1,7 @@
 // What every command runs with (its output streams, terminal, environment), the options the API
 // commands share (--url, --token), and how errors are printed.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ErrorDetail } from '@hypersweep/schemas';
+import { ProjectName, type ErrorDetail } from '@hypersweep/schemas';
 import { ApiError, HypersweepClient } from '@hypersweep/client';
 import type { TextSink } from './render.ts';
 
@@ -79,6 +79,20 @@ export const CONNECTION_OPTIONS = {
 
 export const CONNECTION_USAGE = `  --url <url>               API base URL (env HYPERSWEEP_URL, default ${DEFAULT_API_URL})
   --token <token>           API token (env HYPERSWEEP_TOKEN), sent as "Authorization: Bearer <token>"`;
+
+export const PROJECT_OPTION = { project: { type: 'string' } } as const satisfies ParseArgsConfig['options'];
+
+export const PROJECT_USAGE = `  --project <name>          the project (env HYPERSWEEP_PROJECT; default: the token's only
+                            project, else "default")`;
+
+/** --project, else HYPERSWEEP_PROJECT; undefined lets the API choose. A malformed name is a usage error. */
+export function projectFrom(values: { project?: string | undefined }, ctx: CommandContext, usage: string): string | undefined {
+  const project = values.project ?? (ctx.env.HYPERSWEEP_PROJECT || undefined);
+  if (project === undefined) return undefined;
+  const checked = ProjectName.safeParse(project);
+  if (!checked.success) throw new UsageError(`--project: "${project}" is not a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)`, usage);
+  return project;
+}
 
 /** The API client from --url/--token, falling back to HYPERSWEEP_URL/HYPERSWEEP_TOKEN. */
 export function clientFrom(values: { url?: string | undefined; token?: string | undefined }, ctx: CommandContext): HypersweepClient {

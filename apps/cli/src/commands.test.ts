@@ -139,6 +139,19 @@ describe('hypersweep submit', () => {
     expect(post.body).toEqual(spiralsRequest());
   });
 
+  it('submits into the project of --project, else HYPERSWEEP_PROJECT, else lets the API choose; a malformed name exits 2 unsent', async () => {
+    writeFileSync(join(work, 'project.json'), JSON.stringify(spiralsRequest()));
+    expect((await cli(['submit', 'project.json', '--project', 'vision'])).code).toBe(0);
+    expect((await cli(['submit', 'project.json'], { env: { HYPERSWEEP_URL: api.url, HYPERSWEEP_TOKEN: TOKEN, HYPERSWEEP_PROJECT: 'nlp' } })).code).toBe(0);
+    expect((await cli(['submit', 'project.json'])).code).toBe(0);
+    const posts = api.requests.filter((q) => q.method === 'POST' && q.path === '/api/v1/sweeps');
+    expect(posts.map((q) => q.query.get('project'))).toEqual(['vision', 'nlp', null]);
+    const bad = await cli(['submit', 'project.json', '--project', 'Not A Name']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--project: "Not A Name" is not a project name');
+    expect(api.requests.filter((q) => q.method === 'POST')).toHaveLength(3);
+  });
+
   it('reuses a given Idempotency-Key, so a retried submit returns the same sweep', async () => {
     writeFileSync(join(work, 'retry.json'), JSON.stringify(spiralsRequest()));
     const first = await cli(['submit', 'retry.json', '--idempotency-key', 'my-key-1']);
@@ -283,6 +296,21 @@ describe('hypersweep list, show, cancel, stop, export', () => {
     const bad = await cli(['list', '--status', 'sleeping']);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--status: "sleeping" is not one of pending, running, paused, completed, cancelled, failed');
+  });
+
+  it('lists the project of each sweep when the listing spans several, and one project with --project', async () => {
+    api.sweeps.forEach((s, i) => Object.assign(s, { project: i % 2 === 0 ? 'vision' : 'nlp' }));
+    const all = await cli(['list']);
+    expect(all.code).toBe(0);
+    const [header, ...rows] = all.out.trimEnd().split('\n');
+    expect(header).toMatch(/^ID\s+NAME\s+PROJECT\s+STATUS/);
+    expect(rows.map((r) => /\b(vision|nlp)\b/.exec(r)?.[1])).toEqual(['vision', 'nlp', 'vision', 'nlp', 'vision']);
+    const vision = await cli(['list', '--project', 'vision']);
+    expect(api.requests.at(-1)!.query.get('project')).toBe('vision');
+    const visionRows = vision.out.trimEnd().split('\n');
+    // One project: no column for it.
+    expect(visionRows[0]).not.toContain('PROJECT');
+    expect(visionRows).toHaveLength(4);
   });
 
   it('shows a sweep with all its trials, paginating', async () => {

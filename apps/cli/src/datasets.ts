@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DatasetInfo } from '@hypersweep/schemas';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, UsageError, writeLines, type CommandContext,
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, PROJECT_OPTION, PROJECT_USAGE, projectFrom, UsageError, writeLines, type CommandContext,
   HELP_OPTION,
   printUsage,
 } from './command.ts';
@@ -22,6 +22,7 @@ hypersweep datasets upload-idx --name <name> --train-images <file> --train-label
   --num-classes <n>         classes (2..256; labels must be below it; default: largest label + 1)
   --test-fraction <f>       without test files: the held-out share, in (0, 1)
   --json                    print the stored dataset as JSON
+${PROJECT_USAGE}
 ${CONNECTION_USAGE}`;
 
 
@@ -48,6 +49,7 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
     {
       ...CONNECTION_OPTIONS,
       ...HELP_OPTION,
+      ...PROJECT_OPTION,
       name: { type: 'string' },
       'train-images': { type: 'string' },
       'train-labels': { type: 'string' },
@@ -67,6 +69,7 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
   const fraction = values['test-fraction'];
   if (fraction !== undefined && !(Number(fraction) > 0 && Number(fraction) < 1)) throw new UsageError(`--test-fraction: "${fraction}" must be a number in (0, 1)`, DATASETS_USAGE);
   const client = clientFrom(values, ctx);
+  const project = projectFrom(values, ctx, DATASETS_USAGE);
   const read = (flag: 'train-images' | 'train-labels' | 'test-images' | 'test-labels') => (values[flag] === undefined ? Promise.resolve(undefined) : readInput(flag, values[flag], ctx));
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([read('train-images'), read('train-labels'), read('test-images'), read('test-labels')]);
   const stored = await client.uploadIdxDataset({
@@ -77,6 +80,7 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
     testLabels,
     numClasses,
     testFraction: fraction === undefined ? undefined : Number(fraction),
+    project,
   });
   if (values.json) ctx.stdout.write(JSON.stringify(stored, null, 2) + '\n');
   else writeLines(ctx.stdout, describe(stored));

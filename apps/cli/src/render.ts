@@ -96,11 +96,23 @@ export function formatTime(iso: string | null): string {
 /** `list`: one row per sweep. */
 export function renderSweepList(sweeps: readonly SweepSummary[]): string[] {
   if (sweeps.length === 0) return ['no sweeps'];
+  // The project only when the listing spans several: a one-project user sees no extra column.
+  const byProject = new Set(sweeps.map((s) => s.project ?? '-')).size > 1;
   return formatTable(
-    [{ header: 'ID' }, { header: 'NAME' }, { header: 'STATUS' }, { header: 'TRIALS', align: 'right' }, { header: 'PROGRESS', align: 'right' }, { header: 'BEST', align: 'right' }, { header: 'CREATED' }],
+    [
+      { header: 'ID' },
+      { header: 'NAME' },
+      ...(byProject ? [{ header: 'PROJECT' }] : []),
+      { header: 'STATUS' },
+      { header: 'TRIALS', align: 'right' },
+      { header: 'PROGRESS', align: 'right' },
+      { header: 'BEST', align: 'right' },
+      { header: 'CREATED' },
+    ],
     sweeps.map((s) => [
       s.id,
       truncate(s.name, 40),
+      ...(byProject ? [s.project ?? '-'] : []),
       s.status,
       `${s.progress.trialsFinished}/${s.progress.maxTrials}`,
       percent(s.progress.fraction),

@@ -6,7 +6,7 @@ import { extname, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { CreateSweepRequest, IdempotencyKey, zodIssuesToDetails, type CreateSweepRequestInput, type ErrorDetail, type Sweep } from '@hypersweep/schemas';
 import { ApiError, type HypersweepClient } from '@hypersweep/client';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, UsageError, ValidationFailure, type CommandContext } from './command.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, PROJECT_OPTION, PROJECT_USAGE, projectFrom, UsageError, ValidationFailure, type CommandContext } from './command.ts';
 import { watchSweep, WATCH_DISPLAY_USAGE } from './watch.ts';
 
 export const SUBMIT_USAGE = `hypersweep submit <sweep.yaml|sweep.json> [options]
@@ -16,6 +16,7 @@ export const SUBMIT_USAGE = `hypersweep submit <sweep.yaml|sweep.json> [options]
   --watch                   follow the sweep live once it is submitted; exits as
                             \`hypersweep watch\` does (0 completed, 3 cancelled, 4 failed)
   --dry-run                 validate only
+${PROJECT_USAGE}
 ${WATCH_DISPLAY_USAGE}
 ${CONNECTION_USAGE}`;
 
@@ -127,10 +128,17 @@ function isTransient(error: unknown): boolean {
 }
 
 /** POST /sweeps, retried with the same key after a dropped connection or a 502/503/504 (0.5 s, then 1 s). */
-export async function submitWithRetries(client: HypersweepClient, request: CreateSweepRequestInput, idempotencyKey: string, ctx: Pick<CommandContext, 'stderr' | 'signal'>, delayMs = 500): Promise<Sweep> {
+export async function submitWithRetries(
+  client: HypersweepClient,
+  request: CreateSweepRequestInput,
+  idempotencyKey: string,
+  ctx: Pick<CommandContext, 'stderr' | 'signal'>,
+  delayMs = 500,
+  project?: string,
+): Promise<Sweep> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await client.createSweep(request, { idempotencyKey });
+      return await client.createSweep(request, { idempotencyKey, ...(project !== undefined ? { project } : {}) });
     } catch (error) {
       if (attempt >= SUBMIT_ATTEMPTS || !isTransient(error) || ctx.signal?.aborted) throw error;
       const wait = delayMs * 2 ** (attempt - 1);
@@ -145,6 +153,7 @@ export async function runSubmit(argv: string[], ctx: CommandContext): Promise<nu
     argv,
     {
       ...CONNECTION_OPTIONS,
+      ...PROJECT_OPTION,
       'idempotency-key': { type: 'string' },
       watch: { type: 'boolean', default: false },
       plain: { type: 'boolean', default: false },
@@ -164,6 +173,7 @@ export async function runSubmit(argv: string[], ctx: CommandContext): Promise<nu
     if (!checked.success) throw new UsageError(`--idempotency-key: ${checked.error.issues[0]?.message ?? 'is invalid'}`, SUBMIT_USAGE);
   }
   const client = clientFrom(values, ctx);
+  const project = projectFrom(values, ctx, SUBMIT_USAGE);
   const request = await loadSweepFile(positionals[0]!, ctx.cwd);
   if (values['dry-run']) {
     ctx.stderr.write(`${positionals[0]} is a valid sweep\n`);
@@ -171,7 +181,7 @@ export async function runSubmit(argv: string[], ctx: CommandContext): Promise<nu
   }
   const idempotencyKey = key ?? randomUUID();
   if (key === undefined) ctx.stderr.write(`idempotency key ${idempotencyKey} (pass --idempotency-key ${idempotencyKey} to retry safely)\n`);
-  const sweep = await submitWithRetries(client, request, idempotencyKey, ctx);
+  const sweep = await submitWithRetries(client, request, idempotencyKey, ctx, 500, project);
   ctx.stdout.write(`${sweep.id}\n`);
   if (!values.watch) return 0;
   return watchSweep(client, sweep.id, ctx, { plain: values.plain });

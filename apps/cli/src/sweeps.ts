@@ -7,6 +7,8 @@ import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
   clientFrom,
+  PROJECT_OPTION,
+  projectFrom,
   parseCommandArgs,
   positiveInt,
   requireUuid,
@@ -32,6 +34,8 @@ export const LIST_USAGE = `hypersweep list [options]
   --all              every page (follows the keyset cursor)
   --cursor <c>       start at this page (printed after a partial listing)
   --json             print JSON (with --all: one array of every sweep)
+  --project <name>   only this project's sweeps (env HYPERSWEEP_PROJECT; default: every
+                     project the token sees)
 ${CONNECTION_USAGE}`;
 
 function parseStatuses(value: string | undefined): SweepStatus[] | undefined {
@@ -47,7 +51,7 @@ function parseStatuses(value: string | undefined): SweepStatus[] | undefined {
 export async function runList(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { ...CONNECTION_OPTIONS, ...HELP_OPTION, status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean', default: false }, cursor: { type: 'string' }, json: { type: 'boolean', default: false } },
+    { ...CONNECTION_OPTIONS, ...HELP_OPTION, ...PROJECT_OPTION, status: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean', default: false }, cursor: { type: 'string' }, json: { type: 'boolean', default: false } },
     LIST_USAGE,
   );
   if (values.help) return printUsage(ctx, LIST_USAGE);
@@ -55,11 +59,12 @@ export async function runList(argv: string[], ctx: CommandContext): Promise<numb
   const client = clientFrom(values, ctx);
   const status = parseStatuses(values.status);
   const limit = positiveInt('limit', values.limit, 200);
+  const project = projectFrom(values, ctx, LIST_USAGE);
 
   if (values.all) {
     const sweeps: SweepSummary[] = [];
     let first = true;
-    for await (const sweep of paginate((cursor) => client.listSweeps({ limit, status, cursor: first ? values.cursor : cursor }))) {
+    for await (const sweep of paginate((cursor) => client.listSweeps({ limit, status, project, cursor: first ? values.cursor : cursor }))) {
       first = false;
       sweeps.push(sweep);
     }
@@ -67,7 +72,7 @@ export async function runList(argv: string[], ctx: CommandContext): Promise<numb
     else writeLines(ctx.stdout, renderSweepList(sweeps));
     return 0;
   }
-  const page = await client.listSweeps({ limit, status, cursor: values.cursor });
+  const page = await client.listSweeps({ limit, status, project, cursor: values.cursor });
   if (values.json) {
     ctx.stdout.write(JSON.stringify(page, null, 2) + '\n');
     return 0;

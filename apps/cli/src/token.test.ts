@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startFakeApi, TOKEN, type FakeApi } from '../test/api-server.ts';
 import { runCli } from './cli.ts';
 import type { CommandContext } from './command.ts';
-import { parseExpiry } from './token.ts';
+import { describeCaller, parseExpiry } from './token.ts';
 
 async function cli(argv: string[], env: Record<string, string | undefined>) {
   const out: string[] = [];
@@ -114,6 +114,30 @@ describe('hypersweep token over the REST API', () => {
       'no API token given (--token or HYPERSWEEP_TOKEN); the first token of a server: hypersweep token create --database-url postgresql://…\n' +
         'error [unauthorized] (HTTP 401): a valid bearer token is required\n',
     );
+  });
+});
+
+describe('hypersweep token whoami', () => {
+  it('names the token in use and its roles (GET /me), or prints the answer as JSON', async () => {
+    const api = await startFakeApi();
+    try {
+      const env = { HYPERSWEEP_URL: api.url, HYPERSWEEP_TOKEN: TOKEN, DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none' };
+      const r = await cli(['token', 'whoami'], env);
+      expect(r).toEqual({ code: 0, out: `token "first" (${TOKEN.slice(0, 11)}…)\nserver admin; admin in default\n`, err: '' });
+      expect(api.requests.at(-1)).toMatchObject({ method: 'GET', path: '/api/v1/me' });
+      const json = JSON.parse((await cli(['token', 'whoami', '--json'], env)).out) as { serverAdmin: boolean };
+      expect(json.serverAdmin).toBe(true);
+      expect((await cli(['token', 'whoami'], { ...env, HYPERSWEEP_TOKEN: 'hs_wrong' })).code).toBe(1);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('describes a project token, a token without roles and a server without authentication', () => {
+    const token = { id: '30000000-0000-4000-8000-000000000009', name: 'ci', prefix: 'hs_Ab3dEf9h', grants: [{ project: 'vision', role: 'submit' as const }, { project: 'nlp', role: 'read' as const }], serverAdmin: false, expiresAt: '2027-01-01T00:00:00.000Z', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null };
+    expect(describeCaller({ serverAdmin: false, token })).toEqual(['token "ci" (hs_Ab3dEf9h…, expires 2027-01-01 00:00:00Z)', 'submit in vision, read in nlp']);
+    expect(describeCaller({ serverAdmin: false, token: { ...token, grants: [] } })[1]).toBe('no role in any project');
+    expect(describeCaller({ serverAdmin: true, token: null })).toEqual(['authentication is off on this server: every request acts as a server admin']);
   });
 });
 

@@ -1,8 +1,8 @@
-// `hypersweep token create | list | revoke`: API tokens over the REST API, with project grants and an
+// `hypersweep token create | list | revoke | whoami`: API tokens over the REST API, with project grants and an
 // expiry. A server's very first token cannot come from the API (it requires one), so with a database
 // URL the commands work in Postgres directly instead. Secrets are shown once; only hashes are stored.
 import type { ApiTokenInfo as ApiTokenRow, Db } from '@hypersweep/db';
-import { ApiError, createToken, listTokens, revokeToken, TOKEN_ROLES, type TokenRecord, type TokenRole } from '@hypersweep/client';
+import { ApiError, createToken, listTokens, revokeToken, TOKEN_ROLES, whoAmI, type TokenRecord, type TokenRole, type WhoAmI } from '@hypersweep/client';
 import { CreateApiTokenRequest, zodIssuesToDetails } from '@hypersweep/schemas';
 import {
   CONNECTION_OPTIONS,
@@ -18,7 +18,7 @@ import {
 } from './command.ts';
 import { formatTable, formatTime } from './render.ts';
 
-export const TOKEN_USAGE = `hypersweep token <create|list|revoke> [options]
+export const TOKEN_USAGE = `hypersweep token <create|list|revoke|whoami> [options]
   Manages API tokens over the REST API (--url, --token as for every API command).
   token create --name <name> --project <project> --role <read|submit|admin> [--project … --role …]
                [--expires <30d|12h|2027-01-01|ISO date-time>] [--server-admin]
@@ -28,6 +28,7 @@ export const TOKEN_USAGE = `hypersweep token <create|list|revoke> [options]
   token list [--all] [--json]    tokens (prefix, grants, expiry, created, last used); --all includes
                                  revoked ones
   token revoke <tokenId>         revokes a token
+  token whoami [--json]          the token in use: its name, roles by project, server admin or not
 
   The first token of a server (the API needs one) is made in its database:
   token create --name <name> --database-url postgresql://…
@@ -108,7 +109,7 @@ export async function runToken(argv: string[], ctx: CommandContext): Promise<num
     return EXIT.ok;
   }
   if (sub === undefined) throw new UsageError('missing token subcommand', TOKEN_USAGE);
-  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') throw new UsageError(`unknown token subcommand "${sub}"`, TOKEN_USAGE);
+  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke' && sub !== 'whoami') throw new UsageError(`unknown token subcommand "${sub}"`, TOKEN_USAGE);
   if (sub === 'revoke' ? positionals.length !== 1 : positionals.length > 0) {
     throw new UsageError(sub === 'revoke' ? 'token revoke takes one token id' : `unexpected argument "${positionals[0]}"`, TOKEN_USAGE);
   }
@@ -119,8 +120,8 @@ export async function runToken(argv: string[], ctx: CommandContext): Promise<num
   }
   const tokenId = sub === 'revoke' ? requireUuid('token id', positionals[0], TOKEN_USAGE) : '';
 
-  const database = databaseUrl(values, ctx);
-  if (database !== null) {
+  const database = sub === 'whoami' ? null : databaseUrl(values, ctx);
+  if (database !== null && sub !== 'whoami') {
     if (sub === 'create' && (values.project || values.role || values.expires !== undefined || values['server-admin'])) {
       throw new UsageError('in the database (--database-url) token create makes the first token, a server admin: give projects, roles and expiry over the API', TOKEN_USAGE);
     }
@@ -153,6 +154,11 @@ export async function runToken(argv: string[], ctx: CommandContext): Promise<num
         await revokeToken(client, tokenId, { signal: ctx.signal });
         ctx.stdout.write(`revoked token ${tokenId}\n`);
         return EXIT.ok;
+      case 'whoami': {
+        const me = await whoAmI(client, { signal: ctx.signal });
+        writeLines(ctx.stdout, values.json ? [JSON.stringify(me, null, 2)] : describeCaller(me));
+        return EXIT.ok;
+      }
     }
   } catch (error) {
     if (error instanceof ApiError && error.status === 401 && !(values.token ?? ctx.env.HYPERSWEEP_TOKEN)) {
@@ -160,6 +166,17 @@ export async function runToken(argv: string[], ctx: CommandContext): Promise<num
     }
     throw error;
   }
+}
+
+/** `token whoami`: the token's name and prefix, then what it may do. */
+export function describeCaller(me: WhoAmI): string[] {
+  if (me.token === null) return ['authentication is off on this server: every request acts as a server admin'];
+  const roles = me.token.grants.map((g) => `${g.role} in ${g.project}`);
+  const expiry = me.token.expiresAt ? `, expires ${formatTime(me.token.expiresAt)}` : '';
+  return [
+    `token "${me.token.name}" (${me.token.prefix}…${expiry})`,
+    me.serverAdmin ? `server admin${roles.length > 0 ? `; ${roles.join(', ')}` : ''}` : roles.length > 0 ? roles.join(', ') : 'no role in any project',
+  ];
 }
 
 function announceCreated(created: { id: string; name: string; prefix: string; token: string; expiresAt?: string | null }, ctx: CommandContext): void {

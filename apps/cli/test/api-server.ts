@@ -135,9 +135,13 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
       const key = String(req.headers['idempotency-key'] ?? '');
       const existing = idempotency.get(key);
       if (existing) return sendJson(res, 200, existing);
-      const created = makeSweep({ id: `20000000-0000-4000-8000-${String(idempotency.size + 1).padStart(12, '0')}`, name: parsed.data.name, spec: parsed.data, status: 'pending' });
+      const created = makeSweep({ id: `20000000-0000-4000-8000-${String(idempotency.size + 1).padStart(12, '0')}`, name: parsed.data.name, spec: parsed.data, status: 'pending', project: url.searchParams.get('project') ?? 'default' });
       idempotency.set(key, created);
       return sendJson(res, 201, created);
+    }
+    if (url.pathname === '/api/v1/me' && req.method === 'GET') {
+      // The fake's one token: a server admin with admin of `default`, as a first token is.
+      return sendJson(res, 200, { serverAdmin: true, token: { id: '30000000-0000-4000-8000-000000000000', name: 'first', prefix: TOKEN.slice(0, 11), grants: [{ project: 'default', role: 'admin' }], serverAdmin: true, expiresAt: null, createdAt: T0, lastUsedAt: T0, revokedAt: null } });
     }
     if (url.pathname === '/api/v1/tokens' && req.method === 'GET') return sendJson(res, 200, { items: api.tokens });
     if (url.pathname === '/api/v1/tokens' && req.method === 'POST') {
@@ -171,7 +175,8 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     }
     if (req.method === 'GET' && url.pathname === '/api/v1/sweeps') {
       const statuses = url.searchParams.get('status')?.split(',');
-      const items = sweeps.filter((s) => !statuses || statuses.includes(s.status)).map(({ spec: _spec, ...summary }) => summary);
+      const project = url.searchParams.get('project');
+      const items = sweeps.filter((s) => (!statuses || statuses.includes(s.status)) && (project === null || s.project === project)).map(({ spec: _spec, ...summary }) => summary);
       return sendJson(res, 200, page(items, url.searchParams));
     }
     if (parts[0] === 'sweeps' && !sweep) {
