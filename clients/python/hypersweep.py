@@ -582,9 +582,10 @@ class Client:
 
     # -- sweeps -------------------------------------------------------------------------------
 
-    def create_sweep(self, spec: Dict[str, Any]) -> Dict[str, Any]:
-        """POST /sweeps: the created sweep."""
-        return self.request("POST", "/sweeps", spec)
+    def create_sweep(self, spec: Dict[str, Any], project: Optional[str] = None) -> Dict[str, Any]:
+        """POST /sweeps: the created sweep, in `project` (default: the token's only project, else 'default')."""
+        query = "" if project is None else "?project=" + self._q(project)
+        return self.request("POST", "/sweeps" + query, spec)
 
     def get_sweep(self, sweep_id: str) -> Dict[str, Any]:
         """GET /sweeps/{id}."""

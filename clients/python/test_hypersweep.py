@@ -569,6 +569,13 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(req["path"], "/api/v1/sweeps/a%20b%2Fc/ask")
         self.assertNotIn("Authorization", req["headers"])
 
+    def test_create_sweep_in_a_project(self):
+        self.api.route = lambda m, p, b: (201, {}, {"id": "s-2", "project": "vision"})
+        self.assertEqual(self.client.create_sweep({"name": "x"}, project="vision")["project"], "vision")
+        self.client.create_sweep({"name": "y"})
+        self.assertEqual([(r["method"], r["path"], r["body"]) for r in self.api.requests],
+                         [("POST", "/api/v1/sweeps?project=vision", {"name": "x"}), ("POST", "/api/v1/sweeps", {"name": "y"})])
+
     def test_ask_204_is_none_with_retry_after(self):
         self.api.route = lambda m, p, b: (204, {"Retry-After": "7"}, None)
         self.assertIsNone(self.client.ask("s-1"))
