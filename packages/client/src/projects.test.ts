@@ -2,23 +2,13 @@
 // path and body each sends, answers parsed with the API's ProjectInfo, and refusals (403 of a
 // token that is no server admin, 400 naming the quota, 409 of a taken name) as ApiErrors.
 import { ProjectInfo } from '@hypersweep/schemas';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { T0 } from '../test/fixtures.ts';
-import { jsonOf, startRecordingServer, type Answer, type RecordedRequest, type RecordingServer } from '../test/recording-server.ts';
-import { HypersweepClient } from './client.ts';
+import { jsonOf, recordingClients, type Answer } from '../test/recording-server.ts';
 import { ApiError } from './errors.ts';
 import { QUOTA_NAMES, createProject, getProject, listProjects, updateProjectQuotas } from './projects.ts';
 
-let server: RecordingServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function serve(handle: (req: RecordedRequest) => Answer, onUnauthorized?: () => void): Promise<HypersweepClient> {
-  server = await startRecordingServer(handle);
-  return new HypersweepClient({ baseUrl: server.url, token: 'hs_test', ...(onUnauthorized ? { onUnauthorized } : {}) });
-}
+const { serve, requests } = recordingClients();
 
 const NO_QUOTAS: ProjectInfo['quotas'] = { maxRunningTrials: null, maxQueuedTrials: null, maxActiveSweeps: null, maxEpochsPerDay: null, maxDatasetBytes: null };
 
@@ -44,8 +34,8 @@ describe('project calls', () => {
     expect((await getProject(client, 'vision')).name).toBe('vision');
     // A name is a path segment: anything odd stays inside it.
     await getProject(client, 'a/b?c');
-    expect(server!.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v1/projects', 'GET /api/v1/projects/vision', 'GET /api/v1/projects/a%2Fb%3Fc']);
-    expect(server!.requests.every((r) => r.headers.authorization === 'Bearer hs_test')).toBe(true);
+    expect(requests().map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v1/projects', 'GET /api/v1/projects/vision', 'GET /api/v1/projects/a%2Fb%3Fc']);
+    expect(requests().every((r) => r.headers.authorization === 'Bearer hs_test')).toBe(true);
   });
 
   it('creates a project with POST {name, quotas}, and carries the 403 of a token that is no server admin', async () => {
@@ -53,7 +43,7 @@ describe('project calls', () => {
     const client = await serve(() => answer);
     const created = await createProject(client, { name: 'vision', quotas: { maxActiveSweeps: 2 } });
     expect(created.quotas.maxActiveSweeps).toBe(2);
-    const req = server!.requests[0]!;
+    const req = requests()[0]!;
     expect(`${req.method} ${req.path}`).toBe('POST /api/v1/projects');
     expect(req.headers['content-type']).toBe('application/json');
     expect(jsonOf(req)).toEqual({ name: 'vision', quotas: { maxActiveSweeps: 2 } });
@@ -76,7 +66,7 @@ describe('project calls', () => {
     const client = await serve(() => ({ json: projectJson('vision', { maxRunningTrials: 8 }) }));
     const updated = await updateProjectQuotas(client, 'vision', { maxRunningTrials: 8, maxEpochsPerDay: null });
     expect(updated.quotas).toEqual({ ...NO_QUOTAS, maxRunningTrials: 8 });
-    const req = server!.requests[0]!;
+    const req = requests()[0]!;
     expect(`${req.method} ${req.path}`).toBe('PATCH /api/v1/projects/vision');
     expect(req.headers['content-type']).toBe('application/json');
     expect(req.headers.authorization).toBe('Bearer hs_test');

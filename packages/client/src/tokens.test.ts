@@ -1,23 +1,13 @@
 // GET /me against a recording node:http server (as the other calls' tests): the path it asks, the
 // answer parsed with the API's WhoAmI (a token, or null with AUTH=none), and failures as ApiErrors.
 import { ApiTokenInfo, WhoAmI } from '@hypersweep/schemas';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { T0 } from '../test/fixtures.ts';
-import { startRecordingServer, type Answer, type RecordedRequest, type RecordingServer } from '../test/recording-server.ts';
-import { HypersweepClient } from './client.ts';
+import { recordingClients, type Answer } from '../test/recording-server.ts';
 import { ApiError } from './errors.ts';
 import { whoAmI } from './tokens.ts';
 
-let server: RecordingServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function serve(handle: (req: RecordedRequest) => Answer, onUnauthorized?: () => void): Promise<HypersweepClient> {
-  server = await startRecordingServer(handle);
-  return new HypersweepClient({ baseUrl: server.url, token: 'hs_test', ...(onUnauthorized ? { onUnauthorized } : {}) });
-}
+const { serve, requests } = recordingClients();
 
 /** A token as the API presents it, built through its schema (a drift fails here). */
 const NLP_ADMIN = ApiTokenInfo.parse({ id: '3a1f4c1e-2b0d-4e8a-9f01-6c2d8e7b5a10', name: 'nlp-admin', prefix: 'hs_Ab3dEf9h', grants: [{ project: 'nlp', role: 'admin' }], serverAdmin: false, expiresAt: null, createdAt: T0, lastUsedAt: T0, revokedAt: null });
@@ -29,7 +19,7 @@ describe('whoAmI', () => {
     expect(await whoAmI(client)).toEqual({ serverAdmin: false, token: NLP_ADMIN });
     answer = { serverAdmin: true, token: null };
     expect(await whoAmI(client)).toEqual({ serverAdmin: true, token: null });
-    expect(server!.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual(['GET /api/v1/me Bearer hs_test', 'GET /api/v1/me Bearer hs_test']);
+    expect(requests().map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual(['GET /api/v1/me Bearer hs_test', 'GET /api/v1/me Bearer hs_test']);
   });
 
   it('refuses an answer that is not a WhoAmI, and carries a 401 (calling onUnauthorized) as an ApiError', async () => {

@@ -3,6 +3,8 @@
 // tests check what the client sends and how it reads answers.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+import { HypersweepClient } from '../src/client.ts';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -53,4 +55,26 @@ export async function startRecordingServer(handle: (req: RecordedRequest) => Ans
 /** The request's body as JSON. */
 export function jsonOf(req: RecordedRequest): unknown {
   return JSON.parse(req.body.toString('utf8')) as unknown;
+}
+
+/**
+ * Clients of recording servers, one per `serve` (the last one closed after each test): `serve(handle)`
+ * gives a client of a new server with token `hs_test`; `requests()` what that server recorded.
+ */
+export function recordingClients(): {
+  serve(handle: (req: RecordedRequest) => Answer, onUnauthorized?: () => void): Promise<HypersweepClient>;
+  requests(): RecordedRequest[];
+} {
+  let server: RecordingServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+  return {
+    async serve(handle, onUnauthorized) {
+      server = await startRecordingServer(handle);
+      return new HypersweepClient({ baseUrl: server.url, token: 'hs_test', ...(onUnauthorized ? { onUnauthorized } : {}) });
+    },
+    requests: () => server?.requests ?? [],
+  };
 }
