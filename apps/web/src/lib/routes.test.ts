@@ -6,9 +6,12 @@ const TRIAL = '0c0a6c3b-8a43-4d59-9a41-6f1c1f2e7f10';
 
 describe('routes', () => {
   it.each<[string, string, Route]>([
-    ['/', '', { page: 'sweeps' }],
-    ['/sweeps', '', { page: 'sweeps' }],
-    ['/sweeps/', '', { page: 'sweeps' }],
+    ['/', '', { page: 'sweeps', project: null }],
+    ['/sweeps', '', { page: 'sweeps', project: null }],
+    ['/sweeps/', '', { page: 'sweeps', project: null }],
+    ['/', '?project=vision', { page: 'sweeps', project: 'vision' }],
+    ['/sweeps', '?project=vision&other=1', { page: 'sweeps', project: 'vision' }],
+    ['/', '?project=', { page: 'sweeps', project: null }],
     ['/sweeps/new', '', { page: 'new-sweep' }],
     [`/sweeps/${SWEEP}`, '', { page: 'sweep', sweepId: SWEEP }],
     [`/sweeps/${SWEEP}/trials/${TRIAL}`, '', { page: 'trial', sweepId: SWEEP, trialId: TRIAL }],
@@ -25,7 +28,9 @@ describe('routes', () => {
 
   it('round-trips every route through its href', () => {
     const routes: Route[] = [
-      { page: 'sweeps' },
+      { page: 'sweeps', project: null },
+      { page: 'sweeps', project: 'vision' },
+      { page: 'sweeps', project: 'a b&c' },
       { page: 'new-sweep' },
       { page: 'sweep', sweepId: SWEEP },
       { page: 'trial', sweepId: SWEEP, trialId: TRIAL },
@@ -39,6 +44,11 @@ describe('routes', () => {
       const url = new URL(hrefOf(r), 'http://x');
       expect(matchRoute(url.pathname, url.search)).toEqual(r);
     }
+  });
+
+  it('keeps the sweeps list’s project filter in the query', () => {
+    expect(hrefOf({ page: 'sweeps', project: null })).toBe('/');
+    expect(hrefOf({ page: 'sweeps', project: 'vision' })).toBe('/?project=vision');
   });
 
   it('follows only same-origin paths after login', () => {

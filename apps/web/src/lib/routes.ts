@@ -2,7 +2,7 @@
 // non-API path, so each of these URLs can be opened or reloaded directly.
 export type Route =
   | { readonly page: 'login'; readonly next: string | null }
-  | { readonly page: 'sweeps' }
+  | { readonly page: 'sweeps'; readonly project: string | null }
   | { readonly page: 'new-sweep' }
   | { readonly page: 'sweep'; readonly sweepId: string }
   | { readonly page: 'trial'; readonly sweepId: string; readonly trialId: string }
@@ -16,7 +16,8 @@ const SEGMENT = '([^/]+)';
 
 const PATTERNS: readonly [RegExp, (m: string[], q: URLSearchParams) => Route][] = [
   [/^\/login$/, (_m, q) => ({ page: 'login', next: safeNext(q.get('next')) })],
-  [/^\/(sweeps)?$/, () => ({ page: 'sweeps' })],
+  // The list's project filter is in the query, so a filtered list can be linked to and reloaded.
+  [/^\/(sweeps)?$/, (_m, q) => ({ page: 'sweeps', project: q.get('project') || null })],
   [/^\/sweeps\/new$/, () => ({ page: 'new-sweep' })],
   [new RegExp(`^/sweeps/${SEGMENT}$`), (m) => ({ page: 'sweep', sweepId: m[1]! })],
   [new RegExp(`^/sweeps/${SEGMENT}/trials/${SEGMENT}$`), (m) => ({ page: 'trial', sweepId: m[1]!, trialId: m[2]! })],
@@ -55,7 +56,7 @@ export function hrefOf(route: Route): string {
     case 'login':
       return route.next ? `/login?next=${enc(route.next)}` : '/login';
     case 'sweeps':
-      return '/';
+      return route.project ? `/?project=${enc(route.project)}` : '/';
     case 'new-sweep':
       return '/sweeps/new';
     case 'sweep':
