@@ -4,10 +4,12 @@
 // over depth with per-layer widths (conditional parameters; each trial's resolved spec), sweep
 // control (pause, resume, budget, enqueued configurations checked against the space, delete; each a
 // sweep.control event), projects with quotas and API tokens (created, listed, revoked; a created
-// token signs requests in until it is revoked), who the caller is (/me), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
+// token signs requests in until it is revoked), who the caller is (/me), projects on sweeps and
+// dataset uploads (`?project=` as apps/api/src/scope.ts takes it; a token sees only its projects'
+// sweeps and uploads), CSV and IDX uploads (checked lightly: shapes, not every value), and dist/ served with the SPA fallback. `npm run mock -w @hypersweep/web` (after `npm run build`); token:
 // dev-token. PORT=0 picks a free port; the line printed names the one taken.
 import {
-  ApiTokenCreated, ApiTokenList, ClusterView, CreateApiTokenRequest, CreateProjectRequest, CreateSweepRequest, DatasetList, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, ProjectInfo, ProjectList,
+  ApiTokenCreated, ApiTokenList, ClusterView, CreateApiTokenRequest, CreateProjectRequest, CreateSweepRequest, CsvUploadQuery, DatasetInfo, DatasetList, IdxUploadFields, ProjectName, FINISHED_SWEEP_STATUSES, MetricSeries, PredictRequest, PredictResponse, ProjectInfo, ProjectList,
   ProjectPathParams, Sweep, SweepCurves, SweepEvent, SweepPage, TokenPathParams, Trial, TrialDetail, TrialModelExport, TrialPage, UpdateProjectRequest,
   WhoAmI, formatSseEvent, isBuiltinSweep, isMoreDetail, maxStepsOf, resolveTrialConfig, validationError, type ApiTokenInfo, type ProjectRole, type SweepStatus, type TrialCounts, type TrialResolved,
 } from '@hypersweep/schemas';
@@ -15,6 +17,7 @@ import { compileModel, exportTfjs, Predictor, Rng } from '@hypersweep/nn';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -116,9 +119,10 @@ function recordEpoch(m: MockSweep, t: Trial, metrics: Record<string, number>, li
   if (live) emit(m, 'trial.epoch', { trialId: t.id, number: t.number, epoch: t.epochsDone, metrics });
 }
 
-function createMockSweep(request: CreateSweepRequest, name = request.name): MockSweep {
+/** A sweep in `project` (by name: the seeded ones are in default). */
+function createMockSweep(request: CreateSweepRequest, project = 'default'): MockSweep {
   const sweep: Sweep = Sweep.parse({
-    id: randomUUID(), name, description: request.description ?? null, status: 'running', objective: request.objective, seed: request.search.seed, spec: request,
+    id: randomUUID(), name: request.name, project, description: request.description ?? null, status: 'running', objective: request.objective, seed: request.search.seed, spec: request,
     counts: counts([]), progress: { trialsFinished: 0, maxTrials: request.search.budget.maxTrials, epochsDone: 0, maxTotalEpochs: request.search.budget.maxTotalEpochs, fraction: 0 },
     best: null, testResult: null, error: null, createdAt: now(), updatedAt: now(), finishedAt: null,
   });
@@ -411,16 +415,16 @@ async function parseBody<T>(schema: z.ZodType<T>, req: IncomingMessage): Promise
   return parsed.data;
 }
 
-/** Every mock sweep is in the default project: its usage counts them. */
+/** A project with its usage: its sweeps and uploads. */
 function presentProject(caller: MockToken, p: MockProject): ProjectInfo {
-  const all = p.name === 'default' ? [...sweeps.values()] : [];
+  const all = [...sweeps.values()].filter((m) => m.sweep.project === p.name);
   const trials = all.flatMap((m) => m.trials);
   const usage = {
     runningTrials: trials.filter((t) => t.status === 'running').length,
     queuedTrials: trials.filter((t) => t.status === 'queued').length,
     activeSweeps: all.filter((m) => !FINISHED_SWEEP_STATUSES.has(m.sweep.status)).length,
     epochsToday: trials.reduce((n, t) => n + t.epochsDone, 0),
-    datasetBytes: 0,
+    datasetBytes: uploads.filter((u) => u.project === p.name).reduce((n, u) => n + u.bytes, 0),
   };
   return { ...p, role: roleIn(caller, p.name) ?? 'read', usage };
 }
@@ -432,6 +436,170 @@ function visibleProject(caller: MockToken, raw: string): MockProject {
   const p = projects.get(parsed.data.project);
   if (!p || roleIn(caller, p.name) === null) throw new Refusal(404, 'not_found', `no project ${parsed.data.project}`, [{ path: 'project', message: 'no such project' }]);
   return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projects of sweeps and dataset uploads (apps/api/src/scope.ts, routes/sweeps.ts, routes/datasets.ts)
+// ---------------------------------------------------------------------------------------------
+
+const noSuchProject = (name: string) => new Refusal(404, 'not_found', `no project ${name}`, [{ path: 'query.project', message: 'no such project' }]);
+
+/** The projects whose sweeps and uploads the caller sees; null: all of them (a server admin). */
+function visibleProjectNames(caller: MockToken): string[] | null {
+  return caller.info.serverAdmin ? null : caller.info.grants.map((g) => g.project);
+}
+
+/** 404 unless the caller sees the project; 403 unless its role there is `need` (scope.ts requireRole). */
+function requireRole(caller: MockToken, project: string, need: ProjectRole, hidden: () => Refusal): void {
+  const role = roleIn(caller, project);
+  if (role === null) throw hidden();
+  if (RANK[role] < RANK[need]) {
+    throw new Refusal(403, 'forbidden', `this token's role ${role} in the project does not allow this (${need} is needed)`, [{ path: 'headers.authorization', message: `needs the ${need} role in the project` }]);
+  }
+}
+
+/**
+ * The project a new sweep or upload goes to, as scope.ts targetProject: `?project=<name>` (a bad name
+ * 400, one the caller does not see 404), else the token's only project, else default (a token with
+ * several projects, none of them default, gets a 400 naming query.project); then the submit role.
+ */
+function targetProject(caller: MockToken, url: URL): string {
+  const named = url.searchParams.getAll('project');
+  let project: string;
+  if (named.length > 0) {
+    const name = named.length === 1 ? named[0]! : null;
+    if (name === null || !ProjectName.safeParse(name).success) {
+      throw new Refusal(400, 'invalid_request', 'query.project must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)', [{ path: 'query.project', message: 'must be a project name: 1-63 of a-z, 0-9, _ and -' }]);
+    }
+    if (!projects.has(name) || roleIn(caller, name) === null) throw noSuchProject(name);
+    project = name;
+  } else {
+    const grants = caller.info.serverAdmin ? null : caller.info.grants;
+    if (grants && grants.length === 1) project = grants[0]!.project;
+    else if (grants && grants.length > 1 && !grants.some((g) => g.project === 'default')) {
+      throw new Refusal(400, 'invalid_request', 'this token has several projects: name one with ?project=<name>', [{ path: 'query.project', message: 'is required for this token' }]);
+    } else project = 'default';
+  }
+  requireRole(caller, project, 'submit', () => noSuchProject(named[0] ?? 'default'));
+  return project;
+}
+
+/** GET /sweeps: the projects listed (null: all), `?project=` checked by ListSweepsQuery (400 at project) and then seen (else 404). */
+function listedProjects(caller: MockToken, url: URL): string[] | null {
+  const visible = visibleProjectNames(caller);
+  const named = url.searchParams.getAll('project');
+  if (named.length === 0) return visible;
+  const parsed = ProjectName.safeParse(named.length === 1 ? named[0] : named);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? 'invalid';
+    throw new Refusal(400, 'invalid_request', `invalid query: project: ${message}`, [{ path: 'project', message }]);
+  }
+  if (!projects.has(parsed.data) || (visible && !visible.includes(parsed.data))) throw noSuchProject(parsed.data);
+  return [parsed.data];
+}
+
+/** An upload as GET /datasets lists it, in its project. */
+interface MockUpload {
+  project: string;
+  info: DatasetInfo;
+  bytes: number;
+}
+const uploads: MockUpload[] = [];
+
+function storeUpload(project: string, info: DatasetInfo, bytes: number): DatasetInfo {
+  if (uploads.some((u) => u.project === project && u.info.name === info.name)) throw new Refusal(409, 'conflict', `a dataset named ${info.name} exists`, [{ path: 'name', message: 'a dataset with this name exists' }]);
+  uploads.push({ project, info: DatasetInfo.parse(info), bytes });
+  return info;
+}
+
+async function readBytes(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** POST /datasets: the API's order (the query, the project, the content type, an empty file), then a light parse of the table. */
+async function uploadCsv(req: IncomingMessage, url: URL, caller: MockToken): Promise<DatasetInfo> {
+  const parsed = CsvUploadQuery.safeParse(Object.fromEntries([...url.searchParams.entries()]));
+  if (!parsed.success) throw invalidQuery(parsed.error);
+  const q = parsed.data;
+  const project = targetProject(caller, url);
+  const type = req.headers['content-type'] ?? '';
+  if (!type.startsWith('text/csv') && !type.startsWith('text/plain')) throw new Refusal(415, 'unsupported_media_type', 'upload the file as text/csv', [{ path: 'headers.content-type', message: `content-type ${type || '(none)'} is not text/csv` }]);
+  const text = (await readBytes(req)).toString('utf8');
+  if (text.trim() === '') throw new Refusal(400, 'invalid_request', 'the CSV file is empty', [{ path: 'body', message: 'is empty' }]);
+  const rows = text.split(/\r?\n/).filter((l) => l.trim() !== '').map((l) => l.split(q.delimiter));
+  const width = rows[0]!.length;
+  const bad = rows.findIndex((r) => r.length !== width);
+  if (bad >= 0) throw new Refusal(400, 'invalid_request', `invalid CSV: line ${bad + 1} has ${rows[bad]!.length} fields, not ${width}`, [{ path: `body (line ${bad + 1})`, message: `has ${rows[bad]!.length} fields, not ${width}` }]);
+  const header = q.header === 'true' || (q.header === 'auto' && rows[0]!.some((c) => c.trim() !== '' && Number.isNaN(Number(c))));
+  const label = /^-?\d+$/.test(q.labelColumn) ? (Number(q.labelColumn) + width) % width : header ? rows[0]!.indexOf(q.labelColumn) : -1;
+  if (label < 0) throw new Refusal(400, 'invalid_request', `invalid CSV: no column ${q.labelColumn}`, [{ path: 'body', message: `no column ${q.labelColumn}` }]);
+  const data = header ? rows.slice(1) : rows;
+  const test = Math.floor(data.length * (q.testFraction ?? 0.2));
+  const classes = new Set(data.map((r) => r[label]));
+  return storeUpload(project, { id: randomUUID(), name: q.name, kind: 'csv', description: null, task: q.task, featureShape: [width - 1], numClasses: q.task === 'classification' ? classes.size : null, sizes: { train: data.length - test, test }, createdAt: now() }, text.length);
+}
+
+/** An IDX file's dimensions and values (gzip or not), or why it is not one of the kind wanted. */
+function idxDims(bytes: Uint8Array, kind: 'images' | 'labels'): { dims: number[]; values: Buffer } | string {
+  let b = Buffer.from(bytes);
+  if (b[0] === 0x1f && b[1] === 0x8b) b = gunzipSync(b);
+  if (b.length < 4 || b[0] !== 0 || b[1] !== 0 || b[2] !== 0x08) return 'is not a ubyte IDX file (magic 0x0000080N)';
+  const rank = b[3]!;
+  if (kind === 'labels' ? rank !== 1 : rank !== 3 && rank !== 4) return `has rank ${rank}: ${kind === 'labels' ? 'labels are [N]' : 'images are [N, H, W] or [N, H, W, C]'}`;
+  const dims = Array.from({ length: rank }, (_, i) => b.readUInt32BE(4 + 4 * i));
+  const size = dims.reduce((n, d) => n * d, 1);
+  return b.length === 4 + 4 * rank + size ? { dims, values: b.subarray(4 + 4 * rank) } : `holds ${b.length - 4 - 4 * rank} bytes of data, not ${size}`;
+}
+
+/** POST /datasets/idx: the API's order (the project, the form's fields, the training pair), the files' headers checked. */
+async function uploadIdx(req: IncomingMessage, url: URL, caller: MockToken): Promise<DatasetInfo> {
+  const project = targetProject(caller, url);
+  // The multipart body read by the platform's own parser.
+  const body = await readBytes(req);
+  const form = await new Request(url, { method: 'POST', headers: { 'content-type': req.headers['content-type'] ?? '' }, body: new Blob([new Uint8Array(body)]) }).formData().catch(() => {
+    throw new Refusal(400, 'invalid_request', 'the body must be multipart/form-data', [{ path: 'body', message: 'is not multipart/form-data' }]);
+  });
+  const fields: Record<string, string> = {};
+  const files: Record<string, Uint8Array> = {};
+  const parts: [string, FormDataEntryValue][] = [];
+  form.forEach((value, key) => parts.push([key, value]));
+  for (const [key, value] of parts) {
+    if (typeof value === 'string') fields[key] = value;
+    else files[key] = new Uint8Array(await value.arrayBuffer());
+  }
+  const parsed = IdxUploadFields.safeParse(fields);
+  if (!parsed.success) throw invalidBody(parsed.error);
+  const missing = (['trainImages', 'trainLabels'] as const).filter((f) => files[f] === undefined);
+  if (missing.length > 0) throw new Refusal(400, 'invalid_request', `the upload needs a training pair: ${missing.join(' and ')} missing`, missing.map((path) => ({ path, message: 'required (an IDX file, gzip or not)' })));
+  if ((files['testImages'] === undefined) !== (files['testLabels'] === undefined)) {
+    const path = files['testImages'] ? 'testLabels' : 'testImages';
+    throw new Refusal(400, 'invalid_request', `give testImages and testLabels together, or neither: ${path} missing`, [{ path, message: 'required with the other test file' }]);
+  }
+  const dims: Record<string, number[]> = {};
+  let largestLabel = 0;
+  for (const [field, bytes] of Object.entries(files)) {
+    const d = idxDims(bytes, field.endsWith('Labels') ? 'labels' : 'images');
+    if (typeof d === 'string') throw new Refusal(400, 'invalid_request', `invalid IDX upload: ${field} ${d}`, [{ path: field, message: d }]);
+    dims[field] = d.dims;
+    if (field.endsWith('Labels')) for (const label of d.values) largestLabel = Math.max(largestLabel, label);
+  }
+  const train = dims['trainImages']![0]!;
+  if (dims['trainLabels']![0] !== train) throw new Refusal(400, 'invalid_request', `invalid IDX upload: trainLabels has ${dims['trainLabels']![0]} labels for ${train} images`, [{ path: 'trainLabels', message: `has ${dims['trainLabels']![0]} labels for ${train} images` }]);
+  const test = dims['testImages']?.[0] ?? Math.floor(train * (parsed.data.testFraction ?? 0.1));
+  const featureShape = dims['trainImages']!.slice(1);
+  const info: DatasetInfo = {
+    id: randomUUID(), name: parsed.data.name, kind: 'idx', description: `IDX images ${featureShape.join('×')} uint8`, task: 'classification', featureShape, numClasses: parsed.data.numClasses ?? Math.max(2, largestLabel + 1),
+    sizes: { train: dims['testImages'] ? train : train - test, test }, createdAt: now(),
+  };
+  return storeUpload(project, info, Object.values(files).reduce((n, f) => n + f.length, 0));
+}
+
+/** A query's zod failure as the API's 400 ("invalid query: <path>: <message>"). */
+function invalidQuery(error: z.ZodError): Refusal {
+  const body = validationError(error, 'invalid query');
+  return new Refusal(400, 'invalid_request', body.error.message, body.error.details.map((d) => (d.path === '' && !isMoreDetail(d) ? { ...d, path: 'query' } : d)));
 }
 
 /** GET /me, GET/POST /projects, GET/PATCH /projects/{name}, GET/POST /tokens, DELETE /tokens/{id}; false for any other route. */
@@ -548,10 +716,11 @@ const server = createServer(async (req, res) => {
   const path = url.pathname;
   if (!path.startsWith('/api/')) return serveStatic(url, res);
   const p = path.replace(/^\/api\/v1/, '');
-  // Any live token reads and controls the sweeps (the mock's sweeps are all in the default project);
-  // projects and tokens check roles as the API does.
+  // Every route checks roles as the API does: a sweep of a project the token does not see is a 404,
+  // a role too weak for the action a 403.
+  let caller: MockToken;
   try {
-    const caller = authenticate(req);
+    caller = authenticate(req);
     if (await accessRoutes(req, res, p, caller)) return undefined;
   } catch (err) {
     if (err instanceof Refusal) return error(res, err.status, err.code, err.message, err.details);
@@ -559,20 +728,32 @@ const server = createServer(async (req, res) => {
   }
   const m = /^\/sweeps\/([^/]+)/.exec(p);
   const ms = m ? sweeps.get(m[1]!) : undefined;
-  if (m && p !== '/sweeps' && !ms) return error(res, 404, 'not_found', `no sweep ${m[1]}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+  const noSuchSweep = () => error(res, 404, 'not_found', `no sweep ${m![1]}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+  if (m && p !== '/sweeps' && (!ms || roleIn(caller, ms.sweep.project!) === null)) return noSuchSweep();
+  // Reads need the read role (any the token has there); everything else on a sweep, submit.
+  if (ms && req.method !== 'GET' && !hasRole(caller, ms.sweep.project!, 'submit')) {
+    return error(res, 403, 'forbidden', `this token's role ${roleIn(caller, ms.sweep.project!)} in the project does not allow this (submit is needed)`, [{ path: 'headers.authorization', message: 'needs the submit role in the project' }]);
+  }
   const tm = /^\/sweeps\/[^/]+\/trials\/([^/]+)/.exec(p);
   const trial = tm && ms ? ms.trials.find((t) => t.id === tm[1]) : undefined;
   if (tm && !trial) return error(res, 404, 'not_found', `no trial ${tm[1]}`);
   try {
     if (req.method === 'GET' && p === '/sweeps') {
       const status = url.searchParams.get('status')?.split(',');
-      const list = [...sweeps.values()].map((x) => x.sweep).filter((s) => !status || status.includes(s.status)).reverse().map(({ spec: _s, ...rest }) => rest);
+      const listed = listedProjects(caller, url);
+      const list = [...sweeps.values()]
+        .map((x) => x.sweep)
+        .filter((s) => (!status || status.includes(s.status)) && (!listed || listed.includes(s.project!)))
+        .reverse()
+        .map(({ spec: _s, ...rest }) => rest);
       return send(res, 200, SweepPage, page(list, url));
     }
     if (req.method === 'POST' && p === '/sweeps') {
+      // The project first, as the API: a token with several projects learns it must name one.
+      const project = targetProject(caller, url);
       const parsed = CreateSweepRequest.safeParse(await readJson(req));
       if (!parsed.success) return send(res, 400, null, validationError(parsed.error));
-      return send(res, 201, Sweep, createMockSweep(parsed.data).sweep);
+      return send(res, 201, Sweep, createMockSweep(parsed.data, project).sweep);
     }
     if (ms && req.method === 'GET' && p === `/sweeps/${ms.sweep.id}`) return send(res, 200, Sweep, ms.sweep);
     if (ms && req.method === 'POST' && p.endsWith('/cancel') && !tm) {
@@ -701,12 +882,24 @@ const server = createServer(async (req, res) => {
       if (req.method === 'GET' && p === `/sweeps/${ms.sweep.id}/trials/${trial.id}`) return send(res, 200, TrialDetail, { ...trial, resolved: resolvedOf(ms, trial) });
     }
     if (req.method === 'GET' && p === '/datasets') {
+      const visible = visibleProjectNames(caller);
       return send(res, 200, DatasetList, {
         items: [
           { id: 'mnist', name: 'MNIST', kind: 'builtin', description: 'handwritten digits', task: 'classification', featureShape: [28, 28], numClasses: 10, sizes: { train: 60000, test: 10000 }, createdAt: null },
           { id: 'spirals', name: 'Two spirals', kind: 'builtin', description: null, task: 'classification', featureShape: [2], numClasses: 2, sizes: { train: 2000, test: 500 }, createdAt: null },
+          ...uploads.filter((u) => !visible || visible.includes(u.project)).map((u) => u.info),
         ],
       });
+    }
+    if (req.method === 'POST' && p === '/datasets') {
+      const info = await uploadCsv(req, url, caller);
+      res.setHeader('Location', `/api/v1/datasets/${info.id}`);
+      return send(res, 201, DatasetInfo, info);
+    }
+    if (req.method === 'POST' && p === '/datasets/idx') {
+      const info = await uploadIdx(req, url, caller);
+      res.setHeader('Location', `/api/v1/datasets/${info.id}`);
+      return send(res, 201, DatasetInfo, info);
     }
     if (req.method === 'GET' && p === '/workers') {
       const running = [...sweeps.values()].flatMap((x) => x.trials.filter((t) => t.status === 'running'));
@@ -718,6 +911,7 @@ const server = createServer(async (req, res) => {
     }
     return error(res, 404, 'not_found', `no route ${req.method} ${path}`);
   } catch (err) {
+    if (err instanceof Refusal) return error(res, err.status, err.code, err.message, err.details);
     return error(res, 500, 'internal', err instanceof Error ? err.message : String(err));
   }
 });
