@@ -8,6 +8,8 @@ import { ApiError } from '@hypersweep/client';
 import { useApp } from '../app/context.tsx';
 import { useAsync } from '../app/hooks.ts';
 import { ErrorBanner, Field } from '../components/ui.tsx';
+import { ProjectSelect, useTargetProject } from '../components/ProjectSelect.tsx';
+import { splitProjectErrors } from '../lib/projects.ts';
 import {
   BUILTIN_DATASETS,
   SAMPLER_TYPES,
@@ -75,6 +77,7 @@ export function NewSweepPage() {
   const [submitError, setSubmitError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const idempotency = useRef<{ key: string; body: string } | null>(null);
+  const target = useTargetProject();
 
   const request = useMemo(() => formToRequest(form, datasets), [form, datasets]);
   const { layerFields, model } = useMemo(() => modelOf(form, datasets), [form, datasets]);
@@ -89,16 +92,19 @@ export function NewSweepPage() {
     return { syntax: parsed.line !== null ? `line ${parsed.line}${parsed.column !== null ? `, column ${parsed.column}` : ''}: ${parsed.error}` : parsed.error };
   }, [json, format]);
 
+  const projectProblem = target.problem;
   const clientDetails = useMemo(() => {
-    if (tab === 'form') return validate(request);
-    return 'value' in jsonParsed ? validate(jsonParsed.value) : [{ path: '', message: `invalid ${format.toUpperCase()}: ${jsonParsed.syntax}` }];
-  }, [tab, request, jsonParsed, format]);
+    const spec = tab === 'form' ? validate(request) : 'value' in jsonParsed ? validate(jsonParsed.value) : [{ path: '', message: `invalid ${format.toUpperCase()}: ${jsonParsed.syntax}` }];
+    return projectProblem ? [projectProblem, ...spec] : spec;
+  }, [tab, request, jsonParsed, format, projectProblem]);
   const details = serverErrors ?? (showErrors ? clientDetails : []);
-  const placed: PlacedErrors = useMemo(() => placeErrors(details, layerFields, tunedNames), [details, layerFields, tunedNames]);
+  // The project is no field of the body: its problems (the form's check, the API's query.project) show at the select.
+  const { project: projectErrors, rest: specDetails } = useMemo(() => splitProjectErrors(details), [details]);
+  const placed: PlacedErrors = useMemo(() => placeErrors(specDetails, layerFields, tunedNames), [specDetails, layerFields, tunedNames]);
   const err = (f: FormField) => placed.fields[f];
 
-  // Edits clear the server's verdict on the previous body.
-  useEffect(() => setServerErrors(null), [form, json]);
+  // Edits clear the server's verdict on the previous request.
+  useEffect(() => setServerErrors(null), [form, json, target.selected]);
 
   function applyTemplate(id: string) {
     const t = TEMPLATES.find((x) => x.id === id);
@@ -152,12 +158,15 @@ export function NewSweepPage() {
       requestAnimationFrame(() => document.querySelector<HTMLElement>('[aria-invalid="true"], .form-summary')?.focus());
       return;
     }
-    const text = JSON.stringify(body);
+    const project = target.project;
+    // A key per body and project: the same body sent to another project is another sweep.
+    const text = JSON.stringify([project ?? null, body]);
     if (!idempotency.current || idempotency.current.body !== text) idempotency.current = { key: newKey(), body: text };
     setBusy(true);
     try {
       // The JSON tab sends what the user wrote, checked or not: the API's errors show at their fields.
-      const sweep = await api.createSweep(body as CreateSweepRequestInput, { idempotencyKey: idempotency.current.key });
+      const sweep = await api.createSweep(body as CreateSweepRequestInput, { idempotencyKey: idempotency.current.key, project });
+      target.remember();
       navigate(`/sweeps/${sweep.id}`);
     } catch (error) {
       if (error instanceof ApiError && error.details.length > 0) setServerErrors([...error.details]);
@@ -262,9 +271,9 @@ export function NewSweepPage() {
             <p>
               {serverErrors ? 'The API refused the sweep' : 'The sweep is not valid yet'}: {details.length} problem{details.length === 1 ? '' : 's'}.
             </p>
-            {tab === 'json' || placed.general.length > 0 ? (
+            {(tab === 'json' ? specDetails : placed.general).length > 0 ? (
               <ul>
-                {(tab === 'json' ? details : placed.general).map((d, i) => (
+                {(tab === 'json' ? specDetails : placed.general).map((d, i) => (
                   <li key={i} data-testid="form-error" data-path={d.path}>
                     {d.path ? <code>{d.path}</code> : 'request'}: {d.message}
                   </li>
@@ -274,6 +283,10 @@ export function NewSweepPage() {
           </div>
         ) : null}
         {submitError && !(submitError instanceof ApiError && submitError.details.length > 0) ? <ErrorBanner error={submitError} /> : null}
+
+        <div className="project-target">
+          <ProjectSelect target={target} errors={projectErrors} hint="Where the sweep runs: its quotas and who sees it." />
+        </div>
 
         {tab === 'json' ? (
           <div role="tabpanel" id="panel-json" aria-labelledby="tab-json">
