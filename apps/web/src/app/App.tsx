@@ -30,7 +30,7 @@ function Page({ route }: { route: Route }) {
     case 'login':
       return <LoginPage next={route.next} />;
     case 'sweeps':
-      return <SweepsPage />;
+      return <SweepsPage project={route.project} />;
     case 'new-sweep':
       return <NewSweepPage />;
     case 'sweep':

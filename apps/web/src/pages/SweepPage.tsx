@@ -291,6 +291,11 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
         </div>
         <div className="actions">
           <StatusBadge status={sweep.status} />
+          {sweep.project !== undefined ? (
+            <span className="project-name" title="The sweep's project" data-testid="sweep-project">
+              project <strong>{sweep.project}</strong>
+            </span>
+          ) : null}
           <span className={`stream stream-${streamState}`} data-testid="stream-state" title="Live updates">
             {streamState === 'open' ? 'live' : streamState}
           </span>
