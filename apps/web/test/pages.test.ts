@@ -552,4 +552,156 @@ describe('pages in Chromium', () => {
     expect(optimizer).toContain(`learningRate ${trial.params['learningRate'] as number}`);
     expect(await page.locator('[data-testid="resolved-settings"] [data-setting="epochs"] dd').textContent()).toBe('6');
   });
+
+  /** A token with the submit role in `grants` (projects created as needed by the server admin); resolves with its secret. */
+  async function submitterToken(name: string, grants: readonly string[]): Promise<string> {
+    const admin = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+    const post = (path: string, body: unknown) => fetch(`${baseUrl}/api/v1${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+    for (const project of grants) {
+      if ((await fetch(`${baseUrl}/api/v1/projects/${project}`, { headers: admin })).status === 404) expect((await post('/projects', { name: project })).status).toBe(201);
+    }
+    const res = await post('/tokens', { name, grants: grants.map((project) => ({ project, role: 'submit' })) });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { token: string }).token;
+  }
+
+  /** Submits the new-sweep form's first template as `name`, into `project` when given; resolves with the sweep's id. */
+  async function submitSweep(on: Page, name: string, project?: string): Promise<string> {
+    await on.goto('/sweeps/new');
+    const select = on.getByTestId('field-query.project');
+    await select.waitFor();
+    if (project !== undefined) await select.selectOption(project);
+    await on.getByTestId('field-name').fill(name);
+    await on.getByTestId('submit-sweep').click();
+    await on.waitForURL(/\/sweeps\/[0-9a-f-]{36}$/);
+    return on.url().split('/').pop()!;
+  }
+
+  /** Two animation frames: whatever a response already received set in state is on screen. */
+  const painted = (on: Page) => on.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+
+  it('lets a token with two projects (neither default) submit a sweep into the one it chooses, lists it with its project and filters the list by project', async () => {
+    const token = await submitterToken('vision-audio', ['vision', 'audio']);
+    const { page: other, close } = await pageAs(token);
+    try {
+      await other.goto('/sweeps/new');
+      const select = other.getByTestId('field-query.project');
+      await select.waitFor();
+      // Nothing remembered and no default: none is preselected.
+      expect(await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'audio', 'vision']);
+      expect(await select.inputValue()).toBe('');
+
+      const visionId = await submitSweep(other, 'projects: in vision', 'vision');
+      expect(await other.getByTestId('sweep-project').textContent()).toBe('project vision');
+      const audioId = await submitSweep(other, 'projects: in audio', 'audio');
+      expect(await other.getByTestId('sweep-project').textContent()).toBe('project audio');
+      // As the API stored them.
+      const byToken = { headers: { Authorization: `Bearer ${token}` } };
+      expect(((await (await fetch(`${baseUrl}/api/v1/sweeps/${visionId}`, byToken)).json()) as Sweep).project).toBe('vision');
+      // The next form starts on the project of the last submission.
+      await other.goto('/sweeps/new');
+      await expect.poll(() => other.getByTestId('field-query.project').inputValue()).toBe('audio');
+
+      await other.goto('/');
+      const visionRow = other.locator(`[data-testid="sweep-row"][data-sweep-id="${visionId}"]`);
+      const audioRow = other.locator(`[data-testid="sweep-row"][data-sweep-id="${audioId}"]`);
+      await visionRow.waitFor();
+      await audioRow.waitFor();
+      await visionRow.getByTestId('sweep-project').waitFor();
+      expect(await visionRow.getByTestId('sweep-project').textContent()).toBe('vision');
+      expect(await audioRow.getByTestId('sweep-project').textContent()).toBe('audio');
+      // The token sees only its projects' sweeps: none of default's.
+      expect(new Set(await other.getByTestId('sweep-project').allTextContents())).toEqual(new Set(['vision', 'audio']));
+
+      const filter = other.getByTestId('sweeps-project-filter');
+      expect(await filter.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'audio', 'vision']);
+      await filter.selectOption('vision');
+      await other.waitForURL(/\/\?project=vision$/);
+      await audioRow.waitFor({ state: 'detached' });
+      await visionRow.waitFor();
+      expect(new Set(await other.getByTestId('sweep-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-project'))))).toEqual(new Set(['vision']));
+
+      // The filter is the URL's: a reload keeps it; All clears it.
+      await other.reload();
+      await visionRow.waitFor();
+      expect(await other.getByTestId('sweeps-project-filter').inputValue()).toBe('vision');
+      expect(await audioRow.count()).toBe(0);
+      await other.getByTestId('sweeps-project-filter').selectOption('');
+      await audioRow.waitFor();
+      expect(new URL(other.url()).search).toBe('');
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows at the select that a token with several projects must choose one, and the API’s 400 naming query.project there when the projects cannot be listed', async () => {
+    const token = await submitterToken('vision-audio-2', ['vision', 'audio']);
+    const { page: other, close } = await pageAs(token);
+    try {
+      await other.goto('/sweeps/new');
+      await other.getByTestId('field-query.project').waitFor();
+      await other.getByTestId('field-name').fill('projects: none chosen');
+      await other.getByTestId('submit-sweep').click();
+      const message = other.getByTestId('error-query.project');
+      await message.waitFor();
+      expect(await message.textContent()).toBe('choose the project it goes to');
+      expect(await other.getByTestId('field-query.project').getAttribute('aria-invalid')).toBe('true');
+      expect(new URL(other.url()).pathname).toBe('/sweeps/new');
+      // Choosing one clears it.
+      await other.getByTestId('field-query.project').selectOption('audio');
+      await message.waitFor({ state: 'detached' });
+    } finally {
+      await close();
+    }
+
+    // GET /projects fails: the form works without the select, says why, and the API's refusal shows where the select would be.
+    const failing = await pageAs(token, (context) => context.route('**/api/v1/projects', (route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'upstream down' })));
+    try {
+      const on = failing.page;
+      await on.goto('/sweeps/new');
+      await on.getByTestId('projects-error').waitFor();
+      expect(await on.getByTestId('field-query.project').count()).toBe(0);
+      await on.getByTestId('field-name').fill('projects: the API picks');
+      await on.getByTestId('submit-sweep').click();
+      const message = on.getByTestId('error-query.project');
+      await message.waitFor();
+      expect(await message.textContent()).toBe('is required for this token');
+      expect(await on.getByTestId('form-errors').textContent()).toContain('The API refused the sweep: 1 problem.');
+      expect(new URL(on.url()).pathname).toBe('/sweeps/new');
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('shows a single-project user no project column or filter, and starts its forms on that project', async () => {
+    const token = await submitterToken('speech-only', ['speech']);
+    const { page: other, close } = await pageAs(token);
+    try {
+      const id = await submitSweep(other, 'projects: the only one');
+      expect(await other.getByTestId('sweep-project').textContent()).toBe('project speech');
+      const projectsListed = other.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/projects' && r.ok());
+      await other.goto('/');
+      await projectsListed;
+      await other.locator(`[data-testid="sweep-row"][data-sweep-id="${id}"]`).waitFor();
+      await painted(other);
+      expect(await other.locator('[data-testid="sweeps-table"] thead th').allTextContents()).not.toContain('Project');
+      expect(await other.getByTestId('sweep-project').count()).toBe(0);
+      expect(await other.getByTestId('sweeps-project-filter').count()).toBe(0);
+
+      // The datasets page starts its uploads on the same project; a CSV lands there.
+      await other.goto('/datasets');
+      const select = other.getByTestId('field-query.project');
+      await select.waitFor();
+      expect(await select.inputValue()).toBe('speech');
+      const csv = other.getByTestId('csv-upload-form');
+      await csv.getByTestId('field-name').fill('speech table');
+      await csv.getByTestId('field-body').setInputFiles({ name: 't.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b,label\n1,2,x\n3,4,y\n5,6,x\n') });
+      await csv.getByTestId('field-labelColumn').fill('label');
+      await csv.getByTestId('csv-upload-submit').click();
+      await other.getByTestId('csv-upload-stored').waitFor();
+      expect((await api<{ usage: { datasetBytes: number } }>('/projects/speech')).usage.datasetBytes).toBeGreaterThan(0);
+    } finally {
+      await close();
+    }
+  });
 });
