@@ -2,7 +2,8 @@
 // test/lib/browser.ts at the root) against the built dashboard and scripts/mock-api.ts: "tune this"
 // on the new-sweep form, conditional parameters on the sweep page, the resolved model on the trial
 // page, the sweep page's controls (pause, resume, budget, added configurations, delete), and the
-// Access page (projects, quotas, tokens; the controls a token is shown after asking /me). Any
+// Access page (projects, quotas, tokens; the controls a token is shown after asking /me), and
+// projects on the forms and the sweeps list (the Project select, column and filter). Any
 // console error or uncaught page error fails the test during which it happened.
 import { CreateSweepRequest, WhoAmI, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
