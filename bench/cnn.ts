@@ -15,6 +15,10 @@
 //                                           ~20 minutes; `accuracy keras` trains Keras' mnist_cnn,
 //                                           `accuracy deep` examples/mnist-cnn-deep.json; `cosine`
 //                                           decays the learning rate to 0 over the 12 epochs)
+//        npm run bench -- cnn batchnorm    (Keras' mnist_convnet with and without batch norm after
+//                                           its convs, 2 epochs on all 60k images, 2 threads, against
+//                                           PyTorch with the same ghost batches: the cost of batch
+//                                           norm and the test accuracy; a few minutes)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -82,6 +86,21 @@ const KERAS_MNIST_CNN: Spec = {
   ],
   loss: 'softmax_cross_entropy',
 };
+
+/** Keras' mnist_convnet example (conv 32, pool, conv 64, pool, dropout 0.5, dense 10), with batch norm between each conv and its relu. */
+function kerasConvnet(batchNorm: boolean): Spec {
+  const conv = (filters: number): SpecLayer[] => [
+    { type: 'conv2d', filters, kernelSize: 3, kernelInitializer: 'glorot_uniform' },
+    ...(batchNorm ? [{ type: 'batch_norm' }] : []),
+    { type: 'activation', activation: 'relu' },
+    { type: 'max_pool2d', poolSize: 2 },
+  ];
+  return {
+    inputShape: [28, 28],
+    layers: [{ type: 'reshape', targetShape: [28, 28, 1] }, ...conv(32), ...conv(64), { type: 'flatten' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 10, kernelInitializer: 'glorot_uniform' }],
+    loss: 'softmax_cross_entropy',
+  };
+}
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -438,8 +457,90 @@ async function accuracy(args: string[]) {
 
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// Batch norm mode (not part of the speed run)
+
+interface BnRun {
+  samplesPerSec: number[];
+  trainLoss: number[];
+  trainAccuracy: number[];
+  testAccuracy: number;
+}
+
+async function oursBn(batchNorm: boolean, epochs: number, threads: number): Promise<BnRun> {
+  const dataset = await loadDataset('mnist', { seed: 1, validationFraction: 0, scaling: 'unit' });
+  const pool = await ReplicaPool.create({ threads });
+  try {
+    const result = await pool.train({ model: kerasConvnet(batchNorm), optimizer: { type: 'adam', learningRate: LEARNING_RATE }, dataset, epochs, batchSize: BATCH, seed: 1, evaluateTest: true });
+    const accuracy = result.test?.accuracy;
+    if (accuracy === null || accuracy === undefined) throw new Error('no test accuracy');
+    console.error(`ours ${batchNorm ? 'bn' : 'no bn'}: ${result.history.map((h) => Math.round(h.samplesPerSec)).join(', ')} samples/s, test ${accuracy}`);
+    return { samplesPerSec: result.history.map((h) => h.samplesPerSec), trainLoss: result.history.map((h) => h.trainLoss), trainAccuracy: result.history.map((h) => h.trainAccuracy ?? NaN), testAccuracy: accuracy };
+  } finally {
+    await pool.close();
+  }
+}
+
+function torchBn(batchNorm: boolean, epochs: number, threads: number, ghost: number): BnRun & { torch: string } {
+  const script = fileURLToPath(new URL('./lib/torch_mnist_bn.py', import.meta.url));
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const r = spawnSync(PYTHON, [script, mnistDataDir(), batchNorm ? 'bn' : 'nobn', String(ghost), String(threads), String(epochs), '1'], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`the PyTorch peer failed: ${r.stderr}`);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { samples_per_sec: number; train_loss: number; train_accuracy: number; test_accuracy: number; torch: string });
+  const last = lines.at(-1)!;
+  console.error(`pytorch ${batchNorm ? 'bn' : 'no bn'}: ${lines.map((l) => Math.round(l.samples_per_sec)).join(', ')} samples/s, test ${last.test_accuracy}`);
+  return { samplesPerSec: lines.map((l) => l.samples_per_sec), trainLoss: lines.map((l) => l.train_loss), trainAccuracy: lines.map((l) => l.train_accuracy), testAccuracy: last.test_accuracy, torch: last.torch };
+}
+
+async function batchNormMode(args: string[]) {
+  const epochsArg = args.find((a) => /^epochs=\d+$/.test(a));
+  const epochs = epochsArg ? Number(epochsArg.slice(7)) : 2;
+  const threads = 2;
+  const ghost = BATCH / defaultMicrobatches(BATCH);
+  const ours = { bn: await oursBn(true, epochs, threads), plain: await oursBn(false, epochs, threads) };
+  const torch = torchAvailable() ? { bn: torchBn(true, epochs, threads, ghost), plain: torchBn(false, epochs, threads, ghost) } : null;
+  const sps = (r: BnRun) => median(r.samplesPerSec);
+  const metrics: Record<string, number> = {
+    epochs,
+    threads,
+    ghost_batch_rows: ghost,
+    samples_per_sec_bn: sps(ours.bn),
+    samples_per_sec_no_bn: sps(ours.plain),
+    bn_speed_ratio: sps(ours.bn) / sps(ours.plain),
+    test_accuracy_bn: ours.bn.testAccuracy,
+    test_accuracy_no_bn: ours.plain.testAccuracy,
+    train_loss_bn: ours.bn.trainLoss.at(-1)!,
+    pytorch_available: torch ? 1 : 0,
+  };
+  if (torch) {
+    metrics.pytorch_samples_per_sec_bn = sps(torch.bn);
+    metrics.pytorch_samples_per_sec_no_bn = sps(torch.plain);
+    metrics.pytorch_bn_speed_ratio = sps(torch.bn) / sps(torch.plain);
+    metrics.ratio_vs_pytorch_bn = sps(ours.bn) / sps(torch.bn);
+    metrics.pytorch_test_accuracy_bn = torch.bn.testAccuracy;
+    metrics.pytorch_test_accuracy_no_bn = torch.plain.testAccuracy;
+    metrics.pytorch_train_loss_bn = torch.bn.trainLoss.at(-1)!;
+  }
+  const curve = (r: BnRun) => r.samplesPerSec.map((v, i) => ({ epoch: i + 1, samples_per_sec: Math.round(v), train_loss: round(r.trainLoss[i]!, 5), train_accuracy: r.trainAccuracy[i] }));
+  return {
+    section: 'batchnorm',
+    metrics,
+    details: {
+      mode: 'batchnorm',
+      model: "Keras' mnist_convnet (conv 3x3x32, pool, conv 3x3x64, pool, dropout 0.5, dense 10) with batch_norm between each conv and its relu, and without",
+      architecture_bn: kerasConvnet(true),
+      optimizer: { type: 'adam', learningRate: LEARNING_RATE },
+      data: 'MNIST, all 60,000 training images, x/255, batch 128 in 4 microbatches of 32 (ghost batch norm); tested on the 10,000 test images under the moving statistics',
+      peer: torch ? `PyTorch ${torch.bn.torch} on ${threads} threads, the same layers and init, each batch's forward in ${ghost}-row chunks (bench/lib/torch_mnist_bn.py)` : 'PyTorch not importable by /usr/bin/python3',
+      ours: { bn: curve(ours.bn), no_bn: curve(ours.plain) },
+      ...(torch ? { pytorch: { bn: curve(torch.bn), no_bn: curve(torch.plain) } } : {}),
+    },
+  };
+}
+
 export async function run(args: string[]) {
   if (args[0] === 'accuracy') return accuracy(args.slice(1));
+  if (args[0] === 'batchnorm') return batchNormMode(args.slice(1));
   QUICK = args.includes('--quick');
   if (QUICK) {
     MEASURED_EPOCHS = 1;
