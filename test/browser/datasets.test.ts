@@ -34,11 +34,13 @@ describe('Datasets page in Chromium', () => {
   it('shows a refusal by the file it names, then stores and lists the upload', async () => {
     await page.goto('/datasets');
     await page.getByTestId('datasets-table').waitFor();
-    await page.getByTestId('field-name').fill('bands');
-    await page.getByTestId('field-trainImages').setInputFiles(file('train-images-idx3-ubyte.gz', gzipSync(train.images)));
-    await page.getByTestId('field-trainLabels').setInputFiles(file('train-labels-idx1-ubyte', encodeIdx([29], train.classes.subarray(0, 29))));
-    await page.getByTestId('idx-upload-submit').click();
-    const refusal = page.getByTestId('error-trainLabels');
+    // The IDX form's own fields (the CSV upload form has a name field too).
+    const form = page.getByTestId('idx-upload-form');
+    await form.getByTestId('field-name').fill('bands');
+    await form.getByTestId('field-trainImages').setInputFiles(file('train-images-idx3-ubyte.gz', gzipSync(train.images)));
+    await form.getByTestId('field-trainLabels').setInputFiles(file('train-labels-idx1-ubyte', encodeIdx([29], train.classes.subarray(0, 29))));
+    await form.getByTestId('idx-upload-submit').click();
+    const refusal = form.getByTestId('error-trainLabels');
     await refusal.waitFor();
     expect(await refusal.textContent()).toMatch(/^trainLabels: byte 4 \(dims\[0\]\): 29 labels for 30 images in trainImages/);
     expect(await uploads()).toEqual([]);
@@ -46,12 +48,12 @@ describe('Datasets page in Chromium', () => {
     // Chromium logs the refused upload's 400 as a failed resource load: expected here.
     session.problems.splice(0);
 
-    await page.getByTestId('field-trainLabels').setInputFiles(file('train-labels-idx1-ubyte', train.labels));
-    await page.getByTestId('idx-upload-submit').click();
+    await form.getByTestId('field-trainLabels').setInputFiles(file('train-labels-idx1-ubyte', train.labels));
+    await form.getByTestId('idx-upload-submit').click();
     const stored = page.getByTestId('idx-upload-stored');
     await stored.waitFor();
     expect(await stored.textContent()).toMatch(/Stored bands: \[5, 5\], 3 classes, 27 train \/ 3 test/);
-    expect(await page.getByTestId('error-trainLabels').count()).toBe(0);
+    expect(await form.getByTestId('error-trainLabels').count()).toBe(0);
     const [dataset] = await uploads();
     expect(dataset).toMatchObject({ name: 'bands', featureShape: [5, 5], numClasses: 3 });
     await page.locator(`[data-testid="dataset-row"][data-dataset-id="${dataset!.id}"]`).waitFor();
