@@ -9,6 +9,7 @@ import {
   getSweep,
   getTrial,
   recordEpoch,
+  releaseTrial,
   runnableTrials,
   type Sweep as SweepRow,
   type Trial as TrialRow,
@@ -82,12 +83,10 @@ export function askTellRoutes(deps: ApiDeps): Router {
     const { sweepId } = parseParams(SweepPathParams, req);
     const { row: sweep, spec } = await externalSweep(req, sweepId);
     if (TERMINAL_SWEEP.has(sweep.status)) throw new HttpError('invalid_state', `sweep ${sweepId} is ${sweep.status}`, [{ path: 'sweepId', message: `the sweep is ${sweep.status}` }]);
-    if (sweep.status === 'paused') {
-      // Paused: nothing starts (leases already held run on, as the workers' trials do not). The loop
-      // waits as for "no trial ready yet" and gets trials again once the sweep is resumed.
-      res.status(204).setHeader('Retry-After', String(PAUSED_RETRY_AFTER_S)).end();
-      return;
-    }
+    // Paused: nothing starts (leases already held run on, as the workers' trials do not). The loop
+    // waits as for "no trial ready yet" and gets trials again once the sweep is resumed.
+    const paused = () => void res.status(204).setHeader('Retry-After', String(PAUSED_RETRY_AFTER_S)).end();
+    if (sweep.status === 'paused') return paused();
     const ttlMs = spec.external.leaseSeconds * 1000;
     for (const candidate of await runnableTrials(db, { sweepId })) {
       if (candidate.status !== 'queued') continue;
@@ -105,6 +104,12 @@ export function askTellRoutes(deps: ApiDeps): Router {
         continue;
       }
       const trial = claimed.row;
+      if (claimed.claim && (await getSweep(db, sweepId))?.status === 'paused') {
+        // Paused between the status read above and the claim: hand the trial back unstarted.
+        await releaseTrial(db, claimed.claim);
+        await dropLease(redis, prefix, candidate.id, leaseId);
+        return paused();
+      }
       if (trial.attempt !== lease.attempt) await renewLease(redis, prefix, trial.id, { leaseId, attempt: trial.attempt }, ttlMs);
       const body: AskResponse = {
         trial: {
