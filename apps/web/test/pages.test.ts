@@ -635,6 +635,35 @@ describe('pages in Chromium', () => {
     }
   });
 
+  it('keeps the forms from submitting until the projects are listed (a request naming none would land where the user did not pick)', async () => {
+    const token = await submitterToken('vision-audio-3', ['vision', 'audio']);
+    let answer: () => void = () => undefined;
+    const listed = new Promise<void>((resolve) => (answer = resolve));
+    const { page: other, close } = await pageAs(token, (context) =>
+      context.route('**/api/v1/projects', async (route) => {
+        await listed;
+        // The first page's request may have been aborted by the navigation to the next.
+        await route.continue().catch(() => undefined);
+      }),
+    );
+    try {
+      await other.goto('/sweeps/new');
+      await other.getByTestId('submit-sweep').waitFor();
+      expect(await other.getByTestId('submit-sweep').isDisabled()).toBe(true);
+      await other.goto('/datasets');
+      await other.getByTestId('idx-upload-submit').waitFor();
+      expect(await other.getByTestId('idx-upload-submit').isDisabled()).toBe(true);
+      expect(await other.getByTestId('csv-upload-submit').isDisabled()).toBe(true);
+      answer();
+      await other.getByTestId('field-query.project').first().waitFor();
+      await expect.poll(() => other.getByTestId('idx-upload-submit').isDisabled()).toBe(false);
+      expect(await other.getByTestId('csv-upload-submit').isDisabled()).toBe(false);
+    } finally {
+      answer();
+      await close();
+    }
+  });
+
   it('shows at the select that a token with several projects must choose one, and the API’s 400 naming query.project there when the projects cannot be listed', async () => {
     const token = await submitterToken('vision-audio-2', ['vision', 'audio']);
     const { page: other, close } = await pageAs(token);

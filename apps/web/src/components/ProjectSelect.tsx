@@ -18,6 +18,8 @@ export interface TargetProject {
   readonly select: (project: string | null) => void;
   /** What GET /projects failed with. */
   readonly error: Error | undefined;
+  /** GET /projects has not answered yet: a submission now would name no project, so forms wait. */
+  readonly loading: boolean;
   readonly retry: () => void;
   /** Before sending: a project must be chosen when some are offered. */
   readonly problem: ErrorDetail | null;
@@ -41,6 +43,7 @@ export function useTargetProject(): TargetProject {
     selected,
     select: setChosen,
     error: projects.data ? undefined : projects.error,
+    loading: projects.data === undefined && !projects.error,
     retry: projects.reload,
     problem: projectProblem(offered, selected),
     project,

@@ -194,7 +194,7 @@ export function DatasetsPage() {
               </select>
             )}
           </Field>
-          <button type="submit" disabled={csvSending} data-testid="csv-upload-submit">
+          <button type="submit" disabled={csvSending || target.loading} data-testid="csv-upload-submit">
             {csvSending ? 'Uploading…' : 'Upload'}
           </button>
         </form>
@@ -232,7 +232,7 @@ export function DatasetsPage() {
           <Field label="Classes (optional)" path="numClasses" hint="2–256; every label must be below it" errors={errorsOf('numClasses')}>
             {(props) => <input {...props} type="number" min={2} max={256} step={1} value={numClasses} onChange={(e) => setNumClasses(e.target.value)} />}
           </Field>
-          <button type="submit" disabled={sending} data-testid="idx-upload-submit">
+          <button type="submit" disabled={sending || target.loading} data-testid="idx-upload-submit">
             {sending ? 'Uploading…' : 'Upload'}
           </button>
         </form>

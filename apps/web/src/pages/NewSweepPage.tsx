@@ -645,7 +645,7 @@ export function NewSweepPage() {
         )}
 
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy} data-testid="submit-sweep">
+          <button type="submit" className="primary" disabled={busy || target.loading} data-testid="submit-sweep">
             {busy ? 'Submitting…' : 'Start sweep'}
           </button>
           {showErrors && clientDetails.length === 0 && !serverErrors ? <span className="ok">Valid</span> : null}
