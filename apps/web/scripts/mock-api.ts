@@ -429,9 +429,18 @@ function presentProject(caller: MockToken, p: MockProject): ProjectInfo {
   return { ...p, role: roleIn(caller, p.name) ?? 'read', usage };
 }
 
+/** A path segment decoded; a malformed %-escape is the API's 400 naming the parameter. */
+function pathParam(raw: string, name: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new Refusal(400, 'invalid_request', `invalid path: ${name}: a malformed %-escape`, [{ path: name, message: 'a malformed %-escape' }]);
+  }
+}
+
 /** The named project when the caller sees it, else 404 (as one that does not exist). */
 function visibleProject(caller: MockToken, raw: string): MockProject {
-  const parsed = ProjectPathParams.safeParse({ project: decodeURIComponent(raw) });
+  const parsed = ProjectPathParams.safeParse({ project: pathParam(raw, 'project') });
   if (!parsed.success) throw new Refusal(400, 'invalid_request', `invalid path: project: ${parsed.error.issues[0]?.message ?? 'invalid'}`, [{ path: 'project', message: parsed.error.issues[0]?.message ?? 'invalid' }]);
   const p = projects.get(parsed.data.project);
   if (!p || roleIn(caller, p.name) === null) throw new Refusal(404, 'not_found', `no project ${parsed.data.project}`, [{ path: 'project', message: 'no such project' }]);
@@ -650,7 +659,7 @@ async function accessRoutes(req: IncomingMessage, res: ServerResponse, p: string
     send(res, 201, ApiTokenCreated, { ...shown, token: secret });
   } else if (req.method === 'DELETE' && p.startsWith('/tokens/')) {
     requireSomeAdmin(caller);
-    const parsed = TokenPathParams.safeParse({ tokenId: decodeURIComponent(p.slice('/tokens/'.length)) });
+    const parsed = TokenPathParams.safeParse({ tokenId: pathParam(p.slice('/tokens/'.length), 'tokenId') });
     if (!parsed.success) throw new Refusal(400, 'invalid_request', 'invalid path: tokenId: must be a UUID', [{ path: 'tokenId', message: 'must be a UUID' }]);
     const { tokenId } = parsed.data;
     const token = tokens.find((t) => t.info.id === tokenId);
@@ -704,7 +713,13 @@ function page<T>(items: T[], url: URL) {
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.svg': 'image/svg+xml', '.wasm': 'application/wasm' };
 
 function serveStatic(url: URL, res: ServerResponse) {
-  const path = normalize(join(DIST, decodeURIComponent(url.pathname)));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(url.pathname);
+  } catch {
+    return error(res, 400, 'invalid_request', 'a malformed %-escape in the path');
+  }
+  const path = normalize(join(DIST, decoded));
   const file = path.startsWith(DIST) && existsSync(path) && statSync(path).isFile() ? path : join(DIST, 'index.html');
   if (!existsSync(file)) return error(res, 404, 'not_found', 'build the dashboard first: npm run build -w @hypersweep/web');
   res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
