@@ -328,6 +328,12 @@ describe('pages in Chromium', () => {
 
     // A token without a name: the API's 400 at the name; its project is kept.
     const tokenForm = page.getByTestId('token-form');
+    // A grant row added takes the focus at its project; removed, the focus goes to the add button.
+    await tokenForm.getByTestId('grant-add').click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('field-grants[1].project');
+    await tokenForm.getByTestId('grant-remove').nth(1).click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('grant-add');
+    expect(await tokenForm.getByTestId('grant-row').count()).toBe(1);
     await tokenForm.getByTestId('field-grants[0].project').selectOption('vision');
     await tokenForm.getByTestId('field-grants[0].role').selectOption('submit');
     answer = posted('/tokens');

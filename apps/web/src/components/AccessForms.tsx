@@ -118,6 +118,9 @@ export function NewProjectForm({ onCreated }: { onCreated: (project: Project) =>
   );
 }
 
+/** The quota editor's element id, for the aria-controls of the button that opens it. */
+export const QUOTA_EDITOR_ID = 'quota-editor';
+
 export function QuotaEditor({ project, onSaved, onClose }: { project: Project; onSaved: (project: Project) => void; onClose: () => void }) {
   const { api } = useApp();
   const [form, setForm] = useState<QuotaForm>(() => quotaForm(project.quotas));
@@ -145,7 +148,7 @@ export function QuotaEditor({ project, onSaved, onClose }: { project: Project; o
     if (e.key === 'Escape') onClose();
   };
   return (
-    <form ref={first} className="panel" onSubmit={(e) => void submit(e)} onKeyDown={closeOnEscape} noValidate data-testid="quota-form" data-project={project.name} aria-labelledby="quota-heading">
+    <form ref={first} id={QUOTA_EDITOR_ID} className="panel" onSubmit={(e) => void submit(e)} onKeyDown={closeOnEscape} noValidate data-testid="quota-form" data-project={project.name} aria-labelledby="quota-heading">
       <h3 id="quota-heading">Quotas of {project.name}</h3>
       <p className="hint">Server admins only. Empty lifts a quota. Work past a lowered quota waits; nothing running is stopped.</p>
       <QuotaInputs form={form} setForm={setForm} refusal={refusal} />
@@ -178,6 +181,17 @@ const EMPTY_TOKEN_FORM: TokenForm = { name: '', grants: [{ project: '', role: 'r
 export function NewTokenForm({ grantable, offerServerAdmin, onCreated }: { grantable: readonly Project[]; offerServerAdmin: boolean; onCreated: (token: CreatedToken) => void }) {
   const { api } = useApp();
   const [form, setForm] = useState<TokenForm>(EMPTY_TOKEN_FORM);
+  // Keyboard focus after a row is added (its project select) or removed (the add button), so it
+  // never falls back to the page.
+  const grants = useRef<HTMLFieldSetElement>(null);
+  const addGrant = useRef<HTMLButtonElement>(null);
+  const [focusAfter, setFocusAfter] = useState<number | 'add' | null>(null);
+  useEffect(() => {
+    if (focusAfter === null) return;
+    if (focusAfter === 'add') addGrant.current?.focus();
+    else grants.current?.querySelector<HTMLElement>(`[data-testid="field-grants[${focusAfter}].project"]`)?.focus();
+    setFocusAfter(null);
+  }, [focusAfter]);
   const [refusal, setRefusal] = useState<FormRefusal>(NO_REFUSAL);
   const [busy, setBusy] = useState(false);
   // Without its checkbox, a refusal about serverAdmin is listed by its path, not lost at a missing field.
@@ -208,7 +222,7 @@ export function NewTokenForm({ grantable, offerServerAdmin, onCreated }: { grant
       <Field label="Name" path="name" errors={refusal.fields.get('name')} hint="What uses it, e.g. ci or a laptop.">
         {(props) => <input type="text" autoComplete="off" maxLength={100} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} {...props} />}
       </Field>
-      <fieldset className="grants">
+      <fieldset className="grants" ref={grants}>
         <legend>Roles in projects</legend>
         {form.grants.map((g, i) => (
           <div key={i} className="grant-row" data-testid="grant-row">
@@ -236,13 +250,25 @@ export function NewTokenForm({ grantable, offerServerAdmin, onCreated }: { grant
               )}
             </Field>
             {form.grants.length > 1 ? (
-              <button type="button" className="small" onClick={() => setForm({ ...form, grants: form.grants.filter((_, j) => j !== i) })} aria-label={`Remove project ${i + 1}`} data-testid="grant-remove">
+              <button type="button" className="small" onClick={() => {
+                  setForm({ ...form, grants: form.grants.filter((_, j) => j !== i) });
+                  setFocusAfter('add');
+                }} aria-label={`Remove project ${i + 1}`} data-testid="grant-remove">
                 Remove
               </button>
             ) : null}
           </div>
         ))}
-        <button type="button" className="small" onClick={() => setForm({ ...form, grants: [...form.grants, { project: '', role: 'read' }] })} data-testid="grant-add">
+        <button
+          type="button"
+          className="small"
+          ref={addGrant}
+          onClick={() => {
+            setForm({ ...form, grants: [...form.grants, { project: '', role: 'read' }] });
+            setFocusAfter(form.grants.length);
+          }}
+          data-testid="grant-add"
+        >
           Add a project
         </button>
       </fieldset>

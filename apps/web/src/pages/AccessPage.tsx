@@ -7,7 +7,7 @@ import { listProjects, listTokens, revokeToken, whoAmI, type CreatedToken, type 
 import { useState } from 'react';
 import { useApp } from '../app/context.tsx';
 import { useAsync } from '../app/hooks.ts';
-import { NewProjectForm, NewTokenForm, QuotaEditor, TokenSecret } from '../components/AccessForms.tsx';
+import { NewProjectForm, NewTokenForm, QUOTA_EDITOR_ID, QuotaEditor, TokenSecret } from '../components/AccessForms.tsx';
 import { ErrorBanner, Loading } from '../components/ui.tsx';
 import {
   QUOTA_LABELS,
@@ -103,7 +103,7 @@ function ProjectsSection({ projects, error, reload, caller }: { projects: Projec
                       <td>
                         {/* A server admin is admin everywhere: any other role cannot set quotas (unknown caller: the API's 403 says so). */}
                         {p.role === 'admin' ? (
-                          <button type="button" className="small" onClick={() => { setSaved(null); setEditing(p.name); }} aria-label={`Edit quotas of ${p.name}`} aria-expanded={editing === p.name} data-testid="edit-quotas" data-project={p.name}>
+                          <button type="button" className="small" onClick={() => { setSaved(null); setEditing(p.name); }} aria-label={`Edit quotas of ${p.name}`} aria-expanded={editing === p.name} aria-controls={editing === p.name ? QUOTA_EDITOR_ID : undefined} data-testid="edit-quotas" data-project={p.name}>
                             Edit quotas
                           </button>
                         ) : (
