@@ -28,6 +28,7 @@ import {
   type TrialStatus,
 } from '@hypersweep/schemas';
 import { z } from 'zod';
+import { parseAnswer } from './answers.ts';
 import { AskAnswer, HeartbeatAnswer, ReportDecision, TellAnswer, type AskResult, type ReportRequest, type TellRequest } from './ask-tell.ts';
 import { trialTable, trialTableCsv } from './csv.ts';
 import { ApiError, describeError } from './errors.ts';
@@ -239,7 +240,7 @@ export class HypersweepClient {
   }
 
   private parse<T>(schema: z.ZodType<T>, json: unknown, status: number, what: string): T {
-    const parsed = schema.safeParse(json);
+    const parsed = parseAnswer(schema, json);
     if (!parsed.success) {
       throw new ApiError(status, 'invalid_response', `${what} answered with a body that does not match its schema`, { details: zodIssuesToDetails(parsed.error), body: json });
     }

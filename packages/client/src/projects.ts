@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { CallOptions, HypersweepClient } from './client.ts';
 import { ApiError } from './errors.ts';
 import { readBody } from './sse.ts';
+import { parseAnswer } from './answers.ts';
 
 const enc = encodeURIComponent;
 
@@ -50,7 +51,7 @@ export async function updateProjectQuotas(client: HypersweepClient, name: string
   });
   const json = await readBody(response);
   if (!response.ok) throw ApiError.fromResponse(response.status, json, `PATCH ${url}`);
-  const parsed = ProjectInfo.safeParse(json);
+  const parsed = parseAnswer(ProjectInfo, json);
   if (!parsed.success) {
     throw new ApiError(response.status, 'invalid_response', `PATCH ${path} answered with a body that does not match its schema`, { details: zodIssuesToDetails(parsed.error), body: json });
   }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { CallOptions, HypersweepClient, SweepStreamItem } from './client.ts';
 import { ApiError } from './errors.ts';
 import { readBody } from './sse.ts';
+import { parseAnswer } from './answers.ts';
 
 const enc = encodeURIComponent;
 
@@ -48,7 +49,7 @@ export async function updateSweepBudget(client: HypersweepClient, sweepId: strin
   });
   const json = await readBody(response);
   if (!response.ok) throw ApiError.fromResponse(response.status, json, `PATCH ${url}`);
-  const parsed = Sweep.safeParse(json);
+  const parsed = parseAnswer(Sweep, json);
   if (!parsed.success) {
     throw new ApiError(response.status, 'invalid_response', `PATCH ${path} answered with a body that does not match its schema`, { details: zodIssuesToDetails(parsed.error), body: json });
   }

@@ -2,6 +2,7 @@
 // once. Shared by every consumer of GET /sweeps/{id}/events (the CLI's watch, the dashboard).
 import { SweepEvent, zodIssuesToDetails } from '@hypersweep/schemas';
 import type { SseMessage } from './sse.ts';
+import { parseAnswer } from './answers.ts';
 
 const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
 const UTC_TIMESTAMP = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?Z$/;
@@ -88,7 +89,7 @@ export function decodeSweepEvents(messages: readonly (Partial<SseMessage> & { re
     // schema); anything that does not pass goes through the schema, which decides.
     let event: SweepEvent | null = fastEpochEvent(json);
     if (!event) {
-      const parsed = SweepEvent.safeParse(json);
+      const parsed = parseAnswer(SweepEvent, json);
       if (!parsed.success) {
         const first = zodIssuesToDetails(parsed.error)[0];
         rejected.push({ message: m, problem: first ? `${first.path || '(event)'}: ${first.message}` : 'does not match the schema' });
