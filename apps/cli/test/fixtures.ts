@@ -6,7 +6,7 @@ import {
   SweepEvent,
   type CreateSweepRequestInput,
 } from '@hypersweep/schemas';
-import { FIXTURE_SWEEP_ID, FIXTURE_T0, fixtureTrialId, makeTrial } from '@hypersweep/schemas/fixtures';
+import { FIXTURE_SWEEP_ID, FIXTURE_T0, fixtureTrialId, makeSweep as makeSchemaSweep, makeTrial } from '@hypersweep/schemas/fixtures';
 
 export { makeTrial };
 export const SWEEP_ID = FIXTURE_SWEEP_ID;
@@ -39,23 +39,13 @@ export function spiralsRequest(): CreateSweepRequestInput {
 
 export const trialId = fixtureTrialId;
 
+/** The spirals sweep of spiralsRequest() as the API answers it (the shared fixture, with this suite's spec). */
 export function makeSweep(overrides: Partial<Record<keyof Sweep, unknown>> = {}): Sweep {
-  return Sweep.parse({
-    id: SWEEP_ID,
+  return makeSchemaSweep({
     name: 'spirals, "quoted"',
-    description: null,
-    status: 'running',
     objective: { metric: 'val_accuracy', mode: 'maximize' },
-    seed: 0,
     spec: CreateSweepRequest.parse(spiralsRequest()),
-    counts: { queued: 1, running: 1, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 3 },
-    progress: { trialsFinished: 1, maxTrials: 3, epochsDone: 7, maxTotalEpochs: null, fraction: 1 / 3 },
     best: { trialId: trialId(0), number: 0, value: 0.91, params: { learningRate: 0.01, activation: 'tanh' } },
-    testResult: null,
-    error: null,
-    createdAt: T0,
-    updatedAt: T0,
-    finishedAt: null,
     ...overrides,
   });
 }

@@ -1,8 +1,8 @@
 // The sweep-control calls against a recording node:http server: the method, path and body each
 // sends, the answers parsed with the API's schemas, refusals as ApiErrors with their field paths;
 // and sweep.control events read from parsed events, refused stream items and raw JSON alike.
-import { CreateSweepRequest, Sweep, formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
-import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
+import { CreateSweepRequest, formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
+import { makeSweep, mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SWEEP_ID, T0, makeTrial, trialId } from '../test/fixtures.ts';
 import { jsonOf, startRecordingServer, type Answer, type RecordedRequest, type RecordingServer } from '../test/recording-server.ts';
@@ -23,25 +23,14 @@ async function serve(handle: (req: RecordedRequest) => Answer): Promise<Hyperswe
 
 function sweepJson(status: string, budget: Record<string, unknown> = {}): Record<string, unknown> {
   const spec = CreateSweepRequest.parse(mnistTpeAshaSweep());
-  const sweep = {
-    id: SWEEP_ID,
+  // Built through the schema (a drift fails here), then given the status under test.
+  const sweep = makeSweep({
     name: 'control',
-    description: null,
-    status: 'running',
-    objective: spec.objective,
-    seed: 0,
     spec: { ...spec, search: { ...spec.search, budget: { ...spec.search.budget, ...budget } } },
     counts: { queued: 0, running: 1, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 2 },
     progress: { trialsFinished: 1, maxTrials: 12, epochsDone: 5, maxTotalEpochs: null, fraction: 1 / 12 },
-    best: null,
-    testResult: null,
-    error: null,
-    createdAt: T0,
-    updatedAt: T0,
-    finishedAt: null,
-  };
-  // Built through the schema (a drift fails here), then given the status under test.
-  return { ...Sweep.parse(sweep), status };
+  });
+  return { ...sweep, status };
 }
 
 const refusal = (status: number, code: string, message: string, details: { path: string; message: string }[] = []): Answer => ({ status, json: { error: { code, message, details } } });

@@ -1,7 +1,7 @@
 // Fixtures shared by the tests: the acceptance-1 sweep of the orchestration issue, and response
 // fixtures built through their schemas (one that drifts from the contract fails where it is made).
-import { Trial } from './responses.ts';
-import type { CreateSweepRequestInput } from './sweep.ts';
+import { Sweep, Trial } from './responses.ts';
+import { CreateSweepRequest, type CreateSweepRequestInput } from './sweep.ts';
 
 export const FIXTURE_SWEEP_ID = '6f1c1f2e-8a43-4d59-9a41-0c0a6c3b7f10';
 export const FIXTURE_T0 = '2026-01-02T03:04:05.000Z';
@@ -30,6 +30,29 @@ export function makeTrial(n: number, overrides: Partial<Record<keyof Trial, unkn
     createdAt: FIXTURE_T0,
     startedAt: FIXTURE_T0,
     finishedAt: FIXTURE_T0,
+    ...overrides,
+  });
+}
+
+/** FIXTURE_SWEEP_ID as the API answers it: the MNIST TPE + ASHA sweep below, running, one trial of three done. */
+export function makeSweep(overrides: Partial<Record<keyof Sweep, unknown>> = {}): Sweep {
+  const spec = CreateSweepRequest.parse(mnistTpeAshaSweep());
+  return Sweep.parse({
+    id: FIXTURE_SWEEP_ID,
+    name: spec.name,
+    description: null,
+    status: 'running',
+    objective: spec.objective,
+    seed: 0,
+    spec,
+    counts: { queued: 1, running: 1, completed: 1, stopped: 0, failed: 0, cancelled: 0, total: 3 },
+    progress: { trialsFinished: 1, maxTrials: 3, epochsDone: 7, maxTotalEpochs: null, fraction: 1 / 3 },
+    best: null,
+    testResult: null,
+    error: null,
+    createdAt: FIXTURE_T0,
+    updatedAt: FIXTURE_T0,
+    finishedAt: null,
     ...overrides,
   });
 }
