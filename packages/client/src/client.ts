@@ -222,7 +222,7 @@ export class HypersweepClient {
   }
 
   /** A JSON route: sends, checks the status, parses the body with `schema`. */
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<T> {
     const url = this.url(path, options.query, { root: options.root });
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     let body: BodyInit | undefined = options.form;

@@ -1,12 +1,9 @@
 // Projects over REST (GET/POST /projects, GET/PATCH /projects/{name}), as functions of a client:
 // what the dashboard's Access page uses. Bodies are typed by the schemas the API validates them
 // with (@hypersweep/schemas), and every answer is parsed with the API's own schema.
-import { CreateProjectRequest, ProjectInfo, ProjectList, ProjectQuotas, UpdateProjectRequest, zodIssuesToDetails } from '@hypersweep/schemas';
+import { CreateProjectRequest, ProjectInfo, ProjectList, ProjectQuotas, UpdateProjectRequest } from '@hypersweep/schemas';
 import type { z } from 'zod';
 import type { CallOptions, HypersweepClient } from './client.ts';
-import { ApiError } from './errors.ts';
-import { readBody } from './sse.ts';
-import { parseAnswer } from './answers.ts';
 
 const enc = encodeURIComponent;
 
@@ -40,20 +37,6 @@ export function createProject(client: HypersweepClient, request: CreateProjectIn
  * PATCH /projects/{name} `{quotas}` (server admin, else 403): sets the given quotas. A value that is
  * not a whole number ≥ 0 is a 400 naming it (`quotas.maxRunningTrials`).
  */
-export async function updateProjectQuotas(client: HypersweepClient, name: string, quotas: QuotaChange, options: CallOptions = {}): Promise<Project> {
-  // HypersweepClient.request has no PATCH: the same exchange over its transport (as updateSweepBudget).
-  const path = `/projects/${enc(name)}`;
-  const url = client.url(path);
-  const response = await client.send('PATCH', url, {
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-    body: JSON.stringify({ quotas }),
-    signal: options.signal,
-  });
-  const json = await readBody(response);
-  if (!response.ok) throw ApiError.fromResponse(response.status, json, `PATCH ${url}`);
-  const parsed = parseAnswer(ProjectInfo, json);
-  if (!parsed.success) {
-    throw new ApiError(response.status, 'invalid_response', `PATCH ${path} answered with a body that does not match its schema`, { details: zodIssuesToDetails(parsed.error), body: json });
-  }
-  return parsed.data;
+export function updateProjectQuotas(client: HypersweepClient, name: string, quotas: QuotaChange, options: CallOptions = {}): Promise<Project> {
+  return client.request('PATCH', `/projects/${enc(name)}`, ProjectInfo, { json: { quotas }, signal: options.signal });
 }

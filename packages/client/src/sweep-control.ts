@@ -2,12 +2,9 @@
 // configurations of one's own queued as trials, and deletion of an ended sweep; and the
 // `sweep.control` events the stream announces them with. What `hypersweep pause|resume|budget|
 // enqueue|delete` and the dashboard's sweep page use.
-import { EnqueuedTrials, Sweep, zodIssuesToDetails, type Trial } from '@hypersweep/schemas';
+import { EnqueuedTrials, Sweep, type Trial } from '@hypersweep/schemas';
 import { z } from 'zod';
 import type { CallOptions, HypersweepClient, SweepStreamItem } from './client.ts';
-import { ApiError } from './errors.ts';
-import { readBody } from './sse.ts';
-import { parseAnswer } from './answers.ts';
 
 const enc = encodeURIComponent;
 
@@ -38,22 +35,8 @@ export function resumeSweep(client: HypersweepClient, sweepId: string, options: 
  * PATCH /sweeps/{id} `{budget}`: raises or lowers the budget. A value below what the sweep already
  * has is a 400 naming the field (`budget.maxTrials`); an ended sweep is a 409.
  */
-export async function updateSweepBudget(client: HypersweepClient, sweepId: string, budget: BudgetChange, options: CallOptions = {}): Promise<Sweep> {
-  // HypersweepClient.request has no PATCH: the same exchange over its transport.
-  const path = `/sweeps/${enc(sweepId)}`;
-  const url = client.url(path);
-  const response = await client.send('PATCH', url, {
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-    body: JSON.stringify({ budget }),
-    signal: options.signal,
-  });
-  const json = await readBody(response);
-  if (!response.ok) throw ApiError.fromResponse(response.status, json, `PATCH ${url}`);
-  const parsed = parseAnswer(Sweep, json);
-  if (!parsed.success) {
-    throw new ApiError(response.status, 'invalid_response', `PATCH ${path} answered with a body that does not match its schema`, { details: zodIssuesToDetails(parsed.error), body: json });
-  }
-  return parsed.data;
+export function updateSweepBudget(client: HypersweepClient, sweepId: string, budget: BudgetChange, options: CallOptions = {}): Promise<Sweep> {
+  return client.request('PATCH', `/sweeps/${enc(sweepId)}`, Sweep, { json: { budget }, signal: options.signal });
 }
 
 /**
