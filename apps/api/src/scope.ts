@@ -53,7 +53,7 @@ const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export function checkProjectName(name: unknown, path: string): string {
   if (typeof name !== 'string' || !PROJECT_NAME.test(name)) {
-    throw new HttpError('invalid_request', `${path} must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)`, [
+    throw new HttpError('invalid_request', `invalid query: ${path}: must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)`, [
       { path, message: 'must be a project name: 1-63 of a-z, 0-9, _ and -' },
     ]);
   }
@@ -66,10 +66,10 @@ export function checkProjectName(name: unknown, path: string): string {
  */
 export async function targetProject(db: Db, req: Request, need: ProjectRole): Promise<string> {
   const named = req.query['project'];
-  const noSuch = (name: string) => new HttpError('not_found', `no project ${name}`, [{ path: 'query.project', message: 'no such project' }]);
+  const noSuch = (name: string) => new HttpError('not_found', `no project ${name}`, [{ path: 'project', message: 'no such project' }]);
   let projectId: string;
   if (named !== undefined) {
-    const name = checkProjectName(named, 'query.project');
+    const name = checkProjectName(named, 'project');
     const project = await getProjectByName(db, name);
     if (!project || roleIn(req, project.id) === null) throw noSuch(name);
     projectId = project.id;
@@ -77,7 +77,7 @@ export async function targetProject(db: Db, req: Request, need: ProjectRole): Pr
     const grants = req.token && !req.token.serverAdmin ? req.token.grants : null;
     if (grants && grants.length === 1) projectId = grants[0]!.projectId;
     else if (grants && grants.length > 1 && !grants.some((g) => g.projectId === DEFAULT_PROJECT_ID)) {
-      throw new HttpError('invalid_request', 'this token has several projects: name one with ?project=<name>', [{ path: 'query.project', message: 'is required for this token' }]);
+      throw new HttpError('invalid_request', 'this token has several projects: name one with ?project=<name>', [{ path: 'project', message: 'is required for this token' }]);
     } else projectId = DEFAULT_PROJECT_ID;
   }
   requireRole(req, projectId, need, () => noSuch(String(named ?? 'default')));

@@ -270,6 +270,32 @@ describe('authorisation matrix', () => {
     expect(beta.items.every((s) => s.project === 'beta')).toBe(true);
   });
 
+  it('names the field project in every refusal about ?project=, whichever route checks it', async () => {
+    const server = as(tokens.get('server')!);
+    const created = await server('/api/v1/tokens', { method: 'POST', json: { name: 'two-projects', grants: [{ project: 'alpha', role: 'submit' }, { project: 'beta', role: 'submit' }] } });
+    expect(created.status).toBe(201);
+    const two = as(((await created.json()) as { token: string }).token);
+    const csvUpload = (query: string) => server(`/api/v1/datasets?${query}name=${fresh()}&labelColumn=y&task=classification`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+    const idxUpload = (query: string) => server(`/api/v1/datasets/idx?${query}`, { method: 'POST', body: new FormData() });
+    const refusals: [string, Promise<Response>, number][] = [
+      ['POST /sweeps bad name', server('/api/v1/sweeps?project=Not%20a%20name', { method: 'POST', json: spiralsSweep(fresh()) }), 400],
+      ['POST /sweeps twice', server('/api/v1/sweeps?project=alpha&project=beta', { method: 'POST', json: spiralsSweep(fresh()) }), 400],
+      ['POST /sweeps unknown', server('/api/v1/sweeps?project=nosuch', { method: 'POST', json: spiralsSweep(fresh()) }), 404],
+      ['POST /sweeps none named, several projects', two('/api/v1/sweeps', { method: 'POST', json: spiralsSweep(fresh()) }), 400],
+      ['GET /sweeps bad name', server('/api/v1/sweeps?project=Not%20a%20name'), 400],
+      ['GET /sweeps unknown', server('/api/v1/sweeps?project=nosuch'), 404],
+      ['POST /datasets bad name', csvUpload('project=Not%20a%20name&'), 400],
+      ['POST /datasets unknown', csvUpload('project=nosuch&'), 404],
+      ['POST /datasets/idx bad name', idxUpload('project=Not%20a%20name'), 400],
+      ['POST /datasets/idx unknown', idxUpload('project=nosuch'), 404],
+    ];
+    for (const [what, pending, status] of refusals) {
+      const res = await pending;
+      const body = ApiError.parse(await res.json());
+      expect({ what, status: res.status, paths: body.error.details.map((d) => d.path) }).toEqual({ what, status, paths: ['project'] });
+    }
+  });
+
   it('refuses a second project of the same name with a 409 naming the field', async () => {
     const res = await as(tokens.get('server')!)('/api/v1/projects', { method: 'POST', json: { name: 'alpha' } });
     expect(res.status).toBe(409);

@@ -451,7 +451,7 @@ function visibleProject(caller: MockToken, raw: string): MockProject {
 // Projects of sweeps and dataset uploads (apps/api/src/scope.ts, routes/sweeps.ts, routes/datasets.ts)
 // ---------------------------------------------------------------------------------------------
 
-const noSuchProject = (name: string) => new Refusal(404, 'not_found', `no project ${name}`, [{ path: 'query.project', message: 'no such project' }]);
+const noSuchProject = (name: string) => new Refusal(404, 'not_found', `no project ${name}`, [{ path: 'project', message: 'no such project' }]);
 
 /** The projects whose sweeps and uploads the caller sees; null: all of them (a server admin). */
 function visibleProjectNames(caller: MockToken): string[] | null {
@@ -470,7 +470,7 @@ function requireRole(caller: MockToken, project: string, need: ProjectRole, hidd
 /**
  * The project a new sweep or upload goes to, as scope.ts targetProject: `?project=<name>` (a bad name
  * 400, one the caller does not see 404), else the token's only project, else default (a token with
- * several projects, none of them default, gets a 400 naming query.project); then the submit role.
+ * several projects, none of them default, gets a 400 naming project); then the submit role.
  */
 function targetProject(caller: MockToken, url: URL): string {
   const named = url.searchParams.getAll('project');
@@ -478,7 +478,7 @@ function targetProject(caller: MockToken, url: URL): string {
   if (named.length > 0) {
     const name = named.length === 1 ? named[0]! : null;
     if (name === null || !ProjectName.safeParse(name).success) {
-      throw new Refusal(400, 'invalid_request', 'query.project must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)', [{ path: 'query.project', message: 'must be a project name: 1-63 of a-z, 0-9, _ and -' }]);
+      throw new Refusal(400, 'invalid_request', 'invalid query: project: must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)', [{ path: 'project', message: 'must be a project name: 1-63 of a-z, 0-9, _ and -' }]);
     }
     if (!projects.has(name) || roleIn(caller, name) === null) throw noSuchProject(name);
     project = name;
@@ -486,7 +486,7 @@ function targetProject(caller: MockToken, url: URL): string {
     const grants = caller.info.serverAdmin ? null : caller.info.grants;
     if (grants && grants.length === 1) project = grants[0]!.project;
     else if (grants && grants.length > 1 && !grants.some((g) => g.project === 'default')) {
-      throw new Refusal(400, 'invalid_request', 'this token has several projects: name one with ?project=<name>', [{ path: 'query.project', message: 'is required for this token' }]);
+      throw new Refusal(400, 'invalid_request', 'this token has several projects: name one with ?project=<name>', [{ path: 'project', message: 'is required for this token' }]);
     } else project = 'default';
   }
   requireRole(caller, project, 'submit', () => noSuchProject(named[0] ?? 'default'));

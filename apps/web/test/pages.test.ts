@@ -575,7 +575,7 @@ describe('pages in Chromium', () => {
   /** Submits the new-sweep form's first template as `name`, into `project` when given; resolves with the sweep's id. */
   async function submitSweep(on: Page, name: string, project?: string): Promise<string> {
     await on.goto('/sweeps/new');
-    const select = on.getByTestId('field-query.project');
+    const select = on.getByTestId('field-project');
     await select.waitFor();
     if (project !== undefined) await select.selectOption(project);
     await on.getByTestId('field-name').fill(name);
@@ -592,7 +592,7 @@ describe('pages in Chromium', () => {
     const { page: other, close } = await pageAs(token);
     try {
       await other.goto('/sweeps/new');
-      const select = other.getByTestId('field-query.project');
+      const select = other.getByTestId('field-project');
       await select.waitFor();
       // Nothing remembered and no default: none is preselected.
       expect(await select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'audio', 'vision']);
@@ -607,7 +607,7 @@ describe('pages in Chromium', () => {
       expect(((await (await fetch(`${baseUrl}/api/v1/sweeps/${visionId}`, byToken)).json()) as Sweep).project).toBe('vision');
       // The next form starts on the project of the last submission.
       await other.goto('/sweeps/new');
-      await expect.poll(() => other.getByTestId('field-query.project').inputValue()).toBe('audio');
+      await expect.poll(() => other.getByTestId('field-project').inputValue()).toBe('audio');
 
       await other.goto('/');
       const visionRow = other.locator(`[data-testid="sweep-row"][data-sweep-id="${visionId}"]`);
@@ -661,7 +661,7 @@ describe('pages in Chromium', () => {
       expect(await other.getByTestId('idx-upload-submit').isDisabled()).toBe(true);
       expect(await other.getByTestId('csv-upload-submit').isDisabled()).toBe(true);
       answer();
-      await other.getByTestId('field-query.project').first().waitFor();
+      await other.getByTestId('field-project').first().waitFor();
       await expect.poll(() => other.getByTestId('idx-upload-submit').isDisabled()).toBe(false);
       expect(await other.getByTestId('csv-upload-submit').isDisabled()).toBe(false);
     } finally {
@@ -670,21 +670,21 @@ describe('pages in Chromium', () => {
     }
   });
 
-  it('shows at the select that a token with several projects must choose one, and the API’s 400 naming query.project there when the projects cannot be listed', async () => {
+  it('shows at the select that a token with several projects must choose one, and the API’s 400 naming project there when the projects cannot be listed', async () => {
     const token = await submitterToken('vision-audio-2', ['vision', 'audio']);
     const { page: other, close } = await pageAs(token);
     try {
       await other.goto('/sweeps/new');
-      await other.getByTestId('field-query.project').waitFor();
+      await other.getByTestId('field-project').waitFor();
       await other.getByTestId('field-name').fill('projects: none chosen');
       await other.getByTestId('submit-sweep').click();
-      const message = other.getByTestId('error-query.project');
+      const message = other.getByTestId('error-project');
       await message.waitFor();
       expect(await message.textContent()).toBe('choose the project it goes to');
-      expect(await other.getByTestId('field-query.project').getAttribute('aria-invalid')).toBe('true');
+      expect(await other.getByTestId('field-project').getAttribute('aria-invalid')).toBe('true');
       expect(new URL(other.url()).pathname).toBe('/sweeps/new');
       // Choosing one clears it.
-      await other.getByTestId('field-query.project').selectOption('audio');
+      await other.getByTestId('field-project').selectOption('audio');
       await message.waitFor({ state: 'detached' });
     } finally {
       await close();
@@ -696,10 +696,10 @@ describe('pages in Chromium', () => {
       const on = failing.page;
       await on.goto('/sweeps/new');
       await on.getByTestId('projects-error').waitFor();
-      expect(await on.getByTestId('field-query.project').count()).toBe(0);
+      expect(await on.getByTestId('field-project').count()).toBe(0);
       await on.getByTestId('field-name').fill('projects: the API picks');
       await on.getByTestId('submit-sweep').click();
-      const message = on.getByTestId('error-query.project');
+      const message = on.getByTestId('error-project');
       await message.waitFor();
       expect(await message.textContent()).toBe('is required for this token');
       expect(await on.getByTestId('form-errors').textContent()).toContain('The API refused the sweep: 1 problem.');
@@ -726,7 +726,7 @@ describe('pages in Chromium', () => {
 
       // The datasets page starts its uploads on the same project; a CSV lands there.
       await other.goto('/datasets');
-      const select = other.getByTestId('field-query.project');
+      const select = other.getByTestId('field-project');
       await select.waitFor();
       expect(await select.inputValue()).toBe('speech');
       const csv = other.getByTestId('csv-upload-form');

@@ -58,10 +58,10 @@ describe('transport', () => {
   });
 
   it('names the project of a submission, a sweep listing and both uploads in ?project=, and nothing when not given', async () => {
-    const s = await serve(() => apiError(404, 'not_found', 'no project vision', [{ path: 'query.project', message: 'no such project' }]));
+    const s = await serve(() => apiError(404, 'not_found', 'no project vision', [{ path: 'project', message: 'no such project' }]));
     const client = new HypersweepClient({ baseUrl: s.url });
     const refused = (p: Promise<unknown>) => p.catch((e: unknown) => e);
-    expect(await refused(client.createSweep({ name: 'x' } as never, { project: 'vision' }))).toMatchObject({ status: 404, details: [{ path: 'query.project' }] });
+    expect(await refused(client.createSweep({ name: 'x' } as never, { project: 'vision' }))).toMatchObject({ status: 404, details: [{ path: 'project' }] });
     await refused(client.listSweeps({ project: 'vision', limit: 2 }));
     await refused(client.uploadCsvDataset('a,y\n1,0\n', { name: 'd', labelColumn: 'y', task: 'classification', project: 'vision' }));
     await refused(client.uploadIdxDataset({ name: 'i', trainImages: new Uint8Array([0]), trainLabels: new Uint8Array([0]), project: 'vision' }));

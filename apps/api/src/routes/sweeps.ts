@@ -136,7 +136,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
     let projectIds = visibleProjectIds(req);
     if (q.project !== undefined) {
       const project = await getProjectByName(db, q.project);
-      if (!project || (projectIds && !projectIds.includes(project.id))) throw new HttpError('not_found', `no project ${q.project}`, [{ path: 'query.project', message: 'no such project' }]);
+      if (!project || (projectIds && !projectIds.includes(project.id))) throw new HttpError('not_found', `no project ${q.project}`, [{ path: 'project', message: 'no such project' }]);
       projectIds = [project.id];
     }
     const page = await listSweeps(db, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}), ...(projectIds ? { projectIds } : {}) });

@@ -53,7 +53,7 @@ export function useTargetProject(): TargetProject {
   };
 }
 
-/** The select (at `field-query.project`), with `errors` (the form's check, the API's refusal) under it. */
+/** The select (at `field-project`), with `errors` (the form's check, the API's refusal) under it. */
 export function ProjectSelect({ target, errors, hint }: { target: TargetProject; errors: readonly string[]; hint?: string }) {
   const offered = target.offered;
   // Without a select, the form's check or the API's refusal still shows where the select would be.

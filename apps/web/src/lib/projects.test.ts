@@ -44,14 +44,14 @@ describe('projectProblem', () => {
 });
 
 describe('splitProjectErrors', () => {
-  it('puts the API’s query.project messages at the select and keeps the rest in order', () => {
+  it('puts the API’s messages naming project at the select and keeps the rest in order', () => {
     const details = [
       { path: 'name', message: 'must not be empty' },
-      { path: 'query.project', message: 'is required for this token' },
+      { path: 'project', message: 'is required for this token' },
+      { path: 'dataset', message: 'is required' },
       { path: 'project', message: 'must be a project name' },
     ];
-    expect(splitProjectErrors(details)).toEqual({ project: ['is required for this token'], rest: [details[0], details[2]] });
-    expect(splitProjectErrors(details, ['query.project', 'project'])).toEqual({ project: ['is required for this token', 'must be a project name'], rest: [details[0]] });
+    expect(splitProjectErrors(details)).toEqual({ project: ['is required for this token', 'must be a project name'], rest: [details[0], details[2]] });
     expect(splitProjectErrors([])).toEqual({ project: [], rest: [] });
   });
 });

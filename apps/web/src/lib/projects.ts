@@ -1,11 +1,11 @@
 // Projects on the dashboard's pages, as pure functions over GET /projects (each project with the
 // caller's role): which projects a new sweep or upload may go to and which one is preselected, the
-// check that one is chosen, the API's `query.project` refusals placed at the select, and whether the
+// check that one is chosen, the API's refusals about `?project=` placed at the select, and whether the
 // sweeps list shows its project column and filter.
 import type { ErrorDetail, ProjectRole } from '@hypersweep/schemas';
 
-/** Where the API puts a problem with `?project=` (scope.ts `targetProject`, GET /sweeps). */
-export const PROJECT_PATH = 'query.project';
+/** Where the API puts a problem with `?project=` (scope.ts `targetProject`, the query schemas). */
+export const PROJECT_PATH = 'project';
 
 /** The project the default goes to when a token has a role there (scope.ts: DEFAULT_PROJECT_ID). */
 export const DEFAULT_PROJECT = 'default';
@@ -51,16 +51,12 @@ export function projectProblem(offered: readonly string[] | null, selected: stri
   return { path: PROJECT_PATH, message: 'choose the project it goes to' };
 }
 
-/**
- * An API refusal's details split into the messages shown at the project select and the rest. `paths`
- * are the paths that name the project: `query.project` everywhere, and `project` where a query schema
- * validates it (GET /sweeps, the CSV upload).
- */
-export function splitProjectErrors(details: readonly ErrorDetail[], paths: readonly string[] = [PROJECT_PATH]): { project: string[]; rest: ErrorDetail[] } {
+/** An API refusal's details split into the messages shown at the project select and the rest. */
+export function splitProjectErrors(details: readonly ErrorDetail[]): { project: string[]; rest: ErrorDetail[] } {
   const project: string[] = [];
   const rest: ErrorDetail[] = [];
   for (const d of details) {
-    if (paths.includes(d.path)) project.push(d.message);
+    if (d.path === PROJECT_PATH) project.push(d.message);
     else rest.push(d);
   }
   return { project, rest };

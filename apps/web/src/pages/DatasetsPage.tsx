@@ -11,9 +11,6 @@ import { ErrorBanner, Field, Loading } from '../components/ui.tsx';
 import { ProjectSelect, useTargetProject } from '../components/ProjectSelect.tsx';
 import { PROJECT_PATH, splitProjectErrors } from '../lib/projects.ts';
 
-/** Where the API names the project of an upload: `?project=` checked by scope.ts, or by the CSV query's schema. */
-const PROJECT_PATHS = [PROJECT_PATH, 'project'];
-
 const FILES = [
   { path: 'trainImages', label: 'Training images', hint: 'ubyte [N, H, W] or [N, H, W, C] with C = 1 or 3, e.g. train-images-idx3-ubyte.gz' },
   { path: 'trainLabels', label: 'Training labels', hint: 'ubyte [N], e.g. train-labels-idx1-ubyte.gz' },
@@ -25,7 +22,7 @@ type FileField = (typeof FILES)[number]['path'];
 
 /** The API's details of a failed upload, without those naming the project (shown at the select). */
 function uploadDetails(error: unknown) {
-  return error instanceof ApiError ? splitProjectErrors(error.details, PROJECT_PATHS) : { project: [], rest: [] };
+  return error instanceof ApiError ? splitProjectErrors(error.details) : { project: [], rest: [] };
 }
 
 export function DatasetsPage() {

@@ -98,7 +98,7 @@ export function NewSweepPage() {
     return projectProblem ? [projectProblem, ...spec] : spec;
   }, [tab, request, jsonParsed, format, projectProblem]);
   const details = serverErrors ?? (showErrors ? clientDetails : []);
-  // The project is no field of the body: its problems (the form's check, the API's query.project) show at the select.
+  // The project is no field of the body: its problems (the form's check, the API's refusals naming `project`) show at the select.
   const { project: projectErrors, rest: specDetails } = useMemo(() => splitProjectErrors(details), [details]);
   const placed: PlacedErrors = useMemo(() => placeErrors(specDetails, layerFields, tunedNames), [specDetails, layerFields, tunedNames]);
   const err = (f: FormField) => placed.fields[f];
