@@ -7,7 +7,7 @@
 // console error or uncaught page error fails the test during which it happened.
 import { CreateSweepRequest, WhoAmI, isBuiltinSweep, type Sweep, type SweepSummary, type Trial } from '@hypersweep/schemas';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,18 @@ describe('pages in Chromium', () => {
 
   beforeAll(async () => {
     dist = mkdtempSync(join(tmpdir(), 'hypersweep-web-'));
-    await build({ root: ROOT, logLevel: 'error', build: { outDir: dist, emptyOutDir: true, sourcemap: false } });
+    // The build users get: vitest sets NODE_ENV=test, which Vite would honour with React's
+    // development build (StrictMode's double effects, dev-only checks).
+    const nodeEnv = process.env['NODE_ENV'];
+    process.env['NODE_ENV'] = 'production';
+    try {
+      await build({ root: ROOT, mode: 'production', logLevel: 'error', build: { outDir: dist, emptyOutDir: true, sourcemap: false } });
+    } finally {
+      if (nodeEnv === undefined) delete process.env['NODE_ENV'];
+      else process.env['NODE_ENV'] = nodeEnv;
+    }
+    const scripts = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'));
+    expect(scripts.some((f) => readFileSync(join(dist, 'assets', f), 'utf8').includes('unique "key" prop')), 'React development build in the bundle').toBe(false);
     const started = await startMock(dist);
     mock = started.child;
     baseUrl = started.url;
