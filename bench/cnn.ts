@@ -87,19 +87,17 @@ const KERAS_MNIST_CNN: Spec = {
   loss: 'softmax_cross_entropy',
 };
 
-/** Keras' mnist_convnet example (conv 32, pool, conv 64, pool, dropout 0.5, dense 10), with batch norm between each conv and its relu. */
+/** Keras' mnist_convnet example (conv 32, pool, conv 64, pool, dropout 0.5, dense 10), as the CLI's example file. */
+const KERAS_CONVNET_FILE = 'apps/cli/examples/keras-mnist-convnet.json';
+const KERAS_CONVNET = JSON.parse(readFileSync(fileURLToPath(new URL(`../${KERAS_CONVNET_FILE}`, import.meta.url)), 'utf8')) as Spec;
+
+/** Keras' mnist_convnet; with batchNorm, each conv's activation moves behind a batch_norm after it. */
 function kerasConvnet(batchNorm: boolean): Spec {
-  const conv = (filters: number): SpecLayer[] => [
-    { type: 'conv2d', filters, kernelSize: 3, kernelInitializer: 'glorot_uniform' },
-    ...(batchNorm ? [{ type: 'batch_norm' }] : []),
-    { type: 'activation', activation: 'relu' },
-    { type: 'max_pool2d', poolSize: 2 },
-  ];
-  return {
-    inputShape: [28, 28],
-    layers: [{ type: 'reshape', targetShape: [28, 28, 1] }, ...conv(32), ...conv(64), { type: 'flatten' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 10, kernelInitializer: 'glorot_uniform' }],
-    loss: 'softmax_cross_entropy',
-  };
+  if (!batchNorm) return KERAS_CONVNET;
+  const layers = KERAS_CONVNET.layers.flatMap((l): SpecLayer[] =>
+    l.type === 'conv2d' ? [{ ...l, activation: 'linear' }, { type: 'batch_norm' }, { type: 'activation', activation: l['activation'] }] : [l],
+  );
+  return { ...KERAS_CONVNET, layers };
 }
 
 const median = (xs: readonly number[]): number => {

@@ -6,7 +6,7 @@
 // (the worst of the runs is reported). The peer, in the same run: the recipe in PyTorch, when
 // Debian's python3-torch is installed.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, mnistDataDir } from '@hypersweep/datasets';
 import { defaultMicrobatches } from '@hypersweep/nn';
@@ -16,19 +16,8 @@ const EPOCHS = 20;
 const BATCH = 128;
 const THREADS = 2;
 
-/** Keras' mnist_mlp: Dense layers default to glorot_uniform there. */
-const KERAS_MNIST_MLP = {
-  inputShape: [28, 28],
-  layers: [
-    { type: 'flatten' },
-    { type: 'dense', units: 512, activation: 'relu', kernelInitializer: 'glorot_uniform' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 512, activation: 'relu', kernelInitializer: 'glorot_uniform' },
-    { type: 'dropout', rate: 0.2 },
-    { type: 'dense', units: 10, kernelInitializer: 'glorot_uniform' },
-  ],
-  loss: 'softmax_cross_entropy',
-};
+/** Keras' mnist_mlp, as the CLI's example file (Dense layers default to glorot_uniform in Keras). */
+const KERAS_MNIST_MLP = JSON.parse(readFileSync(fileURLToPath(new URL('../apps/cli/examples/keras-mnist-mlp.json', import.meta.url)), 'utf8')) as unknown;
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** The sample standard deviation (0 for one value). */
