@@ -125,6 +125,9 @@ const CASES: Case[] = [
   { name: 'NUL in the description', json: withValue('description', 'a\u0000b'), status: 400, names: 'description' },
   { name: 'lone surrogate in a token name', path: '/api/v1/tokens', raw: '{"name":"ci \\udbff"}', status: 400, names: 'name' },
   { name: 'NUL in a CSV label column', path: '/api/v1/datasets?name=nul&labelColumn=y%00&task=classification', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
+  { name: 'a CSV label column the header lacks', path: '/api/v1/datasets?name=nolabel&labelColumn=class&task=classification', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
+  { name: 'a CSV label column the header names twice', path: '/api/v1/datasets?name=twice&labelColumn=y&task=classification', raw: 'a,y,y\n1,0,1\n2,1,0\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
+  { name: 'a CSV label column index past the last column', path: '/api/v1/datasets?name=past&labelColumn=5&task=classification', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
   { name: 'NUL as the CSV delimiter', path: '/api/v1/datasets?name=nul&labelColumn=y&task=classification&delimiter=%00', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'delimiter' },
   // Reserved names: refused, not silently dropped by the search-space record.
   { name: '__proto__ as a search parameter', raw: JSON.stringify(valid()).replace('"space":{', '"space":{"__proto__":{"type":"uniform","low":0,"high":1},'), status: 400, names: 'search.space.__proto__' },

@@ -266,6 +266,14 @@ describe('parseCsv: errors name line and column', () => {
     expect(errorOf(() => parseCsv(table(10), { ...classification, labelColumn: 'label', header: false })).code).toBe('CSV_MISSING_LABEL_COLUMN');
   });
 
+  it('a label column name the header holds twice', () => {
+    const twice = errorOf(() => parseCsv('a,label,label\n1,0,1\n2,1,0\n', { ...classification, labelColumn: 'label' }));
+    expect(twice.code).toBe('CSV_AMBIGUOUS_LABEL_COLUMN');
+    expect(twice.message).toMatch(/columns 2 and 3 "label"/);
+    // By index it is no longer ambiguous; a feature name twice is no problem either.
+    expect(parseCsv('a,a,label,label\n' + Array.from({ length: 40 }, (_, i) => `${i},${i},${i % 2},${i % 3}`).join('\n'), { ...classification, labelColumn: 2 }).featureShape).toEqual([3]);
+  });
+
   it('a table with no feature column', () => {
     expect(errorOf(() => parseCsv('label\na\nb\n', classification)).code).toBe('CSV_NO_FEATURES');
   });

@@ -238,6 +238,10 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
     if (labelIndex < 0) {
       return fail('CSV_MISSING_LABEL_COLUMN', `no column named "${labelColumn}" in the header (${names.map((s) => `"${s}"`).join(', ')})`, first.line);
     }
+    const again = names.indexOf(labelColumn.trim(), labelIndex + 1);
+    if (again >= 0) {
+      return fail('CSV_AMBIGUOUS_LABEL_COLUMN', `the header names columns ${labelIndex + 1} and ${again + 1} "${labelColumn}": name the label column by its index instead`, first.line);
+    }
   } else {
     if (!Number.isInteger(labelColumn) || labelColumn >= width || labelColumn < -width) {
       return fail('CSV_MISSING_LABEL_COLUMN', `labelColumn ${labelColumn} is outside the ${width} columns (0-based; -1 is the last)`, first.line);

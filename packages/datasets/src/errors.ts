@@ -27,6 +27,8 @@ export type DatasetErrorCode =
   | 'CSV_MISSING_VALUE'
   /** The requested label column is not in the header / out of range. */
   | 'CSV_MISSING_LABEL_COLUMN'
+  /** The label column's name is in the header more than once. */
+  | 'CSV_AMBIGUOUS_LABEL_COLUMN'
   /** Broken RFC 4180 quoting: an unterminated quote or text after a closing quote. */
   | 'CSV_BAD_QUOTING'
   /** The file has a label column and nothing else. */

@@ -94,7 +94,9 @@ export function datasetRoutes(deps: ApiDeps): Router {
       parsed = parseCsv(text, options);
     } catch (error) {
       if (!(error instanceof DatasetError)) throw error;
-      const where = error.line !== undefined ? `body (line ${error.line}${error.column !== undefined ? `, column ${error.column}` : ''})` : 'body';
+      // A label column the header lacks (or names twice) is the query's fault, not the body's.
+      const labelColumn = error.code === 'CSV_MISSING_LABEL_COLUMN' || error.code === 'CSV_AMBIGUOUS_LABEL_COLUMN';
+      const where = labelColumn ? 'labelColumn' : error.line !== undefined ? `body (line ${error.line}${error.column !== undefined ? `, column ${error.column}` : ''})` : 'body';
       throw new HttpError('invalid_request', `invalid CSV: ${error.message}`, [{ path: where, message: error.message }]);
     }
     const spec: CsvSpec = {
