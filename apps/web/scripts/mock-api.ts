@@ -543,7 +543,7 @@ async function uploadCsv(req: IncomingMessage, url: URL, caller: MockToken): Pro
   if (bad >= 0) throw new Refusal(400, 'invalid_request', `invalid CSV: line ${bad + 1} has ${rows[bad]!.length} fields, not ${width}`, [{ path: `body (line ${bad + 1})`, message: `has ${rows[bad]!.length} fields, not ${width}` }]);
   const header = q.header === 'true' || (q.header === 'auto' && rows[0]!.some((c) => c.trim() !== '' && Number.isNaN(Number(c))));
   const label = /^-?\d+$/.test(q.labelColumn) ? (Number(q.labelColumn) + width) % width : header ? rows[0]!.indexOf(q.labelColumn) : -1;
-  if (label < 0) throw new Refusal(400, 'invalid_request', `invalid CSV: no column ${q.labelColumn}`, [{ path: 'body', message: `no column ${q.labelColumn}` }]);
+  if (label < 0) throw new Refusal(400, 'invalid_request', `invalid CSV: no column ${q.labelColumn}`, [{ path: 'labelColumn', message: `no column ${q.labelColumn}` }]);
   const data = header ? rows.slice(1) : rows;
   const test = Math.floor(data.length * (q.testFraction ?? 0.2));
   const classes = new Set(data.map((r) => r[label]));
