@@ -6,6 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
 import { checkPathEncoding } from './path-encoding.ts';
+import { checkQueryKeys } from './validate.ts';
 import { observeRequests } from './prometheus.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -47,6 +48,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(deps.auth.middleware);
   api.use(rateLimit({ limiter: deps.rateLimiter, rps, burst, by: 'client' }));
   api.use(checkPathEncoding);
+  api.use(checkQueryKeys);
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
   api.use(sweepRoutes(deps));
   api.use(askTellRoutes(deps));

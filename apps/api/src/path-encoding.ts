@@ -1,12 +1,20 @@
 // Malformed percent-encoding in a path ("/sweeps/%E0%A4%A", "/datasets/%") is the client's
 // fault: refused with a 400 naming the path parameter it is in, before the router tries to decode
 // it (Express' own decoding failure carries no parameter name).
-import { API_ROUTES } from '@hypersweep/schemas';
+import { API_ROUTES, type ApiRoute } from '@hypersweep/schemas';
 import type { RequestHandler } from 'express';
 import { HttpError } from './errors.ts';
 
 /** Each documented route as segments: a literal, or {name} for a parameter. */
 const TEMPLATES = API_ROUTES.map((r) => r.path.split('/'));
+
+/** The documented route a request reaches (HEAD as GET), or undefined. */
+export function documentedRoute(method: string, path: string): ApiRoute | undefined {
+  const verb = method === 'HEAD' ? 'get' : method.toLowerCase();
+  const segments = path.split('/');
+  const i = API_ROUTES.findIndex((r, k) => r.method === verb && TEMPLATES[k]!.length === segments.length && TEMPLATES[k]!.every((t, j) => t.startsWith('{') || t === segments[j]));
+  return i < 0 ? undefined : API_ROUTES[i];
+}
 
 function decodes(segment: string): boolean {
   try {

@@ -2,8 +2,9 @@
 // server admin sees all): anything of another project is answered 404, exactly as if it did not
 // exist, and a role too weak for the action 403.
 import { DEFAULT_PROJECT_ID, getProjectByName, projectOfSweep, type Db, type ProjectRole } from '@hypersweep/db';
+import { TargetProjectQuery } from '@hypersweep/schemas';
 import type { Request } from 'express';
-import { HttpError } from './errors.ts';
+import { HttpError, invalid } from './errors.ts';
 
 const RANK: Readonly<Record<ProjectRole, number>> = { read: 1, submit: 2, admin: 3 };
 
@@ -49,29 +50,20 @@ export function requireServerAdmin(req: Request): void {
   }
 }
 
-const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-export function checkProjectName(name: unknown, path: string): string {
-  if (typeof name !== 'string' || !PROJECT_NAME.test(name)) {
-    throw new HttpError('invalid_request', `invalid query: ${path}: must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)`, [
-      { path, message: 'must be a project name: 1-63 of a-z, 0-9, _ and -' },
-    ]);
-  }
-  return name;
-}
-
 /**
  * The project a new sweep or dataset goes to, with `need` checked: `?project=<name>` when given,
  * else the token's only project, else the default project.
  */
 export async function targetProject(db: Db, req: Request, need: ProjectRole): Promise<string> {
-  const named = req.query['project'];
+  // The route's other query parameters are checked by its own schema (or checkQueryKeys).
+  const q = TargetProjectQuery.safeParse({ project: req.query['project'] });
+  if (!q.success) throw invalid(q.error, 'query');
+  const named = q.data.project;
   const noSuch = (name: string) => new HttpError('not_found', `no project ${name}`, [{ path: 'project', message: 'no such project' }]);
   let projectId: string;
   if (named !== undefined) {
-    const name = checkProjectName(named, 'project');
-    const project = await getProjectByName(db, name);
-    if (!project || roleIn(req, project.id) === null) throw noSuch(name);
+    const project = await getProjectByName(db, named);
+    if (!project || roleIn(req, project.id) === null) throw noSuch(named);
     projectId = project.id;
   } else {
     const grants = req.token && !req.token.serverAdmin ? req.token.grants : null;

@@ -1,8 +1,9 @@
 // Request parsing with the zod schemas of @hypersweep/schemas; failures become 400s naming the field.
 import { formatPath, reservedKeyPaths, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { HttpError, invalid } from './errors.ts';
+import { documentedRoute } from './path-encoding.ts';
 
 /**
  * What no schema may let through, checked on the raw input after it parsed: strings PostgreSQL
@@ -57,3 +58,22 @@ export function parseHeader<T extends z.ZodType>(schema: T, req: Request, name: 
   }
   return r.data;
 }
+
+/**
+ * Refuses query parameters the matched route does not document (each named, as a strict query
+ * schema does): on a route without a query, `?format=zip` or a misspelt `?projct=` would otherwise
+ * change nothing, silently. Routes whose query is not a plain object schema check it themselves.
+ */
+export const checkQueryKeys: RequestHandler = (req, _res, next) => {
+  const [path, search] = (req.originalUrl || req.url).split('?', 2) as [string, string | undefined];
+  if (!search) return next();
+  const route = documentedRoute(req.method, path);
+  if (!route) return next();
+  const shape = (route.query as { shape?: Record<string, unknown> } | undefined)?.shape;
+  if (route.query && !shape) return next();
+  const unknown = Object.keys(req.query ?? {}).filter((k) => !shape || !Object.hasOwn(shape, k));
+  if (unknown.length === 0) return next();
+  // An empty name (`?=x`) is named `query`, as a schema's refusal of the whole query is.
+  const details = unknown.map((k) => ({ path: k === '' ? 'query' : k, message: 'is not a known field' }));
+  next(new HttpError('invalid_request', `invalid query: ${details[0]!.path}: is not a known field`, details));
+};

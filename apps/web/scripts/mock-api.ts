@@ -478,7 +478,7 @@ function targetProject(caller: MockToken, url: URL): string {
   if (named.length > 0) {
     const name = named.length === 1 ? named[0]! : null;
     if (name === null || !ProjectName.safeParse(name).success) {
-      throw new Refusal(400, 'invalid_request', 'invalid query: project: must be a project name (1-63 of a-z, 0-9, _ and -, starting with a letter or digit)', [{ path: 'project', message: 'must be a project name: 1-63 of a-z, 0-9, _ and -' }]);
+      throw new Refusal(400, 'invalid_request', 'invalid query: project: must be a project name: 1-63 of a-z, 0-9, _ and -, starting with a letter or digit', [{ path: 'project', message: 'must be a project name: 1-63 of a-z, 0-9, _ and -, starting with a letter or digit' }]);
     }
     if (!projects.has(name) || roleIn(caller, name) === null) throw noSuchProject(name);
     project = name;

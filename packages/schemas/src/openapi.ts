@@ -9,10 +9,12 @@ import {
   IdempotencyKey,
   IdxUploadFields,
   LastEventId,
+  EventsQuery,
   ListSweepsQuery,
   ListTrialsQuery,
   MetricsQuery,
   SweepCurvesQuery,
+  TargetProjectQuery,
   SweepPathParams,
   TokenPathParams,
   TrialPathParams,
@@ -168,6 +170,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/sweeps`, operationId: 'createSweep', tag: 'sweeps',
     summary: 'Submit a sweep; the same Idempotency-Key and body create it once',
+    query: TargetProjectQuery,
     headers: [{ name: 'Idempotency-Key', schema: IdempotencyKey, required: false, description: 'Retries with the same key return the sweep created first' }],
     body: json('CreateSweepRequest', 'The sweep'),
     responses: { 201: json('Sweep', 'Created'), 200: json('Sweep', 'Already created with this Idempotency-Key') },
@@ -257,6 +260,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'get', path: `${API_PREFIX}/sweeps/{sweepId}/events`, operationId: 'streamSweepEvents', tag: 'sweeps', summary: 'Server-sent events of a sweep; resume with Last-Event-ID',
     pathParams: SweepPathParams,
+    query: EventsQuery,
     headers: [{ name: 'Last-Event-ID', schema: LastEventId, required: false, description: 'Replay the events after this id' }],
     responses: {
       200: {
@@ -281,6 +285,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   {
     method: 'post', path: `${API_PREFIX}/datasets/idx`, operationId: 'uploadIdxDataset', tag: 'datasets',
     summary: 'Upload an IDX image dataset (ubyte images and labels, each gzip or not; stored whole or not at all)',
+    query: TargetProjectQuery,
     body: { schema: IdxUploadForm, contentType: 'multipart/form-data', description: 'The files (trainImages, trainLabels; testImages and testLabels together or neither) and the fields name, numClasses?, testFraction?' },
     responses: { 201: json('DatasetInfo', 'Stored') }, errors: [...COMMON_ERRORS, 409, 413, 415],
   },

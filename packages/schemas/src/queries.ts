@@ -274,3 +274,9 @@ export const LastEventId = z
   .regex(/^\d{1,15}$/, 'must be an event id (a non-negative integer)')
   .transform(Number);
 
+/** GET /sweeps/{id}/events: ?lastEventId= for an EventSource's first connection (which sets no header). */
+export const EventsQuery = z.strictObject({ lastEventId: LastEventId.optional() });
+
+/** POST /sweeps and POST /datasets/idx: the project it goes to (default: the token's only project, or "default"). */
+export const TargetProjectQuery = z.strictObject({ project: ProjectName.optional() });
+

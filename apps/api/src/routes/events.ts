@@ -5,15 +5,13 @@
 // ends once it has sent every stored event, and a resumption with nothing left to send gets 204
 // No Content, which tells an SSE client to stop reconnecting.
 import { getSweep, sweepEventsAfter, TERMINAL_SWEEP_STATUSES, type StoredSweepEvent } from '@hypersweep/db';
-import { LastEventId, SweepPathParams, formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
+import { EventsQuery, LastEventId, SweepPathParams, formatSseEvent, type SweepEvent } from '@hypersweep/schemas';
 import { Router } from 'express';
-import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
 import { parseHeader, parseParams, parseQuery } from '../validate.ts';
 import { requireSweepAccess } from '../scope.ts';
 
-const EventsQuery = z.strictObject({ lastEventId: LastEventId.optional() });
 /** A comment line keeps proxies from closing an idle stream; each ping also re-reads, covering a lost NOTIFY. */
 const PING_MS = 15_000;
 /** Events read per query while catching up. */
