@@ -119,6 +119,9 @@ describe('hypersweep train', () => {
   it.each([
     [['train', '--dataset', 'imagenet'], 'neither a built-in dataset'],
     [['train', '--epochs', 'many'], '--epochs: "many" is not a number'],
+    [['train', '--lr', '1e400'], '--lr: "1e400" is not a finite number'],
+    [['train', '--model', '/nonexistent/model.json'], '--model: cannot read /nonexistent/model.json: '],
+    [['train', '--model', new URL('../README.md', import.meta.url).pathname], 'is not valid JSON: '],
     [['train', '--dataset', 'spirals', '--optimizer', 'lamb'], 'optimizer spec'],
     [['train', '--bogus'], "Unknown option '--bogus'"],
     [['train', '--scaling', 'minmax'], '--scaling: "minmax" is not one of standardize, unit, none'],

@@ -59,8 +59,24 @@ export const TRAIN_USAGE = `hypersweep train [options]
 function num(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${name}: "${v}" is not a number`);
+  if (v.trim() === '' || Number.isNaN(n)) throw new Error(`--${name}: "${v}" is not a number`);
+  if (!Number.isFinite(n)) throw new Error(`--${name}: "${v}" is not a finite number`);
   return n;
+}
+
+/** The --model file as JSON; a file that cannot be read or parsed is named in the error. */
+function readModelFile(path: string): ModelSpecInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`--model: cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as ModelSpecInput;
+  } catch (error) {
+    throw new Error(`--model: ${path} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 /** The value of --name when given: a known choice. */
@@ -149,7 +165,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   const init = choice('init', values.init, INITIALIZERS);
 
   // A model file is checked before the dataset loads, with the API's words for the same problems.
-  const modelFile = values.model === undefined ? undefined : (JSON.parse(readFileSync(values.model, 'utf8')) as ModelSpecInput);
+  const modelFile = values.model === undefined ? undefined : readModelFile(values.model);
   if (modelFile !== undefined) {
     const problems = specProblems(modelFile);
     if (problems) {
