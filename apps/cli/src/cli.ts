@@ -25,7 +25,7 @@ export const COMMANDS: Readonly<Record<string, { run: Command; summary: string; 
   delete: { run: runDelete, summary: 'delete an ended sweep and everything it stored', usage: DELETE_USAGE },
   stop: { run: runStop, summary: 'stop one trial', usage: STOP_USAGE },
   export: { run: runExport, summary: "a sweep's trials as CSV or JSON", usage: EXPORT_USAGE },
-  datasets: { run: runDatasets, summary: 'list datasets; upload IDX image files (upload-idx)', usage: DATASETS_USAGE },
+  datasets: { run: runDatasets, summary: 'list datasets; upload a CSV table (upload-csv) or IDX image files (upload-idx)', usage: DATASETS_USAGE },
   token: { run: runToken, summary: 'create, list and revoke API tokens', usage: TOKEN_USAGE },
   start: { run: runStart, summary: 'run the API server or a worker of a checkout or image', usage: START_USAGE },
   train: { run: (argv) => runTrain(argv), summary: 'train one model locally and print per-epoch progress', usage: TRAIN_USAGE },

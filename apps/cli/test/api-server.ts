@@ -1,10 +1,13 @@
 // A small stand-in for the REST API on node:http, serving schema-valid JSON and an SSE stream that
 // drops its first connection mid-event, recording every request so tests can check what the CLI sent.
 // Sweep control (pause, resume, budget, enqueued trials, delete) follows the API's contract: its
-// 409s by status, and 400s naming budget.<field> and params[i].<name>.
+// 409s by status, and 400s naming budget.<field> and params[i].<name>. A CSV upload (POST /datasets,
+// text/csv) is checked by the API's query schema and parsed by the API's own parser (@hypersweep/datasets),
+// so its 400s name labelColumn or the body as the API's do, and a name taken is a 409.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateSweepRequest, FINISHED_SWEEP_STATUSES, formatSseEvent, validationError, type ApiError, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
+import { DatasetError, parseCsv } from '@hypersweep/datasets';
+import { CreateSweepRequest, CsvUploadQuery, FINISHED_SWEEP_STATUSES, formatSseEvent, validationError, type ApiError, type DatasetInfo, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
 import { makeSweep, makeTrial, SWEEP_ID, sweepStory, T0, trialId } from './fixtures.ts';
 
 export const TOKEN = 'hs_test-token';
@@ -14,6 +17,7 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
+  /** Parsed JSON, or the text as received for a text/csv body. */
   body: unknown;
 }
 
@@ -29,6 +33,8 @@ export interface FakeApi {
   finishOnReconnect: boolean;
   /** Tokens as GET /tokens lists them (the REST contract with project grants). */
   tokens: FakeToken[];
+  /** CSV datasets uploaded (POST /datasets): a second upload of a name is refused with 409. */
+  datasets: DatasetInfo[];
   close(): Promise<void>;
 }
 
@@ -119,7 +125,7 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     n === 1 ? makeTrial(1, { status: 'running', epochsDone: 2, bestValue: 0.8, finalValue: null, finishedAt: null }) : makeTrial(n),
   );
   const events = sweepStory();
-  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], finishOnReconnect: false, tokens: [], close: async () => undefined };
+  const api: FakeApi = { url: '', requests: [], sweeps, trials, events, eventConnections: [], finishOnReconnect: false, tokens: [], datasets: [], close: async () => undefined };
   const idempotency = new Map<string, Sweep>();
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: unknown) => {
@@ -164,6 +170,7 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
       const { lastUsedAt: _l, revokedAt: _r, ...created } = token;
       return sendJson(res, 201, { ...created, token: secret });
     }
+    if (url.pathname === '/api/v1/datasets' && req.method === 'POST') return uploadCsv(req, res, url, body);
     const tokenPath = /^\/api\/v1\/tokens\/([^/]+)$/.exec(url.pathname);
     if (tokenPath && req.method === 'DELETE') {
       const token = api.tokens.find((t) => t.id === tokenPath[1] && t.revokedAt === null);
@@ -242,6 +249,50 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     return sendJson(res, 404, apiError('not_found', 'no such route'));
   };
 
+  /** POST /datasets as the API answers it (apps/api/src/routes/datasets.ts), without the database. */
+  const uploadCsv = (req: IncomingMessage, res: ServerResponse, url: URL, body: unknown) => {
+    const parsed = CsvUploadQuery.safeParse(Object.fromEntries(url.searchParams));
+    if (!parsed.success) return sendJson(res, 400, validationError(parsed.error, 'invalid query'));
+    const q = parsed.data;
+    if (!String(req.headers['content-type']).startsWith('text/csv') || typeof body !== 'string') {
+      return sendJson(res, 415, apiError('unsupported_media_type', 'upload the file as text/csv', [{ path: 'headers.content-type', message: `content-type ${req.headers['content-type'] ?? '(none)'} is not text/csv` }]));
+    }
+    if (body.trim() === '') return sendJson(res, 400, apiError('invalid_request', 'the CSV file is empty', [{ path: 'body', message: 'is empty' }]));
+    let table;
+    try {
+      table = parseCsv(body, {
+        labelColumn: /^-?\d+$/.test(q.labelColumn) ? Number(q.labelColumn) : q.labelColumn,
+        task: q.task,
+        header: q.header === 'auto' ? 'auto' : q.header === 'true',
+        delimiter: q.delimiter,
+        name: q.name,
+        source: q.name,
+        ...(q.validationFraction !== undefined ? { validationFraction: q.validationFraction } : {}),
+        ...(q.testFraction !== undefined ? { testFraction: q.testFraction } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof DatasetError)) throw error;
+      const where = error.code === 'CSV_MISSING_LABEL_COLUMN' || error.code === 'CSV_AMBIGUOUS_LABEL_COLUMN' ? 'labelColumn' : 'body';
+      return sendJson(res, 400, apiError('invalid_request', `invalid CSV: ${error.message}`, [{ path: where, message: error.message }]));
+    }
+    if (api.datasets.some((d) => d.name === q.name)) {
+      return sendJson(res, 409, apiError('conflict', `a dataset named ${q.name} exists`, [{ path: 'name', message: 'a dataset with this name exists' }]));
+    }
+    const stored: DatasetInfo = {
+      id: `40000000-0000-4000-8000-${String(api.datasets.length + 1).padStart(12, '0')}`,
+      name: q.name,
+      kind: 'csv',
+      description: null,
+      task: q.task,
+      featureShape: [...table.featureShape],
+      numClasses: table.numClasses ?? null,
+      sizes: { train: table.train.count + table.validation.count, test: table.test.count },
+      createdAt: T0,
+    };
+    api.datasets.push(stored);
+    return sendJson(res, 201, stored);
+  };
+
   /**
    * The first connection sends events 1–3 and half of event 4, then drops; later ones replay after
    * Last-Event-ID. As the API does, a finished sweep's stream ends once it has sent every event, and
@@ -293,6 +344,7 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
+      if (String(req.headers['content-type']).startsWith('text/csv')) return handle(req, res, text);
       let body: unknown;
       try {
         body = text === '' ? undefined : (JSON.parse(text) as unknown);
