@@ -123,6 +123,17 @@ export function positiveInt(name: string, value: string | undefined, max = Numbe
   return Number(value);
 }
 
+/**
+ * A CSV label column as the CLI takes it (`train --label`, `datasets upload-csv --label`): a header
+ * name, a 1-based index, or a negative index from the end (-1 the last); null for index 0. Indices
+ * come back 0-based, as the datasets package and the API count.
+ */
+export function labelColumnArg(value: string): string | number | null {
+  if (!/^-?\d+$/.test(value.trim())) return value;
+  const n = Number(value);
+  return n === 0 ? null : n > 0 ? n - 1 : n;
+}
+
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function requireUuid(what: string, value: string | undefined, usage: string): string {

@@ -162,8 +162,8 @@ describe('hypersweep datasets upload-csv', () => {
     expect(api.datasets[0]).toMatchObject({ name: 'iris', numClasses: 2, sizes: { train: 32, test: 8 } });
   });
 
-  it('sends a regression table with its delimiter, and a column index as given (0-based)', async () => {
-    const r = await upload(['heights-semicolon.csv', '--label', '0', '--task', 'regression', '--delimiter', ';', '--header', 'auto']);
+  it('sends a regression table with its delimiter, and a column index counted from 1 (the API counts from 0)', async () => {
+    const r = await upload(['heights-semicolon.csv', '--label', '1', '--task', 'regression', '--delimiter', ';', '--header', 'auto']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(Object.fromEntries(api.requests[0]!.query)).toEqual({ name: 'heights-semicolon', labelColumn: '0', task: 'regression', header: 'auto', delimiter: ';' });
@@ -177,6 +177,7 @@ describe('hypersweep datasets upload-csv', () => {
     [['iris.csv'], /missing --label/],
     [['iris.csv', '--label', ''], /--label: "" is not a label column: must not be empty/],
     [['iris.csv', '--label', '-1'], /argument is ambiguous/],
+    [['iris.csv', '--label', '0'], /--label: columns count from 1 \(-1 is the last\)/],
     [['my data!.csv', '--label', 'x'], /missing --name \(the file's name "my data!" is not a dataset name/],
     [['iris.csv', '--label', 'x', '--name', 'iris?'], /--name: "iris\?" is not a dataset name: letters, digits, space, _ . - only/],
     [['iris.csv', '--label', 'x', '--name', ''], /--name: "" is not a dataset name: must not be empty/],
@@ -213,12 +214,12 @@ describe('hypersweep datasets upload-csv', () => {
     expect(missing.err).toMatch(/^error \[invalid_request\] \(HTTP 400\): invalid CSV: .*no column named "species"/);
     expect(missing.err).toMatch(/\n {2}labelColumn: .*no column named "species" in the header \("größe", "breite", "espèce"\)\n$/);
 
-    const outside = await upload(['iris.csv', '--label', '3']);
+    const outside = await upload(['iris.csv', '--label', '4']);
     expect(outside.code).toBe(1);
     expect(outside.err).toMatch(/\(HTTP 400\).*\n {2}labelColumn: .*labelColumn 3 is outside the 3 columns/);
 
-    expect((await upload(['iris.csv', '--label', '2'])).code).toBe(0);
-    const taken = await upload(['iris.csv', '--label', '2']);
+    expect((await upload(['iris.csv', '--label', '3'])).code).toBe(0);
+    const taken = await upload(['iris.csv', '--label', '3']);
     expect(taken).toEqual({ code: 1, out: '', err: 'error [conflict] (HTTP 409): a dataset named iris exists\n  name: a dataset with this name exists\n' });
     expect(api.requests).toHaveLength(4);
     expect(api.datasets).toHaveLength(1);

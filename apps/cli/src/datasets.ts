@@ -7,6 +7,7 @@ import type { CsvUploadOptions } from '@hypersweep/client';
 import { CsvUploadQuery, type DatasetInfo } from '@hypersweep/schemas';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, PROJECT_OPTION, PROJECT_USAGE, projectFrom, UsageError, ValidationFailure, writeLines, type CommandContext,
   HELP_OPTION,
+  labelColumnArg,
   printUsage,
 } from './command.ts';
 import { formatTable } from './render.ts';
@@ -19,8 +20,8 @@ hypersweep datasets list [--json]
 hypersweep datasets upload-csv <file.csv> --label <column> [options]
   Uploads a CSV table (numeric features, one label column), read as UTF-8 text and sent as
   text/csv; the API splits its rows once into train, validation and test sets.
-  --label <column>          the label column: a header name, or a 0-based index (0 is the first
-                            column; negative from the end, written --label=-1 for the last)
+  --label <column>          the label column: a header name, or an index from 1 (as train's
+                            --label; negative from the end, written --label=-1 for the last)
   --name <name>             1-100 letters, digits, space, _ . -, starting with a letter or digit
                             (default: the file's name without its extension, if it is such a name)
   --task <task>             classification (default) or regression
@@ -122,10 +123,12 @@ async function runUploadCsv(argv: string[], ctx: CommandContext): Promise<number
   const [file, extra] = positionals;
   if (file === undefined) throw new UsageError('name the CSV file to upload', DATASETS_USAGE);
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, DATASETS_USAGE);
-  if (values.label === undefined) throw new UsageError('missing --label (the label column: a header name or a 0-based index)', DATASETS_USAGE);
+  if (values.label === undefined) throw new UsageError('missing --label (the label column: a header name or an index from 1)', DATASETS_USAGE);
+  const label = labelColumnArg(values.label);
+  if (label === null) throw new UsageError('--label: columns count from 1 (-1 is the last)', DATASETS_USAGE);
   const query: CsvUploadOptions = {
     name: datasetName(values.name, file),
-    labelColumn: checked('label', values.label, 'labelColumn', 'is not a label column'),
+    labelColumn: checked('label', String(label), 'labelColumn', 'is not a label column'),
     task: oneOf('task', values.task, TASKS) ?? 'classification',
     header: oneOf('header', values.header, HEADERS),
     delimiter: values.delimiter === undefined ? undefined : checked('delimiter', values.delimiter, 'delimiter', 'is not a delimiter'),

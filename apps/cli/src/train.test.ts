@@ -114,6 +114,9 @@ describe('hypersweep train', () => {
       expect(l).not.toContain('%');
     }
     expect(r.out).toMatch(/test: loss \d+\.\d{4} {2}mae \d+\.\d{4} {2}rmse \d+\.\d{4} on \d+ examples/);
+    const zero = cli(['train', '--dataset', csv, '--task', 'regression', '--label', '0']);
+    expect(zero.code).not.toBe(0);
+    expect(zero.err).toContain('--label: columns count from 1 (-1 is the last)');
   });
 
   it.each([

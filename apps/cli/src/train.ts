@@ -22,10 +22,12 @@ import {
   type ModelSpecInput,
 } from '@hypersweep/nn';
 import { ReplicaPool } from '@hypersweep/trainer';
+import { labelColumnArg } from './command.ts';
 
 export const TRAIN_USAGE = `hypersweep train [options]
   --dataset <mnist|spirals|file.csv>   dataset (default mnist)
-  --label <column>                     label column of a CSV (name or 1-based index; default: last)
+  --label <column>                     label column of a CSV (name, index from 1, or --label=-1 for
+                                       the last, the default)
   --task <classification|regression>   CSV task (default classification)
   --limit <n>                          train on a class-balanced subset of n examples
   --validation-split <f>               share of the training set held out for validation (default 0.1;
@@ -179,7 +181,8 @@ export async function runTrain(argv: string[]): Promise<number> {
   const holdout = validationFraction === undefined ? {} : { validationFraction };
   if (values.dataset.endsWith('.csv')) {
     const task = values.task === 'regression' ? 'regression' : 'classification';
-    const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) - 1 : values.label;
+    const label = values.label === undefined ? undefined : labelColumnArg(values.label);
+    if (label === null) throw new Error('--label: columns count from 1 (-1 is the last)');
     if (scaling === 'unit') throw new Error('--scaling: unit (x/255) is for images; a CSV takes standardize or none');
     dataset = await loadCsvFile(values.dataset, { task, seed, labelColumn: label ?? -1, ...holdout, ...(scaling ? { scaling } : {}) });
   } else if (values.dataset === 'mnist' || values.dataset === 'spirals') {
