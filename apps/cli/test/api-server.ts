@@ -6,7 +6,7 @@
 // so its 400s name labelColumn or the body as the API's do, and a name taken is a 409.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DatasetError, parseCsv } from '@hypersweep/datasets';
+import { DatasetError, csvUploadErrorPath, csvUploadOptions, parseCsv } from '@hypersweep/datasets';
 import { CreateSweepRequest, CsvUploadQuery, FINISHED_SWEEP_STATUSES, formatSseEvent, validationError, type ApiError, type DatasetInfo, type Sweep, type SweepEvent, type Trial } from '@hypersweep/schemas';
 import { makeSweep, makeTrial, SWEEP_ID, sweepStory, T0, trialId } from './fixtures.ts';
 
@@ -260,20 +260,10 @@ export async function startFakeApi(options: { sweepCount?: number; trialCount?: 
     if (body.trim() === '') return sendJson(res, 400, apiError('invalid_request', 'the CSV file is empty', [{ path: 'body', message: 'is empty' }]));
     let table;
     try {
-      table = parseCsv(body, {
-        labelColumn: /^-?\d+$/.test(q.labelColumn) ? Number(q.labelColumn) : q.labelColumn,
-        task: q.task,
-        header: q.header === 'auto' ? 'auto' : q.header === 'true',
-        delimiter: q.delimiter,
-        name: q.name,
-        source: q.name,
-        ...(q.validationFraction !== undefined ? { validationFraction: q.validationFraction } : {}),
-        ...(q.testFraction !== undefined ? { testFraction: q.testFraction } : {}),
-      });
+      table = parseCsv(body, csvUploadOptions(q));
     } catch (error) {
       if (!(error instanceof DatasetError)) throw error;
-      const where = error.code === 'CSV_MISSING_LABEL_COLUMN' || error.code === 'CSV_AMBIGUOUS_LABEL_COLUMN' ? 'labelColumn' : 'body';
-      return sendJson(res, 400, apiError('invalid_request', `invalid CSV: ${error.message}`, [{ path: where, message: error.message }]));
+      return sendJson(res, 400, apiError('invalid_request', `invalid CSV: ${error.message}`, [{ path: csvUploadErrorPath(error), message: error.message }]));
     }
     if (api.datasets.some((d) => d.name === q.name)) {
       return sendJson(res, 409, apiError('conflict', `a dataset named ${q.name} exists`, [{ path: 'name', message: 'a dataset with this name exists' }]));

@@ -2,7 +2,7 @@
 // standardisation, label mapping, and errors that point at the line and column.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCsvFile, parseCsv, parseCsvRecords, type CsvOptions } from './csv.ts';
+import { csvUploadErrorPath, csvUploadOptions, loadCsvFile, parseCsv, parseCsvRecords, type CsvOptions } from './csv.ts';
 import { DatasetError } from './errors.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../test/fixtures/${name}`, import.meta.url));
@@ -264,6 +264,14 @@ describe('parseCsv: errors name line and column', () => {
     expect(byName.message).toMatch(/no column named "class" in the header \("x", "y", "label"\)/);
     expect(errorOf(() => parseCsv(table(10), { ...classification, labelColumn: 3 })).code).toBe('CSV_MISSING_LABEL_COLUMN');
     expect(errorOf(() => parseCsv(table(10), { ...classification, labelColumn: 'label', header: false })).code).toBe('CSV_MISSING_LABEL_COLUMN');
+  });
+
+  it('reads an upload query: an integer label column is an index, and label-column errors point at labelColumn', () => {
+    const q = { name: 'iris', labelColumn: '-1', task: 'classification', header: 'auto', delimiter: ';', testFraction: 0.25 } as const;
+    expect(csvUploadOptions(q)).toEqual({ labelColumn: -1, task: 'classification', header: 'auto', delimiter: ';', name: 'iris', source: 'iris', testFraction: 0.25 });
+    expect(csvUploadOptions({ ...q, labelColumn: 'species', header: 'false' })).toMatchObject({ labelColumn: 'species', header: false });
+    expect(csvUploadErrorPath(errorOf(() => parseCsv(table(10), { ...classification, labelColumn: 'class' })))).toBe('labelColumn');
+    expect(csvUploadErrorPath(errorOf(() => parseCsv('x,y,label\n1,2,a\n3,oops,b\n', classification)))).toBe('body (line 3, column y)');
   });
 
   it('a label column name the header holds twice', () => {

@@ -152,6 +152,40 @@ export interface CsvOptions {
   source?: string;
 }
 
+/** An upload's query as the API's CsvUploadQuery parses it: every value as text but the fractions. */
+export interface CsvUploadFields {
+  readonly name: string;
+  readonly labelColumn: string;
+  readonly task: 'classification' | 'regression';
+  readonly header: 'true' | 'false' | 'auto';
+  readonly delimiter: string;
+  readonly validationFraction?: number | undefined;
+  readonly testFraction?: number | undefined;
+}
+
+/** The parse options of an upload: an integer labelColumn is an index, the name also prefixes errors. */
+export function csvUploadOptions(q: CsvUploadFields): CsvOptions {
+  return {
+    labelColumn: /^-?\d+$/.test(q.labelColumn) ? Number(q.labelColumn) : q.labelColumn,
+    task: q.task,
+    header: q.header === 'auto' ? 'auto' : q.header === 'true',
+    delimiter: q.delimiter,
+    name: q.name,
+    source: q.name,
+    ...(q.validationFraction !== undefined ? { validationFraction: q.validationFraction } : {}),
+    ...(q.testFraction !== undefined ? { testFraction: q.testFraction } : {}),
+  };
+}
+
+/**
+ * Where an upload's parse error points, as a request field: `labelColumn` for a label column the
+ * header lacks or names twice (the query's fault), else the body with the line and column.
+ */
+export function csvUploadErrorPath(error: DatasetError): string {
+  if (error.code === 'CSV_MISSING_LABEL_COLUMN' || error.code === 'CSV_AMBIGUOUS_LABEL_COLUMN') return 'labelColumn';
+  return error.line !== undefined ? `body (line ${error.line}${error.column !== undefined ? `, column ${error.column}` : ''})` : 'body';
+}
+
 export const CSV_SCALINGS = ['standardize', 'none'] as const satisfies readonly Scaling[];
 export type CsvScaling = (typeof CSV_SCALINGS)[number];
 

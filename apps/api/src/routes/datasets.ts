@@ -1,6 +1,6 @@
 // Datasets: the built-ins, CSV uploads validated by parsing them, and IDX image uploads validated
 // whole (every file, then the set) before one row stores them: a refused upload stores nothing.
-import { DatasetError, builtinDatasets, checkIdxUpload, packIdxUpload, parseCsv, type CsvOptions, type IdxStoredSpec } from '@hypersweep/datasets';
+import { DatasetError, builtinDatasets, checkIdxUpload, csvUploadErrorPath, csvUploadOptions, packIdxUpload, parseCsv, type IdxStoredSpec } from '@hypersweep/datasets';
 import { DbError, createDataset, getDataset, listDatasets, type Dataset as DatasetRow, type Prisma } from '@hypersweep/db';
 import { CsvUploadQuery, DatasetPathParams, IdxUploadFields, type DatasetInfo } from '@hypersweep/schemas';
 import express, { Router } from 'express';
@@ -78,26 +78,13 @@ export function datasetRoutes(deps: ApiDeps): Router {
     }
     const text = typeof req.body === 'string' ? req.body : '';
     if (text.trim() === '') throw new HttpError('invalid_request', 'the CSV file is empty', [{ path: 'body', message: 'is empty' }]);
-    const labelIndex = /^-?\d+$/.test(q.labelColumn) ? Number(q.labelColumn) : null;
-    const options: CsvOptions = {
-      labelColumn: labelIndex ?? q.labelColumn,
-      task: q.task,
-      header: q.header === 'auto' ? 'auto' : q.header === 'true',
-      delimiter: q.delimiter,
-      name: q.name,
-      source: q.name,
-      ...(q.validationFraction !== undefined ? { validationFraction: q.validationFraction } : {}),
-      ...(q.testFraction !== undefined ? { testFraction: q.testFraction } : {}),
-    };
+    const options = csvUploadOptions(q);
     let parsed;
     try {
       parsed = parseCsv(text, options);
     } catch (error) {
       if (!(error instanceof DatasetError)) throw error;
-      // A label column the header lacks (or names twice) is the query's fault, not the body's.
-      const labelColumn = error.code === 'CSV_MISSING_LABEL_COLUMN' || error.code === 'CSV_AMBIGUOUS_LABEL_COLUMN';
-      const where = labelColumn ? 'labelColumn' : error.line !== undefined ? `body (line ${error.line}${error.column !== undefined ? `, column ${error.column}` : ''})` : 'body';
-      throw new HttpError('invalid_request', `invalid CSV: ${error.message}`, [{ path: where, message: error.message }]);
+      throw new HttpError('invalid_request', `invalid CSV: ${error.message}`, [{ path: csvUploadErrorPath(error), message: error.message }]);
     }
     const spec: CsvSpec = {
       options,
