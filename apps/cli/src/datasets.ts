@@ -101,21 +101,26 @@ async function readCsvText(path: string, ctx: CommandContext): Promise<string> {
   }
 }
 
+/** The options both uploads take: the connection, --help, --project, --name and --json. */
+const UPLOAD_OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  ...HELP_OPTION,
+  ...PROJECT_OPTION,
+  name: { type: 'string' },
+  'test-fraction': { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
 async function runUploadCsv(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
     {
-      ...CONNECTION_OPTIONS,
-      ...HELP_OPTION,
-      ...PROJECT_OPTION,
-      name: { type: 'string' },
+      ...UPLOAD_OPTIONS,
       label: { type: 'string' },
       task: { type: 'string' },
       header: { type: 'string' },
       delimiter: { type: 'string' },
       'validation-fraction': { type: 'string' },
-      'test-fraction': { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
     DATASETS_USAGE,
   );
@@ -159,17 +164,12 @@ async function runUploadIdx(argv: string[], ctx: CommandContext): Promise<number
   const { values, positionals } = parseCommandArgs(
     argv,
     {
-      ...CONNECTION_OPTIONS,
-      ...HELP_OPTION,
-      ...PROJECT_OPTION,
-      name: { type: 'string' },
+      ...UPLOAD_OPTIONS,
       'train-images': { type: 'string' },
       'train-labels': { type: 'string' },
       'test-images': { type: 'string' },
       'test-labels': { type: 'string' },
       'num-classes': { type: 'string' },
-      'test-fraction': { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
     DATASETS_USAGE,
   );
