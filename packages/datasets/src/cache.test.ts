@@ -19,6 +19,14 @@ describe('DatasetCache', () => {
     expect(a.numClasses).toBe(2);
   });
 
+  it('reads a stored upload as it was accepted: a label name the header holds twice is the first', async () => {
+    const twice = 'a,label,label\n' + Array.from({ length: 40 }, (_, i) => `${i},${i % 2},${i % 3}`).join('\n');
+    const cache = new DatasetCache(async () => ({ text: twice, options: { labelColumn: 'label', task: 'classification' } }));
+    const stored = await cache.get({ type: 'csv', id: 'old' });
+    expect(stored.numClasses).toBe(2);
+    expect(stored.featureShape).toEqual([2]);
+  });
+
   it('loads built-ins by type and refuses csv without a store', async () => {
     const cache = new DatasetCache();
     const spirals = await cache.get({ type: 'spirals', count: 100, seed: 1 });

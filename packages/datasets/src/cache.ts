@@ -63,7 +63,8 @@ export class DatasetCache {
       const stored = await this.loadUpload(id);
       if (stored.kind === 'idx') throw new DatasetError('UNKNOWN_DATASET', `dataset ${id} is an IDX upload, not a CSV one (use type "idx")`);
       // The reference's scaling overrides the upload's; parseCsv checks the value (and refuses 'unit').
-      return parseCsv(stored.text, scaling === undefined ? stored.options : { ...stored.options, scaling: scaling as CsvScaling });
+      const read: CsvOptions = { ...stored.options, duplicateLabelName: 'first' };
+      return parseCsv(stored.text, scaling === undefined ? read : { ...read, scaling: scaling as CsvScaling });
     }
     if (type === 'idx') {
       const { id, ...rest } = options;

@@ -278,6 +278,7 @@ describe('parseCsv: errors name line and column', () => {
     const twice = errorOf(() => parseCsv('a,label,label\n1,0,1\n2,1,0\n', { ...classification, labelColumn: 'label' }));
     expect(twice.code).toBe('CSV_AMBIGUOUS_LABEL_COLUMN');
     expect(twice.message).toMatch(/columns 2 and 3 "label"/);
+    expect(parseCsv('a,label,label\n' + Array.from({ length: 40 }, (_, i) => `${i},${i % 2},${i % 3}`).join('\n'), { ...classification, labelColumn: 'label', duplicateLabelName: 'first' }).numClasses).toBe(2);
     // By index it is no longer ambiguous; a feature name twice is no problem either.
     expect(parseCsv('a,a,label,label\n' + Array.from({ length: 40 }, (_, i) => `${i},${i},${i % 2},${i % 3}`).join('\n'), { ...classification, labelColumn: 2 }).featureShape).toEqual([3]);
   });

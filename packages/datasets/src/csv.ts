@@ -142,6 +142,11 @@ export interface CsvOptions {
   /** Seeds the split. Default 0. */
   seed?: number;
   /**
+   * A label column name the header holds more than once: 'refuse' (default), or 'first' to take
+   * the first, as a stored upload is read, so that it never parses stricter than when it was accepted.
+   */
+  duplicateLabelName?: 'refuse' | 'first';
+  /**
    * 'standardize' (default): each feature column standardised with the training split's mean and
    * std; 'none': features kept as given (normalization with mean 0 and std 1). 'unit' is refused.
    */
@@ -273,7 +278,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
       return fail('CSV_MISSING_LABEL_COLUMN', `no column named "${labelColumn}" in the header (${names.map((s) => `"${s}"`).join(', ')})`, first.line);
     }
     const again = names.indexOf(labelColumn.trim(), labelIndex + 1);
-    if (again >= 0) {
+    if (again >= 0 && options.duplicateLabelName !== 'first') {
       return fail('CSV_AMBIGUOUS_LABEL_COLUMN', `the header names columns ${labelIndex + 1} and ${again + 1} "${labelColumn}": name the label column by its index instead`, first.line);
     }
   } else {
