@@ -8,11 +8,20 @@ import { HttpError } from './errors.ts';
 /** Each documented route as segments: a literal, or {name} for a parameter. */
 const TEMPLATES = API_ROUTES.map((r) => r.path.split('/'));
 
-/** The documented route a request reaches (HEAD as GET), or undefined. */
-export function documentedRoute(method: string, path: string): ApiRoute | undefined {
+/**
+ * The documented route a request reaches (HEAD as GET), or undefined. Matched as Express' router
+ * matches: literals in any case, one trailing slash allowed; `url` may be absolute-form.
+ */
+export function documentedRoute(method: string, url: string): ApiRoute | undefined {
   const verb = method === 'HEAD' ? 'get' : method.toLowerCase();
-  const segments = path.split('/');
-  const i = API_ROUTES.findIndex((r, k) => r.method === verb && TEMPLATES[k]!.length === segments.length && TEMPLATES[k]!.every((t, j) => t.startsWith('{') || t === segments[j]));
+  let pathname: string;
+  try {
+    pathname = new URL(url, 'http://h').pathname;
+  } catch {
+    return undefined;
+  }
+  const segments = pathname.replace(/(.)\/$/, '$1').split('/');
+  const i = API_ROUTES.findIndex((r, k) => r.method === verb && TEMPLATES[k]!.length === segments.length && TEMPLATES[k]!.every((t, j) => t.startsWith('{') || t === segments[j]!.toLowerCase()));
   return i < 0 ? undefined : API_ROUTES[i];
 }
 

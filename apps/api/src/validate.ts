@@ -65,9 +65,9 @@ export function parseHeader<T extends z.ZodType>(schema: T, req: Request, name: 
  * change nothing, silently. Routes whose query is not a plain object schema check it themselves.
  */
 export const checkQueryKeys: RequestHandler = (req, _res, next) => {
-  const [path, search] = (req.originalUrl || req.url).split('?', 2) as [string, string | undefined];
-  if (!search) return next();
-  const route = documentedRoute(req.method, path);
+  const url = req.originalUrl || req.url;
+  if (!url.includes('?')) return next();
+  const route = documentedRoute(req.method, url);
   if (!route) return next();
   const shape = (route.query as { shape?: Record<string, unknown> } | undefined)?.shape;
   if (route.query && !shape) return next();

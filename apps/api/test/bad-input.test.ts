@@ -111,6 +111,8 @@ const CASES: Case[] = [
   { name: 'a misspelt ?project= on POST /sweeps', path: '/api/v1/sweeps?projct=default', json: valid(), status: 400, names: 'projct' },
   { name: 'a query on the model export', method: 'GET', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/export?format=onnx`, status: 400, names: 'format' },
   { name: 'a query on /me', method: 'GET', path: '/api/v1/me?verbose=1', status: 400, names: 'verbose' },
+  { name: 'a misspelt ?project= behind a trailing slash', path: '/api/v1/sweeps/?projct=default', json: valid(), status: 400, names: 'projct' },
+  { name: 'an unknown key on a path in other case', method: 'GET', path: '/api/v1/Sweeps?offset=10', status: 400, names: 'offset' },
   { name: 'an unknown key beside a documented one', method: 'GET', path: '/api/v1/sweeps?limit=5&offset=10', status: 400, names: 'offset' },
   { name: 'the documented ?lastEventId= passes (an unknown sweep: 404)', method: 'GET', path: `/api/v1/sweeps/${UUID0}/events?lastEventId=5`, status: 404, names: 'sweepId' },
   { name: 'the documented ?project= passes (an unknown project: 404)', path: '/api/v1/sweeps?project=nosuch', json: valid(), status: 404, names: 'project' },
