@@ -53,6 +53,9 @@ describe('splitProjectErrors', () => {
     ];
     expect(splitProjectErrors(details)).toEqual({ project: ['is required for this token', 'must be a project name'], rest: [details[0], details[2]] });
     expect(splitProjectErrors([])).toEqual({ project: [], rest: [] });
+    // A top-level `project` key in the sweep's body: a problem of the body, not of the select.
+    const body = [{ path: 'project', message: 'is not a known field' }];
+    expect(splitProjectErrors(body)).toEqual({ project: [], rest: body });
   });
 });
 

@@ -51,12 +51,16 @@ export function projectProblem(offered: readonly string[] | null, selected: stri
   return { path: PROJECT_PATH, message: 'choose the project it goes to' };
 }
 
-/** An API refusal's details split into the messages shown at the project select and the rest. */
+/**
+ * An API refusal's details split into the messages shown at the project select and the rest. A
+ * `project` key in a sweep's body is no field of it ("is not a known field"): that one stays with
+ * the body's problems, in the editor.
+ */
 export function splitProjectErrors(details: readonly ErrorDetail[]): { project: string[]; rest: ErrorDetail[] } {
   const project: string[] = [];
   const rest: ErrorDetail[] = [];
   for (const d of details) {
-    if (d.path === PROJECT_PATH) project.push(d.message);
+    if (d.path === PROJECT_PATH && d.message !== 'is not a known field') project.push(d.message);
     else rest.push(d);
   }
   return { project, rest };
