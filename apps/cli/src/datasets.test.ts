@@ -216,7 +216,7 @@ describe('hypersweep datasets upload-csv', () => {
 
     const outside = await upload(['iris.csv', '--label', '4']);
     expect(outside.code).toBe(1);
-    expect(outside.err).toMatch(/\(HTTP 400\).*\n {2}labelColumn: .*labelColumn 3 is outside the 3 columns/);
+    expect(outside.err).toMatch(/^note: --label 4 is the API's labelColumn 3 \(it counts columns from 0\)\nerror \[invalid_request\] \(HTTP 400\).*\n {2}labelColumn: .*labelColumn 3 is outside the 3 columns/);
 
     expect((await upload(['iris.csv', '--label', '3'])).code).toBe(0);
     const taken = await upload(['iris.csv', '--label', '3']);

@@ -3,7 +3,7 @@
 // sent as one multipart request.
 import { readFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import type { CsvUploadOptions } from '@hypersweep/client';
+import { ApiError, type CsvUploadOptions } from '@hypersweep/client';
 import { CsvUploadQuery, type DatasetInfo } from '@hypersweep/schemas';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, clientFrom, parseCommandArgs, positiveInt, PROJECT_OPTION, PROJECT_USAGE, projectFrom, UsageError, ValidationFailure, writeLines, type CommandContext,
   HELP_OPTION,
@@ -146,7 +146,16 @@ async function runUploadCsv(argv: string[], ctx: CommandContext): Promise<number
   }
   const client = clientFrom(values, ctx);
   const csv = await readCsvText(file, ctx);
-  const stored = await client.uploadCsvDataset(csv, query, { signal: ctx.signal });
+  let stored;
+  try {
+    stored = await client.uploadCsvDataset(csv, query, { signal: ctx.signal });
+  } catch (error) {
+    // The API counts columns from 0: say which column its refusal means in the CLI's terms.
+    if (error instanceof ApiError && typeof label === 'number' && label >= 0 && error.details.some((d) => d.path === 'labelColumn')) {
+      ctx.stderr.write(`note: --label ${label + 1} is the API's labelColumn ${label} (it counts columns from 0)\n`);
+    }
+    throw error;
+  }
   if (values.json) ctx.stdout.write(JSON.stringify(stored, null, 2) + '\n');
   else writeLines(ctx.stdout, describe(stored));
   return 0;
