@@ -1,6 +1,7 @@
-// Malformed percent-encoding in a path ("/sweeps/%E0%A4%A", "/datasets/%") is the client's
-// fault: refused with a 400 naming the path parameter it is in, before the router tries to decode
-// it (Express' own decoding failure carries no parameter name).
+// Requests against the documented routes (API_ROUTES), before Express routes them: which route a
+// request reaches (for validate.ts' query-key check), and malformed percent-encoding in a path
+// ("/sweeps/%E0%A4%A", "/datasets/%"), the client's fault, refused with a 400 naming the path
+// parameter it is in (Express' own decoding failure carries no parameter name).
 import { API_ROUTES, type ApiRoute } from '@hypersweep/schemas';
 import type { RequestHandler } from 'express';
 import { HttpError } from './errors.ts';
