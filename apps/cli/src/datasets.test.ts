@@ -76,13 +76,18 @@ describe('hypersweep datasets upload-idx', () => {
     [['--train-images', 'train-images.gz', '--train-labels', 'train-labels'], /missing --name/],
     [['--name', 'x', '--train-images', 'train-images.gz'], /missing --train-labels/],
     [['--name', 'x', '--train-images', 'train-images.gz', '--train-labels', 'train-labels', '--test-images', 'train-images.gz'], /--test-images and --test-labels together/],
-    [['--name', 'x', '--train-images', 'nope.gz', '--train-labels', 'train-labels'], /--train-images: cannot read nope.gz: ENOENT/],
     [['--name', 'x', '--train-images', 'train-images.gz', '--train-labels', 'train-labels', '--num-classes', '300'], /--num-classes: "300" must be an integer from 1 to 256/],
     [['--name', 'x', '--train-images', 'train-images.gz', '--train-labels', 'train-labels', '--test-fraction', '1'], /--test-fraction: "1" must be a number in \(0, 1\)/],
   ])('refuses %j with exit code 2, sending nothing', async (args, message) => {
     const r = await cli(['datasets', 'upload-idx', ...args]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+    expect(r.sent).toHaveLength(0);
+  });
+
+  it('names an IDX file it cannot read with exit code 1, as upload-csv does, sending nothing', async () => {
+    const r = await cli(['datasets', 'upload-idx', '--name', 'x', '--train-images', 'nope.gz', '--train-labels', 'train-labels']);
+    expect(r).toMatchObject({ code: 1, out: '', err: 'error: --train-images: cannot read nope.gz (ENOENT)\n' });
     expect(r.sent).toHaveLength(0);
   });
 

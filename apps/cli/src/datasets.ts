@@ -161,11 +161,13 @@ async function runUploadCsv(argv: string[], ctx: CommandContext): Promise<number
   return 0;
 }
 
+/** An IDX file's bytes; a ValidationFailure naming it (exit 1, as upload-csv) when it cannot be read. */
 async function readInput(flag: string, path: string, ctx: CommandContext): Promise<Uint8Array> {
   try {
     return await readFile(resolve(ctx.cwd, path));
   } catch (error) {
-    throw new UsageError(`--${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    const code = (error as { code?: string }).code;
+    throw new ValidationFailure(`--${flag}: cannot read ${path}${code ? ` (${code})` : ''}`, []);
   }
 }
 

@@ -125,18 +125,37 @@ describe('hypersweep train', () => {
     [['train', '--lr', '1e400'], '--lr: "1e400" is not a finite number'],
     [['train', '--model', '/nonexistent/model.json'], '--model: cannot read /nonexistent/model.json: '],
     [['train', '--model', new URL('../README.md', import.meta.url).pathname], 'is not valid JSON: '],
-    [['train', '--dataset', 'spirals', '--optimizer', 'lamb'], 'optimizer spec'],
+    [['train', '--dataset', 'spirals', '--optimizer', 'lamb'], "--optimizer: Invalid discriminator value. Expected 'sgd' | 'adam' | 'adamw' | 'rmsprop'"],
     [['train', '--bogus'], "Unknown option '--bogus'"],
     [['train', '--scaling', 'minmax'], '--scaling: "minmax" is not one of standardize, unit, none'],
     [['train', '--schedule', 'linear'], '--schedule: "linear" is not one of constant, cosine'],
     [['train', '--init', 'orthogonal'], '--init: "orthogonal" is not one of'],
     [['train', '--dataset', 'spirals', '--scaling', 'unit'], 'unit (x/255) is for images'],
-    [['train', '--dataset', 'spirals', '--lr', '1e-40'], 'learningRate: must be in [1e-12, 100]'],
+    [['train', '--dataset', 'spirals', '--lr', '1e-40'], '--lr: must be in [1e-12, 100]'],
     [['fly'], 'unknown command "fly"'],
   ])('fails clearly on bad input %j', (args, text) => {
     const r = cli(args);
     expect(r.code).not.toBe(0);
     expect(r.err).toContain(text);
+  });
+
+  // The CSV does not exist: each error names its flag before any dataset is read.
+  it.each([
+    [['--microbatches', '0'], '--microbatches: must be an integer in [1, 64], got 0'],
+    [['--batch-size', '8', '--microbatches', '16'], '--microbatches: must be an integer in [1, 8], got 16'],
+    [['--threads', '1000'], '--threads: must be an integer in [1, 256], got 1000'],
+    [['--threads', '1.5'], '--threads: must be an integer in [1, 256], got 1.5'],
+    [['--epochs', '0'], '--epochs: must be an integer in [1, 100000], got 0'],
+    [['--batch-size', '100000'], '--batch-size: must be an integer in [1, 65536], got 100000'],
+    [['--patience', '0'], '--patience: must be an integer in [1, 100000], got 0'],
+    [['--clip-norm', '0'], '--clip-norm: must be a number in [1e-6, 1e9], got 0'],
+    [['--optimizer', 'rmsprop', '--epsilon', '0'], '--epsilon: must be in [1e-12, 10]'],
+    [['--seed', '1e300'], '--seed: must be a safe integer'],
+  ])('refuses %j before loading the dataset, naming the flag', (args, text) => {
+    const r = cli(['train', '--dataset', join(work, 'absent.csv'), ...args]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(text);
+    expect(r.out).toBe('');
   });
 
   it('trains the example CNN (--model apps/cli/examples/mnist-cnn.json)', () => {

@@ -14,14 +14,16 @@ import {
   NnError,
   parseCheckpoint,
   parseModelSpec,
+  resolveRunSettings,
   serializeCheckpoint,
   type Activation,
   type Checkpoint,
   type Dataset,
   type EpochMetrics,
   type ModelSpecInput,
+  type RunSettings,
 } from '@hypersweep/nn';
-import { ReplicaPool } from '@hypersweep/trainer';
+import { MAX_THREADS, ReplicaPool } from '@hypersweep/trainer';
 import { labelColumnArg } from './command.ts';
 
 export const TRAIN_USAGE = `hypersweep train [options]
@@ -86,6 +88,33 @@ function choice<T extends string>(name: string, v: string | undefined, choices: 
   if (v === undefined) return undefined;
   if (!(choices as readonly string[]).includes(v)) throw new Error(`--${name}: "${v}" is not one of ${choices.join(', ')}`);
   return v as T;
+}
+
+/** The flag each engine field of a run's settings comes from. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  epochs: 'epochs',
+  batchSize: 'batch-size',
+  microbatches: 'microbatches',
+  seed: 'seed',
+  clipNorm: 'clip-norm',
+  'earlyStopping.patience': 'patience',
+  learningRate: 'lr',
+  momentum: 'momentum',
+  weightDecay: 'weight-decay',
+  epsilon: 'epsilon',
+  type: 'optimizer',
+};
+
+/** The engine's checks of the settings, as errors naming flags (`--microbatches: must be …`). */
+function checkSettings(settings: RunSettings): void {
+  try {
+    resolveRunSettings(settings);
+  } catch (error) {
+    if (!(error instanceof NnError) || error.code !== 'INVALID_SPEC') throw error;
+    const issue = (error.details as { issues?: { path: string; message: string }[] } | undefined)?.issues?.[0];
+    const flag = issue === undefined ? undefined : FLAG_OF_FIELD[issue.path];
+    throw flag === undefined || issue === undefined ? error : new Error(`--${flag}: ${issue.message}`);
+  }
 }
 
 /**
@@ -166,6 +195,30 @@ export async function runTrain(argv: string[]): Promise<number> {
   const scaling = choice('scaling', values.scaling, ['standardize', 'unit', 'none'] as const);
   const init = choice('init', values.init, INITIALIZERS);
 
+  // Every setting is checked before the dataset loads, naming the flag the engine's field came from.
+  const optional = (name: 'lr' | 'momentum' | 'weight-decay' | 'epsilon', field: string) =>
+    values[name] === undefined ? {} : { [field]: num(name, values[name], 0) };
+  const optimizer = {
+    type: values.optimizer,
+    ...optional('lr', 'learningRate'),
+    ...optional('momentum', 'momentum'),
+    ...optional('weight-decay', 'weightDecay'),
+    ...optional('epsilon', 'epsilon'),
+  };
+  const epochs = num('epochs', values.epochs, 5);
+  const batchSize = num('batch-size', values['batch-size'], 128);
+  const clip = values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) };
+  if (values.schedule !== undefined && values.schedule !== 'constant' && values.schedule !== 'cosine') {
+    throw new Error(`--schedule: "${values.schedule}" is not one of constant, cosine`);
+  }
+  // Cosine decays the learning rate to 0 over the run's epochs.
+  const schedule = values.schedule === 'cosine' ? { schedule: { type: 'cosine', minLearningRate: 0, warmupEpochs: 0 } } : {};
+  const earlyStopping = values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } };
+  const microbatches = values.microbatches === undefined ? defaultMicrobatches(batchSize) : num('microbatches', values.microbatches, 1);
+  const threads = values.threads === undefined ? availableParallelism() : num('threads', values.threads, 1);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new Error(`--threads: must be an integer in [1, ${MAX_THREADS}], got ${threads}`);
+  checkSettings({ optimizer, epochs, batchSize, microbatches, seed, ...clip, ...schedule, ...earlyStopping });
+
   // A model file is checked before the dataset loads, with the API's words for the same problems.
   const modelFile = values.model === undefined ? undefined : readModelFile(values.model);
   if (modelFile !== undefined) {
@@ -220,7 +273,6 @@ export async function runTrain(argv: string[]): Promise<number> {
     ? parseCheckpoint(readFileSync(join(values.resume, 'manifest.json'), 'utf8'), new Uint8Array(readFileSync(join(values.resume, 'tensors.bin'))))
     : undefined;
 
-  const epochs = num('epochs', values.epochs, 5);
   // What the model reports after a loss: accuracy, top-3 and top-5 accuracy (with more than 3 or 5
   // classes), or MAE and RMSE (regression); nothing for what it does not report. Epoch lines keep
   // the accuracy unlabelled after the loss, as they always printed it.
@@ -242,22 +294,6 @@ export async function runTrain(argv: string[]): Promise<number> {
       `  lr ${m.learningRate.toPrecision(3)}  ${Math.round(m.samplesPerSec).toLocaleString('en-US')} samples/s  ${m.seconds.toFixed(1)} s`
     );
   };
-  const optional = (name: 'lr' | 'momentum' | 'weight-decay' | 'epsilon', field: string) =>
-    values[name] === undefined ? {} : { [field]: num(name, values[name], 0) };
-  const optimizer = {
-    type: values.optimizer,
-    ...optional('lr', 'learningRate'),
-    ...optional('momentum', 'momentum'),
-    ...optional('weight-decay', 'weightDecay'),
-    ...optional('epsilon', 'epsilon'),
-  };
-  const batchSize = num('batch-size', values['batch-size'], 128);
-  const clip = values['clip-norm'] === undefined ? {} : { clipNorm: num('clip-norm', values['clip-norm'], 0) };
-  if (values.schedule !== undefined && values.schedule !== 'constant' && values.schedule !== 'cosine') {
-    throw new Error(`--schedule: "${values.schedule}" is not one of constant, cosine`);
-  }
-  // Cosine decays the learning rate to 0 over the run's epochs.
-  const schedule = values.schedule === 'cosine' ? { schedule: { type: 'cosine', minLearningRate: 0, warmupEpochs: 0 } } : {};
   const saveCheckpoint = (ckpt: Checkpoint) => {
     if (!values.checkpoint) return;
     const { manifestJson, data } = serializeCheckpoint(ckpt);
@@ -266,8 +302,6 @@ export async function runTrain(argv: string[]): Promise<number> {
     writeFileSync(join(values.checkpoint, 'manifest.json'), manifestJson);
   };
 
-  const threads = values.threads === undefined ? availableParallelism() : num('threads', values.threads, 1);
-  const microbatches = values.microbatches === undefined ? defaultMicrobatches(batchSize) : num('microbatches', values.microbatches, 1);
   const compiled = compileModel(model);
   const pool = await ReplicaPool.create({ threads, relaxedSimd: values['relaxed-simd'] });
   try {
@@ -283,7 +317,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       seed,
       ...clip,
       ...schedule,
-      ...(values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } }),
+      ...earlyStopping,
       ...(resumeFrom ? { resumeFrom } : {}),
       evaluateTest: true,
       onEpoch: (m) => {

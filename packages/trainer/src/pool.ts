@@ -30,6 +30,9 @@ import type { FromReplica, ToReplica } from './protocol.ts';
 
 const THREAD_ENTRY = fileURLToPath(new URL('../dist/replica-thread.mjs', import.meta.url));
 
+/** The most replica threads a pool may have. */
+export const MAX_THREADS = 256;
+
 export interface PoolOptions {
   /** Replica threads (default: available cores). */
   readonly threads?: number;
@@ -97,8 +100,8 @@ export class ReplicaPool {
 
   private constructor(readonly options: PoolOptions) {
     this.threads = options.threads ?? availableParallelism();
-    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > 256) {
-      throw new TrainerError('INVALID_OPTIONS', `threads: must be an integer in [1, 256], got ${options.threads}`);
+    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_THREADS) {
+      throw new TrainerError('INVALID_OPTIONS', `threads: must be an integer in [1, ${MAX_THREADS}], got ${options.threads}`);
     }
     this.stepTimeoutMs = options.stepTimeoutMs ?? 30_000;
     this.memory = createMemory(CONTROL_BYTES, true);

@@ -99,9 +99,14 @@ function checkInt(field: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in [${min}, ${max}], got ${v}`);
 }
 
-/** Validates every option of a run; throws NnError INVALID_SPEC / SHAPE_MISMATCH naming the field. */
-export function resolveRun(o: RunOptions): ResolvedRun {
-  const model = compileModel(o.model);
+/** The options of a run that depend on neither its model nor its dataset. */
+export type RunSettings = Pick<RunOptions, 'optimizer' | 'schedule' | 'epochs' | 'batchSize' | 'microbatches' | 'seed' | 'clipNorm' | 'earlyStopping'>;
+
+/**
+ * Checks the options that need neither the model nor the dataset, so a tool can refuse them before
+ * it loads anything; throws NnError INVALID_SPEC naming the field, as resolveRun does.
+ */
+export function resolveRunSettings(o: RunSettings): Pick<ResolvedRun, 'optimizer' | 'schedule' | 'epochs' | 'batchSize' | 'microbatches' | 'seed' | 'root' | 'clipNorm'> {
   const optimizer = parseOptimizerSpec(o.optimizer);
   const schedule = parseScheduleSpec(o.schedule ?? { type: 'constant' });
   checkInt('epochs', o.epochs, 1, MAX_EPOCHS);
@@ -112,32 +117,29 @@ export function resolveRun(o: RunOptions): ResolvedRun {
   if (o.clipNorm !== undefined && !(Number.isFinite(o.clipNorm) && o.clipNorm >= 1e-6 && o.clipNorm <= 1e9)) {
     fail('clipNorm', `must be a number in [1e-6, 1e9], got ${o.clipNorm}`);
   }
+  if (o.earlyStopping) {
+    checkInt('earlyStopping.patience', o.earlyStopping.patience, 1, MAX_EPOCHS);
+    const minDelta = o.earlyStopping.minDelta ?? 0;
+    if (!Number.isFinite(minDelta) || minDelta < 0 || minDelta > 1e6) fail('earlyStopping.minDelta', `must be a number in [0, 1e6], got ${minDelta}`);
+  }
+  return { optimizer, schedule, epochs: o.epochs, batchSize: o.batchSize, microbatches, seed: o.seed, root: keyFromSeed(o.seed), clipNorm: o.clipNorm ?? null };
+}
+
+/** Validates every option of a run; throws NnError INVALID_SPEC / SHAPE_MISMATCH naming the field. */
+export function resolveRun(o: RunOptions): ResolvedRun {
+  const model = compileModel(o.model);
+  const settings = resolveRunSettings(o);
   checkDatasetFits(model, o.dataset);
   let earlyStopping: ResolvedEarlyStopping | null = null;
   if (o.earlyStopping) {
     const es = o.earlyStopping;
-    checkInt('earlyStopping.patience', es.patience, 1, MAX_EPOCHS);
-    const minDelta = es.minDelta ?? 0;
-    if (!Number.isFinite(minDelta) || minDelta < 0 || minDelta > 1e6) fail('earlyStopping.minDelta', `must be a number in [0, 1e6], got ${minDelta}`);
     const monitor = es.monitor ?? 'val_loss';
     const reported = reportedMetricNames({ loss: model.spec.loss, outputs: model.outputSize, validation: true });
     if (typeof monitor !== 'string' || !reported.includes(monitor)) {
       fail('earlyStopping.monitor', `must be a metric this model reports (${reported.join(', ')}), got ${String(monitor)}`);
     }
     if (monitor.startsWith('val_') && o.dataset.validation.count === 0) fail('earlyStopping.monitor', `${monitor} needs a validation split, and dataset "${o.dataset.name}" has none`);
-    earlyStopping = { monitor, mode: monitor.endsWith('accuracy') ? 'max' : 'min', patience: es.patience, minDelta, restoreBestWeights: es.restoreBestWeights ?? true };
+    earlyStopping = { monitor, mode: monitor.endsWith('accuracy') ? 'max' : 'min', patience: es.patience, minDelta: es.minDelta ?? 0, restoreBestWeights: es.restoreBestWeights ?? true };
   }
-  return {
-    model,
-    optimizer,
-    schedule,
-    dataset: o.dataset,
-    epochs: o.epochs,
-    batchSize: o.batchSize,
-    microbatches,
-    seed: o.seed,
-    root: keyFromSeed(o.seed),
-    clipNorm: o.clipNorm ?? null,
-    earlyStopping,
-  };
+  return { model, dataset: o.dataset, ...settings, earlyStopping };
 }
