@@ -8,9 +8,9 @@ import {
   getSweep,
   latestCheckpoint,
   listTrials,
-  recordBest,
   recordTestResult,
   runnableTrials,
+  setBestTrial,
   setSweepStatus,
   withSweepLock,
   type Db,
@@ -127,8 +127,12 @@ async function advanceLocked(
   let sweep = await getSweep(db, sweepId);
   if (!sweep) return { status: null, created: 0 };
   if (TERMINAL_SWEEP.has(sweep.status)) return { status: sweep.status, created: 0 };
-  // Paused: no trial is created or handed to the queue until it is resumed.
-  if (sweep.status === 'paused') return { status: 'paused', created: 0 };
+  // Paused: no trial is created or handed to the queue until it is resumed; the trials that
+  // finish meanwhile still count for the best so far.
+  if (sweep.status === 'paused') {
+    await recordBestSoFar(db, sweep, await deps.search.trials(sweepId));
+    return { status: 'paused', created: 0 };
+  }
   if (sweep.status === 'pending') {
     const moved = await setSweepStatus(db, sweepId, 'running', { from: ['pending'] });
     if (!moved.row) return { status: null, created: 0 };
@@ -176,6 +180,7 @@ async function advanceLocked(
     trials = await deps.search.trials(sweepId);
   }
 
+  await recordBestSoFar(db, sweep, trials);
   const state = account(trials);
   const pending = state.counts.queued + state.counts.running;
   const maxConcurrent = (sweep.budget as { maxConcurrentTrials?: number } | null)?.maxConcurrentTrials;
@@ -187,6 +192,16 @@ async function failSweep(db: Db, sweepId: string, message: string, logger: Logge
   const result = await setSweepStatus(db, sweepId, 'failed', { from: ['running'], data: { error: message } });
   logger.error({ message }, 'sweep failed');
   return { status: result.row?.status ?? 'failed', created: 0, finished: 'failed' };
+}
+
+/**
+ * The sweep's best trial as soon as a trial finishes (pickBest), not only when the sweep ends: the
+ * dashboard, `show` and the playground follow it while the sweep runs, and a cancelled sweep keeps
+ * the best of what it finished.
+ */
+async function recordBestSoFar(db: Db, sweep: Sweep, trials: readonly FrozenTrialRecord[]): Promise<void> {
+  const best = pickBest(trials, sweep.objectiveMode);
+  if (best) await setBestTrial(db, sweep.id, best.number);
 }
 
 /** Best trial: completed ones by value first; stopped ones with a value only when none completed. */
@@ -222,9 +237,9 @@ async function finishSweep(
         : `no trial produced an objective value: ${failed} of ${trials.length} trials failed${lastError ? ` (last error: ${lastError})` : ''}`;
     return failSweep(db, sweep.id, message, logger);
   }
+  // recordBestSoFar made it the sweep's best trial before this call.
   const row = (await allTrials(db, sweep.id)).find((t) => t.number === best.number);
   if (!row) throw new Error(`trial number ${best.number} of sweep ${sweep.id} vanished`);
-  await recordBest(db, sweep.id, row.id, best.value as number);
   // A previous advance that evaluated but died before completing the sweep left its result. A
   // trainable's or an external loop's model is theirs: no test set here.
   if (sweep.testResult === null && isBuiltinSweep(spec)) {

@@ -1,6 +1,6 @@
 // advanceSweep against a real Postgres (own database) and Redis (own prefix): sweeps driven end to
 // end by in-process trial and sweep workers, concurrent advancers, grid exhaustion, failing sweeps.
-import { SearchTrialsCache, createSweep, getSweep, listTrials, metricSeries, type Sweep, type Trial } from '@hypersweep/db';
+import { SearchTrialsCache, claimTrial, createSweep, finishTrial, getSweep, listTrials, metricSeries, setSweepStatus, sweepEventsAfter, type Sweep, type Trial } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import {
   createQueues,
@@ -220,6 +220,27 @@ describe('advanceSweep', () => {
     expect(trials.every((t) => t.status === 'completed')).toBe(true);
     expect(trials.map((t) => t.id)).toContain(done.bestTrialId);
     expect(done.testResult).toMatchObject({ trialId: done.bestTrialId, loss: expect.any(Number) });
+  });
+
+  it('records the best trial as soon as a trial finishes, while the sweep runs or is paused', async () => {
+    const sweep = await submit(spiralsSweep((req) => (req.search.budget = { maxTrials: 6, maxConcurrentTrials: 3 })));
+    const deps = advanceDeps();
+    await advanceSweep(deps, sweep.id);
+    const [a, b, c] = await trialsOf(sweep.id);
+    expect((await sweepNow(sweep.id)).bestTrialId).toBeNull();
+    const finish = async (trial: Trial, outcome: 'completed' | 'stopped', value: number) => {
+      await claimTrial(database.db, trial.id, 'w');
+      await finishTrial(database.db, trial.id, outcome, { finalValue: value });
+      await advanceSweep(deps, sweep.id);
+      return sweepNow(sweep.id);
+    };
+    // A stopped trial counts only while none has completed (pickBest), whatever its value.
+    expect(await finish(a!, 'stopped', 0.2)).toMatchObject({ status: 'running', bestTrialId: a!.id });
+    expect(await finish(b!, 'completed', 0.5)).toMatchObject({ status: 'running', bestTrialId: b!.id });
+    await setSweepStatus(database.db, sweep.id, 'paused', { from: ['running'] });
+    expect(await finish(c!, 'completed', 0.3)).toMatchObject({ status: 'paused', bestTrialId: c!.id });
+    const events = await sweepEventsAfter(database.db, sweep.id, 0);
+    expect(events.filter((e) => e.type === 'sweep.updated' && (e.data as { best: { trialId: string } | null }).best?.trialId === c!.id).length).toBeGreaterThan(0);
   });
 
   it('fails a sweep whose trials all fail, with the trials’ error', async () => {

@@ -4,7 +4,7 @@ import { inTransaction } from './client.ts';
 import { SWEEP_EVENTS_CHANNEL, USER_STOP_REASON, appendSweepEvent, sweepEventsAfter } from './events.ts';
 import { sweepSnapshotIn } from './snapshot.ts';
 import { setSweepStatus } from './states.ts';
-import { cancelSweep, createSweep, recordBest } from './sweeps.ts';
+import { cancelSweep, createSweep, setBestTrial } from './sweeps.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
 import { claimTrial, createTrial, finishTrial, recordEpoch, releaseTrial } from './trials.ts';
 
@@ -30,7 +30,7 @@ describe('sweep events', () => {
     await claimTrial(t.db, trial.id, 'w2');
     await recordEpoch(t.db, trial.id, 2, { val_loss: 0.25 });
     await finishTrial(t.db, trial.id, 'completed', { finalValue: 0.25 });
-    await recordBest(t.db, sweep.id, trial.id, 0.25);
+    await setBestTrial(t.db, sweep.id, trial.number);
 
     const events = await sweepEventsAfter(t.db, sweep.id, 0);
     expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));

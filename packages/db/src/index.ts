@@ -35,7 +35,7 @@ export {
   getSweep,
   listSweeps,
   trialCounts,
-  recordBest,
+  setBestTrial,
   recordTestResult,
   lockSweep,
   cancelSweep,
@@ -46,7 +46,7 @@ export {
   type KeysetCursor,
   type Page,
   type TrialCounts,
-  type RecordBestResult,
+  type SetBestResult,
 } from './sweeps.ts';
 export {
   createTrial,

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectiveMode } from './generated/prisma/enums.ts';
-import { createSweep, getSweep, listSweeps, recordBest, recordTestResult, trialCounts, type KeysetCursor } from './sweeps.ts';
+import { createSweep, getSweep, listSweeps, recordTestResult, setBestTrial, trialCounts, type KeysetCursor } from './sweeps.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
+import { sweepEventsAfter } from './events.ts';
 import { claimTrial, createTrial, finishTrial } from './trials.ts';
 
 describe('sweeps repository', () => {
@@ -94,27 +95,23 @@ describe('sweeps repository', () => {
     expect(await trialCounts(t.db, sweep.id)).toEqual({ queued: 1, running: 1, completed: 1, stopped: 0, failed: 0, cancelled: 1, total: 4 });
   });
 
-  it.each(['minimize', 'maximize'] as const)('recordBest keeps the better trial when %s', async (mode) => {
-    const { sweep } = await createSweep(t.db, input(`best-${mode}`, mode));
-    const [a, b, c] = [
-      await createTrial(t.db, sweep.id, { params: {} }),
-      await createTrial(t.db, sweep.id, { params: {} }),
-      await createTrial(t.db, sweep.id, { params: {} }),
-    ];
-    const good = mode === 'minimize' ? 0.1 : 0.9;
-    const bad = 0.5;
-    const better = mode === 'minimize' ? 0.05 : 0.95;
-    for (const [trial, value] of [[a!, good], [b!, bad], [c!, better]] as const) {
-      await claimTrial(t.db, trial.id, 'w');
-      await finishTrial(t.db, trial.id, 'completed', { finalValue: value });
-    }
-    expect(await recordBest(t.db, sweep.id, a!.id, good)).toEqual({ changed: true, bestTrialId: a!.id });
-    expect(await recordBest(t.db, sweep.id, b!.id, bad)).toEqual({ changed: false, bestTrialId: a!.id });
-    expect(await recordBest(t.db, sweep.id, c!.id, better)).toEqual({ changed: true, bestTrialId: c!.id });
-    expect((await getSweep(t.db, sweep.id))?.bestTrialId).toBe(c!.id);
+  it('setBestTrial moves the best to the trial named, says when nothing changed and refuses a trial of another sweep', async () => {
+    const { sweep } = await createSweep(t.db, input('best'));
+    const [a, b] = [await createTrial(t.db, sweep.id, { params: {} }), await createTrial(t.db, sweep.id, { params: {} })];
+    const updates = async () => (await sweepEventsAfter(t.db, sweep.id, 0)).filter((e) => e.type === 'sweep.updated').length;
+    const before = await updates();
+    expect(await setBestTrial(t.db, sweep.id, a!.number)).toEqual({ changed: true, bestTrialId: a!.id });
+    expect(await setBestTrial(t.db, sweep.id, a!.number)).toEqual({ changed: false, bestTrialId: a!.id });
+    expect(await updates()).toBe(before + 1);
+    expect(await setBestTrial(t.db, sweep.id, b!.number)).toEqual({ changed: true, bestTrialId: b!.id });
+    expect((await getSweep(t.db, sweep.id))?.bestTrialId).toBe(b!.id);
+    expect(await updates()).toBe(before + 2);
 
     const other = (await createSweep(t.db, input('other'))).sweep;
-    await expect(recordBest(t.db, other.id, a!.id, good)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(setBestTrial(t.db, other.id, a!.number)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(setBestTrial(t.db, sweep.id, 99)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(setBestTrial(t.db, sweep.id, -1)).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect((await getSweep(t.db, other.id))?.bestTrialId).toBeNull();
   });
 
   it('records the test result', async () => {

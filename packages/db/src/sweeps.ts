@@ -147,39 +147,28 @@ export async function trialCounts(db: DbClient, sweepId: string): Promise<TrialC
   return row ? countsOf(row) : none;
 }
 
-function isBetter(mode: ObjectiveMode, candidate: number, incumbent: number): boolean {
-  return mode === 'minimize' ? candidate < incumbent : candidate > incumbent;
-}
-
-export interface RecordBestResult {
+export interface SetBestResult {
   changed: boolean;
-  bestTrialId: string | null;
+  bestTrialId: string;
 }
 
 /**
- * Makes `trialId` the sweep's best trial if `value` beats the current best trial's value
- * (its finalValue, else its bestValue) under the sweep's objective mode, or if there is none.
- * The sweep row is locked, so concurrent trial-ended events cannot overwrite a better best.
+ * Makes trial number `trialNumber` the sweep's best trial, as its caller ranked the trials (the
+ * worker, under the sweep lock, as soon as a trial finishes): the best so far while the sweep runs,
+ * the final best once it ends. Locks the sweep row; a sweep.updated event only when it changes.
  */
-export async function recordBest(db: DbClient, sweepId: string, trialId: string, value: number): Promise<RecordBestResult> {
-  if (!Number.isFinite(value)) throw new DbError('invalid_argument', `best value must be finite, got ${value}`);
-  if (!isUuid(sweepId) || !isUuid(trialId)) throw new DbError('not_found', 'no such sweep or trial');
+export async function setBestTrial(db: DbClient, sweepId: string, trialNumber: number): Promise<SetBestResult> {
+  if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
+  if (!Number.isSafeInteger(trialNumber) || trialNumber < 0) throw new DbError('invalid_argument', `trial number must be a non-negative integer, got ${trialNumber}`);
   return mapDbErrors(() =>
     inTransaction(db, async (tx) => {
       const sweep = await lockSweep(tx, sweepId);
-      const trial = await tx.trial.findUnique({ where: { id: trialId }, select: { sweepId: true } });
-      if (!trial || trial.sweepId !== sweepId) throw new DbError('not_found', `trial ${trialId} is not in sweep ${sweepId}`);
-      if (sweep.bestTrialId === trialId) return { changed: false, bestTrialId: trialId };
-      if (sweep.bestTrialId !== null) {
-        const incumbent = await tx.trial.findUnique({ where: { id: sweep.bestTrialId }, select: { finalValue: true, bestValue: true } });
-        const incumbentValue = incumbent?.finalValue ?? incumbent?.bestValue ?? null;
-        if (incumbentValue !== null && !isBetter(sweep.objectiveMode, value, incumbentValue)) {
-          return { changed: false, bestTrialId: sweep.bestTrialId };
-        }
-      }
-      await tx.sweep.update({ where: { id: sweepId }, data: { bestTrialId: trialId } });
+      const trial = await tx.trial.findFirst({ where: { sweepId, number: trialNumber }, select: { id: true } });
+      if (!trial) throw new DbError('not_found', `sweep ${sweepId} has no trial number ${trialNumber}`);
+      if (sweep.bestTrialId === trial.id) return { changed: false, bestTrialId: trial.id };
+      await tx.sweep.update({ where: { id: sweepId }, data: { bestTrialId: trial.id } });
       await appendSweepUpdated(tx, sweepId);
-      return { changed: true, bestTrialId: trialId };
+      return { changed: true, bestTrialId: trial.id };
     }),
   );
 }
