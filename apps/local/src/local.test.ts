@@ -1,9 +1,13 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis } from '@hypersweep/queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEnv } from './env.ts';
+import { freePort, portTaken } from './ports.ts';
 import { findRedisServer, persistentSecret, startRedis } from './services.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'hypersweep-local-'));
@@ -45,4 +49,36 @@ describe('npm start configuration', () => {
     }
     await expect(startRedis(home, '/nonexistent/redis-server')).rejects.toThrow(/could not start: spawn .* ENOENT/);
   });
+
+  it('refuses a port in use before starting anything, naming a launcher already running from the same folder', async () => {
+    const port = await freePort();
+    expect(await portTaken('127.0.0.1', port)).toBe(false);
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      expect(await portTaken('127.0.0.1', port)).toBe(true);
+      const { DATABASE_URL: _db, REDIS_URL: _redis, ...withoutServiceUrls } = process.env;
+      const launch = (homeDir: string) =>
+        spawnSync(process.execPath, ['--import', createRequire(import.meta.url).resolve('tsx'), new URL('./main.ts', import.meta.url).pathname], {
+          env: { ...withoutServiceUrls, PORT: String(port), HOST: '127.0.0.1', HYPERSWEEP_HOME: homeDir },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const other = launch(join(home, 'other'));
+      expect(other.status).toBe(1);
+      expect(other.stderr).toContain(`Port ${port} on 127.0.0.1 is in use: another program listens on it.`);
+      // A live pid in launcher.pid (this test's own) reads as a Hypersweep already running there.
+      const same = join(home, 'same');
+      launch(same);
+      writeFileSync(join(same, 'launcher.pid'), `${process.pid}\n`);
+      const again = launch(same);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain(`Hypersweep is already running from this folder (pid ${process.pid})`);
+      expect(again.stdout).not.toContain('embedded PostgreSQL started');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await expect(portTaken('10.254.254.254', port)).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+  });
 });
+

@@ -2,20 +2,53 @@
 // otherwise starts an embedded PostgreSQL and a local redis-server on free ports, with their data
 // under HYPERSWEEP_HOME. Prints the dashboard URL and a login token; Ctrl-C stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyMigrations, createApiToken, createDb, verifyApiToken } from '@hypersweep/db';
 import { createJsonLogger } from '@hypersweep/log';
 import { parseEnv } from './env.ts';
+import { portTaken } from './ports.ts';
 import { findRedisServer, persistentSecret, startEmbeddedPostgres, startRedis, type Service } from './services.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const config = parseEnv(process.env, ROOT);
 const logger = createJsonLogger({ level: config.logLevel, fields: { service: 'local' } });
 mkdirSync(config.home, { recursive: true });
-// Lets scripts (and our test) stop this launcher like a service manager would.
 const pidFile = join(config.home, 'launcher.pid');
+
+/** The pid in launcher.pid when that process is alive: a launcher already running from this home. */
+function runningLauncher(): number | null {
+  const pid = Number.parseInt(existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '', 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+// The port is checked before anything starts, so a second `npm start` (or another server on the
+// port) is named at once instead of surfacing as the API's EADDRINUSE stack trace.
+{
+  let problem: string | null = null;
+  try {
+    if (await portTaken(config.host, config.port)) {
+      const other = runningLauncher();
+      const who = other === null ? 'another program listens on it' : `Hypersweep is already running from this folder (pid ${other})`;
+      problem = `Port ${config.port} on ${config.host} is in use: ${who}.\nStop it, or start on another port: PORT=${config.port === 8080 ? 8081 : 8080} npm start`;
+    }
+  } catch (error) {
+    problem = `Cannot listen on ${config.host}:${config.port} (${error instanceof Error ? error.message : String(error)}).\nSet HOST and PORT to an address of this machine and a free port (default 127.0.0.1:8080).`;
+  }
+  if (problem !== null) {
+    process.stderr.write(`\n${problem}\n\n`);
+    process.exit(1);
+  }
+}
+
+// Lets scripts (and our test) stop this launcher like a service manager would.
 writeFileSync(pidFile, `${process.pid}\n`);
 
 const services: Service[] = [];
