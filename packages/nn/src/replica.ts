@@ -243,7 +243,12 @@ function applyActivation(
   rows: number,
   cols: number,
 ): void {
-  if (activation === 'linear') return;
+  // Dense and conv layers compute a linear output in place (y is z); a standalone activation
+  // layer has its own output, which must still hold its input.
+  if (activation === 'linear') {
+    if (x !== y) k.copy(x, y, rows * cols);
+    return;
+  }
   if (activation === 'softmax') k.softmax(x, y, rows, cols);
   else k.activation(activation, x, y, rows * cols, alpha);
 }

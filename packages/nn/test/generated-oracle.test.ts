@@ -1,0 +1,174 @@
+// Oracle on generated models: seeded random MLPs and CNNs (widths, kernel shapes, strides,
+// padding, pooling, batch norm, activations, batch sizes the hand-written oracles do not use) run
+// through our engine and, from our own TensorFlow.js export, through TensorFlow.js 4.22: outputs,
+// loss and every trainable gradient must agree. A kernel wrong only at some tile edge or channel
+// count shows up here.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { f32View } from '../src/memory.ts';
+import { parseModelSpec } from '../src/spec.ts';
+import { Rng } from '../src/rng.ts';
+import { exportTfjs } from '../src/tfjs.ts';
+import { harness, relError, randomFill } from './harness.ts';
+import { loadInTfjs } from './tfjs-harness.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const TOL = 1e-4;
+const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'leaky_relu', 'linear'] as const;
+type Layer = Record<string, unknown>;
+
+function pick<T>(rng: Rng, items: readonly T[]): T {
+  return items[rng.int(items.length)]!;
+}
+
+/** 1 + an integer below `n`. */
+const upTo = (rng: Rng, n: number) => 1 + rng.int(n);
+
+function mlp(rng: Rng): { inputShape: number[]; layers: Layer[] } {
+  const layers: Layer[] = [];
+  for (let i = upTo(rng, 3); i > 0; i--) {
+    layers.push({ type: 'dense', units: upTo(rng, 70), activation: pick(rng, ACTIVATIONS) });
+    if (rng.float() < 0.2) layers.push({ type: 'activation', activation: pick(rng, ACTIVATIONS) });
+  }
+  return { inputShape: [upTo(rng, 80)], layers };
+}
+
+function cnn(rng: Rng): { inputShape: number[]; layers: Layer[] } {
+  const layers: Layer[] = [];
+  for (let i = upTo(rng, 3); i > 0; i--) {
+    const stride = upTo(rng, 2);
+    layers.push({
+      type: 'conv2d',
+      filters: upTo(rng, 9),
+      kernelSize: [upTo(rng, 4), upTo(rng, 4)],
+      strides: rng.float() < 0.3 ? [stride, upTo(rng, 2)] : stride,
+      padding: pick(rng, ['valid', 'same']),
+      activation: pick(rng, ACTIVATIONS),
+      useBias: rng.float() < 0.8,
+    });
+    if (rng.float() < 0.3) layers.push({ type: 'batch_norm' });
+    const pool = rng.float();
+    // Average pooling stays valid: tfjs 4.22's same-padding AvgPool gradient divides by the whole
+    // window where its own forward pass averages fewer elements (conv-oracle.test.ts checks ours).
+    if (pool < 0.3) layers.push({ type: 'max_pool2d', poolSize: [upTo(rng, 3), upTo(rng, 3)], strides: upTo(rng, 2), padding: pick(rng, ['valid', 'same']) });
+    else if (pool < 0.5) layers.push({ type: 'avg_pool2d', poolSize: upTo(rng, 2), strides: upTo(rng, 2) });
+  }
+  layers.push(rng.float() < 0.7 ? { type: 'flatten' } : { type: 'global_avg_pool2d' });
+  if (rng.float() < 0.5) layers.push({ type: 'dense', units: upTo(rng, 40), activation: pick(rng, ACTIVATIONS) });
+  return { inputShape: [2 + upTo(rng, 12), 2 + upTo(rng, 12), upTo(rng, 4)], layers };
+}
+
+/** A valid spec from the generator: shapes a conv stack shrinks to nothing are drawn again. */
+function generated(seed: number): { spec: { inputShape: number[]; layers: Layer[]; loss: string }; rows: number } {
+  const rng = Rng.fromSeed(seed);
+  for (;;) {
+    const body = seed % 2 === 0 ? mlp(rng) : cnn(rng);
+    const loss = rng.float() < 0.6 ? 'softmax_cross_entropy' : 'mse';
+    const spec = { ...body, layers: [...body.layers, { type: 'dense', units: 2 + rng.int(11) }], loss };
+    try {
+      parseModelSpec(spec);
+      return { spec, rows: upTo(rng, 11) };
+    } catch {
+      // drawn again from the same stream
+    }
+  }
+}
+
+const SEEDS = Array.from({ length: 120 }, (_, i) => 1000 + i);
+/** Every model on the WASM kernels; every third (MLPs and CNNs) on their TypeScript twins too, which are slower. */
+const CASES = SEEDS.flatMap((seed) => [[seed, 'wasm'] as const, ...(seed % 3 === 0 ? [[seed, 'reference'] as const] : [])]);
+
+describe('generated models against TensorFlow.js', () => {
+  it.each(CASES)('model %i on the %s kernels: outputs, loss and every gradient within 1e-4', async (seed, backend) => {
+    const { spec, rows } = generated(seed);
+    const h = await harness(spec, rows, { backend }, seed);
+    const rng = Rng.fromSeed(seed + 1);
+    // Biases and batch norm's beta are random too, so a gradient that ignores them shows.
+    for (const p of h.model.params) if (p.role === 'bias' || p.role === 'beta') randomFill(h.params().subarray(p.offset, p.offset + p.size), rng, 0.3);
+    randomFill(h.input(), rng, 1.5);
+    const outputs = h.model.outputSize;
+    const labels = new Int32Array(rows).map(() => rng.int(outputs));
+    const targets = new Float32Array(rows * outputs);
+    randomFill(targets, rng);
+    if (spec.loss === 'mse') h.targets().set(targets);
+    else h.labels().set(labels);
+
+    const out = h.replica.forward(rows, { training: true });
+    const ours = f32View(h.memory, out, rows * outputs).slice();
+    const lossSum = h.replica.loss(1 / rows).lossSum;
+    h.replica.backward(h.plan.grads, false);
+    const grads = h.grads().slice();
+
+    // Our export, loaded as a user loads it: it ends in a softmax for classifiers.
+    const model = await loadInTfjs(exportTfjs(h.model, h.params().slice()));
+    const x = tf.tensor(h.input().slice(), [rows, ...spec.inputShape]);
+    const trainable = h.model.params.filter((p) => p.trainable);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    expect(vars.map((v) => v.size), JSON.stringify(spec)).toEqual(trainable.map((p) => p.size));
+    const f = () => {
+      const y = model.apply(x, { training: true }) as tf.Tensor;
+      if (spec.loss === 'mse') return tf.mean(tf.square(tf.sub(y, tf.tensor2d(targets, [rows, outputs])))) as tf.Scalar;
+      return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), outputs), tf.log(y)), 1))) as tf.Scalar;
+    };
+    const y = model.apply(x, { training: true }) as tf.Tensor;
+    const expected = (await y.data()) as Float32Array;
+    const forward = spec.loss === 'mse' ? ours : softmaxRows(ours, outputs);
+    expect(relError(forward, expected), `outputs of ${JSON.stringify(spec)}`).toBeLessThan(TOL);
+    const { value, grads: tg } = tf.variableGrads(f, vars);
+    const tfLoss = (await value.data())[0]!;
+    expect(Math.abs(lossSum / rows - tfLoss) / Math.max(Math.abs(tfLoss), 1e-6), `loss of ${JSON.stringify(spec)}`).toBeLessThan(TOL);
+    const expectedGrads = await Promise.all(vars.map((v) => tg[v.name]!.data() as Promise<Float32Array>));
+    // A bias or beta a batch norm follows has a gradient of exactly 0 (the norm subtracts any
+    // per-channel shift): both sides give rounding noise there, so the error is measured against a
+    // floor of 1% of the model's largest gradient.
+    const floor = 0.01 * Math.max(...expectedGrads.map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+    for (let i = 0; i < trainable.length; i++) {
+      const p = trainable[i]!;
+      const ours = grads.subarray(p.offset, p.offset + p.size);
+      const theirs = expectedGrads[i]!;
+      const scale = Math.max(floor, theirs.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+      const diff = ours.reduce((m, v, j) => Math.max(m, Math.abs(v - theirs[j]!)), 0);
+      expect(diff / scale, `${p.name} gradient of ${JSON.stringify(spec)}`).toBeLessThan(TOL);
+    }
+    tf.dispose([x, y, value, ...Object.values(tg)]);
+    model.dispose();
+  });
+
+  it('a standalone linear activation layer passes its input through, forward and backward', async () => {
+    const layers = [{ type: 'dense', units: 7, activation: 'gelu' }, { type: 'dense', units: 3 }];
+    const run = async (withLinear: boolean) => {
+      const spec = { inputShape: [5], layers: withLinear ? [layers[0]!, { type: 'activation', activation: 'linear' }, layers[1]!] : layers, loss: 'softmax_cross_entropy' };
+      const h = await harness(spec, 4, {}, 3);
+      randomFill(h.input(), Rng.fromSeed(4), 1);
+      h.labels().set([0, 1, 2, 1]);
+      const out = f32View(h.memory, h.replica.forward(4, { training: true }), 12).slice();
+      h.replica.loss(1 / 4);
+      h.replica.backward(h.plan.grads, false);
+      return { out, grads: h.grads().slice() };
+    };
+    const [plain, linear] = [await run(false), await run(true)];
+    expect(linear.out).toEqual(plain.out);
+    expect(linear.grads).toEqual(plain.grads);
+    expect(plain.out.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('draws MLPs and CNNs with every layer type the generator knows', () => {
+    const types = new Set(SEEDS.flatMap((s) => generated(s).spec.layers.map((l) => `${String(l.type)}${l.type === 'conv2d' ? `/${String(l.padding)}` : ''}`)));
+    expect([...types].sort()).toEqual(['activation', 'avg_pool2d', 'batch_norm', 'conv2d/same', 'conv2d/valid', 'dense', 'flatten', 'global_avg_pool2d', 'max_pool2d']);
+  });
+});
+
+function softmaxRows(logits: Float32Array, cols: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / cols; r++) {
+    const row = logits.subarray(r * cols, (r + 1) * cols);
+    const max = Math.max(...row);
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(row[j]! - max);
+    for (let j = 0; j < cols; j++) out[r * cols + j] = Math.exp(row[j]! - max) / sum;
+  }
+  return out;
+}
