@@ -1,8 +1,9 @@
 // Oracle on generated models: seeded random MLPs and CNNs (widths, kernel shapes, strides,
-// padding, pooling, batch norm, activations, batch sizes the hand-written oracles do not use) run
-// through our engine and, from our own TensorFlow.js export, through TensorFlow.js 4.22: outputs,
-// loss and every trainable gradient must agree. A kernel wrong only at some tile edge or channel
-// count shows up here.
+// dilations, padding, pooling, batch norm, dropout, reshape, activations and batch sizes the
+// hand-written oracles do not use) run through our engine and, from our own TensorFlow.js export,
+// through TensorFlow.js 4.22: in training, outputs, loss and every trainable gradient must agree;
+// at inference, the outputs. A kernel wrong only at some tile edge or channel count, or a layer
+// wrong only in some combination, shows up here.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { f32View } from '../src/memory.ts';
@@ -17,8 +18,14 @@ beforeAll(async () => {
 });
 
 const TOL = 1e-4;
-const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'leaky_relu', 'linear'] as const;
+const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'leaky_relu', 'linear', 'softmax'] as const;
 type Layer = Record<string, unknown>;
+/**
+ * `train`: layers TensorFlow.js can differentiate as we do. `infer` adds what only a forward pass
+ * compares: dropout (the identity at inference), dilated convolutions and same-padded average
+ * pooling (tfjs 4.22 has no gradient for the first and a wrong one for the second).
+ */
+type Mode = 'train' | 'infer';
 
 function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[rng.int(items.length)]!;
@@ -27,45 +34,70 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
 /** 1 + an integer below `n`. */
 const upTo = (rng: Rng, n: number) => 1 + rng.int(n);
 
-function mlp(rng: Rng): { inputShape: number[]; layers: Layer[] } {
+/** An activation, with a slope of its own for leaky_relu now and then (tfjs takes elu only with alpha 1). */
+function activation(rng: Rng): Layer {
+  const name = pick(rng, ACTIVATIONS);
+  return name === 'leaky_relu' && rng.float() < 0.5 ? { activation: name, alpha: Math.round(rng.float() * 50) / 100 } : { activation: name };
+}
+
+/** Without a learnt shift or scale only at inference: tfjs 4.22's training pass reads gamma and beta regardless. */
+function batchNorm(rng: Rng, mode: Mode): Layer {
+  const epsilon = pick(rng, [1e-3, 1e-5, 0.1]);
+  return mode === 'train' ? { type: 'batch_norm', epsilon } : { type: 'batch_norm', epsilon, center: rng.float() < 0.7, scale: rng.float() < 0.7 };
+}
+
+function dropout(rng: Rng, mode: Mode): Layer[] {
+  return mode === 'infer' && rng.float() < 0.3 ? [{ type: 'dropout', rate: pick(rng, [0.1, 0.5]) }] : [];
+}
+
+function mlp(rng: Rng, mode: Mode): { inputShape: number[]; layers: Layer[] } {
   const layers: Layer[] = [];
   for (let i = upTo(rng, 3); i > 0; i--) {
-    layers.push({ type: 'dense', units: upTo(rng, 70), activation: pick(rng, ACTIVATIONS) });
-    if (rng.float() < 0.2) layers.push({ type: 'activation', activation: pick(rng, ACTIVATIONS) });
+    layers.push({ type: 'dense', units: upTo(rng, 70), ...activation(rng) }, ...dropout(rng, mode));
+    if (rng.float() < 0.2) layers.push({ type: 'activation', ...activation(rng) });
+    if (rng.float() < 0.15) layers.push(batchNorm(rng, mode));
   }
   return { inputShape: [upTo(rng, 80)], layers };
 }
 
-function cnn(rng: Rng): { inputShape: number[]; layers: Layer[] } {
+function cnn(rng: Rng, mode: Mode): { inputShape: number[]; layers: Layer[] } {
   const layers: Layer[] = [];
+  let inputShape = [2 + upTo(rng, 12), 2 + upTo(rng, 12), upTo(rng, 4)];
+  // Flat inputs reshaped into an image, as a CSV of pixels would be.
+  if (rng.float() < 0.2) {
+    layers.push({ type: 'reshape', targetShape: inputShape });
+    inputShape = [inputShape.reduce((a, b) => a * b, 1)];
+  }
   for (let i = upTo(rng, 3); i > 0; i--) {
     const stride = upTo(rng, 2);
+    const dilated = mode === 'infer' && rng.float() < 0.3;
     layers.push({
       type: 'conv2d',
       filters: upTo(rng, 9),
       kernelSize: [upTo(rng, 4), upTo(rng, 4)],
-      strides: rng.float() < 0.3 ? [stride, upTo(rng, 2)] : stride,
+      strides: dilated ? 1 : rng.float() < 0.3 ? [stride, upTo(rng, 2)] : stride,
+      ...(dilated ? { dilation: [upTo(rng, 2), upTo(rng, 3)] } : {}),
       padding: pick(rng, ['valid', 'same']),
-      activation: pick(rng, ACTIVATIONS),
+      ...activation(rng),
       useBias: rng.float() < 0.8,
     });
-    if (rng.float() < 0.3) layers.push({ type: 'batch_norm' });
+    if (rng.float() < 0.3) layers.push(batchNorm(rng, mode));
     const pool = rng.float();
-    // Average pooling stays valid: tfjs 4.22's same-padding AvgPool gradient divides by the whole
-    // window where its own forward pass averages fewer elements (conv-oracle.test.ts checks ours).
+    const poolPadding = mode === 'infer' ? pick(rng, ['valid', 'same']) : 'valid';
     if (pool < 0.3) layers.push({ type: 'max_pool2d', poolSize: [upTo(rng, 3), upTo(rng, 3)], strides: upTo(rng, 2), padding: pick(rng, ['valid', 'same']) });
-    else if (pool < 0.5) layers.push({ type: 'avg_pool2d', poolSize: upTo(rng, 2), strides: upTo(rng, 2) });
+    else if (pool < 0.5) layers.push({ type: 'avg_pool2d', poolSize: upTo(rng, 2), strides: upTo(rng, 2), padding: poolPadding });
+    layers.push(...dropout(rng, mode));
   }
   layers.push(rng.float() < 0.7 ? { type: 'flatten' } : { type: 'global_avg_pool2d' });
-  if (rng.float() < 0.5) layers.push({ type: 'dense', units: upTo(rng, 40), activation: pick(rng, ACTIVATIONS) });
-  return { inputShape: [2 + upTo(rng, 12), 2 + upTo(rng, 12), upTo(rng, 4)], layers };
+  if (rng.float() < 0.5) layers.push({ type: 'dense', units: upTo(rng, 40), ...activation(rng) });
+  return { inputShape, layers };
 }
 
 /** A valid spec from the generator: shapes a conv stack shrinks to nothing are drawn again. */
-function generated(seed: number): { spec: { inputShape: number[]; layers: Layer[]; loss: string }; rows: number } {
-  const rng = Rng.fromSeed(seed);
+function generated(seed: number, mode: Mode = 'train'): { spec: { inputShape: number[]; layers: Layer[]; loss: string }; rows: number } {
+  const rng = Rng.fromSeed(mode === 'train' ? seed : seed + 1_000_000);
   for (;;) {
-    const body = seed % 2 === 0 ? mlp(rng) : cnn(rng);
+    const body = seed % 2 === 0 ? mlp(rng, mode) : cnn(rng, mode);
     const loss = rng.float() < 0.6 ? 'softmax_cross_entropy' : 'mse';
     const spec = { ...body, layers: [...body.layers, { type: 'dense', units: 2 + rng.int(11) }], loss };
     try {
@@ -155,9 +187,44 @@ describe('generated models against TensorFlow.js', () => {
     expect(plain.out.some((v) => v !== 0)).toBe(true);
   });
 
-  it('draws MLPs and CNNs with every layer type the generator knows', () => {
-    const types = new Set(SEEDS.flatMap((s) => generated(s).spec.layers.map((l) => `${String(l.type)}${l.type === 'conv2d' ? `/${String(l.padding)}` : ''}`)));
-    expect([...types].sort()).toEqual(['activation', 'avg_pool2d', 'batch_norm', 'conv2d/same', 'conv2d/valid', 'dense', 'flatten', 'global_avg_pool2d', 'max_pool2d']);
+  it.each(CASES)('model %i on the %s kernels at inference (dropout, dilation, moving statistics): outputs within 1e-4', async (seed, backend) => {
+    const { spec, rows } = generated(seed, 'infer');
+    const h = await harness(spec, rows, { backend }, seed);
+    const rng = Rng.fromSeed(seed + 2);
+    // Moving statistics away from their 0 and 1, so inference by them differs from training.
+    for (const p of h.model.params) {
+      const v = h.params().subarray(p.offset, p.offset + p.size);
+      if (p.role === 'bias' || p.role === 'beta' || p.role === 'moving_mean') randomFill(v, rng, 0.5);
+      if (p.role === 'moving_variance') for (let i = 0; i < v.length; i++) v[i] = 0.5 + rng.float();
+    }
+    randomFill(h.input(), rng, 1.5);
+    const outputs = h.model.outputSize;
+    const ours = f32View(h.memory, h.replica.forward(rows, { training: false }), rows * outputs).slice();
+    const model = await loadInTfjs(exportTfjs(h.model, h.params().slice()));
+    const x = tf.tensor(h.input().slice(), [rows, ...spec.inputShape]);
+    const y = model.predict(x) as tf.Tensor;
+    const expected = (await y.data()) as Float32Array;
+    expect(relError(spec.loss === 'mse' ? ours : softmaxRows(ours, outputs), expected), `outputs of ${JSON.stringify(spec)}`).toBeLessThan(TOL);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('draws MLPs and CNNs with every layer type and option the generator knows', () => {
+    const kinds = (mode: Mode) =>
+      new Set(
+        SEEDS.flatMap((s) =>
+          generated(s, mode).spec.layers.map((l) => {
+            if (l.type === 'batch_norm' && (l.center === false || l.scale === false)) return 'batch_norm/partial';
+            if (l.type === 'conv2d') return `conv2d/${String(l.padding)}${l.dilation ? '/dilated' : ''}`;
+            if (l.type === 'avg_pool2d') return `avg_pool2d/${String(l.padding)}`;
+            if (l.type === 'activation' || l.type === 'dense') return `${l.type}${l.alpha !== undefined ? '/alpha' : ''}`;
+            return String(l.type);
+          }),
+        ),
+      );
+    const train = ['activation', 'activation/alpha', 'avg_pool2d/valid', 'batch_norm', 'conv2d/same', 'conv2d/valid', 'dense', 'dense/alpha', 'flatten', 'global_avg_pool2d', 'max_pool2d', 'reshape'];
+    expect([...kinds('train')].sort()).toEqual(train);
+    expect([...kinds('infer')]).toEqual(expect.arrayContaining(['avg_pool2d/same', 'batch_norm/partial', 'conv2d/same/dilated', 'conv2d/valid/dilated', 'dense/alpha', 'dropout', 'reshape']));
   });
 });
 
