@@ -319,7 +319,7 @@ describe('hypersweep list, show, cancel, stop, export', () => {
     const r = await cli(['show', SWEEP_ID]);
     expect(r.code).toBe(0);
     expect(r.out).toContain('status     running');
-    expect(r.out).toContain('best trial #0');
+    expect(r.out).toContain('best so far #0');
     expect(r.out.split('\n').filter((l) => /^\s*\*?\d+\s+(completed|running)\s/.test(l))).toHaveLength(450);
     expect(api.requests.filter((q) => q.path.endsWith('/trials')).map((q) => q.query.get('cursor'))).toEqual([null, 'at:200', 'at:400']);
   });

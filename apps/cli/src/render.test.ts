@@ -80,7 +80,16 @@ describe('tables', () => {
       '  params   activation=tanh learningRate=0.01',
       `test result (trial ${trialId(0)}): test_accuracy 0.9300  test_loss 0.2000`,
     ]);
-    expect(renderOutcome(makeSweep({ best: null }))).toEqual(['best trial: none', 'test result: none']);
+    expect(renderOutcome(makeSweep({ status: 'cancelled', best: null }))).toEqual(['best trial: none', 'test result: none']);
+  });
+
+  it('calls the best trial of a sweep still running the best so far, and its test result still to come', () => {
+    expect(renderOutcome(makeSweep({ status: 'running' }))).toEqual([
+      `best so far #0 (${trialId(0)})  val_accuracy 0.9100`,
+      '  params   activation=tanh learningRate=0.01',
+      'test result: once the sweep completes (its best trial on the test set)',
+    ]);
+    expect(renderOutcome(makeSweep({ status: 'paused', best: null }))).toEqual(['best trial: none yet', 'test result: once the sweep completes (its best trial on the test set)']);
   });
 });
 

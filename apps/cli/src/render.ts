@@ -168,14 +168,18 @@ export function renderSweepDetails(sweep: Sweep | SweepSummary, style: BarStyle 
   return lines;
 }
 
-/** The best trial and the test-set result (what `watch` prints when the sweep is over). */
-export function renderOutcome(sweep: Pick<Sweep, 'best' | 'testResult' | 'objective'>): string[] {
+/**
+ * The best trial and the test-set result (what `watch` prints when the sweep is over). While the
+ * sweep can still run, its best trial is the best so far and the test set is still to be scored.
+ */
+export function renderOutcome(sweep: Pick<Sweep, 'best' | 'testResult' | 'objective' | 'status'>): string[] {
+  const live = sweep.status === 'pending' || sweep.status === 'running' || sweep.status === 'paused';
   const lines: string[] = [];
   if (sweep.best) {
-    lines.push(`best trial #${sweep.best.number} (${sweep.best.trialId})  ${sweep.objective.metric} ${formatValue(sweep.best.value)}`);
+    lines.push(`${live ? 'best so far' : 'best trial'} #${sweep.best.number} (${sweep.best.trialId})  ${sweep.objective.metric} ${formatValue(sweep.best.value)}`);
     if (Object.keys(sweep.best.params).length > 0) lines.push(`  params   ${formatParams(sweep.best.params)}`);
   } else {
-    lines.push('best trial: none');
+    lines.push(live ? 'best trial: none yet' : 'best trial: none');
   }
   if (sweep.testResult) {
     const metrics = Object.entries(sweep.testResult.metrics)
@@ -184,7 +188,7 @@ export function renderOutcome(sweep: Pick<Sweep, 'best' | 'testResult' | 'object
       .join('  ');
     lines.push(`test result (trial ${sweep.testResult.trialId}): ${metrics || 'no metrics'}`);
   } else {
-    lines.push('test result: none');
+    lines.push(live ? 'test result: once the sweep completes (its best trial on the test set)' : 'test result: none');
   }
   return lines;
 }
