@@ -192,6 +192,8 @@ describe('pages in Chromium', () => {
     expect(await page.getByTestId('status-badge').first().getAttribute('data-status')).toBe('paused');
     expect(await page.getByTestId('pause-sweep').count()).toBe(0);
     await expect.poll(activity, { timeout: 10_000 }).toEqual(['paused']);
+    // Not ended: the card holds the best so far.
+    expect(await page.getByTestId('best-trial').locator('h2').textContent()).toBe('Best trial so far');
 
     // Budget: a value the form refuses itself, one the API refuses (at its field), then a change.
     await page.getByTestId('edit-budget').click();
@@ -256,6 +258,7 @@ describe('pages in Chromium', () => {
     await page.getByTestId('cancel-sweep').click();
     await expect.poll(status, { timeout: 10_000 }).toBe('cancelled');
     expect(await page.getByTestId('edit-budget').count()).toBe(0);
+    expect(await page.getByTestId('best-trial').locator('h2').textContent()).toBe('Best trial');
     let question = '';
     page.once('dialog', (d) => {
       question = d.message();

@@ -382,7 +382,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
           </p>
         </div>
         <div className="panel best-card" data-testid="best-trial">
-          <h2>Best trial</h2>
+          <h2>{ended ? 'Best trial' : 'Best trial so far'}</h2>
           {sweep.best ? (
             <>
               <p className="best-value">
@@ -426,7 +426,7 @@ export function SweepPage({ sweepId }: { sweepId: string }) {
               ) : null}
             </>
           ) : (
-            <p className="hint">No trial has reported the objective yet.</p>
+            <p className="hint">{ended ? 'No trial reported the objective.' : 'No trial has finished with the objective yet.'}</p>
           )}
         </div>
         <SweepActivity sweepId={sweep.id} controls={sweepControls} trialNumber={(id) => store.trials.get(id)?.number} />
