@@ -12,7 +12,7 @@
 //   all curves.
 // - longest_task_ms: the longest 'longtask' PerformanceObserver entry (main-thread task over 50 ms)
 //   from navigation start to 10 s after it (0 when no task exceeded 50 ms).
-import { claimTrial, createSweep, createTrial, finishTrial, recordBest, recordEpochs, setSweepStatus, type Db, type Prisma } from '@hypersweep/db';
+import { claimTrial, createSweep, createTrial, finishTrial, recordEpochs, setBestTrial, setSweepStatus, type Db, type Prisma } from '@hypersweep/db';
 import { Rng } from '@hypersweep/nn';
 import { CreateSweepRequest } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
@@ -64,7 +64,8 @@ export async function seedSweep(db: Db): Promise<{ sweepId: string; events: numb
     };
     trials.push({ id: (await createTrial(db, sweep.id, { params: params as Prisma.InputJsonValue })).id, params });
   }
-  let best: { id: string; value: number } | null = null;
+  // Trials are numbered 0, 1, … in creation order: trial i is number i.
+  let best: { number: number; value: number } | null = null;
   await pool(trials.map((t, i) => ({ ...t, i })), 4, async ({ id, params, i }) => {
     await claimTrial(db, id, `bench-worker-${i % 4}`);
     const r = rng(1000 + i);
@@ -94,10 +95,10 @@ export async function seedSweep(db: Db): Promise<{ sweepId: string; events: numb
     await recordEpochs(db, id, epochs);
     const finalValue = epochs[EPOCHS - 1]!.metrics.val_accuracy;
     await finishTrial(db, id, 'completed', { finalValue });
-    if (!best || finalValue > best.value) best = { id, value: finalValue };
+    if (!best || finalValue > best.value) best = { number: i, value: finalValue };
   });
-  const winner = best as { id: string; value: number } | null;
-  if (winner) await recordBest(db, sweep.id, winner.id, winner.value);
+  const winner = best as { number: number; value: number } | null;
+  if (winner) await setBestTrial(db, sweep.id, winner.number);
   await setSweepStatus(db, sweep.id, 'completed');
   const events = await db.sweepEventRow.count({ where: { sweepId: sweep.id } });
   return { sweepId: sweep.id, events };

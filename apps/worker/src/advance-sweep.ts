@@ -196,8 +196,8 @@ async function failSweep(db: Db, sweepId: string, message: string, logger: Logge
 
 /**
  * The sweep's best trial as soon as a trial finishes (pickBest), not only when the sweep ends: the
- * dashboard, `show` and the playground follow it while the sweep runs, and a cancelled sweep keeps
- * the best of what it finished.
+ * dashboard, `show` and the playground follow it while the sweep runs. A cancelled sweep keeps the
+ * best of the trials that had finished by its last advance.
  */
 async function recordBestSoFar(db: Db, sweep: Sweep, trials: readonly FrozenTrialRecord[]): Promise<void> {
   const best = pickBest(trials, sweep.objectiveMode);

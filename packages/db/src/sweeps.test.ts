@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectiveMode } from './generated/prisma/enums.ts';
-import { createSweep, getSweep, listSweeps, recordTestResult, setBestTrial, trialCounts, type KeysetCursor } from './sweeps.ts';
+import { cancelSweep, createSweep, getSweep, listSweeps, recordTestResult, setBestTrial, trialCounts, type KeysetCursor } from './sweeps.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
 import { sweepEventsAfter } from './events.ts';
 import { claimTrial, createTrial, finishTrial } from './trials.ts';
@@ -112,6 +112,13 @@ describe('sweeps repository', () => {
     await expect(setBestTrial(t.db, sweep.id, 99)).rejects.toMatchObject({ code: 'not_found' });
     await expect(setBestTrial(t.db, sweep.id, -1)).rejects.toMatchObject({ code: 'invalid_argument' });
     expect((await getSweep(t.db, other.id))?.bestTrialId).toBeNull();
+
+    // Ended: the best stays, with no event after the sweep's last one.
+    await cancelSweep(t.db, sweep.id);
+    const ended = await updates();
+    expect(await setBestTrial(t.db, sweep.id, a!.number)).toEqual({ changed: false, bestTrialId: b!.id });
+    expect((await getSweep(t.db, sweep.id))?.bestTrialId).toBe(b!.id);
+    expect(await updates()).toBe(ended);
   });
 
   it('records the test result', async () => {

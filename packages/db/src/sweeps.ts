@@ -149,13 +149,15 @@ export async function trialCounts(db: DbClient, sweepId: string): Promise<TrialC
 
 export interface SetBestResult {
   changed: boolean;
-  bestTrialId: string;
+  /** The sweep's best trial after the call (an ended sweep keeps its own, possibly none). */
+  bestTrialId: string | null;
 }
 
 /**
  * Makes trial number `trialNumber` the sweep's best trial, as its caller ranked the trials (the
  * worker, under the sweep lock, as soon as a trial finishes): the best so far while the sweep runs,
- * the final best once it ends. Locks the sweep row; a sweep.updated event only when it changes.
+ * the final best just before it completes. An ended sweep is left as it is. Locks the sweep row; a
+ * sweep.updated event only when it changes.
  */
 export async function setBestTrial(db: DbClient, sweepId: string, trialNumber: number): Promise<SetBestResult> {
   if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
@@ -165,6 +167,9 @@ export async function setBestTrial(db: DbClient, sweepId: string, trialNumber: n
       const sweep = await lockSweep(tx, sweepId);
       const trial = await tx.trial.findFirst({ where: { sweepId, number: trialNumber }, select: { id: true } });
       if (!trial) throw new DbError('not_found', `sweep ${sweepId} has no trial number ${trialNumber}`);
+      // An ended sweep's best is final (a cancel may land between an advance's read and this
+      // write), and its event stream has already closed.
+      if (sweep.status === 'completed' || sweep.status === 'cancelled' || sweep.status === 'failed') return { changed: false, bestTrialId: sweep.bestTrialId };
       if (sweep.bestTrialId === trial.id) return { changed: false, bestTrialId: trial.id };
       await tx.sweep.update({ where: { id: sweepId }, data: { bestTrialId: trial.id } });
       await appendSweepUpdated(tx, sweepId);
