@@ -8,8 +8,8 @@ const config = parseEnv({ WEB_DIST: fileURLToPath(new URL('../../web/dist', impo
 const logger = createJsonLogger({ level: config.logLevel, fields: { service: 'api' } });
 const api = await startServer(config, logger).catch((error: unknown) => {
   // A port in use or an address this machine lacks: one clear line instead of a stack trace.
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw error;
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (syscall !== 'listen' || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES')) throw error;
   logger.error({ host: config.host, port: config.port, code }, `cannot listen on ${config.host}:${config.port} (${code}); set HOST and PORT to a free address`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -50,35 +50,45 @@ describe('npm start configuration', () => {
     await expect(startRedis(home, '/nonexistent/redis-server')).rejects.toThrow(/could not start: spawn .* ENOENT/);
   });
 
-  it('refuses a port in use before starting anything, naming a launcher already running from the same folder', async () => {
+  it('refuses a port in use, or a launcher already running from the same folder, before starting anything', async () => {
     const port = await freePort();
     expect(await portTaken('127.0.0.1', port)).toBe(false);
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    // A stand-in for a running launcher: a live process whose command line names the launcher.
+    const launcherLike = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)', join('apps', 'local', 'src', 'main.ts')], { stdio: 'ignore' });
     try {
       expect(await portTaken('127.0.0.1', port)).toBe(true);
       const { DATABASE_URL: _db, REDIS_URL: _redis, ...withoutServiceUrls } = process.env;
-      const launch = (homeDir: string) =>
+      const launch = (homeDir: string, onPort: number) =>
         spawnSync(process.execPath, ['--import', createRequire(import.meta.url).resolve('tsx'), new URL('./main.ts', import.meta.url).pathname], {
-          env: { ...withoutServiceUrls, PORT: String(port), HOST: '127.0.0.1', HYPERSWEEP_HOME: homeDir },
+          env: { ...withoutServiceUrls, PORT: String(onPort), HOST: '127.0.0.1', HYPERSWEEP_HOME: homeDir },
           encoding: 'utf8',
           timeout: 60_000,
         });
-      const other = launch(join(home, 'other'));
+      const other = launch(join(home, 'other'), port);
       expect(other.status).toBe(1);
-      expect(other.stderr).toContain(`Port ${port} on 127.0.0.1 is in use: another program listens on it.`);
-      // A live pid in launcher.pid (this test's own) reads as a Hypersweep already running there.
+      expect(other.stderr).toContain(`Port ${port} on 127.0.0.1 is in use by another program.`);
+
+      // Another launcher from the same folder is refused on any port: the data is shared.
       const same = join(home, 'same');
-      launch(same);
-      writeFileSync(join(same, 'launcher.pid'), `${process.pid}\n`);
-      const again = launch(same);
+      mkdirSync(same);
+      writeFileSync(join(same, 'launcher.pid'), `${launcherLike.pid}\n`);
+      const again = launch(same, await freePort());
       expect(again.status).toBe(1);
-      expect(again.stderr).toContain(`Hypersweep is already running from this folder (pid ${process.pid})`);
+      expect(again.stderr).toContain(`Hypersweep is already running from this folder (pid ${launcherLike.pid}`);
       expect(again.stdout).not.toContain('embedded PostgreSQL started');
+      expect(readFileSync(join(same, 'launcher.pid'), 'utf8')).toBe(`${launcherLike.pid}\n`);
+
+      // A live pid that is not a launcher (this test's) is a stale file: the port is what is refused.
+      writeFileSync(join(same, 'launcher.pid'), `${process.pid}\n`);
+      const stale = launch(same, port);
+      expect(stale.status).toBe(1);
+      expect(stale.stderr).toContain(`Port ${port} on 127.0.0.1 is in use by another program.`);
     } finally {
+      launcherLike.kill();
       await new Promise((resolve) => server.close(resolve));
     }
-    await expect(portTaken('10.254.254.254', port)).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
   });
 });
 

@@ -17,39 +17,62 @@ const logger = createJsonLogger({ level: config.logLevel, fields: { service: 'lo
 mkdirSync(config.home, { recursive: true });
 const pidFile = join(config.home, 'launcher.pid');
 
-/** The pid in launcher.pid when that process is alive: a launcher already running from this home. */
+/**
+ * The pid in launcher.pid when that process is alive and, where /proc tells, is this launcher: one
+ * already running from this home. A pid reused by another program does not count.
+ */
 function runningLauncher(): number | null {
   const pid = Number.parseInt(existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '', 10);
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return null;
   try {
     process.kill(pid, 0);
-    return pid;
   } catch {
     return null;
   }
+  const cmdline = `/proc/${pid}/cmdline`;
+  return !existsSync(cmdline) || readFileSync(cmdline, 'utf8').includes(join('apps', 'local', 'src', 'main.ts')) ? pid : null;
 }
 
-// The port is checked before anything starts, so a second `npm start` (or another server on the
-// port) is named at once instead of surfacing as the API's EADDRINUSE stack trace.
+function refuse(problem: string): never {
+  process.stderr.write(`\n${problem}\n\n`);
+  process.exit(1);
+}
+
+const alreadyRunning = (pid: number) =>
+  `Hypersweep is already running from this folder (pid ${pid}; its data is in ${config.home}).\nStop it first (Ctrl-C in its terminal, or kill ${pid}), or give a second one its own HYPERSWEEP_HOME and PORT.`;
+
+// Before anything starts: a second launcher on the same data (its embedded PostgreSQL and Redis
+// would collide), and a port in use, are named at once instead of surfacing as a stack trace.
 {
-  let problem: string | null = null;
+  const other = runningLauncher();
+  if (other !== null) refuse(alreadyRunning(other));
+  let taken: boolean;
   try {
-    if (await portTaken(config.host, config.port)) {
-      const other = runningLauncher();
-      const who = other === null ? 'another program listens on it' : `Hypersweep is already running from this folder (pid ${other})`;
-      problem = `Port ${config.port} on ${config.host} is in use: ${who}.\nStop it, or start on another port: PORT=${config.port === 8080 ? 8081 : 8080} npm start`;
-    }
+    taken = await portTaken(config.host, config.port);
   } catch (error) {
-    problem = `Cannot listen on ${config.host}:${config.port} (${error instanceof Error ? error.message : String(error)}).\nSet HOST and PORT to an address of this machine and a free port (default 127.0.0.1:8080).`;
+    refuse(`Cannot listen on ${config.host}:${config.port} (${error instanceof Error ? error.message : String(error)}).\nSet HOST and PORT to an address of this machine and a free port (default 127.0.0.1:8080).`);
   }
-  if (problem !== null) {
-    process.stderr.write(`\n${problem}\n\n`);
-    process.exit(1);
-  }
+  if (taken) refuse(`Port ${config.port} on ${config.host} is in use by another program.\nStop it, or start on another port: PORT=${config.port === 8080 ? 8081 : 8080} npm start`);
 }
 
-// Lets scripts (and our test) stop this launcher like a service manager would.
-writeFileSync(pidFile, `${process.pid}\n`);
+// Lets scripts (and our test) stop this launcher like a service manager would. Created exclusively,
+// so of two launchers started at the same moment one goes on; a file left by a launcher that died
+// is replaced.
+const claimPidFile = (): boolean => {
+  try {
+    writeFileSync(pidFile, `${process.pid}\n`, { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  }
+};
+if (!claimPidFile()) {
+  const other = runningLauncher();
+  if (other !== null) refuse(alreadyRunning(other));
+  rmSync(pidFile, { force: true });
+  if (!claimPidFile()) refuse(alreadyRunning(runningLauncher() ?? Number.NaN));
+}
 
 const services: Service[] = [];
 const children: ChildProcess[] = [];
