@@ -151,6 +151,9 @@ describe('hypersweep train', () => {
     [['--clip-norm', '0'], '--clip-norm: must be a number in [1e-6, 1e9], got 0'],
     [['--optimizer', 'rmsprop', '--epsilon', '0'], '--epsilon: must be in [1e-12, 10]'],
     [['--seed', '1e300'], '--seed: must be a safe integer'],
+    [['--activation', 'swish'], '--activation: "swish": Invalid option: expected one of'],
+    [['--dropout', '1'], '--dropout: "1": must be in [0, 1)'],
+    [['--hidden', '64,0'], '--hidden: "0": Too small'],
   ])('refuses %j before loading the dataset, naming the flag', (args, text) => {
     const r = cli(['train', '--dataset', join(work, 'absent.csv'), ...args]);
     expect(r.code).toBe(1);

@@ -7,7 +7,10 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { loadCsvFile, loadDataset } from '@hypersweep/datasets';
 import {
+  Activation,
   compileModel,
+  DenseLayer,
+  DropoutLayer,
   defaultMicrobatches,
   exportTfjs,
   INITIALIZERS,
@@ -16,7 +19,6 @@ import {
   parseModelSpec,
   resolveRunSettings,
   serializeCheckpoint,
-  type Activation,
   type Checkpoint,
   type Dataset,
   type EpochMetrics,
@@ -215,9 +217,18 @@ export async function runTrain(argv: string[]): Promise<number> {
   const schedule = values.schedule === 'cosine' ? { schedule: { type: 'cosine', minLearningRate: 0, warmupEpochs: 0 } } : {};
   const earlyStopping = values.patience === undefined ? {} : { earlyStopping: { patience: num('patience', values.patience, 0) } };
   const microbatches = values.microbatches === undefined ? defaultMicrobatches(batchSize) : num('microbatches', values.microbatches, 1);
-  const threads = values.threads === undefined ? availableParallelism() : num('threads', values.threads, 1);
+  const threads = values.threads === undefined ? Math.min(availableParallelism(), MAX_THREADS) : num('threads', values.threads, 1);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new Error(`--threads: must be an integer in [1, ${MAX_THREADS}], got ${threads}`);
   checkSettings({ optimizer, epochs, batchSize, microbatches, seed, ...clip, ...schedule, ...earlyStopping });
+  // The default MLP's layers, by the engine's own layer schemas (its input size comes with the data).
+  if (values.model === undefined) {
+    const refused = (flag: string, value: string, result: { success: boolean; error?: { issues: { message: string }[] } }) => {
+      if (!result.success) throw new Error(`--${flag}: "${value}": ${result.error?.issues[0]?.message ?? 'invalid'}`);
+    };
+    refused('activation', values.activation, Activation.safeParse(values.activation));
+    refused('dropout', values.dropout, DropoutLayer.shape.rate.safeParse(num('dropout', values.dropout, 0)));
+    for (const h of values.hidden.split(',').filter((x) => x.trim() !== '')) refused('hidden', h, DenseLayer.shape.units.safeParse(num('hidden', h, 0)));
+  }
 
   // A model file is checked before the dataset loads, with the API's words for the same problems.
   const modelFile = values.model === undefined ? undefined : readModelFile(values.model);
