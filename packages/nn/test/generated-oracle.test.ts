@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { f32View } from '../src/memory.ts';
-import { parseModelSpec } from '../src/spec.ts';
 import { Rng } from '../src/rng.ts';
 import { exportTfjs } from '../src/tfjs.ts';
+import { generatedModel as generated, type GeneratorMode as Mode } from '../src/testing.ts';
 import { harness, relError, randomFill } from './harness.ts';
 import { loadInTfjs } from './tfjs-harness.ts';
 
@@ -18,97 +18,6 @@ beforeAll(async () => {
 });
 
 const TOL = 1e-4;
-const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'leaky_relu', 'linear', 'softmax'] as const;
-type Layer = Record<string, unknown>;
-/**
- * `train`: layers TensorFlow.js can differentiate as we do. `infer` adds what only a forward pass
- * compares: dropout (the identity at inference), dilated convolutions and same-padded average
- * pooling (tfjs 4.22 has no gradient for the first and a wrong one for the second).
- */
-type Mode = 'train' | 'infer';
-
-function pick<T>(rng: Rng, items: readonly T[]): T {
-  return items[rng.int(items.length)]!;
-}
-
-/** 1 + an integer below `n`. */
-const upTo = (rng: Rng, n: number) => 1 + rng.int(n);
-
-/** An activation, with a slope of its own for leaky_relu now and then (tfjs takes elu only with alpha 1). */
-function activation(rng: Rng): Layer {
-  const name = pick(rng, ACTIVATIONS);
-  return name === 'leaky_relu' && rng.float() < 0.5 ? { activation: name, alpha: Math.round(rng.float() * 50) / 100 } : { activation: name };
-}
-
-/** Without a learnt shift or scale only at inference: tfjs 4.22's training pass reads gamma and beta regardless. */
-function batchNorm(rng: Rng, mode: Mode): Layer {
-  const epsilon = pick(rng, [1e-3, 1e-5, 0.1]);
-  return mode === 'train' ? { type: 'batch_norm', epsilon } : { type: 'batch_norm', epsilon, center: rng.float() < 0.7, scale: rng.float() < 0.7 };
-}
-
-function dropout(rng: Rng, mode: Mode): Layer[] {
-  return mode === 'infer' && rng.float() < 0.3 ? [{ type: 'dropout', rate: pick(rng, [0.1, 0.5]) }] : [];
-}
-
-function mlp(rng: Rng, mode: Mode): { inputShape: number[]; layers: Layer[] } {
-  const layers: Layer[] = [];
-  for (let i = upTo(rng, 3); i > 0; i--) {
-    layers.push({ type: 'dense', units: upTo(rng, 70), ...activation(rng) }, ...dropout(rng, mode));
-    if (rng.float() < 0.2) layers.push({ type: 'activation', ...activation(rng) });
-    if (rng.float() < 0.15) layers.push(batchNorm(rng, mode));
-  }
-  return { inputShape: [upTo(rng, 80)], layers };
-}
-
-function cnn(rng: Rng, mode: Mode): { inputShape: number[]; layers: Layer[] } {
-  const layers: Layer[] = [];
-  let inputShape = [2 + upTo(rng, 12), 2 + upTo(rng, 12), upTo(rng, 4)];
-  // Flat inputs reshaped into an image, as a CSV of pixels would be.
-  if (rng.float() < 0.2) {
-    layers.push({ type: 'reshape', targetShape: inputShape });
-    inputShape = [inputShape.reduce((a, b) => a * b, 1)];
-  }
-  for (let i = upTo(rng, 3); i > 0; i--) {
-    const stride = upTo(rng, 2);
-    const dilated = mode === 'infer' && rng.float() < 0.3;
-    layers.push({
-      type: 'conv2d',
-      filters: upTo(rng, 9),
-      kernelSize: [upTo(rng, 4), upTo(rng, 4)],
-      strides: dilated ? 1 : rng.float() < 0.3 ? [stride, upTo(rng, 2)] : stride,
-      ...(dilated ? { dilation: [upTo(rng, 2), upTo(rng, 3)] } : {}),
-      padding: pick(rng, ['valid', 'same']),
-      ...activation(rng),
-      useBias: rng.float() < 0.8,
-    });
-    if (rng.float() < 0.3) layers.push(batchNorm(rng, mode));
-    const pool = rng.float();
-    const poolPadding = mode === 'infer' ? pick(rng, ['valid', 'same']) : 'valid';
-    if (pool < 0.3) layers.push({ type: 'max_pool2d', poolSize: [upTo(rng, 3), upTo(rng, 3)], strides: upTo(rng, 2), padding: pick(rng, ['valid', 'same']) });
-    else if (pool < 0.5) layers.push({ type: 'avg_pool2d', poolSize: upTo(rng, 2), strides: upTo(rng, 2), padding: poolPadding });
-    layers.push(...dropout(rng, mode));
-  }
-  layers.push(rng.float() < 0.7 ? { type: 'flatten' } : { type: 'global_avg_pool2d' });
-  if (rng.float() < 0.5) layers.push({ type: 'dense', units: upTo(rng, 40), ...activation(rng) });
-  return { inputShape, layers };
-}
-
-/** A valid spec from the generator: shapes a conv stack shrinks to nothing are drawn again. */
-function generated(seed: number, mode: Mode = 'train'): { spec: { inputShape: number[]; layers: Layer[]; loss: string }; rows: number } {
-  const rng = Rng.fromSeed(mode === 'train' ? seed : seed + 1_000_000);
-  for (;;) {
-    const body = seed % 2 === 0 ? mlp(rng, mode) : cnn(rng, mode);
-    const loss = rng.float() < 0.6 ? 'softmax_cross_entropy' : 'mse';
-    const spec = { ...body, layers: [...body.layers, { type: 'dense', units: 2 + rng.int(11) }], loss };
-    try {
-      parseModelSpec(spec);
-      return { spec, rows: upTo(rng, 11) };
-    } catch {
-      // drawn again from the same stream
-    }
-  }
-}
-
 const SEEDS = Array.from({ length: 120 }, (_, i) => 1000 + i);
 /** Every model on the WASM kernels; every third (MLPs and CNNs) on their TypeScript twins too, which are slower. */
 const CASES = SEEDS.flatMap((seed) => [[seed, 'wasm'] as const, ...(seed % 3 === 0 ? [[seed, 'reference'] as const] : [])]);

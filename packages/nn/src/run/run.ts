@@ -82,6 +82,11 @@ export class TrainingRun {
       planRun(run, { threads: host.threads, dataset: placed, spin: host.spin, stepTimeoutMs: host.stepTimeoutMs }),
     );
     const r = new TrainingRun(options, run, plan, memory, host);
+    // The padding between tensors is never written by the layers, and a pool's memory holds what
+    // its earlier runs left: zeroed here, so none of it reaches the gradient norm, an update or a
+    // checkpoint, and a run gives the same bytes on any worker whatever it trained before.
+    r.view(plan.params).fill(0);
+    for (const g of plan.gradSlots) r.view(g).fill(0);
     for (const s of plan.state) r.view(s).fill(0);
     if (options.resumeFrom) r.restore(options.resumeFrom);
     else initializeParams(run.model, initRng(run.root), r.paramsView());

@@ -1,0 +1,81 @@
+// Determinism on generated runs: seeded random MLPs and CNNs (dropout, dilation, batch norm with
+// its options, pooling, reshape), batch sizes, microbatch counts, optimizers and clipping nobody
+// chose, trained on 1 and on 3 threads of pools reused from run to run, as a worker's is: the
+// weights, the optimizer state, the moving statistics and every metric must be the same bytes.
+import { compileModel, epochMetricValues } from '@hypersweep/nn';
+import { generatedModel, randomDataset } from '@hypersweep/nn/testing';
+import { Rng } from '@hypersweep/nn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReplicaPool, type ParallelTrainOptions } from '../src/index.ts';
+import { bytes } from './helpers.ts';
+
+const OPTIMIZERS = [
+  { type: 'sgd', learningRate: 0.05, momentum: 0.9, nesterov: true },
+  { type: 'adam', learningRate: 0.01 },
+  { type: 'adamw', learningRate: 0.01, weightDecay: 0.05 },
+  { type: 'rmsprop', learningRate: 0.005, centered: true, momentum: 0.5 },
+] as const;
+
+/** A generated run: model, data, batch size, microbatches, optimizer and clipping from one seed. */
+function generatedRun(seed: number): ParallelTrainOptions {
+  const { spec } = generatedModel(seed, 'infer');
+  const rng = Rng.fromSeed(seed + 7);
+  const outputs = compileModel(spec).outputSize;
+  const batchSize = 3 + rng.int(30);
+  return {
+    model: spec,
+    optimizer: OPTIMIZERS[rng.int(OPTIMIZERS.length)],
+    dataset: randomDataset({ featureShape: spec.inputShape, outputs, task: spec.loss === 'mse' ? 'regression' : 'classification', count: 40 + rng.int(60), seed }),
+    epochs: 2,
+    batchSize,
+    microbatches: 1 + rng.int(Math.min(batchSize, 6)),
+    seed,
+    ...(rng.float() < 0.5 ? { clipNorm: 0.5 } : {}),
+  };
+}
+
+const SEEDS = Array.from({ length: 16 }, (_, i) => 2000 + i);
+const pools: ReplicaPool[] = [];
+
+beforeAll(async () => {
+  pools.push(await ReplicaPool.create({ threads: 1 }), await ReplicaPool.create({ threads: 3 }));
+});
+
+afterAll(async () => {
+  for (const pool of pools) await pool.close();
+});
+
+describe('generated runs on 1 and 3 threads', () => {
+  it.each(SEEDS)('run %i: the same bytes of weights, state and metrics', async (seed) => {
+    const o = generatedRun(seed);
+    const [one, three] = [await pools[0]!.train(o), await pools[1]!.train(o)];
+    const what = JSON.stringify({ model: o.model, batchSize: o.batchSize, microbatches: o.microbatches, optimizer: o.optimizer });
+    expect(one.params.every(Number.isFinite), what).toBe(true);
+    expect(bytes(three.params).equals(bytes(one.params)), what).toBe(true);
+    expect(Buffer.from(three.checkpoint.data).equals(Buffer.from(one.checkpoint.data)), what).toBe(true);
+    expect(three.history.map(epochMetricValues)).toEqual(one.history.map(epochMetricValues));
+  });
+
+  it('a pool that trained other runs gives a run the bytes of a fresh pool (clipping reads whole gradient blocks)', async () => {
+    // After all of the runs above: the pools' memory holds what they left.
+    for (const seed of SEEDS.filter((s) => generatedRun(s).clipNorm !== undefined).slice(0, 3)) {
+      const o = generatedRun(seed);
+      const fresh = await ReplicaPool.create({ threads: 2 });
+      try {
+        const [clean, reused] = [await fresh.train(o), await pools[1]!.train(o)];
+        expect(Buffer.from(reused.checkpoint.data).equals(Buffer.from(clean.checkpoint.data))).toBe(true);
+      } finally {
+        await fresh.close();
+      }
+    }
+  });
+
+  it('draws runs that differ: models, microbatch counts and optimizers', () => {
+    const runs = SEEDS.map(generatedRun);
+    expect(new Set(runs.map((r) => r.microbatches)).size).toBeGreaterThan(3);
+    expect(new Set(runs.map((r) => (r.optimizer as { type: string }).type)).size).toBe(OPTIMIZERS.length);
+    expect(runs.some((r) => JSON.stringify(r.model).includes('batch_norm'))).toBe(true);
+    expect(runs.some((r) => JSON.stringify(r.model).includes('dropout'))).toBe(true);
+    expect(runs.filter((r) => r.clipNorm !== undefined).length).toBeGreaterThanOrEqual(3);
+  });
+});
