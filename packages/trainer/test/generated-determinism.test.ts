@@ -1,7 +1,8 @@
 // Determinism on generated runs: seeded random MLPs and CNNs (dropout, dilation, batch norm with
-// its options, pooling, reshape), batch sizes, microbatch counts, optimizers and clipping nobody
-// chose, trained on 1 and on 3 threads of pools reused from run to run, as a worker's is: the
-// weights, the optimizer state, the moving statistics and every metric must be the same bytes.
+// its options, pooling, reshape), batch sizes, microbatch counts, optimizers, schedules and
+// clipping nobody chose, trained on 1 and on 3 threads of pools reused from run to run, as a
+// worker's is: the weights, the optimizer state, the moving statistics and every metric must be
+// the same bytes.
 import { compileModel, epochMetricValues } from '@hypersweep/nn';
 import { generatedModel, randomDataset } from '@hypersweep/nn/testing';
 import { Rng } from '@hypersweep/nn';
@@ -16,7 +17,14 @@ const OPTIMIZERS = [
   { type: 'rmsprop', learningRate: 0.005, centered: true, momentum: 0.5 },
 ] as const;
 
-/** A generated run: model, data, batch size, microbatches, optimizer and clipping from one seed. */
+const SCHEDULES = [
+  { type: 'constant', warmupEpochs: 1 },
+  { type: 'step', stepEpochs: 1, gamma: 0.5 },
+  { type: 'exponential', gamma: 0.7 },
+  { type: 'cosine', minLearningRate: 0.001, warmupEpochs: 0.5 },
+] as const;
+
+/** A generated run: model, data, batch size, microbatches, optimizer, schedule and clipping from one seed. */
 function generatedRun(seed: number): ParallelTrainOptions {
   const { spec } = generatedModel(seed, 'infer');
   const rng = Rng.fromSeed(seed + 7);
@@ -29,12 +37,13 @@ function generatedRun(seed: number): ParallelTrainOptions {
     epochs: 2,
     batchSize,
     microbatches: 1 + rng.int(Math.min(batchSize, 6)),
+    schedule: SCHEDULES[rng.int(SCHEDULES.length)],
     seed,
     ...(rng.float() < 0.5 ? { clipNorm: 0.5 } : {}),
   };
 }
 
-const SEEDS = Array.from({ length: 16 }, (_, i) => 2000 + i);
+const SEEDS = Array.from({ length: 32 }, (_, i) => 2000 + i);
 const pools: ReplicaPool[] = [];
 
 beforeAll(async () => {
@@ -74,6 +83,7 @@ describe('generated runs on 1 and 3 threads', () => {
     const runs = SEEDS.map(generatedRun);
     expect(new Set(runs.map((r) => r.microbatches)).size).toBeGreaterThan(3);
     expect(new Set(runs.map((r) => (r.optimizer as { type: string }).type)).size).toBe(OPTIMIZERS.length);
+    expect(new Set(runs.map((r) => (r.schedule as { type: string }).type)).size).toBe(SCHEDULES.length);
     expect(runs.some((r) => JSON.stringify(r.model).includes('batch_norm'))).toBe(true);
     expect(runs.some((r) => JSON.stringify(r.model).includes('dropout'))).toBe(true);
     expect(runs.filter((r) => r.clipNorm !== undefined).length).toBeGreaterThanOrEqual(3);
