@@ -3,7 +3,7 @@
 // clipping nobody chose, trained on 1 and on 3 threads of pools reused from run to run, as a
 // worker's is: the weights, the optimizer state, the moving statistics and every metric must be
 // the same bytes.
-import { compileModel, epochMetricValues } from '@hypersweep/nn';
+import { compileModel, epochMetricValues, parseCheckpoint, serializeCheckpoint } from '@hypersweep/nn';
 import { generatedModel, randomDataset } from '@hypersweep/nn/testing';
 import { Rng } from '@hypersweep/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,18 @@ describe('generated runs on 1 and 3 threads', () => {
         await fresh.close();
       }
     }
+  });
+
+  it.each(SEEDS.slice(0, 12))('run %i stopped after epoch 1 on 3 threads and resumed from its serialised checkpoint on 1 gives the straight bytes', async (seed) => {
+    const o = { ...generatedRun(seed), epochs: 3 };
+    const straight = await pools[0]!.train(o);
+    const first = await pools[1]!.train({ ...o, onEpoch: (m) => (m.epoch === 1 ? 'stop' : undefined) });
+    expect(first.epochsRun).toBe(1);
+    const { manifestJson, data } = serializeCheckpoint(first.checkpoint);
+    const resumed = await pools[0]!.train({ ...o, resumeFrom: parseCheckpoint(manifestJson, data.slice()) });
+    expect(resumed.epochsRun).toBe(3);
+    expect(Buffer.from(resumed.checkpoint.data).equals(Buffer.from(straight.checkpoint.data)), JSON.stringify(o.model)).toBe(true);
+    expect(resumed.history.map(epochMetricValues)).toEqual(straight.history.map(epochMetricValues));
   });
 
   it('draws runs that differ: models, microbatch counts and optimizers', () => {
