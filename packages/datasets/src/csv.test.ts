@@ -1,6 +1,7 @@
 // Tests of the RFC 4180 record parser and of parseCsv / loadCsvFile: splits, training-only
 // standardisation, label mapping, and errors that point at the line and column.
 import { fileURLToPath } from 'node:url';
+import { Rng } from '@hypersweep/nn';
 import { describe, expect, it } from 'vitest';
 import { csvUploadErrorPath, csvUploadOptions, loadCsvFile, parseCsv, parseCsvRecords, type CsvOptions } from './csv.ts';
 import { DatasetError } from './errors.ts';
@@ -29,6 +30,53 @@ function table(perClass: number, header = 'x,y,label'): string {
 }
 
 const classification: CsvOptions = { labelColumn: 'label', task: 'classification', validationFraction: 0.2, testFraction: 0.2, seed: 1 };
+
+/**
+ * A generated table written as a careful CSV writer would: random fields (delimiters, quotes, line
+ * breaks, spaces, non-ASCII, empty) quoted where they must be and now and then where they need not,
+ * a random delimiter, mixed line ends, a byte-order mark and a final line end or not; with the
+ * 1-based line each record starts on.
+ */
+function generatedCsv(seed: number): { text: string; delimiter: string; records: string[][]; lines: number[] } {
+  const rng = Rng.fromSeed(seed);
+  const pick = <T,>(items: readonly T[]): T => items[rng.int(items.length)]!;
+  const delimiter = pick([',', ';', '\t', '|']);
+  const pieces = ['a', 'Z', '1', '-2.5e3', ' ', '"', ',', ';', '\t', '|', '\n', '\r', '\r\n', 'é', '😀', '""'];
+  const columns = 1 + rng.int(6);
+  const records = Array.from({ length: 1 + rng.int(20) }, () =>
+    Array.from({ length: columns }, () => Array.from({ length: rng.int(5) }, () => pick(pieces)).join('')),
+  );
+  let text = rng.float() < 0.3 ? '\ufeff' : '';
+  const lines: number[] = [];
+  let line = 1;
+  records.forEach((fields, r) => {
+    lines.push(line);
+    const cells = fields.map((f) => {
+      // A lone empty field must be quoted, or its line reads as blank.
+      const must = /["\r\n]/.test(f) || f.includes(delimiter) || (columns === 1 && f === '');
+      return must || rng.float() < 0.2 ? `"${f.replaceAll('"', '""')}"` : f;
+    });
+    const record = cells.join(delimiter);
+    line += (record.match(/\r\n|\r|\n/g) ?? []).length;
+    const last = r === records.length - 1;
+    if (!last || rng.float() < 0.5) {
+      text += record + pick(['\n', '\r\n', '\r']);
+      line++;
+    } else {
+      text += record;
+    }
+  });
+  return { text, delimiter, records, lines };
+}
+
+describe('parseCsvRecords on generated tables', () => {
+  it.each(Array.from({ length: 300 }, (_, i) => i + 1))('table %i: every field and the line each record starts on', (seed) => {
+    const { text, delimiter, records, lines } = generatedCsv(seed);
+    const parsed = parseCsvRecords(text, delimiter);
+    expect(parsed.map((r) => r.fields), JSON.stringify(text)).toEqual(records);
+    expect(parsed.map((r) => r.line), JSON.stringify(text)).toEqual(lines);
+  });
+});
 
 describe('parseCsvRecords', () => {
   it('splits fields and records, with CRLF, LF and CR line ends', () => {
