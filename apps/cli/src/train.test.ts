@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runTrain } from './train.ts';
 
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
 const main = new URL('./main.ts', import.meta.url).pathname;
@@ -154,10 +155,15 @@ describe('hypersweep train', () => {
     [['--activation', 'swish'], '--activation: "swish": Invalid option: expected one of'],
     [['--dropout', '1'], '--dropout: "1": must be in [0, 1)'],
     [['--hidden', '64,0'], '--hidden: "0": Too small'],
-  ])('refuses %j before loading the dataset, naming the flag', (args, text) => {
-    const r = cli(['train', '--dataset', join(work, 'absent.csv'), ...args]);
+  ])('refuses %j before loading the dataset, naming the flag', async (args, text) => {
+    // In process (the refusal comes before any output); the exit code is checked once below.
+    await expect(runTrain(['--dataset', join(work, 'absent.csv'), ...args])).rejects.toThrow(text);
+  });
+
+  it('exits 1 on such a refusal, printing only the error', () => {
+    const r = cli(['train', '--dataset', join(work, 'absent.csv'), '--microbatches', '0']);
     expect(r.code).toBe(1);
-    expect(r.err).toContain(text);
+    expect(r.err).toBe('error: --microbatches: must be an integer in [1, 64], got 0\n');
     expect(r.out).toBe('');
   });
 

@@ -71,7 +71,7 @@ describe('samplers on generated spaces', () => {
       const sampler = createSampler(space, config);
       const trials: FrozenTrial[] = [];
       const rng = Rng.fromSeed(seed + 1);
-      for (let n = 0; n < 24; n++) {
+      for (let n = 0; n < 16; n++) {
         const suggestion = sampler.ask(trials, n);
         expect(suggestion, `${config.type} gave up on an unbounded space`).not.toBeNull();
         const params = suggestion!.params as Params;
@@ -87,7 +87,7 @@ describe('samplers on generated spaces', () => {
 
   it.each(SEEDS)('space %i: the grid lists legal cells once each and then says it is done', (seed) => {
     const space = parseSpace(generatedSpace(seed));
-    const sampler = createSampler(space, { type: 'grid', pointsPerParam: 3, maxCells: 100_000 });
+    const sampler = createSampler(space, { type: 'grid', pointsPerParam: 2, maxCells: 100_000 });
     const trials: FrozenTrial[] = [];
     const keys = new Set<string>();
     for (let n = 0; ; n++) {
