@@ -1,8 +1,8 @@
 // Determinism on generated runs: seeded random MLPs and CNNs (dropout, dilation, batch norm with
 // its options, pooling, reshape), batch sizes, microbatch counts, optimizers, schedules and
-// clipping nobody chose, trained on 1 and on 3 threads of pools reused from run to run, as a
-// worker's is: the weights, the optimizer state, the moving statistics and every metric must be
-// the same bytes.
+// clipping nobody chose, with early stopping now and then, trained on 1 and on 3 threads of pools
+// reused from run to run, as a worker's is: the weights, the optimizer state, the moving
+// statistics, every metric and the test-set pass must be the same bytes.
 import { compileModel, epochMetricValues, parseCheckpoint, serializeCheckpoint } from '@hypersweep/nn';
 import { generatedModel, randomDataset } from '@hypersweep/nn/testing';
 import { Rng } from '@hypersweep/nn';
@@ -39,6 +39,9 @@ function generatedRun(seed: number): ParallelTrainOptions {
     microbatches: 1 + rng.int(Math.min(batchSize, 6)),
     schedule: SCHEDULES[rng.int(SCHEDULES.length)],
     seed,
+    evaluateTest: true,
+    // Early stopping on the validation loss now and then (patience 1 over 2 epochs can stop a run).
+    ...(rng.float() < 0.3 ? { earlyStopping: { patience: 1 } } : {}),
     ...(rng.float() < 0.5 ? { clipNorm: 0.5 } : {}),
   };
 }
@@ -63,6 +66,9 @@ describe('generated runs on 1 and 3 threads', () => {
     expect(bytes(three.params).equals(bytes(one.params)), what).toBe(true);
     expect(Buffer.from(three.checkpoint.data).equals(Buffer.from(one.checkpoint.data)), what).toBe(true);
     expect(three.history.map(epochMetricValues)).toEqual(one.history.map(epochMetricValues));
+    // The test-set pass (loss, scores and confusion matrix) too.
+    expect(three.test).toEqual(one.test);
+    expect(one.test).not.toBeNull();
   });
 
   it('a pool that trained other runs gives a run the bytes of a fresh pool (clipping reads whole gradient blocks)', async () => {
@@ -86,7 +92,7 @@ describe('generated runs on 1 and 3 threads', () => {
     expect(first.epochsRun).toBe(1);
     const { manifestJson, data } = serializeCheckpoint(first.checkpoint);
     const resumed = await pools[0]!.train({ ...o, resumeFrom: parseCheckpoint(manifestJson, data.slice()) });
-    expect(resumed.epochsRun).toBe(3);
+    expect(resumed.epochsRun).toBe(straight.epochsRun);
     expect(Buffer.from(resumed.checkpoint.data).equals(Buffer.from(straight.checkpoint.data)), JSON.stringify(o.model)).toBe(true);
     expect(resumed.history.map(epochMetricValues)).toEqual(straight.history.map(epochMetricValues));
   });
@@ -99,5 +105,6 @@ describe('generated runs on 1 and 3 threads', () => {
     expect(runs.some((r) => JSON.stringify(r.model).includes('batch_norm'))).toBe(true);
     expect(runs.some((r) => JSON.stringify(r.model).includes('dropout'))).toBe(true);
     expect(runs.filter((r) => r.clipNorm !== undefined).length).toBeGreaterThanOrEqual(3);
+    expect(runs.slice(0, 12).filter((r) => r.earlyStopping !== undefined).length).toBeGreaterThanOrEqual(2);
   });
 });
