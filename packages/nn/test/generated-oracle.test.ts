@@ -6,12 +6,14 @@
 // wrong only in some combination, shows up here.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { FeatureNormalization } from '../src/data.ts';
+import { Predictor } from '../src/inference.ts';
 import { f32View } from '../src/memory.ts';
 import { Rng } from '../src/rng.ts';
 import { exportTfjs } from '../src/tfjs.ts';
 import { generatedModel as generated, type GeneratorMode as Mode } from '../src/testing.ts';
 import { harness, relError, randomFill } from './harness.ts';
-import { loadInTfjs } from './tfjs-harness.ts';
+import { loadInTfjs, tfjsPredict } from './tfjs-harness.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -118,6 +120,38 @@ describe('generated models against TensorFlow.js', () => {
     model.dispose();
   });
 
+  // Predictions as a user asks for them: raw rows (pixels, or CSV values on their own scales), more
+  // of them than one forward pass holds, through our Predictor (as trained, and read back from the
+  // export) and through tfjs on the export, whose first layer carries the scaling.
+  it.each(SEEDS.slice(0, 60))('model %i: raw rows through the Predictor in chunks, its export read back and tfjs agree within 1e-4', async (seed) => {
+    const { spec } = generated(seed, 'infer');
+    const h = await harness(spec, 1, {}, seed);
+    const rng = Rng.fromSeed(seed + 3);
+    for (const p of h.model.params) {
+      const v = h.params().subarray(p.offset, p.offset + p.size);
+      if (p.role === 'bias' || p.role === 'beta' || p.role === 'moving_mean') randomFill(v, rng, 0.5);
+      if (p.role === 'moving_variance') for (let i = 0; i < v.length; i++) v[i] = 0.5 + rng.float();
+    }
+    const params = h.params().slice();
+    const n = h.model.inputSize;
+    const rows = 1 + rng.int(90);
+    const pixels = seed % 4 < 2;
+    const normalization: FeatureNormalization = pixels
+      ? { kind: 'affine', scale: 1 / 127.5, shift: -1 }
+      : standardization(n, rng);
+    const raw = pixels
+      ? Float32Array.from({ length: rows * n }, () => rng.int(256))
+      : Float32Array.from({ length: rows * n }, (_, i) => normalization.kind === 'standardized' ? normalization.mean[i % n]! + normalization.std[i % n]! * rng.normal() : 0);
+    const predictor = await Predictor.create(h.model, params, { normalization, rows: 1 + rng.int(16) });
+    const ours = predictor.predictRaw(raw);
+    const exported = exportTfjs(h.model, params, { normalization });
+    const theirs = await tfjsPredict(exported, raw, spec.inputShape);
+    const what = JSON.stringify({ spec, normalization: normalization.kind, rows });
+    expect(relError(ours, theirs), what).toBeLessThan(TOL);
+    const back = await Predictor.fromTfjs(exported.modelJson, exported.weights, { rows: 1 + rng.int(16) });
+    expect(relError(back.predictRaw(raw), theirs), what).toBeLessThan(TOL);
+  });
+
   it('draws MLPs and CNNs with every layer type and option the generator knows', () => {
     const kinds = (mode: Mode) =>
       new Set(
@@ -136,6 +170,16 @@ describe('generated models against TensorFlow.js', () => {
     expect([...kinds('infer')]).toEqual(expect.arrayContaining(['avg_pool2d/same', 'batch_norm/partial', 'conv2d/same/dilated', 'conv2d/valid/dilated', 'dense/alpha', 'dropout', 'reshape']));
   });
 });
+
+/**
+ * Per-feature statistics on scales from 1e-3 to 1e3, each mean within 30 standard deviations of 0.
+ * Beyond that, float32 itself is the limit: tfjs keeps the mean as a float32 weight, and an error
+ * of 2^-24 |mean| is (|mean| / std) 2^-24 once standardised.
+ */
+function standardization(n: number, rng: Rng): FeatureNormalization {
+  const std = Array.from({ length: n }, () => 10 ** (rng.float() * 6 - 3));
+  return { kind: 'standardized', mean: std.map((s) => s * 30 * (rng.float() * 2 - 1)), std };
+}
 
 function softmaxRows(logits: Float32Array, cols: number): Float32Array {
   const out = new Float32Array(logits.length);
