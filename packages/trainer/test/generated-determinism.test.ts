@@ -72,17 +72,49 @@ describe('generated runs on 1 and 3 threads', () => {
   });
 
   it('a pool that trained other runs gives a run the bytes of a fresh pool (clipping reads whole gradient blocks)', async () => {
-    // After all of the runs above: the pools' memory holds what they left.
-    for (const seed of SEEDS.filter((s) => generatedRun(s).clipNorm !== undefined).slice(0, 3)) {
-      const o = generatedRun(seed);
-      const fresh = await ReplicaPool.create({ threads: 2 });
-      try {
-        const [clean, reused] = [await fresh.train(o), await pools[1]!.train(o)];
-        expect(Buffer.from(reused.checkpoint.data).equals(Buffer.from(clean.checkpoint.data))).toBe(true);
-      } finally {
-        await fresh.close();
+    const reused = await ReplicaPool.create({ threads: 2 });
+    try {
+      for (const seed of SEEDS.filter((s) => generatedRun(s).clipNorm !== undefined).slice(0, 3)) {
+        // Another run first, so this pool's memory holds what it left.
+        await reused.train(generatedRun(seed + 1000));
+        const o = generatedRun(seed);
+        const fresh = await ReplicaPool.create({ threads: 2 });
+        try {
+          const [clean, dirty] = [await fresh.train(o), await reused.train(o)];
+          expect(Buffer.from(dirty.checkpoint.data).equals(Buffer.from(clean.checkpoint.data))).toBe(true);
+        } finally {
+          await fresh.close();
+        }
+      }
+    } finally {
+      await reused.close();
+    }
+  });
+
+  it('a checkpoint with leftovers between its tensors (as runs before the zeroing wrote) resumes to the straight bytes', async () => {
+    const seed = SEEDS.find((s) => {
+      const model = compileModel(generatedRun(s).model);
+      return generatedRun(s).clipNorm !== undefined && model.params.some((t, i, all) => i > 0 && t.offset > all[i - 1]!.offset + all[i - 1]!.size);
+    })!;
+    expect(seed).toBeDefined();
+    const o = { ...generatedRun(seed), epochs: 2, earlyStopping: undefined };
+    const straight = await pools[0]!.train(o);
+    const first = await pools[1]!.train({ ...o, onEpoch: (m) => (m.epoch === 1 ? 'stop' : undefined) });
+    const { manifestJson, data } = serializeCheckpoint(first.checkpoint);
+    const ckpt = parseCheckpoint(manifestJson, data.slice());
+    const model = compileModel(o.model);
+    const dv = new DataView(ckpt.data.buffer, ckpt.data.byteOffset, ckpt.data.byteLength);
+    let dirtied = 0;
+    for (const t of ckpt.manifest.tensors.filter((x) => x.name === 'params' || x.name.startsWith('optimizer/'))) {
+      for (let i = 0; i < t.length; i++) {
+        if (model.params.some((p) => i >= p.offset && i < p.offset + p.size)) continue;
+        dv.setFloat32(t.byteOffset + i * 4, Number.NaN, true);
+        dirtied++;
       }
     }
+    expect(dirtied).toBeGreaterThan(0);
+    const resumed = await pools[0]!.train({ ...o, resumeFrom: ckpt });
+    expect(Buffer.from(resumed.checkpoint.data).equals(Buffer.from(straight.checkpoint.data))).toBe(true);
   });
 
   it.each(SEEDS.slice(0, 12))('run %i stopped after epoch 1 on 3 threads and resumed from its serialised checkpoint on 1 gives the straight bytes', async (seed) => {

@@ -263,11 +263,25 @@ export class TrainingRun {
     this.paramsView().set(get('params'));
     this.plan.state.forEach((ptr, i) => this.view(ptr).set(get(`optimizer/${i}`)));
     this.bestParams = tensors.has('best/params') ? get('best/params') : null;
+    // Checkpoints written before runs zeroed their memory can hold leftovers between tensors.
+    zeroPadding(this.run.model, this.paramsView());
+    for (const ptr of this.plan.state) zeroPadding(this.run.model, this.view(ptr));
+    if (this.bestParams) zeroPadding(this.run.model, this.bestParams);
     this.epoch = m.epoch;
     this.step = m.step;
     this.early = { ...m.earlyStopping };
     this.history = m.history.map((h) => ({ ...h, threads: this.plan.threads, stepTiming: NO_TIMING }));
   }
+}
+
+/** Zeroes what lies between and after the model's tensors in a parameter-sized block. */
+function zeroPadding(model: CompiledModel, block: Float32Array): void {
+  let end = 0;
+  for (const t of [...model.params].sort((a, b) => a.offset - b.offset)) {
+    if (t.offset > end) block.fill(0, end, t.offset);
+    end = Math.max(end, t.offset + t.size);
+  }
+  block.fill(0, end);
 }
 
 /** `parse(value)`, or `value` itself when it does not parse (it then fails the comparison). */
