@@ -6,6 +6,7 @@ import { Rng } from '@hypersweep/nn';
 import { describe, expect, it } from 'vitest';
 import { canonicalKey, parseSpace, validateParams } from '../space.ts';
 import type { FrozenTrial, Params } from '../types.ts';
+import { gridCells } from './grid.ts';
 import { createSampler, type SamplerConfig } from './index.ts';
 
 type Json = Record<string, unknown>;
@@ -101,11 +102,14 @@ describe('samplers on generated spaces', () => {
       trials.push({ number: n, params, state: 'completed', reports: [], value: 0, cellKey: suggestion.cellKey! });
       expect(n).toBeLessThan(100_000);
     }
+    // Every cell, not only some: the count the grid's own expansion gives.
+    expect(keys.size).toBe(gridCells(space, { pointsPerParam: 2, maxCells: 100_000 }).length);
     expect(keys.size).toBeGreaterThan(0);
   });
 
   it('generates every parameter kind, nesting and fixed values', () => {
     const text = SEEDS.map((s) => JSON.stringify(generatedSpace(s))).join();
-    for (const kind of ['uniform', 'loguniform', 'int', 'intlog', 'quniform', 'categorical', 'fixed', '"params"']) expect(text).toContain(kind);
+    for (const kind of ['uniform', 'loguniform', 'int', 'intlog', 'quniform', 'categorical', 'fixed']) expect(text).toContain(`"type":"${kind}"`);
+    expect(text).toContain('"params"');
   });
 });
