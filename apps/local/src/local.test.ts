@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRedis } from '@hypersweep/queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEnv } from './env.ts';
@@ -79,6 +80,16 @@ describe('npm start configuration', () => {
       expect(again.stderr).toContain(`Hypersweep is already running from this folder (pid ${launcherLike.pid}`);
       expect(again.stdout).not.toContain('embedded PostgreSQL started');
       expect(readFileSync(join(same, 'launcher.pid'), 'utf8')).toBe(`${launcherLike.pid}\n`);
+      // Started from the package (`npm start -w apps/local`: src/main.ts in apps/local) is one too.
+      const fromPackage = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)', join('src', 'main.ts')], { stdio: 'ignore', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+      try {
+        writeFileSync(join(same, 'launcher.pid'), `${fromPackage.pid}\n`);
+        const third = launch(same, await freePort());
+        expect(third.status).toBe(1);
+        expect(third.stderr).toContain(`Hypersweep is already running from this folder (pid ${fromPackage.pid}`);
+      } finally {
+        fromPackage.kill();
+      }
 
       // A live pid that is not a launcher (this test's) is a stale file: the port is what is refused.
       writeFileSync(join(same, 'launcher.pid'), `${process.pid}\n`);

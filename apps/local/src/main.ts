@@ -2,8 +2,8 @@
 // otherwise starts an embedded PostgreSQL and a local redis-server on free ports, with their data
 // under HYPERSWEEP_HOME. Prints the dashboard URL and a login token; Ctrl-C stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyMigrations, createApiToken, createDb, verifyApiToken } from '@hypersweep/db';
 import { createJsonLogger } from '@hypersweep/log';
@@ -30,7 +30,18 @@ function runningLauncher(): number | null {
     return null;
   }
   const cmdline = `/proc/${pid}/cmdline`;
-  return !existsSync(cmdline) || readFileSync(cmdline, 'utf8').includes(join('apps', 'local', 'src', 'main.ts')) ? pid : null;
+  if (!existsSync(cmdline)) return pid;
+  // Started from the root (apps/local/src/main.ts) or from apps/local (`npm start -w apps/local`: src/main.ts).
+  const args = readFileSync(cmdline, 'utf8').split('\0');
+  const fromRoot = args.some((a) => a.endsWith(join('apps', 'local', 'src', 'main.ts')));
+  let cwd = '';
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // another user's process: its cwd is not ours to read
+  }
+  const fromPackage = args.some((a) => a === join('src', 'main.ts') || a.endsWith(`${sep}${join('src', 'main.ts')}`)) && cwd.endsWith(join('apps', 'local'));
+  return fromRoot || fromPackage ? pid : null;
 }
 
 function refuse(problem: string): never {
@@ -38,8 +49,10 @@ function refuse(problem: string): never {
   process.exit(1);
 }
 
-const alreadyRunning = (pid: number) =>
-  `Hypersweep is already running from this folder (pid ${pid}; its data is in ${config.home}).\nStop it first (Ctrl-C in its terminal, or kill ${pid}), or give a second one its own HYPERSWEEP_HOME and PORT.`;
+const alreadyRunning = (pid: number | null) =>
+  pid === null
+    ? `Another Hypersweep is starting from this folder (its data is in ${config.home}).\nLet it start, or give a second one its own HYPERSWEEP_HOME and PORT.`
+    : `Hypersweep is already running from this folder (pid ${pid}; its data is in ${config.home}).\nStop it first (Ctrl-C in its terminal, or kill ${pid}), or give a second one its own HYPERSWEEP_HOME and PORT.`;
 
 // Before anything starts: a second launcher on the same data (its embedded PostgreSQL and Redis
 // would collide), and a port in use, are named at once instead of surfacing as a stack trace.
@@ -71,7 +84,7 @@ if (!claimPidFile()) {
   const other = runningLauncher();
   if (other !== null) refuse(alreadyRunning(other));
   rmSync(pidFile, { force: true });
-  if (!claimPidFile()) refuse(alreadyRunning(runningLauncher() ?? Number.NaN));
+  if (!claimPidFile()) refuse(alreadyRunning(runningLauncher()));
 }
 
 const services: Service[] = [];
@@ -84,7 +97,8 @@ async function stopAll(code: number): Promise<never> {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await Promise.all(children.map((child) => (child.exitCode !== null || child.signalCode !== null ? null : new Promise((r) => child.once('exit', r)))));
     for (const service of services.reverse()) await service.stop().catch((error: unknown) => logger.error({ err: error }, 'could not stop a service'));
-    rmSync(pidFile, { force: true });
+    // Only our own: a launcher refused at start never got here, but one must not remove another's.
+    if (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile, { force: true });
     logger.info({}, 'stopped');
   }
   process.exit(code);
