@@ -7,7 +7,7 @@ import { createKernels } from '../src/backend.ts';
 import { convScratchFloats, windowGeometry, type WindowGeometry } from '../src/geometry.ts';
 import { Arena, createMemory, f32View } from '../src/memory.ts';
 import { Rng } from '../src/rng.ts';
-import { harness, relError, randomFill } from './harness.ts';
+import { harness, relError, randomFill, trainingPass } from './harness.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -73,17 +73,7 @@ describe('CNNs against TensorFlow.js', () => {
     const rng = Rng.fromSeed(21);
     randomFill(h.input(), rng, 1.5);
     const outputs = h.model.outputSize;
-    const labels = new Int32Array(rows).map(() => rng.int(outputs));
-    const targets = new Float32Array(rows * outputs);
-    randomFill(targets, rng);
-    if (loss === 'mse') h.targets().set(targets);
-    else h.labels().set(labels);
-
-    const out = h.replica.forward(rows, { training: true });
-    const ours = f32View(h.memory, out, rows * outputs).slice();
-    const lossSum = h.replica.loss(1 / rows).lossSum;
-    h.replica.backward(h.plan.grads, false);
-    const grads = h.grads().slice();
+    const { labels, targets, outputs: ours, lossSum, grads } = trainingPass(h, rows, loss, rng);
     const params = h.params().slice();
 
     const model = tf.sequential();
@@ -226,16 +216,7 @@ describe('CNNs against TensorFlow.js', () => {
       if (p.role === 'moving_variance') v.forEach((_, i) => (v[i] = 0.3 + rng.float()));
     }
     const outputs = h.model.outputSize;
-    const labels = new Int32Array(rows).map(() => rng.int(outputs));
-    const targets = new Float32Array(rows * outputs);
-    randomFill(targets, rng);
-    if (loss === 'mse') h.targets().set(targets);
-    else h.labels().set(labels);
-
-    const trainOut = f32View(h.memory, h.replica.forward(rows, { training: true }), rows * outputs).slice();
-    const lossSum = h.replica.loss(1 / rows).lossSum;
-    h.replica.backward(h.plan.grads, false);
-    const grads = h.grads().slice();
+    const { labels, targets, outputs: trainOut, lossSum, grads } = trainingPass(h, rows, loss, rng);
     const params = h.params().slice();
     const evalOut = f32View(h.memory, h.replica.forward(rows, { training: false }), rows * outputs).slice();
 

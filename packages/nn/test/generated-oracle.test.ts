@@ -12,7 +12,7 @@ import { f32View } from '../src/memory.ts';
 import { Rng } from '../src/rng.ts';
 import { exportTfjs } from '../src/tfjs.ts';
 import { generatedModel as generated, type GeneratorMode as Mode } from '../src/testing.ts';
-import { harness, relError, randomFill } from './harness.ts';
+import { harness, relError, randomFill, trainingPass } from './harness.ts';
 import { loadInTfjs, tfjsPredict } from './tfjs-harness.ts';
 
 beforeAll(async () => {
@@ -33,17 +33,7 @@ describe('generated models against TensorFlow.js', () => {
     for (const p of h.model.params) if (p.role === 'bias' || p.role === 'beta') randomFill(h.params().subarray(p.offset, p.offset + p.size), rng, 0.3);
     randomFill(h.input(), rng, 1.5);
     const outputs = h.model.outputSize;
-    const labels = new Int32Array(rows).map(() => rng.int(outputs));
-    const targets = new Float32Array(rows * outputs);
-    randomFill(targets, rng);
-    if (spec.loss === 'mse') h.targets().set(targets);
-    else h.labels().set(labels);
-
-    const out = h.replica.forward(rows, { training: true });
-    const ours = f32View(h.memory, out, rows * outputs).slice();
-    const lossSum = h.replica.loss(1 / rows).lossSum;
-    h.replica.backward(h.plan.grads, false);
-    const grads = h.grads().slice();
+    const { labels, targets, outputs: ours, lossSum, grads } = trainingPass(h, rows, spec.loss, rng);
 
     // Our export, loaded as a user loads it: it ends in a softmax for classifiers.
     const model = await loadInTfjs(exportTfjs(h.model, h.params().slice()));

@@ -1,7 +1,7 @@
 // Test harness: a compiled model with its parameters, one replica and kernel access on one memory.
 import { createKernels, type KernelOptions } from '../src/backend.ts';
 import type { Kernels } from '../src/kernels/types.ts';
-import { Arena, createMemory, planActivations, planParameters, type ActivationPlan, type ParameterPlan } from '../src/memory.ts';
+import { Arena, createMemory, f32View, planActivations, planParameters, type ActivationPlan, type ParameterPlan } from '../src/memory.ts';
 import { compileModel, type CompiledModel } from '../src/model.ts';
 import { Replica } from '../src/replica.ts';
 import { initializeParams } from '../src/init.ts';
@@ -63,3 +63,20 @@ export function randomFill(out: { length: number; [i: number]: number }, rng: Rn
   for (let i = 0; i < out.length; i++) out[i] = (rng.float() * 2 - 1) * scale;
 }
 
+/**
+ * One training pass of the harness on random labels (cross-entropy) or targets (mse) drawn from
+ * `rng`: the outputs, the summed loss and the gradients, with the labels and targets used.
+ */
+export function trainingPass(h: Harness, rows: number, loss: string, rng: Rng) {
+  const outputs = h.model.outputSize;
+  const labels = new Int32Array(rows).map(() => rng.int(outputs));
+  const targets = new Float32Array(rows * outputs);
+  randomFill(targets, rng);
+  if (loss === 'mse') h.targets().set(targets);
+  else h.labels().set(labels);
+  const out = h.replica.forward(rows, { training: true });
+  const outputsSeen = f32View(h.memory, out, rows * outputs).slice();
+  const lossSum = h.replica.loss(1 / rows).lossSum;
+  h.replica.backward(h.plan.grads, false);
+  return { labels, targets, outputs: outputsSeen, lossSum, grads: h.grads().slice() };
+}
