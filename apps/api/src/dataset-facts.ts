@@ -1,8 +1,8 @@
 // What submission knows of a sweep's dataset without loading it: a built-in's entry in
 // @hypersweep/datasets' registry (sized by the request's options), an upload's (CSV or IDX) stored row.
-import { builtinDatasets, type CsvOptions } from '@hypersweep/datasets';
+import { builtinDatasets, idxPoolClassCounts, mnistPoolClassCounts, validationSplitProblem, type CsvOptions } from '@hypersweep/datasets';
 import { getDataset, type Db } from '@hypersweep/db';
-import type { DatasetFacts, DatasetRef } from '@hypersweep/schemas';
+import type { CreateSweepRequest, DatasetFacts, DatasetRef, ErrorDetail } from '@hypersweep/schemas';
 import { z } from 'zod';
 
 /** What an upload stores next to the file (routes/datasets.ts): its parse options and what validation found. */
@@ -28,6 +28,9 @@ const StoredIdxFacts = z.object({
   featureShape: z.array(z.number().int().min(1)).min(2).max(3),
   numClasses: z.number().int().min(2),
   sizes: z.object({ train: count, test: count }),
+  // Optional: rows stored without them are not checked for their validation split.
+  classCounts: z.array(count).optional(),
+  test: z.union([z.object({ source: z.literal('files') }), z.object({ source: z.literal('holdout'), fraction: z.number(), seed: z.number() })]).optional(),
 });
 
 /**
@@ -50,14 +53,32 @@ export async function datasetFacts(db: Db, ref: DatasetRef, projectId?: string):
     if (!row || !spec?.success || (projectId !== undefined && row.projectId !== projectId)) return null;
     const s = spec.data;
     // Images as uploaded: featureShape [H, W] or [H, W, C] as the file declares it, one byte per pixel like MNIST.
-    return { name: row.name, task: 'classification', featureShape: s.featureShape, numClasses: s.numClasses, featureBytes: 1, sizes: s.sizes };
+    const pool = s.classCounts && s.test && s.classCounts.length === s.numClasses ? idxPoolClassCounts({ classCounts: s.classCounts, numClasses: s.numClasses, test: s.test }) : undefined;
+    return { name: row.name, task: 'classification', featureShape: s.featureShape, numClasses: s.numClasses, featureBytes: 1, sizes: s.sizes, ...(pool ? { poolClassCounts: pool } : {}) };
   }
   const entry = builtinDatasets.find((d) => d.id === ref.type)!;
   const base = { name: entry.id, task: 'classification' as const, featureShape: entry.featureShape, numClasses: entry.numClasses };
   if (ref.type === 'mnist') {
-    return { ...base, featureBytes: 1, sizes: { train: ref.limitTrain ?? entry.sizes.train, test: ref.limitTest ?? entry.sizes.test } };
+    return { ...base, featureBytes: 1, sizes: { train: ref.limitTrain ?? entry.sizes.train, test: ref.limitTest ?? entry.sizes.test }, poolClassCounts: mnistPoolClassCounts(ref.limitTrain) };
   }
   // Spirals: the test set defaults to a fifth of `count` (rounded up here: the memory check only needs a bound).
   const train = ref.count ?? entry.sizes.train;
   return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) } };
 }
+
+/**
+ * A trial draws a stratified validation hold-out from the training pool (one example of each class
+ * in it, and each class left in training): refused at submission when the pool's class counts
+ * cannot give one, as every trial would fail the same way. A templated dataset is checked per trial.
+ */
+export function validationSplitProblems(request: CreateSweepRequest, facts: DatasetFacts): ErrorDetail[] {
+  const ds = request.dataset;
+  if (!facts.poolClassCounts || request.template?.dataset || ds.type === 'csv') return [];
+  const holdout = { ...(ds.validationFraction !== undefined ? { validationFraction: ds.validationFraction } : {}), ...(ds.validationCount !== undefined ? { validationCount: ds.validationCount } : {}) };
+  const problem = validationSplitProblem(facts.poolClassCounts, holdout);
+  if (problem === null) return [];
+  const field = ds.validationCount !== undefined ? 'validationCount' : ds.validationFraction !== undefined || ds.type !== 'mnist' || ds.limitTrain === undefined ? 'validationFraction' : 'limitTrain';
+  const message = `${problem} (of ${facts.poolClassCounts.reduce((a, b) => a + b, 0)} training examples in ${facts.numClasses} classes, a stratified validation hold-out needs one of each and leaves one in training): hold out more (validationCount), none (validationFraction: 0), or train on more examples`;
+  return [{ path: `dataset.${field}`, message }];
+}
+

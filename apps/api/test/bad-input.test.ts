@@ -57,6 +57,10 @@ const CASES: Case[] = [
   { name: 'missing dataset', json: withValue('dataset', undefined), status: 400, names: 'dataset' },
   { name: 'unknown dataset type', json: withValue('dataset', { type: 'imagenet' }), status: 400, names: 'dataset.type' },
   { name: 'dataset limitTrain negative', json: withValue('dataset.limitTrain', -5), status: 400, names: 'dataset.limitTrain' },
+  // Every trial would fail drawing its stratified validation hold-out: refused at submission.
+  { name: 'dataset limitTrain 10 (one image a class: none for validation)', json: withValue('dataset.limitTrain', 10), status: 400, names: 'dataset.limitTrain' },
+  { name: 'dataset limitTrain 50 (a validation hold-out of 5 for 10 classes)', json: withValue('dataset.limitTrain', 50), status: 400, names: 'dataset.limitTrain' },
+  { name: 'dataset validationCount 5 for 10 classes', json: withValue('dataset.validationCount', 5), status: 400, names: 'dataset.validationCount' },
   { name: 'dataset path injection field', json: withValue('dataset.dataDir', '/etc'), status: 400, names: 'dataset.dataDir' },
   { name: 'csv dataset id not a uuid', json: withValue('dataset', { type: 'csv', id: "1' OR '1'='1" }), status: 400, names: 'dataset.id' },
   { name: 'missing model', json: withValue('model', undefined), status: 400, names: 'model' },
@@ -255,3 +259,27 @@ describe('malformed requests', () => {
     );
   });
 });
+
+describe('a small training pool', () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is accepted with a validation hold-out that can hold every class, or with none', async () => {
+    const submit = async (dataset: object, metric = 'val_accuracy') => {
+      const body = { ...valid(), dataset: { type: 'mnist', ...dataset }, objective: { metric, mode: metric.endsWith('loss') ? 'minimize' : 'maximize' } };
+      return t.request('/api/v1/sweeps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    };
+    expect((await submit({ limitTrain: 50, validationCount: 10 })).status).toBe(201);
+    expect((await submit({ limitTrain: 20, validationFraction: 0 }, 'train_loss')).status).toBe(201);
+    const refused = await submit({ limitTrain: 50, validationFraction: 0.1 });
+    expect(refused.status).toBe(400);
+    const error = ApiError.parse(await refused.json());
+    expect(error.error.details[0]).toMatchObject({ path: 'dataset.validationFraction', message: expect.stringMatching(/^validation of 5 examples cannot hold one of each of the 10 classes \(of 50 training examples in 10 classes/) });
+  });
+});
+

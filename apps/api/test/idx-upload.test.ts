@@ -163,6 +163,10 @@ describe('IDX dataset uploads', () => {
     const classes = await t.request('/api/v1/sweeps', { method: 'POST', json: sweep(mlp([6, 6], 10)) });
     expect(classes.status).toBe(400);
     expect(ApiError.parse(await classes.json()).error.details[0]).toMatchObject({ path: 'model.layers[2].units', message: /3 classes/ });
+    // bands: 60 training images in 3 classes. A validation hold-out of 2 cannot hold each class.
+    const tiny = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...sweep(mlp([6, 6], 3)), dataset: { type: 'idx', id: bandsId, validationCount: 2 } } });
+    expect(tiny.status).toBe(400);
+    expect(ApiError.parse(await tiny.json()).error.details[0]).toMatchObject({ path: 'dataset.validationCount', message: /^validation of 2 examples cannot hold one of each of the 3 classes/ });
     const missing = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...sweep(mlp([6, 6], 3)), dataset: { type: 'idx', id: '00000000-0000-4000-8000-000000000000' } } });
     expect(missing.status).toBe(400);
     expect(ApiError.parse(await missing.json()).error.details[0]?.path).toBe('dataset.id');

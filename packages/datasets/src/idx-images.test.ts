@@ -1,10 +1,12 @@
 // Uploaded IDX image datasets: every malformed file refused with its file, byte offset and header
 // field; the packed blob rebuilt into a Dataset like MNIST (splits, scalings, the upload's test set).
+import { Rng } from '@hypersweep/nn';
 import { describe, expect, it } from 'vitest';
 import { DatasetCache, storedUpload } from './cache.ts';
 import { DatasetError } from './errors.ts';
 import { encodeIdx } from './idx.ts';
-import { buildIdxDataset, checkIdxUpload, packIdxUpload, type IdxUploadFiles, type IdxUploadOptions } from './idx-images.ts';
+import { buildIdxDataset, checkIdxUpload, idxPoolClassCounts, packIdxUpload, type IdxUploadFiles, type IdxUploadOptions } from './idx-images.ts';
+import { validationSplitProblem } from './split.ts';
 import { syntheticIdxImages } from './testing.ts';
 
 function refusal(files: IdxUploadFiles, options: IdxUploadOptions = {}): DatasetError {
@@ -151,3 +153,63 @@ describe('buildIdxDataset', () => {
     expect(() => storedUpload('y', { ...row, data: null })).toThrow(/no idx dataset y/);
   });
 });
+
+describe('checkIdxUpload on mutated uploads', () => {
+  /** Random damage as uploads arrive broken: bytes flipped (headers above all), cut short, grown, files swapped or dropped. */
+  function mutated(seed: number): { files: IdxUploadFiles; options: IdxUploadOptions } {
+    const rng = Rng.fromSeed(seed);
+    const base = syntheticIdxImages({ count: 20 + rng.int(40), height: 1 + rng.int(6), width: 1 + rng.int(6), numClasses: 2 + rng.int(5), seed });
+    const testSet = syntheticIdxImages({ count: 5 + rng.int(20), height: 1 + rng.int(6), width: 1 + rng.int(6), numClasses: 2 + rng.int(5), seed: seed + 1 });
+    const parts: (Uint8Array | undefined)[] = [base.images, base.labels, ...(rng.float() < 0.5 ? [testSet.images, testSet.labels] : [undefined, undefined])];
+    for (let k = rng.int(4); k > 0; k--) {
+      const i = rng.int(4);
+      const part = parts[i];
+      if (part === undefined) continue;
+      const copy = part.slice();
+      const r = rng.float();
+      if (r < 0.5) copy[rng.float() < 0.7 ? rng.int(Math.min(copy.length, 16)) : rng.int(copy.length)] = rng.int(256);
+      else if (r < 0.7) parts[i] = copy.subarray(0, rng.int(copy.length));
+      else if (r < 0.8) parts[i] = Uint8Array.from([...copy, ...Array.from({ length: 1 + rng.int(8) }, () => rng.int(256))]);
+      else if (r < 0.9) parts[i] = parts[(i + 1) % 4] ?? copy;
+      else parts[i] = undefined;
+      if (r < 0.5) parts[i] = copy;
+    }
+    const files = { trainImages: parts[0] ?? new Uint8Array(0), trainLabels: parts[1] ?? new Uint8Array(0), ...(parts[2] ? { testImages: parts[2] } : {}), ...(parts[3] ? { testLabels: parts[3] } : {}) };
+    const options = { ...(rng.float() < 0.3 ? { numClasses: rng.int(10) } : {}), ...(rng.float() < 0.3 ? { testFraction: [0.05, 0.5, 0.99, 1, 0][rng.int(5)]! } : {}) };
+    return { files, options };
+  }
+
+  it('accepts an upload that builds a dataset, or refuses it with a DatasetError naming a file or option; never anything else', () => {
+    let accepted = 0;
+    let refused = 0;
+    for (let seed = 1; seed <= 600; seed++) {
+      const { files, options } = mutated(seed);
+      let spec;
+      try {
+        spec = checkIdxUpload(files, options);
+      } catch (error) {
+        expect(error, `seed ${seed}: ${String(error)}`).toBeInstanceOf(DatasetError);
+        // The API names the file a refusal has, else the option (a split too small: testFraction).
+        const e = error as DatasetError;
+        expect(e.file !== undefined || ['CLASS_TOO_SMALL', 'SPLIT_TOO_SMALL', 'INVALID_OPTION'].includes(e.code), `seed ${seed}: ${e.code} ${e.message}`).toBe(true);
+        refused++;
+        continue;
+      }
+      accepted++;
+      // What was accepted is stored: it builds unless its validation split cannot be drawn, which
+      // submission tells from the stored class counts alone, in the same words.
+      const problem = validationSplitProblem(idxPoolClassCounts(spec), {});
+      const build = () => buildIdxDataset('fuzz', packIdxUpload(files), spec);
+      if (problem !== null) {
+        expect(build).toThrow(problem);
+        continue;
+      }
+      const dataset = build();
+      expect(dataset.train.count + dataset.validation.count + dataset.test.count).toBeGreaterThan(0);
+      for (const split of [dataset.train, dataset.validation, dataset.test]) for (const l of split.labels) expect(l).toBeLessThan(spec.numClasses);
+    }
+    expect(accepted).toBeGreaterThan(50);
+    expect(refused).toBeGreaterThan(50);
+  });
+});
+

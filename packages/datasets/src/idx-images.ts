@@ -5,7 +5,7 @@ import type { Dataset, DataSplit } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
 import { assertSeed } from './random.ts';
 import { checkScaling, type Scaling } from './scaling.ts';
-import { affineNormalization, gatherRows, resolveHoldoutCount, stratifiedPartition, stratifiedSplit } from './split.ts';
+import { affineNormalization, gatherRows, labelsOfCounts, resolveHoldoutCount, stratifiedPartition, stratifiedSplit } from './split.ts';
 
 /** The limits of an upload that do not depend on the server's byte limit. */
 export const IDX_LIMITS = {
@@ -210,6 +210,15 @@ export function checkIdxUpload(files: IdxUploadFiles, options: IdxUploadOptions 
   // Drawn here once so an infeasible hold-out (a class with one image) is refused at upload, not per trial.
   const holdout = testHoldout(trainLabels, numClasses, test);
   return { ...spec, files: ranges, test, sizes: { train: holdout.rest.length, test: holdout.test.length } };
+}
+
+/** Training images per class before the validation hold-out: the training file's, less a test hold-out drawn from it. */
+export function idxPoolClassCounts(spec: Pick<IdxStoredSpec, 'classCounts' | 'numClasses' | 'test'>): number[] {
+  if (spec.test.source === 'files') return [...spec.classCounts];
+  const labels = labelsOfCounts(spec.classCounts);
+  const counts = new Array<number>(spec.numClasses).fill(0);
+  for (const i of testHoldout(labels, spec.numClasses, spec.test).rest) counts[labels[i]!]!++;
+  return counts;
 }
 
 function testHoldout(labels: ArrayLike<number>, numClasses: number, test: { fraction: number; seed: number }): { rest: Int32Array; test: Int32Array } {

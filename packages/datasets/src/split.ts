@@ -348,3 +348,27 @@ export function standardize(values: ArrayLike<number>, dim: number, stats: Stand
   }
   return out;
 }
+
+/** Labels 0, 0, …, 1, 1, … with `counts[c]` of class c: what a split's per-class sizes depend on. */
+export function labelsOfCounts(counts: readonly number[]): Int32Array {
+  const out = new Int32Array(counts.reduce((a, b) => a + b, 0));
+  let at = 0;
+  counts.forEach((n, c) => out.fill(c, at, (at += n)));
+  return out;
+}
+
+/**
+ * Why a stratified validation hold-out of a training pool with these examples per class cannot be
+ * drawn (too small to hold one of each class, or a class too small to be in both parts), or null.
+ * A split's sizes depend only on the counts, never on the seed: submission checks it without data.
+ */
+export function validationSplitProblem(classCounts: readonly number[], options: { validationFraction?: number; validationCount?: number }): string | null {
+  try {
+    stratifiedSplit(labelsOfCounts(classCounts), classCounts.length, { seed: 0, ...options });
+    return null;
+  } catch (error) {
+    if (error instanceof DatasetError) return error.message;
+    throw error;
+  }
+}
+

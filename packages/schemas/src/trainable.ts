@@ -24,6 +24,11 @@ export interface DatasetFacts {
   readonly featureBytes: 1 | 4;
   /** Examples: the training set (its validation hold-out included) and the test set. */
   readonly sizes: { readonly train: number; readonly test: number };
+  /**
+   * Training examples per class before the validation hold-out, where a trial splits them (MNIST,
+   * IDX uploads): submission checks the stratified hold-out can be drawn. Absent where unknown.
+   */
+  readonly poolClassCounts?: readonly number[];
 }
 
 export interface TrainableLimits {

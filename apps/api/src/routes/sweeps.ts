@@ -45,7 +45,7 @@ import {
 import { SearchError, parseSpace, validateParams } from '@hypersweep/search';
 import { Router, type Request } from 'express';
 import { noSuchSweep, requireSweepAccess, targetProject, visibleProjectIds } from '../scope.ts';
-import { datasetFacts } from '../dataset-facts.ts';
+import { datasetFacts, validationSplitProblems } from '../dataset-facts.ts';
 import { WORKER_ALIVE_MS } from './meta.ts';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../errors.ts';
@@ -93,7 +93,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
         ]);
       }
       // Refused now rather than failing one trial at a time on the workers.
-      const untrainable = checkTrainable(spec, facts, deps.config.trialLimits);
+      const untrainable = [...checkTrainable(spec, facts, deps.config.trialLimits), ...validationSplitProblems(spec, facts)];
       if (untrainable.length > 0) {
         const first = untrainable[0]!;
         throw new HttpError('invalid_request', `the sweep cannot train: ${first.path}: ${first.message}`, untrainable);
