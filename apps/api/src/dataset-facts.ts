@@ -1,6 +1,6 @@
 // What submission knows of a sweep's dataset without loading it: a built-in's entry in
 // @hypersweep/datasets' registry (sized by the request's options), an upload's (CSV or IDX) stored row.
-import { builtinDatasets, idxPoolClassCounts, mnistPoolClassCounts, validationSplitProblem, type CsvOptions } from '@hypersweep/datasets';
+import { builtinDatasets, idxPoolClassCounts, mnistPoolClassCounts, spiralsPoolClassCounts, validationSplitProblem, type CsvOptions } from '@hypersweep/datasets';
 import { getDataset, type Db } from '@hypersweep/db';
 import type { CreateSweepRequest, DatasetFacts, DatasetRef, ErrorDetail } from '@hypersweep/schemas';
 import { z } from 'zod';
@@ -63,7 +63,7 @@ export async function datasetFacts(db: Db, ref: DatasetRef, projectId?: string):
   }
   // Spirals: the test set defaults to a fifth of `count` (rounded up here: the memory check only needs a bound).
   const train = ref.count ?? entry.sizes.train;
-  return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) } };
+  return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) }, poolClassCounts: spiralsPoolClassCounts(train) };
 }
 
 /**
@@ -77,7 +77,9 @@ export function validationSplitProblems(request: CreateSweepRequest, facts: Data
   const holdout = { ...(ds.validationFraction !== undefined ? { validationFraction: ds.validationFraction } : {}), ...(ds.validationCount !== undefined ? { validationCount: ds.validationCount } : {}) };
   const problem = validationSplitProblem(facts.poolClassCounts, holdout);
   if (problem === null) return [];
-  const field = ds.validationCount !== undefined ? 'validationCount' : ds.validationFraction !== undefined || ds.type !== 'mnist' || ds.limitTrain === undefined ? 'validationFraction' : 'limitTrain';
+  // The option the user set, else the pool's size where they made it small, else the default fraction.
+  const small = ds.type === 'mnist' && ds.limitTrain !== undefined ? 'limitTrain' : ds.type === 'spirals' && ds.count !== undefined ? 'count' : null;
+  const field = ds.validationCount !== undefined ? 'validationCount' : ds.validationFraction !== undefined || small === null ? 'validationFraction' : small;
   const message = `${problem} (of ${facts.poolClassCounts.reduce((a, b) => a + b, 0)} training examples in ${facts.numClasses} classes, a stratified validation hold-out needs one of each and leaves one in training): hold out more (validationCount), none (validationFraction: 0), or train on more examples`;
   return [{ path: `dataset.${field}`, message }];
 }

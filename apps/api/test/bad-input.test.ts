@@ -280,6 +280,16 @@ describe('a small training pool', () => {
     expect(refused.status).toBe(400);
     const error = ApiError.parse(await refused.json());
     expect(error.error.details[0]).toMatchObject({ path: 'dataset.validationFraction', message: expect.stringMatching(/^validation of 5 examples cannot hold one of each of the 10 classes \(of 50 training examples in 10 classes/) });
+
+    // Spirals: 10 points make a hold-out of 1 for 2 spirals.
+    const base = valid();
+    const search = { ...(base['search'] as Body), space: { learningRate: { type: 'loguniform', low: 1e-3, high: 1e-1 } } };
+    const spirals = { ...base, search, dataset: { type: 'spirals', count: 10 }, model: { inputShape: [2], layers: [{ type: 'dense', units: 8, activation: 'tanh' }, { type: 'dense', units: 2 }], loss: 'softmax_cross_entropy' } };
+    const few = await t.request('/api/v1/sweeps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spirals) });
+    expect(few.status).toBe(400);
+    expect(ApiError.parse(await few.json()).error.details[0]).toMatchObject({ path: 'dataset.count', message: expect.stringMatching(/^validation of 1 example cannot hold one of each of the 2 classes/) });
+    const enough = await t.request('/api/v1/sweeps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...spirals, dataset: { type: 'spirals', count: 20 } }) });
+    expect(enough.status, await enough.clone().text()).toBe(201);
   });
 });
 

@@ -21,7 +21,7 @@ export {
   type MnistFiles,
 } from './mnist.ts';
 export { parseCsv, parseCsvRecords, loadCsvFile, csvUploadOptions, csvUploadErrorPath, CSV_SCALINGS, type CsvOptions, type CsvDataset, type CsvRecord, type CsvScaling, type CsvUploadFields } from './csv.ts';
-export { twoSpirals, SPIRALS_SCALINGS, type TwoSpiralsOptions, type SpiralsScaling } from './spirals.ts';
+export { twoSpirals, spiralsPoolClassCounts, SPIRALS_SCALINGS, type TwoSpiralsOptions, type SpiralsScaling } from './spirals.ts';
 export { checkScaling, type Scaling } from './scaling.ts';
 export {
   stratifiedSplit,

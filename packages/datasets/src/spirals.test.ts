@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DataSplit } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
-import { twoSpirals } from './spirals.ts';
+import { spiralsPoolClassCounts, twoSpirals } from './spirals.ts';
+import { validationSplitProblem } from './split.ts';
 
 /** Accuracy of a 1-nearest-neighbour classifier fitted on `train`, evaluated on `test`. */
 function nearestNeighbourAccuracy(train: DataSplit, test: DataSplit): number {
@@ -81,3 +82,24 @@ describe('twoSpirals', () => {
     expect(() => twoSpirals({ seed: 0.5 })).toThrow(/seed/);
   });
 });
+
+describe('spirals class counts without the points', () => {
+  it('match the points drawn, and tell which validation splits can be drawn in the same words', () => {
+    for (const count of [4, 5, 10, 11, 20, 999]) {
+      for (const options of [{}, { validationCount: 2 }, { validationFraction: 0 }]) {
+        const problem = validationSplitProblem(spiralsPoolClassCounts(count), options);
+        const draw = () => twoSpirals({ count, ...options });
+        if (problem !== null) {
+          expect(draw, `count ${count}`).toThrow(problem);
+          continue;
+        }
+        const d = draw();
+        const counts = [0, 0];
+        for (const split of [d.train, d.validation]) for (const l of split.labels) counts[l]!++;
+        expect(counts, `count ${count}`).toEqual(spiralsPoolClassCounts(count));
+      }
+    }
+    expect(validationSplitProblem(spiralsPoolClassCounts(10), {})).toMatch(/validation of 1 example cannot hold one of each of the 2 classes/);
+  });
+});
+

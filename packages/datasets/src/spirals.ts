@@ -43,6 +43,11 @@ function drawPoints(count: number, noise: number, turns: number, rng: Rng): { po
   return { points, labels };
 }
 
+/** Points per spiral before the validation hold-out: point i belongs to spiral i mod 2. */
+export function spiralsPoolClassCounts(count = 1000): number[] {
+  return [Math.ceil(count / 2), Math.floor(count / 2)];
+}
+
 function checkCount(value: number, what: string, min: number): number {
   if (!Number.isInteger(value) || value < min) {
     throw new DatasetError('INVALID_OPTION', `${what} must be an integer ≥ ${min}, got ${String(value)}`);
