@@ -155,6 +155,8 @@ describe('hypersweep train', () => {
     [['--activation', 'swish'], '--activation: "swish": Invalid option: expected one of'],
     [['--dropout', '1'], '--dropout: "1": must be in [0, 1)'],
     [['--hidden', '64,0'], '--hidden: "0": Too small'],
+    [['--dataset', 'mnist', '--limit', '50'], '--limit: validation of 5 examples cannot hold one of each of the 10 classes'],
+    [['--dataset', 'mnist', '--limit', '500', '--validation-split', '0.01'], '--validation-split: validation of 5 examples cannot hold one of each of the 10 classes'],
   ])('refuses %j before loading the dataset, naming the flag', async (args, text) => {
     // In process (the refusal comes before any output); the exit code is checked once below.
     await expect(runTrain(['--dataset', join(work, 'absent.csv'), ...args])).rejects.toThrow(text);

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { loadCsvFile, loadDataset } from '@hypersweep/datasets';
+import { loadCsvFile, loadDataset, mnistPoolClassCounts, spiralsPoolClassCounts, validationSplitProblem } from '@hypersweep/datasets';
 import {
   Activation,
   compileModel,
@@ -228,6 +228,15 @@ export async function runTrain(argv: string[]): Promise<number> {
     refused('activation', values.activation, Activation.safeParse(values.activation));
     refused('dropout', values.dropout, DropoutLayer.shape.rate.safeParse(num('dropout', values.dropout, 0)));
     for (const h of values.hidden.split(',').filter((x) => x.trim() !== '')) refused('hidden', h, DenseLayer.shape.units.safeParse(num('hidden', h, 0)));
+  }
+
+  // A built-in's validation hold-out, from its class counts (as the API checks a sweep's).
+  if ((values.dataset === 'mnist' || values.dataset === 'spirals') && (limit === undefined || (Number.isInteger(limit) && limit >= 1))) {
+    const counts = values.dataset === 'mnist' ? mnistPoolClassCounts(limit) : spiralsPoolClassCounts();
+    const problem = validationSplitProblem(counts, validationFraction === undefined ? {} : { validationFraction });
+    if (problem !== null) {
+      throw new Error(`--${validationFraction === undefined && limit !== undefined ? 'limit' : 'validation-split'}: ${problem} (a stratified hold-out needs one of each class): hold out none (--validation-split 0) or train on more examples`);
+    }
   }
 
   // A model file is checked before the dataset loads, with the API's words for the same problems.
