@@ -2,7 +2,7 @@
 // @hypersweep/datasets' registry (sized by the request's options), an upload's (CSV or IDX) stored row.
 import { builtinDatasets, idxPoolClassCounts, mnistPoolClassCounts, spiralsPoolClassCounts, validationSplitProblem, type CsvOptions } from '@hypersweep/datasets';
 import { getDataset, type Db } from '@hypersweep/db';
-import type { CreateSweepRequest, DatasetFacts, DatasetRef, ErrorDetail } from '@hypersweep/schemas';
+import { cornersOf, parseSearchSpace, resolveTrialConfig, SchemaError, type CreateSweepRequest, type DatasetFacts, type DatasetRef, type ErrorDetail } from '@hypersweep/schemas';
 import { z } from 'zod';
 
 /** What an upload stores next to the file (routes/datasets.ts): its parse options and what validation found. */
@@ -66,21 +66,49 @@ export async function datasetFacts(db: Db, ref: DatasetRef, projectId?: string):
   return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) }, poolClassCounts: spiralsPoolClassCounts(train) };
 }
 
-/**
- * A trial draws a stratified validation hold-out from the training pool (one example of each class
- * in it, and each class left in training): refused at submission when the pool's class counts
- * cannot give one, as every trial would fail the same way. A templated dataset is checked per trial.
- */
-export function validationSplitProblems(request: CreateSweepRequest, facts: DatasetFacts): ErrorDetail[] {
-  const ds = request.dataset;
-  if (!facts.poolClassCounts || request.template?.dataset || ds.type === 'csv') return [];
+/** A dataset reference's training pool per class, where a trial splits it; `facts` hold an upload's. */
+function poolClassCountsOf(ref: DatasetRef, facts: DatasetFacts): readonly number[] | undefined {
+  if (ref.type === 'mnist') return mnistPoolClassCounts(ref.limitTrain);
+  if (ref.type === 'spirals') return spiralsPoolClassCounts(ref.count);
+  return ref.type === 'idx' ? facts.poolClassCounts : undefined;
+}
+
+/** The stratified validation hold-out of one dataset reference, as a problem at its field, or null. */
+function splitProblem(ds: DatasetRef, facts: DatasetFacts, when: string): ErrorDetail | null {
+  const counts = poolClassCountsOf(ds, facts);
+  if (!counts || ds.type === 'csv') return null;
   const holdout = { ...(ds.validationFraction !== undefined ? { validationFraction: ds.validationFraction } : {}), ...(ds.validationCount !== undefined ? { validationCount: ds.validationCount } : {}) };
-  const problem = validationSplitProblem(facts.poolClassCounts, holdout);
-  if (problem === null) return [];
+  const problem = validationSplitProblem(counts, holdout);
+  if (problem === null) return null;
   // The option the user set, else the pool's size where they made it small, else the default fraction.
   const small = ds.type === 'mnist' && ds.limitTrain !== undefined ? 'limitTrain' : ds.type === 'spirals' && ds.count !== undefined ? 'count' : null;
   const field = ds.validationCount !== undefined ? 'validationCount' : ds.validationFraction !== undefined || small === null ? 'validationFraction' : small;
-  const message = `${problem} (of ${facts.poolClassCounts.reduce((a, b) => a + b, 0)} training examples in ${facts.numClasses} classes, a stratified validation hold-out needs one of each and leaves one in training): hold out more (validationCount), none (validationFraction: 0), or train on more examples`;
-  return [{ path: `dataset.${field}`, message }];
+  const message = `${problem} (of ${counts.reduce((a, b) => a + b, 0)} training examples in ${counts.length} classes, a stratified validation hold-out needs one of each and leaves one in training${when}): hold out more (validationCount), none (validationFraction: 0), or train on more examples`;
+  return { path: `dataset.${field}`, message };
 }
 
+/**
+ * A trial draws a stratified validation hold-out from the training pool (one example of each class
+ * in it, and each class left in training): refused at submission when the pool's class counts
+ * cannot give one, as every such trial would fail the same way. A templated dataset section is
+ * checked at every corner of the space.
+ */
+export function validationSplitProblems(request: CreateSweepRequest, facts: DatasetFacts): ErrorDetail[] {
+  if (!request.template?.dataset) {
+    const problem = splitProblem(request.dataset, facts, '');
+    return problem ? [problem] : [];
+  }
+  const corners = cornersOf(parseSearchSpace(request.search.space));
+  for (const corner of corners ?? []) {
+    let dataset: DatasetRef;
+    try {
+      dataset = resolveTrialConfig(request, corner.params).dataset;
+    } catch (error) {
+      if (error instanceof SchemaError) continue; // submission's own corner checks report it
+      throw error;
+    }
+    const problem = splitProblem(dataset, facts, `, ${corner.describe}`);
+    if (problem) return [problem];
+  }
+  return [];
+}

@@ -290,6 +290,14 @@ describe('a small training pool', () => {
     expect(ApiError.parse(await few.json()).error.details[0]).toMatchObject({ path: 'dataset.count', message: expect.stringMatching(/^validation of 1 example cannot hold one of each of the 2 classes/) });
     const enough = await t.request('/api/v1/sweeps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...spirals, dataset: { type: 'spirals', count: 20 } }) });
     expect(enough.status, await enough.clone().text()).toBe(201);
+
+    // A templated pool size is checked at the corners of its range.
+    const templated = (low: number) => ({ ...spirals, dataset: { type: 'spirals', count: { $param: 'points' } }, search: { ...search, space: { ...search.space, points: { type: 'int', low, high: 500 } } } });
+    const corner = await t.request('/api/v1/sweeps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(templated(10)) });
+    expect(corner.status).toBe(400);
+    expect(ApiError.parse(await corner.json()).error.details[0]).toMatchObject({ path: 'dataset.count', message: expect.stringMatching(/^validation of 1 example cannot hold one of each of the 2 classes .*when every other parameter at its first value/) });
+    const inRange = await t.request('/api/v1/sweeps', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(templated(20)) });
+    expect(inRange.status, await inRange.clone().text()).toBe(201);
   });
 });
 

@@ -7,6 +7,7 @@ export * from './sweep.ts';
 export * from './kinds.ts';
 export * from './ask-tell.ts';
 export * from './bindings.ts';
+export { cornersOf, type Corner } from './corners.ts';
 export * from './trainable.ts';
 export * from './responses.ts';
 export * from './queries.ts';
