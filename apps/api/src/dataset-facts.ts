@@ -59,11 +59,11 @@ export async function datasetFacts(db: Db, ref: DatasetRef, projectId?: string):
   const entry = builtinDatasets.find((d) => d.id === ref.type)!;
   const base = { name: entry.id, task: 'classification' as const, featureShape: entry.featureShape, numClasses: entry.numClasses };
   if (ref.type === 'mnist') {
-    return { ...base, featureBytes: 1, sizes: { train: ref.limitTrain ?? entry.sizes.train, test: ref.limitTest ?? entry.sizes.test }, poolClassCounts: mnistPoolClassCounts(ref.limitTrain) };
+    return { ...base, featureBytes: 1, sizes: { train: ref.limitTrain ?? entry.sizes.train, test: ref.limitTest ?? entry.sizes.test } };
   }
   // Spirals: the test set defaults to a fifth of `count` (rounded up here: the memory check only needs a bound).
   const train = ref.count ?? entry.sizes.train;
-  return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) }, poolClassCounts: spiralsPoolClassCounts(train) };
+  return { ...base, featureBytes: 4, sizes: { train, test: ref.testCount ?? (ref.count === undefined ? entry.sizes.test : Math.ceil(train / 5)) } };
 }
 
 /** A dataset reference's training pool per class, where a trial splits it; `facts` hold an upload's. */

@@ -25,8 +25,9 @@ export interface DatasetFacts {
   /** Examples: the training set (its validation hold-out included) and the test set. */
   readonly sizes: { readonly train: number; readonly test: number };
   /**
-   * Training examples per class before the validation hold-out, where a trial splits them (MNIST,
-   * IDX uploads): submission checks the stratified hold-out can be drawn. Absent where unknown.
+   * An IDX upload's training examples per class before the validation hold-out, from its stored
+   * row (a built-in's follow from its options): submission checks the stratified hold-out can be
+   * drawn. Absent where unknown.
    */
   readonly poolClassCounts?: readonly number[];
 }
