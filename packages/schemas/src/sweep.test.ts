@@ -158,6 +158,10 @@ const MALFORMED_EDITS: [string, (q: Mutable) => void, string][] = [
   ['reduction factor 1', (q) => (q.search.scheduler.reductionFactor = 1), 'search.scheduler.reductionFactor'],
   ['max resource beyond the epochs', (q) => (q.search.scheduler.maxResource = 50), 'search.scheduler.maxResource'],
   ['min resource at the epochs (no rung)', (q) => (q.search.scheduler.minResource = 9), 'search.scheduler.maxResource'],
+  // Each of these once ran the API out of memory while the request was validated.
+  ['hyperband with a minResource of 1e-30', (q) => (q.search.scheduler = { type: 'hyperband', minResource: 1e-30 }), 'search.scheduler.minResource'],
+  ['asha with η barely above 1', (q) => (q.search.scheduler.reductionFactor = 1.000001), 'search.scheduler.minResource'],
+  ['hyperband with 2³¹ − 1 epochs', (q) => ((q.training.epochs = 2147483647), (q.search.scheduler = { type: 'hyperband' })), 'training.epochs'],
   ['missing budget', (q) => delete q.search.budget, 'search.budget'],
   ['negative max trials', (q) => (q.search.budget.maxTrials = -1), 'search.budget.maxTrials'],
   ['huge max trials', (q) => (q.search.budget.maxTrials = 1e15), 'search.budget.maxTrials'],

@@ -1,7 +1,7 @@
 // Unit tests of ASHA's Rung rule: top 1/η, ties, directions, failed and short trials, milestone-only stops, determinism.
 import { describe, expect, it } from 'vitest';
 import { SearchError, type FrozenTrial } from '../types.ts';
-import { createAshaScheduler, type AshaOptions } from './asha.ts';
+import { createAshaScheduler, MAX_RUNGS, rungCount, type AshaOptions } from './asha.ts';
 import { trial, upTo } from './trials.fixture.ts';
 
 const min = (o: Partial<AshaOptions> = {}) => createAshaScheduler({ direction: 'minimize', maxResource: 27, ...o });
@@ -150,5 +150,18 @@ describe('ASHA options', () => {
     bad({ direction: 'minimize', maxResource: 9, gracePeriod: 9 }, 'gracePeriod');
     bad({ direction: 'minimize', maxResource: Infinity }, 'maxResource');
     bad(null, '');
+  });
+
+  it('refuses more Rungs than MAX_RUNGS instead of listing millions of them', () => {
+    // η close to 1 or a tiny minResource: each once made the Rung list exhaust the heap.
+    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.000001 }, 'minResource');
+    bad({ direction: 'minimize', maxResource: 2, minResource: 1e-300, reductionFactor: 1.000001 }, 'minResource');
+    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.05 }, 'minResource');
+    expect(rungCount(1, 3, 81)).toBe(5);
+    const steps = (o: Partial<AshaOptions>) => createAshaScheduler({ direction: 'minimize', maxResource: 1000, ...o }).milestones.length;
+    // The last count allowed and the first refused, at η = 1.07: ⌊ln 1000 / ln 1.07⌋ + 1 = 103.
+    expect(steps({ reductionFactor: 1.07, minResource: 1000 / 1.07 ** (MAX_RUNGS - 1) })).toBe(MAX_RUNGS - 1);
+    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.07 }, 'minResource');
+    expect(steps({ reductionFactor: 2, maxResource: 2 ** 31 })).toBe(31);
   });
 });

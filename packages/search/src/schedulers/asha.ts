@@ -33,6 +33,19 @@ export interface AshaConfig {
 
 const ASHA_KEYS = ['direction', 'reductionFactor', 'minResource', 'maxResource', 'gracePeriod'] as const;
 
+/**
+ * Most Rungs between minResource and maxResource. Every report is judged at each Rung it crosses,
+ * and a η close to 1 or a tiny minResource would otherwise ask for millions of them (and the memory
+ * to list them) before a single trial runs; η = 2 from 1 to 10⁶ steps needs 20.
+ */
+export const MAX_RUNGS = 100;
+
+/** ⌊log_η(max/min)⌋ + 1: the Rungs base·η^k below maxResource, before gracePeriod skips any. */
+export function rungCount(minResource: number, eta: number, maxResource: number): number {
+  // The epsilon keeps ⌊log_3(81/1)⌋ at 4 despite floating-point logs.
+  return Math.floor(Math.log(maxResource / minResource) / Math.log(eta) + 1e-9) + 1;
+}
+
 export function parseAshaOptions(options: unknown, what = 'asha', extraKeys: readonly string[] = []): AshaConfig {
   const o = optionsObject(options, [...ASHA_KEYS, ...extraKeys], what);
   const direction = directionOption(o);
@@ -43,6 +56,14 @@ export function parseAshaOptions(options: unknown, what = 'asha', extraKeys: rea
     throw new SearchError('INVALID_CONFIG', 'maxResource', `must exceed minResource (${minResource}), or there is no Rung`);
   }
   const gracePeriod = numberOption(o, 'gracePeriod', { min: 0, default: minResource });
+  const rungs = rungCount(minResource, reductionFactor, maxResource);
+  if (rungs > MAX_RUNGS) {
+    throw new SearchError(
+      'INVALID_CONFIG',
+      'minResource',
+      `${minResource} with reductionFactor ${reductionFactor} gives ${rungs} Rungs below maxResource (${maxResource}); at most ${MAX_RUNGS}: raise minResource or reductionFactor`,
+    );
+  }
   return { direction, reductionFactor, minResource, maxResource, gracePeriod };
 }
 

@@ -81,5 +81,24 @@ describe('Hyperband decisions', () => {
     bad({ direction: 'minimize', maxResource: 81, bracketAssignment: 'random' }, 'bracketAssignment');
     bad({ direction: 'minimize', maxResource: 81, foo: 1 }, 'foo');
     bad({ direction: 'up', maxResource: 81 }, 'direction');
+    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.001 }, 'minResource');
+    // 3^(sMax) trials per cycle for the first Bracket: past 2^48 the sums are not exact.
+    bad({ direction: 'minimize', maxResource: 2, minResource: 1e-30 }, 'minResource');
+  });
+
+  it('assigns trials of a cycle far longer than any sweep without building the cycle', () => {
+    // 1 to 2^31 steps: 20 Brackets, a cycle of 1.8e9 trials (it once exhausted the heap).
+    const s = hb({ maxResource: 2 ** 31 });
+    expect(s.brackets).toHaveLength(20);
+    expect(s.brackets.reduce((n, b) => n + b.weight, 0)).toBeGreaterThan(1e9);
+    const first = Array.from({ length: 2000 }, (_, n) => s.bracketOf(n));
+    expect(new Set(first).size).toBeGreaterThan(3);
+    // Asked in any order, a number gets the same Bracket.
+    const again = hb({ maxResource: 2 ** 31 });
+    expect(again.bracketOf(1999)).toBe(first[1999]);
+    expect(Array.from({ length: 2000 }, (_, n) => again.bracketOf(n))).toEqual(first);
+    // The 81-step layout of the paper is unchanged: a cycle of 143, and negative numbers wrap.
+    const small = hb();
+    expect(small.bracketOf(-1)).toBe(small.bracketOf(142));
   });
 });

@@ -1,7 +1,7 @@
 // Hyperband as Brackets of ASHA (Ray Tune's AsyncHyperBandScheduler), each trial's Bracket fixed by its number.
 import type { Direction, FrozenTrial } from '../types.ts';
 import { SearchError } from '../types.ts';
-import { parseAshaOptions, rungMilestones, rungVerdict } from './asha.ts';
+import { parseAshaOptions, rungCount, rungMilestones, rungVerdict } from './asha.ts';
 import type { ExplainingScheduler, SchedulerVerdict } from './common.ts';
 import { enumOption, numberOption, optionsObject } from './validate.ts';
 
@@ -29,6 +29,12 @@ export interface HyperbandOptions {
   readonly bracketAssignment?: BracketAssignment;
 }
 
+/**
+ * Most trials in one assignment cycle: the most aggressive Bracket alone receives η^sMax of them.
+ * Past 2⁴⁸ the round-robin's integer sums would no longer be exact in a double.
+ */
+export const MAX_CYCLE_TRIALS = 2 ** 48;
+
 export interface Bracket {
   /** 0 is the most aggressive (smallest minimum resource). */
   readonly index: number;
@@ -47,21 +53,28 @@ export interface HyperbandScheduler extends ExplainingScheduler {
   bracketOf(trialNumber: number): number;
 }
 
-/** Smooth weighted round-robin (as nginx): an interleaved cycle with exactly weight[i] slots for i. */
-function interleave(weights: readonly number[]): number[] {
+/**
+ * Smooth weighted round-robin (as nginx): an interleaved cycle with exactly weight[i] slots for i.
+ * The cycle can be far longer than any sweep (η^sMax slots for the first Bracket), so its slots are
+ * computed on demand, up to the largest trial number asked for.
+ */
+function interleaved(weights: readonly number[]): (slot: number) => number {
   const total = weights.reduce((a, b) => a + b, 0);
   const current = weights.map(() => 0);
   const cycle: number[] = [];
-  for (let slot = 0; slot < total; slot++) {
-    let pick = 0;
-    for (let i = 0; i < weights.length; i++) {
-      current[i]! += weights[i]!;
-      if (current[i]! > current[pick]!) pick = i;
+  return (slot) => {
+    const at = ((slot % total) + total) % total;
+    while (cycle.length <= at) {
+      let pick = 0;
+      for (let i = 0; i < weights.length; i++) {
+        current[i]! += weights[i]!;
+        if (current[i]! > current[pick]!) pick = i;
+      }
+      current[pick]! -= total;
+      cycle.push(pick);
     }
-    current[pick]! -= total;
-    cycle.push(pick);
-  }
-  return cycle;
+    return cycle[at]!;
+  };
 }
 
 /**
@@ -76,27 +89,37 @@ export function createHyperbandScheduler(options: HyperbandOptions): HyperbandSc
     'hyperband',
   );
   const eta = config.reductionFactor;
-  // The epsilon keeps ⌊log_3(81/1)⌋ at 4 despite floating-point logs.
-  const sMax = Math.floor(Math.log(config.maxResource / config.minResource) / Math.log(eta) + 1e-9);
+  const sMax = rungCount(config.minResource, eta, config.maxResource) - 1;
   const count = numberOption(o, 'brackets', { min: 1, integer: true, default: sMax + 1 });
   if (count > sMax + 1) {
     throw new SearchError('INVALID_CONFIG', 'brackets', `at most ${sMax + 1} with these resources and η, got ${count}`);
   }
   const assignment = enumOption<BracketAssignment>(o, 'bracketAssignment', ['proportional', 'roundRobin'], 'proportional');
 
+  const weightOf = (b: number): number => {
+    const s = sMax - b;
+    return assignment === 'proportional' ? Math.ceil(((sMax + 1) / (s + 1)) * eta ** s - 1e-9) : 1;
+  };
+  let cycleTrials = 0;
+  for (let b = 0; b < count; b++) cycleTrials += weightOf(b);
+  if (cycleTrials > MAX_CYCLE_TRIALS) {
+    throw new SearchError(
+      'INVALID_CONFIG',
+      'minResource',
+      `${config.minResource} with reductionFactor ${eta} and maxResource ${config.maxResource} gives Brackets that share a cycle of ${cycleTrials.toExponential(2)} trials; at most 2^48: raise minResource, or use bracketAssignment roundRobin`,
+    );
+  }
   const brackets: Bracket[] = [];
   for (let b = 0; b < count; b++) {
-    const s = sMax - b;
     const minResource = config.minResource * eta ** b;
     const milestones = rungMilestones(minResource, eta, config.maxResource, config.gracePeriod);
-    const weight = assignment === 'proportional' ? Math.ceil(((sMax + 1) / (s + 1)) * eta ** s - 1e-9) : 1;
-    brackets.push({ index: b, minResource, milestones, weight });
+    brackets.push({ index: b, minResource, milestones, weight: weightOf(b) });
   }
   if (brackets.every((b) => b.milestones.length === 0)) {
     throw new SearchError('INVALID_CONFIG', 'gracePeriod', `leaves no Rung below maxResource (${config.maxResource})`);
   }
-  const cycle = interleave(brackets.map((b) => b.weight));
-  const bracketOf = (trialNumber: number): number => cycle[((trialNumber % cycle.length) + cycle.length) % cycle.length]!;
+  const slotOf = interleaved(brackets.map((b) => b.weight));
+  const bracketOf = (trialNumber: number): number => slotOf(trialNumber);
 
   const explain = (trial: FrozenTrial, trials: readonly FrozenTrial[]): SchedulerVerdict => {
     const b = bracketOf(trial.number);
