@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
 import { checkPathEncoding } from './path-encoding.ts';
-import { checkQueryKeys } from './validate.ts';
+import { checkJsonDepth, checkQueryKeys } from './validate.ts';
 import { observeRequests } from './prometheus.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -49,7 +49,9 @@ export function createApp(deps: ApiDeps): Express {
   api.use(rateLimit({ limiter: deps.rateLimiter, rps, burst, by: 'client' }));
   api.use(checkPathEncoding);
   api.use(checkQueryKeys);
-  api.use(express.json({ limit: deps.config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+  // application/json only: the routes take that type alone (415 otherwise), whatever the body holds.
+  api.use(express.json({ limit: deps.config.maxBodyBytes, type: 'application/json' }));
+  api.use(checkJsonDepth);
   api.use(sweepRoutes(deps));
   api.use(askTellRoutes(deps));
   api.use(modelRoutes(deps));

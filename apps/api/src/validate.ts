@@ -1,5 +1,5 @@
 // Request parsing with the zod schemas of @hypersweep/schemas; failures become 400s naming the field.
-import { formatPath, reservedKeyPaths, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
+import { formatPath, MAX_JSON_DEPTH, reservedKeyPaths, tooDeepPath, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
 import type { Request, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { HttpError, invalid } from './errors.ts';
@@ -76,4 +76,15 @@ export const checkQueryKeys: RequestHandler = (req, _res, next) => {
   // An empty name (`?=x`) is named `query`, as a schema's refusal of the whole query is.
   const details = unknown.map((k) => ({ path: k === '' ? 'query' : k, message: 'is not a known field' }));
   next(new HttpError('invalid_request', `invalid query: ${details[0]!.path}: is not a known field`, details));
+};
+
+/**
+ * Refuses a JSON body nested deeper than MAX_JSON_DEPTH before any route walks it: the walks
+ * recurse, and 2,500 levels of brackets (5 KB) would otherwise end in a stack overflow.
+ */
+export const checkJsonDepth: RequestHandler = (req, _res, next) => {
+  const deep = tooDeepPath(req.body);
+  if (!deep) return next();
+  const path = formatPath(deep) || 'body';
+  next(new HttpError('invalid_request', `invalid body: ${path}: nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]));
 };

@@ -90,6 +90,9 @@ const CASES: Case[] = [
   { name: 'empty categorical', json: withValue('search.space.activation', { type: 'categorical', choices: [] }), status: 400, names: 'search.space.activation.choices' },
   { name: 'unknown sampler', json: withValue('search.sampler', { type: 'genetic' }), status: 400, names: 'search.sampler.type' },
   { name: 'unknown scheduler', json: withValue('search.scheduler', { type: 'pbt' }), status: 400, names: 'search.scheduler.type' },
+  // Once ran the API out of memory: a Hyperband cycle of 10³¹ trials, or millions of ASHA Rungs.
+  { name: 'hyperband with a tiny minResource', json: withValue('search.scheduler', { type: 'hyperband', minResource: 1e-30 }), status: 400, names: 'search.scheduler.minResource' },
+  { name: 'asha with η barely above 1', json: withValue('search.scheduler', { type: 'asha', reductionFactor: 1.000001, minResource: 1e-300 }), status: 400, names: 'search.scheduler.minResource' },
   { name: 'seed negative', json: withValue('search.seed', -1), status: 400, names: 'search.seed' },
   { name: 'objective unknown metric', json: withValue('objective', { metric: 'f1' }), status: 400, names: 'objective.metric' },
   { name: 'objective mode contradicts', json: withValue('objective', { metric: 'val_loss', mode: 'maximize' }), status: 400, names: 'objective.mode' },
@@ -106,6 +109,13 @@ const CASES: Case[] = [
   { name: 'script injection in a layer type', json: withValue('model.layers', [{ type: '<script>alert(1)</script>' }]), status: 400, names: 'model.layers[0].type' },
   { name: 'body over the limit', json: withValue('description', big), status: 413, names: /larger than/ },
   { name: 'wrong content type', raw: JSON.stringify(valid()), headers: { 'content-type': 'text/plain' }, status: 415, names: /application\/json/ },
+  // Quota counts are PostgreSQL integers: past 2³¹ − 1 the insert once failed with a 500.
+  { name: 'a quota past 2³¹ − 1', path: '/api/v1/projects', json: { name: 'q1', quotas: { maxRunningTrials: 2_147_483_648 } }, status: 400, names: 'quotas.maxRunningTrials' },
+  { name: 'a quota update past 2³¹ − 1', method: 'PATCH', path: '/api/v1/projects/default', json: { quotas: { maxEpochsPerDay: 2 ** 40 } }, status: 400, names: 'quotas.maxEpochsPerDay' },
+  { name: 'a +json content type', raw: JSON.stringify(valid()), headers: { 'content-type': 'application/vnd.api+json' }, status: 415, names: 'headers.content-type' },
+  // 5 KB of brackets once overflowed the stack of the checks that walk a document (a 500).
+  { name: 'a space nested 2,500 levels deep', raw: JSON.stringify(valid()).replace('"space":{', `"space":{"x":${'['.repeat(2500)}${']'.repeat(2500)},`), status: 400, names: /search\.space\.x(\[0\])+/ },
+  { name: 'a template nested 10,000 levels deep', raw: JSON.stringify({ ...valid(), template: { model: 1 } }).replace('"model":1', `"model":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`), status: 400, names: /template\.model(\.a)+/ },
   { name: 'bad Idempotency-Key', json: valid(), headers: { 'idempotency-key': 'has spaces in it' }, status: 400, names: 'headers.Idempotency-Key' },
   { name: 'sweep id not a uuid', method: 'GET', path: "/api/v1/sweeps/1;DROP TABLE sweeps", status: 400, names: 'sweepId' },
   { name: 'unknown sweep', method: 'GET', path: `/api/v1/sweeps/${UUID0}`, status: 404, names: 'sweepId' },

@@ -61,6 +61,26 @@ export function text(maxLength: number, minLength = 1): z.ZodString {
  */
 export const RESERVED_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 
+/**
+ * How deeply a request's JSON may nest. The deepest document the API takes (a conditional space
+ * inside a templated model) is about 20 levels; the checks that walk a document recurse, and a
+ * few kilobytes of brackets would otherwise exhaust the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The path of the first value nested deeper than `max` levels (walked without recursion), or null. */
+export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[] | null {
+  const stack: { node: unknown; path: PropertyKey[] }[] = [{ node: value, path: [] }];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const { node, path } = top;
+    if (node === null || typeof node !== 'object') continue;
+    if (path.length >= max) return path;
+    const entries: [PropertyKey, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ node: entries[i]![1], path: [...path, entries[i]![0]] });
+  }
+  return null;
+}
+
 /** Paths of reserved keys (own properties) at any depth of a JSON value, the first `max`. */
 export function reservedKeyPaths(value: unknown, max = 20): PropertyKey[][] {
   const out: PropertyKey[][] = [];

@@ -313,14 +313,17 @@ export type SweepStorage = z.infer<typeof SweepStorage>;
 // Projects
 // ---------------------------------------------------------------------------------------------
 
-const quota = z.number().int('must be an integer').min(0, 'must be ≥ 0').max(Number.MAX_SAFE_INTEGER).nullable();
+/** A quota up to `max`: counts are stored as PostgreSQL integers, byte sizes as bigints. */
+const quota = (max: number) =>
+  z.number().int('must be an integer').min(0, 'must be ≥ 0').max(max, `must be ≤ ${max}`).nullable();
+const INT4_MAX = 2_147_483_647;
 /** Quotas of a project; null lifts one. */
 export const ProjectQuotas = z.strictObject({
-  maxRunningTrials: quota.optional(),
-  maxQueuedTrials: quota.optional(),
-  maxActiveSweeps: quota.optional(),
-  maxEpochsPerDay: quota.optional(),
-  maxDatasetBytes: quota.optional(),
+  maxRunningTrials: quota(INT4_MAX).optional(),
+  maxQueuedTrials: quota(INT4_MAX).optional(),
+  maxActiveSweeps: quota(INT4_MAX).optional(),
+  maxEpochsPerDay: quota(INT4_MAX).optional(),
+  maxDatasetBytes: quota(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type ProjectQuotas = z.infer<typeof ProjectQuotas>;
 
