@@ -1,6 +1,6 @@
 // The control routes' answers without workers: a paused sweep takes configurations, a budget that
 // would make the sweep invalid or go below what it has is refused naming the field, an unknown
-// parameter is named, and only an ended sweep is deleted.
+// parameter is named, only an ended sweep is deleted, and concurrent additions keep to the budget.
 import { ApiError, Sweep } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiralsSweep } from './fixtures.ts';
@@ -50,5 +50,35 @@ describe('sweep control routes', () => {
     expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(204);
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(0);
     expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('never passes maxTrials with concurrent additions, and stores all or none of an addition a cancel races', async () => {
+    const sweep = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('racing adds') })).json());
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/pause`, { method: 'POST' })).status).toBe(200);
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'PATCH', json: { budget: { maxTrials: 5 } } })).status).toBe(200);
+    // Twelve at once: counted, then created, each outside a lock, all twelve once got a 201.
+    const adds = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ learningRate: 0.01 + i / 1000 }] } })),
+    );
+    expect(adds.filter((r) => r.status === 201)).toHaveLength(5);
+    const refused = adds.filter((r) => r.status !== 201);
+    expect(refused.map((r) => r.status)).toEqual(Array(7).fill(409));
+    for (const r of refused) expect(await detailPath(r)).toBe('budget.maxTrials');
+    expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(5);
+
+    for (const delayMs of [0, 5, 20, 60]) {
+      const racing = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep(`cancel race ${delayMs}`) })).json());
+      expect((await t.request(`/api/v1/sweeps/${racing.id}/pause`, { method: 'POST' })).status).toBe(200);
+      expect((await t.request(`/api/v1/sweeps/${racing.id}`, { method: 'PATCH', json: { budget: { maxTrials: 100 } } })).status).toBe(200);
+      const params = Array.from({ length: 100 }, (_, i) => ({ learningRate: 0.001 + i / 10_000 }));
+      const add = t.request(`/api/v1/sweeps/${racing.id}/trials`, { method: 'POST', json: { params } });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const cancel = await t.request(`/api/v1/sweeps/${racing.id}/cancel`, { method: 'POST' });
+      expect(cancel.status).toBe(200);
+      const added = await add;
+      // Either the addition came first (all 100 stored, then cancelled) or the cancel did (none).
+      expect([201, 409]).toContain(added.status);
+      expect(await t.db.trial.count({ where: { sweepId: racing.id } })).toBe(added.status === 201 ? 100 : 0);
+    }
   });
 });

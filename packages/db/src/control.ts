@@ -4,9 +4,12 @@
 import { inTransaction, isUuid, type DbClient } from './client.ts';
 import { DbError, mapDbErrors } from './errors.ts';
 import { appendSweepEvent, appendSweepUpdated } from './events.ts';
-import type { Prisma, Sweep } from './generated/prisma/client.ts';
+import type { Prisma, Sweep, Trial } from './generated/prisma/client.ts';
 import type { SweepStatus } from './generated/prisma/enums.ts';
 import { updateSweepStatus } from './states.ts';
+import { lockSweep } from './sweeps.ts';
+import { createTrial, type CreateTrialInput } from './trials.ts';
+import { withProjectLock } from './projects.ts';
 
 export interface ControlResult {
   /** False when the sweep was not in a state the control applies to; `sweep` is then as it stands. */
@@ -96,6 +99,32 @@ export async function recordEnqueued(db: DbClient, sweepId: string, trialIds: re
       await appendSweepEvent(tx, sweepId, 'sweep.control', { action: 'enqueued', trialIds: [...trialIds] });
     }),
   );
+}
+
+export type EnqueueResult = { created: Trial[]; overBudget?: undefined } | { created?: undefined; overBudget: { trials: number; maxTrials: number } };
+
+/**
+ * A user's configurations as new trials, all or none: one transaction under the project's and the
+ * sweep's row locks (in createTrial's order), so concurrent enqueues cannot pass budget.maxTrials
+ * together, and a cancel either comes first (sweep_not_active, nothing stored) or after.
+ */
+export async function enqueueTrials(db: DbClient, sweepId: string, inputs: readonly CreateTrialInput[]): Promise<EnqueueResult> {
+  if (!isUuid(sweepId)) throw new DbError('not_found', `no sweep ${sweepId}`);
+  return mapDbErrors(async () => {
+    const head = await db.sweep.findUnique({ where: { id: sweepId }, select: { projectId: true } });
+    if (!head) throw new DbError('not_found', `no sweep ${sweepId}`);
+    return withProjectLock(db, head.projectId, ['maxQueuedTrials'], async (tx) => {
+      await lockSweep(tx, sweepId);
+      const { budget } = await tx.sweep.findUniqueOrThrow({ where: { id: sweepId }, select: { budget: true } });
+      const maxTrials = (budget as { maxTrials?: number } | null)?.maxTrials ?? Number.POSITIVE_INFINITY;
+      const trials = await tx.trial.count({ where: { sweepId } });
+      if (trials + inputs.length > maxTrials) return { overBudget: { trials, maxTrials } };
+      const created: Trial[] = [];
+      for (const input of inputs) created.push(await createTrial(tx, sweepId, input));
+      await recordEnqueued(tx, sweepId, created.map((t) => t.id));
+      return { created };
+    });
+  });
 }
 
 /**

@@ -85,7 +85,7 @@ export {
   type CreateApiTokenInput,
   type TokenGrantInfo,
 } from './tokens.ts';
-export { pauseSweep, resumeSweep, updateSweepBudget, recordEnqueued, deleteSweep, type BudgetChange, type BudgetRefusal, type ControlResult } from './control.ts';
+export { pauseSweep, resumeSweep, updateSweepBudget, recordEnqueued, enqueueTrials, deleteSweep, type BudgetChange, type BudgetRefusal, type ControlResult, type EnqueueResult } from './control.ts';
 export {
   DEFAULT_PROJECT_ID,
   DEFAULT_PROJECT_NAME,

@@ -5,13 +5,11 @@ import {
   USER_STOP_REASON,
   cancelSweep,
   createSweep,
-  createTrial,
   deleteSweep,
+  enqueueTrials,
   pauseSweep,
-  recordEnqueued,
   resumeSweep,
   sweepStorage,
-  trialCounts,
   updateSweepBudget,
   finishTrial,
   getProjectByName,
@@ -243,18 +241,19 @@ export function sweepRoutes(deps: ApiDeps): Router {
       }
     });
     if (problems.length > 0) throw new HttpError('invalid_request', `a configuration is outside the search space: ${problems[0]!.path}: ${problems[0]!.message}`, problems);
-    const maxTrials = (sweep.budget as { maxTrials?: number }).maxTrials ?? Number.POSITIVE_INFINITY;
-    const counts = await trialCounts(db, sweepId);
-    if (counts.total + body.params.length > maxTrials) {
-      throw new HttpError('invalid_state', `the sweep has ${counts.total} of its ${maxTrials} trials: raise budget.maxTrials (PATCH) to add ${body.params.length}`, [
-        { path: 'budget.maxTrials', message: `${counts.total} + ${body.params.length} would exceed ${maxTrials}` },
+    const builtin = isBuiltinSweep(spec);
+    const result = await enqueueTrials(
+      db,
+      sweepId,
+      body.params.map((params) => ({ params, resolved: (builtin ? resolvedTrialSpec(spec, params) : null) as Prisma.InputJsonValue | null })),
+    );
+    if (result.overBudget) {
+      const { trials, maxTrials } = result.overBudget;
+      throw new HttpError('invalid_state', `the sweep has ${trials} of its ${maxTrials} trials: raise budget.maxTrials (PATCH) to add ${body.params.length}`, [
+        { path: 'budget.maxTrials', message: `${trials} + ${body.params.length} would exceed ${maxTrials}` },
       ]);
     }
-    const created: TrialRow[] = [];
-    for (const params of body.params) {
-      created.push(await createTrial(db, sweepId, { params, resolved: (isBuiltinSweep(spec) ? resolvedTrialSpec(spec, params) : null) as Prisma.InputJsonValue | null }));
-    }
-    await recordEnqueued(db, sweepId, created.map((t) => t.id));
+    const created = result.created;
     reads.invalidate(sweepId);
     logger.info({ sweepId, trials: created.length }, 'configurations enqueued');
     await advance(sweepId, 'trial-ended');
