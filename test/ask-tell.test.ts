@@ -1,7 +1,8 @@
 // Ask/tell end to end (docs/ask-tell.md): loops outside the workers lease the trials of an
 // external sweep through the API. Concurrent askers never share a trial; ASHA's stop comes back
 // as the answer to a report; a lapsed lease is retried (its steps kept) and then failed; a report
-// on a lost lease gets a 409; a paused sweep hands out no trial until it is resumed.
+// on a lost lease gets a 409, as do all but one of concurrent reports of a step; a paused sweep
+// hands out no trial until it is resumed.
 import type { AskResponse, ReportResponse, Sweep, Trial } from '@hypersweep/schemas';
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +122,26 @@ describe('ask/tell', () => {
     expect(failed.error).toMatch(/lease lapsed on attempt 2 of 2/);
     const rows = await stack.db.metric.findMany({ where: { trialId: failed.id, name: 'loss' }, orderBy: { step: 'asc' }, select: { step: true } });
     expect(rows.map((r) => r.step)).toEqual([1, 2, 3]);
+  });
+
+  it('stores exactly one of concurrent reports of the same step; the others get 409 naming the step', async () => {
+    const sweep = await submit({ name: 'racing reports', external: { maxSteps: 3, leaseSeconds: 60 }, search: { space: { x: { type: 'uniform', low: 0, high: 1 } }, budget: { maxTrials: 1 } }, objective: { metric: 'loss' } });
+    const got = await askPatiently(sweep.id);
+    const values = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+    // Checked before the locks only, all six once got a 200, and the stream told another value than the one stored.
+    const answers = await Promise.all(values.map((loss) => post(`/api/v1/sweeps/${sweep.id}/trials/${got.trial.id}/report`, { leaseId: got.lease.id, step: 1, metrics: { loss } })));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(values.length - 1);
+    for (const r of answers.filter((a) => a.status === 409)) {
+      expect(((await r.json()) as { error: { details: { path: string }[] } }).error.details.map((d) => d.path)).toContain('step');
+    }
+    const stored = values[statuses.indexOf(200)]!;
+    const rows = await stack.db.metric.findMany({ where: { trialId: got.trial.id, name: 'loss' }, select: { step: true, value: true } });
+    expect(rows).toEqual([{ step: 1, value: stored }]);
+    const events = await stack.db.sweepEventRow.findMany({ where: { sweepId: sweep.id, type: 'trial.epoch' }, select: { data: true } });
+    expect(events.map((e) => (e.data as { metrics: { loss: number } }).metrics.loss)).toEqual([stored]);
+    expect((await post(`/api/v1/sweeps/${sweep.id}/trials/${got.trial.id}/tell`, { leaseId: got.lease.id, status: 'completed' })).status).toBe(200);
   });
 
   it('hands out no trial while the sweep is paused; a lease already held runs on, and asks resume with the sweep', async () => {

@@ -186,8 +186,12 @@ export interface RecordEpochResult {
  * and events record its attempt, and a stale holder gets `claim_lost` with nothing written. An
  * epoch this claim already stored (a retry after a COMMIT whose answer was lost) is rewritten
  * without a second `trial.epoch` event.
+ *
+ * With `next`, the first epoch given must be the trial's next (epochsDone + 1), checked under the
+ * locks: of concurrent reports of the same step, one is stored and the others get
+ * `unique_violation` (a step already stored) or `invalid_argument` (a step out of order).
  */
-export async function recordEpochs(db: DbClient, trial: TrialTarget, epochs: readonly EpochRecord[]): Promise<RecordEpochResult> {
+export async function recordEpochs(db: DbClient, trial: TrialTarget, epochs: readonly EpochRecord[], options: { next?: boolean } = {}): Promise<RecordEpochResult> {
   const trialId = targetId(trial);
   const claim = targetClaim(trial);
   const names: string[] = [];
@@ -229,6 +233,12 @@ export async function recordEpochs(db: DbClient, trial: TrialTarget, epochs: rea
           WHERE m.attempt = ${claim.attempt}::int`;
         replayed = new Set(already.map((r) => r.step));
       }
+      if (options.next) {
+        const { epochsDone } = await tx.trial.findUniqueOrThrow({ where: { id: trialId }, select: { epochsDone: true } });
+        const first = epochs[0]!.epoch;
+        if (first <= epochsDone) throw new DbError('unique_violation', `step ${first} of trial ${trialId} is already stored (steps 1..${epochsDone})`);
+        if (first !== epochsDone + 1) throw new DbError('invalid_argument', `step ${first} is out of order: expected ${epochsDone + 1}`);
+      }
       if (names.length > 0) {
         await tx.$executeRaw`
           INSERT INTO metrics (trial_id, name, step, value, attempt)
@@ -265,8 +275,8 @@ export async function recordEpochs(db: DbClient, trial: TrialTarget, epochs: rea
 }
 
 /** `recordEpochs` for one epoch. */
-export async function recordEpoch(db: DbClient, trial: TrialTarget, epoch: number, metrics: Readonly<Record<string, number>>): Promise<RecordEpochResult> {
-  return recordEpochs(db, trial, [{ epoch, metrics }]);
+export async function recordEpoch(db: DbClient, trial: TrialTarget, epoch: number, metrics: Readonly<Record<string, number>>, options: { next?: boolean } = {}): Promise<RecordEpochResult> {
+  return recordEpochs(db, trial, [{ epoch, metrics }], options);
 }
 
 export type TrialSort = 'number' | 'bestValue' | 'finalValue' | 'createdAt';

@@ -3,6 +3,7 @@
 // is fenced by the trial's claim; the lease in Redis is the loop's right to use that claim.
 import { randomUUID } from 'node:crypto';
 import {
+  DbError,
   SearchTrialsCache,
   claimTrial,
   finishTrial,
@@ -151,7 +152,14 @@ export function askTellRoutes(deps: ApiDeps): Router {
     if (body.step > maxSteps) throw new HttpError('invalid_request', `step ${body.step} is past maxSteps`, [{ path: 'step', message: `at most external.maxSteps (${maxSteps})` }]);
     const value = body.metrics[objective];
     if (value === undefined) throw new HttpError('invalid_request', `the report lacks the objective ${objective}`, [{ path: `metrics.${objective}`, message: 'every report carries the objective metric' }]);
-    await recordEpoch(db, claim, body.step, body.metrics);
+    try {
+      // The order checks above read before the locks; `next` checks again under them, so of
+      // concurrent reports of one step exactly one is stored.
+      await recordEpoch(db, claim, body.step, body.metrics, { next: true });
+    } catch (error) {
+      if (error instanceof DbError && error.code === 'unique_violation') throw new HttpError('conflict', error.message, [{ path: 'step', message: 'is already stored' }]);
+      throw error;
+    }
     if (!(await renewLease(redis, prefix, trial.id, lease, ttlMs))) throw lost(trial.id, 'it lapsed');
     let answer: ReportResponse;
     if (body.step >= maxSteps) {
