@@ -114,7 +114,10 @@ export type ModelSpecInput = z.input<typeof ModelSpecSchema>;
 // Bounds keep every hyperparameter a normal float32 well inside the range where an update can
 // neither overflow nor vanish (a learning rate or ε of 1e−40 is 0 in float32; a weight decay of
 // 1e39 is ∞), so a spec that would make NaN or ∞ by its numbers alone is refused at submission.
-const learningRate = () => finite().refine((v) => v >= 1e-12 && v <= 100, 'must be in [1e-12, 100]');
+/** The learning rates an optimizer takes (a search space's learningRate is held to them too). */
+export const LEARNING_RATE_RANGE = { min: 1e-12, max: 100 } as const;
+const learningRate = () =>
+  finite().refine((v) => v >= LEARNING_RATE_RANGE.min && v <= LEARNING_RATE_RANGE.max, `must be in [${LEARNING_RATE_RANGE.min}, ${LEARNING_RATE_RANGE.max}]`);
 const epsilon = () => finite().refine((v) => v >= 1e-12 && v <= 10, 'must be in [1e-12, 10]');
 const decayRate = () => finite().refine((v) => v >= 0 && v < 1, 'must be in [0, 1)');
 const weightDecay = () => finite().refine((v) => v >= 0 && v <= 10, 'must be in [0, 10]');

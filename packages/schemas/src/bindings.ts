@@ -5,6 +5,7 @@ import {
   ACTIVATIONS,
   type Activation,
   ModelSpecSchema,
+  LEARNING_RATE_RANGE,
   NnError,
   defaultMicrobatches,
   OptimizerSpecSchema,
@@ -48,7 +49,7 @@ const oneOf = (values: readonly string[]) => (v: ParamValue) =>
 
 /** The parameter names a search space may use, and what each one sets. */
 export const BINDINGS = {
-  learningRate: { target: 'training.optimizer.learningRate', check: numberIn(0, 10, true, false) },
+  learningRate: { target: 'training.optimizer.learningRate', check: numberIn(LEARNING_RATE_RANGE.min, LEARNING_RATE_RANGE.max, false, false) },
   optimizer: { target: 'training.optimizer.type (that optimizer\'s defaults apply when it differs from the base)', check: oneOf(OPTIMIZER_TYPES) },
   momentum: { target: 'training.optimizer.momentum (sgd and rmsprop only)', check: numberIn(0, 1, false, true) },
   weightDecay: { target: 'training.optimizer.weightDecay', check: numberIn(0, 1, false, false) },
@@ -114,6 +115,11 @@ export function checkSpaceBindings(
     const spec = def.spec;
     if (binding.integer && (spec.type === 'uniform' || spec.type === 'loguniform')) {
       issues.push({ path: `${def.path}.type`, message: `${name} takes integers; use int, intlog, quniform or categorical` });
+    }
+    if (binding.integer && spec.type === 'quniform') {
+      // Its values are low + k·q: whole numbers only when both are.
+      if (!Number.isInteger(spec.q)) issues.push({ path: `${def.path}.q`, message: `${name} takes integers; q must be a whole number, got ${spec.q}` });
+      else if (!Number.isInteger(spec.low)) issues.push({ path: `${def.path}.low`, message: `${name} takes integers; low must be a whole number, got ${spec.low}` });
     }
     for (const c of paramCandidates(spec)) {
       let problem = binding.check(c.value);
@@ -259,11 +265,17 @@ export function resolveTrialConfig(templated: CreateSweepRequest, all: Params): 
  * reason).
  */
 export function resolvedTrialSpec(templated: CreateSweepRequest, params: Params): Omit<TrialConfig, 'objective'> | null {
+  const r = tryResolvedTrialSpec(templated, params);
+  return r instanceof SchemaError ? null : r;
+}
+
+/** resolvedTrialSpec, or the SchemaError naming why the parameters do not resolve. */
+export function tryResolvedTrialSpec(templated: CreateSweepRequest, params: Params): Omit<TrialConfig, 'objective'> | SchemaError {
   try {
     const { objective: _objective, ...resolved } = resolveTrialConfig(templated, params);
     return resolved;
   } catch (error) {
-    if (error instanceof SchemaError) return null;
+    if (error instanceof SchemaError) return error;
     throw error;
   }
 }

@@ -1,8 +1,8 @@
 // An accepted sweep never hands a worker a model it cannot build. Generated CNN templates (kernel
 // sizes, strides or dilations, pool sizes and strides, padding, all as parameters over generated
-// ranges) are checked at their corners when submitted; for every one accepted, a hundred random
-// points inside its space must resolve to a valid model, and the refused ones are refused with a
-// path inside the model or the space.
+// int or quniform ranges) are checked at their corners when submitted; for every one accepted, a
+// hundred random points inside its space must resolve to a valid model, and the refused ones are
+// refused with a path inside the model or the space.
 import { parseModelSpec, Rng } from '@hypersweep/nn';
 import { createSampler, parseSpace, type Params } from '@hypersweep/search';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,11 @@ import { CreateSweepRequest } from './sweep.ts';
 function generatedRequest(seed: number) {
   const rng = Rng.fromSeed(seed);
   const side = 2 + rng.int(20);
-  const range = (low: number, width: number) => ({ type: 'int', low, high: low + 1 + rng.int(width) });
+  // Mostly int ranges; a quarter quniform, whose step may be fractional (1.5 is no kernel size).
+  const range = (low: number, width: number) => {
+    const high = low + 1 + rng.int(width);
+    return rng.float() < 0.75 ? { type: 'int', low, high } : { type: 'quniform', low, high, q: [0.5, 1, 2][rng.int(3)]! };
+  };
   const padding = () => (rng.float() < 0.5 ? 'valid' : 'same');
   const dilated = rng.float() < 0.4;
   return {

@@ -3,7 +3,7 @@
 // and within each, every parameter at each end of its range and at each choice (the others at
 // their first value), and all at their last. A problem found there is refused at submission,
 // named by the field the template puts it in and the corner that shows it.
-import { activeParams, assignParams, describeConditions, type ParamDef, type ParamValue, type Params, type SearchSpace } from '@hypersweep/search';
+import { activeParams, assignParams, describeConditions, snap, type ParamDef, type ParamValue, type Params, type SearchSpace } from '@hypersweep/search';
 import { type ErrorDetail, zodIssuesToDetails } from './common.ts';
 import { BOUND_PARAMS, paramCandidates as candidatesOfSpec, type BoundParam } from './bindings.ts';
 import { DatasetRef, ModelSpec, TrainingSpec, type CreateSweepRequest } from './sweep.ts';
@@ -148,11 +148,20 @@ export function cornersOf(space: SearchSpace): Corner[] | null {
 }
 
 /**
- * A value inside a continuous range that is not a whole number, so a float parameter meeting a
+ * A value inside a continuous range (or on a fractional quniform grid) that is not a whole number, so a float parameter meeting a
  * field that takes integers shows at a corner (both ends of [16, 256] are whole).
  */
 function interior(def: ParamDef): number | undefined {
   const spec = def.spec;
+  if (spec.type === 'quniform') {
+    // low + k·q: the first of its values that is not whole, if any (q = 0.5 from 16 gives 16.5).
+    const last = Math.min(8, Math.round((spec.high - spec.low) / spec.q));
+    for (let k = 0; k <= last; k++) {
+      const v = snap(spec, spec.low + k * spec.q);
+      if (!Number.isInteger(v)) return v;
+    }
+    return undefined;
+  }
   if (spec.type !== 'uniform' && spec.type !== 'loguniform') return undefined;
   const u = 0.3819660112501051; // the golden section: far from both ends and from simple fractions
   const v = spec.type === 'uniform' ? spec.low + u * (spec.high - spec.low) : Math.exp(Math.log(spec.low) + u * (Math.log(spec.high) - Math.log(spec.low)));

@@ -144,6 +144,10 @@ const MALFORMED_EDITS: [string, (q: Mutable) => void, string][] = [
     q.search.space.momentum = { type: 'uniform', low: 0, high: 0.9 };
   }, 'search.space.momentum'],
   ['float-valued batch size', (q) => (q.search.space.batchSize = { type: 'uniform', low: 16, high: 128 }), 'search.space.batchSize.type'],
+  // Accepted once: the sampler then drew 43.5 for a batch size, and 1e-13 for a learning rate.
+  ['quniform batch sizes with a fractional step', (q) => (q.search.space.batchSize = { type: 'quniform', low: 16, high: 64, q: 0.5 }), 'search.space.batchSize.q'],
+  ['quniform batch sizes from a fractional low', (q) => (q.search.space.batchSize = { type: 'quniform', low: 16.5, high: 64.5, q: 8 }), 'search.space.batchSize.low'],
+  ['learning rates below what an optimizer takes', (q) => (q.search.space.learningRate.low = 1e-15), 'search.space.learningRate.low'],
   ['batch size below the microbatches', (q) => ((q.training.microbatches = 2), (q.search.space.batchSize = { type: 'categorical', choices: [1, 64] })), 'search.space.batchSize.choices[0]'],
   ['dropout above 1', (q) => (q.search.space.dropout.high = 1.5), 'search.space.dropout.high'],
   ['unknown activation choice', (q) => (q.search.space.activation.choices[1] = 'swish'), 'search.space.activation.choices[1]'],

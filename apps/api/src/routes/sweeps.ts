@@ -29,7 +29,8 @@ import {
   IdempotencyKey,
   SweepRequest,
   UpdateSweepRequest,
-  resolvedTrialSpec,
+  SchemaError,
+  tryResolvedTrialSpec,
   isBuiltinSweep,
   ListSweepsQuery,
   ListTrialsQuery,
@@ -241,11 +242,16 @@ export function sweepRoutes(deps: ApiDeps): Router {
       }
     });
     if (problems.length > 0) throw new HttpError('invalid_request', `a configuration is outside the search space: ${problems[0]!.path}: ${problems[0]!.message}`, problems);
+    // A configuration inside the space can still make a spec the engine refuses (a templated
+    // field that takes integers, say): refused here rather than failed by a worker.
     const builtin = isBuiltinSweep(spec);
+    const resolved = body.params.map((params) => (builtin ? tryResolvedTrialSpec(spec, params) : null));
+    const unbuildable = resolved.flatMap((r, i) => (r instanceof SchemaError ? r.details.map((d) => ({ path: `params[${i}]`, message: `makes a trial spec the engine refuses: ${d.path}: ${d.message}` })) : []));
+    if (unbuildable.length > 0) throw new HttpError('invalid_request', `a configuration cannot be trained: ${unbuildable[0]!.path}: ${unbuildable[0]!.message}`, unbuildable);
     const result = await enqueueTrials(
       db,
       sweepId,
-      body.params.map((params) => ({ params, resolved: (builtin ? resolvedTrialSpec(spec, params) : null) as Prisma.InputJsonValue | null })),
+      body.params.map((params, i) => ({ params, resolved: resolved[i] as Prisma.InputJsonValue | null })),
     );
     if (result.overBudget) {
       const { trials, maxTrials } = result.overBudget;
