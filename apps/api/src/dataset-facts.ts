@@ -1,6 +1,6 @@
 // What submission knows of a sweep's dataset without loading it: a built-in's entry in
 // @hypersweep/datasets' registry (sized by the request's options), an upload's (CSV or IDX) stored row.
-import { builtinDatasets, idxPoolClassCounts, mnistPoolClassCounts, spiralsPoolClassCounts, validationSplitProblem, type CsvOptions } from '@hypersweep/datasets';
+import { builtinDatasets, DEFAULT_CSV_VALIDATION_FRACTION, idxPoolClassCounts, mnistPoolClassCounts, spiralsPoolClassCounts, validationSplitProblem, type CsvOptions } from '@hypersweep/datasets';
 import { getDataset, type Db } from '@hypersweep/db';
 import { cornersOf, parseSearchSpace, resolveTrialConfig, SchemaError, type CreateSweepRequest, type DatasetFacts, type DatasetRef, type ErrorDetail } from '@hypersweep/schemas';
 import { z } from 'zod';
@@ -21,6 +21,7 @@ const StoredCsvFacts = z.object({
   featureShape: z.array(z.number().int().min(1)).min(1),
   numClasses: count.nullable(),
   sizes: z.object({ train: count, test: count }),
+  options: z.object({ validationFraction: z.number().min(0).max(1).optional() }).optional(),
 });
 
 /** The part of a stored IDX upload's spec (IdxStoredSpec) submission reads. */
@@ -45,7 +46,9 @@ export async function datasetFacts(db: Db, ref: DatasetRef, projectId?: string):
     const spec = row?.kind === 'csv' ? StoredCsvFacts.safeParse(row.spec) : null;
     if (!row || !spec?.success || (projectId !== undefined && row.projectId !== projectId)) return null;
     const s = spec.data;
-    return { name: row.name, task: s.task, featureShape: s.featureShape, numClasses: s.numClasses, targetDim: 1, featureBytes: 4, sizes: s.sizes };
+    // The parse's own split: round(fraction · rows), the fraction 0.1 unless the upload set it.
+    const validationExamples = Math.round((s.options?.validationFraction ?? DEFAULT_CSV_VALIDATION_FRACTION) * (s.sizes.train + s.sizes.test));
+    return { name: row.name, task: s.task, featureShape: s.featureShape, numClasses: s.numClasses, targetDim: 1, featureBytes: 4, sizes: s.sizes, validationExamples };
   }
   if (ref.type === 'idx') {
     const row = await getDataset(db, ref.id);
@@ -94,6 +97,19 @@ function splitProblem(ds: DatasetRef, facts: DatasetFacts, when: string): ErrorD
  * checked at every corner of the space.
  */
 export function validationSplitProblems(request: CreateSweepRequest, facts: DatasetFacts): ErrorDetail[] {
+  if (facts.validationExamples === 0) {
+    // A CSV upload's split was fixed when it was uploaded: with none, no trial reports a val_ metric.
+    const needs = [
+      { path: 'objective.metric', metric: request.objective.metric },
+      { path: 'training.earlyStopping.monitor', metric: (request.training.earlyStopping as { monitor?: unknown } | undefined)?.monitor },
+    ];
+    const problems = needs.flatMap(({ path, metric }) =>
+      typeof metric === 'string' && metric.startsWith('val_')
+        ? [{ path, message: `${metric} needs a validation split; dataset ${facts.name} was uploaded with no validation rows: use train_loss or train_accuracy, or upload it again with a validationFraction` }]
+        : [],
+    );
+    if (problems.length > 0) return problems;
+  }
   if (!request.template?.dataset) {
     const problem = splitProblem(request.dataset, facts, '');
     return problem ? [problem] : [];

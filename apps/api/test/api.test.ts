@@ -225,6 +225,19 @@ describe('REST API', () => {
     const missing = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...sweep, dataset: { type: 'csv', id: '00000000-0000-4000-8000-000000000000' } } });
     expect(missing.status).toBe(400);
     expect(ApiError.parse(await missing.json()).error.details[0]?.path).toBe('dataset.id');
+
+    // Uploaded with no validation rows: a val_ objective or monitor could never be reported (every trial failed).
+    const bare = await t.request('/api/v1/datasets?name=toy-no-val&labelColumn=label&task=classification&validationFraction=0', { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+    expect(bare.status).toBe(201);
+    const onBare = { ...sweep, dataset: { type: 'csv', id: DatasetInfo.parse(await bare.json()).id } };
+    const valObjective = await t.request('/api/v1/sweeps', { method: 'POST', json: onBare });
+    expect(valObjective.status).toBe(400);
+    expect(ApiError.parse(await valObjective.json()).error.details[0]).toMatchObject({ path: 'objective.metric', message: expect.stringMatching(/^val_accuracy needs a validation split/) });
+    const monitor = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...onBare, objective: { metric: 'train_loss' }, training: { ...onBare.training, earlyStopping: { monitor: 'val_loss', patience: 2 } } } });
+    expect(monitor.status).toBe(400);
+    expect(ApiError.parse(await monitor.json()).error.details[0]?.path).toBe('training.earlyStopping.monitor');
+    const trainObjective = await t.request('/api/v1/sweeps', { method: 'POST', json: { ...onBare, objective: { metric: 'train_loss' } } });
+    expect(trainObjective.status, await trainObjective.clone().text()).toBe(201);
   });
 
   it('mounts every documented route, serves the OpenAPI document, the cluster view and Prometheus metrics', async () => {

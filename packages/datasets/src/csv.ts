@@ -8,6 +8,9 @@ import { assertSeed } from './random.ts';
 import { checkScaling, type Scaling } from './scaling.ts';
 import { gatherRows, randomPartition, standardizationStats, standardize, stratifiedPartition, type Partition } from './split.ts';
 
+/** Share of a CSV's rows held out for validation when the upload does not say. */
+export const DEFAULT_CSV_VALIDATION_FRACTION = 0.1;
+
 // ---------------------------------------------------------------------------------------
 // Records
 
@@ -135,7 +138,7 @@ export interface CsvOptions {
   header?: boolean | 'auto';
   /** Field separator, one character. Default ','. */
   delimiter?: string;
-  /** Share of rows held out for validation. Default 0.1. */
+  /** Share of rows held out for validation. Default DEFAULT_CSV_VALIDATION_FRACTION (0.1). */
   validationFraction?: number;
   /** Share of rows held out as the test set. Default 0.2. */
   testFraction?: number;
@@ -225,7 +228,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
   const seed = options.seed ?? 0;
   assertSeed(seed);
   const scaling = checkScaling(options.scaling ?? 'standardize', CSV_SCALINGS, 'a CSV dataset');
-  const validationFraction = checkFraction(options.validationFraction ?? 0.1, 'validationFraction');
+  const validationFraction = checkFraction(options.validationFraction ?? DEFAULT_CSV_VALIDATION_FRACTION, 'validationFraction');
   const testFraction = checkFraction(options.testFraction ?? 0.2, 'testFraction');
   if (validationFraction + testFraction >= 1) {
     throw new DatasetError('INVALID_OPTION', `validationFraction + testFraction must be below 1, got ${validationFraction + testFraction}`);

@@ -20,7 +20,7 @@ export {
   type MnistScaling,
   type MnistFiles,
 } from './mnist.ts';
-export { parseCsv, parseCsvRecords, loadCsvFile, csvUploadOptions, csvUploadErrorPath, CSV_SCALINGS, type CsvOptions, type CsvDataset, type CsvRecord, type CsvScaling, type CsvUploadFields } from './csv.ts';
+export { parseCsv, parseCsvRecords, DEFAULT_CSV_VALIDATION_FRACTION, loadCsvFile, csvUploadOptions, csvUploadErrorPath, CSV_SCALINGS, type CsvOptions, type CsvDataset, type CsvRecord, type CsvScaling, type CsvUploadFields } from './csv.ts';
 export { twoSpirals, spiralsPoolClassCounts, SPIRALS_SCALINGS, type TwoSpiralsOptions, type SpiralsScaling } from './spirals.ts';
 export { checkScaling, type Scaling } from './scaling.ts';
 export {

@@ -30,6 +30,8 @@ export interface DatasetFacts {
    * drawn. Absent where unknown.
    */
   readonly poolClassCounts?: readonly number[];
+  /** A CSV upload's validation hold-out (fixed when it was uploaded); absent for the others. */
+  readonly validationExamples?: number;
 }
 
 export interface TrainableLimits {
