@@ -272,13 +272,19 @@ describe('parseCsv: errors name line and column', () => {
     expect(e.message).toMatch(/^line 3, column 2: /);
   });
 
-  it('NaN and Infinity text, and overflow', () => {
-    for (const bad of ['NaN', '-Infinity', 'inf', '1e400']) {
+  it('NaN and Infinity text, and overflow (of float64, or of the float32 training runs in)', () => {
+    for (const bad of ['NaN', '-Infinity', 'inf', '1e400', '1e308', '-3.5e38']) {
       const e = errorOf(() => parseCsv(table(10).replace('\n2,4,a\n', `\n2,${bad},a\n`), classification));
       expect(e.code).toBe('CSV_NON_FINITE');
       expect(e.line).toBe(6);
       expect(e.column).toBe('y');
     }
+  });
+
+  it('takes the float32 extremes', () => {
+    const d = parseCsv(table(10).replace('\n2,4,a\n', '\n2,3.4e38,a\n').replace('\n3,6,a\n', '\n3,-3.4e38,a\n'), classification);
+    // Standardised without overflow: every feature a finite float32.
+    for (const split of [d.train, d.validation, d.test]) expect(Array.from(split.features).every(Number.isFinite)).toBe(true);
   });
 
   it('empty value', () => {
