@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
 import { checkPathEncoding } from './path-encoding.ts';
-import { checkJsonDepth, checkQueryKeys } from './validate.ts';
+import { checkJsonDepth, checkQueryKeys, refuseDeclaredOversize } from './validate.ts';
 import { observeRequests } from './prometheus.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -50,6 +50,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(checkPathEncoding);
   api.use(checkQueryKeys);
   // application/json only: the routes take that type alone (415 otherwise), whatever the body holds.
+  api.use(refuseDeclaredOversize(deps.config.maxBodyBytes, (req) => typeof req.is('application/json') === 'string'));
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: 'application/json' }));
   api.use(checkJsonDepth);
   api.use(sweepRoutes(deps));

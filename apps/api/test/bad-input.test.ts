@@ -1,10 +1,12 @@
 // Acceptance: every malformed request gets a 4xx with a JSON error naming the problem, never a 5xx.
 import { ApiError } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './harness.ts';
+import { sleepUntil } from '@hypersweep/queue/testing';
 
 type Body = Record<string, unknown>;
 const valid = (): Body => JSON.parse(JSON.stringify(mnistTpeAshaSweep())) as Body;
@@ -238,6 +240,32 @@ describe('malformed requests', () => {
     const named = [error.error.message, ...error.error.details.map((d) => d.path)];
     if (typeof c.names === 'string') expect(error.error.details.map((d) => d.path), error.error.message).toContain(c.names);
     else expect(named.join('\n')).toMatch(c.names);
+  });
+
+  it('answers 413 as soon as a body declares more than the limit, without reading it', async () => {
+    // body-parser read all 30 MB (or 100 MB of CSV) before answering; here 8 bytes of them are sent.
+    for (const [path, type, declared] of [
+      ['/api/v1/sweeps', 'application/json', 30 << 20],
+      ['/api/v1/datasets?name=huge&labelColumn=y&task=classification', 'text/csv', 100 << 20],
+    ] as const) {
+      const url = new URL(t.url);
+      const socket = connect({ host: url.hostname, port: Number(url.port) });
+      let answer = '';
+      socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+      let closed = false;
+      socket.on('close', () => (closed = true));
+      socket.on('error', () => {});
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: ${type}\r\nContent-Length: ${declared}\r\n\r\n{"name":`);
+      try {
+        // Answered, and the connection closed by the server: the rest of the body is not awaited.
+        await sleepUntil(() => closed, { timeoutMs: 10_000, intervalMs: 20, what: `an answer to ${declared} declared bytes` });
+      } finally {
+        socket.destroy();
+      }
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer.toLowerCase()).toContain('connection: close');
+      expect(answer).toContain(`Content-Length ${declared} is more than`);
+    }
   });
 
   it('stores nothing for any of them', async () => {

@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.ts';
 import type { CsvSpec } from '../dataset-facts.ts';
 import { HttpError, invalid } from '../errors.ts';
 import { readIdxUpload } from '../idx-upload.ts';
-import { parseParams, parseQuery } from '../validate.ts';
+import { parseParams, parseQuery, refuseDeclaredOversize } from '../validate.ts';
 import { roleIn, targetProject, visibleProjectIds } from '../scope.ts';
 
 function builtinInfo(): DatasetInfo[] {
@@ -64,13 +64,14 @@ function csvInfo(row: Pick<DatasetRow, 'id' | 'name' | 'spec' | 'createdAt'>): D
 export function datasetRoutes(deps: ApiDeps): Router {
   const router = Router();
   const csvBody = express.text({ type: ['text/csv', 'text/plain'], limit: deps.config.maxUploadBytes });
+  const csvTooLarge = refuseDeclaredOversize(deps.config.maxUploadBytes);
 
   router.get('/datasets', async (req, res) => {
     const rows = await listDatasets(deps.db, visibleProjectIds(req));
     res.json({ items: [...builtinInfo(), ...rows.map(uploadInfo)] });
   });
 
-  router.post('/datasets', csvBody, async (req, res) => {
+  router.post('/datasets', csvTooLarge, csvBody, async (req, res) => {
     const q = parseQuery(CsvUploadQuery, req);
     const projectId = await targetProject(deps.db, req, 'submit');
     if (!req.is('text/csv') && !req.is('text/plain')) {
