@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
 import { checkPathEncoding } from './path-encoding.ts';
-import { checkJsonDepth, checkQueryKeys, refuseDeclaredOversize } from './validate.ts';
+import { checkJsonDepth, checkQueryKeys, checkRequestFraming, refuseDeclaredOversize } from './validate.ts';
 import { observeRequests } from './prometheus.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -38,6 +38,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(securityHeaders);
   app.use(observeRequests(deps.metrics, deps.logger));
+  app.use(checkRequestFraming);
 
   app.use(publicRoutes(deps));
 

@@ -1,11 +1,11 @@
 // Requests Node's HTTP parser refuses before Express sees them (headers over the 16 KiB limit,
 // malformed request lines, header timeouts) get the API's JSON error body too, instead of Node's
 // bare status line. Node hands them to the server's `clientError` event with the raw socket.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ApiError, ApiErrorCode } from '@hypersweep/schemas';
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /** The status, error code and detail of a parser error, by Node's error code. */
 function classify(code: string | undefined): { status: number; code: ApiErrorCode; message: string; path: string } {
@@ -21,7 +21,10 @@ function classify(code: string | undefined): { status: number; code: ApiErrorCod
 
 /** The bytes of a whole HTTP/1.1 response with a JSON error body; the connection closes after it. */
 export function clientErrorResponse(errorCode: string | undefined): string {
-  const c = classify(errorCode);
+  return errorResponse(classify(errorCode));
+}
+
+function errorResponse(c: { status: number; code: ApiErrorCode; message: string; path: string }): string {
   const body: ApiError = { error: { code: c.code, message: c.message, details: [{ path: c.path, message: c.message }] } };
   const json = JSON.stringify(body);
   return [
@@ -37,6 +40,23 @@ export function clientErrorResponse(errorCode: string | undefined): string {
 
 /** The response a socket is writing, when the parser fails in the middle of a request (Node's own field). */
 type ParsedSocket = Duplex & { _httpMessage?: { headersSent?: boolean } | null };
+
+/**
+ * Answers in the API's JSON what Node would answer itself, or not at all: a CONNECT (Node drops
+ * the connection without a word), an Expect other than 100-continue (a bare 417).
+ */
+export function answerUnroutable(server: Server): void {
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.end(errorResponse({ status: 405, code: 'method_not_allowed', message: 'CONNECT is not served: the API is no proxy', path: 'method' }), () => socket.destroy());
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const message = `Expect: ${String(req.headers.expect)} is not supported (only 100-continue)`;
+    const body: ApiError = { error: { code: 'expectation_failed', message, details: [{ path: 'headers.expect', message }] } };
+    const json = JSON.stringify(body);
+    res.writeHead(417, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), 'X-Content-Type-Options': 'nosniff', Connection: 'close' });
+    res.end(json);
+  });
+}
 
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: ParsedSocket) => {

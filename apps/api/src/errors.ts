@@ -138,7 +138,8 @@ export function toHttpError(error: unknown): HttpError {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const http = toHttpError(error);
-    if (http.status >= 500) logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    // 501 is the client's unknown transfer coding, not the server failing.
+    if (http.status >= 500 && http.code !== 'not_implemented') logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;

@@ -1,13 +1,13 @@
 // Builds the API's dependencies from its config and starts listening; `close()` drains and
 // releases everything. main.ts adds signals; tests start it on port 0.
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { DatasetCache, storedUpload } from '@hypersweep/datasets';
 import { createDb, getDataset } from '@hypersweep/db';
 import { createQueues, createRedis } from '@hypersweep/queue';
 import { createApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { answerClientErrors } from './client-errors.ts';
+import { answerClientErrors, answerUnroutable } from './client-errors.ts';
 import type { ApiDeps } from './deps.ts';
 import type { ApiConfig } from './env.ts';
 import { createEventHub } from './event-hub.ts';
@@ -45,8 +45,10 @@ export async function startServer(config: ApiConfig, logger: Logger): Promise<Ru
     rateLimiter: new RateLimiter({ redis, prefix: config.queuePrefix, logger }),
     streams: new Set(),
   };
-  const server = createApp(deps).listen(config.port, config.host);
+  // Host is checked by the app (checkRequestFraming), to answer its absence in JSON.
+  const server = createServer({ requireHostHeader: false }, createApp(deps)).listen(config.port, config.host);
   answerClientErrors(server);
+  answerUnroutable(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

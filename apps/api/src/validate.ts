@@ -102,3 +102,36 @@ export function refuseDeclaredOversize(limit: number, applies: (req: Request) =>
     next(new HttpError('payload_too_large', `the body is larger than the limit of ${limit} bytes`, [{ path: 'body', message: `Content-Length ${declared} is more than ${limit} bytes` }], { Connection: 'close' }));
   };
 }
+
+/** How many times the request carried header `name` (Node keeps only the first of a repeated Host or Authorization). */
+function timesSent(req: Request, name: string): number {
+  let n = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === name) n++;
+  return n;
+}
+
+/**
+ * What RFC 9112 asks of a request's framing that Node leaves to the application: HTTP/1.1 carries
+ * exactly one Host (3.2); a transfer coding other than chunked is not understood (501, 6.1), as a
+ * body read as plain would be wrong. A repeated Authorization is refused too: which one counts
+ * would otherwise be up to the server.
+ */
+export const checkRequestFraming: RequestHandler = (req, _res, next) => {
+  const hosts = timesSent(req, 'host');
+  if (hosts > 1 || (hosts === 0 && req.httpVersion !== '1.0')) {
+    const message = hosts > 1 ? `Host is sent ${hosts} times; send it once` : 'an HTTP/1.1 request needs a Host header';
+    return next(new HttpError('invalid_request', message, [{ path: 'headers.host', message }], { Connection: 'close' }));
+  }
+  const authorizations = timesSent(req, 'authorization');
+  if (authorizations > 1) {
+    const message = `Authorization is sent ${authorizations} times; send one token`;
+    return next(new HttpError('invalid_request', message, [{ path: 'headers.authorization', message }]));
+  }
+  const codings = (req.get('transfer-encoding') ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  const unknown = codings.filter((c) => c !== 'chunked');
+  if (unknown.length > 0) {
+    const message = `transfer coding ${unknown.join(', ')} is not implemented (only chunked; compress with Content-Encoding)`;
+    return next(new HttpError('not_implemented', message, [{ path: 'headers.transfer-encoding', message }], { Connection: 'close' }));
+  }
+  next();
+};

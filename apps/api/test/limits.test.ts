@@ -1,11 +1,13 @@
 // Limits and edges of the hostile-request issue that a table of cases cannot say: error bodies stay
-// small whatever the request, oversized headers get the JSON error, the Bearer scheme in any case,
+// small whatever the request, oversized headers get the JSON error (as do a missing Host, CONNECT,
+// an odd Expect or transfer coding), the Bearer scheme in any case,
 // an uploaded CSV's shape checked at submission, and the trial memory limit from the config.
 import { ApiError, Sweep } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './harness.ts';
-import { closeClient, send } from './http.ts';
+import { connect } from 'node:net';
+import { closeClient, send, sendRaw } from './http.ts';
 import { parseEnv } from '../src/env.ts';
 
 type Body = Record<string, unknown>;
@@ -61,6 +63,39 @@ describe('limits', () => {
     expect(error.error).toMatchObject({ code: 'headers_too_large', details: [{ path: 'headers' }] });
     // The server is fine afterwards.
     expect((await t.request('/api/v1/sweeps')).status).toBe(200);
+  });
+
+  it('answers in JSON what Node answered itself or not at all: no or two Hosts, an odd Expect, CONNECT, an unknown transfer coding, two tokens', async () => {
+    const raw = async (head: string, body = '') => {
+      const res = await sendRaw(t.url, new TextEncoder().encode(`${head}\r\n\r\n${body}`));
+      expect(res.headers['content-type'], head).toMatch(/^application\/json/);
+      return { status: res.status, error: ApiError.parse(JSON.parse(res.body.toString('utf8'))).error };
+    };
+    const auth = `Authorization: Bearer ${t.token}`;
+    expect(await raw(`GET /api/v1/me HTTP/1.1\r\n${auth}`)).toMatchObject({ status: 400, error: { code: 'invalid_request', details: [{ path: 'headers.host' }] } });
+    expect(await raw(`GET /api/v1/me HTTP/1.1\r\nHost: a\r\nHost: b\r\n${auth}`)).toMatchObject({ status: 400, error: { details: [{ path: 'headers.host' }] } });
+    expect(await raw(`GET /api/v1/me HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n${auth}`)).toMatchObject({ status: 417, error: { code: 'expectation_failed', details: [{ path: 'headers.expect' }] } });
+    expect(await raw('CONNECT evil:443 HTTP/1.1\r\nHost: evil:443')).toMatchObject({ status: 405, error: { code: 'method_not_allowed' } });
+    const sweep = JSON.stringify(fixture());
+    const chunked = `${sweep.length.toString(16)}\r\n${sweep}\r\n0\r\n\r\n`;
+    const gzipChunked = await raw(`POST /api/v1/sweeps HTTP/1.1\r\nHost: a\r\n${auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked`, chunked);
+    expect(gzipChunked).toMatchObject({ status: 501, error: { code: 'not_implemented', details: [{ path: 'headers.transfer-encoding' }] } });
+    expect(await raw(`GET /api/v1/me HTTP/1.1\r\nHost: a\r\n${auth}\r\nAuthorization: Bearer hs_other`)).toMatchObject({ status: 400, error: { details: [{ path: 'headers.authorization' }] } });
+    // HTTP/1.0 may leave Host out; plain chunked bodies are read as ever.
+    const url = new URL(t.url);
+    const exchange = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        // Written without half-closing: Node drops a request whose client ended its side before an async answer.
+        const socket = connect({ host: url.hostname, port: Number(url.port) }, () => socket.write(text));
+        let answer = '';
+        socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    expect(await exchange(`GET /api/v1/me HTTP/1.0\r\n${auth}\r\n\r\n`)).toMatch(/^HTTP\/1\.[01] 200 /);
+    expect(await t.db.sweep.count()).toBe(0);
+    const plain = await exchange(`POST /api/v1/sweeps HTTP/1.1\r\nHost: a\r\n${auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`);
+    expect(plain).toMatch(/^HTTP\/1\.1 201 /);
   });
 
   it('accepts the Bearer scheme in any case and with several spaces (RFC 9110 §11.1), refuses other schemes', async () => {

@@ -178,6 +178,9 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'request_timeout',
   'headers_too_large',
+  'method_not_allowed',
+  'expectation_failed',
+  'not_implemented',
   'rate_limited',
   'quota_exceeded',
   'internal',
@@ -200,6 +203,12 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   unsupported_media_type: 415,
   request_timeout: 408,
   headers_too_large: 431,
+  /** CONNECT: the API is no proxy. */
+  method_not_allowed: 405,
+  /** An Expect header other than 100-continue. */
+  expectation_failed: 417,
+  /** A transfer coding other than chunked. */
+  not_implemented: 501,
   rate_limited: 429,
   /** A project quota (named in the details as `quota.<name>`); storage quotas answer 413. */
   quota_exceeded: 429,
