@@ -81,23 +81,34 @@ export async function targetProject(db: Db, req: Request, need: ProjectRole): Pr
 const sweepProjects = new Map<string, string>();
 const SWEEP_PROJECTS_MAX = 100_000;
 
-/** The sweep's project, or null when there is no such sweep. */
-export async function sweepProject(db: Db, sweepId: string): Promise<string | null> {
+/**
+ * The sweep's project, or null when there is no such sweep. A remembered project may outlive its
+ * sweep (deleted, perhaps through another replica): `exists` reads the row again in that case.
+ */
+export async function sweepProject(db: Db, sweepId: string, options: { exists?: boolean } = {}): Promise<string | null> {
   const known = sweepProjects.get(sweepId);
-  if (known !== undefined) return known;
+  if (known !== undefined && !options.exists) return known;
   const projectId = await projectOfSweep(db, sweepId);
   if (projectId !== null) {
     if (sweepProjects.size >= SWEEP_PROJECTS_MAX) sweepProjects.clear();
     sweepProjects.set(sweepId, projectId);
-  }
+  } else sweepProjects.delete(sweepId);
   return projectId;
+}
+
+/** Forgets a deleted sweep's project. */
+export function forgetSweep(sweepId: string): void {
+  sweepProjects.delete(sweepId);
 }
 
 export const noSuchSweep = (sweepId: string) => new HttpError('not_found', `no sweep ${sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
 
-/** 404 unless the sweep exists in a project the token sees; 403 unless its role there is `need`. */
-export async function requireSweepAccess(db: Db, req: Request, sweepId: string, need: ProjectRole): Promise<string> {
-  const projectId = await sweepProject(db, sweepId);
+/**
+ * 404 unless the sweep exists in a project the token sees; 403 unless its role there is `need`.
+ * `exists`: for a route whose answer would not show a deleted sweep's absence (an empty list).
+ */
+export async function requireSweepAccess(db: Db, req: Request, sweepId: string, need: ProjectRole, options: { exists?: boolean } = {}): Promise<string> {
+  const projectId = await sweepProject(db, sweepId, options);
   if (projectId === null) throw noSuchSweep(sweepId);
   requireRole(req, projectId, need, () => noSuchSweep(sweepId));
   return projectId;

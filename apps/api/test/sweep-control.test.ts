@@ -50,6 +50,20 @@ describe('sweep control routes', () => {
     expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(204);
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(0);
     expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(404);
+    // Gone for every route, as a sweep that never existed (some answered 409 "gone", or an empty 200).
+    for (const [method, path] of [
+      ['GET', ''],
+      ['GET', '/trials'],
+      ['GET', '/storage'],
+      ['GET', '/curves'],
+      ['POST', '/pause'],
+      ['POST', '/resume'],
+      ['POST', '/cancel'],
+    ] as const) {
+      const res = await t.request(`/api/v1/sweeps/${sweep.id}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(await detailPath(res), `${method} ${path}`).toBe('sweepId');
+    }
   });
 
   it('never passes maxTrials with concurrent additions, and stores all or none of an addition a cancel races', async () => {

@@ -43,7 +43,7 @@ import {
 } from '@hypersweep/schemas';
 import { SearchError, parseSpace, validateParams } from '@hypersweep/search';
 import { Router, type Request } from 'express';
-import { noSuchSweep, requireSweepAccess, targetProject, visibleProjectIds } from '../scope.ts';
+import { forgetSweep, noSuchSweep, requireSweepAccess, targetProject, visibleProjectIds } from '../scope.ts';
 import { datasetFacts, validationSplitProblems } from '../dataset-facts.ts';
 import { WORKER_ALIVE_MS } from './meta.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -160,8 +160,9 @@ export function sweepRoutes(deps: ApiDeps): Router {
     await requireSweep(req, sweepId, 'submit');
     const result = await cancelSweep(db, sweepId);
     reads.invalidate(sweepId);
-    if (!result.changed || !result.sweep) {
-      throw new HttpError('invalid_state', `sweep ${sweepId} is ${result.sweep?.status ?? 'gone'}; it cannot be cancelled`, [{ path: 'sweepId', message: 'already finished' }]);
+    if (!result.sweep) throw noSuchSweep(sweepId);
+    if (!result.changed) {
+      throw new HttpError('invalid_state', `sweep ${sweepId} is ${result.sweep.status}; it cannot be cancelled`, [{ path: 'sweepId', message: 'already finished' }]);
     }
     logger.info({ sweepId, cancelledQueued: result.cancelledTrials }, 'sweep cancelled');
     await publishCancel({ connection: deps.redis, prefix: deps.config.queuePrefix }, { scope: 'sweep', sweepId }).catch((error: unknown) => {
@@ -170,9 +171,9 @@ export function sweepRoutes(deps: ApiDeps): Router {
     res.json(await presentSweepFull(db, result.sweep));
   });
 
-  /** An invalid_state 409 for a control the sweep's status does not allow. */
+  /** An invalid_state 409 for a control the sweep's status does not allow; a 404 once it is deleted. */
   const notNow = (sweepId: string, status: string | undefined, what: string) =>
-    new HttpError('invalid_state', `sweep ${sweepId} is ${status ?? 'gone'}; it cannot be ${what}`, [{ path: 'sweepId', message: `the sweep is ${status ?? 'gone'}` }]);
+    status === undefined ? noSuchSweep(sweepId) : new HttpError('invalid_state', `sweep ${sweepId} is ${status}; it cannot be ${what}`, [{ path: 'sweepId', message: `the sweep is ${status}` }]);
 
   router.post('/sweeps/:sweepId/pause', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
@@ -268,7 +269,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.get('/sweeps/:sweepId/storage', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
-    await requireSweepAccess(db, req, sweepId, 'read');
+    await requireSweepAccess(db, req, sweepId, 'read', { exists: true });
     res.json(await sweepStorage(db, sweepId));
   });
 
@@ -280,6 +281,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
       throw error;
     });
     reads.invalidate(sweepId);
+    forgetSweep(sweepId);
     if (!result.deleted) throw noSuchSweep(sweepId);
     logger.info({ sweepId }, 'sweep deleted');
     res.status(204).end();
@@ -288,7 +290,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
   router.get('/sweeps/:sweepId/trials', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     const q = parseQuery(ListTrialsQuery, req);
-    await requireSweepAccess(db, req, sweepId, 'read');
+    await requireSweepAccess(db, req, sweepId, 'read', { exists: true });
     sendCachedJson(req, res, await reads.trials(sweepId, q));
   });
 
