@@ -54,7 +54,8 @@ function readParts(req: Request, maxBytes: number): Promise<{ fields: Record<str
       reject(new HttpError('invalid_request', `the multipart body cannot be read: ${(error as Error).message}`, [{ path: 'headers.content-type', message: (error as Error).message }]));
       return;
     }
-    const fields: Record<string, string> = {};
+    // No prototype: a field named __proto__ is kept (and refused by name) rather than dropped.
+    const fields: Record<string, string> = Object.create(null) as Record<string, string>;
     const raw: Partial<Record<IdxFileField, Buffer>> = {};
     const pending: Promise<void>[] = [];
     let sent = 0;
@@ -70,8 +71,14 @@ function readParts(req: Request, maxBytes: number): Promise<{ fields: Record<str
     const bad = (path: string, message: string) => fail(new HttpError('invalid_request', `${path}: ${message}`, [{ path, message }], closing));
 
     const seen = new Set<string>();
+    /** busboy passes a part without a name in its Content-Disposition as undefined. */
+    const unnamed = (name: string | undefined) => typeof name !== 'string' || name === '';
     parser.on('file', (name, stream) => {
       if (failed) return void stream.resume();
+      if (unnamed(name)) {
+        stream.resume();
+        return bad('body', 'a file part has no name in its Content-Disposition');
+      }
       if (!isFileField(name)) {
         stream.resume();
         return bad(name, `is not a file field of this upload (${IDX_FILE_FIELDS.join(', ')})`);
@@ -98,6 +105,7 @@ function readParts(req: Request, maxBytes: number): Promise<{ fields: Record<str
       );
     });
     parser.on('field', (name, value, info) => {
+      if (unnamed(name)) return bad('body', 'a text part has no name in its Content-Disposition');
       if (isFileField(name)) return bad(name, 'must be a file part (with a filename), not a text field');
       if (Object.hasOwn(fields, name)) return bad(name, 'is sent more than once');
       if (info.valueTruncated) return bad(name, `is longer than ${MAX_FIELD_BYTES} bytes`);

@@ -154,6 +154,9 @@ const CASES: Case[] = [
   { name: 'a CSV label column the header lacks', path: '/api/v1/datasets?name=nolabel&labelColumn=class&task=classification', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
   { name: 'a CSV label column the header names twice', path: '/api/v1/datasets?name=twice&labelColumn=y&task=classification', raw: 'a,y,y\n1,0,1\n2,1,0\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
   { name: 'a CSV label column index past the last column', path: '/api/v1/datasets?name=past&labelColumn=5&task=classification', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'labelColumn' },
+  // Both named "body" before: they are the query's options.
+  { name: 'CSV hold-outs that leave no training rows', path: '/api/v1/datasets?name=f&labelColumn=y&task=classification&validationFraction=0.6&testFraction=0.5', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'validationFraction' },
+  { name: 'a quote as the CSV delimiter', path: '/api/v1/datasets?name=q&labelColumn=y&task=classification&delimiter=%22', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'delimiter' },
   { name: 'NUL as the CSV delimiter', path: '/api/v1/datasets?name=nul&labelColumn=y&task=classification&delimiter=%00', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'delimiter' },
   // Reserved names: refused, not silently dropped by the search-space record.
   { name: '__proto__ as a search parameter', raw: JSON.stringify(valid()).replace('"space":{', '"space":{"__proto__":{"type":"uniform","low":0,"high":1},'), status: 400, names: 'search.space.__proto__' },

@@ -99,6 +99,8 @@ describe('IDX dataset uploads', () => {
     { name: 'a file as text', parts: { ...good, trainLabels: 'labels' }, status: 400, path: 'trainLabels', message: /must be a file part/ },
     { name: 'an unknown text field', parts: { ...good, scaling: 'unit' }, status: 400, path: 'scaling', message: /not a known|unrecognized/i },
     { name: 'a bad numClasses', parts: { ...good, numClasses: '300' }, status: 400, path: 'numClasses', message: /256/ },
+    // Once dropped silently (assigned to a plain object's prototype), while "constructor" was refused.
+    { name: 'a __proto__ text field', parts: { ...good, ['__proto__']: 'x' }, status: 400, path: '__proto__', message: /not a known|unrecognized/i },
     { name: 'no name', parts: { ...good, name: '' }, status: 400, path: 'name', message: /empty/ },
     { name: 'files over the size limit', parts: { ...good, trainImages: new Uint8Array(MAX_UPLOAD_BYTES + 1) }, status: 413, path: 'body', message: /limit of 65536 bytes/ },
     { name: 'a gzip bomb', parts: { ...good, testImages: gzipSync(encodeIdx([100, 40, 40], new Uint8Array(160_000))) }, status: 413, path: 'testImages', message: /decompress to more than the limit of 65536 bytes/ },
@@ -112,6 +114,18 @@ describe('IDX dataset uploads', () => {
     const detail = body.error.details.find((d) => d.path === path);
     expect(detail, JSON.stringify(body)).toBeDefined();
     expect(`${body.error.message} ${detail!.message}`).toMatch(message);
+    expect(await stored()).toBe(before);
+  });
+
+  it('refuses a part with no name in its Content-Disposition, naming the body', async () => {
+    const before = await stored();
+    for (const disposition of ['form-data', 'form-data; filename="x.idx"']) {
+      const body = `--b\r\nContent-Disposition: ${disposition}\r\n\r\nvalue\r\n--b--\r\n`;
+      const res = await t.request('/api/v1/datasets/idx', { method: 'POST', body, headers: { 'content-type': 'multipart/form-data; boundary=b' } });
+      expect(res.status, disposition).toBe(400);
+      // Named "undefined" before.
+      expect(ApiError.parse(await res.json()).error.details[0], disposition).toMatchObject({ path: 'body', message: expect.stringMatching(/has no name/) });
+    }
     expect(await stored()).toBe(before);
   });
 

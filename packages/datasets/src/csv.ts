@@ -36,7 +36,7 @@ const CR = 0x0d;
  */
 export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new DatasetError('INVALID_OPTION', `delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`);
+    throw new DatasetError('INVALID_OPTION', `delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`, { option: 'delimiter' });
   }
   const delim = delimiter.charCodeAt(0);
   const n = text.length;
@@ -190,10 +190,13 @@ export function csvUploadOptions(q: CsvUploadFields): CsvOptions {
 
 /**
  * Where an upload's parse error points, as a request field: `labelColumn` for a label column the
- * header lacks or names twice (the query's fault), else the body with the line and column.
+ * header lacks or names twice, the option for an option refused (both the query's fault), else the
+ * body with the line and column.
  */
 export function csvUploadErrorPath(error: DatasetError): string {
   if (error.code === 'CSV_MISSING_LABEL_COLUMN' || error.code === 'CSV_AMBIGUOUS_LABEL_COLUMN') return 'labelColumn';
+  // The upload's options are its query parameters, named alike.
+  if (error.code === 'INVALID_OPTION' && error.option !== undefined) return error.option;
   return error.line !== undefined ? `body (line ${error.line}${error.column !== undefined ? `, column ${error.column}` : ''})` : 'body';
 }
 
@@ -208,7 +211,7 @@ export interface CsvDataset extends Dataset {
 
 function checkFraction(value: number, what: string): number {
   if (!Number.isFinite(value) || value < 0 || value >= 1) {
-    throw new DatasetError('INVALID_OPTION', `${what} must be in [0, 1), got ${String(value)}`);
+    throw new DatasetError('INVALID_OPTION', `${what} must be in [0, 1), got ${String(value)}`, { option: what });
   }
   return value;
 }
@@ -234,10 +237,10 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
   const validationFraction = checkFraction(options.validationFraction ?? DEFAULT_CSV_VALIDATION_FRACTION, 'validationFraction');
   const testFraction = checkFraction(options.testFraction ?? 0.2, 'testFraction');
   if (validationFraction + testFraction >= 1) {
-    throw new DatasetError('INVALID_OPTION', `validationFraction + testFraction must be below 1, got ${validationFraction + testFraction}`);
+    throw new DatasetError('INVALID_OPTION', `validationFraction + testFraction must be below 1, got ${validationFraction + testFraction}`, { option: 'validationFraction' });
   }
   if (options.task !== 'classification' && options.task !== 'regression') {
-    throw new DatasetError('INVALID_OPTION', `task must be 'classification' or 'regression', got ${String(options.task)}`);
+    throw new DatasetError('INVALID_OPTION', `task must be 'classification' or 'regression', got ${String(options.task)}`, { option: 'task' });
   }
   const prefix = options.source === undefined ? '' : `${options.source}: `;
   const fail = (code: DatasetErrorCode, message: string, line?: number, column?: ColumnRef): never => {
@@ -257,6 +260,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
         throw new DatasetError(error.code, prefix + error.message, {
           ...(error.line === undefined ? {} : { line: error.line }),
           ...(error.column === undefined ? {} : { column: error.column }),
+          ...(error.option === undefined ? {} : { option: error.option }),
           cause: error,
         });
       }

@@ -57,6 +57,8 @@ export interface DatasetErrorDetails {
   offset?: number;
   /** Uploaded IDX files: the header field at fault ("magic", "dims[1]"), when it is one. */
   header?: string;
+  /** INVALID_OPTION: the option at fault ("delimiter", "validationFraction"). */
+  option?: string;
   cause?: unknown;
 }
 
@@ -67,6 +69,7 @@ export class DatasetError extends Error {
   readonly file?: string;
   readonly offset?: number;
   readonly header?: string;
+  readonly option?: string;
 
   constructor(code: DatasetErrorCode, message: string, details: DatasetErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -77,6 +80,7 @@ export class DatasetError extends Error {
     if (details.file !== undefined) this.file = details.file;
     if (details.offset !== undefined) this.offset = details.offset;
     if (details.header !== undefined) this.header = details.header;
+    if (details.option !== undefined) this.option = details.option;
   }
 }
 
