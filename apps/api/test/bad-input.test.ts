@@ -157,6 +157,12 @@ const CASES: Case[] = [
   // Both named "body" before: they are the query's options.
   { name: 'CSV hold-outs that leave no training rows', path: '/api/v1/datasets?name=f&labelColumn=y&task=classification&validationFraction=0.6&testFraction=0.5', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'validationFraction' },
   { name: 'a quote as the CSV delimiter', path: '/api/v1/datasets?name=q&labelColumn=y&task=classification&delimiter=%22', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'delimiter' },
+  // Number() took these silently: hex, binary, exponents, spaces, and an empty value as 0.
+  { name: 'a hex page size', method: 'GET', path: '/api/v1/sweeps?limit=0x3', status: 400, names: 'limit' },
+  { name: 'a page size with an exponent', method: 'GET', path: '/api/v1/sweeps?limit=3e0', status: 400, names: 'limit' },
+  { name: 'a page size in spaces', method: 'GET', path: '/api/v1/sweeps?limit=%203%20', status: 400, names: 'limit' },
+  { name: 'an empty CSV test fraction', path: '/api/v1/datasets?name=e&labelColumn=y&task=classification&testFraction=', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'testFraction' },
+  { name: 'a CSV validation fraction that underflows', path: '/api/v1/datasets?name=u&labelColumn=y&task=classification&validationFraction=1e-400', raw: 'a,y\n1,0\n2,1\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'validationFraction' },
   { name: 'NUL as the CSV delimiter', path: '/api/v1/datasets?name=nul&labelColumn=y&task=classification&delimiter=%00', raw: 'a,y\n1,2\n', headers: { 'content-type': 'text/csv' }, status: 400, names: 'delimiter' },
   // Reserved names: refused, not silently dropped by the search-space record.
   { name: '__proto__ as a search parameter', raw: JSON.stringify(valid()).replace('"space":{', '"space":{"__proto__":{"type":"uniform","low":0,"high":1},'), status: 400, names: 'search.space.__proto__' },

@@ -99,6 +99,10 @@ describe('IDX dataset uploads', () => {
     { name: 'a file as text', parts: { ...good, trainLabels: 'labels' }, status: 400, path: 'trainLabels', message: /must be a file part/ },
     { name: 'an unknown text field', parts: { ...good, scaling: 'unit' }, status: 400, path: 'scaling', message: /not a known|unrecognized/i },
     { name: 'a bad numClasses', parts: { ...good, numClasses: '300' }, status: 400, path: 'numClasses', message: /256/ },
+    // Taken as 16 and as 3 before: Number() reads hex and trims spaces.
+    { name: 'a hex numClasses', parts: { ...good, numClasses: '0x10' }, status: 400, path: 'numClasses', message: /decimal digits/ },
+    { name: 'a numClasses in spaces', parts: { ...good, numClasses: ' 3 ' }, status: 400, path: 'numClasses', message: /decimal digits/ },
+    { name: 'a test fraction that holds out no image', parts: { name: 'x', trainImages: train.images, trainLabels: train.labels, testFraction: '0.001' }, status: 400, path: 'testFraction', message: /holds out none/ },
     // Once dropped silently (assigned to a plain object's prototype), while "constructor" was refused.
     { name: 'a __proto__ text field', parts: { ...good, ['__proto__']: 'x' }, status: 400, path: '__proto__', message: /not a known|unrecognized/i },
     { name: 'no name', parts: { ...good, name: '' }, status: 400, path: 'name', message: /empty/ },

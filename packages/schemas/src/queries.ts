@@ -136,10 +136,23 @@ export const Cursor = z
 // Query strings
 // ---------------------------------------------------------------------------------------------
 
-const limit = z.coerce
-  .number({ error: 'must be an integer' })
-  .pipe(int(1, MAX_PAGE_SIZE))
-  .default(DEFAULT_PAGE_SIZE);
+/**
+ * Numbers in a query string as people write them: decimal digits only. `Number()` alone also
+ * takes " 3 ", "0x3", "0b11", "3e0" and "" (as 0), each silently.
+ */
+const queryInt = (low: number, high: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be an integer in decimal digits')
+    .transform(Number)
+    .pipe(int(low, high));
+const queryDecimal = () =>
+  z
+    .string()
+    .regex(/^(\d{1,16}(\.\d{0,16})?|\.\d{1,16})$/, 'must be a decimal number such as 0.1')
+    .transform(Number);
+
+const limit = queryInt(1, MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE);
 
 /** "running,queued" → ["running", "queued"]; one value is a list of one. */
 function csvOf<T extends z.ZodType<unknown, string>>(item: T, max: number) {
@@ -197,9 +210,9 @@ export const MetricsQuery = z
     /** Comma-separated metric names; absent: every metric of the trial. */
     names: csvOf(MetricName, 32).optional(),
     /** Curves longer than this are downsampled (LTTB) to this many points, first and last kept. */
-    maxPoints: z.coerce.number({ error: 'must be an integer' }).pipe(int(3, 10_000)).default(DEFAULT_MAX_POINTS),
-    fromStep: z.coerce.number({ error: 'must be an integer' }).pipe(int(0, 1_000_000)).optional(),
-    toStep: z.coerce.number({ error: 'must be an integer' }).pipe(int(0, 1_000_000)).optional(),
+    maxPoints: queryInt(3, 10_000).default(DEFAULT_MAX_POINTS),
+    fromStep: queryInt(0, 1_000_000).optional(),
+    toStep: queryInt(0, 1_000_000).optional(),
   })
   .refine((q) => q.fromStep === undefined || q.toStep === undefined || q.fromStep <= q.toStep, {
     message: 'must be ≥ fromStep',
@@ -212,7 +225,7 @@ export const DEFAULT_CURVE_POINTS = 100;
 export const SweepCurvesQuery = z.strictObject({
   /** Comma-separated metric names (at most 4); absent: the sweep's objective metric. */
   names: csvOf(MetricName, 4).optional(),
-  maxPoints: z.coerce.number({ error: 'must be an integer' }).pipe(int(3, 1_000)).default(DEFAULT_CURVE_POINTS),
+  maxPoints: queryInt(3, 1_000).default(DEFAULT_CURVE_POINTS),
 });
 export type SweepCurvesQuery = z.infer<typeof SweepCurvesQuery>;
 
@@ -234,8 +247,8 @@ export const CsvUploadQuery = z.strictObject({
     .length(1, 'must be one character')
     .refine((d) => unstorableReason(d) === undefined, 'must not be NUL')
     .default(','),
-  validationFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().min(0).lt(1)).optional(),
-  testFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().min(0).lt(1)).optional(),
+  validationFraction: queryDecimal().pipe(z.number().min(0).lt(1)).optional(),
+  testFraction: queryDecimal().pipe(z.number().min(0).lt(1)).optional(),
 });
 export type CsvUploadQuery = z.infer<typeof CsvUploadQuery>;
 
@@ -246,9 +259,9 @@ export type CsvUploadQuery = z.infer<typeof CsvUploadQuery>;
 export const IdxUploadFields = z.strictObject({
   name: CsvUploadQuery.shape.name,
   /** Declared classes (labels must be below it); default: the largest training label + 1. */
-  numClasses: z.coerce.number({ error: 'must be an integer' }).pipe(int(2, 256)).optional(),
+  numClasses: queryInt(2, 256).optional(),
   /** Without test files: the share of the training file held out as the test set (default 0.1). */
-  testFraction: z.coerce.number({ error: 'must be a number' }).pipe(z.number().gt(0, 'must be > 0').lt(1, 'must be < 1')).optional(),
+  testFraction: queryDecimal().pipe(z.number().gt(0, 'must be > 0').lt(1, 'must be < 1')).optional(),
 });
 export type IdxUploadFields = z.infer<typeof IdxUploadFields>;
 
