@@ -1,5 +1,7 @@
 // Request parsing with the zod schemas of @hypersweep/schemas; failures become 400s naming the field.
 import { formatPath, MAX_JSON_DEPTH, reservedKeyPaths, tooDeepPath, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { HttpError, invalid } from './errors.ts';
@@ -134,4 +136,21 @@ export const checkRequestFraming: RequestHandler = (req, _res, next) => {
     return next(new HttpError('not_implemented', message, [{ path: 'headers.transfer-encoding', message }], { Connection: 'close' }));
   }
   next();
+};
+
+const notUtf8 = new WeakSet<IncomingMessage>();
+
+/**
+ * A body parser's `verify`: notes a body declared (or defaulting to) UTF-8 whose bytes are not, which
+ * the parser would decode with U+FFFD in place of each bad byte and store so. `refuseInvalidUtf8`
+ * answers it. Other charsets are the parser's to decode.
+ */
+export function noteInvalidUtf8(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if ((charset === undefined || charset === 'utf-8' || charset === 'utf8') && !isUtf8(buf)) notUtf8.add(req);
+}
+
+export const refuseInvalidUtf8: RequestHandler = (req, _res, next) => {
+  if (!notUtf8.has(req)) return next();
+  next(new HttpError('invalid_request', 'the body is not valid UTF-8', [{ path: 'body', message: 'is not valid UTF-8 (a byte sequence no UTF-8 text has)' }]));
 };

@@ -10,6 +10,12 @@ import { sleepUntil } from '@hypersweep/queue/testing';
 
 type Body = Record<string, unknown>;
 const valid = (): Body => JSON.parse(JSON.stringify(mnistTpeAshaSweep())) as Body;
+/** `text` as UTF-8 with `marker` (one byte) replaced by raw `bytes`. */
+const withBytes = (text: string, marker: string, bytes: number[]): Uint8Array => {
+  const encoded = new TextEncoder().encode(text);
+  const at = encoded.indexOf(marker.charCodeAt(0));
+  return Uint8Array.from([...encoded.subarray(0, at), ...bytes, ...encoded.subarray(at + 1)]);
+};
 /** A valid sweep with one value replaced at a dotted path ("search.budget.maxTrials"). */
 function withValue(path: string, value: unknown): Body {
   const body = valid();
@@ -176,6 +182,9 @@ const CASES: Case[] = [
   },
   { name: '__proto__ in grid pointsPerParam', raw: JSON.stringify(withValue('search.sampler', { type: 'grid', pointsPerParam: { learningRate: 3 } })).replace('"pointsPerParam":{', '"pointsPerParam":{"__proto__":2,'), status: 400, names: 'search.sampler.pointsPerParam.__proto__' },
   // Bodies that do not decode: 400 naming the header (unknown encodings are 415).
+  // Decoded with U+FFFD for each bad byte and stored so, before.
+  { name: 'a JSON body that is not UTF-8', bytes: withBytes(JSON.stringify({ ...valid(), name: 'probe \u0001 spirals' }), '\u0001', [0xff]), status: 400, names: 'body' },
+  { name: 'a CSV body that is not UTF-8', path: '/api/v1/datasets?name=latin&labelColumn=y&task=classification', bytes: withBytes('a,y\n1,caf\u0001\n2,b\n', '\u0001', [0xe9]), headers: { 'content-type': 'text/csv' }, status: 400, names: 'body' },
   { name: 'gzip garbage', bytes: new TextEncoder().encode('not gzip at all'), headers: { 'content-encoding': 'gzip' }, status: 400, names: 'headers.content-encoding' },
   { name: 'deflate garbage', bytes: new TextEncoder().encode('not deflate'), headers: { 'content-encoding': 'deflate' }, status: 400, names: 'headers.content-encoding' },
   { name: 'brotli garbage', bytes: Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x00]), headers: { 'content-encoding': 'br' }, status: 400, names: 'headers.content-encoding' },

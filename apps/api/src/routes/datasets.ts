@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.ts';
 import type { CsvSpec } from '../dataset-facts.ts';
 import { HttpError, invalid } from '../errors.ts';
 import { readIdxUpload } from '../idx-upload.ts';
-import { parseParams, parseQuery, refuseDeclaredOversize } from '../validate.ts';
+import { noteInvalidUtf8, parseParams, parseQuery, refuseDeclaredOversize, refuseInvalidUtf8 } from '../validate.ts';
 import { roleIn, targetProject, visibleProjectIds } from '../scope.ts';
 
 function builtinInfo(): DatasetInfo[] {
@@ -63,7 +63,7 @@ function csvInfo(row: Pick<DatasetRow, 'id' | 'name' | 'spec' | 'createdAt'>): D
 
 export function datasetRoutes(deps: ApiDeps): Router {
   const router = Router();
-  const csvBody = express.text({ type: ['text/csv', 'text/plain'], limit: deps.config.maxUploadBytes });
+  const csvBody = express.text({ type: ['text/csv', 'text/plain'], limit: deps.config.maxUploadBytes, verify: noteInvalidUtf8 });
   const csvTooLarge = refuseDeclaredOversize(deps.config.maxUploadBytes);
 
   router.get('/datasets', async (req, res) => {
@@ -71,7 +71,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
     res.json({ items: [...builtinInfo(), ...rows.map(uploadInfo)] });
   });
 
-  router.post('/datasets', csvTooLarge, csvBody, async (req, res) => {
+  router.post('/datasets', csvTooLarge, csvBody, refuseInvalidUtf8, async (req, res) => {
     const q = parseQuery(CsvUploadQuery, req);
     const projectId = await targetProject(deps.db, req, 'submit');
     if (!req.is('text/csv') && !req.is('text/plain')) {
