@@ -48,6 +48,13 @@ export function raiseAbort(words: Int32Array, reason: number): void {
 }
 
 /**
+ * A gap between two looks at the clock, where at most 100 ms (a wait slice) or a watchdog tick is
+ * due, past which the process is taken to have been stopped rather than its peers slow (half the
+ * step timeout when that is shorter).
+ */
+export const SUSPENDED_MS = 2_000;
+
+/**
  * A reusable barrier for `parties` replicas: spin briefly on the generation word (cheap when
  * every replica has a core), then Atomics.wait in short slices, checking the abort word, until
  * `timeoutMs` has passed. Returns the milliseconds spent waiting.
@@ -66,9 +73,16 @@ export function barrier(words: Int32Array, parties: number, spin: number, timeou
   for (let i = 0; i < spin; i++) {
     if (Atomics.load(words, WORD.barrierGeneration) !== generation) return performance.now() - started;
   }
-  const deadline = started + timeoutMs;
+  let deadline = started + timeoutMs;
+  // From `started`: a stop during the spin counts as a stop too.
+  let last = started;
   while (Atomics.load(words, WORD.barrierGeneration) === generation) {
-    const left = deadline - performance.now();
+    const now = performance.now();
+    // A wait slice lasts at most 100 ms; one that took far longer means the process was stopped
+    // (SIGSTOP, a frozen VM, a suspended laptop). The peers were stopped too: that time is not theirs.
+    if (now - last > Math.min(SUSPENDED_MS, timeoutMs / 2)) deadline += now - last;
+    last = now;
+    const left = deadline - now;
     if (left <= 0) {
       raiseAbort(words, ABORT.timeout);
       throw new AbortedByPeer(ABORT.timeout);

@@ -24,7 +24,7 @@ import {
   type SplitName,
   type StopReason,
 } from '@hypersweep/nn';
-import { ABORT, CONTROL_BYTES, raiseAbort, WORD } from './control.ts';
+import { ABORT, CONTROL_BYTES, raiseAbort, SUSPENDED_MS, WORD } from './control.ts';
 import { TrainerError } from './errors.ts';
 import type { FromReplica, ToReplica } from './protocol.ts';
 
@@ -252,17 +252,23 @@ export class ReplicaPool {
   private async watchProgress(running: Promise<void>): Promise<void> {
     let last = Atomics.load(this.words, WORD.progress);
     let lastChange = performance.now();
+    const tickMs = Math.min(1000, Math.max(50, this.stepTimeoutMs / 4));
+    let lastTick = lastChange;
     const timer = setInterval(() => {
       const now = Atomics.load(this.words, WORD.progress);
+      const at = performance.now();
+      // A tick far later than due: the process was stopped, its replicas with it; not a stall.
+      if (at - lastTick > tickMs + Math.min(SUSPENDED_MS, this.stepTimeoutMs / 2)) lastChange += at - lastTick;
+      lastTick = at;
       if (now !== last) {
         last = now;
-        lastChange = performance.now();
-      } else if (performance.now() - lastChange > this.stepTimeoutMs && Atomics.load(this.words, WORD.abort) === ABORT.none) {
+        lastChange = at;
+      } else if (at - lastChange > this.stepTimeoutMs && Atomics.load(this.words, WORD.abort) === ABORT.none) {
         raiseAbort(this.words, ABORT.timeout);
         const p = this.pending;
         if (p) this.settle(p);
       }
-    }, Math.min(1000, Math.max(50, this.stepTimeoutMs / 4)));
+    }, tickMs);
     try {
       await running;
     } finally {
