@@ -48,6 +48,8 @@ export function sweepReads(deps: Pick<ApiDeps, 'db' | 'hub'>, options: SweepJson
         // The parsed query (defaults filled in, the cursor decoded) names the page.
         await cache.get(sweepId, `trials ${JSON.stringify(q)}`, async () => {
           const page = await listTrials(db, sweepId, { limit: q.limit, cursor: q.cursor ?? null, sort: q.sort, order: q.order, ...(q.status ? { status: q.status } : {}) });
+          // No trials: a sweep without any yet, or none at all (deleted, perhaps through another replica).
+          if (page.items.length === 0 && !(await getSweep(db, sweepId))) return null;
           return { items: presentTrials(page.items), nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null };
         }),
       ),

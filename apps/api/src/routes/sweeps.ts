@@ -290,7 +290,7 @@ export function sweepRoutes(deps: ApiDeps): Router {
   router.get('/sweeps/:sweepId/trials', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
     const q = parseQuery(ListTrialsQuery, req);
-    await requireSweepAccess(db, req, sweepId, 'read', { exists: true });
+    await requireSweepAccess(db, req, sweepId, 'read');
     sendCachedJson(req, res, await reads.trials(sweepId, q));
   });
 
