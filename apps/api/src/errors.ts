@@ -106,6 +106,14 @@ function clientStatusError(error: unknown): HttpError | null {
   }
 }
 
+/** ioredis' errors when Redis cannot be reached: its retries per request ran out, or the connection is closed. */
+function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  return error.message === 'Connection is closed.' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT';
+}
+
 /** Maps anything thrown to an HttpError; unknown errors become 500 without leaking their message. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
@@ -122,13 +130,24 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof DbError) {
     // A transient database fault (connection lost, restart, timeout) is the server's, and passes: 503.
     const code = error.transient ? 'unavailable' : DB_ERROR_CODES[error.code];
+    if (code === 'unavailable') {
+      // Prisma's text quotes our source, its invocation and the database's address: none of it goes out.
+      return new HttpError('unavailable', 'the database is unavailable; try again shortly', [{ path: 'request', message: 'the database is unavailable' }], { 'Retry-After': '1' });
+    }
     // A 400 names a field; Prisma's own message for a too-long value quotes the statement.
     const field = error.target?.join('.') ?? 'request';
     if (code === 'invalid_request') {
       const message = error.code === 'value_too_long' ? 'a value is too long to be stored' : error.message;
       return new HttpError(code, message, [{ path: field, message }]);
     }
-    if (code) return new HttpError(code, error.message, [{ path: field, message: error.message }]);
+    if (code) {
+      // Our own DbErrors say what happened in the API's words; one from Prisma quotes the query.
+      const message = error.prismaCode === undefined ? error.message : code === 'not_found' ? 'not found' : 'the write conflicts with what is stored';
+      return new HttpError(code, message, [{ path: field, message }]);
+    }
+  }
+  if (isRedisUnavailable(error)) {
+    return new HttpError('unavailable', 'the queue (Redis) is unavailable; try again shortly', [{ path: 'request', message: 'Redis is unavailable' }], { 'Retry-After': '1' });
   }
   const client = clientStatusError(error);
   if (client) return client;
