@@ -1,5 +1,5 @@
 // runTrial against a real Postgres (own database) and Redis (own prefix): the trial execution path end to end.
-import { SearchTrialsCache, claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, recordEpochs, setSweepStatus } from '@hypersweep/db';
+import { SearchTrialsCache, claimTrial, finishTrial, getTrial, latestCheckpoint, metricSeries, recordEpochs, releaseTrial, setSweepStatus } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import { evaluateCheckpoint, parseCheckpoint } from '@hypersweep/nn';
 import { CreateSweepRequest, resolveTrialConfig } from '@hypersweep/schemas';
@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetCache } from '@hypersweep/datasets';
 import { silentLogger, type Logger } from '@hypersweep/log';
-import { runTrial, type RunTrialDeps } from '../src/run-trial.ts';
+import { REPLICA_FAULT_ATTEMPTS, runTrial, type RunTrialDeps } from '../src/run-trial.ts';
 import { recordingLogger, spiralsSweep, storeSweep, storeTrial } from './fixtures.ts';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -266,6 +266,58 @@ describe('runTrial', () => {
     const again = await evaluateCheckpoint(ckpt, await datasets.get(config.dataset), 'validation');
     expect(again.loss).toBe(best);
     expect(again.loss).not.toBe(valLoss.at(-1));
+  });
+
+  it('releases a trial whose replica thread dies, resumes it from its checkpoint, and fails it only on the last attempt', async () => {
+    const pool = await ReplicaPool.create({ threads: 2, stepTimeoutMs: 10_000 });
+    try {
+      const epochs = 8;
+      const sweep = await storeSweep(
+        database.db,
+        spiralsSweep((req) => {
+          req.dataset = { type: 'spirals', count: 4000, seed: 3 };
+          req.training.epochs = epochs;
+        }),
+      );
+      /** Runs the trial and kills replica thread 1 once two more epochs are stored. */
+      const runAndKill = async (trialId: string, attempt: number) => {
+        const from = (await trialNow(trialId)).epochsDone;
+        const running = runTrial(deps(pool, 'worker-fault'), { sweepId: sweep.id, trialId, attempt }, never()).then(
+          (outcome) => outcome,
+          (error: unknown) => error,
+        );
+        await sleepUntil(async () => (await trialNow(trialId)).epochsDone >= from + 2, { timeoutMs: 30_000, intervalMs: 5, what: 'two epochs' });
+        await pool.replicaThread(1)!.terminate();
+        return running;
+      };
+
+      // A thread killed mid-trial (an OOM kill, a crashed runtime) once failed the trial for good.
+      const trial = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
+      expect(await runAndKill(trial.id, 1)).toBeInstanceOf(ReleaseTrial);
+      const released = await trialNow(trial.id);
+      expect(released).toMatchObject({ status: 'queued', attempt: 1, workerId: null, error: null });
+      expect((await latestCheckpoint(database.db, trial.id))?.epoch).toBe(released.epochsDone);
+      // The pool replaced the thread; the next delivery resumes where the checkpoint is.
+      expect(await runTrial(deps(pool, 'worker-fault'), { sweepId: sweep.id, trialId: trial.id, attempt: 2 }, never())).toBe('completed');
+      const resumed = await trialNow(trial.id);
+      expect(resumed).toMatchObject({ status: 'completed', epochsDone: epochs, attempt: 2, error: null });
+      for (const series of (await seriesByName(trial.id)).values()) {
+        expect(series.points.map((p) => p.step), series.name).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
+      }
+
+      // On its last attempt, the fault fails the trial and says which attempt it was.
+      const last = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
+      for (let a = 1; a < REPLICA_FAULT_ATTEMPTS; a++) {
+        expect((await claimTrial(database.db, last.id, 'dead-worker')).changed).toBe(true);
+        expect((await releaseTrial(database.db, last.id)).changed).toBe(true);
+      }
+      expect(await runAndKill(last.id, REPLICA_FAULT_ATTEMPTS)).toBe('failed');
+      const failed = await trialNow(last.id);
+      expect(failed).toMatchObject({ status: 'failed', attempt: REPLICA_FAULT_ATTEMPTS });
+      expect(failed.error).toMatch(new RegExp(`^replica thread 1 .*\\(attempt ${REPLICA_FAULT_ATTEMPTS} of ${REPLICA_FAULT_ATTEMPTS}\\)$`));
+    } finally {
+      await pool.close();
+    }
   });
 
   it('fails a trial whose loss becomes NaN with the trainer’s message', async () => {
