@@ -149,7 +149,8 @@ const queryInt = (low: number, high: number) =>
 const queryDecimal = () =>
   z
     .string()
-    .regex(/^(\d{1,16}(\.\d{0,16})?|\.\d{1,16})$/, 'must be a decimal number such as 0.1')
+    .regex(/^(\d{1,16}(\.\d{0,16})?|\.\d{1,16})([eE][-+]?\d{1,3})?$/, 'must be a decimal number such as 0.1 (or 1e-3)')
+    .refine((t) => Number(t) !== 0 || !/[1-9]/.test(t.split(/[eE]/)[0]!), 'is too small to tell from 0')
     .transform(Number);
 
 const limit = queryInt(1, MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE);
