@@ -11,8 +11,6 @@ import { gatherRows, randomPartition, standardizationStats, standardize, stratif
 /** Share of a CSV's rows held out for validation when the upload does not say. */
 export const DEFAULT_CSV_VALIDATION_FRACTION = 0.1;
 
-/** The largest finite float32. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 // ---------------------------------------------------------------------------------------
 // Records
@@ -326,7 +324,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
     if (!Number.isFinite(v)) return fail('CSV_NON_FINITE', `${what} ${JSON.stringify(t)} overflows to ${v}`, lineOf(r, j), columnRef(j));
     // Training is float32: a larger magnitude would be ±Infinity there (and its column's mean and
     // standard deviation overflow even in float64).
-    if (Math.abs(v) > FLOAT32_MAX) return fail('CSV_NON_FINITE', `${what} ${JSON.stringify(t)} is beyond float32's range (±3.4e38)`, lineOf(r, j), columnRef(j));
+    if (!Number.isFinite(Math.fround(v))) return fail('CSV_NON_FINITE', `${what} ${JSON.stringify(t)} is beyond float32's range (±3.4e38)`, lineOf(r, j), columnRef(j));
     return v;
   };
 

@@ -224,7 +224,7 @@ export function idxPoolClassCounts(spec: Pick<IdxStoredSpec, 'classCounts' | 'nu
 function testHoldout(labels: ArrayLike<number>, numClasses: number, test: { fraction: number; seed: number }): { rest: Int32Array; test: Int32Array } {
   const size = resolveHoldoutCount(labels.length, { fraction: test.fraction }, 'test');
   // A test fraction was asked for: one that rounds to no image would leave the test set empty.
-  if (size === 0) throw new DatasetError('SPLIT_TOO_SMALL', `testFraction ${test.fraction} of ${labels.length} images holds out none; use at least ${(0.5 / labels.length).toPrecision(2)}`, { option: 'testFraction' });
+  if (size === 0) throw new DatasetError('SPLIT_TOO_SMALL', `testFraction ${test.fraction} of ${labels.length} images holds out none; use at least ${(1 / labels.length).toPrecision(2)}`, { option: 'testFraction' });
   const p = stratifiedPartition(labels, { numClasses, seed: test.seed, stream: 'idx-test-holdout', holdouts: [size], holdoutNames: ['test'], restName: 'train' });
   return { rest: p.rest, test: p.holdouts[0]! };
 }

@@ -50,7 +50,7 @@ export function raiseAbort(words: Int32Array, reason: number): void {
 /**
  * A gap between two looks at the clock, where at most 100 ms (a wait slice) or a watchdog tick is
  * due, past which the process is taken to have been stopped rather than its peers slow (half the
- * step timeout when that is shorter).
+ * step timeout when that is shorter, but never under 300 ms: three wait slices).
  */
 export const SUSPENDED_MS = 2_000;
 
@@ -80,7 +80,7 @@ export function barrier(words: Int32Array, parties: number, spin: number, timeou
     const now = performance.now();
     // A wait slice lasts at most 100 ms; one that took far longer means the process was stopped
     // (SIGSTOP, a frozen VM, a suspended laptop). The peers were stopped too: that time is not theirs.
-    if (now - last > Math.min(SUSPENDED_MS, timeoutMs / 2)) deadline += now - last;
+    if (now - last > Math.max(300, Math.min(SUSPENDED_MS, timeoutMs / 2))) deadline += now - last;
     last = now;
     const left = deadline - now;
     if (left <= 0) {

@@ -156,12 +156,14 @@ describe('ASHA options', () => {
     // η close to 1 or a tiny minResource: each once made the Rung list exhaust the heap.
     bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.000001 }, 'minResource');
     bad({ direction: 'minimize', maxResource: 2, minResource: 1e-300, reductionFactor: 1.000001 }, 'minResource');
-    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.05 }, 'minResource');
+    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.005 }, 'minResource');
     expect(rungCount(1, 3, 81)).toBe(5);
     const steps = (o: Partial<AshaOptions>) => createAshaScheduler({ direction: 'minimize', maxResource: 1000, ...o }).milestones.length;
-    // The last count allowed and the first refused, at η = 1.07: ⌊ln 1000 / ln 1.07⌋ + 1 = 103.
-    expect(steps({ reductionFactor: 1.07, minResource: 1000 / 1.07 ** (MAX_RUNGS - 1) })).toBe(MAX_RUNGS - 1);
-    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.07 }, 'minResource');
+    // The last count allowed and the first refused, at η = 1.0069: ⌊ln 1000 / ln 1.0069⌋ + 1 = 1005.
+    expect(steps({ reductionFactor: 1.0069, minResource: 1000 / 1.0069 ** (MAX_RUNGS - 1) })).toBe(MAX_RUNGS - 1);
+    bad({ direction: 'minimize', maxResource: 1000, reductionFactor: 1.0069 }, 'minResource');
+    // A sweep stored before the limit with a η near 1 still builds: 1.05 over 150 epochs is 103 Rungs.
+    expect(steps({ reductionFactor: 1.05, maxResource: 150 })).toBe(103);
     expect(steps({ reductionFactor: 2, maxResource: 2 ** 31 })).toBe(31);
   });
 });

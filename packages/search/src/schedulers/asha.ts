@@ -38,7 +38,7 @@ const ASHA_KEYS = ['direction', 'reductionFactor', 'minResource', 'maxResource',
  * and a η close to 1 or a tiny minResource would otherwise ask for millions of them (and the memory
  * to list them) before a single trial runs; η = 2 from 1 to 10⁶ steps needs 20.
  */
-export const MAX_RUNGS = 100;
+export const MAX_RUNGS = 1000;
 
 /** ⌊log_η(max/min)⌋ + 1: the Rungs base·η^k below maxResource, before gracePeriod skips any. */
 export function rungCount(minResource: number, eta: number, maxResource: number): number {
