@@ -205,18 +205,16 @@ async function executeTrial(deps: RunTrialDeps, job: TrialJob, ctx: RunTrialCont
       // Not a fault of the trial either: the queue retries the job; the trial is not failed.
       throw dbError;
     }
-    if (error instanceof TrainerError && REPLICA_FAULTS.has(error.code) && claim.attempt < REPLICA_FAULT_ATTEMPTS) {
+    // This attempt's fault among the trial's attempts lost to replica faults (not its claims:
+    // shutdowns, pauses and takeovers claim it again too).
+    const fault = error instanceof TrainerError && REPLICA_FAULTS.has(error.code) ? claimed.replicaFaults + 1 : 0;
+    if (fault > 0 && fault < REPLICA_FAULT_ATTEMPTS) {
       // A replica thread died or stalled: the machine's fault, not the trial's. It resumes from
       // its last checkpoint at the next attempt (the pool has replaced the thread).
-      throw await releaseAfterReplicaFault(deps, claim, error, logger);
+      throw await releaseAfterReplicaFault(deps, claim, error as TrainerError, fault, logger);
     }
     // Training itself failed (or the sweep's spec is unusable): the one way a trial fails.
-    const message =
-      error instanceof TrainerError && REPLICA_FAULTS.has(error.code)
-        ? `${error.message} (attempt ${claim.attempt} of ${REPLICA_FAULT_ATTEMPTS})`
-        : error instanceof Error
-          ? error.message
-          : String(error);
+    const message = fault > 0 ? `${(error as Error).message} (replica fault ${fault} of ${REPLICA_FAULT_ATTEMPTS})` : error instanceof Error ? error.message : String(error);
     logger.error({ err: error }, 'trial failed');
     await finishFenced(deps, claim, 'failed', { error: message }, logger);
     return 'failed';
@@ -319,28 +317,28 @@ async function stopLost(deps: RunTrialDeps, claim: TrialClaim, error: DbError, l
   return new TrialCancelled(`claim lost: trial ${current?.status === 'running' ? `taken over by ${current.workerId ?? 'another worker'}` : (current?.status ?? 'gone')}`);
 }
 
-/**
- * A database outage outlasted the retries mid-trial: hand the trial back (queued, while the claim
- * holds) so a redelivery resumes it from its last checkpoint. If even that cannot be written, the
- * redelivery takes the still-running trial over; the job goes back to the queue either way.
- */
 /** Trainer errors of the machine rather than the trial: a replica thread that died or stalled at a barrier. */
 const REPLICA_FAULTS: ReadonlySet<string> = new Set(['THREAD_DIED', 'TIMEOUT']);
-/** Attempts a trial gets when replica faults end them; the last one's fault fails it. */
+/** Attempts a trial may lose to replica faults; the last one's fault fails it. */
 export const REPLICA_FAULT_ATTEMPTS = 3;
 
-async function releaseAfterReplicaFault(deps: RunTrialDeps, claim: TrialClaim, fault: TrainerError, logger: Logger): Promise<ReleaseTrial | TrialCancelled> {
+async function releaseAfterReplicaFault(deps: RunTrialDeps, claim: TrialClaim, fault: TrainerError, count: number, logger: Logger): Promise<ReleaseTrial | TrialCancelled> {
   try {
-    await withDbRetry(deps, logger, 'release after a replica fault', undefined, () => releaseTrial(deps.db, claim));
+    await withDbRetry(deps, logger, 'release after a replica fault', undefined, () => releaseTrial(deps.db, claim, { replicaFault: true }));
   } catch (error) {
     const dbError = dbErrorOf(error);
     if (dbError?.code === 'claim_lost') return stopLost(deps, claim, dbError, logger);
     throw error;
   }
-  logger.warn({ err: fault.message, code: fault.code, attempt: claim.attempt }, 'replica fault; trial released to resume from its last checkpoint');
-  return new ReleaseTrial(`replica fault on attempt ${claim.attempt}: ${fault.message}`);
+  logger.warn({ err: fault.message, code: fault.code, fault: count, of: REPLICA_FAULT_ATTEMPTS }, 'replica fault; trial released to resume from its last checkpoint');
+  return new ReleaseTrial(`replica fault ${count} of ${REPLICA_FAULT_ATTEMPTS}: ${fault.message}`);
 }
 
+/**
+ * A database outage outlasted the retries mid-trial: hand the trial back (queued, while the claim
+ * holds) so a redelivery resumes it from its last checkpoint. If even that cannot be written, the
+ * redelivery takes the still-running trial over; the job goes back to the queue either way.
+ */
 async function releaseAfterFault(deps: RunTrialDeps, claim: TrialClaim, fault: DbError, logger: Logger): Promise<ReleaseTrial | TrialCancelled> {
   try {
     await retryTransient(() => releaseTrial(deps.db, claim), { budgetMs: 5_000 });

@@ -268,10 +268,10 @@ describe('runTrial', () => {
     expect(again.loss).not.toBe(valLoss.at(-1));
   });
 
-  it('releases a trial whose replica thread dies, resumes it from its checkpoint, and fails it only on the last attempt', async () => {
+  it('releases a trial whose replica thread dies to resume from its checkpoint, and fails it at its third fault, whatever else claimed it', async () => {
     const pool = await ReplicaPool.create({ threads: 2, stepTimeoutMs: 10_000 });
     try {
-      const epochs = 8;
+      const epochs = 10;
       const sweep = await storeSweep(
         database.db,
         spiralsSweep((req) => {
@@ -295,26 +295,31 @@ describe('runTrial', () => {
       const trial = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
       expect(await runAndKill(trial.id, 1)).toBeInstanceOf(ReleaseTrial);
       const released = await trialNow(trial.id);
-      expect(released).toMatchObject({ status: 'queued', attempt: 1, workerId: null, error: null });
+      expect(released).toMatchObject({ status: 'queued', attempt: 1, replicaFaults: 1, workerId: null, error: null });
       expect((await latestCheckpoint(database.db, trial.id))?.epoch).toBe(released.epochsDone);
+      // Claims that end otherwise (a shutdown, a takeover) do not count against the trial's faults.
+      for (let i = 0; i < REPLICA_FAULT_ATTEMPTS; i++) {
+        expect((await claimTrial(database.db, trial.id, 'dead-worker')).changed).toBe(true);
+        expect((await releaseTrial(database.db, trial.id)).changed).toBe(true);
+      }
+      const claimsBefore = (await trialNow(trial.id)).attempt;
+      expect(await runAndKill(trial.id, claimsBefore + 1)).toBeInstanceOf(ReleaseTrial);
+      expect(await trialNow(trial.id)).toMatchObject({ status: 'queued', replicaFaults: 2, error: null });
       // The pool replaced the thread; the next delivery resumes where the checkpoint is.
-      expect(await runTrial(deps(pool, 'worker-fault'), { sweepId: sweep.id, trialId: trial.id, attempt: 2 }, never())).toBe('completed');
+      expect(await runTrial(deps(pool, 'worker-fault'), { sweepId: sweep.id, trialId: trial.id, attempt: claimsBefore + 2 }, never())).toBe('completed');
       const resumed = await trialNow(trial.id);
-      expect(resumed).toMatchObject({ status: 'completed', epochsDone: epochs, attempt: 2, error: null });
+      expect(resumed).toMatchObject({ status: 'completed', epochsDone: epochs, replicaFaults: 2, error: null });
       for (const series of (await seriesByName(trial.id)).values()) {
         expect(series.points.map((p) => p.step), series.name).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
       }
 
-      // On its last attempt, the fault fails the trial and says which attempt it was.
+      // The last fault it may lose an attempt to fails the trial, and says so.
       const last = await storeTrial(database.db, sweep.id, { learningRate: 0.02 });
-      for (let a = 1; a < REPLICA_FAULT_ATTEMPTS; a++) {
-        expect((await claimTrial(database.db, last.id, 'dead-worker')).changed).toBe(true);
-        expect((await releaseTrial(database.db, last.id)).changed).toBe(true);
-      }
+      for (let fault = 1; fault < REPLICA_FAULT_ATTEMPTS; fault++) expect(await runAndKill(last.id, fault)).toBeInstanceOf(ReleaseTrial);
       expect(await runAndKill(last.id, REPLICA_FAULT_ATTEMPTS)).toBe('failed');
       const failed = await trialNow(last.id);
-      expect(failed).toMatchObject({ status: 'failed', attempt: REPLICA_FAULT_ATTEMPTS });
-      expect(failed.error).toMatch(new RegExp(`^replica thread 1 .*\\(attempt ${REPLICA_FAULT_ATTEMPTS} of ${REPLICA_FAULT_ATTEMPTS}\\)$`));
+      expect(failed).toMatchObject({ status: 'failed', replicaFaults: REPLICA_FAULT_ATTEMPTS - 1 });
+      expect(failed.error).toMatch(new RegExp(`^replica thread 1 .*\\(replica fault ${REPLICA_FAULT_ATTEMPTS} of ${REPLICA_FAULT_ATTEMPTS}\\)$`));
     } finally {
       await pool.close();
     }

@@ -9,7 +9,6 @@ import type { SweepStatus } from './generated/prisma/enums.ts';
 import { updateSweepStatus } from './states.ts';
 import { lockSweep } from './sweeps.ts';
 import { createTrial, type CreateTrialInput } from './trials.ts';
-import { withProjectLock } from './projects.ts';
 
 export interface ControlResult {
   /** False when the sweep was not in a state the control applies to; `sweep` is then as it stands. */
@@ -113,7 +112,10 @@ export async function enqueueTrials(db: DbClient, sweepId: string, inputs: reado
   return mapDbErrors(async () => {
     const head = await db.sweep.findUnique({ where: { id: sweepId }, select: { projectId: true } });
     if (!head) throw new DbError('not_found', `no sweep ${sweepId}`);
-    return withProjectLock(db, head.projectId, ['maxQueuedTrials'], async (tx) => {
+    return inTransaction(db, async (tx) => {
+      // The project's row always, before the sweep's: a quota set while the batch runs makes each
+      // createTrial lock it, and that must not come after the sweep's row (createTrial's order).
+      await tx.$queryRaw`SELECT 1 FROM projects WHERE id = ${head.projectId}::uuid FOR NO KEY UPDATE`;
       await lockSweep(tx, sweepId);
       const { budget } = await tx.sweep.findUniqueOrThrow({ where: { id: sweepId }, select: { budget: true } });
       const maxTrials = (budget as { maxTrials?: number } | null)?.maxTrials ?? Number.POSITIVE_INFINITY;

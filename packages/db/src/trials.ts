@@ -103,13 +103,15 @@ export async function claimTrial(db: DbClient, trialId: string, workerId: string
 /**
  * running → queued. With a claim, only while that claim holds (else `claim_lost`); with
  * `workerId`, only if that worker holds the trial (`changed: false` otherwise); with a bare id,
- * whoever holds it (a redelivery taking the trial over).
+ * whoever holds it (a redelivery taking the trial over). `replicaFault` counts the release in
+ * `replicaFaults`.
  */
-export async function releaseTrial(db: DbClient, trial: TrialTarget, options: { workerId?: string } = {}): Promise<TransitionResult<Trial>> {
+export async function releaseTrial(db: DbClient, trial: TrialTarget, options: { workerId?: string; replicaFault?: boolean } = {}): Promise<TransitionResult<Trial>> {
   const claim = targetClaim(trial);
   return setTrialStatus(db, targetId(trial), 'queued', {
     from: ['running'],
-    data: { workerId: null },
+    // `replicaFault`: the attempt ended because a replica thread died or stalled; counted apart from claims.
+    data: { workerId: null, ...(options.replicaFault ? { replicaFaults: { increment: 1 } } : {}) },
     ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
     ...(claim ? { claim } : {}),
   });
