@@ -1,7 +1,9 @@
 // The control routes' answers without workers: a paused sweep takes configurations, a budget that
 // would make the sweep invalid or go below what it has is refused naming the field, an unknown
 // parameter is named, only an ended sweep is deleted, and concurrent additions keep to the budget.
+import { deleteSweep } from '@hypersweep/db';
 import { ApiError, Sweep } from '@hypersweep/schemas';
+import { sleepUntil } from '@hypersweep/queue/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
@@ -50,7 +52,8 @@ describe('sweep control routes', () => {
     expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(204);
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(0);
     expect((await t.request(`/api/v1/sweeps/${sweep.id}`, { method: 'DELETE' })).status).toBe(404);
-    // Gone for every route, as a sweep that never existed (some answered 409 "gone", or an empty 200).
+    // Gone for every route, as a sweep that never existed (some answered 409 "gone", or an empty 200);
+    // below, also when another replica deleted it and this one still remembers its project.
     for (const [method, path] of [
       ['GET', ''],
       ['GET', '/trials'],
@@ -63,6 +66,22 @@ describe('sweep control routes', () => {
       const res = await t.request(`/api/v1/sweeps/${sweep.id}${path}`, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(await detailPath(res), `${method} ${path}`).toBe('sweepId');
+    }
+    const elsewhere = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('deleted elsewhere') })).json());
+    expect((await t.request(`/api/v1/sweeps/${elsewhere.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    // This replica reads it (and remembers its project), then another deletes it.
+    expect((await t.request(`/api/v1/sweeps/${elsewhere.id}/trials`)).status).toBe(200);
+    expect((await deleteSweep(t.db, elsewhere.id)).deleted).toBe(true);
+    await sleepUntil(async () => (await t.request(`/api/v1/sweeps/${elsewhere.id}/trials`)).status === 404, { timeoutMs: 5_000, intervalMs: 100, what: 'the cached page of the deleted sweep to lapse' });
+    for (const [method, path] of [
+      ['GET', '/storage'],
+      ['POST', '/pause'],
+      ['POST', '/resume'],
+      ['POST', '/cancel'],
+    ] as const) {
+      const res = await t.request(`/api/v1/sweeps/${elsewhere.id}${path}`, { method });
+      expect(res.status, `elsewhere: ${method} ${path}`).toBe(404);
+      expect(await detailPath(res), `elsewhere: ${method} ${path}`).toBe('sweepId');
     }
   });
 

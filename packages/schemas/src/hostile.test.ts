@@ -52,6 +52,13 @@ describe('strings PostgreSQL cannot store', () => {
     expect(CsvUploadQuery.parse({ name: 'x', labelColumn: 'y', task: 'regression', delimiter: '\t' }).delimiter).toBe('\t');
   });
 
+  it('query numbers: decimal digits only; a fraction as String(n) writes it, exponents and long ones included', () => {
+    const csv = (validationFraction: string) => CsvUploadQuery.safeParse({ name: 'x', labelColumn: 'y', task: 'regression', validationFraction });
+    for (const ok of [String(1 / 30), String(1 - 0.7 - 0.1), String(1 / 7), '1e-7', '0', '.5', '0.25']) expect(csv(ok).success, ok).toBe(true);
+    expect(csv(String(1 / 30)).data?.validationFraction).toBe(1 / 30);
+    for (const bad of ['', ' 0.1', '0x1', '1e-400', '0.1.2', '-0.1', 'NaN', '1'.repeat(41)]) expect(paths(CsvUploadQuery, { name: 'x', labelColumn: 'y', task: 'regression', validationFraction: bad }), bad).toEqual(['validationFraction']);
+  });
+
   it('are found anywhere in a JSON value, keys included, the first 20 only', () => {
     expect(unstorableStrings({ a: [1, 'ok', { b: 'x\u0000' }], ['k\ud800']: 1 })).toEqual([
       { path: 'a[2].b', message: 'must not contain NUL characters' },

@@ -101,7 +101,8 @@ describe('buildOpenApiDocument', () => {
   it('documents the list query of trials with its limits and defaults', () => {
     const params = doc.paths[`${API_PREFIX}/sweeps/{sweepId}/trials`]!.get!.parameters as Json[];
     const limit = params.find((p) => p.name === 'limit')!;
-    expect(limit).toMatchObject({ in: 'query', required: false, schema: { default: 50 } });
+    // A query string carries text: the default as it would be written, and the digits it takes.
+    expect(limit).toMatchObject({ in: 'query', required: false, schema: { type: 'string', default: '50', pattern: '^\\d{1,16}$' } });
     expect(params.map((p) => p.name)).toEqual(expect.arrayContaining(['cursor', 'status', 'sort', 'order']));
   });
 });

@@ -140,20 +140,24 @@ export const Cursor = z
  * Numbers in a query string as people write them: decimal digits only. `Number()` alone also
  * takes " 3 ", "0x3", "0b11", "3e0" and "" (as 0), each silently.
  */
-const queryInt = (low: number, high: number) =>
-  z
+const queryInt = (low: number, high: number, fallback?: number) => {
+  const digits = z
     .string()
     .regex(/^\d{1,16}$/, 'must be an integer in decimal digits')
-    .transform(Number)
-    .pipe(int(low, high));
+    .meta({ description: `an integer from ${low} to ${high}` });
+  // The default as the query string would carry it, so the document shows it.
+  return (fallback === undefined ? digits : digits.default(String(fallback))).transform(Number).pipe(int(low, high));
+};
 const queryDecimal = () =>
   z
     .string()
-    .regex(/^(\d{1,16}(\.\d{0,16})?|\.\d{1,16})([eE][-+]?\d{1,3})?$/, 'must be a decimal number such as 0.1 (or 1e-3)')
+    .max(40, 'must be a decimal number such as 0.1 (or 1e-3)')
+    // Any digits after the point: String(1 / 30) has 17 of them.
+    .regex(/^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d{1,3})?$/, 'must be a decimal number such as 0.1 (or 1e-3)')
     .refine((t) => Number(t) !== 0 || !/[1-9]/.test(t.split(/[eE]/)[0]!), 'is too small to tell from 0')
     .transform(Number);
 
-const limit = queryInt(1, MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE);
+const limit = queryInt(1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
 
 /** "running,queued" → ["running", "queued"]; one value is a list of one. */
 function csvOf<T extends z.ZodType<unknown, string>>(item: T, max: number) {
@@ -211,7 +215,7 @@ export const MetricsQuery = z
     /** Comma-separated metric names; absent: every metric of the trial. */
     names: csvOf(MetricName, 32).optional(),
     /** Curves longer than this are downsampled (LTTB) to this many points, first and last kept. */
-    maxPoints: queryInt(3, 10_000).default(DEFAULT_MAX_POINTS),
+    maxPoints: queryInt(3, 10_000, DEFAULT_MAX_POINTS),
     fromStep: queryInt(0, 1_000_000).optional(),
     toStep: queryInt(0, 1_000_000).optional(),
   })
@@ -226,7 +230,7 @@ export const DEFAULT_CURVE_POINTS = 100;
 export const SweepCurvesQuery = z.strictObject({
   /** Comma-separated metric names (at most 4); absent: the sweep's objective metric. */
   names: csvOf(MetricName, 4).optional(),
-  maxPoints: queryInt(3, 1_000).default(DEFAULT_CURVE_POINTS),
+  maxPoints: queryInt(3, 1_000, DEFAULT_CURVE_POINTS),
 });
 export type SweepCurvesQuery = z.infer<typeof SweepCurvesQuery>;
 

@@ -14,8 +14,9 @@ async function check(fn: () => Promise<unknown>): Promise<ReadyResponse['checks'
   try {
     await fn();
     return { ok: true, latencyMs: performance.now() - started, error: null };
-  } catch (error) {
-    return { ok: false, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+  } catch {
+    // The route is public: Prisma's text quotes our source and the database's address.
+    return { ok: false, latencyMs: null, error: 'unreachable' };
   }
 }
 

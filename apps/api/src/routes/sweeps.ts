@@ -7,6 +7,7 @@ import {
   createSweep,
   deleteSweep,
   enqueueTrials,
+  withSweepLock,
   pauseSweep,
   resumeSweep,
   sweepStorage,
@@ -249,11 +250,10 @@ export function sweepRoutes(deps: ApiDeps): Router {
     const resolved = body.params.map((params) => (builtin ? tryResolvedTrialSpec(spec, params) : null));
     const unbuildable = resolved.flatMap((r, i) => (r instanceof SchemaError ? r.details.map((d) => ({ path: `params[${i}]`, message: `makes a trial spec the engine refuses: ${d.path}: ${d.message}` })) : []));
     if (unbuildable.length > 0) throw new HttpError('invalid_request', `a configuration cannot be trained: ${unbuildable[0]!.path}: ${unbuildable[0]!.message}`, unbuildable);
-    const result = await enqueueTrials(
-      db,
-      sweepId,
-      body.params.map((params, i) => ({ params, resolved: resolved[i] as Prisma.InputJsonValue | null })),
-    );
+    // Under the sweep's advisory lock, as the sampler's advance counts and creates trials: an
+    // addition between its count and its inserts would take the sweep past maxTrials.
+    const inputs = body.params.map((params, i) => ({ params, resolved: resolved[i] as Prisma.InputJsonValue | null }));
+    const result = await withSweepLock(db, sweepId, () => enqueueTrials(db, sweepId, inputs));
     if (result.overBudget) {
       const { trials, maxTrials } = result.overBudget;
       throw new HttpError('invalid_state', `the sweep has ${trials} of its ${maxTrials} trials: raise budget.maxTrials (PATCH) to add ${body.params.length}`, [
