@@ -199,9 +199,10 @@ export interface CancelSweepResult {
 
 /**
  * pending|running → cancelled, and its queued trials → cancelled, in one transaction: no trial
- * can be created or claimed for the sweep afterwards (both take the sweep's row lock).
+ * can be created or claimed for the sweep afterwards (both take the sweep's row lock). With
+ * `endRunning`, its running trials too (an external sweep's, held by leases, not workers).
  */
-export async function cancelSweep(db: DbClient, sweepId: string): Promise<CancelSweepResult> {
+export async function cancelSweep(db: DbClient, sweepId: string, options: { endRunning?: boolean } = {}): Promise<CancelSweepResult> {
   if (!isUuid(sweepId)) return { changed: false, sweep: null, cancelledTrials: 0 };
   return mapDbErrors(() =>
     inTransaction(db, async (tx) => {
@@ -209,7 +210,9 @@ export async function cancelSweep(db: DbClient, sweepId: string): Promise<Cancel
       // only from queued (running ones are ended by their workers, terminal ones stay as they are).
       const sweep = await updateSweepStatus(tx, sweepId, 'cancelled');
       if (!sweep) return { changed: false, sweep: await tx.sweep.findUnique({ where: { id: sweepId } }), cancelledTrials: 0 };
-      const trials = await updateTrialStatuses(tx, { sweepId }, 'cancelled', { from: ['queued'], data: { reason: SWEEP_CANCELLED_REASON } });
+      // `endRunning`: trials leased by loops outside the workers (ask/tell) have no worker to end them.
+      const from: TrialStatus[] = options.endRunning ? ['queued', 'running'] : ['queued'];
+      const trials = await updateTrialStatuses(tx, { sweepId }, 'cancelled', { from, data: { reason: SWEEP_CANCELLED_REASON, ...(options.endRunning ? { workerId: null } : {}) } });
       for (const trial of trials.sort((a, b) => a.number - b.number)) await appendTrialEvent(tx, trial);
       await appendSweepUpdated(tx, sweepId);
       // Read again: the row of the status write predates the trials' cancellation (its trigger-kept counts) and the events.

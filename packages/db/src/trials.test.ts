@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbError } from './errors.ts';
-import { createSweep, type KeysetCursor } from './sweeps.ts';
+import { cancelSweep, createSweep, type KeysetCursor } from './sweeps.ts';
 import { setSweepStatus } from './states.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
 import {
@@ -58,6 +58,33 @@ describe('trials repository', () => {
     await setSweepStatus(t.db, sweep.id, 'cancelled');
     await expect(createTrial(t.db, sweep.id, { params: {} })).rejects.toMatchObject({ code: 'sweep_not_active' });
     await expect(createTrial(t.db, '00000000-0000-4000-8000-000000000000', { params: {} })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('cancels instead of queueing a trial released after its sweep ended, and counts replica faults apart from claims', async () => {
+    // A release racing a cancel (an ask that saw the sweep paused, a lapsed lease) once left a queued
+    // trial in a cancelled sweep for good.
+    const sweep = await newSweep();
+    const trial = await createTrial(t.db, sweep.id, { params: {} });
+    const claim = (await claimTrial(t.db, trial.id, 'lease-a')).claim!;
+    expect((await cancelSweep(t.db, sweep.id)).changed).toBe(true);
+    expect((await getTrial(t.db, trial.id))!.status).toBe('running');
+    const released = await releaseTrial(t.db, claim);
+    expect(released).toMatchObject({ changed: true, row: { status: 'cancelled', workerId: null, reason: 'sweep cancelled' } });
+
+    // With endRunning, a cancel ends the running trials too (leased by loops no worker ends).
+    const leased = await newSweep();
+    const held = await createTrial(t.db, leased.id, { params: {} });
+    const waiting = await createTrial(t.db, leased.id, { params: {} });
+    expect((await claimTrial(t.db, held.id, 'lease-b')).changed).toBe(true);
+    expect((await cancelSweep(t.db, leased.id, { endRunning: true })).cancelledTrials).toBe(2);
+    for (const id of [held.id, waiting.id]) expect((await getTrial(t.db, id))!).toMatchObject({ status: 'cancelled', reason: 'sweep cancelled', workerId: null });
+
+    const live = await newSweep();
+    const faulty = await createTrial(t.db, live.id, { params: {} });
+    const first = (await claimTrial(t.db, faulty.id, 'w')).claim!;
+    expect((await releaseTrial(t.db, first, { replicaFault: true })).row).toMatchObject({ status: 'queued', replicaFaults: 1, attempt: 1 });
+    const second = (await claimTrial(t.db, faulty.id, 'w')).claim!;
+    expect((await releaseTrial(t.db, second)).row).toMatchObject({ status: 'queued', replicaFaults: 1, attempt: 2 });
   });
 
   it('lets exactly one of two concurrent claimers win, then releases and re-claims with a new attempt', async () => {

@@ -104,17 +104,31 @@ export async function claimTrial(db: DbClient, trialId: string, workerId: string
  * running → queued. With a claim, only while that claim holds (else `claim_lost`); with
  * `workerId`, only if that worker holds the trial (`changed: false` otherwise); with a bare id,
  * whoever holds it (a redelivery taking the trial over). `replicaFault` counts the release in
- * `replicaFaults`.
+ * `replicaFaults`. A trial of a sweep that has ended is cancelled instead.
  */
 export async function releaseTrial(db: DbClient, trial: TrialTarget, options: { workerId?: string; replicaFault?: boolean } = {}): Promise<TransitionResult<Trial>> {
   const claim = targetClaim(trial);
-  return setTrialStatus(db, targetId(trial), 'queued', {
-    from: ['running'],
-    // `replicaFault`: the attempt ended because a replica thread died or stalled; counted apart from claims.
-    data: { workerId: null, ...(options.replicaFault ? { replicaFaults: { increment: 1 } } : {}) },
+  const id = targetId(trial);
+  const fenced = {
+    from: ['running'] as TrialStatus[],
     ...(options.workerId !== undefined ? { where: { workerId: options.workerId } } : {}),
     ...(claim ? { claim } : {}),
-  });
+  };
+  // `replicaFault`: the attempt ended because a replica thread died or stalled; counted apart from claims.
+  const queued = { ...fenced, data: { workerId: null, ...(options.replicaFault ? { replicaFaults: { increment: 1 } } : {}) } };
+  const head = isUuid(id) ? await mapDbErrors(() => db.trial.findUnique({ where: { id }, select: { sweepId: true } })) : null;
+  if (!head) return setTrialStatus(db, id, 'queued', queued);
+  return mapDbErrors(() =>
+    inTransaction(db, async (tx) => {
+      // Under the sweep's row lock: a sweep that ended meanwhile (a cancel racing the release) gets
+      // no queued trial, which nothing would ever run or end.
+      const sweep = await lockSweep(tx, head.sweepId);
+      if (sweep.status === 'completed' || sweep.status === 'failed' || sweep.status === 'cancelled') {
+        return setTrialStatus(tx, id, 'cancelled', { ...fenced, data: { workerId: null, reason: `sweep ${sweep.status}` } });
+      }
+      return setTrialStatus(tx, id, 'queued', queued);
+    }),
+  );
 }
 
 export type FinishedTrialStatus = 'completed' | 'stopped' | 'failed' | 'cancelled';
