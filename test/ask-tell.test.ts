@@ -144,6 +144,24 @@ describe('ask/tell', () => {
     expect((await post(`/api/v1/sweeps/${sweep.id}/trials/${got.trial.id}/tell`, { leaseId: got.lease.id, status: 'completed' })).status).toBe(200);
   });
 
+  it('ends the leased trials of a cancelled sweep: heartbeat and report get 409, tell answers the trial as it ended', async () => {
+    const sweep = await submit({ name: 'cancelled leases', external: { maxSteps: 5, leaseSeconds: 60 }, search: { space: { x: { type: 'uniform', low: 0, high: 1 } }, budget: { maxTrials: 2 } }, objective: { metric: 'loss' } });
+    const got = await askPatiently(sweep.id);
+    const trialPath = `/api/v1/sweeps/${sweep.id}/trials/${got.trial.id}`;
+    expect((await post(`${trialPath}/report`, { leaseId: got.lease.id, step: 1, metrics: { loss: 0.5 } })).status).toBe(200);
+    expect((await post(`/api/v1/sweeps/${sweep.id}/cancel`, {})).status).toBe(200);
+    // Heartbeats and reports once went on into the cancelled sweep, and the trial was queued again when they stopped.
+    const beat = await post(`${trialPath}/heartbeat`, { leaseId: got.lease.id });
+    expect(beat.status).toBe(409);
+    expect(((await beat.json()) as { error: { details: { path: string }[] } }).error.details[0]!.path).toBe('leaseId');
+    expect((await post(`${trialPath}/report`, { leaseId: got.lease.id, step: 2, metrics: { loss: 0.4 } })).status).toBe(409);
+    const told = await post(`${trialPath}/tell`, { leaseId: got.lease.id, status: 'completed' });
+    expect(told.status).toBe(200);
+    expect(((await told.json()) as { trial: Trial }).trial).toMatchObject({ status: 'cancelled', epochsDone: 1 });
+    const trials = await allTrials(stack, sweep.id);
+    expect(trials.every((t) => t.status === 'cancelled')).toBe(true);
+  });
+
   it('hands out no trial while the sweep is paused; a lease already held runs on, and asks resume with the sweep', async () => {
     const sweep = await submit({ name: 'paused asks', external: { maxSteps: 2, leaseSeconds: 60 }, search: { space: { x: { type: 'uniform', low: 0, high: 1 } }, budget: { maxTrials: 2, maxConcurrentTrials: 2 } }, objective: { metric: 'loss' } });
     const held = await askPatiently(sweep.id);

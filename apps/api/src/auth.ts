@@ -60,7 +60,9 @@ export function createAuthenticator(db: Db, options: { enabled: boolean; cacheMs
         }
         if (cache.size > 10_000) cache.clear();
         // A revoke (forget) during the check: answer this request, but do not remember the token.
-        if (started === generation) cache.set(token, { info, until: now() + cacheMs });
+        // Never past the token's own expiry: it is refused from that instant, cached or not.
+        const expires = info.expiresAt ? info.expiresAt.getTime() - Date.now() + now() : Number.POSITIVE_INFINITY;
+        if (started === generation) cache.set(token, { info, until: Math.min(now() + cacheMs, expires) });
         req.token = info;
         next();
       },

@@ -1,6 +1,6 @@
 // Token verification under load: concurrent requests of one token share one database check, and a
 // revoke during a check does not put the token back in the cache. With AUTH=none, no token is asked.
-import { createApiToken, revokeApiToken, type Db } from '@hypersweep/db';
+import { DEFAULT_PROJECT_ID, createApiToken, revokeApiToken, type Db } from '@hypersweep/db';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '@hypersweep/db/testing';
 import type { Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,16 @@ describe('bearer token verification', () => {
     clock += 6_000;
     await Promise.all(Array.from({ length: 50 }, () => call(auth.middleware, token)));
     expect(lookups).toBe(2);
+  });
+
+  it('refuses a cached token from the instant it expires', async () => {
+    // Cached for its whole cacheMs, an expired token once worked for up to 5 s more.
+    const expiresAt = new Date(Date.now() + 1_000);
+    const { token } = await createApiToken(m.db, { name: 'short-lived', grants: [{ projectId: DEFAULT_PROJECT_ID, role: 'read' }], expiresAt });
+    const auth = createAuthenticator(m.db, { enabled: true, cacheMs: 60_000 });
+    expect(await call(auth.middleware, token)).toMatchObject({ name: 'short-lived' });
+    while (Date.now() <= expiresAt.getTime()) await new Promise((r) => setTimeout(r, 20));
+    expect(await call(auth.middleware, token)).toMatchObject({ code: 'unauthorized' });
   });
 
   it('does not cache a token whose check was in flight when tokens were forgotten (a revoke)', async () => {

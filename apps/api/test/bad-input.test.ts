@@ -120,6 +120,8 @@ const CASES: Case[] = [
   // Quota counts are PostgreSQL integers: past 2³¹ − 1 the insert once failed with a 500.
   { name: 'a quota past 2³¹ − 1', path: '/api/v1/projects', json: { name: 'q1', quotas: { maxRunningTrials: 2_147_483_648 } }, status: 400, names: 'quotas.maxRunningTrials' },
   { name: 'a quota update past 2³¹ − 1', method: 'PATCH', path: '/api/v1/projects/default', json: { quotas: { maxEpochsPerDay: 2 ** 40 } }, status: 400, names: 'quotas.maxEpochsPerDay' },
+  // Dropped silently before: a completed trial keeps no error.
+  { name: 'an error told with status completed', path: '/api/v1/sweeps/00000000-0000-4000-8000-000000000000/trials/00000000-0000-4000-8000-000000000001/tell', json: { leaseId: '00000000-0000-4000-8000-000000000002', status: 'completed', error: 'CUDA out of memory' }, status: 400, names: 'error' },
   { name: 'a +json content type', raw: JSON.stringify(valid()), headers: { 'content-type': 'application/vnd.api+json' }, status: 415, names: 'headers.content-type' },
   // 5 KB of brackets once overflowed the stack of the checks that walk a document (a 500).
   { name: 'a space nested 2,500 levels deep', raw: JSON.stringify(valid()).replace('"space":{', `"space":{"x":${'['.repeat(2500)}${']'.repeat(2500)},`), status: 400, names: /search\.space\.x(\[0\])+/ },

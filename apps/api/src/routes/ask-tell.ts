@@ -137,6 +137,8 @@ export function askTellRoutes(deps: ApiDeps): Router {
     const { leaseId } = parseJsonBody(LeaseRequest, req);
     const { trial, lease, ttlMs } = await leased(req, parseParams(TrialPathParams, req), leaseId);
     if (lease.ended) throw lost(trial.id, `the trial has ended (${lease.ended})`);
+    // Ended in Postgres (a user's stop, the sweep's cancel) or taken by another lease: the loop stops.
+    if (trial.status !== 'running' || trial.workerId !== holderOf(leaseId)) throw lost(trial.id, `the trial has ended (${trial.status})`);
     if (!(await renewLease(redis, prefix, trial.id, lease, ttlMs))) throw lost(trial.id, 'it lapsed');
     res.json({ expiresAt: new Date(Date.now() + ttlMs).toISOString() });
   });
@@ -181,11 +183,19 @@ export function askTellRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/trials/:trialId/tell', async (req, res) => {
     const body = parseJsonBody(TellRequest, req);
+    if (body.error !== undefined && body.status !== 'failed') {
+      throw new HttpError('invalid_request', 'an error is told only with status failed', [{ path: 'error', message: `only with status failed (the status is ${body.status})` }]);
+    }
     const { sweep, spec, trial, lease, claim } = await leased(req, parseParams(TrialPathParams, req), body.leaseId);
     if (!lease.ended) {
       // The final value is the objective of the last step reported.
       const last = await db.metric.findFirst({ where: { trialId: trial.id, name: spec.objective.metric }, orderBy: { step: 'desc' }, select: { value: true } });
-      await finishTrial(db, claim, body.status, body.status === 'failed' ? { error: body.error ?? 'failed (told by its loop)', finalValue: last?.value ?? null } : { finalValue: last?.value ?? null });
+      try {
+        await finishTrial(db, claim, body.status, body.status === 'failed' ? { error: body.error ?? 'failed (told by its loop)', finalValue: last?.value ?? null } : { finalValue: last?.value ?? null });
+      } catch (error) {
+        // Ended meanwhile (a user's stop, the sweep's cancel): the answer is the trial as it ended.
+        if (!(error instanceof DbError && error.code === 'claim_lost')) throw error;
+      }
       await advance(sweep.id);
     }
     await dropLease(redis, prefix, trial.id, lease.leaseId);

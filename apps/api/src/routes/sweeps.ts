@@ -33,6 +33,7 @@ import {
   SchemaError,
   tryResolvedTrialSpec,
   isBuiltinSweep,
+  requestKind,
   ListSweepsQuery,
   ListTrialsQuery,
   MetricsQuery,
@@ -158,8 +159,9 @@ export function sweepRoutes(deps: ApiDeps): Router {
 
   router.post('/sweeps/:sweepId/cancel', async (req, res) => {
     const { sweepId } = parseParams(SweepPathParams, req);
-    await requireSweep(req, sweepId, 'submit');
-    const result = await cancelSweep(db, sweepId);
+    const row = await requireSweep(req, sweepId, 'submit');
+    // An external sweep's running trials are held by leases: no worker would end them.
+    const result = await cancelSweep(db, sweepId, { endRunning: requestKind(row.spec) === 'external' });
     reads.invalidate(sweepId);
     if (!result.sweep) throw noSuchSweep(sweepId);
     if (!result.changed) {
