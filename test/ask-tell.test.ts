@@ -160,6 +160,10 @@ describe('ask/tell', () => {
     expect(((await told.json()) as { trial: Trial }).trial).toMatchObject({ status: 'cancelled', epochsDone: 1 });
     const trials = await allTrials(stack, sweep.id);
     expect(trials.every((t) => t.status === 'cancelled')).toBe(true);
+    // The loop's model is its own: said so, not "no checkpoint yet" as if one might come.
+    const exported = await stack.request(`${trialPath}/export`);
+    expect(exported.status).toBe(409);
+    expect(((await exported.json()) as { error: { message: string } }).error.message).toMatch(/trains its own model/);
   });
 
   it('hands out no trial while the sweep is paused; a lease already held runs on, and asks resume with the sweep', async () => {

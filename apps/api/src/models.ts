@@ -14,6 +14,12 @@ export interface TrialModel {
   classification: boolean;
 }
 
+/** A trainable's or an external loop's checkpoints are theirs, in their own format. */
+const ownModel = (sweepId: string) =>
+  new HttpError('invalid_state', `sweep ${sweepId} trains its own model (a trainable or an external loop): no TensorFlow.js export or predictions here`, [
+    { path: 'trialId', message: 'not a built-in engine trial' },
+  ]);
+
 export class ModelCache {
   private readonly cache = new Map<string, Promise<TrialModel>>();
 
@@ -25,7 +31,13 @@ export class ModelCache {
 
   async get(trial: Trial): Promise<TrialModel> {
     const stored = await latestCheckpoint(this.db, trial.id);
-    if (!stored) throw new HttpError('invalid_state', `trial ${trial.id} has no checkpoint yet (it has not finished an epoch)`, [{ path: 'trialId', message: 'no model yet' }]);
+    if (!stored) {
+      // Why there is none: the sweep is gone (deleted meanwhile), trains its own models, or this trial has no epoch yet.
+      const sweep = await getSweep(this.db, trial.sweepId);
+      if (!sweep) throw new HttpError('not_found', `no sweep ${trial.sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+      if (requestKind(sweep.spec) !== 'builtin') throw ownModel(sweep.id);
+      throw new HttpError('invalid_state', `trial ${trial.id} has no checkpoint yet (it has not finished an epoch)`, [{ path: 'trialId', message: 'no model yet' }]);
+    }
     const key = `${trial.id}@${stored.epoch}`;
     let model = this.cache.get(key);
     if (!model) {
@@ -40,13 +52,8 @@ export class ModelCache {
 
   private async build(trial: Trial, manifestJson: string, data: Uint8Array, epoch: number): Promise<TrialModel> {
     const sweep = await getSweep(this.db, trial.sweepId);
-    if (!sweep) throw new HttpError('not_found', `no sweep ${trial.sweepId}`);
-    if (requestKind(sweep.spec) !== 'builtin') {
-      // A trainable's or an external loop's checkpoints are theirs, in their own format.
-      throw new HttpError('invalid_state', `sweep ${sweep.id} trains its own model (a trainable or an external loop): no TensorFlow.js export or predictions here`, [
-        { path: 'trialId', message: 'not a built-in engine trial' },
-      ]);
-    }
+    if (!sweep) throw new HttpError('not_found', `no sweep ${trial.sweepId}`, [{ path: 'sweepId', message: 'no such sweep' }]);
+    if (requestKind(sweep.spec) !== 'builtin') throw ownModel(sweep.id);
     const spec = CreateSweepRequest.parse(sweep.spec);
     const config = resolveTrialConfig(spec, trial.params as Record<string, number | string | boolean>);
     const model = compileModel(config.model);
