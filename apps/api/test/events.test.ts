@@ -2,7 +2,7 @@
 // the end gets 204, and a live stream ends when its sweep finishes. Real Postgres, real NOTIFY.
 import { cancelSweep, claimTrial, createTrial, recordEpoch, recordTestResult, setSweepStatus, sweepEventsAfter } from '@hypersweep/db';
 import { sleepUntil } from '@hypersweep/queue/testing';
-import { Sweep } from '@hypersweep/schemas';
+import { ApiError, Sweep } from '@hypersweep/schemas';
 import { SseParser } from '@hypersweep/schemas/sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiralsSweep } from './fixtures.ts';
@@ -103,6 +103,15 @@ describe('the event stream of a finished sweep', () => {
     const open = await t.request(`/api/v1/sweeps/${running.id}/events`, { headers: { 'last-event-id': String(lastOfRunning) }, signal: controller.signal });
     expect(open.status).toBe(200);
     controller.abort();
+    // Past its last event, it would skip the ids in between when they come (a 200 once did): refused.
+    for (const [headers, query, path] of [
+      [{ 'last-event-id': String(lastOfRunning + 5) }, '', 'headers.Last-Event-ID'],
+      [{}, `?lastEventId=${lastOfRunning + 1}`, 'lastEventId'],
+    ] as const) {
+      const ahead = await openStream(running.id, headers, query);
+      expect(ahead.status, path).toBe(400);
+      expect(ApiError.parse(await ahead.json()).error.details[0]?.path).toBe(path);
+    }
   });
 
   it('sends events appended after the terminal one on the next resumption, then 204 once there is nothing more', async () => {

@@ -39,6 +39,11 @@ export function eventRoutes(deps: ApiDeps): Router {
       res.status(204).end();
       return;
     }
+    // Past the last stored event: the ids in between would be skipped when they come.
+    if (resumeAfter !== undefined && resumeAfter > sweep.eventSeq) {
+      const path = fromHeader !== undefined ? 'headers.Last-Event-ID' : 'lastEventId';
+      throw new HttpError('invalid_request', `event ${resumeAfter} is past the sweep's last event (${sweep.eventSeq})`, [{ path, message: `at most ${sweep.eventSeq}, the last event's id` }]);
+    }
 
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
