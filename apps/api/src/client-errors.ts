@@ -32,6 +32,7 @@ function errorResponse(c: { status: number; code: ApiErrorCode; message: string;
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(json)}`,
     'X-Content-Type-Options: nosniff',
+    ...(c.status === 405 ? ['Allow: GET, HEAD, POST, PATCH, DELETE, OPTIONS'] : []),
     'Connection: close',
     '',
     json,

@@ -49,6 +49,16 @@ const DB_ERROR_CODES: Partial<Record<DbError['code'], ApiErrorCode>> = {
   timeout: 'unavailable',
 };
 
+/** Whether `text` is valid JSON whose value is not an object or an array. */
+function parsesAsScalar(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value === null || typeof value !== 'object';
+  } catch {
+    return false;
+  }
+}
+
 /** body-parser's error types (it sets `type` on the errors it throws). */
 function bodyParserError(error: unknown): HttpError | null {
   if (!(error instanceof Error) || !('type' in error)) return null;
@@ -57,8 +67,16 @@ function bodyParserError(error: unknown): HttpError | null {
   switch (type) {
     case 'entity.too.large':
       return new HttpError('payload_too_large', `the body is larger than the limit of ${String(limit)} bytes`, [{ path: 'body', message: 'too large' }]);
-    case 'entity.parse.failed':
+    case 'entity.parse.failed': {
+      // The strict parser refuses a top-level null, number or string with JSON.parse's "Unexpected
+      // token" message, which would call valid JSON invalid.
+      const raw = (error as { body?: unknown }).body;
+      if (typeof raw === 'string' && parsesAsScalar(raw)) {
+        const what = `must be a JSON object, not ${raw.trim().slice(0, 40)}`;
+        return new HttpError('invalid_request', `the body ${what}`, [{ path: 'body', message: what }]);
+      }
       return new HttpError('invalid_json', `the body is not valid JSON: ${error.message}`, [{ path: 'body', message: 'invalid JSON' }]);
+    }
     case 'encoding.unsupported':
       return new HttpError('unsupported_media_type', error.message, [{ path: 'headers.content-encoding', message: 'unsupported encoding (identity, gzip, deflate or br)' }]);
     case 'charset.unsupported':

@@ -107,7 +107,10 @@ const CASES: Case[] = [
   { name: 'unknown top-level field', json: { ...valid(), owner: 'root' }, status: 400, names: 'owner' },
   { name: '__proto__ key', raw: JSON.stringify(valid()).replace(/^\{/, '{"__proto__":{"admin":true},'), status: 400, names: '__proto__' },
   { name: 'body is an array', json: [valid()], status: 400, names: /expected object/ },
-  { name: 'body is a string', raw: '"sweep"', status: 400, names: /JSON/ },
+  { name: 'body is a string', raw: '"sweep"', status: 400, names: /JSON object/ },
+  // Valid JSON, once called invalid ("Unexpected token 'n'").
+  { name: 'body is null', raw: 'null', status: 400, names: /must be a JSON object, not null/ },
+  { name: 'body is a number', raw: ' 42 ', status: 400, names: /must be a JSON object, not 42/ },
   { name: 'NaN literal', raw: JSON.stringify(valid()).replace('"epochs":9', '"epochs":NaN'), status: 400, names: /JSON/ },
   { name: 'Infinity literal', raw: JSON.stringify(valid()).replace('"epochs":9', '"epochs":Infinity'), status: 400, names: /JSON/ },
   { name: 'number overflowing to Infinity', raw: JSON.stringify(valid()).replace('"epochs":9', '"epochs":1e400'), status: 400, names: 'training.epochs' },

@@ -76,6 +76,7 @@ describe('limits', () => {
     expect(await raw(`GET /api/v1/me HTTP/1.1\r\nHost: a\r\nHost: b\r\n${auth}`)).toMatchObject({ status: 400, error: { details: [{ path: 'headers.host' }] } });
     expect(await raw(`GET /api/v1/me HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n${auth}`)).toMatchObject({ status: 417, error: { code: 'expectation_failed', details: [{ path: 'headers.expect' }] } });
     expect(await raw('CONNECT evil:443 HTTP/1.1\r\nHost: evil:443')).toMatchObject({ status: 405, error: { code: 'method_not_allowed' } });
+    expect((await sendRaw(t.url, new TextEncoder().encode('CONNECT evil:443 HTTP/1.1\r\nHost: evil:443\r\n\r\n'))).headers['allow']).toMatch(/GET/);
     const sweep = JSON.stringify(fixture());
     const chunked = `${sweep.length.toString(16)}\r\n${sweep}\r\n0\r\n\r\n`;
     const gzipChunked = await raw(`POST /api/v1/sweeps HTTP/1.1\r\nHost: a\r\n${auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked`, chunked);
