@@ -150,6 +150,9 @@ const CASES: Case[] = [
   { name: 'unknown query parameter', method: 'GET', path: '/api/v1/sweeps?drop=1', status: 400, names: 'drop' },
   { name: 'metrics maxPoints too small', method: 'GET', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/metrics?maxPoints=1`, status: 400, names: 'maxPoints' },
   { name: 'token with empty name', path: '/api/v1/tokens', json: { name: '' }, status: 400, names: 'name' },
+  // Both got a 201 before.
+  { name: 'token with a blank name', path: '/api/v1/tokens', json: { name: '   ' }, status: 400, names: 'name' },
+  { name: 'token with a two-line name', path: '/api/v1/tokens', json: { name: 'ci\nadmin' }, status: 400, names: 'name' },
   { name: 'predict with NaN', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/predict`, raw: '{"inputs":[[NaN]]}', status: 400, names: /JSON/ },
   { name: 'predict with ragged rows', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/predict`, json: { inputs: [[1, 2], [3]] }, status: 400, names: 'inputs' },
   { name: 'predict with a value beyond float32', path: `/api/v1/sweeps/${UUID0}/trials/${UUID0}/predict`, json: { inputs: [[1, 1e308]] }, status: 400, names: 'inputs[0][1]' },

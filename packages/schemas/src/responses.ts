@@ -230,7 +230,10 @@ export type TokenGrant = z.infer<typeof TokenGrant>;
 
 export const CreateApiTokenRequest = z
   .strictObject({
-    name: text(100),
+    // Listed and logged as one line: blank or multi-line names are refused.
+    name: text(100)
+      .refine((v) => v.trim() !== '', 'must not be blank')
+      .refine((v) => !/[\r\n]/.test(v), 'must be one line'),
     /** Roles in projects; none only for a server admin token. */
     grants: z.array(TokenGrant).max(100, 'at most 100 grants').default([]),
     /** Sees and manages every project, token and quota (only a server admin may create one). */
