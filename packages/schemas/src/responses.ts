@@ -232,7 +232,8 @@ export const CreateApiTokenRequest = z
   .strictObject({
     // Listed and logged as one line: blank or multi-line names are refused.
     name: text(100)
-      .refine((v) => v.trim() !== '', 'must not be blank')
+      // An empty name is text()'s to refuse, with its own one message.
+      .refine((v) => v === '' || v.trim() !== '', 'must not be blank')
       .refine((v) => !/[\r\n]/.test(v), 'must be one line'),
     /** Roles in projects; none only for a server admin token. */
     grants: z.array(TokenGrant).max(100, 'at most 100 grants').default([]),
