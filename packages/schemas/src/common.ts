@@ -70,13 +70,35 @@ export const MAX_JSON_DEPTH = 64;
 
 /** The path of the first value nested deeper than `max` levels (walked without recursion), or null. */
 export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[] | null {
-  const stack: { node: unknown; path: PropertyKey[] }[] = [{ node: value, path: [] }];
+  // Containers only, each with a link to its parent: a megabyte of numbers (a predict request)
+  // costs no allocation, and the path is built once, for the one that is too deep.
+  interface Frame {
+    node: object;
+    depth: number;
+    key: PropertyKey;
+    parent: Frame | null;
+  }
+  const isContainer = (v: unknown): v is object => v !== null && typeof v === 'object';
+  if (!isContainer(value)) return null;
+  const stack: Frame[] = [{ node: value, depth: 0, key: '', parent: null }];
   for (let top = stack.pop(); top; top = stack.pop()) {
-    const { node, path } = top;
-    if (node === null || typeof node !== 'object') continue;
-    if (path.length >= max) return path;
-    const entries: [PropertyKey, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
-    for (let i = entries.length - 1; i >= 0; i--) stack.push({ node: entries[i]![1], path: [...path, entries[i]![0]] });
+    if (top.depth >= max) {
+      const path: PropertyKey[] = [];
+      for (let f: Frame | null = top; f?.parent; f = f.parent) path.unshift(f.key);
+      return path;
+    }
+    if (Array.isArray(top.node)) {
+      for (let i = top.node.length - 1; i >= 0; i--) {
+        const child: unknown = top.node[i];
+        if (isContainer(child)) stack.push({ node: child, depth: top.depth + 1, key: i, parent: top });
+      }
+    } else {
+      const keys = Object.keys(top.node);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const child: unknown = (top.node as Record<string, unknown>)[keys[i]!];
+        if (isContainer(child)) stack.push({ node: child, depth: top.depth + 1, key: keys[i]!, parent: top });
+      }
+    }
   }
   return null;
 }

@@ -12,6 +12,7 @@ import {
   refuseReservedKeys,
   reservedKeyPaths,
   text,
+  tooDeepPath,
   unstorableReason,
   unstorableStrings,
   validationError,
@@ -50,6 +51,16 @@ describe('strings PostgreSQL cannot store', () => {
     expect(paths(CsvUploadQuery, { name: 'x', labelColumn: 'y\u0000', task: 'regression' })).toContain('labelColumn');
     expect(paths(CsvUploadQuery, { name: 'x', labelColumn: 'y', task: 'regression', delimiter: '\u0000' })).toContain('delimiter');
     expect(CsvUploadQuery.parse({ name: 'x', labelColumn: 'y', task: 'regression', delimiter: '\t' }).delimiter).toBe('\t');
+  });
+
+  it('tooDeepPath names the first container nested past the limit, and passes wide flat values', () => {
+    const nest = (levels: number): unknown => (levels === 0 ? 1 : { a: [nest(levels - 1)] });
+    // Each level of nest() is two containers (an object and an array).
+    expect(tooDeepPath(nest(32), 64)).toBeNull();
+    expect(tooDeepPath({ x: 1, y: nest(33) }, 64)).toEqual(['y', ...Array.from({ length: 32 }, () => ['a', 0]).flat()].slice(0, 64));
+    expect(tooDeepPath([[1, 2], { b: [[[]]] }], 3)).toEqual([1, 'b', 0]);
+    expect(tooDeepPath(Array.from({ length: 300_000 }, (_, i) => i))).toBeNull();
+    expect(tooDeepPath('text')).toBeNull();
   });
 
   it('query numbers: decimal digits only; a fraction as String(n) writes it, exponents and long ones included', () => {

@@ -255,7 +255,8 @@ export function sweepRoutes(deps: ApiDeps): Router {
     // Under the sweep's advisory lock, as the sampler's advance counts and creates trials: an
     // addition between its count and its inserts would take the sweep past maxTrials.
     const inputs = body.params.map((params, i) => ({ params, resolved: resolved[i] as Prisma.InputJsonValue | null }));
-    const result = await withSweepLock(db, sweepId, () => enqueueTrials(db, sweepId, inputs));
+    // One connection: the additions run in the lock's own transaction.
+    const result = await withSweepLock(db, sweepId, (tx) => enqueueTrials(tx, sweepId, inputs));
     if (result.overBudget) {
       const { trials, maxTrials } = result.overBudget;
       throw new HttpError('invalid_state', `the sweep has ${trials} of its ${maxTrials} trials: raise budget.maxTrials (PATCH) to add ${body.params.length}`, [
