@@ -99,6 +99,8 @@ describe('sweep control routes', () => {
     for (const r of refused) expect(await detailPath(r)).toBe('budget.maxTrials');
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(5);
 
+    // The delays are the race itself: each sends the cancel at another point of the addition
+    // (before it, inside its transaction, after it); either order must leave all or none.
     for (const delayMs of [0, 5, 20, 60]) {
       const racing = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep(`cancel race ${delayMs}`) })).json());
       expect((await t.request(`/api/v1/sweeps/${racing.id}/pause`, { method: 'POST' })).status).toBe(200);

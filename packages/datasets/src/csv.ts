@@ -11,7 +11,6 @@ import { gatherRows, randomPartition, standardizationStats, standardize, stratif
 /** Share of a CSV's rows held out for validation when the upload does not say. */
 export const DEFAULT_CSV_VALIDATION_FRACTION = 0.1;
 
-
 // ---------------------------------------------------------------------------------------
 // Records
 
