@@ -65,8 +65,11 @@ export function createApp(deps: ApiDeps): Express {
   api.use(metaRoutes(deps));
   api.use(notFound);
   app.use('/api/v1', api);
-  app.use('/api', (req, _res, next) =>
-    next(new HttpError('not_found', `no route ${req.method} ${req.originalUrl.split('?')[0]} (the API lives under /api/v1)`, [{ path: 'path', message: 'no such route' }])),
+  // Anything else that names the API (/api/v2, //api/v1/me: not routed) gets JSON, never the app's page.
+  app.use((req, _res, next) =>
+    /^\/+api(?:\/|$)/i.test(req.path)
+      ? next(new HttpError('not_found', `no route ${req.method} ${req.originalUrl.split('?')[0]} (the API lives under /api/v1)`, [{ path: 'path', message: 'no such route' }]))
+      : next(),
   );
 
   const web = deps.config.webDist;

@@ -1,12 +1,15 @@
 // Limits and edges of the hostile-request issue that a table of cases cannot say: error bodies stay
 // small whatever the request, oversized headers get the JSON error (as do a missing Host, CONNECT,
-// an odd Expect or transfer coding), the Bearer scheme in any case,
-// an uploaded CSV's shape checked at submission, and the trial memory limit from the config.
+// an odd Expect or transfer coding), the Bearer scheme in any case, JSON for any unrouted API path
+// beside the dashboard, an uploaded CSV's shape checked at submission, and the trial memory limit from the config.
 import { ApiError, Sweep } from '@hypersweep/schemas';
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './harness.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { closeClient, send, sendRaw } from './http.ts';
 import { parseEnv } from '../src/env.ts';
 
@@ -161,5 +164,36 @@ describe('limits', () => {
       t.api.deps.config.trialLimits = limits;
     }
     Sweep.parse(await accepted.json());
+  });
+});
+
+describe('the dashboard beside the API', () => {
+  let t: TestApi;
+  let web: string;
+  beforeAll(async () => {
+    web = mkdtempSync(join(tmpdir(), 'hs-web-'));
+    writeFileSync(join(web, 'index.html'), '<!doctype html><title>dashboard</title>');
+    t = await startTestApi({ WEB_DIST: web });
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(web, { recursive: true, force: true });
+  });
+
+  it("serves the app's page for its routes, and JSON for any path naming the API that is not routed", async () => {
+    const page = await t.request('/sweeps/abc', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>dashboard</title>');
+    // A browser's Accept (or curl's */*) once got the page, 200, for an API path with a doubled slash.
+    for (const path of ['//api/v1/me', '///api/v1/sweeps', '/api/v2/sweeps', '/API/v0', '//api']) {
+      for (const accept of ['text/html', '*/*']) {
+        const res = await t.request(path, { headers: { accept } });
+        expect(res.status, `${path} (${accept})`).toBe(404);
+        expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
+        expect(ApiError.parse(await res.json()).error).toMatchObject({ code: 'not_found', details: [{ path: 'path' }] });
+      }
+    }
+    // The API itself stays routed, whatever the case of its prefix.
+    expect((await t.request('/API/V1/me')).status).toBe(200);
   });
 });
