@@ -16,6 +16,7 @@ import {
 } from '@hypersweep/queue';
 import { deleteKeysWithPrefix, randomTestPrefix, sleepUntil } from '@hypersweep/queue/testing';
 import { ReplicaPool } from '@hypersweep/trainer';
+import { faultyPool } from '@hypersweep/trainer/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetCache } from '@hypersweep/datasets';
@@ -320,6 +321,35 @@ describe('runTrial', () => {
       const failed = await trialNow(last.id);
       expect(failed).toMatchObject({ status: 'failed', replicaFaults: REPLICA_FAULT_ATTEMPTS - 1 });
       expect(failed.error).toMatch(new RegExp(`^replica thread 1 .*\\(replica fault ${REPLICA_FAULT_ATTEMPTS} of ${REPLICA_FAULT_ATTEMPTS}\\)$`));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('releases a trial whose replica stalls past the step timeout, and resumes it on the replaced thread', async () => {
+    // Replica 1 hangs inside a step without looking at the abort word, once (as a thread stuck in a kernel).
+    const pool = await faultyPool({ threads: 2, stepTimeoutMs: 300 }, [{ rank: 1, step: 5, kind: 'stall', ms: 60_000 }]);
+    try {
+      const epochs = 4;
+      const sweep = await storeSweep(
+        database.db,
+        spiralsSweep((req) => {
+          req.training.epochs = epochs;
+        }),
+      );
+      const trial = await storeTrial(database.db, sweep.id, { learningRate: 0.01 });
+      const stalled = await runTrial(deps(pool, 'worker-stall'), { sweepId: sweep.id, trialId: trial.id, attempt: 1 }, never()).then(
+        (outcome) => outcome,
+        (error: unknown) => error,
+      );
+      expect(stalled).toBeInstanceOf(ReleaseTrial);
+      expect((stalled as ReleaseTrial).message).toMatch(/^replica fault 1 of 3: a replica waited more than 300 ms at a barrier$/);
+      expect(await trialNow(trial.id)).toMatchObject({ status: 'queued', replicaFaults: 1, workerId: null, error: null });
+      expect(await runTrial(deps(pool, 'worker-stall'), { sweepId: sweep.id, trialId: trial.id, attempt: 2 }, never())).toBe('completed');
+      expect(await trialNow(trial.id)).toMatchObject({ status: 'completed', epochsDone: epochs, replicaFaults: 1, error: null });
+      for (const series of (await seriesByName(trial.id)).values()) {
+        expect(series.points.map((p) => p.step), series.name).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
+      }
     } finally {
       await pool.close();
     }
