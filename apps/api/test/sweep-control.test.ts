@@ -1,6 +1,7 @@
 // The control routes' answers without workers: a paused sweep takes configurations, a budget that
 // would make the sweep invalid or go below what it has is refused naming the field, an unknown
-// parameter is named, only an ended sweep is deleted, and concurrent additions keep to the budget.
+// parameter or a configuration whose spec the engine refuses is named, only an ended sweep is
+// deleted, and concurrent additions keep to the budget.
 import { deleteSweep } from '@hypersweep/db';
 import { ApiError, Sweep } from '@hypersweep/schemas';
 import { sleepUntil } from '@hypersweep/queue/testing';
@@ -18,6 +19,33 @@ describe('sweep control routes', () => {
   });
 
   const detailPath = async (res: Response) => ApiError.parse(await res.json()).error.details[0]?.path;
+
+  it('refuses a configuration inside the space whose spec the engine refuses, naming it, and stores none of the request', async () => {
+    // Each choice passes at the corners (one parameter moved at a time, then all at their last);
+    // the pair batchSize 4, microbatches 8 alone breaks "microbatches ≤ batchSize".
+    const body = spiralsSweep('unbuildable pair');
+    const request = {
+      ...body,
+      training: { ...body.training, batchSize: { $param: 'bs' }, microbatches: { $param: 'mb' } },
+      search: { space: { bs: { type: 'categorical', choices: [16, 4, 8] }, mb: { type: 'categorical', choices: [1, 8, 2] } }, budget: { maxTrials: 5 } },
+    };
+    const created = await t.request('/api/v1/sweeps', { method: 'POST', json: request });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const sweep = Sweep.parse(await created.json());
+    expect((await t.request(`/api/v1/sweeps/${sweep.id}/pause`, { method: 'POST' })).status).toBe(200);
+    const before = await t.db.trial.count({ where: { sweepId: sweep.id } });
+
+    const refused = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ bs: 8, mb: 2 }, { bs: 4, mb: 8 }] } });
+    expect(refused.status).toBe(400);
+    const error = ApiError.parse(await refused.json()).error;
+    expect(error.code).toBe('invalid_request');
+    expect(error.details).toEqual([{ path: 'params[1]', message: 'makes a trial spec the engine refuses: training.microbatches: must be ≤ batchSize (4), got 8' }]);
+    expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(before);
+
+    const added = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ bs: 8, mb: 8 }] } });
+    expect(added.status).toBe(201);
+    expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(before + 1);
+  });
 
   it('pauses, takes configurations while paused, refuses bad ones and bad budgets by field, resumes, deletes only when ended', async () => {
     const sweep = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('control') })).json());

@@ -244,7 +244,12 @@ export function resolveTrialConfig(templated: CreateSweepRequest, all: Params): 
   const batchSize = (p.batchSize as number | undefined) ?? request.training.batchSize;
   const microbatches = microbatchesOf(request.training, batchSize);
   if (batchSize < microbatches) {
-    fail([{ path: 'params.batchSize', message: `must be ≥ training.microbatches (${microbatches}), got ${batchSize}` }]);
+    // Named by the parameter that set the batch size, else by the field (a template set both).
+    fail([
+      p.batchSize !== undefined
+        ? { path: 'params.batchSize', message: `must be ≥ training.microbatches (${microbatches}), got ${batchSize}` }
+        : { path: 'training.microbatches', message: `must be ≤ batchSize (${batchSize}), got ${microbatches}` },
+    ]);
   }
   return {
     model,
