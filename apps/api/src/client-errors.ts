@@ -44,9 +44,23 @@ type ParsedSocket = Duplex & { _httpMessage?: { headersSent?: boolean } | null }
 
 /**
  * Answers in the API's JSON what Node would answer itself, or not at all: a CONNECT (Node drops
- * the connection without a word), an Expect other than 100-continue (a bare 417).
+ * the connection without a word), an Expect other than 100-continue (a bare 417); and sends
+ * 100 Continue only to a request whose body is read.
  */
 export function answerUnroutable(server: Server): void {
+  // Expect: 100-continue. Node would send 100 at once; it goes out only when the app starts to
+  // read the body, so a request refused on its headers (413, 401, 415) gets no invitation to send it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    let invited = false;
+    const invite = () => {
+      if (invited || res.headersSent || res.writableEnded) return;
+      invited = true;
+      res.writeContinue();
+    };
+    req.once('resume', invite);
+    req.on('newListener', (event: string | symbol) => (event === 'data' || event === 'readable') && invite());
+    server.emit('request', req, res);
+  });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.end(errorResponse({ status: 405, code: 'method_not_allowed', message: 'CONNECT is not served: the API is no proxy', path: 'method' }), () => socket.destroy());
   });

@@ -294,6 +294,41 @@ describe('malformed requests', () => {
     }
   });
 
+  it('invites a body (100 Continue) only when it reads it: a body refused on its headers is never asked for', async () => {
+    const url = new URL(t.url);
+    /** Sends the headers, waits for the first answer, then (if invited) the body; returns all answers. */
+    const exchange = async (path: string, type: string, body: string, declared = Buffer.byteLength(body)) => {
+      const socket = connect({ host: url.hostname, port: Number(url.port) });
+      let answer = '';
+      socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+      socket.on('error', () => {});
+      try {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: ${type}\r\nContent-Length: ${declared}\r\nExpect: 100-continue\r\n\r\n`);
+        await sleepUntil(() => /\r\n\r\n/.test(answer), { timeoutMs: 10_000, intervalMs: 5, what: 'a first answer' });
+        if (!answer.startsWith('HTTP/1.1 100 ')) return answer;
+        socket.write(body);
+        await sleepUntil(() => /\r\n\r\n[\s\S]*\r\n\r\n/.test(answer) && answer.endsWith('}'), { timeoutMs: 10_000, intervalMs: 5, what: 'the final answer' });
+        return answer;
+      } finally {
+        socket.destroy();
+      }
+    };
+    // Over the limit: 413 at once, no 100 (Node sent 100 Continue before any handler ran).
+    const big = await exchange('/api/v1/sweeps', 'application/json', '', 30 << 20);
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).not.toContain('100 Continue');
+    // A type the route does not take: 415 at once.
+    const xml = await exchange('/api/v1/sweeps', 'application/xml', '<sweep/>');
+    expect(xml).toMatch(/^HTTP\/1\.1 415 /);
+    // A body the route reads: invited, then answered (JSON and CSV alike).
+    const json = JSON.stringify({ name: 'x' });
+    const invited = await exchange('/api/v1/sweeps', 'application/json', json);
+    expect(invited).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 400 /);
+    expect(invited).toContain('"path":"dataset"');
+    const csv = await exchange('/api/v1/datasets?name=continued&labelColumn=y&task=classification', 'text/csv', `a,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 2}`).join('\n')}\n`);
+    expect(csv).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+  });
+
   it('stores nothing for any of them', async () => {
     expect(await t.db.sweep.count()).toBe(0);
   });
