@@ -28,4 +28,20 @@ describe('learning-rate schedules', () => {
     expect(at(s, 20)).toBeCloseTo(0.1);
     expect(at(s, 60)).toBeCloseTo(0.05);
   });
+  it('never takes a warm-up past the scheduled rate, even one that ends inside a step', () => {
+    // 0.5 epoch of 3 steps is 1.5 steps; 0.3 epoch of 1 step is 0.3: their last warm-up step once
+    // ran at 1.33× and 3.33× the rate (and full-batch training at 2× with warmupEpochs 0.5).
+    for (const [warmupEpochs, spe] of [[0.5, 3], [0.3, 1], [0.5, 1], [1.5, 5], [2.5, 2], [0.01, 7]] as const) {
+      for (const type of ['constant', 'cosine', 'step', 'exponential']) {
+        const s = { type, warmupEpochs, ...(type === 'step' ? { stepEpochs: 1 } : type === 'exponential' ? { gamma: 0.9 } : {}) };
+        // The rate the schedule has at a warm-up step: cosine holds the base rate until the warm-up ends.
+        const scheduled = (step: number) => (type === 'cosine' ? 0.1 : at({ ...s, warmupEpochs: 0 }, step, spe));
+        for (let step = 0; step / spe < warmupEpochs; step++) {
+          expect(at(s, step, spe), `${type} ${warmupEpochs} epochs of ${spe} steps, step ${step}`).toBeLessThanOrEqual(scheduled(step));
+        }
+      }
+    }
+    expect(at({ type: 'constant', warmupEpochs: 0.5 }, 0, 3)).toBeCloseTo(0.1 / 1.5);
+    expect(at({ type: 'constant', warmupEpochs: 0.5 }, 1, 3)).toBe(0.1);
+  });
 });

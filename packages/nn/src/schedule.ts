@@ -33,8 +33,9 @@ export function learningRateAt(
     }
   }
   if (schedule.warmupEpochs > 0 && epoch < schedule.warmupEpochs) {
-    // Linear warm-up reaches the scheduled rate at the end of the warm-up; the first step is not zero.
-    lr *= (step + 1) / (schedule.warmupEpochs * stepsPerEpoch);
+    // Linear warm-up reaches the scheduled rate at the end of the warm-up; the first step is not
+    // zero. Capped: a warm-up of a fractional number of steps (0.5 epoch of 3 steps) would overshoot.
+    lr *= Math.min(1, (step + 1) / (schedule.warmupEpochs * stepsPerEpoch));
   }
   return lr;
 }
