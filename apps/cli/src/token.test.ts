@@ -154,6 +154,10 @@ describe('parseExpiry', () => {
     expect(() => parseExpiry('0d', now)).toThrow('is not in the future');
     expect(() => parseExpiry('2027-13-45', now)).toThrow('is not a valid date');
     expect(() => parseExpiry('tomorrow', now)).toThrow('is neither a duration');
+    // Past the year 9999 (or past what a Date holds): refused, not stored as a row no list reads back.
+    expect(() => parseExpiry('9999-12-31T23:59:59-00:01', now)).toThrow('is past the year 9999');
+    expect(() => parseExpiry('9999999999d', now)).toThrow('is past the year 9999');
+    expect(parseExpiry('9999-12-31T23:59:59Z', now)).toBe('9999-12-31T23:59:59.000Z');
   });
 });
 

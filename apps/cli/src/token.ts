@@ -76,6 +76,8 @@ export function parseExpiry(value: string, now: number = Date.now()): string {
   }
   if (!Number.isFinite(at)) throw new UsageError(`--expires: "${value}" is not a valid date`, TOKEN_USAGE);
   if (at <= now) throw new UsageError(`--expires: "${value}" is not in the future`, TOKEN_USAGE);
+  // Four-digit years: a later one is stored by PostgreSQL but read back by no client.
+  if (at >= Date.UTC(10_000, 0, 1)) throw new UsageError(`--expires: "${value}" is past the year 9999`, TOKEN_USAGE);
   return new Date(at).toISOString();
 }
 

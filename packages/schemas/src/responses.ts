@@ -228,6 +228,9 @@ export type ProjectRole = z.infer<typeof ProjectRole>;
 export const TokenGrant = z.strictObject({ project: ProjectName, role: ProjectRole });
 export type TokenGrant = z.infer<typeof TokenGrant>;
 
+/** The first instant of the year 10000: four-digit years only. */
+const LAST_INSTANT = Date.UTC(10_000, 0, 1);
+
 export const CreateApiTokenRequest = z
   .strictObject({
     // Listed and logged as one line: blank or multi-line names are refused.
@@ -250,6 +253,8 @@ export const CreateApiTokenRequest = z
       seen.add(g.project);
     });
     if (r.expiresAt !== undefined && Date.parse(r.expiresAt) <= Date.now()) ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be in the future' });
+    // An offset can take 9999-12-31 into the year 10000, which PostgreSQL stores but no client reads back.
+    if (r.expiresAt !== undefined && Date.parse(r.expiresAt) >= LAST_INSTANT) ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be before 10000-01-01T00:00:00Z' });
   });
 export type CreateApiTokenRequest = z.infer<typeof CreateApiTokenRequest>;
 
