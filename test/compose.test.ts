@@ -1,10 +1,12 @@
 // The Docker deliverables, checked without a Docker engine: every long-running service has a
 // healthcheck, every dependency waits on a condition, the Dockerfile's stages and paths match the
 // repository, and the image runs plain `node` on built JavaScript whose entry points exist after
-// `npm run build` and start (migrations, api, worker and its healthcheck on real Postgres and Redis).
+// `npm run build` and start (migrations, api, worker and its healthcheck on real Postgres and Redis;
+// the api's CSV parse thread).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { CSV_THREAD_MIN_CHARS } from '@hypersweep/datasets/csv-check';
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { describe, expect, it } from 'vitest';
 import { BuiltStack, compose, spawnCommand, type ComposeService as Service } from './lib/built.ts';
@@ -218,6 +220,12 @@ describe('the image runs built JavaScript', () => {
       const secret = /^hs_\S+$/m.exec(bootstrap.output())?.[0];
       expect(secret).toBeDefined();
       expect((await fetch(`${stack.url}/api/v1/sweeps`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+      // A CSV of megabytes is checked on the parse thread's own bundle, which the API's bundle finds in the tree.
+      const csv = `x,label\n${Array.from({ length: 250_000 }, (_, i) => `${i % 97},${i % 2}`).join('\n')}\n`;
+      const upload = await fetch(`${stack.url}/api/v1/datasets?name=big&labelColumn=label&task=classification`, { method: 'POST', body: csv, headers: { authorization: `Bearer ${secret}`, 'content-type': 'text/csv' } });
+      expect(csv.length).toBeGreaterThan(CSV_THREAD_MIN_CHARS);
+      expect(upload.status, await upload.clone().text()).toBe(201);
+      expect(await upload.json()).toMatchObject({ kind: 'csv', numClasses: 2, featureShape: [1] });
 
       // SIGTERM ends the worker cleanly, and its healthcheck then fails.
       stack.workers[0]!.child.kill('SIGTERM');

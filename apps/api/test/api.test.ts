@@ -18,6 +18,7 @@ import {
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, publishHeartbeat } from '@hypersweep/queue';
+import { CSV_THREAD_MIN_CHARS } from '@hypersweep/datasets/csv-check';
 import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
 
@@ -198,6 +199,24 @@ describe('REST API', () => {
     const resumed = await read(2, all.at(-1)!.id);
     expect(resumed).toEqual(all.filter((e) => e.id > 2).map((e) => e.id));
     expect((await t.request(`/api/v1/sweeps/${sweep.id}/events`, { headers: { 'last-event-id': 'abc' } })).status).toBe(400);
+  });
+
+  it('checks a CSV of megabytes on a thread of its own: its shape stored, or its bad line named', async () => {
+    const rows = Array.from({ length: 150_000 }, (_, i) => `${(i * 37) % 101},${(i % 7) / 4},${i % 2 === 0 ? 'even' : 'odd'}`);
+    const big = `x1,x2,parity\n${rows.join('\n')}\n`;
+    expect(big.length).toBeGreaterThan(CSV_THREAD_MIN_CHARS);
+    const up = await t.request('/api/v1/datasets?name=big&labelColumn=parity&task=classification', { method: 'POST', body: big, headers: { 'content-type': 'text/csv' } });
+    expect(up.status, await up.clone().text()).toBe(201);
+    const info = DatasetInfo.parse(await up.json());
+    expect(info).toMatchObject({ kind: 'csv', numClasses: 2, featureShape: [2] });
+    const row = await t.db.dataset.findUniqueOrThrow({ where: { id: info.id }, select: { spec: true } });
+    const sizes = (row.spec as { sizes: { train: number; test: number } }).sizes;
+    expect(sizes.train + sizes.test).toBe(150_000);
+
+    rows[140_000] = '7,seven,odd';
+    const bad = await t.request('/api/v1/datasets?name=big-bad&labelColumn=parity&task=classification', { method: 'POST', body: `x1,x2,parity\n${rows.join('\n')}\n`, headers: { 'content-type': 'text/csv' } });
+    expect(bad.status).toBe(400);
+    expect(ApiError.parse(await bad.json()).error.details).toEqual([{ path: 'body (line 140002, column x2)', message: 'big-bad: line 140002, column "x2": feature "seven" is not a number' }]);
   });
 
   it('lists built-in datasets, accepts a valid CSV upload and names the line of a broken one', async () => {

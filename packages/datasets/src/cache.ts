@@ -2,7 +2,8 @@
 // process parses MNIST, a CSV file or an IDX upload once however many trials or requests use it.
 import type { Dataset } from '@hypersweep/nn';
 import { DatasetError } from './errors.ts';
-import { parseCsv, type CsvOptions, type CsvScaling } from './csv.ts';
+import { parseCsvOffThread } from './csv-check.ts';
+import type { CsvOptions, CsvScaling } from './csv.ts';
 import { buildIdxDataset, type IdxDatasetOptions, type IdxStoredSpec } from './idx-images.ts';
 import { loadDataset } from './registry.ts';
 
@@ -64,7 +65,8 @@ export class DatasetCache {
       if (stored.kind === 'idx') throw new DatasetError('UNKNOWN_DATASET', `dataset ${id} is an IDX upload, not a CSV one (use type "idx")`);
       // The reference's scaling overrides the upload's; parseCsv checks the value (and refuses 'unit').
       const read: CsvOptions = { ...stored.options, duplicateLabelName: 'first' };
-      return parseCsv(stored.text, scaling === undefined ? read : { ...read, scaling: scaling as CsvScaling });
+      // Off the event loop when large (a worker's heartbeats, an API's requests go on meanwhile).
+      return parseCsvOffThread(stored.text, scaling === undefined ? read : { ...read, scaling: scaling as CsvScaling });
     }
     if (type === 'idx') {
       const { id, ...rest } = options;

@@ -1,6 +1,7 @@
 // Datasets: the built-ins, CSV uploads validated by parsing them, and IDX image uploads validated
 // whole (every file, then the set) before one row stores them: a refused upload stores nothing.
-import { DatasetError, builtinDatasets, checkIdxUpload, csvUploadErrorPath, csvUploadOptions, packIdxUpload, parseCsv, type IdxStoredSpec } from '@hypersweep/datasets';
+import { DatasetError, builtinDatasets, checkIdxUpload, csvUploadErrorPath, csvUploadOptions, packIdxUpload, type IdxStoredSpec } from '@hypersweep/datasets';
+import { checkCsvUpload } from '@hypersweep/datasets/csv-check';
 import { DbError, createDataset, getDataset, listDatasets, type Dataset as DatasetRow, type Prisma } from '@hypersweep/db';
 import { CsvUploadQuery, DatasetPathParams, IdxUploadFields, type DatasetInfo } from '@hypersweep/schemas';
 import express, { Router } from 'express';
@@ -82,7 +83,8 @@ export function datasetRoutes(deps: ApiDeps): Router {
     const options = csvUploadOptions(q);
     let parsed;
     try {
-      parsed = parseCsv(text, options);
+      // Off the event loop when large: tens of megabytes take seconds to parse.
+      parsed = await checkCsvUpload(text, options);
     } catch (error) {
       if (!(error instanceof DatasetError)) throw error;
       throw new HttpError('invalid_request', `invalid CSV: ${error.message}`, [{ path: csvUploadErrorPath(error), message: error.message }]);
@@ -91,8 +93,8 @@ export function datasetRoutes(deps: ApiDeps): Router {
       options,
       task: q.task,
       featureShape: [...parsed.featureShape],
-      numClasses: parsed.numClasses ?? null,
-      sizes: { train: parsed.train.count + parsed.validation.count, test: parsed.test.count },
+      numClasses: parsed.numClasses,
+      sizes: { train: parsed.sizes.train + parsed.sizes.validation, test: parsed.sizes.test },
     };
     const row = await createDataset(deps.db, { projectId, name: q.name, kind: 'csv', spec: spec as unknown as Prisma.InputJsonValue, data: new TextEncoder().encode(text) }).catch((error: unknown) => {
       if (error instanceof DbError && error.code === 'unique_violation') throw new HttpError('conflict', error.message, [{ path: 'name', message: 'a dataset with this name exists' }]);

@@ -1,0 +1,86 @@
+// CSVs parsed off the event loop: a large one on a thread of its own (the caller's event loop keeps
+// turning), with the same summary, or the same dataset bit for bit, as in place; a refusal crosses
+// back with its line and column.
+import { describe, expect, it } from 'vitest';
+import { DatasetCache } from './cache.ts';
+import { CSV_THREAD_MIN_CHARS, checkCsvUpload, parseCsvOffThread, summarizeCsv } from './csv-check.ts';
+import { parseCsv } from './csv.ts';
+import { DatasetError } from './errors.ts';
+
+/** A three-class table of `rows` rows, `bad` replacing one feature of row `badRow` (1-based after the header). */
+function table(rows: number, bad?: { row: number; value: string }): string {
+  const lines = ['a,b,label'];
+  for (let i = 1; i <= rows; i++) lines.push(`${bad?.row === i ? bad.value : (i * 37) % 101},${(i * 0.25) % 7},c${i % 3}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Turns of the event loop until `work` settles. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let done = false;
+  const spin = () => {
+    if (done) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  try {
+    return { result: await work(), turns };
+  } finally {
+    done = true;
+  }
+}
+
+describe('checkCsvUpload', () => {
+  const options = { labelColumn: 'label', task: 'classification' as const };
+
+  it('parses a large CSV on its own thread, with the summary of a parse in place', async () => {
+    const text = table(120_000);
+    expect(text.length).toBeGreaterThan(CSV_THREAD_MIN_CHARS);
+    const { result, turns } = await turnsDuring(() => checkCsvUpload(text, options));
+    // Parsed in place, the loop would not turn once before the answer.
+    expect(turns).toBeGreaterThan(1);
+    expect(result).toEqual((summarizeCsv(text, options) as { summary: unknown }).summary);
+    expect(result).toMatchObject({ featureShape: [2], numClasses: 3 });
+    expect(result.sizes.train + result.sizes.validation + result.sizes.test).toBe(120_000);
+  });
+
+  it('answers a small CSV in place', async () => {
+    const { result, turns } = await turnsDuring(() => checkCsvUpload(table(30), options));
+    expect(turns).toBe(0);
+    expect(result.sizes.train + result.sizes.validation + result.sizes.test).toBe(30);
+  });
+
+  it("refuses a large CSV with the parse's DatasetError, its line and column kept", async () => {
+    const text = table(120_000, { row: 119_000, value: 'six' });
+    const error = await checkCsvUpload(text, options).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DatasetError);
+    expect(error).toMatchObject({ code: 'CSV_NON_NUMERIC', line: 119_001, column: 'a' });
+    expect((error as DatasetError).message).toBe('line 119001, column "a": feature "six" is not a number');
+  });
+});
+
+describe('parseCsvOffThread', () => {
+  it('gives the dataset parseCsv gives, bit for bit, from a thread; DatasetCache loads uploads with it', async () => {
+    const text = table(120_000);
+    const options = { labelColumn: 'label', task: 'classification' as const, seed: 5 };
+    const { result, turns } = await turnsDuring(() => parseCsvOffThread(text, options));
+    expect(turns).toBeGreaterThan(1);
+    const inPlace = parseCsv(text, options);
+    expect(result).toEqual(inPlace);
+    expect(result.train.features).toBeInstanceOf(Float32Array);
+    expect(result.train.labels).toBeInstanceOf(Int32Array);
+
+    const cache = new DatasetCache(async () => ({ text, options }));
+    const loaded = await turnsDuring(() => cache.get({ type: 'csv', id: 'big' }));
+    expect(loaded.turns).toBeGreaterThan(1);
+    expect(loaded.result).toEqual(inPlace);
+  });
+
+  it('throws the DatasetError of a refused text', async () => {
+    await expect(parseCsvOffThread(table(120_000, { row: 5, value: 'nan?' }), { labelColumn: 'label', task: 'classification' })).rejects.toMatchObject({ code: 'CSV_NON_NUMERIC', line: 6 });
+  });
+});
