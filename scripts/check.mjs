@@ -2,13 +2,17 @@
 // fails if either does, after both have printed their findings.
 import { spawn } from 'node:child_process';
 
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const scripts = ['lint', 'typecheck'];
 const codes = await Promise.all(
   scripts.map(
     (script) =>
       new Promise((resolve) => {
-        const child = spawn(npm, ['run', '-s', script], { stdio: 'inherit' });
+        // npm's own script (npm_execpath) on this Node: no shell, on any platform.
+        const child = spawn(process.execPath, [process.env.npm_execpath ?? 'npm', 'run', '-s', script], { stdio: 'inherit' });
+        child.on('error', (error) => {
+          console.error(`npm run ${script}: ${error.message}`);
+          resolve(1);
+        });
         child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
       }),
   ),

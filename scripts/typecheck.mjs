@@ -1,9 +1,11 @@
 // `npm run typecheck`: the Node.js workspaces as one program (tsconfig.json) and the dashboard's
-// two (browser and Vite config), side by side; fails if any of them does.
+// two (browser and Vite config), side by side; fails if any of them does. The package script
+// builds first (generated sources: the Prisma client, the WASM kernels' bindings).
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 
 const programs = ['tsconfig.json', 'apps/web/tsconfig.json', 'apps/web/tsconfig.node.json'];
-const tsc = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const codes = await Promise.all(
   programs.map(
     (project) =>

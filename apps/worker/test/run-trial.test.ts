@@ -328,7 +328,7 @@ describe('runTrial', () => {
 
   it('releases a trial whose replica stalls past the step timeout, and resumes it on the replaced thread', async () => {
     // Replica 1 hangs inside a step without looking at the abort word, once (as a thread stuck in a kernel).
-    const pool = await faultyPool({ threads: 2, stepTimeoutMs: 300 }, [{ rank: 1, step: 5, kind: 'stall', ms: 60_000 }]);
+    const pool = await faultyPool({ threads: 2, stepTimeoutMs: 2_000 }, [{ rank: 1, step: 5, kind: 'stall', ms: 60_000 }]);
     try {
       const epochs = 4;
       const sweep = await storeSweep(
@@ -343,7 +343,7 @@ describe('runTrial', () => {
         (error: unknown) => error,
       );
       expect(stalled).toBeInstanceOf(ReleaseTrial);
-      expect((stalled as ReleaseTrial).message).toMatch(/^replica fault 1 of 3: a replica waited more than 300 ms at a barrier$/);
+      expect((stalled as ReleaseTrial).message).toMatch(/^replica fault 1 of 3: a replica waited more than 2000 ms at a barrier$/);
       expect(await trialNow(trial.id)).toMatchObject({ status: 'queued', replicaFaults: 1, workerId: null, error: null });
       expect(await runTrial(deps(pool, 'worker-stall'), { sweepId: sweep.id, trialId: trial.id, attempt: 2 }, never())).toBe('completed');
       expect(await trialNow(trial.id)).toMatchObject({ status: 'completed', epochsDone: epochs, replicaFaults: 1, error: null });

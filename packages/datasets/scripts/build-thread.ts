@@ -1,5 +1,5 @@
-// Bundles the CSV check thread's entry into one plain-JS file, so the thread starts without a
-// TypeScript loader (in the API's image as under tsx).
+// Bundles the CSV parse thread's entry into one plain-JS file, so the thread starts without a
+// TypeScript loader, in the API's image as in a checkout.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 

@@ -3,7 +3,7 @@
 // back with its line and column.
 import { describe, expect, it } from 'vitest';
 import { DatasetCache } from './cache.ts';
-import { CSV_THREAD_MIN_CHARS, checkCsvUpload, parseCsvOffThread, summarizeCsv } from './csv-check.ts';
+import { CSV_PARSE_THREADS, CSV_THREAD_MIN_CHARS, checkCsvUpload, parseCsvOffThread, parseThreadsInUse, summarizeCsv } from './csv-check.ts';
 import { parseCsv } from './csv.ts';
 import { DatasetError } from './errors.ts';
 
@@ -82,5 +82,37 @@ describe('parseCsvOffThread', () => {
 
   it('throws the DatasetError of a refused text', async () => {
     await expect(parseCsvOffThread(table(120_000, { row: 5, value: 'nan?' }), { labelColumn: 'label', task: 'classification' })).rejects.toMatchObject({ code: 'CSV_NON_NUMERIC', line: 6 });
+  });
+});
+
+describe('parse threads', () => {
+  const options = { labelColumn: 'label', task: 'classification' as const };
+
+  it(`run at most ${CSV_PARSE_THREADS} at once per process; the others wait their turn and get their own answers`, async () => {
+    const texts = [table(40_000), table(41_000), table(42_000, { row: 7, value: 'x' }), table(43_000)];
+    let most = 0;
+    let settled = false;
+    const watch = () => {
+      most = Math.max(most, parseThreadsInUse());
+      if (!settled) setImmediate(watch);
+    };
+    watch();
+    const answers = await Promise.allSettled(texts.map((text) => checkCsvUpload(text, options)));
+    settled = true;
+    expect(most).toBe(CSV_PARSE_THREADS);
+    expect(parseThreadsInUse()).toBe(0);
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value.sizes.train + a.value.sizes.validation + a.value.sizes.test : (a.reason as DatasetError).code))).toEqual([40_000, 41_000, 'CSV_NON_NUMERIC', 43_000]);
+  });
+
+  it('refuses a text whose parse outgrows the thread\'s heap as CSV_TOO_LARGE, and the process lives on', async () => {
+    const text = table(400_000);
+    const error = await checkCsvUpload(text, options, { heapMb: 16 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DatasetError);
+    expect(error).toMatchObject({ code: 'CSV_TOO_LARGE', message: expect.stringMatching(/^parsing this CSV needs more than 16 MB of memory/) });
+    // The next parse gets a thread.
+    expect((await checkCsvUpload(table(40_000), options)).featureShape).toEqual([2]);
   });
 });

@@ -32,17 +32,19 @@ export interface CsvThreadRequest {
   readonly want: 'summary' | 'dataset';
 }
 
-/** Below this many characters the parse takes milliseconds: done in place, without a thread. */
-export const CSV_THREAD_MIN_CHARS = 1 << 20;
+/** Below this many characters the parse takes a few tens of milliseconds: done in place, without a thread. */
+export const CSV_THREAD_MIN_CHARS = 1 << 18;
+/** Parses on threads at once, per process: each holds its text and its records (GBs for 64 MiB). */
+export const CSV_PARSE_THREADS = 1;
+/** A parse thread's heap: a parse that needs more is refused (CSV_TOO_LARGE), not the process killed. */
+export const CSV_PARSE_HEAP_MB = 4096;
 
 const THREAD_ENTRY = fileURLToPath(new URL('../dist/csv-check-thread.mjs', import.meta.url));
 
 /** A DatasetError as plain data; anything else is rethrown. */
 function failureOf(error: unknown): CsvCheckFailure {
   if (!(error instanceof DatasetError)) throw error;
-  const { line, column, file, offset, header, option } = error;
-  const details = Object.fromEntries(Object.entries({ line, column, file, offset, header, option }).filter(([, v]) => v !== undefined));
-  return { code: error.code, message: error.message, details };
+  return { code: error.code, message: error.message, details: error.details() };
 }
 
 /** Parses `text` and answers its summary, or the DatasetError that refuses it (never throws one). */
@@ -64,38 +66,72 @@ export function parseCsvAnswer(text: string, options: CsvOptions): CsvParseAnswe
   }
 }
 
+export interface ThreadLimits {
+  /** The parse thread's heap (default CSV_PARSE_HEAP_MB). */
+  readonly heapMb?: number;
+}
+
+/** Parse threads running now (for tests of the limit). */
+export const parseThreadsInUse = (): number => running;
+
 const thrown = (failure: CsvCheckFailure) => new DatasetError(failure.code, failure.message, failure.details);
 
 /**
  * The summary of an uploaded CSV; throws the DatasetError that refuses it. A large text is parsed
  * on a thread of its own, so the caller's event loop keeps turning meanwhile.
  */
-export async function checkCsvUpload(text: string, options: CsvOptions): Promise<CsvSummary> {
-  const answer = text.length < CSV_THREAD_MIN_CHARS ? summarizeCsv(text, options) : await onThread<CsvCheckAnswer>({ text, options, want: 'summary' });
+export async function checkCsvUpload(text: string, options: CsvOptions, limits: ThreadLimits = {}): Promise<CsvSummary> {
+  const answer = text.length < CSV_THREAD_MIN_CHARS ? summarizeCsv(text, options) : await onThread<CsvCheckAnswer>({ text, options, want: 'summary' }, limits);
   if ('failure' in answer) throw thrown(answer.failure);
   return answer.summary;
 }
 
 /** parseCsv, on a thread of its own for a large text: the same dataset, bit for bit. */
-export async function parseCsvOffThread(text: string, options: CsvOptions): Promise<CsvDataset> {
+export async function parseCsvOffThread(text: string, options: CsvOptions, limits: ThreadLimits = {}): Promise<CsvDataset> {
   if (text.length < CSV_THREAD_MIN_CHARS) return parseCsv(text, options);
-  const answer = await onThread<CsvParseAnswer>({ text, options, want: 'dataset' });
+  const answer = await onThread<CsvParseAnswer>({ text, options, want: 'dataset' }, limits);
   if ('failure' in answer) throw thrown(answer.failure);
   return answer.dataset;
 }
 
-function onThread<T>(request: CsvThreadRequest): Promise<T> {
+/** Runs `task` once fewer than CSV_PARSE_THREADS others run; the rest wait in order. */
+const queue: (() => void)[] = [];
+let running = 0;
+async function limited<T>(task: () => Promise<T>): Promise<T> {
+  // A finishing task hands its slot to the next in line, so a newcomer cannot take it meanwhile.
+  if (running >= CSV_PARSE_THREADS) await new Promise<void>((resolve) => queue.push(resolve));
+  else running++;
+  try {
+    return await task();
+  } finally {
+    const next = queue.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
+function onThread<T>(request: CsvThreadRequest, limits: ThreadLimits): Promise<T> {
+  const heapMb = limits.heapMb ?? CSV_PARSE_HEAP_MB;
   if (!existsSync(THREAD_ENTRY)) throw new Error(`${THREAD_ENTRY} is missing: run \`npm run build -w @hypersweep/datasets\``);
-  return new Promise((resolve, reject) => {
-    const thread = new Worker(THREAD_ENTRY, { workerData: request });
-    let answered = false;
-    thread.once('message', (answer: T) => {
-      answered = true;
-      resolve(answer);
-    });
-    thread.once('error', reject);
-    thread.once('exit', (code) => {
-      if (!answered) reject(new Error(`the CSV parse thread ended (exit code ${code}) without an answer`));
-    });
-  });
+  return limited(
+    () =>
+      new Promise<T>((resolve, reject) => {
+        // The entry is plain JS: no loader flags of the parent (tsx) are inherited.
+        const thread = new Worker(THREAD_ENTRY, { execArgv: [], workerData: request, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+        let answered = false;
+        thread.once('message', (answer: T) => {
+          answered = true;
+          resolve(answer);
+        });
+        thread.once('error', (error: NodeJS.ErrnoException) => {
+          answered = true;
+          if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+            reject(new DatasetError('CSV_TOO_LARGE', `parsing this CSV needs more than ${heapMb} MB of memory: split it, or drop columns it does not need`));
+          } else reject(error);
+        });
+        thread.once('exit', (code) => {
+          if (!answered) reject(new Error(`the CSV parse thread ended (exit code ${code}) without an answer`));
+        });
+      }),
+  );
 }

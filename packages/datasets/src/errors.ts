@@ -33,6 +33,8 @@ export type DatasetErrorCode =
   | 'CSV_BAD_QUOTING'
   /** The file has a label column and nothing else. */
   | 'CSV_NO_FEATURES'
+  /** Parsing the file needs more memory than a parse is given. */
+  | 'CSV_TOO_LARGE'
   /** A class has too few examples to appear in every requested split. */
   | 'CLASS_TOO_SMALL'
   /** A requested split (or subset) cannot be formed from the examples at hand. */
@@ -81,6 +83,18 @@ export class DatasetError extends Error {
     if (details.offset !== undefined) this.offset = details.offset;
     if (details.header !== undefined) this.header = details.header;
     if (details.option !== undefined) this.option = details.option;
+  }
+
+  /** The details given to the constructor, as plain data (without the cause): what crosses a thread. */
+  details(): Omit<DatasetErrorDetails, 'cause'> {
+    const out: Omit<DatasetErrorDetails, 'cause'> = {};
+    if (this.line !== undefined) out.line = this.line;
+    if (this.column !== undefined) out.column = this.column;
+    if (this.file !== undefined) out.file = this.file;
+    if (this.offset !== undefined) out.offset = this.offset;
+    if (this.header !== undefined) out.header = this.header;
+    if (this.option !== undefined) out.option = this.option;
+    return out;
   }
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from './testing.ts';
@@ -36,6 +37,25 @@ describe('API tokens', () => {
     const listed = await listApiTokens(t.db);
     expect(listed.find((token) => token.id === created.id)).toMatchObject({ name: 'ci', prefix: created.prefix, revokedAt: null });
     for (const token of listed) expect(token).not.toHaveProperty('tokenHash');
+  });
+
+  it('never stores an expiry past the year 9999, which no client reads back', async () => {
+    await expect(createApiToken(t.db, { name: 'y10k', grants: [], serverAdmin: true, expiresAt: new Date(Date.UTC(10_000, 0, 1)) })).rejects.toThrow(/before the year 10000/);
+    await expect(createApiToken(t.db, { name: 'invalid', grants: [], serverAdmin: true, expiresAt: new Date(Number.NaN) })).rejects.toThrow(/before the year 10000/);
+    // A row stored so before the guard (the API's schema let an offset through) is clamped by the migration.
+    const stored = await createApiToken(t.db, { name: 'stored', grants: [], serverAdmin: true });
+    const client = new pg.Client({ connectionString: t.database.url });
+    await client.connect();
+    try {
+      await client.query(`UPDATE api_tokens SET expires_at = '10000-01-01 00:00:59+00' WHERE id = $1`, [stored.id]);
+      const migration = readFileSync(new URL('../../../prisma/migrations/20261224000000_token_expiry_four_digit_year/migration.sql', import.meta.url), 'utf8');
+      await client.query(migration);
+    } finally {
+      await client.end();
+    }
+    expect((await listApiTokens(t.db)).find((token) => token.id === stored.id)?.expiresAt?.toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    const last = await createApiToken(t.db, { name: 'y9999', grants: [], serverAdmin: true, expiresAt: new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)) });
+    expect((await listApiTokens(t.db)).find((token) => token.id === last.id)?.expiresAt?.toISOString()).toBe('9999-12-31T23:59:59.999Z');
   });
 
   it('verifies live tokens, refuses wrong, malformed and revoked ones', async () => {

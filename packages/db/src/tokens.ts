@@ -64,6 +64,8 @@ export function hashApiToken(token: string): string {
 export async function createApiToken(db: DbClient, nameOrInput: string | CreateApiTokenInput): Promise<CreatedApiToken> {
   const input: CreateApiTokenInput =
     typeof nameOrInput === 'string' ? { name: nameOrInput, grants: [{ projectId: DEFAULT_PROJECT_ID, role: 'admin' }], serverAdmin: true } : nameOrInput;
+  // A later year is stored by PostgreSQL but read back by no client (every list of tokens failed).
+  if (input.expiresAt && !(input.expiresAt.getTime() < Date.UTC(10_000, 0, 1))) throw new RangeError(`a token's expiry must be before the year 10000, got ${String(input.expiresAt.getTime())} ms`);
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const row = await mapDbErrors(() =>
     db.apiToken.create({

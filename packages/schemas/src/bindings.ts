@@ -179,8 +179,8 @@ function fail(details: ErrorDetail[]): never {
  * The training config of one trial: the request's model and training recipe with the trial's
  * parameters applied (see BINDINGS). The optimizer keeps the base's fields when the type is
  * unchanged, and starts from the new type's defaults otherwise. Throws SchemaError
- * INVALID_TRIAL_PARAMS (paths "params.<name>") for unknown names, illegal values, or a result
- * nn refuses.
+ * INVALID_TRIAL_PARAMS (paths "params.<name>", or the field a template set) for unknown names,
+ * illegal values, or a result nn refuses.
  */
 export function resolveTrialConfig(templated: CreateSweepRequest, all: Params): TrialConfig {
   const issues: ErrorDetail[] = [];

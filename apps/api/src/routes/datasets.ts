@@ -87,6 +87,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       parsed = await checkCsvUpload(text, options);
     } catch (error) {
       if (!(error instanceof DatasetError)) throw error;
+      if (error.code === 'CSV_TOO_LARGE') throw new HttpError('payload_too_large', error.message, [{ path: 'body', message: error.message }]);
       throw new HttpError('invalid_request', `invalid CSV: ${error.message}`, [{ path: csvUploadErrorPath(error), message: error.message }]);
     }
     const spec: CsvSpec = {
