@@ -18,7 +18,9 @@ import {
 import { mnistTpeAshaSweep } from '@hypersweep/schemas/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, publishHeartbeat } from '@hypersweep/queue';
-import { CSV_THREAD_MIN_CHARS } from '@hypersweep/datasets/csv-check';
+import { sleepUntil } from '@hypersweep/queue/testing';
+import { CSV_THREAD_MIN_CHARS, parseThreadsAborted, parseThreadsInUse } from '@hypersweep/datasets/csv-check';
+import { connect } from 'node:net';
 import { spiralsSweep } from './fixtures.ts';
 import { startTestApi, type TestApi } from './harness.ts';
 
@@ -217,6 +219,24 @@ describe('REST API', () => {
     const bad = await t.request('/api/v1/datasets?name=big-bad&labelColumn=parity&task=classification', { method: 'POST', body: `x1,x2,parity\n${rows.join('\n')}\n`, headers: { 'content-type': 'text/csv' } });
     expect(bad.status).toBe(400);
     expect(ApiError.parse(await bad.json()).error.details).toEqual([{ path: 'body (line 140002, column x2)', message: 'big-bad: line 140002, column "x2": feature "seven" is not a number' }]);
+  });
+
+  it('ends the parse of an upload whose client went away, and stores nothing of it', async () => {
+    const rows = Array.from({ length: 600_000 }, (_, i) => `${(i * 37) % 101},${(i % 7) / 4},${i % 2 === 0 ? 'even' : 'odd'}`);
+    const body = Buffer.from(`x1,x2,parity\n${rows.join('\n')}\n`);
+    const url = new URL(t.url);
+    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    socket.on('error', () => {});
+    socket.write(`POST /api/v1/datasets?name=abandoned&labelColumn=parity&task=classification HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: text/csv\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+    // The API runs in this process: its parse thread is seen here.
+    const abortedBefore = parseThreadsAborted();
+    await sleepUntil(() => parseThreadsInUse() === 1, { timeoutMs: 30_000, intervalMs: 1, what: 'the upload to be parsing' });
+    socket.destroy();
+    await sleepUntil(() => parseThreadsAborted() === abortedBefore + 1 && parseThreadsInUse() === 0, { timeoutMs: 30_000, intervalMs: 5, what: 'the parse to be ended' });
+    const later = await t.request('/api/v1/datasets?name=after-abandoned&labelColumn=x&task=classification', { method: 'POST', body: `a,x\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 2}`).join('\n')}\n`, headers: { 'content-type': 'text/csv' } });
+    expect(later.status).toBe(201);
+    expect(await t.db.dataset.count({ where: { name: 'abandoned' } })).toBe(0);
   });
 
   it('lists built-in datasets, accepts a valid CSV upload and names the line of a broken one', async () => {

@@ -115,4 +115,25 @@ describe('parse threads', () => {
     // The next parse gets a thread.
     expect((await checkCsvUpload(table(40_000), options)).featureShape).toEqual([2]);
   });
+
+  it('ends a parse whose caller went away: a queued one leaves the line at once, a running one loses its thread', async () => {
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = checkCsvUpload(table(400_000), options, { signal: running.signal });
+    const second = checkCsvUpload(table(40_000), options, { signal: queued.signal });
+    const third = checkCsvUpload(table(41_000), options);
+    const outcome = (p: Promise<unknown>) => p.then(() => 'answered', (e: unknown) => (e instanceof Error ? e.message : String(e)));
+    const firstOutcome = outcome(first);
+    queued.abort(new Error('second gone'));
+    // Dropped from the line before the first parse ends.
+    expect(await Promise.race([outcome(second), firstOutcome.then(() => 'first ended')])).toBe('second gone');
+    // The first holds the one slot from its call on; the third waits in line.
+    expect(parseThreadsInUse()).toBe(1);
+    running.abort(new Error('first gone'));
+    expect(await firstOutcome).toBe('first gone');
+    // The slot went to the third, which parses and answers.
+    expect((await third).sizes.train + (await third).sizes.validation + (await third).sizes.test).toBe(41_000);
+    expect(parseThreadsInUse()).toBe(0);
+    await expect(checkCsvUpload(table(40_000), options, { signal: AbortSignal.abort(new Error('never')) })).rejects.toThrow('never');
+  });
 });

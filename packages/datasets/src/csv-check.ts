@@ -69,10 +69,14 @@ export function parseCsvAnswer(text: string, options: CsvOptions): CsvParseAnswe
 export interface ThreadLimits {
   /** The parse thread's heap (default CSV_PARSE_HEAP_MB). */
   readonly heapMb?: number;
+  /** Ends the parse (the caller went away): a queued one never starts, a running one's thread is terminated. */
+  readonly signal?: AbortSignal;
 }
 
 /** Parse threads running now (for tests of the limit). */
 export const parseThreadsInUse = (): number => running;
+/** Parse threads terminated by their signal so far (for tests of the cancellation). */
+export const parseThreadsAborted = (): number => aborted;
 
 const thrown = (failure: CsvCheckFailure) => new DatasetError(failure.code, failure.message, failure.details);
 
@@ -97,41 +101,80 @@ export async function parseCsvOffThread(text: string, options: CsvOptions, limit
 /** Runs `task` once fewer than CSV_PARSE_THREADS others run; the rest wait in order. */
 const queue: (() => void)[] = [];
 let running = 0;
-async function limited<T>(task: () => Promise<T>): Promise<T> {
+let aborted = 0;
+async function limited<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  signal?.throwIfAborted();
   // A finishing task hands its slot to the next in line, so a newcomer cannot take it meanwhile.
-  if (running >= CSV_PARSE_THREADS) await new Promise<void>((resolve) => queue.push(resolve));
-  else running++;
+  if (running >= CSV_PARSE_THREADS) {
+    // Woken with a slot handed over, or dropped from the line by the signal (holding none).
+    await new Promise<void>((resolve, reject) => {
+      const drop = () => {
+        queue.splice(queue.indexOf(wake), 1);
+        reject(signal?.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', drop);
+        resolve();
+      };
+      queue.push(wake);
+      signal?.addEventListener('abort', drop, { once: true });
+    });
+  } else running++;
   try {
     return await task();
   } finally {
-    const next = queue.shift();
-    if (next) next();
-    else running--;
+    handOn();
   }
+}
+
+function handOn(): void {
+  const next = queue.shift();
+  if (next) next();
+  else running--;
 }
 
 function onThread<T>(request: CsvThreadRequest, limits: ThreadLimits): Promise<T> {
   const heapMb = limits.heapMb ?? CSV_PARSE_HEAP_MB;
+  const { signal } = limits;
   if (!existsSync(THREAD_ENTRY)) throw new Error(`${THREAD_ENTRY} is missing: run \`npm run build -w @hypersweep/datasets\``);
   return limited(
     () =>
       new Promise<T>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
         // The entry is plain JS: no loader flags of the parent (tsx) are inherited.
         const thread = new Worker(THREAD_ENTRY, { execArgv: [], workerData: request, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
         let answered = false;
-        thread.once('message', (answer: T) => {
+        // The slot is held until the thread is gone.
+        const abort = () => {
           answered = true;
+          aborted++;
+          void thread.terminate().finally(() => reject(signal?.reason));
+        };
+        signal?.addEventListener('abort', abort, { once: true });
+        const settle = () => {
+          answered = true;
+          signal?.removeEventListener('abort', abort);
+        };
+        thread.once('message', (answer: T) => {
+          settle();
           resolve(answer);
         });
         thread.once('error', (error: NodeJS.ErrnoException) => {
-          answered = true;
+          settle();
           if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
             reject(new DatasetError('CSV_TOO_LARGE', `parsing this CSV needs more than ${heapMb} MB of memory: split it, or drop columns it does not need`));
           } else reject(error);
         });
         thread.once('exit', (code) => {
-          if (!answered) reject(new Error(`the CSV parse thread ended (exit code ${code}) without an answer`));
+          if (!answered) {
+            settle();
+            reject(new Error(`the CSV parse thread ended (exit code ${code}) without an answer`));
+          }
         });
       }),
+    signal,
   );
 }

@@ -82,13 +82,20 @@ export function datasetRoutes(deps: ApiDeps): Router {
     if (text.trim() === '') throw new HttpError('invalid_request', 'the CSV file is empty', [{ path: 'body', message: 'is empty' }]);
     const options = csvUploadOptions(q);
     let parsed;
+    // A client that goes away ends its parse (queued or running): nobody would read the answer.
+    const gone = new AbortController();
+    const onClose = () => !res.writableEnded && gone.abort(new Error('the client closed the connection'));
+    res.once('close', onClose);
     try {
       // Off the event loop when large: tens of megabytes take seconds to parse.
-      parsed = await checkCsvUpload(text, options);
+      parsed = await checkCsvUpload(text, options, { signal: gone.signal });
     } catch (error) {
+      if (gone.signal.aborted) return;
       if (!(error instanceof DatasetError)) throw error;
       if (error.code === 'CSV_TOO_LARGE') throw new HttpError('payload_too_large', error.message, [{ path: 'body', message: error.message }]);
       throw new HttpError('invalid_request', `invalid CSV: ${error.message}`, [{ path: csvUploadErrorPath(error), message: error.message }]);
+    } finally {
+      res.off('close', onClose);
     }
     const spec: CsvSpec = {
       options,
