@@ -114,6 +114,41 @@ describe('limits', () => {
     }
   });
 
+  it('refuses a templated sweep one of whose combinations of range ends and choices cannot train, naming it', async () => {
+    // Each corner (one parameter moved at a time, then all at their last) trains; k1 = k2 = 27 with
+    // padding "valid" does not (the second kernel outgrows its 2×2 input). Accepted, 2 of 8 trials failed.
+    const sweep = {
+      name: 'corner gap',
+      dataset: { type: 'mnist', limitTrain: 200, limitTest: 50 },
+      model: {
+        inputShape: [28, 28],
+        loss: 'softmax_cross_entropy',
+        layers: [
+          { type: 'reshape', targetShape: [28, 28, 1] },
+          { type: 'conv2d', filters: 2, kernelSize: { $param: 'k1' }, padding: { $param: 'pad' } },
+          { type: 'conv2d', filters: 2, kernelSize: { $param: 'k2' } },
+          { type: 'flatten' },
+          { type: 'dense', units: 10 },
+        ],
+      },
+      training: { epochs: 1, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.01 } },
+      search: {
+        space: { k1: { type: 'int', low: 1, high: 27 }, pad: { type: 'categorical', choices: ['valid', 'same'] }, k2: { type: 'int', low: 1, high: 27 } },
+        budget: { maxTrials: 8 },
+        seed: 1,
+      },
+      objective: { metric: 'val_accuracy' },
+    };
+    const res = await t.request('/api/v1/sweeps', { method: 'POST', json: sweep });
+    expect(res.status).toBe(400);
+    const details = ApiError.parse(await res.json()).error.details;
+    expect(details[0]).toMatchObject({ path: 'model.layers[2].kernelSize', message: expect.stringContaining('(when k1 = 27, pad = "valid", k2 = 27): a trial drawn there could not train') });
+    // Kernels that fit together at every end are taken.
+    const fits = { ...sweep, search: { ...sweep.search, space: { ...sweep.search.space, k1: { type: 'int', low: 1, high: 13 }, k2: { type: 'int', low: 1, high: 13 } } } };
+    const ok = await t.request('/api/v1/sweeps', { method: 'POST', json: fits });
+    expect(ok.status, await ok.clone().text()).toBe(201);
+  });
+
   it("checks a sweep against an uploaded CSV's stored shape, classes and task", async () => {
     const upload = async (name: string, task: string, csv: string) => {
       const res = await t.request(`/api/v1/datasets?name=${name}&labelColumn=label&task=${task}`, { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });

@@ -24,25 +24,33 @@ describe('sweep control routes', () => {
     // Each choice passes at the corners (one parameter moved at a time, then all at their last);
     // the pair batchSize 4, microbatches 8 alone breaks "microbatches ≤ batchSize".
     const body = spiralsSweep('unbuildable pair');
-    const request = {
+    const templated = (space: Record<string, unknown>) => ({
       ...body,
       training: { ...body.training, batchSize: { $param: 'bs' }, microbatches: { $param: 'mb' } },
-      search: { space: { bs: { type: 'categorical', choices: [16, 4, 8] }, mb: { type: 'categorical', choices: [1, 8, 2] } }, budget: { maxTrials: 5 } },
-    };
-    const created = await t.request('/api/v1/sweeps', { method: 'POST', json: request });
+      search: { space, budget: { maxTrials: 5 } },
+    });
+    // A small space is checked at every combination of its choices when submitted.
+    const small = await t.request('/api/v1/sweeps', { method: 'POST', json: templated({ bs: { type: 'categorical', choices: [16, 4, 8] }, mb: { type: 'categorical', choices: [1, 8, 2] } }) });
+    expect(small.status).toBe(400);
+    expect(ApiError.parse(await small.json()).error.details[0]).toEqual({ path: 'training.microbatches', message: 'must be ≤ batchSize (4), got 8 (when bs = 4, mb = 8): a trial drawn there could not train' });
+    // One of more than 256 combinations is checked at its corners only; a configuration added by hand is checked itself.
+    const bs = [16, 4, ...Array.from({ length: 15 }, (_, i) => 20 + 4 * i)];
+    const mb = [1, 8, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16];
+    expect(bs.length * mb.length).toBeGreaterThan(256);
+    const created = await t.request('/api/v1/sweeps', { method: 'POST', json: templated({ bs: { type: 'categorical', choices: bs }, mb: { type: 'categorical', choices: mb } }) });
     expect(created.status, await created.clone().text()).toBe(201);
     const sweep = Sweep.parse(await created.json());
     expect((await t.request(`/api/v1/sweeps/${sweep.id}/pause`, { method: 'POST' })).status).toBe(200);
     const before = await t.db.trial.count({ where: { sweepId: sweep.id } });
 
-    const refused = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ bs: 8, mb: 2 }, { bs: 4, mb: 8 }] } });
+    const refused = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ bs: 20, mb: 2 }, { bs: 4, mb: 8 }] } });
     expect(refused.status).toBe(400);
     const error = ApiError.parse(await refused.json()).error;
     expect(error.code).toBe('invalid_request');
     expect(error.details).toEqual([{ path: 'params[1]', message: 'makes a trial spec the engine refuses: training.microbatches: must be ≤ batchSize (4), got 8' }]);
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(before);
 
-    const added = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ bs: 8, mb: 8 }] } });
+    const added = await t.request(`/api/v1/sweeps/${sweep.id}/trials`, { method: 'POST', json: { params: [{ bs: 16, mb: 8 }] } });
     expect(added.status).toBe(201);
     expect(await t.db.trial.count({ where: { sweepId: sweep.id } })).toBe(before + 1);
   });

@@ -3,7 +3,7 @@
 // rule, checkDatasetFits), and the memory plan of the largest trial the space can draw (nn's own
 // layout, planBytes) against a limit.
 import { NnError, checkDatasetFits, reportsTopK, compileModel, planBytes, type DataSplit, type Dataset, type LayerSpec, type PlanBytes } from '@hypersweep/nn';
-import type { ParamDef, ParamValue, SearchSpace } from '@hypersweep/search';
+import { SearchError, gridCells, type ParamDef, type ParamValue, type Params, type SearchSpace } from '@hypersweep/search';
 import { microbatchesOf, paramCandidates, resolveTrialConfig, type TrialConfig } from './bindings.ts';
 import type { ErrorDetail } from './common.ts';
 import { SchemaError } from './errors.ts';
@@ -180,17 +180,43 @@ function planSizes(dataset: DatasetFacts) {
  * space (depth, widths and the output layer may all vary), and the largest plan among the corners
  * must fit the limit.
  */
+/** A space's every combination of range ends and choices, when it has at most this many. */
+export const MAX_END_COMBINATIONS = 256;
+
+/**
+ * Every combination of the space's range ends and choices (a grid of 2 points per range), or
+ * none when there are more than MAX_END_COMBINATIONS: the corners move one parameter at a time,
+ * so a failure of three together (two kernel sizes and a padding) shows only here.
+ */
+function endCombinations(space: SearchSpace): { params: Params; describe: string }[] {
+  try {
+    return gridCells(space, { pointsPerParam: 2, maxCells: MAX_END_COMBINATIONS }).map(({ params }) => ({
+      params,
+      describe: `when ${Object.entries(params)
+        .map(([name, value]) => `${name} = ${JSON.stringify(value)}`)
+        .join(', ')}`,
+    }));
+  } catch (err) {
+    if (err instanceof SearchError) return [];
+    throw err;
+  }
+}
+
 function checkTemplatedTrainable(request: CreateSweepRequest, space: SearchSpace, dataset: DatasetFacts, limits: TrainableLimits): ErrorDetail[] {
   let worst: { plan: PlanBytes; describe: string } | null = null;
   const corners = cornersOf(space);
   if (!corners) return []; // refused by the request's own corner check
-  for (const corner of corners) {
+  // At submission only: a stored sweep is parsed again with the request's own (corner) checks.
+  const ends = endCombinations(space);
+  const checked = [...corners.map((c) => ({ ...c, corner: true })), ...ends.map((e) => ({ ...e, corner: false }))];
+  for (const corner of checked) {
     let config: TrialConfig;
     try {
       config = resolveTrialConfig(request, corner.params);
     } catch (err) {
       if (!(err instanceof SchemaError)) throw err;
-      continue; // submission's own corner checks report it
+      if (corner.corner) continue; // submission's own corner checks report it
+      return err.details.map((d) => ({ path: d.path, message: `${d.message} (${corner.describe}): a trial drawn there could not train` }));
     }
     const fit = fitProblems(config, dataset);
     if (fit.length > 0) return fit.map((d) => ({ path: d.path.startsWith('model.layers[') ? 'model.layers' : d.path, message: `${d.message} (${corner.describe})` }));
