@@ -6,6 +6,7 @@
 import { loadDataset } from '@hypersweep/datasets';
 import { defaultMicrobatches } from '@hypersweep/nn';
 import { ReplicaPool, type ParallelEpochMetrics } from '@hypersweep/trainer';
+import { median } from './lib/measure.ts';
 import { MNIST_MLP } from './lib/models.ts';
 
 
@@ -51,12 +52,6 @@ async function defaultIdentical(ds: Awaited<ReturnType<typeof loadDataset>>): Pr
   }
   return params.every((p) => p.equals(params[0]!)) ? 1 : 0;
 }
-
-/** Median of a non-empty list. */
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 type Measured = Awaited<ReturnType<typeof measure>>;
 

@@ -17,7 +17,8 @@ export interface MeasureOptions {
   readonly runs?: number;
 }
 
-function median(xs: readonly number[]): number {
+/** The median of a list (NaN when empty). */
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;

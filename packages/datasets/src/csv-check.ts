@@ -47,16 +47,6 @@ function failureOf(error: unknown): CsvCheckFailure {
   return { code: error.code, message: error.message, details: error.details() };
 }
 
-/** Parses `text` and answers its summary, or the DatasetError that refuses it (never throws one). */
-export function summarizeCsv(text: string, options: CsvOptions): CsvCheckAnswer {
-  try {
-    const d = parseCsv(text, options);
-    return { summary: { featureShape: [...d.featureShape], numClasses: d.numClasses ?? null, sizes: { train: d.train.count, validation: d.validation.count, test: d.test.count } } };
-  } catch (error) {
-    return { failure: failureOf(error) };
-  }
-}
-
 /** parseCsv's dataset, or the DatasetError that refuses the text (never throws one). */
 export function parseCsvAnswer(text: string, options: CsvOptions): CsvParseAnswer {
   try {
@@ -64,6 +54,14 @@ export function parseCsvAnswer(text: string, options: CsvOptions): CsvParseAnswe
   } catch (error) {
     return { failure: failureOf(error) };
   }
+}
+
+/** Parses `text` and answers its summary, or the DatasetError that refuses it (never throws one). */
+export function summarizeCsv(text: string, options: CsvOptions): CsvCheckAnswer {
+  const answer = parseCsvAnswer(text, options);
+  if ('failure' in answer) return answer;
+  const d = answer.dataset;
+  return { summary: { featureShape: [...d.featureShape], numClasses: d.numClasses ?? null, sizes: { train: d.train.count, validation: d.validation.count, test: d.test.count } } };
 }
 
 export interface ThreadLimits {

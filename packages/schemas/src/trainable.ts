@@ -175,11 +175,6 @@ function planSizes(dataset: DatasetFacts) {
   };
 }
 
-/**
- * checkTrainable for a templated sweep: the model must fit the dataset at every corner of the
- * space (depth, widths and the output layer may all vary), and the largest plan among the corners
- * must fit the limit.
- */
 /** A space's every combination of range ends and choices, when it has at most this many. */
 export const MAX_END_COMBINATIONS = 256;
 
@@ -202,6 +197,11 @@ function endCombinations(space: SearchSpace): { params: Params; describe: string
   }
 }
 
+/**
+ * checkTrainable for a templated sweep: the model must fit the dataset at every corner of the
+ * space (depth, widths and the output layer may all vary), and the largest plan among the corners
+ * must fit the limit; a small space's every combination of ends must also resolve and fit.
+ */
 function checkTemplatedTrainable(request: CreateSweepRequest, space: SearchSpace, dataset: DatasetFacts, limits: TrainableLimits): ErrorDetail[] {
   let worst: { plan: PlanBytes; describe: string } | null = null;
   const corners = cornersOf(space);
