@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@hypersweep/nn';
 import { describe, expect, it } from 'vitest';
-import { csvUploadErrorPath, csvUploadOptions, loadCsvFile, parseCsv, parseCsvRecords, type CsvOptions } from './csv.ts';
+import { csvUploadErrorPath, csvUploadOptions, loadCsvFile, parseCsv, parseCsvRecords, plainDecimal, type CsvOptions } from './csv.ts';
 import { DatasetError } from './errors.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../test/fixtures/${name}`, import.meta.url));
@@ -75,6 +75,32 @@ describe('parseCsvRecords on generated tables', () => {
     const parsed = parseCsvRecords(text, delimiter);
     expect(parsed.map((r) => r.fields), JSON.stringify(text)).toEqual(records);
     expect(parsed.map((r) => r.line), JSON.stringify(text)).toEqual(lines);
+  });
+});
+
+describe('plainDecimal', () => {
+  it('reads generated decimals to the same double as Number(), -0 included, and leaves the rest to it (NaN)', () => {
+    const rng = Rng.fromSeed(11);
+    const digits = (n: number) => Array.from({ length: n }, () => String(rng.int(10))).join('');
+    let fast = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const sign = ['', '-', '+'][rng.int(3)]!;
+      const whole = digits(rng.int(18));
+      const fraction = rng.float() < 0.6 ? `.${digits(rng.int(25))}` : '';
+      const tail = ['', '', '', 'e5', ' ', 'x', '.'][rng.int(7)]!;
+      const field = sign + whole + fraction + tail;
+      const read = plainDecimal(field);
+      if (Number.isNaN(read)) continue;
+      fast++;
+      expect(Object.is(read, Number(field)), field).toBe(true);
+    }
+    // Most generated fields are plain, so the comparison above ran on thousands of them.
+    expect(fast).toBeGreaterThan(5_000);
+    for (const field of ['', '-', '+', '.', '-.', '1e3', ' 1', '1 ', '1.2.3', '0x1f', 'Infinity', '1234567890123456']) {
+      expect(plainDecimal(field), field).toBeNaN();
+    }
+    expect(Object.is(plainDecimal('-0'), -0)).toBe(true);
+    expect([plainDecimal('5.'), plainDecimal('.25'), plainDecimal('007'), plainDecimal('0.1')]).toEqual([5, 0.25, 7, 0.1]);
   });
 });
 

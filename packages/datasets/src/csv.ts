@@ -32,12 +32,25 @@ const CR = 0x0d;
  * leading byte-order mark is ignored. Blank lines come out as a record with one empty field.
  */
 export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  scanCsvRecords(text, delimiter, (fields, line, fieldLines) => {
+    records.push(fieldLines === undefined ? { fields, line } : { fields, line, fieldLines });
+  });
+  return records;
+}
+
+/**
+ * parseCsvRecords one record at a time: `onRecord` gets each record's fields (a new array, the
+ * callee's to keep), its 1-based start line and, when a quoted field spans lines, each field's
+ * start line. Nothing of a record outlives the call unless the callee keeps it, so a large table
+ * turns into numbers without holding a string per field.
+ */
+function scanCsvRecords(text: string, delimiter: string, onRecord: (fields: string[], line: number, fieldLines: number[] | undefined) => void): void {
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw new DatasetError('INVALID_OPTION', `delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`, { option: 'delimiter' });
   }
   const delim = delimiter.charCodeAt(0);
   const n = text.length;
-  const records: CsvRecord[] = [];
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
 
@@ -106,9 +119,8 @@ export function parseCsvRecords(text: string, delimiter = ','): CsvRecord[] {
       }
       break;
     }
-    records.push(fieldLines === undefined ? { fields, line: recordLine } : { fields, line: recordLine, fieldLines });
+    onRecord(fields, recordLine, fieldLines);
   }
-  return records;
 }
 
 function isBlank(record: CsvRecord): boolean {
@@ -120,6 +132,46 @@ function isBlank(record: CsvRecord): boolean {
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE_TEXT = /^[+-]?(?:nan|inf|infinity)$/i;
+
+/** 10^k for k = 0..22: every one is exact in float64. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * The value of a field written as a plain decimal (`-12.5`, `0`, `.25`; at most 15 digits, at most
+ * 22 after the point), read without regular expressions; NaN for anything else (spaces, exponents,
+ * longer numbers), which takes the general path. The same double as Number(field): the digits make
+ * an exact integer below 2^53, and one correctly rounded division by an exact power of ten rounds
+ * the decimal itself (Clinger's fast path).
+ */
+export function plainDecimal(field: string): number {
+  const n = field.length;
+  let i = 0;
+  let negative = false;
+  const sign = field.charCodeAt(0);
+  if (sign === 0x2d || sign === 0x2b) {
+    negative = sign === 0x2d;
+    i = 1;
+  }
+  let mantissa = 0;
+  let digits = 0;
+  let scale = 0;
+  let point = false;
+  for (; i < n; i++) {
+    const c = field.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      mantissa = mantissa * 10 + (c - 0x30);
+      digits++;
+      if (point) scale++;
+    } else if (c === 0x2e && !point) {
+      point = true;
+    } else {
+      return NaN;
+    }
+  }
+  if (digits === 0 || digits > 15 || scale > 22) return NaN;
+  const value = scale === 0 ? mantissa : mantissa / POW10[scale]!;
+  return negative ? -value : value;
+}
 
 /** Whether a field reads as a number, finite or not (used to tell a header from data). */
 function looksNumeric(raw: string): boolean {
@@ -265,56 +317,57 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
     }
   };
 
-  const records = withSource(() => parseCsvRecords(text, delimiter)).filter((r) => !isBlank(r));
-  const first = records[0];
-  if (first === undefined) return fail('CSV_EMPTY', 'the file has no rows');
-  const width = first.fields.length;
-
-  // Resolve the label column and whether there is a header.
-  const labelColumn = options.labelColumn;
-  let hasHeader: boolean;
-  let labelIndex: number;
-  if (typeof labelColumn === 'string') {
-    if (options.header === false) {
-      return fail('CSV_MISSING_LABEL_COLUMN', `labelColumn "${labelColumn}" is a name but the file is read without a header`);
-    }
-    hasHeader = true;
-    const names = first.fields.map((f) => f.trim());
-    labelIndex = names.indexOf(labelColumn.trim());
-    if (labelIndex < 0) {
-      return fail('CSV_MISSING_LABEL_COLUMN', `no column named "${labelColumn}" in the header (${names.map((s) => `"${s}"`).join(', ')})`, first.line);
-    }
-    const again = names.indexOf(labelColumn.trim(), labelIndex + 1);
-    if (again >= 0 && options.duplicateLabelName !== 'first') {
-      return fail('CSV_AMBIGUOUS_LABEL_COLUMN', `the header names columns ${labelIndex + 1} and ${again + 1} "${labelColumn}": name the label column by its index instead`, first.line);
-    }
-  } else {
-    if (!Number.isInteger(labelColumn) || labelColumn >= width || labelColumn < -width) {
-      return fail('CSV_MISSING_LABEL_COLUMN', `labelColumn ${labelColumn} is outside the ${width} columns (0-based; -1 is the last)`, first.line);
-    }
-    labelIndex = labelColumn < 0 ? width + labelColumn : labelColumn;
-    // A header is a first row with text where the data must be numbers (classification labels may be text anyway).
-    hasHeader =
-      options.header === true ||
-      (options.header !== false &&
-        first.fields.some((f, j) => (j !== labelIndex || options.task === 'regression') && f.trim() !== '' && !looksNumeric(f)));
-  }
-  if (width < 2) return fail('CSV_NO_FEATURES', `the table has only the label column; it needs at least one feature column`, first.line);
-
-  const headerNames = hasHeader ? first.fields.map((f) => f.trim()) : undefined;
+  // One pass: the first non-blank record settles the header, the label column and the width, and
+  // every data record turns into numbers at once, so no string of a field outlives its record.
+  let first: CsvRecord | undefined;
+  let hasHeader = false;
+  let labelIndex = 0;
+  let width = 0;
+  let headerNames: string[] | undefined;
+  const featureColumns: number[] = [];
+  let dim = 0;
+  const regression = options.task === 'regression';
   // `||` on purpose: an empty header cell is named by its position instead.
   const columnRef = (j: number): ColumnRef => headerNames?.[j] || j + 1;
-  const featureColumns: number[] = [];
-  for (let j = 0; j < width; j++) if (j !== labelIndex) featureColumns.push(j);
-  const dim = featureColumns.length;
-
-  const rows = hasHeader ? records.slice(1) : records;
-  if (rows.length === 0) return fail('CSV_EMPTY', 'the file has a header but no data rows');
-  const count = rows.length;
-
   const lineOf = (r: CsvRecord, j: number): number => r.fieldLines?.[j] ?? r.line;
+
+  const settle = (r: CsvRecord): void => {
+    width = r.fields.length;
+    const labelColumn = options.labelColumn;
+    if (typeof labelColumn === 'string') {
+      if (options.header === false) {
+        fail('CSV_MISSING_LABEL_COLUMN', `labelColumn "${labelColumn}" is a name but the file is read without a header`);
+      }
+      hasHeader = true;
+      const names = r.fields.map((f) => f.trim());
+      labelIndex = names.indexOf(labelColumn.trim());
+      if (labelIndex < 0) {
+        fail('CSV_MISSING_LABEL_COLUMN', `no column named "${labelColumn}" in the header (${names.map((n) => `"${n}"`).join(', ')})`, r.line);
+      }
+      const again = names.indexOf(labelColumn.trim(), labelIndex + 1);
+      if (again >= 0 && options.duplicateLabelName !== 'first') {
+        fail('CSV_AMBIGUOUS_LABEL_COLUMN', `the header names columns ${labelIndex + 1} and ${again + 1} "${labelColumn}": name the label column by its index instead`, r.line);
+      }
+    } else {
+      if (!Number.isInteger(labelColumn) || labelColumn >= width || labelColumn < -width) {
+        fail('CSV_MISSING_LABEL_COLUMN', `labelColumn ${labelColumn} is outside the ${width} columns (0-based; -1 is the last)`, r.line);
+      }
+      labelIndex = labelColumn < 0 ? width + labelColumn : labelColumn;
+      // A header is a first row with text where the data must be numbers (classification labels may be text anyway).
+      hasHeader =
+        options.header === true ||
+        (options.header !== false && r.fields.some((f, j) => (j !== labelIndex || regression) && f.trim() !== '' && !looksNumeric(f)));
+    }
+    if (width < 2) fail('CSV_NO_FEATURES', `the table has only the label column; it needs at least one feature column`, r.line);
+    if (hasHeader) headerNames = r.fields.map((f) => f.trim());
+    for (let j = 0; j < width; j++) if (j !== labelIndex) featureColumns.push(j);
+    dim = featureColumns.length;
+  };
+
   const parseNumber = (r: CsvRecord, j: number, what: string): number => {
     const raw = r.fields[j]!;
+    const plain = plainDecimal(raw);
+    if (!Number.isNaN(plain)) return plain;
     const t = raw.trim();
     if (t === '') return fail('CSV_MISSING_VALUE', `${what} is empty`, lineOf(r, j), columnRef(j));
     if (NON_FINITE_TEXT.test(t)) return fail('CSV_NON_FINITE', `${what} is ${JSON.stringify(t)}; only finite numbers are allowed`, lineOf(r, j), columnRef(j));
@@ -327,34 +380,91 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
     return v;
   };
 
-  const values = new Float64Array(count * dim);
-  const rawLabels: string[] = [];
-  const numericLabels = new Float64Array(options.task === 'regression' ? count : 0);
-  rows.forEach((r, i) => {
+  // Rows grow by doubling; classification labels become ids in first-seen order, renumbered by
+  // sorted class name once all are known.
+  let capacity = 0;
+  let count = 0;
+  let values = new Float64Array(0);
+  let numericLabels = new Float64Array(0);
+  let seenIds = new Int32Array(0);
+  const seenIdOf = new Map<string, number>();
+  const seenFirstLine: number[] = [];
+  const addRow = (r: CsvRecord): void => {
     if (r.fields.length !== width) {
       fail('CSV_FIELD_COUNT', `expected ${width} fields${hasHeader ? ' (as in the header)' : ' (as on the first row)'}, found ${r.fields.length}`, r.line);
     }
-    featureColumns.forEach((j, k) => {
-      values[i * dim + k] = parseNumber(r, j, 'feature');
-    });
-    if (options.task === 'regression') {
-      numericLabels[i] = parseNumber(r, labelIndex, 'label');
+    if (count === capacity) {
+      capacity = Math.max(1024, capacity * 2);
+      const grown = new Float64Array(capacity * dim);
+      grown.set(values);
+      values = grown;
+      if (regression) {
+        const labels = new Float64Array(capacity);
+        labels.set(numericLabels);
+        numericLabels = labels;
+      } else {
+        const ids = new Int32Array(capacity);
+        ids.set(seenIds);
+        seenIds = ids;
+      }
+    }
+    const base = count * dim;
+    for (let k = 0; k < dim; k++) values[base + k] = parseNumber(r, featureColumns[k]!, 'feature');
+    if (regression) {
+      numericLabels[count] = parseNumber(r, labelIndex, 'label');
     } else {
       const label = r.fields[labelIndex]!.trim();
       if (label === '') fail('CSV_MISSING_VALUE', 'label is empty', lineOf(r, labelIndex), columnRef(labelIndex));
-      rawLabels.push(label);
+      let id = seenIdOf.get(label);
+      if (id === undefined) {
+        id = seenIdOf.size;
+        seenIdOf.set(label, id);
+        seenFirstLine.push(lineOf(r, labelIndex));
+      }
+      seenIds[count] = id;
     }
-  });
+    count++;
+  };
+
+  // The record parser's own errors get the source prefix; those of `fail` have it already.
+  let ours: unknown;
+  try {
+    scanCsvRecords(text, delimiter, (fields, line, fieldLines) => {
+      const r: CsvRecord = fieldLines === undefined ? { fields, line } : { fields, line, fieldLines };
+      if (isBlank(r)) return;
+      try {
+        if (first === undefined) {
+          first = r;
+          settle(r);
+          if (!hasHeader) addRow(r);
+        } else {
+          addRow(r);
+        }
+      } catch (error) {
+        ours = error;
+        throw error;
+      }
+    });
+  } catch (error) {
+    if (error === ours) throw error;
+    withSource(() => {
+      throw error;
+    });
+  }
+  if (first === undefined) return fail('CSV_EMPTY', 'the file has no rows');
+  if (count === 0) return fail('CSV_EMPTY', 'the file has a header but no data rows');
+  values = values.subarray(0, count * dim);
 
   const holdouts = [Math.round(testFraction * count), Math.round(validationFraction * count)];
   const labelColumnRef = columnRef(labelIndex);
   let partition: Partition;
   let classNames: string[] | undefined;
   let classIds: Int32Array | undefined;
-  if (options.task === 'classification') {
-    const names = sortClassNames([...new Set(rawLabels)]);
-    const idOf = new Map(names.map((name, id) => [name, id]));
-    const ids = Int32Array.from(rawLabels, (name) => idOf.get(name)!);
+  if (!regression) {
+    const names = sortClassNames([...seenIdOf.keys()]);
+    const idOfName = new Map(names.map((name, id) => [name, id]));
+    const sortedId = Int32Array.from(seenIdOf.keys(), (name) => idOfName.get(name)!);
+    const ids = Int32Array.from(seenIds.subarray(0, count), (seen) => sortedId[seen]!);
     classNames = names;
     classIds = ids;
     if (names.length < 2) {
@@ -364,9 +474,10 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
     const needed = 1 + holdouts.filter((h) => h > 0).length;
     const perClass = new Array<number>(names.length).fill(0);
     const firstLine = new Array<number>(names.length).fill(0);
-    ids.forEach((c, i) => {
-      if (perClass[c]!++ === 0) firstLine[c] = lineOf(rows[i]!, labelIndex);
+    seenFirstLine.forEach((line, seen) => {
+      firstLine[sortedId[seen]!] = line;
     });
+    for (const c of ids) perClass[c]!++;
     perClass.forEach((n, c) => {
       if (n < needed) {
         fail(
