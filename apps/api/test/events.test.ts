@@ -1,5 +1,6 @@
 // GET /sweeps/:id/events ends for a finished sweep: the replay ends the response, a resumption at
 // the end gets 204, and a live stream ends when its sweep finishes. Real Postgres, real NOTIFY.
+import { connect } from 'node:net';
 import { cancelSweep, claimTrial, createTrial, recordEpoch, recordTestResult, setSweepStatus, sweepEventsAfter } from '@hypersweep/db';
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { ApiError, Sweep } from '@hypersweep/schemas';
@@ -126,6 +127,40 @@ describe('the event stream of a finished sweep', () => {
     await stream.toEnd();
     expect(stream.ids()).toEqual(late);
     expect((await openStream(sweep.id, { 'last-event-id': String(late[0]) })).status).toBe(204);
+  });
+
+  /** Sends `request` on a raw connection; resolves with what the server sent until it closed or `closeAfterMs`. */
+  function rawExchange(request: string, closeAfterMs: number | null): Promise<string> {
+    const { port } = new URL(t.url);
+    return new Promise((resolve, reject) => {
+      let received = '';
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+      if (closeAfterMs !== null) setTimeout(() => socket.destroy(), closeAfterMs);
+    });
+  }
+
+  it('lets go of a stream whose client leaves at any moment, a request with a body included, and answers HEAD without a stream', async () => {
+    const sweep = Sweep.parse(await (await t.request('/api/v1/sweeps', { method: 'POST', json: spiralsSweep('left early') })).json());
+    await setSweepStatus(t.db, sweep.id, 'running');
+    const head = `/api/v1/sweeps/${sweep.id}/events`;
+    const auth = `Authorization: Bearer ${t.token}\r\nHost: 127.0.0.1\r\n`;
+    // A JSON body ends the request's own 'close' before the route runs (streams leaked so once),
+    // and a client may leave before the sweep is read, during the replay or after it.
+    const leavers = Array.from({ length: 24 }, (_, i) =>
+      rawExchange(`GET ${head} HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`, i % 4 === 0 ? 0 : i * 5),
+    );
+    await Promise.all(leavers);
+    await sleepUntil(() => t.api.deps.streams.size === 0 && t.api.deps.hub.subscribers === 0, { what: 'every stream to be released' });
+    expect(t.api.deps.streams.size).toBe(0);
+
+    // HEAD gets the headers and an ended response: a request pipelined after it is answered.
+    const answer = await rawExchange(`HEAD ${head} HTTP/1.1\r\n${auth}\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, null);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 [^]*content-type: text\/event-stream[^]*\r\n\r\nHTTP\/1\.1 200 /i);
+    expect(t.api.deps.streams.size).toBe(0);
   });
 
   for (const [how, finish] of [

@@ -25,6 +25,17 @@ function toSse(event: StoredSweepEvent): string {
 export function eventRoutes(deps: ApiDeps): Router {
   const router = Router();
   router.get('/sweeps/:sweepId/events', async (req, res) => {
+    // Listened for before any await: a client that leaves while the sweep is read, or whose
+    // request's own 'close' came with the end of its body, must still end the stream.
+    let closed = req.socket.destroyed;
+    let pending = true;
+    let wakeUp: (() => void) | null = null;
+    const wake = () => {
+      pending = true;
+      wakeUp?.();
+    };
+    const stream = { end: () => ((closed = true), wake()) };
+    res.once('close', stream.end);
     const { sweepId } = parseParams(SweepPathParams, req);
     const fromHeader = parseHeader(LastEventId, req, 'Last-Event-ID');
     const q = parseQuery(EventsQuery, req);
@@ -45,30 +56,27 @@ export function eventRoutes(deps: ApiDeps): Router {
       throw new HttpError('invalid_request', `event ${resumeAfter} is past the sweep's last event (${sweep.eventSeq})`, [{ path, message: `at most ${sweep.eventSeq}, the last event's id` }]);
     }
 
+    if (closed) return;
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
+    // HEAD gets the stream's headers and no stream: an open one would hold its connection.
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.flushHeaders();
     res.write('retry: 2000\n\n');
 
-    let closed = false;
-    let pending = true;
-    let wakeUp: (() => void) | null = null;
-    const wake = () => {
-      pending = true;
-      wakeUp?.();
-    };
-    const stream = { end: () => ((closed = true), wake()) };
     deps.streams.add(stream);
     const unsubscribe = deps.hub.subscribe(sweepId, wake);
     const ping = setInterval(() => {
       if (!closed) res.write(': ping\n\n');
       wake();
     }, PING_MS);
-    req.on('close', stream.end);
 
     /** Sends every stored event after lastId, a page at a time, until a page comes back short. */
     const sendEventsAfterLastId = async (): Promise<void> => {
@@ -78,7 +86,7 @@ export function eventRoutes(deps: ApiDeps): Router {
         // One write per page: a replay of a long sweep is a few large writes, not one per event.
         const ok = res.write(events.map(toSse).join(''));
         lastId = events.at(-1)!.id;
-        if (!ok) {
+        if (!ok && !closed) {
           await new Promise<void>((resolve) => {
             res.once('drain', resolve);
             res.once('close', resolve);
