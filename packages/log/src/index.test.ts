@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createJsonLogger, scrubString } from './index.ts';
 
@@ -89,4 +91,24 @@ describe('scrubString', () => {
   ])('keeps %s', (_what, input) => {
     expect(scrubString(input)).toBe(input);
   });
+});
+
+describe('onShutdownSignal', () => {
+  it('exits once stop() is done even when a handle is still open, with the stop logged', async () => {
+    const script = fileURLToPath(new URL('../test/lingering.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('"ready"') && !child.killed) child.kill('SIGTERM');
+    });
+    // A process that lingers is killed at this deadline, failing the test instead of outliving it.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(deadline);
+    expect(code).toBe(0);
+    const messages = out.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages).toEqual(['ready', 'stopping', 'stopped', 'handles still open after shutdown; exiting']);
+  }, 30_000);
 });

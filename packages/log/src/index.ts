@@ -90,8 +90,13 @@ export interface ShutdownOptions {
 
 /**
  * Runs `stop` once on the first SIGTERM or SIGINT, bounded by a timeout; a failure sets exit code
- * 1. The api and worker processes share this, so both drain the same way.
+ * 1. The api and worker processes share this, so both drain the same way. Once `stop` is done the
+ * process exits even if a handle (a socket, a timer) is still open: a drain that left something
+ * behind must not keep a stopped process alive.
  */
+/** How long a stopped process may take to exit by itself (stdout flushing, sockets closing). */
+const LINGER_MS = 1_000;
+
 export function onShutdownSignal(options: ShutdownOptions): void {
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -113,6 +118,11 @@ export function onShutdownSignal(options: ShutdownOptions): void {
     } finally {
       clearTimeout(timeout);
     }
+    // Unref'd: a process with nothing left open exits on its own, as before.
+    setTimeout(() => {
+      logger.warn({ lingerMs: LINGER_MS }, 'handles still open after shutdown; exiting');
+      process.exit();
+    }, LINGER_MS).unref();
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
