@@ -129,7 +129,8 @@ function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'MaxRetriesPerRequestError') return true;
   const code = (error as NodeJS.ErrnoException).code;
-  return error.message === 'Connection is closed.' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT';
+  // 'Command timed out': a producer command's commandTimeout (Redis went silent).
+  return error.message === 'Connection is closed.' || error.message === 'Command timed out' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT';
 }
 
 /** Maps anything thrown to an HttpError; unknown errors become 500 without leaking their message. */

@@ -19,6 +19,8 @@ export interface EventHub {
   /** Tells `watcher` of every notification of any sweep, and of every lost or regained connection; returns the unsubscribe function. */
   watchAll(watcher: SweepChangeWatcher): () => void;
   readonly subscribers: number;
+  /** Whether the LISTEN connection is up (false while Postgres is unreachable). */
+  readonly connected: boolean;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,9 @@ export async function createEventHub(databaseUrl: string, logger: Logger): Promi
         logger.warn({ err: error }, 'event listener connection failed; reconnecting');
         resetWatchers();
       },
-      onReconnectFailed: (error, retryMs) => logger.warn({ err: error, retryMs }, 'event listener could not reconnect'),
+      onReconnectFailed: (error, retryMs) => logger.warn({ err: error, retryMs }, 'event listener could not connect; retrying'),
+      // Started while Postgres is down, the API comes up answering 503 and listens once it can.
+      retryFirstConnection: true,
       onReconnect: () => {
         logger.info({}, 'event listener reconnected');
         // Events committed while disconnected were not notified: every stream re-reads.
@@ -78,6 +82,9 @@ export async function createEventHub(databaseUrl: string, logger: Logger): Promi
       let n = 0;
       for (const set of listeners.values()) n += set.size;
       return n;
+    },
+    get connected() {
+      return listener.connected;
     },
     async close() {
       const closing = listener.close();

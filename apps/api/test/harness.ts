@@ -18,12 +18,15 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** `logger`: where the API logs (default: errors only, to stdout). */
-export async function startTestApi(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApi> {
+/**
+ * `logger`: where the API logs (default: errors only, to stdout). `databaseUrl`: the URL the API
+ * is given for the test database's (e.g. through a proxy); the harness itself uses the real one.
+ */
+export async function startTestApi(env: Record<string, string> = {}, options: { logger?: Logger; databaseUrl?: (url: string) => string } = {}): Promise<TestApi> {
   const database = await createMigratedTestDatabase();
   const prefix = randomTestPrefix();
   const config = parseEnv({
-    DATABASE_URL: database.database.url,
+    DATABASE_URL: options.databaseUrl?.(database.database.url) ?? database.database.url,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: prefix,
     HOST: '127.0.0.1',

@@ -2,6 +2,7 @@
 // `appendSweepEvent` in each event's transaction), with reconnection and backoff. A notification
 // only says "look again"; readers take the events from `sweepEventsAfter`.
 import pg from 'pg';
+import { CONNECT_TIMEOUT_MS } from './client.ts';
 import { SWEEP_EVENTS_CHANNEL } from './events.ts';
 
 /** What a NOTIFY on the sweep events channel names. */
@@ -21,6 +22,12 @@ export interface ListenSweepEventsOptions {
   initialRetryMs?: number;
   /** Default 5000. */
   maxRetryMs?: number;
+  /**
+   * Retry a failed first connection like a lost one (calling `onReconnectFailed`, then
+   * `onReconnect` once listening) instead of rejecting: a process that starts while Postgres is
+   * down comes up and catches up later. Default false.
+   */
+  retryFirstConnection?: boolean;
 }
 
 export interface SweepEventListener {
@@ -39,8 +46,8 @@ export function parseSweepEventPayload(payload: string | undefined): SweepEventN
 
 /**
  * Opens a connection that LISTENs on the sweep events channel and calls `onNotify` for each
- * notification. Rejects if the first connection fails; afterwards a lost connection is
- * re-opened with exponential backoff until `close()`.
+ * notification. Rejects if the first connection fails (unless `retryFirstConnection`); afterwards
+ * a lost connection is re-opened with exponential backoff until `close()`.
  */
 export async function listenSweepEvents(
   databaseUrl: string,
@@ -55,7 +62,8 @@ export async function listenSweepEvents(
   let timer: ReturnType<typeof setTimeout> | null = null;
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: databaseUrl });
+    // Bounded connect and keepalives: a silent server is given up on and retried, not awaited.
+    const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // Until LISTEN succeeds a failure is the caller's (a rejected connect); afterwards, a reconnect.
     c.on('error', (error) => {
       if (client === c) options.onError?.(error);
@@ -107,7 +115,14 @@ export async function listenSweepEvents(
     }
   };
 
-  await connect();
+  if (options.retryFirstConnection) {
+    await connect().catch((error: unknown) => {
+      options.onReconnectFailed?.(error, retryMs);
+      schedule();
+    });
+  } else {
+    await connect();
+  }
 
   return {
     get connected() {

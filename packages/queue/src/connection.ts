@@ -60,6 +60,9 @@ function redact(url: string): string {
 /** The longest wait between two reconnection attempts of a client from `createRedis`. */
 export const MAX_RECONNECT_DELAY_MS = 5_000;
 
+/** How long a producer's (`queue` role) command may wait for Redis's answer. */
+export const QUEUE_COMMAND_TIMEOUT_MS = 3_000;
+
 /** Reconnects forever, backing off exponentially from 100 ms to at most 5 s. */
 export function reconnectDelayMs(times: number): number {
   return Math.min(100 * 2 ** Math.min(Math.max(times, 1) - 1, 6), MAX_RECONNECT_DELAY_MS);
@@ -76,8 +79,9 @@ export interface CreateRedisOptions {
  *
  * - `worker` and `events` (blocking commands, subscribers): `maxRetriesPerRequest: null`, as BullMQ
  *   requires for workers, so commands wait through a Redis restart instead of failing.
- * - `queue` (producers such as the API): commands fail after 3 reconnection attempts, so a request
- *   handler gets an error instead of hanging while Redis is down.
+ * - `queue` (producers such as the API): commands fail after 3 reconnection attempts, or after
+ *   QUEUE_COMMAND_TIMEOUT_MS without an answer, so a request handler gets an error instead of
+ *   hanging while Redis is down or silent.
  *
  * The caller owns the client: close queues and workers first, then `quit()` it.
  */
@@ -90,6 +94,9 @@ export function createRedis(url: string, options: CreateRedisOptions): Redis {
     connectionName: options.connectionName ?? `hypersweep-${options.role}`,
     lazyConnect: false,
     maxRetriesPerRequest: options.role === 'queue' ? 3 : null,
+    // A producer's command also fails when Redis went silent (a partition drops packets; the
+    // connection looks up): a request handler gets an error in seconds instead of hanging.
+    ...(options.role === 'queue' ? { commandTimeout: QUEUE_COMMAND_TIMEOUT_MS, connectTimeout: 5_000 } : {}),
     retryStrategy: reconnectDelayMs,
     // Failover replicas answer READONLY to writes: reconnect so the client finds the new primary.
     reconnectOnError: (error) => error.message.startsWith('READONLY'),

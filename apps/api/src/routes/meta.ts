@@ -9,14 +9,22 @@ import { isServerAdmin, roleIn, sweepProject } from '../scope.ts';
 /** A worker whose last heartbeat is older than this is not counted as alive. */
 export const WORKER_ALIVE_MS = 15_000;
 
+/** A dependency that has not answered a readiness check by then is reported down. */
+export const READY_CHECK_TIMEOUT_MS = 2_000;
+
 async function check(fn: () => Promise<unknown>): Promise<ReadyResponse['checks'][string]> {
   const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  // A server that went silent answers nothing, not an error: readiness must not wait for it.
+  const silent = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), READY_CHECK_TIMEOUT_MS)));
   try {
-    await fn();
+    if ((await Promise.race([fn(), silent])) === 'timeout') return { ok: false, latencyMs: null, error: 'timeout' };
     return { ok: true, latencyMs: performance.now() - started, error: null };
   } catch {
     // The route is public: Prisma's text quotes our source and the database's address.
     return { ok: false, latencyMs: null, error: 'unreachable' };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
