@@ -86,10 +86,46 @@ export const checkQueryKeys: RequestHandler = (req, _res, next) => {
  */
 export const checkJsonDepth: RequestHandler = (req, _res, next) => {
   const deep = tooDeepPath(req.body);
-  if (!deep) return next();
-  const path = formatPath(deep) || 'body';
-  next(new HttpError('invalid_request', `invalid body: ${path}: nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]));
+  if (deep) {
+    const path = formatPath(deep) || 'body';
+    return next(new HttpError('invalid_request', `invalid body: ${path}: nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]));
+  }
+  const wide = tooWideObject(req.body);
+  if (!wide) return next();
+  const path = formatPath(wide.path) || 'body';
+  const message = `has ${wide.keys} fields; no object of a request has more than ${MAX_OBJECT_KEYS}`;
+  next(new HttpError('invalid_request', `invalid body: ${path}: ${message}`, [{ path, message }]));
 };
+
+/**
+ * The most fields an object of a request body may have. The widest legitimate ones (a search
+ * space, a trial's parameters) hold at most 64; a schema reports every unknown key of a strict
+ * object, so 90,000 of them (1 MB) held the event loop for half a second before this check.
+ */
+export const MAX_OBJECT_KEYS = 1_000;
+
+/** The first object (depth first) with more than MAX_OBJECT_KEYS keys: its path and key count. */
+function tooWideObject(value: unknown): { path: PropertyKey[]; keys: number } | null {
+  const stack: { node: unknown; path: PropertyKey[] }[] = [{ node: value, path: [] }];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const { node, path } = top;
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) {
+        const child: unknown = node[i];
+        if (child !== null && typeof child === 'object') stack.push({ node: child, path: [...path, i] });
+      }
+      continue;
+    }
+    const keys = Object.keys(node);
+    if (keys.length > MAX_OBJECT_KEYS) return { path, keys: keys.length };
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const child: unknown = (node as Record<string, unknown>)[keys[i]!];
+      if (child !== null && typeof child === 'object') stack.push({ node: child, path: [...path, keys[i]!] });
+    }
+  }
+  return null;
+}
 
 /**
  * Answers 413 at once when an uncompressed body declares more than `limit` bytes, and closes the
@@ -113,16 +149,33 @@ function timesSent(req: Request, name: string): number {
 }
 
 /**
+ * RFC 3986's host (a registered name with its percent-encodings, or a bracketed IP literal) and an
+ * optional port; empty is allowed (RFC 9112 3.2: a target without an authority).
+ */
+const HOST_VALUE = /^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?)?$/;
+
+/**
  * What RFC 9112 asks of a request's framing that Node leaves to the application: HTTP/1.1 carries
  * exactly one Host (3.2); a transfer coding other than chunked is not understood (501, 6.1), as a
- * body read as plain would be wrong. A repeated Authorization is refused too: which one counts
- * would otherwise be up to the server.
+ * body read as plain would be wrong; a Host value must be one. A repeated Authorization or
+ * Content-Type is refused too: which one counts would otherwise be up to the server.
  */
 export const checkRequestFraming: RequestHandler = (req, _res, next) => {
   const hosts = timesSent(req, 'host');
   if (hosts > 1 || (hosts === 0 && req.httpVersion !== '1.0')) {
     const message = hosts > 1 ? `Host is sent ${hosts} times; send it once` : 'an HTTP/1.1 request needs a Host header';
     return next(new HttpError('invalid_request', message, [{ path: 'headers.host', message }], { Connection: 'close' }));
+  }
+  const host = req.headers.host;
+  if (host !== undefined && !HOST_VALUE.test(host)) {
+    const message = 'Host is not a host name or address with an optional port (RFC 9112 3.2)';
+    return next(new HttpError('invalid_request', message, [{ path: 'headers.host', message }], { Connection: 'close' }));
+  }
+  // Node keeps the first of a repeated Content-Type: which one describes the body would be a guess.
+  const contentTypes = timesSent(req, 'content-type');
+  if (contentTypes > 1) {
+    const message = `Content-Type is sent ${contentTypes} times; send it once`;
+    return next(new HttpError('invalid_request', message, [{ path: 'headers.content-type', message }], { Connection: 'close' }));
   }
   const authorizations = timesSent(req, 'authorization');
   if (authorizations > 1) {

@@ -129,6 +129,9 @@ const CASES: Case[] = [
   // 5 KB of brackets once overflowed the stack of the checks that walk a document (a 500).
   { name: 'a space nested 2,500 levels deep', raw: JSON.stringify(valid()).replace('"space":{', `"space":{"x":${'['.repeat(2500)}${']'.repeat(2500)},`), status: 400, names: /search\.space\.x(\[0\])+/ },
   { name: 'a template nested 10,000 levels deep', raw: JSON.stringify({ ...valid(), template: { model: 1 } }).replace('"model":1', `"model":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`), status: 400, names: /template\.model(\.a)+/ },
+  // 90,000 unknown keys (1 MB) once held the event loop for half a second in the schema.
+  { name: 'a body of 90,000 fields', raw: JSON.stringify(Object.fromEntries(Array.from({ length: 90_000 }, (_, i) => [`k${i}`, 1]))), status: 400, names: 'body' },
+  { name: 'a space of 2,000 parameters', raw: JSON.stringify(valid()).replace('"space":{', `"space":{${Array.from({ length: 2_000 }, (_, i) => `"p${i}":1`).join(',')},`), status: 400, names: 'search.space' },
   { name: 'bad Idempotency-Key', json: valid(), headers: { 'idempotency-key': 'has spaces in it' }, status: 400, names: 'headers.Idempotency-Key' },
   { name: 'sweep id not a uuid', method: 'GET', path: "/api/v1/sweeps/1;DROP TABLE sweeps", status: 400, names: 'sweepId' },
   { name: 'unknown sweep', method: 'GET', path: `/api/v1/sweeps/${UUID0}`, status: 404, names: 'sweepId' },
