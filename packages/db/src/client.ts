@@ -23,9 +23,7 @@ export interface CreateDbOptions {
 export const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=30000 -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3';
 
 /** How long opening a connection (or waiting for a pooled one) may take. */
-export const CONNECT_TIMEOUT_MS = 10_000;
-/** How long a query may wait for its answer. */
-export const QUERY_TIMEOUT_MS = 30_000;
+export const CONNECT_TIMEOUT_MS = 15_000;
 
 /** A PrismaClient over @prisma/adapter-pg (Prisma 7 needs a driver adapter; no native query engine). */
 export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db {
@@ -37,11 +35,12 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Db
     // The client side too: a server that vanished is noticed instead of awaited forever.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    // A server that went silent (a partition drops packets; nothing resets) fails a connect or a
-    // query in bounded time, as a transient DbError (the API answers 503, workers retry), instead
-    // of waiting for TCP to give up. No query of ours runs near 30 s.
+    // A server that went silent (a partition drops packets; nothing resets) fails a new connection
+    // in bounded time, as a transient DbError (the API answers 503, workers retry). Also the
+    // longest wait for a pooled connection, as transactionOptions.maxWait. No client-side query
+    // timeout: pg leaves a timed-out query running on a connection it still pools (inside a
+    // transaction, its ROLLBACK can be dropped), and lock waits legitimately last minutes.
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    query_timeout: QUERY_TIMEOUT_MS,
     ...ownOptions,
   });
   return new PrismaClient({ adapter });

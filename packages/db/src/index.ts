@@ -1,5 +1,5 @@
 // Public API of @hypersweep/db: the only package that imports the Prisma client.
-export { CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, createDb, inTransaction, isUuid, transactionOptions, type Db, type DbClient, type CreateDbOptions } from './client.ts';
+export { CONNECT_TIMEOUT_MS, createDb, inTransaction, isUuid, transactionOptions, type Db, type DbClient, type CreateDbOptions } from './client.ts';
 export {
   applyMigrations,
   diffMigrationsAgainstSchema,

@@ -126,5 +126,24 @@ describe('listenSweepEvents', () => {
     const url = new URL(t.database.url);
     url.pathname = '/hs_test_missing_database';
     await expect(listenSweepEvents(url.toString(), () => undefined)).rejects.toThrow(/does not exist/);
+    // Retrying a first connection is for a server that is down, not for a database that is wrong.
+    await expect(listenSweepEvents(url.toString(), () => undefined, { retryFirstConnection: true })).rejects.toThrow(/does not exist/);
+  });
+
+  it('with retryFirstConnection, comes up while the server is unreachable and keeps retrying', async () => {
+    let failures = 0;
+    let retried: () => void = () => undefined;
+    const twoRetries = new Promise<void>((resolve) => (retried = () => failures >= 2 && resolve()));
+    // A port nothing listens on: refused at once, as a stopped server.
+    const down = new URL(t.database.url);
+    down.port = '1';
+    const listener = await listenSweepEvents(down.toString(), () => undefined, { retryFirstConnection: true, initialRetryMs: 10, maxRetryMs: 20, onReconnectFailed: () => (failures++, retried()) });
+    try {
+      expect(listener.connected).toBe(false);
+      await twoRetries;
+      expect(listener.connected).toBe(false);
+    } finally {
+      await listener.close();
+    }
   });
 });

@@ -5,6 +5,9 @@ import pg from 'pg';
 import { CONNECT_TIMEOUT_MS } from './client.ts';
 import { SWEEP_EVENTS_CHANNEL } from './events.ts';
 
+/** SQLSTATEs of a connection refused for its settings: invalid authorization or password, no such database. */
+const PERMANENT_CONNECT_ERRORS = new Set(['28000', '28P01', '3D000']);
+
 /** What a NOTIFY on the sweep events channel names. */
 export interface SweepEventNotification {
   sweepId: string;
@@ -25,7 +28,7 @@ export interface ListenSweepEventsOptions {
   /**
    * Retry a failed first connection like a lost one (calling `onReconnectFailed`, then
    * `onReconnect` once listening) instead of rejecting: a process that starts while Postgres is
-   * down comes up and catches up later. Default false.
+   * down comes up and catches up later. A wrong password or database still rejects. Default false.
    */
   retryFirstConnection?: boolean;
 }
@@ -117,6 +120,8 @@ export async function listenSweepEvents(
 
   if (options.retryFirstConnection) {
     await connect().catch((error: unknown) => {
+      // A wrong password or database is the operator's to fix: retrying would only hide it.
+      if (PERMANENT_CONNECT_ERRORS.has((error as { code?: unknown }).code as string)) throw error;
       options.onReconnectFailed?.(error, retryMs);
       schedule();
     });

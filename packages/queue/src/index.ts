@@ -28,7 +28,7 @@ export {
 export type { TrialJob, SweepAdvanceJob, SweepAdvanceReason, TrialJobResult, CancelSignal } from './payloads.ts';
 export { QueueError, TrialCancelled, ReleaseTrial, DeferTrial } from './errors.ts';
 export type { QueueErrorCode } from './errors.ts';
-export { createRedis, parseRedisUrl, reconnectDelayMs, MAX_RECONNECT_DELAY_MS } from './connection.ts';
+export { createRedis, parseRedisUrl, reconnectDelayMs, MAX_RECONNECT_DELAY_MS, QUEUE_COMMAND_TIMEOUT_MS } from './connection.ts';
 export type { RedisRole, RedisAddress, CreateRedisOptions } from './connection.ts';
 export {
   createQueues,

@@ -316,10 +316,13 @@ export function sweepRoutes(deps: ApiDeps): Router {
     if (!result.changed || !result.row) {
       throw new HttpError('invalid_state', `trial ${trial.id} is ${result.row?.status ?? 'gone'}; it cannot be stopped`, [{ path: 'trialId', message: 'already finished' }]);
     }
-    await publishCancel({ connection: deps.redis, prefix: deps.config.queuePrefix }, { scope: 'trial', sweepId: trial.sweepId, trialId: trial.id }).catch(
-      (error: unknown) => logger.warn({ err: error, trialId: trial.id }, 'stop signal not published; the worker will see it in Postgres'),
-    );
-    await advance(trial.sweepId, 'trial-ended');
+    // Both best effort and independent: side by side, a silent Redis costs one command timeout.
+    await Promise.all([
+      publishCancel({ connection: deps.redis, prefix: deps.config.queuePrefix }, { scope: 'trial', sweepId: trial.sweepId, trialId: trial.id }).catch(
+        (error: unknown) => logger.warn({ err: error, trialId: trial.id }, 'stop signal not published; the worker will see it in Postgres'),
+      ),
+      advance(trial.sweepId, 'trial-ended'),
+    ]);
     const [presented] = presentTrials([result.row]);
     res.json(presented);
   });
