@@ -27,4 +27,6 @@ export interface ApiDeps {
   rateLimiter: RateLimiter;
   /** Open SSE responses, ended on shutdown. */
   streams: Set<{ end(): void }>;
+  /** Set when shutdown began: no new stream opens after the open ones were ended. */
+  closing: { value: boolean };
 }

@@ -44,6 +44,7 @@ export async function startServer(config: ApiConfig, logger: Logger): Promise<Ru
     metrics: new ApiMetrics(),
     rateLimiter: new RateLimiter({ redis, prefix: config.queuePrefix, logger }),
     streams: new Set(),
+    closing: { value: false },
   };
   // Host is checked by the app (checkRequestFraming), to answer its absence in JSON.
   const server = createServer({ requireHostHeader: false }, createApp(deps)).listen(config.port, config.host);
@@ -64,6 +65,7 @@ export async function startServer(config: ApiConfig, logger: Logger): Promise<Ru
     (closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams never end by themselves: end them so clients reconnect (to another replica, or to us later).
+      deps.closing.value = true;
       for (const stream of deps.streams) stream.end();
       server.closeIdleConnections();
       await closed;

@@ -149,10 +149,12 @@ function timesSent(req: Request, name: string): number {
 }
 
 /**
- * RFC 3986's host (a registered name with its percent-encodings, or a bracketed IP literal) and an
- * optional port; empty is allowed (RFC 9112 3.2: a target without an authority).
+ * RFC 3986's host (a registered name with its percent-encodings, or a bracketed IP literal: IPv6
+ * with an RFC 6874 zone, or IPvFuture) and an optional port; empty is allowed (RFC 9112 3.2: a
+ * target without an authority).
  */
-const HOST_VALUE = /^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?)?$/;
+const HOST_VALUE =
+  /^(?:(?:\[(?:[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9\-._~]+)?|[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?)?$/;
 
 /**
  * What RFC 9112 asks of a request's framing that Node leaves to the application: HTTP/1.1 carries

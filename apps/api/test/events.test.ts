@@ -154,6 +154,12 @@ describe('the event stream of a finished sweep', () => {
       rawExchange(`GET ${head} HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`, i % 4 === 0 ? 0 : i * 5),
     );
     await Promise.all(leavers);
+    // And one that leaves only once its stream is open, so the route surely ran before the close.
+    const { port } = new URL(t.url);
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET ${head} HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`));
+    socket.on('error', () => undefined);
+    await sleepUntil(() => t.api.deps.streams.size === 1, { what: 'the stream to open' });
+    socket.destroy();
     await sleepUntil(() => t.api.deps.streams.size === 0 && t.api.deps.hub.subscribers === 0, { what: 'every stream to be released' });
     expect(t.api.deps.streams.size).toBe(0);
 

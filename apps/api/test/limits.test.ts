@@ -104,7 +104,7 @@ describe('limits', () => {
       });
     expect(await exchange(`GET /api/v1/me HTTP/1.0\r\n${auth}\r\n\r\n`)).toMatch(/^HTTP\/1\.[01] 200 /);
     // Names, addresses, ports and an empty Host (a target without an authority) pass.
-    for (const host of ['[::1]:8080', 'api.example.com', '127.0.0.1:80', 'xn--bcher-kva.example', '']) {
+    for (const host of ['[::1]:8080', 'api.example.com', '127.0.0.1:80', 'xn--bcher-kva.example', '', '[fe80::1%25eth0]:80', '[v1.fe80::a+en1]', 'API.Example.COM.', 'my_host:8080']) {
       expect(await exchange(`GET /api/v1/me HTTP/1.1\r\nHost: ${host}\r\n${auth}\r\nConnection: close\r\n\r\n`), host).toMatch(/^HTTP\/1\.1 200 /);
     }
     expect(await t.db.sweep.count()).toBe(0);

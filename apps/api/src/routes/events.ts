@@ -57,6 +57,8 @@ export function eventRoutes(deps: ApiDeps): Router {
     }
 
     if (closed) return;
+    // Shutdown ended the open streams already; one that would open now would hold it up.
+    if (deps.closing.value) throw new HttpError('unavailable', 'the server is shutting down; reconnect', [{ path: 'request', message: 'shutting down' }], { 'Retry-After': '1' });
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -88,8 +90,13 @@ export function eventRoutes(deps: ApiDeps): Router {
         lastId = events.at(-1)!.id;
         if (!ok && !closed) {
           await new Promise<void>((resolve) => {
-            res.once('drain', resolve);
-            res.once('close', resolve);
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
           });
         }
         if (events.length < PAGE) return;
