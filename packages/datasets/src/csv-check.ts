@@ -41,8 +41,11 @@ export const CSV_PARSE_HEAP_MB = 4096;
 
 const THREAD_ENTRY = fileURLToPath(new URL('../dist/csv-check-thread.mjs', import.meta.url));
 
-/** A DatasetError as plain data; anything else is rethrown. */
+/** A DatasetError as plain data (an allocation the table's size made fail is CSV_TOO_LARGE); anything else is rethrown. */
 function failureOf(error: unknown): CsvCheckFailure {
+  if (error instanceof RangeError && /allocation failed|Invalid typed array length|Invalid array buffer length/.test(error.message)) {
+    return { code: 'CSV_TOO_LARGE', message: `this CSV needs more memory than can be allocated (${error.message}): split it, or drop columns it does not need`, details: {} };
+  }
   if (!(error instanceof DatasetError)) throw error;
   return { code: error.code, message: error.message, details: error.details() };
 }

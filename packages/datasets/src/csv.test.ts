@@ -104,6 +104,24 @@ describe('plainDecimal', () => {
   });
 });
 
+describe('parseCsv of a wide table', () => {
+  it('takes 4 rows of 6 million columns, its row storage growing with the rows (room for 1,024 rows once asked for 49 GB and failed)', () => {
+    const columns = 6_000_000;
+    const row = (r: number) => Array.from({ length: columns }, (_, j) => (j === columns - 1 ? String(r) : String((r + j) % 7))).join(',');
+    const text = [0, 1, 2, 3].map(row).join('\n');
+    const d = parseCsv(text, { labelColumn: -1, task: 'regression', validationFraction: 0, testFraction: 0.25, scaling: 'none', seed: 1 });
+    expect(d.featureShape).toEqual([columns - 1]);
+    expect(d.train.count + d.test.count).toBe(4);
+    // Each stored row is its own: the label r and the features (r + j) mod 7.
+    for (const split of [d.train, d.test]) {
+      for (let i = 0; i < split.count; i++) {
+        const r = split.labels[i]!;
+        expect([split.features[i * (columns - 1)], split.features[i * (columns - 1) + 5]]).toEqual([r % 7, (r + 5) % 7]);
+      }
+    }
+  }, 60_000);
+});
+
 describe('parseCsvRecords', () => {
   it('splits fields and records, with CRLF, LF and CR line ends', () => {
     const records = parseCsvRecords('a,b\r\nc,d\ne,f\rg,h');

@@ -394,7 +394,8 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
       fail('CSV_FIELD_COUNT', `expected ${width} fields${hasHeader ? ' (as in the header)' : ' (as on the first row)'}, found ${r.fields.length}`, r.line);
     }
     if (count === capacity) {
-      capacity = Math.max(1024, capacity * 2);
+      // From about a megabyte of values (a 10-million-column table of 3 rows must not ask for 1,024).
+      capacity = Math.max(count + 1, capacity * 2, Math.min(1024, Math.ceil(2 ** 17 / dim)));
       const grown = new Float64Array(capacity * dim);
       grown.set(values);
       values = grown;
