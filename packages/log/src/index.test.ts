@@ -104,11 +104,11 @@ describe('onShutdownSignal', () => {
       if (out.includes('"ready"') && !child.killed) child.kill('SIGTERM');
     });
     // A process that lingers is killed at this deadline, failing the test instead of outliving it.
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(deadline);
     expect(code).toBe(0);
     const messages = out.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
     expect(messages).toEqual(['ready', 'stopping', 'stopped', 'handles still open after shutdown; exiting']);
-  }, 30_000);
+  }, 90_000);
 });
