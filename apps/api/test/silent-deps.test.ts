@@ -5,6 +5,7 @@ import { claimTrial, createTrial, getTrial, setSweepStatus } from '@hypersweep/d
 import { sleepUntil } from '@hypersweep/queue/testing';
 import { ApiError, Sweep } from '@hypersweep/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJsonLogger } from '@hypersweep/log';
 import { QUEUE_COMMAND_TIMEOUT_MS } from '@hypersweep/queue';
 import { READY_CHECK_TIMEOUT_MS } from '../src/routes/meta.ts';
 import { spiralsSweep } from './fixtures.ts';
@@ -12,6 +13,9 @@ import { startTestApi, type TestApi } from './harness.ts';
 import { startSilentProxy, type SilentProxy } from './silent-proxy.ts';
 
 const REDIS_PORT = Number(new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379);
+
+/** The outages' 503s are logged as request failures; the tests read the answers instead. */
+const quiet = () => createJsonLogger({ level: 'error', write: () => undefined });
 
 /** `fn`'s result and how long it took. */
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -30,6 +34,7 @@ describe('Redis and PostgreSQL gone silent', () => {
     t = await startTestApi(
       { REDIS_URL: `redis://127.0.0.1:${redis.port}`, RATE_LIMIT_RPS: '0' },
       {
+        logger: quiet(),
         databaseUrl: (url) => {
           const u = new URL(url);
           u.port = String(postgres.port);
@@ -89,7 +94,7 @@ describe('PostgreSQL down when the API starts', () => {
     const probe = await startSilentProxy(5432);
     const port = probe.port;
     await probe.close();
-    const t = await startTestApi({}, { databaseUrl: (url) => Object.assign(new URL(url), { port: String(port) }).toString() });
+    const t = await startTestApi({}, { logger: quiet(), databaseUrl: (url) => Object.assign(new URL(url), { port: String(port) }).toString() });
     let proxy: SilentProxy | null = null;
     try {
       const down = await t.request('/api/v1/sweeps');
