@@ -104,6 +104,18 @@ describe('plainDecimal', () => {
   });
 });
 
+describe('parseCsv errors of a named source', () => {
+  it('prefix the source once, whether the record parser or a field check found them, keeping line and column', () => {
+    const options: CsvOptions = { ...classification, source: 'data.csv' };
+    const quoting = errorOf(() => parseCsv('x,y,label\n1,"2,a\n', options));
+    expect(quoting).toMatchObject({ code: 'CSV_BAD_QUOTING', line: 2, column: 2 });
+    expect(quoting.message).toMatch(/^data\.csv: line 2, column 2: quoted field is never closed$/);
+    const field = errorOf(() => parseCsv('x,y,label\n1,six,a\n', options));
+    expect(field).toMatchObject({ code: 'CSV_NON_NUMERIC', line: 2, column: 'y' });
+    expect(field.message).toMatch(/^data\.csv: line 2, column "y": feature "six" is not a number$/);
+  });
+});
+
 describe('parseCsv of a wide table', () => {
   it('takes 4 rows of 6 million columns, its row storage growing with the rows (room for 1,024 rows once asked for 49 GB and failed)', () => {
     const columns = 6_000_000;

@@ -301,19 +301,13 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
   };
 
   // Errors raised by helpers (record parser, partitions) get the same source prefix.
+  const sourced = (error: unknown): unknown =>
+    error instanceof DatasetError && prefix !== '' ? new DatasetError(error.code, prefix + error.message, { ...error.details(), cause: error }) : error;
   const withSource = <T>(fn: () => T): T => {
     try {
       return fn();
     } catch (error) {
-      if (error instanceof DatasetError && prefix !== '') {
-        throw new DatasetError(error.code, prefix + error.message, {
-          ...(error.line === undefined ? {} : { line: error.line }),
-          ...(error.column === undefined ? {} : { column: error.column }),
-          ...(error.option === undefined ? {} : { option: error.option }),
-          cause: error,
-        });
-      }
-      throw error;
+      throw sourced(error);
     }
   };
 
@@ -447,10 +441,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvDataset {
       }
     });
   } catch (error) {
-    if (error === ours) throw error;
-    withSource(() => {
-      throw error;
-    });
+    throw error === ours ? error : sourced(error);
   }
   if (first === undefined) return fail('CSV_EMPTY', 'the file has no rows');
   if (count === 0) return fail('CSV_EMPTY', 'the file has a header but no data rows');

@@ -64,6 +64,9 @@ export interface DatasetErrorDetails {
   cause?: unknown;
 }
 
+/** Every detail but the cause: one list, so the constructor and details() never disagree. */
+const DETAIL_KEYS = ['line', 'column', 'file', 'offset', 'header', 'option'] as const satisfies readonly (keyof DatasetErrorDetails)[];
+
 export class DatasetError extends Error {
   readonly code: DatasetErrorCode;
   readonly line?: number;
@@ -77,23 +80,13 @@ export class DatasetError extends Error {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'DatasetError';
     this.code = code;
-    if (details.line !== undefined) this.line = details.line;
-    if (details.column !== undefined) this.column = details.column;
-    if (details.file !== undefined) this.file = details.file;
-    if (details.offset !== undefined) this.offset = details.offset;
-    if (details.header !== undefined) this.header = details.header;
-    if (details.option !== undefined) this.option = details.option;
+    for (const key of DETAIL_KEYS) if (details[key] !== undefined) Object.assign(this, { [key]: details[key] });
   }
 
   /** The details given to the constructor, as plain data (without the cause): what crosses a thread. */
   details(): Omit<DatasetErrorDetails, 'cause'> {
     const out: Omit<DatasetErrorDetails, 'cause'> = {};
-    if (this.line !== undefined) out.line = this.line;
-    if (this.column !== undefined) out.column = this.column;
-    if (this.file !== undefined) out.file = this.file;
-    if (this.offset !== undefined) out.offset = this.offset;
-    if (this.header !== undefined) out.header = this.header;
-    if (this.option !== undefined) out.option = this.option;
+    for (const key of DETAIL_KEYS) if (this[key] !== undefined) Object.assign(out, { [key]: this[key] });
     return out;
   }
 }

@@ -88,14 +88,15 @@ export interface ShutdownOptions {
   stop: () => Promise<void>;
 }
 
+/** How long a stopped process may take to exit by itself (stdout flushing, sockets closing). */
+const LINGER_MS = 1_000;
+
 /**
  * Runs `stop` once on the first SIGTERM or SIGINT, bounded by a timeout; a failure sets exit code
  * 1. The api and worker processes share this, so both drain the same way. Once `stop` is done the
  * process exits even if a handle (a socket, a timer) is still open: a drain that left something
  * behind must not keep a stopped process alive.
  */
-/** How long a stopped process may take to exit by itself (stdout flushing, sockets closing). */
-const LINGER_MS = 1_000;
 
 export function onShutdownSignal(options: ShutdownOptions): void {
   let stopping = false;
