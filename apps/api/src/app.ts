@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { HttpError, errorHandler, notFound } from './errors.ts';
 import { checkPathEncoding } from './path-encoding.ts';
-import { checkJsonDepth, checkQueryKeys, checkRequestFraming, noteInvalidUtf8, refuseDeclaredOversize, refuseInvalidUtf8 } from './validate.ts';
+import { checkJsonShape, checkQueryKeys, checkRequestFraming, noteInvalidUtf8, refuseDeclaredOversize, refuseInvalidUtf8 } from './validate.ts';
 import { observeRequests } from './prometheus.ts';
 import { rateLimit } from './rate-limit.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -54,7 +54,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(refuseDeclaredOversize(deps.config.maxBodyBytes, (req) => typeof req.is('application/json') === 'string'));
   api.use(express.json({ limit: deps.config.maxBodyBytes, type: 'application/json', verify: noteInvalidUtf8 }));
   api.use(refuseInvalidUtf8);
-  api.use(checkJsonDepth);
+  api.use(checkJsonShape);
   api.use(sweepRoutes(deps));
   api.use(askTellRoutes(deps));
   api.use(modelRoutes(deps));

@@ -1,5 +1,5 @@
 // Request parsing with the zod schemas of @hypersweep/schemas; failures become 400s naming the field.
-import { formatPath, MAX_JSON_DEPTH, reservedKeyPaths, tooDeepPath, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
+import { formatPath, jsonShapeProblem, MAX_JSON_DEPTH, MAX_OBJECT_KEYS, reservedKeyPaths, unstorableStrings, type ErrorDetail } from '@hypersweep/schemas';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
@@ -81,51 +81,17 @@ export const checkQueryKeys: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Refuses a JSON body nested deeper than MAX_JSON_DEPTH before any route walks it: the walks
- * recurse, and 2,500 levels of brackets (5 KB) would otherwise end in a stack overflow.
+ * Refuses a JSON body nested deeper than MAX_JSON_DEPTH, or with an object of more than
+ * MAX_OBJECT_KEYS fields, before any route walks it: the walks recurse (2,500 levels of brackets,
+ * 5 KB, overflowed the stack), and a schema lists every unknown key of a strict object.
  */
-export const checkJsonDepth: RequestHandler = (req, _res, next) => {
-  const deep = tooDeepPath(req.body);
-  if (deep) {
-    const path = formatPath(deep) || 'body';
-    return next(new HttpError('invalid_request', `invalid body: ${path}: nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }]));
-  }
-  const wide = tooWideObject(req.body);
-  if (!wide) return next();
-  const path = formatPath(wide.path) || 'body';
-  const message = `has ${wide.keys} fields; no object of a request has more than ${MAX_OBJECT_KEYS}`;
+export const checkJsonShape: RequestHandler = (req, _res, next) => {
+  const fault = jsonShapeProblem(req.body);
+  if (!fault) return next();
+  const path = formatPath(fault.path) || 'body';
+  const message = fault.problem === 'depth' ? `nests deeper than ${MAX_JSON_DEPTH} levels` : `has ${fault.keys} fields; no object of a request has more than ${MAX_OBJECT_KEYS}`;
   next(new HttpError('invalid_request', `invalid body: ${path}: ${message}`, [{ path, message }]));
 };
-
-/**
- * The most fields an object of a request body may have. The widest legitimate ones (a search
- * space, a trial's parameters) hold at most 64; a schema reports every unknown key of a strict
- * object, so 90,000 of them (1 MB) held the event loop for half a second before this check.
- */
-export const MAX_OBJECT_KEYS = 1_000;
-
-/** The first object (depth first) with more than MAX_OBJECT_KEYS keys: its path and key count. */
-function tooWideObject(value: unknown): { path: PropertyKey[]; keys: number } | null {
-  const stack: { node: unknown; path: PropertyKey[] }[] = [{ node: value, path: [] }];
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const { node, path } = top;
-    if (node === null || typeof node !== 'object') continue;
-    if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) {
-        const child: unknown = node[i];
-        if (child !== null && typeof child === 'object') stack.push({ node: child, path: [...path, i] });
-      }
-      continue;
-    }
-    const keys = Object.keys(node);
-    if (keys.length > MAX_OBJECT_KEYS) return { path, keys: keys.length };
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const child: unknown = (node as Record<string, unknown>)[keys[i]!];
-      if (child !== null && typeof child === 'object') stack.push({ node: child, path: [...path, keys[i]!] });
-    }
-  }
-  return null;
-}
 
 /**
  * Answers 413 at once when an uncompressed body declares more than `limit` bytes, and closes the

@@ -68,10 +68,23 @@ export const RESERVED_KEYS: readonly string[] = ['__proto__', 'constructor', 'pr
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** The path of the first value nested deeper than `max` levels (walked without recursion), or null. */
-export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[] | null {
+/**
+ * The most fields an object of a request body may have. The widest legitimate ones (a search
+ * space, a trial's parameters) hold at most 64; a schema reports every unknown key of a strict
+ * object, so 90,000 of them (1 MB) held the event loop for half a second.
+ */
+export const MAX_OBJECT_KEYS = 1_000;
+
+/** Where a JSON value is too deep or too wide, and which. */
+export type JsonShapeProblem = { path: PropertyKey[]; problem: 'depth' } | { path: PropertyKey[]; problem: 'keys'; keys: number };
+
+/**
+ * The first container (depth first, walked without recursion) nested deeper than `maxDepth` levels
+ * or, for an object, with more than `maxKeys` keys; null when there is none.
+ */
+export function jsonShapeProblem(value: unknown, maxDepth = MAX_JSON_DEPTH, maxKeys = MAX_OBJECT_KEYS): JsonShapeProblem | null {
   // Containers only, each with a link to its parent: a megabyte of numbers (a predict request)
-  // costs no allocation, and the path is built once, for the one that is too deep.
+  // costs no allocation, and the path is built once, for the one at fault.
   interface Frame {
     node: object;
     depth: number;
@@ -79,14 +92,15 @@ export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[]
     parent: Frame | null;
   }
   const isContainer = (v: unknown): v is object => v !== null && typeof v === 'object';
+  const pathOf = (frame: Frame): PropertyKey[] => {
+    const path: PropertyKey[] = [];
+    for (let f: Frame | null = frame; f?.parent; f = f.parent) path.unshift(f.key);
+    return path;
+  };
   if (!isContainer(value)) return null;
   const stack: Frame[] = [{ node: value, depth: 0, key: '', parent: null }];
   for (let top = stack.pop(); top; top = stack.pop()) {
-    if (top.depth >= max) {
-      const path: PropertyKey[] = [];
-      for (let f: Frame | null = top; f?.parent; f = f.parent) path.unshift(f.key);
-      return path;
-    }
+    if (top.depth >= maxDepth) return { path: pathOf(top), problem: 'depth' };
     if (Array.isArray(top.node)) {
       for (let i = top.node.length - 1; i >= 0; i--) {
         const child: unknown = top.node[i];
@@ -94,6 +108,7 @@ export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[]
       }
     } else {
       const keys = Object.keys(top.node);
+      if (keys.length > maxKeys) return { path: pathOf(top), problem: 'keys', keys: keys.length };
       for (let i = keys.length - 1; i >= 0; i--) {
         const child: unknown = (top.node as Record<string, unknown>)[keys[i]!];
         if (isContainer(child)) stack.push({ node: child, depth: top.depth + 1, key: keys[i]!, parent: top });
@@ -101,6 +116,11 @@ export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[]
     }
   }
   return null;
+}
+
+/** The path of the first value nested deeper than `max` levels (walked without recursion), or null. */
+export function tooDeepPath(value: unknown, max = MAX_JSON_DEPTH): PropertyKey[] | null {
+  return jsonShapeProblem(value, max, Infinity)?.path ?? null;
 }
 
 /** Paths of reserved keys (own properties) at any depth of a JSON value, the first `max`. */
